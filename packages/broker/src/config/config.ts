@@ -1,0 +1,127 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** The broker's configuration, from flags and environment variables of the same meaning. */
+export interface BrokerConfig {
+  /** TCP port; 0 picks a free one. Flag `--port`, env `PORT`; default 4020. */
+  port: number;
+  /** Interface to listen on. Flag `--host`, env `HOST`; default 127.0.0.1. */
+  host: string;
+  /** SQLite file. Flag `--db`, env `MERCATO_DB`; default `./.mercato/mercato.db`. */
+  dbPath: string;
+  /**
+   * Dev mode: seller endpoints may be http and loopback or private addresses, for local sellers.
+   * Flag `--dev`, env `MERCATO_DEV=1`. Never in production.
+   */
+  dev: boolean;
+  /** Token of the admin routes; admin routes are off without it. Flag `--admin-token`, env `MERCATO_ADMIN_TOKEN`. */
+  adminToken: string | undefined;
+  /** pino log level. Flag `--log-level`, env `LOG_LEVEL`; default `info`. */
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A configuration value that cannot be used; the message names the flag or variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** The usage text of the broker's flags. */
+export const BROKER_USAGE = `Options (each flag has an environment variable of the same meaning; the flag wins):
+  --port <n>           PORT                 port to listen on (default 4020; 0 picks a free one)
+  --host <addr>        HOST                 interface to listen on (default 127.0.0.1)
+  --db <path>          MERCATO_DB           SQLite file (default ./.mercato/mercato.db)
+  --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
+  --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
+  --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
+  -h, --help                                show this help`;
+
+/**
+ * Reads the broker's configuration from command-line flags and environment variables.
+ *
+ * @throws ConfigError naming the flag or variable when a value is unknown or invalid.
+ * @example
+ * const config = parseConfig(process.argv.slice(2), process.env);
+ */
+export function parseConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd = process.cwd(),
+): BrokerConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        db: { type: "string" },
+        dev: { type: "boolean" },
+        "admin-token": { type: "string" },
+        "log-level": { type: "string" },
+      },
+    }));
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, { cause });
+  }
+  const pick = (flag: string, variable: string): { value: string; source: string } | undefined => {
+    const fromFlag = values[flag];
+    if (typeof fromFlag === "string") return { value: fromFlag, source: `--${flag}` };
+    const fromEnv = env[variable];
+    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: variable };
+    return undefined;
+  };
+
+  const port = pick("port", "PORT");
+  const host = pick("host", "HOST");
+  const db = pick("db", "MERCATO_DB");
+  const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
+  const logLevel = pick("log-level", "LOG_LEVEL");
+
+  return {
+    port: port ? parsePort(port.value, port.source) : 4020,
+    host: host ? parseHost(host.value, host.source) : "127.0.0.1",
+    dbPath: resolve(cwd, db ? db.value : ".mercato/mercato.db"),
+    dev: values.dev === true || parseFlag(env.MERCATO_DEV, "MERCATO_DEV"),
+    adminToken: adminToken ? parseAdminToken(adminToken.value, adminToken.source) : undefined,
+    logLevel: logLevel ? parseLogLevel(logLevel.value, logLevel.source) : "info",
+  };
+}
+
+function parsePort(value: string, source: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new ConfigError(`${source} must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function parseHost(value: string, source: string): string {
+  if (!/^[A-Za-z0-9.:-]+$/.test(value) && !/^\[[0-9A-Fa-f:.]+\]$/.test(value)) {
+    throw new ConfigError(`${source} must be a host name or IP address, got ${JSON.stringify(value)}`);
+  }
+  return value.replace(/^\[(.*)\]$/, "$1");
+}
+
+function parseFlag(value: string | undefined, source: string): boolean {
+  if (value === undefined || value === "") return false;
+  const normal = value.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(normal)) return true;
+  if (["0", "false", "no", "off"].includes(normal)) return false;
+  throw new ConfigError(`${source} must be 1 or 0 (or true/false), got ${JSON.stringify(value)}`);
+}
+
+function parseAdminToken(value: string, source: string): string {
+  if (value.length < 16) throw new ConfigError(`${source} must be at least 16 characters long`);
+  return value;
+}
+
+function parseLogLevel(value: string, source: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`${source} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as LogLevel;
+}

@@ -1,0 +1,119 @@
+import { MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { accountRoutes } from "../accounts/routes.js";
+import { authenticateAccount } from "../auth/authenticate.js";
+import type { Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import type { BrokerConfig } from "../config/config.js";
+import { newId } from "../ids.js";
+import { type ResolveHost, systemResolveHost } from "../registry/endpoint-policy.js";
+import { registryRoutes } from "../registry/routes.js";
+import type { Store } from "../store/types.js";
+import { systemRoutes } from "../system/routes.js";
+import { renderDocsPage } from "./docs.js";
+import { toMercatoError } from "./errors.js";
+import { buildOpenApiDocument } from "./openapi.js";
+import type { BrokerDeps, Route } from "./route.js";
+import { parseInput } from "./validation.js";
+
+/** Every route of the broker, in the order the OpenAPI document lists them. */
+export const ROUTES: readonly Route[] = [...systemRoutes, ...accountRoutes, ...registryRoutes];
+
+/** Options of {@link createBroker}. */
+export interface CreateBrokerOptions {
+  store: Store;
+  clock?: Clock;
+  config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel">>;
+  /** A pino logger; by default one at `config.logLevel` (info) writing JSON to stdout. */
+  logger?: FastifyBaseLogger;
+  /** DNS resolution of seller hosts, for the endpoint policy. */
+  resolveHost?: ResolveHost;
+  /** Largest request body in bytes (default 64 KiB). */
+  bodyLimit?: number;
+  /** Check every response against its schema (tests turn this on; a mismatch is a 500). */
+  validateResponses?: boolean;
+}
+
+/**
+ * Builds the broker's Fastify app around an injected store, clock and configuration. It does not
+ * listen: call `app.listen()`, or `app.inject()` in tests.
+ *
+ * @example
+ * const app = createBroker({ store: createSqliteStore({ path: ":memory:" }), config: { dev: true } });
+ * await app.listen({ port: 4020 });
+ */
+export function createBroker(options: CreateBrokerOptions): FastifyInstance {
+  const deps: BrokerDeps = {
+    store: options.store,
+    clock: options.clock ?? systemClock,
+    config: { dev: options.config?.dev ?? false, adminToken: options.config?.adminToken },
+    resolveHost: options.resolveHost ?? systemResolveHost,
+  };
+  const logger =
+    options.logger ??
+    pino({
+      level: options.config?.logLevel ?? "info",
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+    });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    genReqId: () => newId("req"),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mercato = toMercatoError(error);
+    if (mercato.status >= 500) request.log.error({ err: error }, "request failed");
+    if (mercato.code === "UNAUTHENTICATED" || mercato.code === "INVALID_API_KEY") {
+      reply.header("www-authenticate", 'Bearer realm="mercato"');
+    }
+    void reply.code(mercato.status).send(mercato.toEnvelope(request.id));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new MercatoError("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`);
+    void reply.code(404).send(error.toEnvelope(request.id));
+  });
+
+  const document = buildOpenApiDocument(ROUTES);
+  const documentJson = JSON.stringify(document);
+  const docsPage = renderDocsPage(document);
+  app.get("/openapi.json", (_request, reply) => {
+    void reply.type("application/json; charset=utf-8").send(documentJson);
+  });
+  app.get("/docs", (_request, reply) => {
+    void reply.type("text/html; charset=utf-8").send(docsPage);
+  });
+
+  for (const route of ROUTES) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      handler: async (request, reply) => {
+        const caller = route.auth === "account" ? await authenticateAccount(request, deps) : undefined;
+        const params = route.params ? parseInput(route.params, request.params, "path") : undefined;
+        const query = route.query ? parseInput(route.query, request.query ?? {}, "query") : undefined;
+        const body = route.body ? parseInput(REQUEST_SCHEMAS[route.body], request.body, "body") : undefined;
+        const result = await route.handler({ deps, caller, params, query, body, request, reply } as never);
+        if (options.validateResponses) {
+          const checked = RESPONSE_SCHEMAS[route.success.schema].safeParse(result);
+          if (!checked.success) {
+            throw new Error(`Response of ${route.operationId} does not match ${route.success.schema}`, {
+              cause: checked.error,
+            });
+          }
+        }
+        return reply.code(route.success.status).send(result);
+      },
+    });
+  }
+  return app;
+}

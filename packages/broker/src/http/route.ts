@@ -1,0 +1,92 @@
+import type { ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type * as z from "zod";
+import type { Clock } from "../clock.js";
+import type { BrokerConfig } from "../config/config.js";
+import type { ResolveHost } from "../registry/endpoint-policy.js";
+import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
+
+/** What every route handler may use: injected, never module-level. */
+export interface BrokerDeps {
+  store: Store;
+  clock: Clock;
+  config: Pick<BrokerConfig, "dev" | "adminToken">;
+  resolveHost: ResolveHost;
+}
+
+/** The authenticated caller of a route with `auth: "account"`. */
+export interface Caller {
+  account: AccountRecord;
+  key: ApiKeyRecord;
+}
+
+export type AuthMode = "none" | "account";
+export type RequestName = keyof typeof REQUEST_SCHEMAS;
+export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a handler gets: parsed inputs, the caller, and the broker's dependencies. */
+export interface RouteContext<B, Q, P, A extends AuthMode> {
+  deps: BrokerDeps;
+  body: B;
+  query: Q;
+  params: P;
+  caller: A extends "account" ? Caller : undefined;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/**
+ * One HTTP route, described once: the broker registers it with Fastify and lists it in the
+ * OpenAPI document from the same description.
+ */
+export interface RouteSpec<
+  BN extends RequestName | undefined,
+  QS extends z.ZodType | undefined,
+  PS extends z.ZodType | undefined,
+  RN extends ResponseName,
+  A extends AuthMode,
+> {
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  /** Fastify path, `:name` for parameters. */
+  url: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  auth: A;
+  body?: BN;
+  query?: QS;
+  params?: PS;
+  success: { status: 200 | 201; schema: RN; description: string };
+  /** Error codes this route answers with, besides the common ones. */
+  errors?: ErrorCode[];
+  handler: (
+    context: RouteContext<
+      BN extends RequestName ? z.output<(typeof REQUEST_SCHEMAS)[BN]> : undefined,
+      Out<QS>,
+      Out<PS>,
+      A
+    >,
+  ) => Promise<z.input<(typeof RESPONSE_SCHEMAS)[RN]>>;
+}
+
+/** A route with its types erased, as the broker keeps them. */
+export type Route = RouteSpec<
+  RequestName | undefined,
+  z.ZodType | undefined,
+  z.ZodType | undefined,
+  ResponseName,
+  AuthMode
+>;
+
+/** Declares a route; typing ties the handler to its request and response schemas. */
+export function defineRoute<
+  BN extends RequestName | undefined = undefined,
+  QS extends z.ZodType | undefined = undefined,
+  PS extends z.ZodType | undefined = undefined,
+  RN extends ResponseName = ResponseName,
+  A extends AuthMode = "none",
+>(spec: RouteSpec<BN, QS, PS, RN, A>): Route {
+  return spec as unknown as Route;
+}

@@ -1,0 +1,39 @@
+export type { GeneratedKey, KeyKind } from "./auth/api-keys.js";
+export { generateApiKey, hashApiKey } from "./auth/api-keys.js";
+export type { Clock } from "./clock.js";
+export { createManualClock, systemClock } from "./clock.js";
+export type { BrokerConfig, LogLevel } from "./config/config.js";
+export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./config/config.js";
+export type { CreateBrokerOptions } from "./http/app.js";
+export { createBroker, ROUTES } from "./http/app.js";
+export type { OpenApiDocument } from "./http/openapi.js";
+export { buildOpenApiDocument } from "./http/openapi.js";
+export type { EndpointPolicy, ResolveHost } from "./registry/endpoint-policy.js";
+export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./registry/endpoint-policy.js";
+export type { RunningBroker } from "./start.js";
+export { startBroker } from "./start.js";
+export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
+export { createSqliteStore } from "./store/sqlite/sqlite-store.js";
+export type {
+  AccountRecord,
+  AgentPatch,
+  AgentRecord,
+  AgentSearch,
+  AgentSearchPage,
+  ApiKeyRecord,
+  CallOutcome,
+  HealthCheckOutcome,
+  NewAgent,
+  PriceHistoryRecord,
+  SearchSortValue,
+  Store,
+} from "./store/types.js";
+export { BROKER_VERSION } from "./version.js";
+
+import { ROUTES } from "./http/app.js";
+import { buildOpenApiDocument } from "./http/openapi.js";
+
+/** The broker's OpenAPI 3.1 document, built without starting a broker. */
+export function openApiDocument() {
+  return buildOpenApiDocument(ROUTES);
+}

@@ -1,0 +1,212 @@
+import { MercatoError, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
+import { z } from "zod";
+import { type BrokerDeps, defineRoute } from "../http/route.js";
+import { newId } from "../ids.js";
+import { searchWords } from "../store/search-terms.js";
+import type { AgentPatch, AgentRecord, Store } from "../store/types.js";
+import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
+import { presentAgentDetail, presentPriceChange, presentSearchResult } from "./presenters.js";
+
+const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
+const DEFAULT_PAGE_SIZE = 20;
+
+/** Agent registration, updates, search and categories. */
+export const registryRoutes = [
+  defineRoute({
+    method: "POST",
+    url: "/agents/register",
+    operationId: "registerAgent",
+    tag: "Agents",
+    summary: "Register an agent",
+    description:
+      "Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).",
+    auth: "account",
+    body: "RegisterAgentRequest",
+    errors: ["INVALID_ENDPOINT"],
+    success: { status: 201, schema: "RegisterAgentResponse", description: "The new agent's id" },
+    async handler({ deps, caller, body }) {
+      await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
+      const agent = await deps.store.insertAgent({
+        id: newId("agent"),
+        ownerId: caller.account.id,
+        name: body.name,
+        description: body.description,
+        category: body.category,
+        tags: body.tags ?? [],
+        version: body.version ?? "1.0.0",
+        apiEndpoint: body.api_endpoint,
+        status: "active",
+        pricing: {
+          model: "per_call",
+          priceMicros: Number(parseUsd(body.pricing.price_per_call)),
+          currency: "USD",
+          tier: body.pricing.tier ?? "basic",
+          minCalls: body.pricing.min_calls ?? 1,
+        },
+        createdAt: deps.clock.now().toISOString(),
+      });
+      return { agent_id: agent.id, status: "registered" as const };
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    url: "/agents/search",
+    operationId: "searchAgents",
+    tag: "Agents",
+    summary: "Search agents",
+    description:
+      "Listed agents (not deactivated) matching every filter, best first. The default order is cost per success: price_per_call / success_rate, with rates smoothed by a prior (see TRUST_PRIOR) so that a new agent with one lucky call does not outrank a long record. Pages with `next_cursor`.",
+    auth: "none",
+    query: SearchAgentsQuery,
+    success: { status: 200, schema: "SearchAgentsResponse", description: "A page of results" },
+    async handler({ deps, query }) {
+      const tags = (Array.isArray(query.tags) ? query.tags : query.tags ? [query.tags] : [])
+        .flatMap((value) => value.split(","))
+        .map((tag) => tag.trim().toLowerCase())
+        .filter((tag) => tag !== "");
+      if (tags.length > 20) {
+        throw new MercatoError("VALIDATION_ERROR", "Invalid query: tags: at most 20 tags", {
+          details: { issues: [{ path: "tags", message: "at most 20 tags" }] },
+        });
+      }
+      const words = query.q === undefined ? [] : searchWords(query.q);
+      const page = await deps.store.searchAgents({
+        ...(query.category !== undefined && { category: query.category }),
+        ...(tags.length > 0 && { tags: [...new Set(tags)] }),
+        ...(words.length > 0 && { words }),
+        ...(query.max_price !== undefined && { maxPriceMicros: Number(parseUsd(query.max_price)) }),
+        ...(query.min_trust !== undefined && { minTrust: query.min_trust }),
+        ...(query.cursor !== undefined && { cursor: query.cursor }),
+        sort: query.sort ?? "cost_per_success",
+        limit: query.limit ?? DEFAULT_PAGE_SIZE,
+      });
+      return { results: page.agents.map(presentSearchResult), next_cursor: page.nextCursor };
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    url: "/categories",
+    operationId: "listCategories",
+    tag: "Agents",
+    summary: "List categories",
+    description: "Categories of listed agents with the number of agents in each, largest first.",
+    auth: "none",
+    success: { status: 200, schema: "CategoryList", description: "The categories" },
+    async handler({ deps }) {
+      return { categories: await deps.store.listCategories() };
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    url: "/agents/:id",
+    operationId: "getAgent",
+    tag: "Agents",
+    summary: "Get an agent",
+    description: "The agent with its pricing and metrics (smoothed estimates until calls are measured).",
+    auth: "none",
+    params: AgentParams,
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "AgentDetail", description: "The agent" },
+    async handler({ deps, params }) {
+      return presentAgentDetail(await findAgent(deps.store, params.id));
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    url: "/agents/:id/price-history",
+    operationId: "getAgentPriceHistory",
+    tag: "Agents",
+    summary: "An agent's price history",
+    description: "Every price the agent has asked, newest first.",
+    auth: "none",
+    params: AgentParams,
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "PriceHistory", description: "The price history" },
+    async handler({ deps, params }) {
+      const agent = await findAgent(deps.store, params.id);
+      const history = await deps.store.listPriceHistory(agent.id);
+      return { agent_id: agent.id, data: history.map(presentPriceChange) };
+    },
+  }),
+  defineRoute({
+    method: "PATCH",
+    url: "/agents/:id",
+    operationId: "updateAgent",
+    tag: "Agents",
+    summary: "Update an agent",
+    description:
+      "Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates.",
+    auth: "account",
+    params: AgentParams,
+    body: "UpdateAgentRequest",
+    errors: ["AGENT_NOT_FOUND", "INVALID_ENDPOINT"],
+    success: { status: 200, schema: "AgentDetail", description: "The updated agent" },
+    async handler({ deps, caller, params, body }) {
+      const agent = await ownAgent(deps.store, caller.account.id, params.id);
+      if (body.api_endpoint !== undefined) await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
+      const patch: AgentPatch = {
+        ...(body.name !== undefined && { name: body.name }),
+        ...(body.description !== undefined && { description: body.description }),
+        ...(body.category !== undefined && { category: body.category }),
+        ...(body.tags !== undefined && { tags: body.tags }),
+        ...(body.version !== undefined && { version: body.version }),
+        ...(body.api_endpoint !== undefined && { apiEndpoint: body.api_endpoint }),
+        ...(body.status !== undefined && { status: body.status }),
+      };
+      if (body.pricing !== undefined) {
+        const p = body.pricing;
+        patch.pricing = {
+          ...agent.pricing,
+          ...(p.price_per_call !== undefined && { priceMicros: Number(parseUsd(p.price_per_call)) }),
+          ...(p.tier !== undefined && { tier: p.tier }),
+          ...(p.min_calls !== undefined && { minCalls: p.min_calls }),
+        };
+      }
+      const updated = await deps.store.updateAgent(agent.id, patch, deps.clock.now().toISOString());
+      if (!updated) throw agentNotFound(agent.id);
+      return presentAgentDetail(updated);
+    },
+  }),
+  defineRoute({
+    method: "DELETE",
+    url: "/agents/:id",
+    operationId: "deactivateAgent",
+    tag: "Agents",
+    summary: "Deactivate an agent",
+    description:
+      'Takes the agent off the marketplace: it is no longer listed, purchasable or callable. Owner only; re-activate with PATCH {status: "active"}.',
+    auth: "account",
+    params: AgentParams,
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "DeactivateAgentResponse", description: "The agent is inactive" },
+    async handler({ deps, caller, params }) {
+      const agent = await ownAgent(deps.store, caller.account.id, params.id);
+      if (agent.status !== "inactive") {
+        await deps.store.updateAgent(agent.id, { status: "inactive" }, deps.clock.now().toISOString());
+      }
+      return { agent_id: agent.id, status: "inactive" as const };
+    },
+  }),
+];
+
+async function findAgent(store: Store, id: string): Promise<AgentRecord> {
+  const agent = await store.getAgent(id);
+  if (!agent) throw agentNotFound(id);
+  return agent;
+}
+
+async function ownAgent(store: Store, accountId: string, id: string): Promise<AgentRecord> {
+  const agent = await findAgent(store, id);
+  if (agent.ownerId !== accountId) {
+    throw new MercatoError("FORBIDDEN", "Only the agent's owner can change it");
+  }
+  return agent;
+}
+
+function agentNotFound(id: string): MercatoError {
+  return new MercatoError("AGENT_NOT_FOUND", `No agent ${id}`);
+}
+
+function endpointPolicy(deps: BrokerDeps): EndpointPolicy {
+  return { dev: deps.config.dev, resolveHost: deps.resolveHost };
+}

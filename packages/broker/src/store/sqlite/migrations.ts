@@ -1,0 +1,131 @@
+import type Database from "better-sqlite3";
+
+/**
+ * Versioned schema migrations. Each runs once, in order, inside a transaction; the schema's
+ * version is SQLite's `user_version`. Never edit a migration that has shipped: add a new one.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: "accounts, keys and the agent registry",
+    sql: `
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        kind TEXT NOT NULL CHECK (kind IN ('account', 'access')),
+        name TEXT,
+        prefix TEXT NOT NULL,
+        hashed_key TEXT NOT NULL UNIQUE,
+        agent_id TEXT,
+        rate_limit INTEGER,
+        expires_at TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX api_keys_by_account ON api_keys (account_id, created_at);
+
+      CREATE TABLE agents (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        owner_id TEXT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        category TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        version TEXT NOT NULL,
+        api_endpoint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'down', 'inactive')),
+        pricing_model TEXT NOT NULL,
+        price_micros INTEGER NOT NULL CHECK (price_micros > 0),
+        currency TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        min_calls INTEGER NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0,
+        successes INTEGER NOT NULL DEFAULT 0,
+        total_response_time_ms REAL NOT NULL DEFAULT 0,
+        health_checks INTEGER NOT NULL DEFAULT 0,
+        healthy_checks INTEGER NOT NULL DEFAULT 0,
+        success_rate REAL NOT NULL,
+        avg_response_time_ms REAL NOT NULL,
+        uptime_24h REAL NOT NULL,
+        trust_score REAL NOT NULL,
+        cost_per_success REAL NOT NULL,
+        metrics_updated_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX agents_by_owner ON agents (owner_id);
+
+      -- One index per sort order, with and without a category, over listed agents only.
+      CREATE INDEX agents_cps ON agents (cost_per_success, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_trust ON agents (trust_score DESC, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_price ON agents (price_micros, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_rt ON agents (avg_response_time_ms, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_cps ON agents (category, cost_per_success, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_trust ON agents (category, trust_score DESC, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_price ON agents (category, price_micros, seq) WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_rt ON agents (category, avg_response_time_ms, seq) WHERE status <> 'inactive';
+
+      CREATE TABLE agent_tags (
+        tag TEXT NOT NULL,
+        agent_seq INTEGER NOT NULL REFERENCES agents(seq),
+        PRIMARY KEY (tag, agent_seq)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE price_history (
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        price_micros INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        min_calls INTEGER NOT NULL,
+        effective_from TEXT NOT NULL,
+        effective_to TEXT
+      ) STRICT;
+      CREATE INDEX price_history_by_agent ON price_history (agent_id, effective_from);
+
+      CREATE VIRTUAL TABLE agents_fts USING fts5 (
+        name, description, tags,
+        content = 'agents', content_rowid = 'seq',
+        tokenize = 'unicode61 remove_diacritics 2'
+      );
+      CREATE TRIGGER agents_fts_insert AFTER INSERT ON agents BEGIN
+        INSERT INTO agents_fts (rowid, name, description, tags)
+        VALUES (new.seq, new.name, new.description, new.tags);
+      END;
+      CREATE TRIGGER agents_fts_update AFTER UPDATE OF name, description, tags ON agents BEGIN
+        INSERT INTO agents_fts (agents_fts, rowid, name, description, tags)
+        VALUES ('delete', old.seq, old.name, old.description, old.tags);
+        INSERT INTO agents_fts (rowid, name, description, tags)
+        VALUES (new.seq, new.name, new.description, new.tags);
+      END;
+    `,
+  },
+];
+
+/** Brings a database to the newest schema version; returns the versions it applied. */
+export function migrate(db: Database.Database): number[] {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  const latest = MIGRATIONS.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(
+      `The database's schema version ${current} is newer than this broker knows (${latest}): upgrade the broker`,
+    );
+  }
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+    applied.push(migration.version);
+  }
+  return applied;
+}

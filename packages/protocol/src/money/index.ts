@@ -1,0 +1,12 @@
+export type { ChargeSplit } from "./money.js";
+export {
+  formatUsd,
+  isUsdAmount,
+  MAX_MICROS,
+  MICROS_PER_USD,
+  microsToUsdNumber,
+  PLATFORM_FEE_BPS,
+  parseUsd,
+  splitCharge,
+  USD_DECIMALS,
+} from "./money.js";

@@ -1,0 +1,206 @@
+import * as z from "zod";
+import { isUsdAmount, MICROS_PER_USD, parseUsd } from "../money/money.js";
+import { AccountId, AgentId, Currency, Slug, Timestamp } from "./common.js";
+
+/** The highest price per call an agent may ask: 1,000 USD. */
+export const MAX_PRICE_PER_CALL_MICROS = 1000n * MICROS_PER_USD;
+
+/**
+ * Agent status: `active` (listed, callable), `down` (listed, failing health checks),
+ * `inactive` (deactivated by its owner: not listed, not purchasable, not callable).
+ */
+export const AgentStatus = z.enum(["active", "down", "inactive"]);
+
+/** Pricing models. Only per-call pricing exists today. */
+export const PricingModel = z.literal("per_call");
+
+/** A price per call in a request: exact USD, more than zero, at most 1,000 USD. */
+export const PricePerCallInput = z
+  .union([z.string().max(32), z.number()])
+  .refine(
+    (value) => isUsdAmount(value) && parseUsd(value) > 0n && parseUsd(value) <= MAX_PRICE_PER_CALL_MICROS,
+    "must be a USD amount above 0 and at most 1000, with at most 6 decimal places",
+  )
+  .describe("USD per successful call, e.g. 0.02 (at most 6 decimal places)");
+
+const Name = z.string().trim().min(1).max(100);
+const Description = z.string().trim().max(2000);
+const Tags = z
+  .array(Slug)
+  .max(20)
+  .refine((tags) => new Set(tags).size === tags.length, "must not repeat a tag");
+const Version = z.string().trim().min(1).max(40);
+const Endpoint = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .describe("The seller's HTTPS endpoint; the broker POSTs calls here and GETs {api_endpoint}/health");
+
+/** Pricing in a registration request (the seed's AgentPricing, minus what the broker decides). */
+export const PricingInput = z.strictObject({
+  model: PricingModel,
+  price_per_call: PricePerCallInput,
+  currency: Currency.optional(),
+  tier: z.string().trim().min(1).max(40).optional(),
+  min_calls: z.number().int().min(1).max(1_000_000).optional(),
+});
+
+/** `POST /agents/register`, the seed's request. */
+export const RegisterAgentRequest = z.strictObject({
+  name: Name,
+  description: Description,
+  category: Slug,
+  tags: Tags.optional(),
+  version: Version.optional(),
+  api_endpoint: Endpoint,
+  pricing: PricingInput,
+});
+
+/** `POST /agents/register` answer, the seed's response. */
+export const RegisterAgentResponse = z.object({
+  agent_id: AgentId,
+  status: z.literal("registered"),
+});
+
+/** `PATCH /agents/{id}`: any subset of the registration's fields; `status` re-activates or deactivates. */
+export const UpdateAgentRequest = z
+  .strictObject({
+    name: Name.optional(),
+    description: Description.optional(),
+    category: Slug.optional(),
+    tags: Tags.optional(),
+    version: Version.optional(),
+    api_endpoint: Endpoint.optional(),
+    status: z.enum(["active", "inactive"]).optional(),
+    pricing: z
+      .strictObject({
+        model: PricingModel.optional(),
+        price_per_call: PricePerCallInput.optional(),
+        currency: Currency.optional(),
+        tier: z.string().trim().min(1).max(40).optional(),
+        min_calls: z.number().int().min(1).max(1_000_000).optional(),
+      })
+      .optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, "must change at least one field");
+
+/** The seed's Agent. */
+export const Agent = z.object({
+  id: AgentId,
+  name: z.string(),
+  description: z.string(),
+  owner_id: AccountId,
+  category: z.string(),
+  tags: z.array(z.string()),
+  version: z.string(),
+  api_endpoint: z.string(),
+  status: AgentStatus,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+/** The seed's AgentPricing. `price_per_call` is a display number of USD (exact to 6 decimals). */
+export const AgentPricing = z.object({
+  agent_id: AgentId,
+  model: PricingModel,
+  price_per_call: z.number(),
+  currency: Currency,
+  tier: z.string(),
+  min_calls: z.number().int(),
+});
+
+/**
+ * The seed's AgentMetrics plus the figures ranking uses. Rates and the mean response time are
+ * smoothed estimates (see `TRUST_PRIOR`): until calls are measured they are the prior.
+ */
+export const AgentMetrics = z.object({
+  agent_id: AgentId,
+  success_rate: z.number().min(0).max(1),
+  avg_response_time_ms: z.number().min(0),
+  uptime_24h: z.number().min(0).max(1),
+  total_calls: z.number().int().min(0),
+  trust_score: z.number().min(0).max(1),
+  cost_per_success: z.number().min(0).describe("USD per successful call: price_per_call / success_rate"),
+  last_updated: Timestamp,
+});
+
+/** `GET /agents/{id}`: the agent with its pricing and metrics. */
+export const AgentDetail = Agent.extend({
+  pricing: AgentPricing,
+  metrics: AgentMetrics,
+});
+
+/** One price an agent asked, from `effective_from` until `effective_to` (null: still in force). */
+export const PriceChange = z.object({
+  price_per_call: z.number(),
+  currency: Currency,
+  tier: z.string(),
+  min_calls: z.number().int(),
+  effective_from: Timestamp,
+  effective_to: Timestamp.nullable(),
+});
+
+/** `GET /agents/{id}/price-history`, newest first. */
+export const PriceHistory = z.object({
+  agent_id: AgentId,
+  data: z.array(PriceChange),
+});
+
+/** `DELETE /agents/{id}` answer. */
+export const DeactivateAgentResponse = z.object({
+  agent_id: AgentId,
+  status: z.literal("inactive"),
+});
+
+/** Sort orders of search. `cost_per_success` is the default. */
+export const SearchSort = z.enum(["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"]);
+
+/** `GET /agents/search` query. */
+export const SearchAgentsQuery = z.strictObject({
+  category: Slug.optional(),
+  tags: z
+    .union([z.string().max(900), z.array(z.string().max(900)).max(20)])
+    .optional()
+    .describe("Tags the agent must all have: comma-separated, or the parameter repeated"),
+  q: z.string().trim().max(200).optional().describe("Words to find in the name, description or tags"),
+  max_price: z
+    .string()
+    .max(32)
+    .refine(isUsdAmount, "must be a USD amount with at most 6 decimal places")
+    .optional()
+    .describe("Highest price per call, USD"),
+  min_trust: z.coerce.number().min(0).max(1).optional().describe("Lowest trust score, 0 to 1"),
+  sort: SearchSort.optional().describe("Default: cost_per_success"),
+  limit: z.coerce.number().int().min(1).max(100).optional().describe("Results per page, 1–100 (default 20)"),
+  cursor: z.string().max(512).optional().describe("next_cursor of the previous page"),
+});
+
+/** One search result, the seed's shape plus status, tags and trust. */
+export const SearchResult = z.object({
+  agent_id: AgentId,
+  name: z.string(),
+  description: z.string(),
+  owner_id: AccountId,
+  category: z.string(),
+  tags: z.array(z.string()),
+  version: z.string(),
+  status: AgentStatus,
+  price_per_call: z.number(),
+  currency: Currency,
+  success_rate: z.number(),
+  avg_response_time_ms: z.number(),
+  uptime_24h: z.number(),
+  total_calls: z.number().int(),
+  trust_score: z.number(),
+  cost_per_success: z.number(),
+});
+
+/** `GET /agents/search` answer: a page of results and the cursor of the next (null at the end). */
+export const SearchAgentsResponse = z.object({
+  results: z.array(SearchResult),
+  next_cursor: z.string().nullable(),
+});
+
+/** `GET /categories`: listed categories with the number of listed agents in each. */
+export const CategoryList = z.object({
+  categories: z.array(z.object({ category: z.string(), count: z.number().int() })),
+});

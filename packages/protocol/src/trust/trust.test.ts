@@ -1,0 +1,298 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type AgentCounters,
+  EMPTY_COUNTERS,
+  roundTo,
+  scoreAgent,
+  smoothedRate,
+  TRUST_PRIOR,
+  trustScore,
+} from "./trust.js";
+
+const PRICE_MICROS = 20_000; // 0.02 USD
+
+/** Counters of an agent whose every call took `msPerCall` and whose every health check passed. */
+function counters(calls: number, successes: number, msPerCall = 200, healthChecks = 0): AgentCounters {
+  return {
+    calls,
+    successes,
+    totalResponseTimeMs: calls * msPerCall,
+    healthChecks,
+    healthyChecks: healthChecks,
+  };
+}
+
+/** Valid counters: non-negative, successes ≤ calls, healthy ≤ checks, finite response times. */
+const validCounters: fc.Arbitrary<AgentCounters> = fc
+  .record({
+    calls: fc.nat({ max: 1_000_000_000 }),
+    successShare: fc.double({ min: 0, max: 1, noNaN: true }),
+    msPerCall: fc.double({ min: 0, max: 120_000, noNaN: true }),
+    healthChecks: fc.nat({ max: 1_000_000 }),
+    healthyShare: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  .map(({ calls, successShare, msPerCall, healthChecks, healthyShare }) => ({
+    calls,
+    successes: Math.floor(calls * successShare),
+    totalResponseTimeMs: calls * msPerCall,
+    healthChecks,
+    healthyChecks: Math.floor(healthChecks * healthyShare),
+  }));
+
+describe("TRUST_PRIOR", () => {
+  it("is the documented prior: 20 observations of 95% success, 500 ms and 95% uptime", () => {
+    expect(TRUST_PRIOR).toEqual({ weight: 20, successRate: 0.95, responseTimeMs: 500, uptime: 0.95 });
+  });
+
+  it("EMPTY_COUNTERS are all zero and frozen", () => {
+    expect(EMPTY_COUNTERS).toEqual({
+      calls: 0,
+      successes: 0,
+      totalResponseTimeMs: 0,
+      healthChecks: 0,
+      healthyChecks: 0,
+    });
+    expect(Object.isFrozen(EMPTY_COUNTERS)).toBe(true);
+  });
+});
+
+describe("smoothedRate", () => {
+  it("is (hits + prior × 20) / (total + 20)", () => {
+    expect(smoothedRate(0, 0, 0.95)).toBeCloseTo(0.95, 12);
+    expect(smoothedRate(1, 1, 0.95)).toBeCloseTo(20 / 21, 12);
+    expect(smoothedRate(0, 1, 0.95)).toBeCloseTo(19 / 21, 12);
+    expect(smoothedRate(9_980, 10_000, 0.95)).toBeCloseTo(9_999 / 10_020, 12);
+    expect(smoothedRate(50, 100, 0.5)).toBeCloseTo(0.5, 12);
+  });
+
+  it("matches the documented figures: 1 of 1 → 95.2%, 9,980 of 10,000 → 99.79%", () => {
+    expect(roundTo(smoothedRate(1, 1, TRUST_PRIOR.successRate), 3)).toBe(0.952);
+    expect(roundTo(smoothedRate(9_980, 10_000, TRUST_PRIOR.successRate), 4)).toBe(0.9979);
+  });
+
+  it("property: stays in [0, 1] and between the prior and the raw rate", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 1_000_000_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (total, share, prior) => {
+          const hits = Math.floor(total * share);
+          const rate = smoothedRate(hits, total, prior);
+          expect(rate).toBeGreaterThanOrEqual(0);
+          expect(rate).toBeLessThanOrEqual(1);
+          const raw = total === 0 ? prior : hits / total;
+          const epsilon = 1e-12;
+          expect(rate).toBeGreaterThanOrEqual(Math.min(prior, raw) - epsilon);
+          expect(rate).toBeLessThanOrEqual(Math.max(prior, raw) + epsilon);
+        },
+      ),
+    );
+  });
+
+  it("lets the prior's weight fade as a perfect record grows", () => {
+    let previous = smoothedRate(0, 0, TRUST_PRIOR.successRate);
+    for (const calls of [1, 10, 100, 1_000, 10_000, 1_000_000]) {
+      const rate = smoothedRate(calls, calls, TRUST_PRIOR.successRate);
+      expect(rate).toBeGreaterThan(previous);
+      previous = rate;
+    }
+    expect(previous).toBeGreaterThan(0.99999);
+    expect(previous).toBeLessThan(1);
+  });
+});
+
+describe("trustScore", () => {
+  it("is success_rate × 0.5 + clamp(1 − ms/1000, 0, 1) × 0.2 + uptime × 0.3", () => {
+    expect(trustScore(0.95, 500, 0.95)).toBeCloseTo(0.86, 12);
+    expect(trustScore(0.8, 250, 0.6)).toBeCloseTo(0.4 + 0.15 + 0.18, 12);
+    expect(trustScore(0, 1000, 0)).toBe(0);
+    expect(trustScore(1, 1000, 1)).toBeCloseTo(0.8, 12);
+  });
+
+  it.each<[string, number, number, number, number]>([
+    ["perfect at 0 ms", 1, 0, 1, 1],
+    ["the prior's rates at 0 ms", 0.95, 0, 0.95, 0.96],
+    ["the prior's rates at 10,000 ms", 0.95, 10_000, 0.95, 0.76],
+    ["worst at 10,000 ms", 0, 10_000, 0, 0],
+    ["perfect at 10,000 ms", 1, 10_000, 1, 0.8],
+    ["a negative time (clock skew)", 1, -500, 1, 1],
+    ["an infinite time", 1, Number.POSITIVE_INFINITY, 1, 0.8],
+    ["rates above 1", 5, 0, 5, 1],
+    ["rates below 0", -5, 10_000, -5, 0],
+  ])("clamps %s to [0, 1]", (_label, successRate, ms, uptime, expected) => {
+    const score = trustScore(successRate, ms, uptime);
+    expect(score).toBeCloseTo(expected, 12);
+    expect(score).toBeGreaterThanOrEqual(0);
+    expect(score).toBeLessThanOrEqual(1);
+  });
+
+  it("property: within [0, 1] for any rates in [0, 1] and any non-negative time", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (successRate, ms, uptime) => {
+          const score = trustScore(successRate, ms, uptime);
+          expect(score).toBeGreaterThanOrEqual(0);
+          expect(score).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("property: within [0, 1] for any finite inputs at all", () => {
+    const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+    fc.assert(
+      fc.property(finite, finite, finite, (successRate, ms, uptime) => {
+        const score = trustScore(successRate, ms, uptime);
+        expect(score).toBeGreaterThanOrEqual(0);
+        expect(score).toBeLessThanOrEqual(1);
+      }),
+    );
+  });
+
+  it("property: faster never scores lower, other things equal", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        fc.double({ min: 0, max: 5_000, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (successRate, a, b, uptime) => {
+          const [fast, slow] = a <= b ? [a, b] : [b, a];
+          expect(trustScore(successRate, fast, uptime)).toBeGreaterThanOrEqual(trustScore(successRate, slow, uptime));
+        },
+      ),
+    );
+  });
+});
+
+describe("scoreAgent", () => {
+  it("scores a new agent at the prior", () => {
+    const scores = scoreAgent(PRICE_MICROS, EMPTY_COUNTERS);
+    expect(scores.successRate).toBeCloseTo(0.95, 12);
+    expect(scores.avgResponseTimeMs).toBeCloseTo(500, 9);
+    expect(scores.uptime).toBeCloseTo(0.95, 12);
+    expect(scores.trustScore).toBeCloseTo(0.86, 12);
+    // The documented example: 0.02 / 0.95 = 21052.63… micros.
+    expect(scores.costPerSuccessMicros).toBeCloseTo(21_052.631_578_947_37, 6);
+    expect(roundTo(scores.costPerSuccessMicros, 2)).toBe(21_052.63);
+  });
+
+  it("smooths the mean response time towards 500 ms", () => {
+    expect(scoreAgent(PRICE_MICROS, counters(20, 20, 100)).avgResponseTimeMs).toBeCloseTo(300, 9);
+    expect(scoreAgent(PRICE_MICROS, counters(1, 1, 0)).avgResponseTimeMs).toBeCloseTo(10_000 / 21, 9);
+  });
+
+  it("smooths uptime from the health checks", () => {
+    const scores = scoreAgent(PRICE_MICROS, {
+      ...EMPTY_COUNTERS,
+      healthChecks: 20,
+      healthyChecks: 10,
+    });
+    expect(scores.uptime).toBeCloseTo((10 + 19) / 40, 12);
+    expect(scores.successRate).toBeCloseTo(0.95, 12);
+  });
+
+  describe("one lucky call cannot outrank a long record (equal price, speed and health)", () => {
+    const lucky = scoreAgent(PRICE_MICROS, counters(1, 1));
+    const veteran = scoreAgent(PRICE_MICROS, counters(10_000, 9_980));
+
+    it("ranks below on smoothed success rate", () => {
+      expect(lucky.successRate).toBeCloseTo(20 / 21, 12);
+      expect(veteran.successRate).toBeCloseTo(9_999 / 10_020, 12);
+      expect(lucky.successRate).toBeLessThan(veteran.successRate);
+    });
+
+    it("ranks below on trust score", () => {
+      expect(lucky.trustScore).toBeLessThan(veteran.trustScore);
+    });
+
+    it("ranks below on cost per success (a higher cost ranks lower)", () => {
+      expect(lucky.costPerSuccessMicros).toBeGreaterThan(veteran.costPerSuccessMicros);
+    });
+
+    it("still ranks below with the same health record on both", () => {
+      const luckyChecked = scoreAgent(PRICE_MICROS, counters(1, 1, 200, 1_000));
+      const veteranChecked = scoreAgent(PRICE_MICROS, counters(10_000, 9_980, 200, 1_000));
+      expect(luckyChecked.trustScore).toBeLessThan(veteranChecked.trustScore);
+      expect(luckyChecked.costPerSuccessMicros).toBeGreaterThan(veteranChecked.costPerSuccessMicros);
+    });
+
+    it("and a new agent ranks below the long record too", () => {
+      const fresh = scoreAgent(PRICE_MICROS, EMPTY_COUNTERS);
+      expect(fresh.successRate).toBeLessThan(veteran.successRate);
+      expect(fresh.costPerSuccessMicros).toBeGreaterThan(veteran.costPerSuccessMicros);
+    });
+  });
+
+  it("one failed call lowers a new agent's rate below the prior, one success raises it", () => {
+    const fresh = scoreAgent(PRICE_MICROS, EMPTY_COUNTERS).successRate;
+    expect(scoreAgent(PRICE_MICROS, counters(1, 0)).successRate).toBeLessThan(fresh);
+    expect(scoreAgent(PRICE_MICROS, counters(1, 1)).successRate).toBeGreaterThan(fresh);
+  });
+
+  it("costPerSuccessMicros is price / smoothed success rate", () => {
+    const scores = scoreAgent(1_000_000, counters(80, 40));
+    // (40 + 19) / 100 = 0.59
+    expect(scores.successRate).toBeCloseTo(0.59, 12);
+    expect(scores.costPerSuccessMicros).toBeCloseTo(1_000_000 / 0.59, 6);
+    expect(scoreAgent(0, counters(80, 40)).costPerSuccessMicros).toBe(0);
+  });
+
+  it("property: for any valid counters the figures are in range and consistent", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 1_000_000_000 }), validCounters, (price, c) => {
+        const scores = scoreAgent(price, c);
+        expect(scores.trustScore).toBeGreaterThanOrEqual(0);
+        expect(scores.trustScore).toBeLessThanOrEqual(1);
+        expect(scores.successRate).toBeGreaterThanOrEqual(0);
+        expect(scores.successRate).toBeLessThanOrEqual(1);
+        expect(scores.uptime).toBeGreaterThanOrEqual(0);
+        expect(scores.uptime).toBeLessThanOrEqual(1);
+        expect(scores.avgResponseTimeMs).toBeGreaterThanOrEqual(0);
+        expect(scores.trustScore).toBe(trustScore(scores.successRate, scores.avgResponseTimeMs, scores.uptime));
+        expect(scores.successRate).toBe(smoothedRate(c.successes, c.calls, TRUST_PRIOR.successRate));
+        expect(scores.costPerSuccessMicros).toBe(price / scores.successRate);
+        expect(Number.isFinite(scores.costPerSuccessMicros)).toBe(true);
+        expect(scores.costPerSuccessMicros).toBeGreaterThanOrEqual(price);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("property: at equal price, more successes for the same calls never rank lower", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 1_000_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (calls, a, b) => {
+          const [low, high] = [Math.floor(calls * Math.min(a, b)), Math.floor(calls * Math.max(a, b))];
+          const worse = scoreAgent(PRICE_MICROS, counters(calls, low));
+          const better = scoreAgent(PRICE_MICROS, counters(calls, high));
+          expect(better.successRate).toBeGreaterThanOrEqual(worse.successRate);
+          expect(better.trustScore).toBeGreaterThanOrEqual(worse.trustScore);
+          expect(better.costPerSuccessMicros).toBeLessThanOrEqual(worse.costPerSuccessMicros);
+        },
+      ),
+    );
+  });
+});
+
+describe("roundTo", () => {
+  it.each<[number, number, number]>([
+    [20 / 21, 4, 0.9524],
+    [9_999 / 10_020, 4, 0.9979],
+    [476.190476, 1, 476.2],
+    [21_052.631_578, 6, 21_052.631_578],
+    [0.1234565, 0, 0],
+    [2.5, 0, 3],
+  ])("rounds %d to %i digits as %d", (value, digits, expected) => {
+    expect(roundTo(value, digits)).toBe(expected);
+  });
+});
