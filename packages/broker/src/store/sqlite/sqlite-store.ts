@@ -4,10 +4,8 @@ import { type AgentCounters, scoreAgent } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import type {
-  AccountRecord,
   AgentPatch,
   AgentRecord,
-  AgentSearch,
   AgentSearchPage,
   ApiKeyRecord,
   CallOutcome,
