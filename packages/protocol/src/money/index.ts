@@ -3,6 +3,7 @@ export {
   formatUsd,
   isUsdAmount,
   MAX_MICROS,
+  MAX_NUMBER_MICROS,
   MICROS_PER_USD,
   microsToUsdNumber,
   PLATFORM_FEE_BPS,

@@ -12,6 +12,12 @@ export const USD_DECIMALS = 6;
  */
 export const MAX_MICROS = BigInt(Number.MAX_SAFE_INTEGER);
 
+/**
+ * The largest amount, in micros, that a JavaScript number carries exactly as USD with six
+ * decimals: 2^33 USD. Amounts sent as JSON numbers must stay below it; send larger ones as strings.
+ */
+export const MAX_NUMBER_MICROS = 2n ** 33n * MICROS_PER_USD;
+
 /** Marketplace fee in basis points of each charge (10%). */
 export const PLATFORM_FEE_BPS = 1000n;
 
@@ -32,6 +38,9 @@ export function parseUsd(value: string | number): bigint {
   let text: string;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw invalidAmount(value, "is not a finite number");
+    // Past 2^33 USD a double cannot hold every micro: the number may not be what the sender typed.
+    if (Math.abs(value) > 2 ** 33)
+      throw invalidAmount(value, "is too large for a JSON number: send it as a string");
     text = String(value);
   } else if (typeof value === "string") {
     text = value.trim();
@@ -78,8 +87,9 @@ export function formatUsd(micros: bigint | number): string {
 
 /**
  * Micros as a JavaScript number of USD, for display fields the seed's API shows as numbers
- * (`price_per_call: 0.02`). The result prints back to the same decimal, so `parseUsd` of it
- * returns the same micros. Never feed it to arithmetic that moves money.
+ * (`price_per_call: 0.02`). Below {@link MAX_NUMBER_MICROS} (2^33 USD) the result prints back to the
+ * same decimal, so `parseUsd` of it returns the same micros; above, a double cannot be exact.
+ * Never feed it to arithmetic that moves money.
  */
 export function microsToUsdNumber(micros: bigint | number): number {
   return Number(formatUsd(micros));
@@ -100,7 +110,7 @@ export interface ChargeSplit {
  */
 export function splitCharge(charge: bigint | number): ChargeSplit {
   const amount = toBigInt(charge);
-  if (amount < 0n) throw invalidAmount(String(charge), "must not be negative");
+  if (amount < 0n) throw invalidAmount(amount, "must not be negative");
   const fee = (amount * PLATFORM_FEE_BPS) / 10_000n;
   return { fee, sellerShare: amount - fee };
 }

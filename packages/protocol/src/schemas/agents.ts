@@ -79,9 +79,14 @@ export const UpdateAgentRequest = z
         tier: z.string().trim().min(1).max(40).optional(),
         min_calls: z.number().int().min(1).max(1_000_000).optional(),
       })
+      .refine(hasAField, "must change at least one pricing field")
       .optional(),
   })
-  .refine((patch) => Object.keys(patch).length > 0, "must change at least one field");
+  .refine(hasAField, "must change at least one field");
+
+function hasAField(patch: object): boolean {
+  return Object.values(patch).some((value) => value !== undefined);
+}
 
 /** The seed's Agent. */
 export const Agent = z.object({

@@ -70,6 +70,7 @@ export {
   UsdAmount,
   UsdAmountInput,
 } from "./common.js";
+export { SellerCallRequest, SellerCallResponse } from "./seller.js";
 export { Transaction } from "./transactions.js";
 
 /**

@@ -164,7 +164,9 @@ describe("trustScore", () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         (successRate, a, b, uptime) => {
           const [fast, slow] = a <= b ? [a, b] : [b, a];
-          expect(trustScore(successRate, fast, uptime)).toBeGreaterThanOrEqual(trustScore(successRate, slow, uptime));
+          expect(trustScore(successRate, fast, uptime)).toBeGreaterThanOrEqual(
+            trustScore(successRate, slow, uptime),
+          );
         },
       ),
     );
@@ -255,7 +257,9 @@ describe("scoreAgent", () => {
         expect(scores.uptime).toBeGreaterThanOrEqual(0);
         expect(scores.uptime).toBeLessThanOrEqual(1);
         expect(scores.avgResponseTimeMs).toBeGreaterThanOrEqual(0);
-        expect(scores.trustScore).toBe(trustScore(scores.successRate, scores.avgResponseTimeMs, scores.uptime));
+        expect(scores.trustScore).toBe(
+          trustScore(scores.successRate, scores.avgResponseTimeMs, scores.uptime),
+        );
         expect(scores.successRate).toBe(smoothedRate(c.successes, c.calls, TRUST_PRIOR.successRate));
         expect(scores.costPerSuccessMicros).toBe(price / scores.successRate);
         expect(Number.isFinite(scores.costPerSuccessMicros)).toBe(true);

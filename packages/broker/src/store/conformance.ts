@@ -1,0 +1,335 @@
+import { EMPTY_COUNTERS, isMercatoError, scoreAgent } from "@mercato/protocol";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AccountRecord, AgentRecord, AgentSearch, ApiKeyRecord, NewAgent, Store } from "./types.js";
+
+/**
+ * The store conformance suite: every `Store` implementation (SQLite today, PostgreSQL later) must
+ * pass it. Call it from the implementation's test file with a factory of fresh, empty stores.
+ *
+ * @example
+ * describeStoreConformance("sqlite", () => createSqliteStore({ path: ":memory:" }));
+ */
+export function describeStoreConformance(name: string, makeStore: () => Store | Promise<Store>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let n = 0;
+    const T0 = "2026-01-01T00:00:00.000Z";
+    const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const account = (id = `acct_test${String(++n).padStart(8, "0")}`): AccountRecord => ({
+      id,
+      name: `Account ${id}`,
+      email: null,
+      createdAt: T0,
+    });
+    const key = (accountId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => {
+      const id = `key_test${String(++n).padStart(8, "0")}`;
+      return {
+        id,
+        accountId,
+        kind: "account",
+        name: null,
+        prefix: "mk_abcdef",
+        hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "a"),
+        agentId: null,
+        rateLimit: null,
+        expiresAt: null,
+        createdAt: T0,
+        revokedAt: null,
+        ...overrides,
+      };
+    };
+    const newAgent = (ownerId: string, overrides: Partial<NewAgent> = {}): NewAgent => ({
+      id: `agent_test${String(++n).padStart(8, "0")}`,
+      ownerId,
+      name: "Crypto News Summarizer",
+      description: "Summarizes crypto news from multiple sources",
+      category: "crypto",
+      tags: ["news", "summarization"],
+      version: "1.0.0",
+      apiEndpoint: "https://api.example.com/agent",
+      status: "active",
+      pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
+      createdAt: T0,
+      ...overrides,
+    });
+    const withOwner = async (): Promise<string> => {
+      const owner = account();
+      await store.createAccount(owner, key(owner.id));
+      return owner.id;
+    };
+    const ids = (agents: AgentRecord[]) => agents.map((agent) => agent.id);
+    const searchAll = async (search: Omit<AgentSearch, "cursor">): Promise<AgentRecord[]> => {
+      const found: AgentRecord[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const result = await store.searchAgents({ ...search, ...(cursor !== undefined && { cursor }) });
+        found.push(...result.agents);
+        if (result.nextCursor === null) return found;
+        cursor = result.nextCursor;
+      }
+      throw new Error("pagination did not end");
+    };
+
+    describe("accounts and keys", () => {
+      it("creates an account with its first key and finds the key by hash", async () => {
+        const owner = account();
+        const first = key(owner.id);
+        await store.createAccount(owner, first);
+        expect(await store.getAccount(owner.id)).toEqual(owner);
+        expect(await store.findApiKeyByHash(first.hash)).toEqual(first);
+        expect(await store.getApiKey(first.id)).toEqual(first);
+        expect(await store.getAccount("acct_missing00")).toBeUndefined();
+        expect(await store.findApiKeyByHash("f".repeat(64))).toBeUndefined();
+      });
+
+      it("does not create the account when its first key is refused", async () => {
+        const owner = account();
+        const first = key(owner.id);
+        await store.createAccount(owner, first);
+        const other = account();
+        await expect(store.createAccount(other, { ...key(other.id), hash: first.hash })).rejects.toThrow();
+        expect(await store.getAccount(other.id)).toBeUndefined();
+      });
+
+      it("lists an account's keys newest first, and only its own", async () => {
+        const owner = account();
+        await store.createAccount(owner, key(owner.id, { createdAt: at(0) }));
+        await store.insertApiKey(key(owner.id, { createdAt: at(2), name: "newest" }));
+        await store.insertApiKey(key(owner.id, { createdAt: at(1), name: "middle" }));
+        const stranger = account();
+        await store.createAccount(stranger, key(stranger.id));
+        const keys = await store.listApiKeys(owner.id);
+        expect(keys.map((k) => k.name)).toEqual(["newest", "middle", null]);
+        expect(keys.every((k) => k.accountId === owner.id)).toBe(true);
+      });
+
+      it("revokes a key once: a second revocation keeps the first time", async () => {
+        const owner = account();
+        const first = key(owner.id);
+        await store.createAccount(owner, first);
+        expect((await store.revokeApiKey(first.id, at(5)))?.revokedAt).toBe(at(5));
+        expect((await store.revokeApiKey(first.id, at(9)))?.revokedAt).toBe(at(5));
+        expect(await store.revokeApiKey("key_missing000", at(9))).toBeUndefined();
+      });
+
+      it("rotates atomically, and refuses to rotate a revoked key", async () => {
+        const owner = account();
+        const old = key(owner.id);
+        await store.createAccount(owner, old);
+        const replacement = key(owner.id, { createdAt: at(1) });
+        expect(await store.rotateApiKey(old.id, replacement, at(1))).toBe(true);
+        expect((await store.getApiKey(old.id))?.revokedAt).toBe(at(1));
+        expect(await store.findApiKeyByHash(replacement.hash)).toEqual(replacement);
+
+        const again = key(owner.id);
+        expect(await store.rotateApiKey(old.id, again, at(2))).toBe(false);
+        expect(await store.getApiKey(again.id)).toBeUndefined();
+      });
+    });
+
+    describe("agents", () => {
+      it("registers an agent scored at the prior", async () => {
+        const ownerId = await withOwner();
+        const input = newAgent(ownerId);
+        const agent = await store.insertAgent(input);
+        expect(agent).toMatchObject({ ...input, updatedAt: T0, metricsUpdatedAt: T0 });
+        expect(agent.counters).toEqual(EMPTY_COUNTERS);
+        expect(agent.scores).toEqual(scoreAgent(20_000, EMPTY_COUNTERS));
+        expect(await store.getAgent(input.id)).toEqual(agent);
+        expect(await store.getAgent("agent_missing")).toBeUndefined();
+      });
+
+      it("applies a patch and keeps unchanged fields", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(newAgent(ownerId));
+        const updated = await store.updateAgent(agent.id, { name: "Renamed", tags: ["alpha"] }, at(3));
+        expect(updated).toMatchObject({ name: "Renamed", tags: ["alpha"], description: agent.description });
+        expect(updated?.updatedAt).toBe(at(3));
+        expect(await store.updateAgent("agent_missing", { name: "x" }, at(3))).toBeUndefined();
+      });
+
+      it("keeps price changes as history, newest first, and re-ranks on a new price", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(newAgent(ownerId));
+        await store.updateAgent(agent.id, { name: "Only a rename" }, at(1));
+        const repriced = await store.updateAgent(
+          agent.id,
+          { pricing: { ...agent.pricing, priceMicros: 50_000 } },
+          at(2),
+        );
+        await store.updateAgent(agent.id, { pricing: { ...agent.pricing, priceMicros: 50_000, tier: "pro" } }, at(3));
+        expect(repriced?.pricing.priceMicros).toBe(50_000);
+        expect(repriced?.scores.costPerSuccessMicros).toBeCloseTo(50_000 / 0.95, 6);
+        const history = await store.listPriceHistory(agent.id);
+        expect(history).toEqual([
+          { priceMicros: 50_000, currency: "USD", tier: "pro", minCalls: 1, effectiveFrom: at(3), effectiveTo: null },
+          { priceMicros: 50_000, currency: "USD", tier: "basic", minCalls: 1, effectiveFrom: at(2), effectiveTo: at(3) },
+          { priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1, effectiveFrom: T0, effectiveTo: at(2) },
+        ]);
+      });
+
+      it("records call outcomes and health checks into counters and scores", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(newAgent(ownerId));
+        await store.recordCallOutcomes(
+          [
+            { agentId: agent.id, success: true, responseTimeMs: 100 },
+            { agentId: agent.id, success: false, responseTimeMs: 300 },
+            { agentId: agent.id, success: true, responseTimeMs: 200 },
+            { agentId: "agent_unknown", success: true, responseTimeMs: 1 },
+          ],
+          at(4),
+        );
+        await store.recordHealthChecks(
+          [
+            { agentId: agent.id, healthy: true },
+            { agentId: agent.id, healthy: false },
+          ],
+          at(5),
+        );
+        const measured = await store.getAgent(agent.id);
+        const counters = { calls: 3, successes: 2, totalResponseTimeMs: 600, healthChecks: 2, healthyChecks: 1 };
+        expect(measured?.counters).toEqual(counters);
+        expect(measured?.scores).toEqual(scoreAgent(20_000, counters));
+        expect(measured?.metricsUpdatedAt).toBe(at(5));
+      });
+    });
+
+    describe("search", () => {
+      /** Four agents whose orders differ by every sort. */
+      const seed = async () => {
+        const ownerId = await withOwner();
+        const cheapFlaky = await store.insertAgent(
+          newAgent(ownerId, {
+            name: "Cheap flaky",
+            tags: ["news"],
+            pricing: { model: "per_call", priceMicros: 10_000, currency: "USD", tier: "basic", minCalls: 1 },
+          }),
+        );
+        const reliable = await store.insertAgent(
+          newAgent(ownerId, {
+            name: "Reliable summarizer",
+            tags: ["news", "summarization"],
+            pricing: { model: "per_call", priceMicros: 12_000, currency: "USD", tier: "basic", minCalls: 1 },
+          }),
+        );
+        const fast = await store.insertAgent(
+          newAgent(ownerId, {
+            name: "Fast oracle",
+            description: "Token prices",
+            category: "defi",
+            tags: ["prices"],
+            pricing: { model: "per_call", priceMicros: 30_000, currency: "USD", tier: "basic", minCalls: 1 },
+          }),
+        );
+        const gone = await store.insertAgent(
+          newAgent(ownerId, {
+            name: "Deactivated",
+            pricing: { model: "per_call", priceMicros: 1_000, currency: "USD", tier: "basic", minCalls: 1 },
+          }),
+        );
+        await store.updateAgent(gone.id, { status: "inactive" }, at(1));
+        const calls = (agentId: string, total: number, successes: number, responseTimeMs: number) =>
+          Array.from({ length: total }, (_, i) => ({ agentId, success: i < successes, responseTimeMs }));
+        await store.recordCallOutcomes(
+          [
+            ...calls(cheapFlaky.id, 200, 100, 400),
+            ...calls(reliable.id, 200, 199, 300),
+            ...calls(fast.id, 200, 190, 50),
+          ],
+          at(2),
+        );
+        return { cheapFlaky, reliable, fast, gone };
+      };
+
+      it("orders by cost per success by default, then by each other sort", async () => {
+        const { cheapFlaky, reliable, fast } = await seed();
+        const by = async (sort: AgentSearch["sort"]) => ids((await store.searchAgents({ sort, limit: 10 })).agents);
+        // cost per success: reliable 12000/0.9928 < cheapFlaky 10000/0.5227 ; fast 30000/0.95
+        expect(await by("cost_per_success")).toEqual([reliable.id, cheapFlaky.id, fast.id]);
+        expect(await by("price_asc")).toEqual([cheapFlaky.id, reliable.id, fast.id]);
+        expect(await by("trust_score_desc")).toEqual([fast.id, reliable.id, cheapFlaky.id]);
+        expect(await by("response_time_asc")).toEqual([fast.id, reliable.id, cheapFlaky.id]);
+      });
+
+      it("filters by category, all tags, words, price ceiling and trust floor; never lists inactive agents", async () => {
+        const { cheapFlaky, reliable, fast, gone } = await seed();
+        const find = async (filters: Partial<AgentSearch>) =>
+          ids((await store.searchAgents({ sort: "price_asc", limit: 10, ...filters })).agents);
+        expect(await find({ category: "defi" })).toEqual([fast.id]);
+        expect(await find({ tags: ["news"] })).toEqual([cheapFlaky.id, reliable.id]);
+        expect(await find({ tags: ["news", "summarization"] })).toEqual([reliable.id]);
+        expect(await find({ tags: ["nothing"] })).toEqual([]);
+        expect(await find({ words: ["summar"] })).toEqual([cheapFlaky.id, reliable.id]);
+        expect(await find({ words: ["reliable", "summarizer"] })).toEqual([reliable.id]);
+        expect(await find({ words: ["token"] })).toEqual([fast.id]);
+        expect(await find({ maxPriceMicros: 12_000 })).toEqual([cheapFlaky.id, reliable.id]);
+        expect(await find({ minTrust: 0.9 })).toEqual([reliable.id, fast.id]);
+        expect(await find({ category: "crypto", tags: ["news"], words: ["cheap"], maxPriceMicros: 10_000 })).toEqual([
+          cheapFlaky.id,
+        ]);
+        expect(await find({ words: ["deactivated"] })).toEqual([]);
+        expect(await find({})).not.toContain(gone.id);
+      });
+
+      it("finds re-tagged and renamed agents by their new words only", async () => {
+        const { fast } = await seed();
+        await store.updateAgent(fast.id, { name: "Gas tracker", tags: ["gas"] }, at(3));
+        const find = async (filters: Partial<AgentSearch>) =>
+          ids((await store.searchAgents({ sort: "price_asc", limit: 10, ...filters })).agents);
+        expect(await find({ tags: ["gas"] })).toEqual([fast.id]);
+        expect(await find({ tags: ["prices"] })).toEqual([]);
+        expect(await find({ words: ["gas"] })).toEqual([fast.id]);
+        expect(await find({ words: ["oracle"] })).toEqual([]);
+      });
+
+      it("pages with cursors through every listed agent exactly once, in order, for every sort", async () => {
+        const ownerId = await withOwner();
+        for (let i = 0; i < 23; i++) {
+          // Prices repeat so that pages must break ties by position, not by value.
+          await store.insertAgent(
+            newAgent(ownerId, {
+              pricing: { model: "per_call", priceMicros: 1_000 * (1 + (i % 4)), currency: "USD", tier: "basic", minCalls: 1 },
+            }),
+          );
+        }
+        for (const sort of ["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"] as const) {
+          const everything = (await store.searchAgents({ sort, limit: 100 })).agents;
+          const paged = await searchAll({ sort, limit: 5 });
+          expect(paged).toHaveLength(23);
+          expect(ids(paged)).toEqual(ids(everything));
+        }
+      });
+
+      it("refuses a cursor made for another sort order", async () => {
+        const ownerId = await withOwner();
+        await store.insertAgent(newAgent(ownerId));
+        await store.insertAgent(newAgent(ownerId));
+        const { nextCursor } = await store.searchAgents({ sort: "price_asc", limit: 1 });
+        expect(nextCursor).not.toBeNull();
+        const error = await store
+          .searchAgents({ sort: "trust_score_desc", limit: 1, cursor: nextCursor ?? "" })
+          .catch((e: unknown) => e);
+        expect(isMercatoError(error) && error.code).toBe("VALIDATION_ERROR");
+        const garbage = await store.searchAgents({ sort: "price_asc", limit: 1, cursor: "%%%" }).catch((e: unknown) => e);
+        expect(isMercatoError(garbage) && garbage.code).toBe("VALIDATION_ERROR");
+      });
+
+      it("counts listed agents per category", async () => {
+        await seed();
+        expect(await store.listCategories()).toEqual([
+          { category: "crypto", count: 2 },
+          { category: "defi", count: 1 },
+        ]);
+      });
+    });
+  });
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { type Clock, createManualClock } from "../clock.js";
+import { createBroker } from "../http/app.js";
+import type { ResolveHost } from "../registry/endpoint-policy.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import type { Store } from "../store/types.js";
+
+/** A broker on an in-memory store with a manual clock, for `app.inject()` tests. */
+export interface TestBroker {
+  app: FastifyInstance;
+  store: Store;
+  clock: ReturnType<typeof createManualClock>;
+  /** Sends a request; `key` becomes the Bearer token, `body` is sent as JSON. */
+  call(
+    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
+    url: string,
+    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<LightMyRequestResponse>;
+  /** Creates an account; returns its id and account key. */
+  signUp(name?: string): Promise<{ accountId: string; apiKey: string; keyId: string }>;
+  /** Registers an agent with the seed's example fields, overridden by `fields`. */
+  register(apiKey: string, fields?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A resolver for tests: public names resolve to a documentation-free public address. */
+export const publicResolver: ResolveHost = async (host) => {
+  if (host.endsWith(".internal-test")) return ["10.0.0.7"];
+  return ["93.184.215.14"];
+};
+
+/** Starts a test broker (not listening: requests go through `inject`). */
+export async function createTestBroker(
+  options: { dev?: boolean; resolveHost?: ResolveHost; clock?: Clock } = {},
+): Promise<TestBroker> {
+  const store = createSqliteStore({ path: ":memory:" });
+  const clock = createManualClock(new Date("2026-03-01T12:00:00.000Z"));
+  const app = createBroker({
+    store,
+    clock: options.clock ?? clock,
+    config: { dev: options.dev ?? false, logLevel: "silent" },
+    resolveHost: options.resolveHost ?? publicResolver,
+    validateResponses: true,
+  });
+  await app.ready();
+  const call: TestBroker["call"] = (method, url, { key, body, headers } = {}) =>
+    app.inject({
+      method,
+      url,
+      headers: { ...(key !== undefined && { authorization: `Bearer ${key}` }), ...headers },
+      ...(body !== undefined && { payload: body as object }),
+    });
+  return {
+    app,
+    store,
+    clock,
+    call,
+    async signUp(name = "Test buyer") {
+      const response = await call("POST", "/accounts", { body: { name } });
+      if (response.statusCode !== 201) throw new Error(`sign-up failed: ${response.body}`);
+      const json = response.json() as { account_id: string; api_key: string; key: { key_id: string } };
+      return { accountId: json.account_id, apiKey: json.api_key, keyId: json.key.key_id };
+    },
+    async register(apiKey, fields = {}) {
+      const response = await call("POST", "/agents/register", {
+        key: apiKey,
+        body: {
+          name: "Crypto News Summarizer",
+          description: "Summarizes crypto news from multiple sources",
+          category: "crypto",
+          tags: ["news", "summarization"],
+          api_endpoint: "https://api.example.com/agent/abc123",
+          pricing: { model: "per_call", price_per_call: 0.02 },
+          ...fields,
+        },
+      });
+      if (response.statusCode !== 201) throw new Error(`register failed: ${response.body}`);
+      return (response.json() as { agent_id: string }).agent_id;
+    },
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
