@@ -65,6 +65,9 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
+  // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
+  app.removeContentTypeParser("text/plain");
+
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });

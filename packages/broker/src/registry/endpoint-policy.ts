@@ -17,7 +17,8 @@ export const systemResolveHost: ResolveHost = async (hostname) => {
 /**
  * Addresses a seller endpoint may never point at outside dev mode: loopback, private, shared,
  * link-local (cloud metadata lives at 169.254.169.254), documentation, multicast, reserved, and
- * IPv6 forms that embed an IPv4 address.
+ * IPv6 forms that embed an IPv4 address. (BlockList checks IPv4-mapped IPv6 addresses such as
+ * `::ffff:127.0.0.1` against the IPv4 subnets.)
  */
 const NON_PUBLIC = new BlockList();
 for (const [network, prefix] of [
@@ -42,7 +43,6 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   ["::", 128],
   ["::1", 128],
-  ["::ffff:0:0", 96],
   ["64:ff9b::", 96],
   ["64:ff9b:1::", 48],
   ["100::", 64],

@@ -165,14 +165,39 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           { pricing: { ...agent.pricing, priceMicros: 50_000 } },
           at(2),
         );
-        await store.updateAgent(agent.id, { pricing: { ...agent.pricing, priceMicros: 50_000, tier: "pro" } }, at(3));
+        await store.updateAgent(
+          agent.id,
+          { pricing: { ...agent.pricing, priceMicros: 50_000, tier: "pro" } },
+          at(3),
+        );
         expect(repriced?.pricing.priceMicros).toBe(50_000);
         expect(repriced?.scores.costPerSuccessMicros).toBeCloseTo(50_000 / 0.95, 6);
         const history = await store.listPriceHistory(agent.id);
         expect(history).toEqual([
-          { priceMicros: 50_000, currency: "USD", tier: "pro", minCalls: 1, effectiveFrom: at(3), effectiveTo: null },
-          { priceMicros: 50_000, currency: "USD", tier: "basic", minCalls: 1, effectiveFrom: at(2), effectiveTo: at(3) },
-          { priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1, effectiveFrom: T0, effectiveTo: at(2) },
+          {
+            priceMicros: 50_000,
+            currency: "USD",
+            tier: "pro",
+            minCalls: 1,
+            effectiveFrom: at(3),
+            effectiveTo: null,
+          },
+          {
+            priceMicros: 50_000,
+            currency: "USD",
+            tier: "basic",
+            minCalls: 1,
+            effectiveFrom: at(2),
+            effectiveTo: at(3),
+          },
+          {
+            priceMicros: 20_000,
+            currency: "USD",
+            tier: "basic",
+            minCalls: 1,
+            effectiveFrom: T0,
+            effectiveTo: at(2),
+          },
         ]);
       });
 
@@ -196,7 +221,13 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           at(5),
         );
         const measured = await store.getAgent(agent.id);
-        const counters = { calls: 3, successes: 2, totalResponseTimeMs: 600, healthChecks: 2, healthyChecks: 1 };
+        const counters = {
+          calls: 3,
+          successes: 2,
+          totalResponseTimeMs: 600,
+          healthChecks: 2,
+          healthyChecks: 1,
+        };
         expect(measured?.counters).toEqual(counters);
         expect(measured?.scores).toEqual(scoreAgent(20_000, counters));
         expect(measured?.metricsUpdatedAt).toBe(at(5));
@@ -252,7 +283,8 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
 
       it("orders by cost per success by default, then by each other sort", async () => {
         const { cheapFlaky, reliable, fast } = await seed();
-        const by = async (sort: AgentSearch["sort"]) => ids((await store.searchAgents({ sort, limit: 10 })).agents);
+        const by = async (sort: AgentSearch["sort"]) =>
+          ids((await store.searchAgents({ sort, limit: 10 })).agents);
         // cost per success: reliable 12000/0.9928 < cheapFlaky 10000/0.5227 ; fast 30000/0.95
         expect(await by("cost_per_success")).toEqual([reliable.id, cheapFlaky.id, fast.id]);
         expect(await by("price_asc")).toEqual([cheapFlaky.id, reliable.id, fast.id]);
@@ -273,9 +305,9 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         expect(await find({ words: ["token"] })).toEqual([fast.id]);
         expect(await find({ maxPriceMicros: 12_000 })).toEqual([cheapFlaky.id, reliable.id]);
         expect(await find({ minTrust: 0.9 })).toEqual([reliable.id, fast.id]);
-        expect(await find({ category: "crypto", tags: ["news"], words: ["cheap"], maxPriceMicros: 10_000 })).toEqual([
-          cheapFlaky.id,
-        ]);
+        expect(
+          await find({ category: "crypto", tags: ["news"], words: ["cheap"], maxPriceMicros: 10_000 }),
+        ).toEqual([cheapFlaky.id]);
         expect(await find({ words: ["deactivated"] })).toEqual([]);
         expect(await find({})).not.toContain(gone.id);
       });
@@ -297,11 +329,22 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           // Prices repeat so that pages must break ties by position, not by value.
           await store.insertAgent(
             newAgent(ownerId, {
-              pricing: { model: "per_call", priceMicros: 1_000 * (1 + (i % 4)), currency: "USD", tier: "basic", minCalls: 1 },
+              pricing: {
+                model: "per_call",
+                priceMicros: 1_000 * (1 + (i % 4)),
+                currency: "USD",
+                tier: "basic",
+                minCalls: 1,
+              },
             }),
           );
         }
-        for (const sort of ["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"] as const) {
+        for (const sort of [
+          "cost_per_success",
+          "trust_score_desc",
+          "price_asc",
+          "response_time_asc",
+        ] as const) {
           const everything = (await store.searchAgents({ sort, limit: 100 })).agents;
           const paged = await searchAll({ sort, limit: 5 });
           expect(paged).toHaveLength(23);
@@ -319,7 +362,9 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           .searchAgents({ sort: "trust_score_desc", limit: 1, cursor: nextCursor ?? "" })
           .catch((e: unknown) => e);
         expect(isMercatoError(error) && error.code).toBe("VALIDATION_ERROR");
-        const garbage = await store.searchAgents({ sort: "price_asc", limit: 1, cursor: "%%%" }).catch((e: unknown) => e);
+        const garbage = await store
+          .searchAgents({ sort: "price_asc", limit: 1, cursor: "%%%" })
+          .catch((e: unknown) => e);
         expect(isMercatoError(garbage) && garbage.code).toBe("VALIDATION_ERROR");
       });
 

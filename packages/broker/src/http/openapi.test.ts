@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { createTestBroker } from "../testing/harness.js";
+import { ROUTES } from "./app.js";
+
+describe("OpenAPI document and docs", () => {
+  it("lists every route with its schemas, all references resolving", async () => {
+    const broker = await createTestBroker();
+    const response = await broker.call("GET", "/openapi.json");
+    expect(response.statusCode).toBe(200);
+    const doc = response.json();
+    expect(doc.openapi).toBe("3.1.0");
+    for (const route of ROUTES) {
+      const path = route.url.replace(/:(\w+)/g, "{$1}");
+      const operation = doc.paths[path]?.[route.method.toLowerCase()];
+      expect(operation?.operationId, `${route.method} ${path}`).toBe(route.operationId);
+      expect(operation.security).toEqual(route.auth === "account" ? [{ bearerAuth: [] }] : []);
+    }
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(refs.length).toBeGreaterThan(20);
+    for (const ref of refs) expect(doc.components.schemas, ref).toHaveProperty(ref as string);
+    for (const seed of ["Agent", "AgentPricing", "AgentMetrics", "Transaction", "ApiKey"]) {
+      expect(doc.components.schemas).toHaveProperty(seed);
+    }
+    const search = doc.paths["/agents/search"].get.parameters.map((p: { name: string }) => p.name);
+    expect(search).toEqual(["category", "tags", "q", "max_price", "min_trust", "sort", "limit", "cursor"]);
+    await broker.close();
+  });
+
+  it("serves a self-contained HTML reference at /docs", async () => {
+    const broker = await createTestBroker();
+    const response = await broker.call("GET", "/docs");
+    expect(response.statusCode).toBe(200);
+    expect(response.headers["content-type"]).toContain("text/html");
+    expect(response.body).toContain("<h1>Mercato broker API</h1>");
+    for (const route of ROUTES) expect(response.body).toContain(`id="op-${route.operationId}"`);
+    expect(response.body).not.toMatch(/<script|https?:\/\/(?!json-schema)/);
+    await broker.close();
+  });
+});
