@@ -1,1 +1,3 @@
-export {};
+export type { CreateProgramOptions } from "./program.js";
+export { createProgram } from "./program.js";
+export { EXIT_USAGE, runCli } from "./run.js";

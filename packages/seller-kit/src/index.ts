@@ -1,1 +1,7 @@
-export {};
+export type {
+  CreateSellerHandlerOptions,
+  SellerCallContext,
+  SellerCallHandler,
+  SellerFetchHandler,
+} from "./handler/index.js";
+export { createSellerHandler } from "./handler/index.js";

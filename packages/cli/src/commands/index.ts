@@ -1,0 +1,1 @@
+export { addBrokerStartCommand } from "./broker-start.js";

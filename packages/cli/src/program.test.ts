@@ -1,0 +1,165 @@
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "@mercato/broker";
+import { CommanderError } from "commander";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createProgram } from "./program.js";
+import { EXIT_USAGE, runCli } from "./run.js";
+import { CLI_VERSION } from "./version.js";
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "mercato-cli-"));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Captured output and a stop switch for long-running commands. */
+function harness() {
+  const out: string[] = [];
+  const err: string[] = [];
+  let stop: (reason: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => {
+    stop = resolve;
+  });
+  return {
+    out,
+    err,
+    stop: (reason = "test") => stop(reason),
+    options: {
+      stdout: (text: string) => void out.push(text),
+      stderr: (text: string) => void err.push(text),
+      env: { LOG_LEVEL: "silent" },
+      cwd: dir,
+      untilStopped: () => stopped,
+    },
+  };
+}
+
+/** Resolves when `read()` returns something, polling briefly. */
+async function eventually<T>(read: () => T | undefined): Promise<T> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const value = read();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error("timed out waiting");
+}
+
+describe("mercato broker start", () => {
+  it("starts a real broker that answers /healthz, and stops it", async () => {
+    const io = harness();
+    const program = createProgram(io.options);
+    program.exitOverride();
+    const dbPath = join(dir, "x.db");
+    const running = program.parseAsync(["broker", "start", "--port", "0", "--dev", "--db", dbPath], {
+      from: "user",
+    });
+
+    const url = await eventually(() => io.out.join("").match(/listening on (http:\/\/\S+)/)?.[1]);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(io.out.join("")).toContain("(dev mode)");
+    expect(io.out.join("")).toContain(`database  ${dbPath}`);
+    const response = await fetch(`${url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: "ok" });
+    expect((await stat(dbPath)).isFile()).toBe(true);
+
+    io.stop();
+    await running;
+    expect(io.out.join("")).toContain("Mercato broker stopped.");
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    expect(io.err).toEqual([]);
+  });
+
+  it("takes its settings from the environment when no flag is given", async () => {
+    const io = harness();
+    const options = { ...io.options, env: { PORT: "0", MERCATO_DB: "env.db", LOG_LEVEL: "silent" } };
+    const running = createProgram(options).parseAsync(["broker", "start"], { from: "user" });
+    await eventually(() => (io.out.join("").includes("listening on") ? true : undefined));
+    expect(io.out.join("")).toContain(`database  ${join(dir, "env.db")}`);
+    expect(io.out.join("")).not.toContain("dev mode");
+    io.stop();
+    await running;
+  });
+
+  it("rejects a bad --port with the broker's ConfigError", async () => {
+    const program = createProgram(harness().options);
+    program.exitOverride();
+    const parsing = program.parseAsync(["broker", "start", "--port", "abc"], { from: "user" });
+    await expect(parsing).rejects.toThrow(ConfigError);
+    await expect(parsing).rejects.toThrow('--port must be a port number from 0 to 65535, got "abc"');
+  });
+
+  it("prints a ConfigError as `mercato: <message>` with exit status 2 and no stack", async () => {
+    const io = harness();
+    const status = await runCli(["broker", "start", "--port", "abc"], io.options);
+    expect(status).toBe(EXIT_USAGE);
+    expect(io.err.join("")).toBe('mercato: --port must be a port number from 0 to 65535, got "abc"\n');
+    expect(io.out).toEqual([]);
+  });
+
+  it("reports a port in use as `mercato: cannot listen`", async () => {
+    const first = harness();
+    const running = runCli(["broker", "start", "--port", "0", "--db", join(dir, "a.db")], first.options);
+    const url = await eventually(() => first.out.join("").match(/listening on (http:\/\/\S+)/)?.[1]);
+    const port = new URL(url).port;
+    const second = harness();
+    const status = await runCli(
+      ["broker", "start", "--port", port, "--db", join(dir, "b.db")],
+      second.options,
+    );
+    expect(status).toBe(1);
+    expect(second.err.join("")).toMatch(/^mercato: cannot listen: .*EADDRINUSE/);
+    first.stop();
+    expect(await running).toBe(0);
+  });
+
+  it("has a help text with every option and an example", async () => {
+    const io = harness();
+    expect(await runCli(["broker", "start", "--help"], io.options)).toBe(0);
+    const help = io.out.join("");
+    for (const flag of [
+      "--port <n>",
+      "--host <addr>",
+      "--db <path>",
+      "--dev",
+      "--admin-token <token>",
+      "--log-level <level>",
+    ]) {
+      expect(help).toContain(flag);
+    }
+    expect(help).toContain("$ mercato broker start --dev");
+  });
+});
+
+describe("mercato", () => {
+  it("prints the package version with --version", async () => {
+    const io = harness();
+    const program = createProgram(io.options);
+    program.exitOverride();
+    await expect(program.parseAsync(["--version"], { from: "user" })).rejects.toBeInstanceOf(CommanderError);
+    expect(io.out.join("")).toBe(`${CLI_VERSION}\n`);
+    const manifest = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+    expect(CLI_VERSION).toBe(manifest.version);
+  });
+
+  it("has a help text with its commands and an example", async () => {
+    const io = harness();
+    expect(await runCli(["--help"], io.options)).toBe(0);
+    const help = io.out.join("");
+    expect(help).toContain("Usage: mercato");
+    expect(help).toContain("broker");
+    expect(help).toContain("$ mercato broker start --dev");
+  });
+
+  it("fails on an unknown option without exiting the process", async () => {
+    const io = harness();
+    expect(await runCli(["broker", "start", "--nope"], io.options)).toBe(1);
+    expect(io.err.join("")).toContain("unknown option '--nope'");
+  });
+});

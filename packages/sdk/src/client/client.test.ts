@@ -1,0 +1,207 @@
+import type { AddressInfo } from "node:net";
+import { createBroker, createSqliteStore } from "@mercato/broker";
+import { isMercatoError, MercatoError } from "@mercato/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, type MercatoClient } from "./client.js";
+import type { FetchFunction } from "./request.js";
+import type { RegisterAgentRequest } from "./types.js";
+
+let app: ReturnType<typeof createBroker>;
+let baseUrl: string;
+
+beforeAll(async () => {
+  app = createBroker({
+    store: createSqliteStore({ path: ":memory:" }),
+    config: { dev: true, logLevel: "silent" },
+    validateResponses: true,
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await app.close();
+});
+
+/** Signs up a fresh account and returns a client holding its key. */
+async function signUp(name: string): Promise<{ client: MercatoClient; apiKey: string; accountId: string }> {
+  const created = await createClient({ baseUrl }).accounts.create({ name, email: `${name}@example.com` });
+  return {
+    client: createClient({ baseUrl, apiKey: created.api_key }),
+    apiKey: created.api_key,
+    accountId: created.account_id,
+  };
+}
+
+function agent(name: string, price: number, tags: string[]): RegisterAgentRequest {
+  return {
+    name,
+    description: `${name}: prices of crypto assets`,
+    category: "crypto",
+    tags,
+    api_endpoint: `http://127.0.0.1:9/${name.toLowerCase().replace(/\W+/g, "-")}`,
+    pricing: { model: "per_call", price_per_call: price },
+  };
+}
+
+/** Runs `action` and returns the MercatoError it throws. */
+async function failure(action: () => Promise<unknown>): Promise<MercatoError> {
+  try {
+    await action();
+  } catch (error) {
+    expect(isMercatoError(error)).toBe(true);
+    return error as MercatoError;
+  }
+  throw new Error("expected a MercatoError, got success");
+}
+
+describe("createClient against a real broker", () => {
+  it("creates an account and reads it back with its key", async () => {
+    const created = await createClient({ baseUrl }).accounts.create({ name: "alice" });
+    expect(created.api_key).toMatch(/^mk_/);
+    expect(created.key.kind).toBe("account");
+    const me = await createClient({ baseUrl, apiKey: created.api_key }).accounts.me();
+    expect(me).toStrictEqual({
+      account_id: created.account_id,
+      name: "alice",
+      email: null,
+      created_at: created.created_at,
+    });
+  });
+
+  it("answers UNAUTHENTICATED without a key, and bad input as VALIDATION_ERROR", async () => {
+    const anonymous = createClient({ baseUrl });
+    const noKey = await failure(() => anonymous.accounts.me());
+    expect(noKey.code).toBe("UNAUTHENTICATED");
+    expect(noKey.status).toBe(401);
+    expect(noKey.requestId).toMatch(/^req_/);
+    const invalid = await failure(() => anonymous.accounts.create({ name: "" }));
+    expect(invalid.code).toBe("VALIDATION_ERROR");
+    expect(invalid.status).toBe(400);
+  });
+
+  it("registers, searches, gets, updates and deactivates agents; only the owner may change one", async () => {
+    const seller = await signUp("seller");
+    const cheap = await seller.client.agents.register(agent("Cheap Prices", 0.01, ["prices", "btc"]));
+    const dear = await seller.client.agents.register(agent("Dear Prices", 0.05, ["prices"]));
+    expect(cheap.status).toBe("registered");
+
+    const page = await seller.client.agents.search({ q: "prices", sort: "price_asc" });
+    expect(page.results.map((result) => result.agent_id)).toEqual([cheap.agent_id, dear.agent_id]);
+    expect(page.next_cursor).toBeNull();
+    const tagged = await createClient({ baseUrl }).agents.search({ tags: ["prices", "btc"] });
+    expect(tagged.results.map((result) => result.agent_id)).toEqual([cheap.agent_id]);
+
+    const detail = await createClient({ baseUrl }).agents.get(cheap.agent_id);
+    expect(detail).toMatchObject({
+      id: cheap.agent_id,
+      name: "Cheap Prices",
+      owner_id: seller.accountId,
+      pricing: { price_per_call: 0.01, currency: "USD" },
+    });
+
+    const updated = await seller.client.agents.update(cheap.agent_id, {
+      description: "Now cheaper",
+      pricing: { price_per_call: "0.008" },
+    });
+    expect(updated.description).toBe("Now cheaper");
+    expect(updated.pricing.price_per_call).toBe(0.008);
+    const history = await seller.client.agents.priceHistory(cheap.agent_id);
+    expect(history.data.map((change) => change.price_per_call)).toEqual([0.008, 0.01]);
+
+    const stranger = await signUp("stranger");
+    const forbidden = await failure(() => stranger.client.agents.update(cheap.agent_id, { name: "Mine" }));
+    expect(forbidden).toBeInstanceOf(MercatoError);
+    expect(forbidden.code).toBe("FORBIDDEN");
+    expect(forbidden.status).toBe(403);
+    expect((await failure(() => stranger.client.agents.deactivate(cheap.agent_id))).code).toBe("FORBIDDEN");
+
+    expect(await seller.client.agents.deactivate(dear.agent_id)).toEqual({
+      agent_id: dear.agent_id,
+      status: "inactive",
+    });
+    const afterDeactivation = await seller.client.agents.search({ q: "prices" });
+    expect(afterDeactivation.results.map((result) => result.agent_id)).toEqual([cheap.agent_id]);
+    const categories = await createClient({ baseUrl }).agents.categories();
+    expect(categories.categories).toContainEqual({ category: "crypto", count: 1 });
+  });
+
+  it("answers AGENT_NOT_FOUND for an unknown agent, with the broker's request id", async () => {
+    const error = await failure(() => createClient({ baseUrl }).agents.get("agent_doesnotexist"));
+    expect(error.code).toBe("AGENT_NOT_FOUND");
+    expect(error.status).toBe(404);
+    expect(error.requestId).toMatch(/^req_/);
+  });
+
+  it("searchAll follows next_cursor across pages", async () => {
+    const seller = await signUp("pager");
+    const ids = new Set<string>();
+    for (const name of ["Pager One", "Pager Two", "Pager Three"]) {
+      ids.add((await seller.client.agents.register({ ...agent(name, 0.02, ["pager"]) })).agent_id);
+    }
+    const urls: string[] = [];
+    const counting: FetchFunction = (input, init) => {
+      urls.push(input);
+      return fetch(input, init);
+    };
+    const client = createClient({ baseUrl, fetch: counting });
+    const seen: string[] = [];
+    for await (const result of client.agents.searchAll({ tags: ["pager"], limit: 1 })) {
+      seen.push(result.agent_id);
+    }
+    expect(new Set(seen)).toEqual(ids);
+    expect(seen).toHaveLength(3);
+    expect(urls.length).toBeGreaterThanOrEqual(3);
+    expect(urls.slice(1).every((url) => url.includes("cursor="))).toBe(true);
+  });
+
+  it("lists, creates, rotates and revokes keys; a revoked key answers INVALID_API_KEY", async () => {
+    const owner = await signUp("keyholder");
+    const second = await owner.client.keys.create({ name: "ci" });
+    expect(second.api_key).toMatch(/^mk_/);
+    expect(second.name).toBe("ci");
+    const withSecond = createClient({ baseUrl, apiKey: second.api_key });
+    expect((await withSecond.accounts.me()).account_id).toBe(owner.accountId);
+
+    const listed = await owner.client.keys.list();
+    expect(listed.data.map((key) => key.key_id)).toContain(second.key_id);
+
+    const rotated = await owner.client.keys.rotate(second.key_id);
+    expect(rotated.key_id).not.toBe(second.key_id);
+    expect(rotated.name).toBe("ci");
+    const stale = await failure(() => withSecond.accounts.me());
+    expect(stale.code).toBe("INVALID_API_KEY");
+
+    const revoked = await owner.client.keys.revoke(rotated.key_id);
+    expect(revoked.revoked_at).not.toBeNull();
+    const error = await failure(() => createClient({ baseUrl, apiKey: rotated.api_key }).accounts.me());
+    expect(error.code).toBe("INVALID_API_KEY");
+    expect(error.status).toBe(401);
+
+    const onlyKey = listed.data.find((key) => key.key_id !== second.key_id);
+    expect(onlyKey).toBeDefined();
+    const last = await failure(() => owner.client.keys.revoke(onlyKey?.key_id ?? ""));
+    expect(last.code).toBe("CONFLICT");
+  });
+
+  it("turns a fetch that throws into SERVICE_UNAVAILABLE, keeping the cause", async () => {
+    const cause = new TypeError("fetch failed");
+    const client = createClient({
+      baseUrl,
+      fetch: async () => {
+        throw cause;
+      },
+    });
+    const error = await failure(() => client.agents.search());
+    expect(error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(error.status).toBe(503);
+    expect(error.message).toContain(baseUrl);
+    expect(error.cause).toBe(cause);
+  });
+
+  it("turns a refused connection into SERVICE_UNAVAILABLE", async () => {
+    const error = await failure(() => createClient({ baseUrl: "http://127.0.0.1:9" }).agents.categories());
+    expect(error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+});

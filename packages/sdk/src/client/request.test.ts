@@ -1,0 +1,153 @@
+import { isMercatoError, type MercatoError } from "@mercato/protocol";
+import { describe, expect, it } from "vitest";
+import { createClient } from "./client.js";
+import type { FetchFunction } from "./request.js";
+import { SDK_VERSION } from "./version.js";
+
+interface Sent {
+  url: string;
+  init: RequestInit;
+}
+
+/** A fetch that records what it is sent and answers `status` with `body` (JSON unless a string). */
+function answering(status: number, body: unknown): { fetch: FetchFunction; sent: Sent[] } {
+  const sent: Sent[] = [];
+  return {
+    sent,
+    fetch: async (url, init) => {
+      sent.push({ url, init });
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      return new Response(status === 204 ? null : text, { status });
+    },
+  };
+}
+
+async function failure(action: () => Promise<unknown>): Promise<MercatoError> {
+  try {
+    await action();
+  } catch (error) {
+    expect(isMercatoError(error)).toBe(true);
+    return error as MercatoError;
+  }
+  throw new Error("expected a MercatoError, got success");
+}
+
+const SEARCH_PAGE = { results: [], next_cursor: null };
+
+describe("the client's requests", () => {
+  it("sends JSON with the Bearer key, accept, user agent and a timeout signal", async () => {
+    const { fetch, sent } = answering(201, { agent_id: "agent_abcdef", status: "registered" });
+    const client = createClient({ baseUrl: "http://broker.test/", apiKey: "mk_secret", fetch });
+    const body = {
+      name: "A",
+      description: "d",
+      category: "crypto",
+      api_endpoint: "https://seller.test/a",
+      pricing: { model: "per_call" as const, price_per_call: "0.02" },
+    };
+    await expect(client.agents.register(body)).resolves.toEqual({
+      agent_id: "agent_abcdef",
+      status: "registered",
+    });
+    expect(sent).toHaveLength(1);
+    const [{ url, init }] = sent as [Sent];
+    expect(url).toBe("http://broker.test/agents/register");
+    expect(init.method).toBe("POST");
+    expect(init.headers).toEqual({
+      accept: "application/json",
+      "user-agent": `mercato-sdk/${SDK_VERSION}`,
+      authorization: "Bearer mk_secret",
+      "content-type": "application/json",
+    });
+    expect(JSON.parse(init.body as string)).toEqual(body);
+    expect(init.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it("sends no body, content type or key when there are none, and honours userAgent", async () => {
+    const { fetch, sent } = answering(200, { categories: [] });
+    await createClient({ baseUrl: "http://broker.test", fetch, userAgent: "my-agent/1" }).agents.categories();
+    const [{ init }] = sent as [Sent];
+    expect(init.method).toBe("GET");
+    expect(init.body).toBeUndefined();
+    expect(init.headers).toEqual({ accept: "application/json", "user-agent": "my-agent/1" });
+  });
+
+  it("keeps a base path, encodes path parameters and repeats array query parameters", async () => {
+    const { fetch, sent } = answering(200, SEARCH_PAGE);
+    const client = createClient({ baseUrl: "https://example.test/mercato/?ignored=1#too", fetch });
+    await client.agents.search({ tags: ["a", "b c"], min_trust: 0.5, limit: 5, q: undefined });
+    await client.agents.search();
+    await client.keys.revoke("key_../x?y").catch(() => undefined);
+    expect(sent.map((request) => request.url)).toEqual([
+      "https://example.test/mercato/agents/search?tags=a&tags=b+c&min_trust=0.5&limit=5",
+      "https://example.test/mercato/agents/search",
+      "https://example.test/mercato/keys/key_..%2Fx%3Fy",
+    ]);
+  });
+
+  it("rebuilds the broker's error envelope", async () => {
+    const { fetch } = answering(402, {
+      error: { code: "INSUFFICIENT_FUNDS", message: "Top up", details: { need: "1" }, request_id: "req_1" },
+    });
+    const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+    expect(error).toMatchObject({ code: "INSUFFICIENT_FUNDS", status: 402, message: "Top up" });
+    expect(error.details).toEqual({ need: "1" });
+    expect(error.requestId).toBe("req_1");
+  });
+
+  it("keeps the parse error as the cause of a non-JSON error answer", async () => {
+    const { fetch } = answering(502, "<html>Bad Gateway</html>");
+    const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+    expect(error.code).toBe("INTERNAL_ERROR");
+    expect(error.status).toBe(502);
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it("refuses a successful answer that is not JSON", async () => {
+    for (const [status, body] of [
+      [200, "ok"],
+      [204, ""],
+    ] as const) {
+      const { fetch } = answering(status, body);
+      const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+      expect(error.code).toBe("INTERNAL_ERROR");
+      expect(error.message).toContain(`HTTP ${status}`);
+    }
+  });
+
+  it("gives up after timeoutMs with SERVICE_UNAVAILABLE and the timeout as cause", async () => {
+    const hanging: FetchFunction = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+      });
+    const client = createClient({ baseUrl: "http://broker.test", fetch: hanging, timeoutMs: 20 });
+    const error = await failure(() => client.agents.categories());
+    expect(error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(error.message).toContain("no answer within 20 ms");
+    expect((error.cause as Error).name).toBe("TimeoutError");
+  });
+
+  it("refuses a cursor that does not move, instead of paging forever", async () => {
+    const { fetch } = answering(200, { results: [], next_cursor: "same" });
+    const pages = createClient({ baseUrl: "http://broker.test", fetch }).agents.searchAll({ cursor: "same" });
+    const error = await failure(async () => {
+      for await (const _ of pages) {
+        // drains the pages
+      }
+    });
+    expect(error.code).toBe("INTERNAL_ERROR");
+  });
+
+  it.each([
+    ["not a URL", "broker"],
+    ["not http", "ftp://broker.test"],
+  ])("refuses a baseUrl that is %s", (_label, baseUrl) => {
+    expect(() => createClient({ baseUrl })).toThrow(expect.objectContaining({ code: "VALIDATION_ERROR" }));
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])("refuses timeoutMs %s", (timeoutMs) => {
+    expect(() => createClient({ baseUrl: "http://broker.test", timeoutMs })).toThrow(
+      expect.objectContaining({ code: "VALIDATION_ERROR" }),
+    );
+  });
+});

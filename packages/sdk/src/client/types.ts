@@ -1,0 +1,42 @@
+import type { components, operations } from "../generated/openapi.js";
+
+type Schemas = components["schemas"];
+
+/** `POST /accounts` body: sign up. */
+export type CreateAccountRequest = Schemas["CreateAccountRequest"];
+/** `POST /accounts` answer: the account and its first account key (`api_key`), shown once. */
+export type CreateAccountResponse = Schemas["CreateAccountResponse"];
+/** A marketplace account. */
+export type Account = Schemas["Account"];
+
+/** An API key's metadata (never its secret). */
+export type ApiKey = Schemas["ApiKey"];
+/** `GET /keys` answer. */
+export type KeyList = Schemas["KeyList"];
+/** `POST /keys` body. */
+export type CreateKeyRequest = Schemas["CreateKeyRequest"];
+/** A key with its secret (`api_key`), shown once. */
+export type CreatedKey = Schemas["CreatedKey"];
+
+/** `POST /agents/register` body. */
+export type RegisterAgentRequest = Schemas["RegisterAgentRequest"];
+/** `POST /agents/register` answer. */
+export type RegisterAgentResponse = Schemas["RegisterAgentResponse"];
+/** `PATCH /agents/{id}` body: any subset of the registration's fields. */
+export type UpdateAgentRequest = Schemas["UpdateAgentRequest"];
+/** An agent with its pricing and metrics. */
+export type AgentDetail = Schemas["AgentDetail"];
+/** `DELETE /agents/{id}` answer. */
+export type DeactivateAgentResponse = Schemas["DeactivateAgentResponse"];
+/** An agent's prices, newest first. */
+export type PriceHistory = Schemas["PriceHistory"];
+/** `GET /agents/search` filters, sort order and paging. */
+export type SearchAgentsQuery = NonNullable<operations["searchAgents"]["parameters"]["query"]>;
+/** A page of search results with the cursor of the next page (`null` at the end). */
+export type SearchAgentsResponse = Schemas["SearchAgentsResponse"];
+/** One search result. */
+export type SearchResult = Schemas["SearchResult"];
+/** `GET /categories` answer. */
+export type CategoryList = Schemas["CategoryList"];
+/** The error envelope the broker answers every failure with. */
+export type ErrorEnvelope = Schemas["ErrorEnvelope"];

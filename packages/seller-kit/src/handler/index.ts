@@ -1,0 +1,7 @@
+export type {
+  CreateSellerHandlerOptions,
+  SellerCallContext,
+  SellerCallHandler,
+  SellerFetchHandler,
+} from "./create-seller-handler.js";
+export { createSellerHandler } from "./create-seller-handler.js";
