@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { LEDGER_MIGRATION } from "./ledger-schema.js";
 
 /**
  * Versioned schema migrations. Each runs once, in order, inside a transaction; the schema's
@@ -63,21 +64,32 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) STRICT;
       CREATE INDEX agents_by_owner ON agents (owner_id);
 
-      -- One index per sort order, with and without a category, over listed agents only.
-      CREATE INDEX agents_cps ON agents (cost_per_success, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_trust ON agents (trust_score DESC, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_price ON agents (price_micros, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_rt ON agents (avg_response_time_ms, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_cat_cps ON agents (category, cost_per_success, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_cat_trust ON agents (category, trust_score DESC, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_cat_price ON agents (category, price_micros, seq) WHERE status <> 'inactive';
-      CREATE INDEX agents_cat_rt ON agents (category, avg_response_time_ms, seq) WHERE status <> 'inactive';
+      -- One index per sort order, with and without a category, over listed agents only. Search walks
+      -- them in order, so each also carries the filter columns it is not sorted by (price, trust):
+      -- a max_price or min_trust filter is then checked on the index entry, and only the rows of the
+      -- page are read from the table.
+      CREATE INDEX agents_cps ON agents (cost_per_success, seq, price_micros, trust_score)
+        WHERE status <> 'inactive';
+      CREATE INDEX agents_trust ON agents (trust_score DESC, seq, price_micros) WHERE status <> 'inactive';
+      CREATE INDEX agents_price ON agents (price_micros, seq, trust_score) WHERE status <> 'inactive';
+      CREATE INDEX agents_rt ON agents (avg_response_time_ms, seq, price_micros, trust_score)
+        WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_cps ON agents (category, cost_per_success, seq, price_micros, trust_score)
+        WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_trust ON agents (category, trust_score DESC, seq, price_micros)
+        WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_price ON agents (category, price_micros, seq, trust_score)
+        WHERE status <> 'inactive';
+      CREATE INDEX agents_cat_rt ON agents (category, avg_response_time_ms, seq, price_micros, trust_score)
+        WHERE status <> 'inactive';
 
       CREATE TABLE agent_tags (
         tag TEXT NOT NULL,
         agent_seq INTEGER NOT NULL REFERENCES agents(seq),
         PRIMARY KEY (tag, agent_seq)
       ) STRICT, WITHOUT ROWID;
+      -- An agent's tags, for rewriting them (without it every registration scans all tags).
+      CREATE INDEX agent_tags_by_agent ON agent_tags (agent_seq);
 
       CREATE TABLE price_history (
         agent_id TEXT NOT NULL REFERENCES agents(id),
@@ -90,10 +102,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) STRICT;
       CREATE INDEX price_history_by_agent ON price_history (agent_id, effective_from);
 
+      -- Search words match as prefixes. The prefix index serves prefixes of 1 to 4 characters as
+      -- single index terms: without it FTS5 merges the list of every word a prefix starts on each
+      -- query ("s" merges thousands of them). Longer prefixes start few words and merge cheaply.
       CREATE VIRTUAL TABLE agents_fts USING fts5 (
         name, description, tags,
         content = 'agents', content_rowid = 'seq',
-        tokenize = 'unicode61 remove_diacritics 2'
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '1 2 3 4'
       );
       CREATE TRIGGER agents_fts_insert AFTER INSERT ON agents BEGIN
         INSERT INTO agents_fts (rowid, name, description, tags)
@@ -107,6 +123,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       END;
     `,
   },
+  LEDGER_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */
