@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyRequest } from "fastify";
 import type { BrokerDeps, Caller } from "../http/route.js";
@@ -39,4 +40,26 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
   const account = await deps.store.getAccount(key.accountId);
   if (!account) throw new MercatoError("INVALID_API_KEY", "This API key's account no longer exists");
   return { account, key };
+}
+
+/**
+ * Authenticates an admin request by `Authorization: Bearer <MERCATO_ADMIN_TOKEN>`.
+ *
+ * @throws MercatoError `FORBIDDEN` when the broker has no admin token (admin routes are off),
+ *   `UNAUTHENTICATED` when the header is missing or the token is wrong.
+ */
+export function authenticateAdmin(request: FastifyRequest, deps: BrokerDeps): void {
+  const token = deps.config.adminToken;
+  if (token === undefined) {
+    throw new MercatoError(
+      "FORBIDDEN",
+      "Admin routes are off: start the broker with MERCATO_ADMIN_TOKEN set",
+    );
+  }
+  const presented = /^Bearer ([^\s]+)$/i.exec(request.headers.authorization?.trim() ?? "")?.[1];
+  // Compare digests so that the comparison takes the same time whatever the lengths.
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  if (presented === undefined || !timingSafeEqual(digest(presented), digest(token))) {
+    throw new MercatoError("UNAUTHENTICATED", "Admin routes need `Authorization: Bearer <admin token>`");
+  }
 }

@@ -2,11 +2,12 @@ import { MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protoc
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { accountRoutes } from "../accounts/routes.js";
-import { authenticateAccount } from "../auth/authenticate.js";
+import { authenticateAccount, authenticateAdmin } from "../auth/authenticate.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
 import { newId } from "../ids.js";
+import type { PaymentProvider } from "../payments/provider.js";
 import { type ResolveHost, systemResolveHost } from "../registry/endpoint-policy.js";
 import { registryRoutes } from "../registry/routes.js";
 import type { Store } from "../store/types.js";
@@ -27,6 +28,8 @@ export interface CreateBrokerOptions {
   config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel">>;
   /** A pino logger; by default one at `config.logLevel` (info) writing JSON to stdout. */
   logger?: FastifyBaseLogger;
+  /** The payment provider for top-ups and payouts (Stripe, dev, manual); none by default. */
+  payments?: PaymentProvider;
   /** DNS resolution of seller hosts, for the endpoint policy. */
   resolveHost?: ResolveHost;
   /** Largest request body in bytes (default 64 KiB). */
@@ -49,6 +52,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     clock: options.clock ?? systemClock,
     config: { dev: options.config?.dev ?? false, adminToken: options.config?.adminToken },
     resolveHost: options.resolveHost ?? systemResolveHost,
+    payments: options.payments,
   };
   const logger =
     options.logger ??
@@ -101,6 +105,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       method: route.method,
       url: route.url,
       handler: async (request, reply) => {
+        if (route.auth === "admin") authenticateAdmin(request, deps);
         const caller = route.auth === "account" ? await authenticateAccount(request, deps) : undefined;
         const params = route.params ? parseInput(route.params, request.params, "path") : undefined;
         const query = route.query ? parseInput(route.query, request.query ?? {}, "query") : undefined;

@@ -17,6 +17,7 @@ export interface OpenApiDocument {
 const COMMON_ERRORS = {
   none: ["VALIDATION_ERROR", "RATE_LIMITED"],
   account: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "FORBIDDEN", "RATE_LIMITED"],
+  admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
 } as const;
 
 /**
@@ -55,7 +56,8 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       tags: [route.tag],
       summary: route.summary,
       ...(route.description !== undefined && { description: route.description }),
-      ...(route.auth === "account" ? { security: [{ bearerAuth: [] }] } : { security: [] }),
+      security:
+        route.auth === "account" ? [{ bearerAuth: [] }] : route.auth === "admin" ? [{ adminToken: [] }] : [],
       ...(parameters.length > 0 && { parameters }),
       ...(route.body !== undefined && {
         requestBody: {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
+import type { PaymentProvider } from "../payments/provider.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 
@@ -12,6 +13,8 @@ export interface BrokerDeps {
   clock: Clock;
   config: Pick<BrokerConfig, "dev" | "adminToken">;
   resolveHost: ResolveHost;
+  /** Moves money in and out; undefined when none is configured (top-ups then answer 503). */
+  payments: PaymentProvider | undefined;
 }
 
 /** The authenticated caller of a route with `auth: "account"`. */
@@ -20,7 +23,8 @@ export interface Caller {
   key: ApiKeyRecord;
 }
 
-export type AuthMode = "none" | "account";
+/** `none`: public; `account`: an account key (mk_…); `admin`: the admin token from the config. */
+export type AuthMode = "none" | "account" | "admin";
 export type RequestName = keyof typeof REQUEST_SCHEMAS;
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -123,7 +123,7 @@ export interface HealthCheckOutcome {
  * The broker's persistence. Async so that a networked database (PostgreSQL) can implement it;
  * every implementation must pass the conformance suite in `conformance.ts`.
  */
-export interface Store {
+export interface Store extends LedgerStore {
   /** Creates an account together with its first account key, atomically. */
   createAccount(account: AccountRecord, firstKey: ApiKeyRecord): Promise<void>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
@@ -155,4 +155,180 @@ export interface Store {
   recordHealthChecks(outcomes: HealthCheckOutcome[], at: string): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** Ledger account kinds: one wallet and one earnings account per marketplace account, two system accounts. */
+export type LedgerAccountKind = "wallet" | "earnings" | "platform_revenue" | "external";
+
+/** Transfer kinds, as in DESIGN.md. */
+export type TransferKind = "topup" | "hold" | "capture" | "void" | "fee" | "payout" | "refund";
+
+/** A charge: one hold on a buyer's wallet and how it resolved. Amounts are integer micro-USD. */
+export interface ChargeRecord {
+  /** The hold's transfer id, chosen by the caller; the transaction id users see. */
+  id: string;
+  buyerId: string;
+  sellerAccountId: string;
+  agentId: string;
+  keyId: string | null;
+  held: number;
+  captured: number;
+  fee: number;
+  status: "pending" | "completed" | "voided";
+  expiresAt: string;
+  createdAt: string;
+  resolvedAt: string | null;
+}
+
+/** Places a pending hold of `amount` on the buyer's wallet toward a seller's earnings. */
+export interface HoldRequest {
+  /** Transfer id chosen by the caller: the same id with the same fields returns the first result. */
+  id: string;
+  buyerId: string;
+  sellerAccountId: string;
+  agentId: string;
+  keyId?: string | null;
+  amount: number;
+  expiresAt: string;
+  at: string;
+}
+
+/** Posts a hold: charges `amount` (≤ held), releases the rest, pays the fee, all at once. */
+export interface CaptureRequest {
+  id: string;
+  holdId: string;
+  amount: number;
+  at: string;
+}
+
+/** Voids a hold: the buyer pays nothing. */
+export interface VoidRequest {
+  id: string;
+  holdId: string;
+  at: string;
+}
+
+/** A wallet's and earnings account's figures, in micros. */
+export interface BalanceRecord {
+  accountId: string;
+  available: number;
+  held: number;
+  earnings: number;
+  monthlyCap: number | null;
+  spentThisMonth: number;
+}
+
+/** A top-up through a payment provider. */
+export interface TopupRecord {
+  id: string;
+  accountId: string;
+  amount: number;
+  provider: string;
+  providerRef: string | null;
+  checkoutUrl: string | null;
+  status: "pending" | "succeeded" | "failed";
+  createdAt: string;
+  completedAt: string | null;
+}
+
+/** One seller's payout for one settlement date. */
+export interface SettlementRecord {
+  id: string;
+  accountId: string;
+  settlementDate: string;
+  amount: number;
+  provider: string;
+  providerRef: string | null;
+  status: "pending" | "paid" | "failed";
+  failure: string | null;
+  createdAt: string;
+  paidAt: string | null;
+}
+
+/** The ledger audit's findings; `ok` when there are no violations. */
+export interface AuditRecord {
+  ok: boolean;
+  accounts: number;
+  transfers: number;
+  totals: {
+    toppedUp: number;
+    paidOut: number;
+    wallets: number;
+    held: number;
+    earnings: number;
+    revenue: number;
+  };
+  violations: Array<{ rule: string; detail: string }>;
+}
+
+/** A broker signing key (Ed25519), as JWKs. */
+export interface SigningKeyRecord {
+  kid: string;
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: string;
+}
+
+/**
+ * The double-entry ledger (see DESIGN.md "Ledger"): accounts with pending and posted debits and
+ * credits, immutable transfers with caller-chosen ids, two-phase holds.
+ */
+export interface LedgerStore {
+  /** Credits a wallet from outside (a top-up), once per transfer id. */
+  credit(request: {
+    id: string;
+    accountId: string;
+    amount: number;
+    reference: string;
+    at: string;
+  }): Promise<void>;
+  /**
+   * @throws MercatoError `INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED`, `CONFLICT` (id reused with other fields).
+   */
+  hold(request: HoldRequest): Promise<ChargeRecord>;
+  /** @throws MercatoError `NOT_FOUND`, `CONFLICT` (resolved, expired or id reused), `VALIDATION_ERROR` (over the hold). */
+  capture(request: CaptureRequest): Promise<ChargeRecord>;
+  /** @throws MercatoError `NOT_FOUND`, `CONFLICT` (already resolved otherwise, or id reused). */
+  voidHold(request: VoidRequest): Promise<ChargeRecord>;
+  /** Voids pending holds that expired at or before `now`; returns how many. */
+  expireHolds(now: string, limit?: number): Promise<number>;
+  getCharge(id: string): Promise<ChargeRecord | undefined>;
+  /** The account's charges as buyer, seller or either, newest first, keyset-paged. */
+  listCharges(
+    accountId: string,
+    options: { role?: "buyer" | "seller"; limit: number; cursor?: string },
+  ): Promise<{ charges: ChargeRecord[]; nextCursor: string | null }>;
+  getBalance(accountId: string, at: string): Promise<BalanceRecord>;
+  setMonthlyCap(accountId: string, cap: number | null): Promise<void>;
+
+  insertTopup(topup: TopupRecord): Promise<void>;
+  getTopup(id: string): Promise<TopupRecord | undefined>;
+  findTopupByProviderRef(provider: string, providerRef: string): Promise<TopupRecord | undefined>;
+  /** Marks a pending top-up succeeded and credits its wallet, exactly once; returns the top-up. */
+  completeTopup(id: string, at: string): Promise<TopupRecord | undefined>;
+  failTopup(id: string, at: string): Promise<TopupRecord | undefined>;
+
+  /**
+   * Moves each seller's settled earnings into a settlement for `date` with a payout transfer;
+   * once per seller per date. Returns the settlements it created.
+   */
+  createSettlements(
+    date: string,
+    provider: string,
+    at: string,
+    newId: () => string,
+  ): Promise<SettlementRecord[]>;
+  /** Settlements not yet paid (pending or failed), oldest first. */
+  listUnpaidSettlements(): Promise<SettlementRecord[]>;
+  updateSettlement(
+    id: string,
+    update: Pick<SettlementRecord, "status" | "providerRef" | "failure" | "paidAt">,
+  ): Promise<void>;
+  listSettlements(accountId: string): Promise<SettlementRecord[]>;
+
+  /** Proves the ledger's invariants and lists every violation. */
+  audit(): Promise<AuditRecord>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  insertSigningKey(key: SigningKeyRecord): Promise<void>;
 }

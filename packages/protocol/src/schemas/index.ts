@@ -25,6 +25,23 @@ import {
   UpdateAgentRequest,
 } from "./agents.js";
 import { ErrorEnvelopeSchema, HealthzResponse } from "./common.js";
+import {
+  AuditReport,
+  Balance,
+  CreateTopupRequest,
+  Jwks,
+  Limits,
+  PublicJwk,
+  Receipt,
+  ReceiptPayload,
+  SetLimitsRequest,
+  Settlement,
+  SettlementList,
+  SettlementRun,
+  Topup,
+  TransactionDetail,
+  TransactionList,
+} from "./ledger.js";
 import { Transaction } from "./transactions.js";
 
 export {
@@ -70,6 +87,26 @@ export {
   UsdAmount,
   UsdAmountInput,
 } from "./common.js";
+export {
+  AuditReport,
+  Balance,
+  CreateTopupRequest,
+  Jwks,
+  Limits,
+  ListTransactionsQuery,
+  MAX_TOPUP_MICROS,
+  MIN_TOPUP_MICROS,
+  PublicJwk,
+  Receipt,
+  ReceiptPayload,
+  SetLimitsRequest,
+  Settlement,
+  SettlementList,
+  SettlementRun,
+  Topup,
+  TransactionDetail,
+  TransactionList,
+} from "./ledger.js";
 export { SellerCallRequest, SellerCallResponse } from "./seller.js";
 export { Transaction } from "./transactions.js";
 
@@ -80,8 +117,10 @@ export { Transaction } from "./transactions.js";
 export const REQUEST_SCHEMAS = {
   CreateAccountRequest,
   CreateKeyRequest,
+  CreateTopupRequest,
   PricingInput,
   RegisterAgentRequest,
+  SetLimitsRequest,
   UpdateAgentRequest,
 } satisfies Record<string, z.ZodType>;
 
@@ -93,17 +132,30 @@ export const RESPONSE_SCHEMAS = {
   AgentMetrics,
   AgentPricing,
   ApiKey,
+  AuditReport,
+  Balance,
   CategoryList,
   CreateAccountResponse,
   CreatedKey,
   DeactivateAgentResponse,
   ErrorEnvelope: ErrorEnvelopeSchema,
   HealthzResponse,
+  Jwks,
   KeyList,
+  Limits,
   PriceChange,
   PriceHistory,
+  PublicJwk,
+  Receipt,
+  ReceiptPayload,
   RegisterAgentResponse,
   SearchAgentsResponse,
   SearchResult,
+  Settlement,
+  SettlementList,
+  SettlementRun,
+  Topup,
   Transaction,
+  TransactionDetail,
+  TransactionList,
 } satisfies Record<string, z.ZodType>;

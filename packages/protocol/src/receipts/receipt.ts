@@ -1,0 +1,117 @@
+import type * as z from "zod";
+import { MercatoError } from "../errors/mercato-error.js";
+import { type Jwks, type PublicJwk, ReceiptPayload } from "../schemas/ledger.js";
+
+/** A receipt's payload. */
+export type ReceiptPayloadValue = z.output<typeof ReceiptPayload>;
+/** A signed receipt: the payload and its compact JWS. */
+export interface SignedReceipt {
+  payload: ReceiptPayloadValue;
+  jws: string;
+}
+
+const HEADER_TYPE = "mercato-receipt+jws";
+const ED25519 = { name: "Ed25519" } as const;
+
+/**
+ * Signs a receipt payload with the broker's Ed25519 private key as a compact JWS
+ * (`{"alg":"EdDSA","kid",…}`). Uses WebCrypto, so it runs on Node ≥ 20 and in browsers.
+ */
+export async function signReceipt(
+  payload: ReceiptPayloadValue,
+  privateKey: CryptoKey,
+  kid: string,
+): Promise<SignedReceipt> {
+  const header = encodeJson({ alg: "EdDSA", kid, typ: HEADER_TYPE });
+  const body = encodeJson(payload);
+  const signature = await crypto.subtle.sign(ED25519, privateKey, ascii(`${header}.${body}`));
+  return { payload, jws: `${header}.${body}.${base64url(new Uint8Array(signature))}` };
+}
+
+/**
+ * Verifies a receipt offline against the broker's published keys (`GET /.well-known/jwks.json`)
+ * and returns its payload. When given the whole receipt, its `payload` must be the one signed.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` when the JWS is malformed, names an unknown key, has a
+ *   bad signature, or its payload differs from the one shown.
+ * @example
+ * const jwks = await (await fetch(`${broker}/.well-known/jwks.json`)).json();
+ * const payload = await verifyReceipt(receipt, jwks);
+ */
+export async function verifyReceipt(
+  receipt: SignedReceipt | string,
+  jwks: z.input<typeof Jwks>,
+): Promise<ReceiptPayloadValue> {
+  const jws = typeof receipt === "string" ? receipt : receipt.jws;
+  const parts = jws.split(".");
+  if (parts.length !== 3) throw invalid("is not a compact JWS");
+  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const header = decodeJson(headerPart) as { alg?: unknown; kid?: unknown; typ?: unknown } | undefined;
+  if (header?.alg !== "EdDSA" || typeof header.kid !== "string") throw invalid("has an unexpected header");
+  const jwk = jwks.keys.find((key) => key.kid === header.kid);
+  if (!jwk) throw invalid(`is signed by an unknown key (${header.kid})`);
+  const signature = fromBase64url(signaturePart);
+  if (!signature) throw invalid("has a malformed signature");
+  const key = await importPublicKey(jwk);
+  const ok = await crypto.subtle.verify(ED25519, key, signature, ascii(`${headerPart}.${payloadPart}`));
+  if (!ok) throw invalid("has a signature that does not verify");
+  const parsed = ReceiptPayload.safeParse(decodeJson(payloadPart));
+  if (!parsed.success) throw invalid("has a payload that is not a receipt");
+  if (typeof receipt !== "string" && canonical(receipt.payload) !== canonical(parsed.data)) {
+    throw invalid("shows a payload other than the one signed");
+  }
+  return parsed.data;
+}
+
+/** Imports an Ed25519 public JWK for verification. */
+export function importPublicKey(jwk: z.input<typeof PublicJwk>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, ED25519, false, ["verify"]);
+}
+
+function invalid(reason: string): MercatoError {
+  return new MercatoError("VALIDATION_ERROR", `The receipt ${reason}`);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+function encodeJson(value: unknown): string {
+  return base64url(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+function decodeJson(part: string): unknown {
+  const bytes = fromBase64url(part);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function ascii(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(text) as Uint8Array<ArrayBuffer>;
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
+  try {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
