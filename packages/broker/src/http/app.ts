@@ -7,6 +7,8 @@ import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
 import { newId } from "../ids.js";
+import { ledgerRoutes } from "../ledger/routes.js";
+import { createReceiptSigner } from "../receipts/signer.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { type ResolveHost, systemResolveHost } from "../registry/endpoint-policy.js";
 import { registryRoutes } from "../registry/routes.js";
@@ -19,7 +21,12 @@ import type { BrokerDeps, Route } from "./route.js";
 import { parseInput } from "./validation.js";
 
 /** Every route of the broker, in the order the OpenAPI document lists them. */
-export const ROUTES: readonly Route[] = [...systemRoutes, ...accountRoutes, ...registryRoutes];
+export const ROUTES: readonly Route[] = [
+  ...systemRoutes,
+  ...accountRoutes,
+  ...registryRoutes,
+  ...ledgerRoutes,
+];
 
 /** Options of {@link createBroker}. */
 export interface CreateBrokerOptions {
@@ -47,19 +54,22 @@ export interface CreateBrokerOptions {
  * await app.listen({ port: 4020 });
  */
 export function createBroker(options: CreateBrokerOptions): FastifyInstance {
-  const deps: BrokerDeps = {
-    store: options.store,
-    clock: options.clock ?? systemClock,
-    config: { dev: options.config?.dev ?? false, adminToken: options.config?.adminToken },
-    resolveHost: options.resolveHost ?? systemResolveHost,
-    payments: options.payments,
-  };
+  const clock = options.clock ?? systemClock;
   const logger =
     options.logger ??
     pino({
       level: options.config?.logLevel ?? "info",
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
     });
+  const deps: BrokerDeps = {
+    store: options.store,
+    clock,
+    config: { dev: options.config?.dev ?? false, adminToken: options.config?.adminToken },
+    resolveHost: options.resolveHost ?? systemResolveHost,
+    signer: createReceiptSigner(options.store, clock),
+    log: logger,
+    payments: options.payments,
+  };
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,

@@ -115,7 +115,7 @@ function snapshot(): string {
 type KeyName = keyof typeof keys;
 interface BadRequest {
   name: string;
-  method: "GET" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   url: string | (() => string);
   key?: KeyName;
   header?: string;
@@ -131,6 +131,7 @@ const jsonBodyRoutes: Array<Pick<BadRequest, "method" | "url" | "key">> = [
   { method: "POST", url: "/keys", key: "owner" },
   { method: "POST", url: "/agents/register", key: "owner" },
   { method: "PATCH", url: () => `/agents/${agentId}`, key: "owner" },
+  { method: "PUT", url: "/accounts/me/limits", key: "owner" },
 ];
 
 const table: BadRequest[] = [
@@ -519,6 +520,75 @@ const table: BadRequest[] = [
     status: 400,
     code: "VALIDATION_ERROR",
   },
+  // Billing.
+  {
+    name: "transactions: limit 0",
+    method: "GET",
+    url: "/transactions?limit=0",
+    key: "owner",
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "transactions: unknown role",
+    method: "GET",
+    url: "/transactions?role=admin",
+    key: "owner",
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "transactions: garbage cursor",
+    method: "GET",
+    url: "/transactions?cursor=bm9wZQ",
+    key: "owner",
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "transaction: unknown id",
+    method: "GET",
+    url: "/transactions/txn_nope",
+    key: "owner",
+    status: 404,
+    code: "NOT_FOUND",
+  },
+  {
+    name: "receipt: unknown id",
+    method: "GET",
+    url: "/transactions/txn_nope/receipt",
+    key: "owner",
+    status: 404,
+    code: "NOT_FOUND",
+  },
+  {
+    name: "limits: negative cap",
+    method: "PUT",
+    url: "/accounts/me/limits",
+    key: "owner",
+    body: { monthly_cap_usd: -5 },
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "limits: missing cap",
+    method: "PUT",
+    url: "/accounts/me/limits",
+    key: "owner",
+    body: {},
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "limits: over-precise cap",
+    method: "PUT",
+    url: "/accounts/me/limits",
+    key: "owner",
+    body: { monthly_cap_usd: "1.0000001" },
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  { name: "audit: admin routes off", method: "GET", url: "/admin/audit", status: 403, code: "FORBIDDEN" },
   { name: "unknown route", method: "GET", url: "/agents/search/extra/path", status: 404, code: "NOT_FOUND" },
   { name: "unknown method on a route", method: "DELETE", url: "/accounts", status: 404, code: "NOT_FOUND" },
 ];

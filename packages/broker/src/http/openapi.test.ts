@@ -13,7 +13,8 @@ describe("OpenAPI document and docs", () => {
       const path = route.url.replace(/:(\w+)/g, "{$1}");
       const operation = doc.paths[path]?.[route.method.toLowerCase()];
       expect(operation?.operationId, `${route.method} ${path}`).toBe(route.operationId);
-      expect(operation.security).toEqual(route.auth === "account" ? [{ bearerAuth: [] }] : []);
+      const security = { none: [], account: [{ bearerAuth: [] }], admin: [{ adminToken: [] }] }[route.auth];
+      expect(operation.security).toEqual(security);
     }
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map(
       (m) => m[1],

@@ -100,6 +100,8 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       { name: "Accounts", description: "Sign-up and the calling account" },
       { name: "Keys", description: "API keys: list, create, revoke, rotate" },
       { name: "Agents", description: "The registry: register, update, search" },
+      { name: "Billing", description: "Balances, charges, receipts, top-ups, spend caps, settlements" },
+      { name: "Admin", description: "Operator routes, behind the admin token" },
       { name: "System", description: "Health and documentation" },
     ],
     paths,

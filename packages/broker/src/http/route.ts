@@ -1,9 +1,10 @@
 import type { ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
 import type { PaymentProvider } from "../payments/provider.js";
+import type { ReceiptSigner } from "../receipts/signer.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 
@@ -13,6 +14,10 @@ export interface BrokerDeps {
   clock: Clock;
   config: Pick<BrokerConfig, "dev" | "adminToken">;
   resolveHost: ResolveHost;
+  /** Signs receipts and publishes the broker's public keys. */
+  signer: ReceiptSigner;
+  /** The broker's logger, for events outside a request. */
+  log: FastifyBaseLogger;
   /** Moves money in and out; undefined when none is configured (top-ups then answer 503). */
   payments: PaymentProvider | undefined;
 }

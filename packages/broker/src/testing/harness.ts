@@ -31,14 +31,14 @@ export const publicResolver: ResolveHost = async (host) => {
 
 /** Starts a test broker (not listening: requests go through `inject`). */
 export async function createTestBroker(
-  options: { dev?: boolean; resolveHost?: ResolveHost; clock?: Clock } = {},
+  options: { dev?: boolean; resolveHost?: ResolveHost; clock?: Clock; adminToken?: string } = {},
 ): Promise<TestBroker> {
   const store = createSqliteStore({ path: ":memory:" });
   const clock = createManualClock(new Date("2026-03-01T12:00:00.000Z"));
   const app = createBroker({
     store,
     clock: options.clock ?? clock,
-    config: { dev: options.dev ?? false, logLevel: "silent" },
+    config: { dev: options.dev ?? false, logLevel: "silent", adminToken: options.adminToken },
     resolveHost: options.resolveHost ?? publicResolver,
     validateResponses: true,
   });

@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { type ReceiptPayloadValue, type SignedReceipt, signReceipt } from "@mercato/protocol";
+import type { Clock } from "../clock.js";
+import type { Store } from "../store/types.js";
+
+/** A public key as published at `/.well-known/jwks.json`. */
+export interface PublishedJwk {
+  kty: "OKP";
+  crv: "Ed25519";
+  x: string;
+  kid: string;
+  alg: "EdDSA";
+  use: "sig";
+}
+
+/** Signs receipts with the broker's Ed25519 key and publishes the public keys. */
+export interface ReceiptSigner {
+  sign(payload: ReceiptPayloadValue): Promise<SignedReceipt>;
+  jwks(): Promise<{ keys: PublishedJwk[] }>;
+}
+
+/**
+ * The broker's receipt signer. Its Ed25519 key lives in the store, so every broker process on one
+ * database signs with the same key; the first broker to need one generates it. Older keys stay
+ * published so that old receipts keep verifying.
+ */
+export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
+  let loaded: Promise<{ kid: string; privateKey: CryptoKey; published: PublishedJwk[] }> | undefined;
+
+  const load = async () => {
+    let keys = await store.listSigningKeys();
+    if (keys.length === 0) {
+      const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+        "sign",
+        "verify",
+      ])) as CryptoKeyPair;
+      const kid = `mk-${clock.now().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`;
+      await store.insertSigningKey({
+        kid,
+        privateJwk: JSON.stringify(await crypto.subtle.exportKey("jwk", pair.privateKey)),
+        publicJwk: JSON.stringify(await crypto.subtle.exportKey("jwk", pair.publicKey)),
+        createdAt: clock.now().toISOString(),
+      });
+      // Another process may have inserted its key first: use whichever the store holds.
+      keys = await store.listSigningKeys();
+    }
+    const current = keys[0];
+    if (!current) throw new Error("No signing key could be stored");
+    const privateKey = await crypto.subtle.importKey(
+      "jwk",
+      JSON.parse(current.privateJwk) as JsonWebKey,
+      { name: "Ed25519" },
+      false,
+      ["sign"],
+    );
+    const published = keys.map((key): PublishedJwk => {
+      const jwk = JSON.parse(key.publicJwk) as { x: string };
+      return { kty: "OKP", crv: "Ed25519", x: jwk.x, kid: key.kid, alg: "EdDSA", use: "sig" };
+    });
+    return { kid: current.kid, privateKey, published };
+  };
+
+  const ready = () => {
+    loaded ??= load().catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    });
+    return loaded;
+  };
+
+  return {
+    async sign(payload) {
+      const { kid, privateKey } = await ready();
+      return signReceipt(payload, privateKey, kid);
+    },
+    async jwks() {
+      return { keys: (await ready()).published };
+    },
+  };
+}
