@@ -2,6 +2,12 @@
 import { BROKER_USAGE, ConfigError, parseConfig } from "./config/config.js";
 import { startBroker } from "./start.js";
 
+const PAYMENTS: Record<string, string> = {
+  stripe: "stripe (Checkout top-ups, Connect payouts)",
+  dev: "dev (top-ups credited at once, no real money)",
+  none: "none (top-ups answer 503; settlements recorded for manual payout)",
+};
+
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   process.stdout.write(`Usage: mercato-broker [options]\n\nStarts the Mercato broker.\n\n${BROKER_USAGE}\n`);
@@ -13,7 +19,8 @@ try {
   const broker = await startBroker(config);
   process.stdout.write(
     `Mercato broker listening on ${broker.url}${config.dev ? " (dev mode)" : ""}\n` +
-      `  database  ${config.dbPath}\n  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n`,
+      `  database  ${config.dbPath}\n  payments  ${PAYMENTS[broker.payments ?? "none"] ?? broker.payments}\n` +
+      `  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -8,9 +8,29 @@ export type { CreateBrokerOptions } from "./http/app.js";
 export { createBroker, ROUTES } from "./http/app.js";
 export type { OpenApiDocument } from "./http/openapi.js";
 export { buildOpenApiDocument } from "./http/openapi.js";
+export type {
+  CheckoutRequest,
+  CheckoutResult,
+  PaymentEvent,
+  PaymentProvider,
+  PayoutRequest,
+  PayoutResult,
+  Scheduler,
+  SchedulerOptions,
+  StripeProviderOptions,
+  WebhookDelivery,
+} from "./payments/index.js";
+export {
+  createDevProvider,
+  createManualProvider,
+  createScheduler,
+  createStripeClient,
+  createStripeProvider,
+  runSettlements,
+} from "./payments/index.js";
 export type { EndpointPolicy, ResolveHost } from "./registry/endpoint-policy.js";
 export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./registry/endpoint-policy.js";
-export type { RunningBroker } from "./start.js";
+export type { RunningBroker, StartBrokerOptions } from "./start.js";
 export { startBroker } from "./start.js";
 export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { createSqliteStore } from "./store/sqlite/sqlite-store.js";

@@ -1,6 +1,10 @@
 import type { FastifyInstance } from "fastify";
+import { systemClock } from "./clock.js";
 import type { BrokerConfig } from "./config/config.js";
 import { createBroker } from "./http/app.js";
+import { paymentProviderFromConfig } from "./payments/from-config.js";
+import type { PaymentProvider } from "./payments/provider.js";
+import { createScheduler, type SchedulerOptions } from "./payments/scheduler.js";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.js";
 
 /** A broker listening on its port, with what it runs on. */
@@ -8,24 +12,55 @@ export interface RunningBroker {
   app: FastifyInstance;
   /** Base URL, e.g. `http://127.0.0.1:4020`. */
   url: string;
-  /** Stops accepting requests, finishes those in flight, closes the store. */
+  /** Name of the payment provider (`stripe`, `dev`), or null when top-ups are off. */
+  payments: string | null;
+  /** Stops the background jobs and accepting requests, finishes those in flight, closes the store. */
   close(): Promise<void>;
 }
 
+/** Options of {@link startBroker} beyond the configuration, for tests and embedding. */
+export interface StartBrokerOptions {
+  /** A payment provider instead of the one the configuration asks for. */
+  payments?: PaymentProvider;
+  /**
+   * The background jobs (hold-expiry sweeper, daily settlement): their timing, or `false` to run
+   * none. On by default.
+   */
+  scheduler?: false | Pick<SchedulerOptions, "sweepIntervalMs" | "settlementMinuteUtc">;
+}
+
 /**
- * Starts a broker from a configuration: opens (and migrates) its SQLite file, listens, and
- * returns its URL.
+ * Starts a broker from a configuration: opens (and migrates) its SQLite file, picks the payment
+ * provider (Stripe when its keys are set, the dev provider in dev mode, none otherwise), starts the
+ * background jobs, listens, and returns its URL.
  *
  * @example
  * const broker = await startBroker(parseConfig(process.argv.slice(2), process.env));
  * console.log(broker.url);
  */
-export async function startBroker(config: BrokerConfig): Promise<RunningBroker> {
+export async function startBroker(
+  config: BrokerConfig,
+  options: StartBrokerOptions = {},
+): Promise<RunningBroker> {
   const store = createSqliteStore({ path: config.dbPath });
+  let url = "";
+  const payments = options.payments ?? paymentProviderFromConfig(config, () => config.publicUrl ?? url);
   const app = createBroker({
     store,
+    payments,
     config: { dev: config.dev, adminToken: config.adminToken, logLevel: config.logLevel },
   });
+  const scheduler =
+    options.scheduler === false
+      ? undefined
+      : createScheduler({
+          store,
+          clock: systemClock,
+          payments,
+          log: app.log.child({ component: "scheduler" }),
+          ...options.scheduler,
+        });
+  if (scheduler) app.addHook("onClose", () => scheduler.stop());
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -35,9 +70,12 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  url = `http://${host}:${port}`;
+  scheduler?.start();
   return {
     app,
-    url: `http://${host}:${port}`,
+    url,
+    payments: payments?.name ?? null,
     async close() {
       await app.close();
       await store.close();

@@ -10,6 +10,8 @@ describe("parseConfig", () => {
       dev: false,
       adminToken: undefined,
       logLevel: "info",
+      stripe: undefined,
+      publicUrl: undefined,
     });
   });
 
@@ -21,6 +23,7 @@ describe("parseConfig", () => {
       MERCATO_DEV: "1",
       MERCATO_ADMIN_TOKEN: "a-very-long-admin-token",
       LOG_LEVEL: "warn",
+      MERCATO_PUBLIC_URL: "https://mercato.example.com/",
     };
     expect(parseConfig([], env, "/srv")).toEqual({
       port: 5000,
@@ -29,13 +32,18 @@ describe("parseConfig", () => {
       dev: true,
       adminToken: "a-very-long-admin-token",
       logLevel: "warn",
+      stripe: undefined,
+      publicUrl: "https://mercato.example.com",
     });
     const flags = ["--port", "6000", "--host", "::1", "--db", "/tmp/x.db", "--log-level", "error"];
-    expect(parseConfig(flags, env, "/srv")).toMatchObject({
+    expect(
+      parseConfig([...flags, "--public-url", "http://localhost:9000/broker"], env, "/srv"),
+    ).toMatchObject({
       port: 6000,
       host: "::1",
       dbPath: "/tmp/x.db",
       logLevel: "error",
+      publicUrl: "http://localhost:9000/broker",
     });
     expect(parseConfig(["--dev"], {}).dev).toBe(true);
     expect(parseConfig([], { MERCATO_DEV: "0" }).dev).toBe(false);
@@ -51,8 +59,47 @@ describe("parseConfig", () => {
     [["--host", "bad host!"], {}, /--host must be a host name/],
     [["--colour"], {}, /Unknown option '--colour'/],
     [["start"], {}, /Unexpected argument 'start'/],
+    [[], { MERCATO_PUBLIC_URL: "ftp://files.example" }, /MERCATO_PUBLIC_URL must be an http or https URL/],
+    [["--public-url", "not a url"], {}, /--public-url must be an http or https URL/],
+    [[], { MERCATO_PUBLIC_URL: "https://x.example/?a=1" }, /without query or fragment/],
+    [["--stripe-secret-key", "sk_test_abc"], {}, /Unknown option '--stripe-secret-key'/],
   ] as const)("fails fast with a clear message: %j %j", (argv, env, message) => {
     expect(() => parseConfig(argv, env)).toThrow(ConfigError);
     expect(() => parseConfig(argv, env)).toThrow(message);
+  });
+
+  describe("Stripe", () => {
+    const secretKey = "sk_test_51AbCdEfGhIjKlMnOp";
+    const webhookSecret = "whsec_0123456789abcdef";
+
+    it("is on with both variables, from the environment only", () => {
+      const env = { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret };
+      expect(parseConfig([], env).stripe).toEqual({ secretKey, webhookSecret });
+      expect(parseConfig([], { ...env, STRIPE_SECRET_KEY: "rk_live_restricted1" }).stripe?.secretKey).toBe(
+        "rk_live_restricted1",
+      );
+      expect(parseConfig([], { STRIPE_SECRET_KEY: "", STRIPE_WEBHOOK_SECRET: "" }).stripe).toBeUndefined();
+    });
+
+    it.each([
+      [{ STRIPE_SECRET_KEY: secretKey }, /STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not/],
+      [{ STRIPE_WEBHOOK_SECRET: webhookSecret }, /STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not/],
+      [
+        { STRIPE_SECRET_KEY: "pk_test_publishable9", STRIPE_WEBHOOK_SECRET: webhookSecret },
+        /STRIPE_SECRET_KEY must be a Stripe secret or restricted key/,
+      ],
+      [
+        { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: "sk_test_swapped12" },
+        /STRIPE_WEBHOOK_SECRET must be a webhook signing secret/,
+      ],
+    ])("fails fast when half or wrongly set, without echoing a secret: %j", (env, message) => {
+      expect(() => parseConfig([], env)).toThrow(ConfigError);
+      expect(() => parseConfig([], env)).toThrow(message);
+      try {
+        parseConfig([], env);
+      } catch (error) {
+        for (const value of Object.values(env)) expect((error as Error).message).not.toContain(value);
+      }
+    });
   });
 });

@@ -18,6 +18,22 @@ export interface BrokerConfig {
   adminToken: string | undefined;
   /** pino log level. Flag `--log-level`, env `LOG_LEVEL`; default `info`. */
   logLevel: LogLevel;
+  /**
+   * Stripe, when both `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` are set (environment only,
+   * never flags, never logged): top-ups through Checkout, payouts through Connect transfers.
+   */
+  stripe: StripeConfig | undefined;
+  /**
+   * Base URL of the broker as buyers' browsers reach it, for Checkout's return pages. Flag
+   * `--public-url`, env `MERCATO_PUBLIC_URL`; default the URL the broker listens on.
+   */
+  publicUrl: string | undefined;
+}
+
+/** The Stripe secrets. Kept out of logs: nothing logs the configuration. */
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -36,7 +52,12 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
   --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
-  -h, --help                                show this help`;
+  --public-url <url>   MERCATO_PUBLIC_URL   URL buyers' browsers reach the broker at (default its own)
+  -h, --help                                show this help
+
+Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
+take top-ups through Stripe Checkout and pay sellers through Stripe Connect. Without them,
+top-ups are credited at once in dev mode and are off otherwise.`;
 
 /**
  * Reads the broker's configuration from command-line flags and environment variables.
@@ -63,6 +84,7 @@ export function parseConfig(
         dev: { type: "boolean" },
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
+        "public-url": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -81,6 +103,7 @@ export function parseConfig(
   const db = pick("db", "MERCATO_DB");
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
   const logLevel = pick("log-level", "LOG_LEVEL");
+  const publicUrl = pick("public-url", "MERCATO_PUBLIC_URL");
 
   return {
     port: port ? parsePort(port.value, port.source) : 4020,
@@ -89,7 +112,47 @@ export function parseConfig(
     dev: values.dev === true || parseFlag(env.MERCATO_DEV, "MERCATO_DEV"),
     adminToken: adminToken ? parseAdminToken(adminToken.value, adminToken.source) : undefined,
     logLevel: logLevel ? parseLogLevel(logLevel.value, logLevel.source) : "info",
+    stripe: parseStripe(env),
+    publicUrl: publicUrl ? parsePublicUrl(publicUrl.value, publicUrl.source) : undefined,
   };
+}
+
+function parseStripe(env: NodeJS.ProcessEnv): StripeConfig | undefined {
+  const secretKey = env.STRIPE_SECRET_KEY || undefined;
+  const webhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+  if (secretKey === undefined && webhookSecret === undefined) return undefined;
+  if (secretKey === undefined || webhookSecret === undefined) {
+    const [set, missing] =
+      secretKey === undefined
+        ? ["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]
+        : ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"];
+    throw new ConfigError(
+      `${set} is set but ${missing} is not: set both to take payments with Stripe, or neither`,
+    );
+  }
+  // The values are secrets: messages name the variable and the expected shape, never the value.
+  if (!/^(sk|rk)_(test|live)_\S+$/.test(secretKey)) {
+    throw new ConfigError("STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_… or rk_…)");
+  }
+  if (!/^whsec_\S+$/.test(webhookSecret)) {
+    throw new ConfigError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_…)");
+  }
+  return { secretKey, webhookSecret };
+}
+
+function parsePublicUrl(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${source} must be an http or https URL, got ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") {
+    throw new ConfigError(
+      `${source} must be an http or https URL without query or fragment, got ${JSON.stringify(value)}`,
+    );
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 function parsePort(value: string, source: string): number {

@@ -8,8 +8,10 @@ import { systemClock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
 import { newId } from "../ids.js";
 import { ledgerRoutes } from "../ledger/routes.js";
-import { createReceiptSigner } from "../receipts/signer.js";
 import type { PaymentProvider } from "../payments/provider.js";
+import { paymentRoutes } from "../payments/routes.js";
+import { registerPaymentWebhooks } from "../payments/webhooks.js";
+import { createReceiptSigner } from "../receipts/signer.js";
 import { type ResolveHost, systemResolveHost } from "../registry/endpoint-policy.js";
 import { registryRoutes } from "../registry/routes.js";
 import type { Store } from "../store/types.js";
@@ -26,6 +28,7 @@ export const ROUTES: readonly Route[] = [
   ...accountRoutes,
   ...registryRoutes,
   ...ledgerRoutes,
+  ...paymentRoutes,
 ];
 
 /** Options of {@link createBroker}. */
@@ -109,6 +112,8 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   app.get("/docs", (_request, reply) => {
     void reply.type("text/html; charset=utf-8").send(docsPage);
   });
+  // The payment webhook reads its body as raw bytes (signatures cover them), in its own scope.
+  registerPaymentWebhooks(app, deps);
 
   for (const route of ROUTES) {
     app.route({

@@ -1,5 +1,6 @@
 import { ERROR_CODE_LIST, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
 import * as z from "zod";
+import { PAYMENT_WEBHOOK_PATHS } from "../payments/webhooks.js";
 import { BROKER_VERSION } from "../version.js";
 import type { Route } from "./route.js";
 
@@ -46,6 +47,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         responses: { "200": { description: "The reference", content: { "text/html": {} } } },
       },
     },
+    ...PAYMENT_WEBHOOK_PATHS,
   };
   for (const route of routes) {
     const path = route.url.replace(/:(\w+)/g, "{$1}");

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from "node:http";
+
 /** What a top-up asks of a payment provider. Amounts are integer micro-USD. */
 export interface CheckoutRequest {
   topupId: string;
@@ -13,6 +15,7 @@ export interface CheckoutResult {
   providerRef: string;
   checkoutUrl: string | null;
   completed: boolean;
+  /** Told to the buyer with the top-up, e.g. that no real money moved. */
   note?: string;
 }
 
@@ -21,20 +24,53 @@ export interface PayoutRequest {
   settlementId: string;
   accountId: string;
   amountMicros: number;
+  /** The seller's account at this provider (a Stripe connected account id); null when none is set. */
+  destination: string | null;
 }
 
-/** How a payout went. */
+/** How a payout went. A failed payout is retried by the next settlement run. */
 export type PayoutResult =
   | { status: "paid"; providerRef: string | null }
   | { status: "failed"; failure: string };
 
+/** A webhook delivery as it arrived: the raw bytes are what a provider's signature covers. */
+export interface WebhookDelivery {
+  rawBody: Buffer;
+  headers: IncomingHttpHeaders;
+  receivedAt: Date;
+}
+
+/**
+ * What a verified webhook delivery means for Mercato. `providerRef` names the checkout the
+ * provider returned from `createCheckout`; `amountMicros` is what the buyer actually paid.
+ */
+export type PaymentEvent =
+  | {
+      kind: "checkout_succeeded";
+      eventId: string;
+      providerRef: string;
+      topupId: string | null;
+      amountMicros: number;
+    }
+  | { kind: "checkout_failed"; eventId: string; providerRef: string; topupId: string | null; reason: string }
+  | { kind: "ignored"; eventId: string; reason: string };
+
 /**
  * Moves real money in (checkout) and out (payouts). Stripe is one; a dev provider credits at once;
- * another (an own coin, x402) implements the same two calls.
+ * another (an own coin, x402) implements the same calls. Providers that confirm payments later
+ * read their webhooks (`POST /webhooks/{name}`) with `readWebhook`.
  */
 export interface PaymentProvider {
   /** Short name stored with each top-up and settlement (`stripe`, `dev`, `manual`). */
   readonly name: string;
+  /** @throws MercatoError `PAYMENT_PROVIDER_ERROR` when the provider cannot start a checkout. */
   createCheckout(request: CheckoutRequest): Promise<CheckoutResult>;
+  /** Pays a settlement; safe to repeat with the same settlement id (it never pays twice). */
   payout(request: PayoutRequest): Promise<PayoutResult>;
+  /**
+   * Verifies a webhook delivery and says what it means.
+   *
+   * @throws MercatoError `VALIDATION_ERROR` when its signature does not verify.
+   */
+  readWebhook?(delivery: WebhookDelivery): Promise<PaymentEvent>;
 }

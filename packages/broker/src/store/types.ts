@@ -123,7 +123,7 @@ export interface HealthCheckOutcome {
  * The broker's persistence. Async so that a networked database (PostgreSQL) can implement it;
  * every implementation must pass the conformance suite in `conformance.ts`.
  */
-export interface Store extends LedgerStore {
+export interface Store extends LedgerStore, PayoutDestinationStore {
   /** Creates an account together with its first account key, atomically. */
   createAccount(account: AccountRecord, firstKey: ApiKeyRecord): Promise<void>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
@@ -331,4 +331,24 @@ export interface LedgerStore {
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
+}
+
+/**
+ * Where a seller is paid at a payment provider: a Stripe connected account id (`acct_…`) for
+ * Stripe; another provider (an own coin, x402) would keep its wallet address here.
+ */
+export interface PayoutDestinationRecord {
+  accountId: string;
+  provider: string;
+  destination: string;
+  updatedAt: string;
+}
+
+/** Sellers' payout destinations, one per account and provider. */
+export interface PayoutDestinationStore {
+  /** Sets (or with `destination: null` removes) the account's destination at a provider. */
+  setPayoutDestination(
+    record: Omit<PayoutDestinationRecord, "destination"> & { destination: string | null },
+  ): Promise<void>;
+  getPayoutDestination(accountId: string, provider: string): Promise<PayoutDestinationRecord | undefined>;
 }

@@ -1,6 +1,7 @@
-import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from "fastify";
 import { type Clock, createManualClock } from "../clock.js";
 import { createBroker } from "../http/app.js";
+import type { PaymentProvider } from "../payments/provider.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/types.js";
@@ -31,7 +32,14 @@ export const publicResolver: ResolveHost = async (host) => {
 
 /** Starts a test broker (not listening: requests go through `inject`). */
 export async function createTestBroker(
-  options: { dev?: boolean; resolveHost?: ResolveHost; clock?: Clock; adminToken?: string } = {},
+  options: {
+    dev?: boolean;
+    resolveHost?: ResolveHost;
+    clock?: Clock;
+    adminToken?: string;
+    payments?: PaymentProvider;
+    logger?: FastifyBaseLogger;
+  } = {},
 ): Promise<TestBroker> {
   const store = createSqliteStore({ path: ":memory:" });
   const clock = createManualClock(new Date("2026-03-01T12:00:00.000Z"));
@@ -40,6 +48,8 @@ export async function createTestBroker(
     clock: options.clock ?? clock,
     config: { dev: options.dev ?? false, logLevel: "silent", adminToken: options.adminToken },
     resolveHost: options.resolveHost ?? publicResolver,
+    ...(options.payments && { payments: options.payments }),
+    ...(options.logger && { logger: options.logger }),
     validateResponses: true,
   });
   await app.ready();

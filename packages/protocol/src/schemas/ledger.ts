@@ -145,6 +145,25 @@ export const Settlement = z.object({
 /** `GET /settlements`. */
 export const SettlementList = z.object({ data: z.array(Settlement) });
 
+/** A Stripe Connect account id (`acct_…`): where a seller's settlements are transferred. */
+export const StripeAccountId = z
+  .string()
+  .regex(/^acct_[A-Za-z0-9]{6,64}$/, "must be a Stripe connected account id (acct_…)");
+
+/** `PUT /accounts/me/payout`: where the account's settlements are paid. */
+export const SetPayoutAccountRequest = z.strictObject({
+  stripe_account_id: StripeAccountId.nullable().describe(
+    "The seller's Stripe account connected to this marketplace (acct_…); null removes it",
+  ),
+});
+
+/** Where the account's settlements are paid; without an account, Stripe payouts wait (failed, retried). */
+export const PayoutAccount = z.object({
+  account_id: AccountId,
+  stripe_account_id: z.string().nullable(),
+  updated_at: Timestamp.nullable(),
+});
+
 /** `POST /admin/settlements/run` answer. */
 export const SettlementRun = z.object({
   settlement_date: z.string(),

@@ -1,44 +1,114 @@
 import type Database from "better-sqlite3";
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * What a ledger keeps in memory during a batch and writes just before the commit (see the SQLite
+ * ledger's account deltas). Called on the thread that runs the batch, in this order: `start`, then
+ * `settled` after each write, then `beforeCommit`; a rerun of the batch starts again with `start`.
+ */
+export interface BatchHooks {
+  /** A batch's writes are about to run: forget anything kept from an earlier run. */
+  start(): void;
+  /** A write took effect (`true`: keep what it left in memory) or did not (`false`: drop it). */
+  settled(ok: boolean): void;
+  /** Write what the batch kept in memory; a throw fails the whole batch. */
+  beforeCommit(): void;
+}
+
+const NO_HOOKS: BatchHooks = { start() {}, settled() {}, beforeCommit() {} };
+
+interface Pending {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
 /**
  * Group commit: every write submitted in the same turn of the event loop runs in one immediate
- * transaction, each inside its own savepoint (a failing write rolls back alone), and every promise
- * settles only after the transaction has committed, so no caller hears of a write before it is
- * durable. One fsync then covers the whole batch.
+ * transaction, and every promise settles only after that transaction has committed, so no caller
+ * hears of a write before it is durable. One fsync then covers the whole batch. A write is a
+ * synchronous function; what it returns or throws is what its promise settles with.
+ *
+ * Each write takes effect whole or not at all. A savepoint around every write would say so directly,
+ * but costs more than the write itself (SQLite copies each page a savepoint touches), so writes run
+ * bare, and SQLite's `total_changes()` tells whether a failing write changed anything: most fail on a
+ * check before they write, and need no undo. When one fails after changing rows, the batch rolls
+ * back and runs again, from the start, with a savepoint around each write. Nothing has been answered
+ * by then, and writes are functions of the database's state, so the second run is the batch.
  */
-export function createCommitBatcher(db: Database.Database, maxBatch = 4096) {
-  interface Pending {
-    run: () => unknown;
-    resolve: (value: unknown) => void;
-    reject: (reason: unknown) => void;
-  }
-  const queue: Pending[] = [];
+export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = NO_HOOKS, maxBatch = 4096) {
+  const begin = db.prepare("BEGIN IMMEDIATE");
+  const commit = db.prepare("COMMIT");
+  const rollback = db.prepare("ROLLBACK");
+  const savepoint = db.prepare("SAVEPOINT batched_write");
+  const release = db.prepare("RELEASE batched_write");
+  const rollbackTo = db.prepare("ROLLBACK TO batched_write");
+  const totalChanges = db.prepare("SELECT total_changes()").pluck();
+  let queue: Pending[] = [];
   let scheduled = false;
+
+  /** Runs and commits a batch; undefined when a write failed halfway and `careful` was off. */
+  const runBatch = (batch: Pending[], careful: boolean): Outcome[] | undefined => {
+    const outcomes: Outcome[] = new Array(batch.length);
+    begin.run();
+    try {
+      hooks.start();
+      for (let i = 0; i < batch.length; i++) {
+        if (careful) savepoint.run();
+        const before = careful ? 0 : (totalChanges.get() as number);
+        let outcome: Outcome;
+        try {
+          outcome = { ok: true, value: (batch[i] as Pending).run() };
+        } catch (error) {
+          outcome = { ok: false, error };
+        }
+        if (!outcome.ok) {
+          // Some failures (I/O error, full disk) make SQLite roll the whole transaction back: then
+          // nothing of this batch stands, and the writes after this one must not run outside it.
+          if (!db.inTransaction) throw outcome.error;
+          if (careful) rollbackTo.run();
+          else if (totalChanges.get() !== before) {
+            rollback.run();
+            return undefined;
+          }
+        }
+        if (careful) release.run();
+        hooks.settled(outcome.ok);
+        outcomes[i] = outcome;
+      }
+      hooks.beforeCommit();
+      commit.run();
+    } catch (error) {
+      if (db.inTransaction) rollback.run();
+      throw error;
+    }
+    return outcomes;
+  };
 
   const flush = (): void => {
     scheduled = false;
-    const batch = queue.splice(0, maxBatch);
-    if (queue.length > 0) schedule();
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let batch = queue;
+    if (batch.length > maxBatch) {
+      queue = batch.slice(maxBatch);
+      batch = batch.slice(0, maxBatch);
+      schedule();
+    } else {
+      queue = [];
+    }
+    let outcomes: Outcome[];
     try {
-      db.transaction(() => {
-        for (const op of batch) {
-          try {
-            outcomes.push({ ok: true, value: db.transaction(op.run)() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      }).immediate();
+      outcomes = runBatch(batch, false) ?? (runBatch(batch, true) as Outcome[]);
     } catch (error) {
       for (const op of batch) op.reject(error);
       return;
     }
-    batch.forEach((op, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) op.resolve(outcome.value);
-      else op.reject(outcome?.error);
-    });
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i] as Pending;
+      const outcome = outcomes[i] as Outcome;
+      if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(outcome.error);
+    }
   };
 
   const schedule = (): void => {

@@ -17,8 +17,22 @@ export const LEDGER_MIGRATION = {
       ('platform_revenue', 'platform_revenue', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
       ('external', 'external', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
 
+    -- Every marketplace account has its wallet and earnings account from its first moment, in the
+    -- same transaction: the ledger's writes then only update rows, and a transfer naming an
+    -- account that does not exist fails its foreign key before anything moves.
+    CREATE TRIGGER accounts_open_ledger_accounts AFTER INSERT ON accounts BEGIN
+      INSERT INTO ledger_accounts (id, kind, owner_id, created_at) VALUES
+        ('wallet:' || NEW.id, 'wallet', NEW.id, NEW.created_at),
+        ('earnings:' || NEW.id, 'earnings', NEW.id, NEW.created_at);
+    END;
+    INSERT INTO ledger_accounts (id, kind, owner_id, created_at)
+      SELECT 'wallet:' || id, 'wallet', id, created_at FROM accounts
+      UNION ALL SELECT 'earnings:' || id, 'earnings', id, created_at FROM accounts;
+
     -- Immutable: rows are only ever inserted. A hold is pending; a capture or void names it in
-    -- pending_id, and the unique index lets a hold be resolved exactly once.
+    -- pending_id, and the unique index lets a hold be resolved exactly once. Callers choose ids;
+    -- the ledger's own transfers (fees, expiries, top-ups, payouts) have ids starting "ledger:",
+    -- which callers may not use.
     CREATE TABLE transfers (
       seq INTEGER PRIMARY KEY,
       id TEXT NOT NULL UNIQUE,

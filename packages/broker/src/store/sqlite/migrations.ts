@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
+import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
 /**
  * Versioned schema migrations. Each runs once, in order, inside a transaction; the schema's
@@ -124,6 +125,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   LEDGER_MIGRATION,
+  PAYOUT_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

@@ -2,7 +2,9 @@ import { formatUsd, MercatoError, splitCharge } from "@mercato/protocol";
 import type Database from "better-sqlite3";
 import type {
   AuditRecord,
+  CaptureRequest,
   ChargeRecord,
+  HoldRequest,
   LedgerAccountKind,
   LedgerStore,
   SettlementRecord,
@@ -10,7 +12,7 @@ import type {
   TopupRecord,
   TransferKind,
 } from "../types.js";
-import { createCommitBatcher } from "./commit-batcher.js";
+import { type BatchHooks, createCommitBatcher } from "./commit-batcher.js";
 
 type Prepare = (sql: string) => Database.Statement;
 
@@ -49,317 +51,396 @@ interface ChargeRow {
   resolved_at: string | null;
 }
 
+/** Changes to an account's four counters. */
+interface Delta {
+  debits_pending: number;
+  debits_posted: number;
+  credits_pending: number;
+  credits_posted: number;
+}
+
+/** A wallet's spendable figures and its owner's cap, read in one statement before a hold. */
+interface FundsRow {
+  available: number;
+  held: number;
+  cap: number | null;
+  spent: number | null;
+}
+
+const ZERO_DELTA: Readonly<Delta> = {
+  debits_pending: 0,
+  debits_posted: 0,
+  credits_pending: 0,
+  credits_posted: 0,
+};
 const REVENUE = "platform_revenue";
 const EXTERNAL = "external";
+/** The ledger's own transfers (fees, expiries, top-ups, payouts) have ids with this prefix. */
+const SYSTEM_ID = "ledger:";
+// One wallet and one earnings account per marketplace account, opened with it (see ledger-schema.ts).
 const walletOf = (accountId: string) => `wallet:${accountId}`;
 const earningsOf = (accountId: string) => `earnings:${accountId}`;
 
 /**
- * The ledger on SQLite. Writes go through a group-commit batcher; reads are direct. Every write
- * runs inside one immediate transaction, so concurrent holds on a wallet see each other.
+ * The ledger on SQLite. Writes go through a group-commit batcher: each runs whole or not at all
+ * inside the batch's immediate transaction, so concurrent holds on a wallet see each other, and a
+ * write is answered only once the batch is durable. Reads are direct.
+ *
+ * The hot path (hold, capture, void) reads what it must check, then writes, and answers from what it
+ * wrote. Its first write is the insert of the caller's transfer: when that id is taken, nothing has
+ * moved yet and the request is a replay (same fields: the charge as it stands) or a conflict.
+ *
+ * Counters (an account's debits and credits, a buyer's spending in a month) are not updated write
+ * by write: a write's additions are kept in memory, join the batch's once the write has succeeded,
+ * and are written, one statement per row, just before the commit. Every capture would otherwise
+ * update the one platform revenue row, and a charge would cost six UPDATEs. Inside a batch, writes
+ * read counters as stored plus the batch's sums; between batches the rows are exact. Transfers name
+ * their accounts through foreign keys, so an account's sum always has a row to land on.
  */
 export function createSqliteLedger(db: Database.Database, prepare: Prepare): LedgerStore {
-  const write = createCommitBatcher(db);
-
-  const getAccount = (id: string) =>
-    prepare("SELECT * FROM ledger_accounts WHERE id = ?").get(id) as AccountRow | undefined;
-  const ensureAccount = (kind: "wallet" | "earnings", ownerId: string, at: string): string => {
-    const id = kind === "wallet" ? walletOf(ownerId) : earningsOf(ownerId);
-    prepare("INSERT OR IGNORE INTO ledger_accounts (id, kind, owner_id, created_at) VALUES (?, ?, ?, ?)").run(
-      id,
-      kind,
-      ownerId,
-      at,
-    );
-    return id;
+  const accountSums = createBatchSums<keyof Delta>();
+  /** Keyed `month:accountId`. */
+  const spendSums = createBatchSums<"captured">();
+  const move = (account: string, counter: keyof Delta, amount: number): void =>
+    accountSums.add(account, counter, amount);
+  const accountDelta = (account: string): Delta => ({ ...ZERO_DELTA, ...accountSums.get(account) });
+  const spentDelta = (accountId: string, month: string): number =>
+    spendSums.get(`${month}:${accountId}`)?.captured ?? 0;
+  const hooks: BatchHooks = {
+    start() {
+      accountSums.clear();
+      spendSums.clear();
+    },
+    settled(ok) {
+      accountSums.settle(ok);
+      spendSums.settle(ok);
+    },
+    beforeCommit() {
+      for (const [account, sums] of accountSums.batch) {
+        const { changes } = sql.applyDelta.run(
+          sums.debits_pending ?? 0,
+          sums.debits_posted ?? 0,
+          sums.credits_pending ?? 0,
+          sums.credits_posted ?? 0,
+          account,
+        );
+        if (changes !== 1) throw new Error(`Ledger account ${account} vanished during a batch`);
+      }
+      for (const [key, sums] of spendSums.batch) {
+        const split = key.indexOf(":");
+        sql.addSpend.run(key.slice(split + 1), key.slice(0, split), sums.captured ?? 0);
+      }
+      accountSums.clear();
+      spendSums.clear();
+    },
   };
-  const getTransfer = (id: string) =>
-    prepare("SELECT * FROM transfers WHERE id = ?").get(id) as TransferRow | undefined;
-  const insertTransfer = (transfer: TransferRow, at: string): void => {
-    prepare(
+  const write = createCommitBatcher(db, hooks);
+  const sql = {
+    transfer: prepare("SELECT * FROM transfers WHERE id = ?"),
+    insertTransfer: prepare(
       `INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, kind, pending_id, reference, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      transfer.id,
-      transfer.debit_account_id,
-      transfer.credit_account_id,
-      transfer.amount,
-      transfer.kind,
-      transfer.pending_id,
-      transfer.reference,
+    ),
+    account: prepare("SELECT * FROM ledger_accounts WHERE id = ?"),
+    applyDelta: prepare(
+      `UPDATE ledger_accounts SET debits_pending = debits_pending + ?, debits_posted = debits_posted + ?,
+         credits_pending = credits_pending + ?, credits_posted = credits_posted + ? WHERE id = ?`,
+    ),
+    funds: prepare(
+      `SELECT a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
+              l.monthly_cap AS cap, s.captured AS spent
+       FROM ledger_accounts a
+       LEFT JOIN spend_limits l ON l.account_id = a.owner_id
+       LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
+       WHERE a.id = ?`,
+    ),
+    charge: prepare("SELECT * FROM charges WHERE id = ?"),
+    insertCharge: prepare(
+      `INSERT INTO charges (id, buyer_id, seller_account_id, agent_id, key_id, held, status, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    ),
+    completeCharge: prepare(
+      "UPDATE charges SET captured = ?, fee = ?, status = 'completed', resolved_at = ? WHERE id = ?",
+    ),
+    voidCharge: prepare("UPDATE charges SET status = 'voided', resolved_at = ? WHERE id = ?"),
+    addSpend: prepare(
+      `INSERT INTO monthly_spend (account_id, month, captured) VALUES (?, ?, ?)
+       ON CONFLICT (account_id, month) DO UPDATE SET captured = captured + excluded.captured`,
+    ),
+    expired: prepare(
+      "SELECT id FROM charges WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+    ).pluck(),
+    monthlyCap: prepare("SELECT monthly_cap FROM spend_limits WHERE account_id = ?").pluck(),
+    spent: prepare("SELECT captured FROM monthly_spend WHERE account_id = ? AND month = ?").pluck(),
+    topup: prepare("SELECT * FROM topups WHERE id = ?"),
+  };
+
+  const getTransfer = (id: string) => sql.transfer.get(id) as TransferRow | undefined;
+  const getChargeRow = (id: string) => sql.charge.get(id) as ChargeRow | undefined;
+  const getTopupRow = (id: string) => sql.topup.get(id) as TopupRow | undefined;
+  const insertTransfer = (t: TransferRow, at: string): void => {
+    sql.insertTransfer.run(
+      t.id,
+      t.debit_account_id,
+      t.credit_account_id,
+      t.amount,
+      t.kind,
+      t.pending_id,
+      t.reference,
       at,
     );
   };
-  const move = (id: string, column: keyof AccountRow, delta: number): void => {
-    prepare(`UPDATE ledger_accounts SET ${column} = ${column} + ? WHERE id = ?`).run(delta, id);
+  /**
+   * Inserts the caller's transfer as a write's first change. Returns the transfer already holding
+   * that id instead (nothing has been written then); a missing account is `NOT_FOUND`.
+   */
+  const claim = (t: TransferRow, at: string, accountId: string): TransferRow | undefined => {
+    try {
+      insertTransfer(t, at);
+      return undefined;
+    } catch (error) {
+      const existing = isConstraint(error, "UNIQUE") ? getTransfer(t.id) : undefined;
+      if (existing) return existing;
+      if (isConstraint(error, "FOREIGNKEY")) throw noAccount(accountId, error);
+      throw error;
+    }
   };
-  const getChargeRow = (id: string) =>
-    prepare("SELECT * FROM charges WHERE id = ?").get(id) as ChargeRow | undefined;
+  /** The charge as it stands, for a replayed request; CONFLICT when the id was used otherwise. */
+  const replayed = (existing: TransferRow, same: boolean, holdId: string): ChargeRecord => {
+    const charge = same ? getChargeRow(holdId) : undefined;
+    if (!charge) throw idReused(existing.id);
+    return toCharge(charge);
+  };
 
-  /** A posted transfer between two accounts, once per id. */
-  const postOnce = (transfer: TransferRow, at: string): void => {
+  /** A posted transfer between two accounts, once per id (credits, top-ups, payouts). */
+  const postOnce = (transfer: TransferRow, at: string, accountId: string): void => {
     const existing = getTransfer(transfer.id);
     if (existing) {
       if (!sameTransfer(existing, transfer)) throw idReused(transfer.id);
       return;
     }
-    insertTransfer(transfer, at);
+    if (claim(transfer, at, accountId)) throw idReused(transfer.id);
     move(transfer.debit_account_id, "debits_posted", transfer.amount);
     move(transfer.credit_account_id, "credits_posted", transfer.amount);
   };
 
-  const resolveHold = (holdId: string, transferId: string): ChargeRow => {
-    const charge = getChargeRow(holdId);
-    if (!charge) throw new MercatoError("NOT_FOUND", `No hold ${holdId}`);
-    if (charge.status !== "pending") {
-      throw new MercatoError("CONFLICT", `Hold ${holdId} is already ${charge.status}`, {
-        details: { hold_id: holdId, status: charge.status, transfer_id: transferId },
-      });
+  const holdTx = (request: HoldRequest): ChargeRecord => {
+    const { id, buyerId, sellerAccountId, agentId, amount, expiresAt, at } = request;
+    const keyId = request.keyId ?? null;
+    const wallet = walletOf(buyerId);
+    const earnings = earningsOf(sellerAccountId);
+    const transfer: TransferRow = {
+      id,
+      debit_account_id: wallet,
+      credit_account_id: earnings,
+      amount,
+      kind: "hold",
+      pending_id: null,
+      reference: agentId,
+    };
+    const sameHold = (existing: TransferRow): boolean => {
+      const charge = existing.kind === "hold" ? getChargeRow(id) : undefined;
+      return (
+        charge !== undefined &&
+        charge.buyer_id === buyerId &&
+        charge.seller_account_id === sellerAccountId &&
+        charge.agent_id === agentId &&
+        charge.key_id === keyId &&
+        charge.held === amount
+      );
+    };
+    const month = monthOf(at);
+    const funds = sql.funds.get(month, wallet) as FundsRow | undefined;
+    if (funds) {
+      const delta = accountDelta(wallet);
+      funds.available += delta.credits_posted - delta.debits_posted - delta.debits_pending;
+      funds.held += delta.debits_pending;
+      funds.spent = (funds.spent ?? 0) + spentDelta(buyerId, month);
     }
-    return charge;
+    const refusal = refuseHold(funds, amount);
+    if (refusal) {
+      // A replay of a hold that was placed is answered even when it could not be placed now.
+      const existing = getTransfer(id);
+      if (existing) return replayed(existing, sameHold(existing), id);
+      throw refusal;
+    }
+    const existing = claim(transfer, at, sellerAccountId);
+    if (existing) return replayed(existing, sameHold(existing), id);
+    move(wallet, "debits_pending", amount);
+    move(earnings, "credits_pending", amount);
+    sql.insertCharge.run(id, buyerId, sellerAccountId, agentId, keyId, amount, expiresAt, at);
+    return {
+      id,
+      buyerId,
+      sellerAccountId,
+      agentId,
+      keyId,
+      held: amount,
+      captured: 0,
+      fee: 0,
+      status: "pending",
+      expiresAt,
+      createdAt: at,
+      resolvedAt: null,
+    };
+  };
+
+  const captureTx = ({ id, holdId, amount, at }: CaptureRequest): ChargeRecord => {
+    const charge = getChargeRow(holdId);
+    const refusal = refuseResolution(charge, holdId, id) ?? refuseCapture(charge as ChargeRow, amount, at);
+    const same = (existing: TransferRow) =>
+      existing.kind === "capture" && existing.pending_id === holdId && existing.amount === amount;
+    if (refusal) {
+      const existing = getTransfer(id);
+      if (existing) return replayed(existing, same(existing), holdId);
+      throw refusal;
+    }
+    const hold = charge as ChargeRow;
+    const wallet = walletOf(hold.buyer_id);
+    const earnings = earningsOf(hold.seller_account_id);
+    const existing = claim(
+      {
+        id,
+        debit_account_id: wallet,
+        credit_account_id: earnings,
+        amount,
+        kind: "capture",
+        pending_id: holdId,
+        reference: hold.agent_id,
+      },
+      at,
+      hold.seller_account_id,
+    );
+    if (existing) return replayed(existing, same(existing), holdId);
+    const fee = Number(splitCharge(amount).fee);
+    move(wallet, "debits_pending", -hold.held);
+    move(wallet, "debits_posted", amount);
+    move(earnings, "credits_pending", -hold.held);
+    move(earnings, "credits_posted", amount);
+    if (fee > 0) {
+      insertTransfer(
+        {
+          id: `${SYSTEM_ID}fee:${holdId}`,
+          debit_account_id: earnings,
+          credit_account_id: REVENUE,
+          amount: fee,
+          kind: "fee",
+          pending_id: holdId,
+          reference: hold.agent_id,
+        },
+        at,
+      );
+      move(earnings, "debits_posted", fee);
+      move(REVENUE, "credits_posted", fee);
+    }
+    spendSums.add(`${monthOf(at)}:${hold.buyer_id}`, "captured", amount);
+    sql.completeCharge.run(amount, fee, at, holdId);
+    return toCharge({ ...hold, captured: amount, fee, status: "completed", resolved_at: at });
+  };
+
+  const voidTx = (id: string, holdId: string, at: string): ChargeRecord => {
+    const charge = getChargeRow(holdId);
+    const refusal = refuseResolution(charge, holdId, id);
+    const same = (existing: TransferRow) => existing.kind === "void" && existing.pending_id === holdId;
+    if (refusal) {
+      const existing = getTransfer(id);
+      if (existing) return replayed(existing, same(existing), holdId);
+      throw refusal;
+    }
+    const hold = charge as ChargeRow;
+    const wallet = walletOf(hold.buyer_id);
+    const earnings = earningsOf(hold.seller_account_id);
+    const existing = claim(
+      {
+        id,
+        debit_account_id: wallet,
+        credit_account_id: earnings,
+        amount: hold.held,
+        kind: "void",
+        pending_id: holdId,
+        reference: hold.agent_id,
+      },
+      at,
+      hold.seller_account_id,
+    );
+    if (existing) return replayed(existing, same(existing), holdId);
+    move(wallet, "debits_pending", -hold.held);
+    move(earnings, "credits_pending", -hold.held);
+    sql.voidCharge.run(at, holdId);
+    return toCharge({ ...hold, status: "voided", resolved_at: at });
   };
 
   const completeTopupTx = (id: string, at: string): TopupRecord | undefined => {
     const topup = getTopupRow(id);
     if (!topup) return undefined;
     if (topup.status === "succeeded") return toTopup(topup);
-    if (topup.status === "failed")
-      throw new MercatoError("CONFLICT", `Top-up ${id} failed; it cannot be credited`);
-    const wallet = ensureAccount("wallet", topup.account_id, at);
+    if (topup.status === "failed") {
+      throw new MercatoError("CONFLICT", `Top-up ${id} failed; it cannot be credited`, {
+        details: { topup_id: id, status: topup.status },
+      });
+    }
     postOnce(
       {
-        id: `topup:${id}`,
+        id: `${SYSTEM_ID}topup:${id}`,
         debit_account_id: EXTERNAL,
-        credit_account_id: wallet,
+        credit_account_id: walletOf(topup.account_id),
         amount: topup.amount,
         kind: "topup",
         pending_id: null,
         reference: id,
       },
       at,
+      topup.account_id,
     );
     prepare("UPDATE topups SET status = 'succeeded', completed_at = ?, checkout_url = NULL WHERE id = ?").run(
       at,
       id,
     );
-    return toTopup(getTopupRow(id) as TopupRow);
-  };
-  const getTopupRow = (id: string) =>
-    prepare("SELECT * FROM topups WHERE id = ?").get(id) as TopupRow | undefined;
-
-  const voidTx = (id: string, holdId: string, at: string): ChargeRecord => {
-    const existing = getTransfer(id);
-    if (existing) {
-      if (existing.kind !== "void" || existing.pending_id !== holdId) throw idReused(id);
-      return toCharge(getChargeRow(holdId) as ChargeRow);
-    }
-    const charge = resolveHold(holdId, id);
-    const wallet = walletOf(charge.buyer_id);
-    const earnings = earningsOf(charge.seller_account_id);
-    insertTransfer(
-      {
-        id,
-        debit_account_id: wallet,
-        credit_account_id: earnings,
-        amount: charge.held,
-        kind: "void",
-        pending_id: holdId,
-        reference: charge.agent_id,
-      },
-      at,
-    );
-    move(wallet, "debits_pending", -charge.held);
-    move(earnings, "credits_pending", -charge.held);
-    prepare("UPDATE charges SET status = 'voided', resolved_at = ? WHERE id = ?").run(at, holdId);
-    return toCharge(getChargeRow(holdId) as ChargeRow);
+    return toTopup({ ...topup, status: "succeeded", completed_at: at, checkout_url: null });
   };
 
   return {
-    credit({ id, accountId, amount, reference, at }) {
+    async credit({ id, accountId, amount, reference, at }) {
+      assertCallerId(id);
       assertAmount(amount, 1);
-      return write(() => {
-        const wallet = ensureAccount("wallet", accountId, at);
+      await write(() =>
         postOnce(
           {
             id,
             debit_account_id: EXTERNAL,
-            credit_account_id: wallet,
+            credit_account_id: walletOf(accountId),
             amount,
             kind: "topup",
             pending_id: null,
             reference,
           },
           at,
-        );
-      });
+          accountId,
+        ),
+      );
     },
 
-    hold(request) {
+    async hold(request) {
+      assertCallerId(request.id);
       assertAmount(request.amount, 1);
-      return write(() => {
-        const existing = getTransfer(request.id);
-        if (existing) {
-          const charge = getChargeRow(request.id);
-          if (
-            existing.kind !== "hold" ||
-            !charge ||
-            charge.buyer_id !== request.buyerId ||
-            charge.seller_account_id !== request.sellerAccountId ||
-            charge.agent_id !== request.agentId ||
-            charge.held !== request.amount
-          ) {
-            throw idReused(request.id);
-          }
-          return toCharge(charge);
-        }
-        const wallet = ensureAccount("wallet", request.buyerId, request.at);
-        const earnings = ensureAccount("earnings", request.sellerAccountId, request.at);
-        const account = getAccount(wallet) as AccountRow;
-        const available = account.credits_posted - account.debits_posted - account.debits_pending;
-        if (available < request.amount) {
-          throw new MercatoError(
-            "INSUFFICIENT_FUNDS",
-            "The wallet's available balance does not cover this call",
-            {
-              details: { available_usd: formatUsd(available), required_usd: formatUsd(request.amount) },
-            },
-          );
-        }
-        const cap = monthlyCap(request.buyerId);
-        if (cap !== null) {
-          const spent = spentIn(request.buyerId, monthOf(request.at));
-          if (spent + account.debits_pending + request.amount > cap) {
-            throw new MercatoError(
-              "SPEND_CAP_EXCEEDED",
-              "This call would pass the account's monthly spend cap",
-              {
-                details: {
-                  monthly_cap_usd: formatUsd(cap),
-                  spent_usd: formatUsd(spent),
-                  held_usd: formatUsd(account.debits_pending),
-                  required_usd: formatUsd(request.amount),
-                },
-              },
-            );
-          }
-        }
-        insertTransfer(
-          {
-            id: request.id,
-            debit_account_id: wallet,
-            credit_account_id: earnings,
-            amount: request.amount,
-            kind: "hold",
-            pending_id: null,
-            reference: request.agentId,
-          },
-          request.at,
-        );
-        move(wallet, "debits_pending", request.amount);
-        move(earnings, "credits_pending", request.amount);
-        prepare(
-          `INSERT INTO charges (id, buyer_id, seller_account_id, agent_id, key_id, held, status, expires_at, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-        ).run(
-          request.id,
-          request.buyerId,
-          request.sellerAccountId,
-          request.agentId,
-          request.keyId ?? null,
-          request.amount,
-          request.expiresAt,
-          request.at,
-        );
-        return toCharge(getChargeRow(request.id) as ChargeRow);
-      });
+      return write(() => holdTx(request));
     },
 
-    capture({ id, holdId, amount, at }) {
-      assertAmount(amount, 1);
-      return write(() => {
-        const existing = getTransfer(id);
-        if (existing) {
-          if (existing.kind !== "capture" || existing.pending_id !== holdId || existing.amount !== amount) {
-            throw idReused(id);
-          }
-          return toCharge(getChargeRow(holdId) as ChargeRow);
-        }
-        const charge = resolveHold(holdId, id);
-        if (charge.expires_at <= at) {
-          throw new MercatoError("CONFLICT", `Hold ${holdId} expired at ${charge.expires_at}`, {
-            details: { hold_id: holdId, status: "expired" },
-          });
-        }
-        if (amount > charge.held) {
-          throw new MercatoError(
-            "VALIDATION_ERROR",
-            `Cannot capture more than the ${formatUsd(charge.held)} USD held`,
-            {
-              details: { held_usd: formatUsd(charge.held), amount_usd: formatUsd(amount) },
-            },
-          );
-        }
-        const { fee } = splitCharge(amount);
-        const feeMicros = Number(fee);
-        const wallet = walletOf(charge.buyer_id);
-        const earnings = earningsOf(charge.seller_account_id);
-        insertTransfer(
-          {
-            id,
-            debit_account_id: wallet,
-            credit_account_id: earnings,
-            amount,
-            kind: "capture",
-            pending_id: holdId,
-            reference: charge.agent_id,
-          },
-          at,
-        );
-        prepare(
-          `UPDATE ledger_accounts SET debits_pending = debits_pending - ?, debits_posted = debits_posted + ? WHERE id = ?`,
-        ).run(charge.held, amount, wallet);
-        prepare(
-          `UPDATE ledger_accounts SET credits_pending = credits_pending - ?, credits_posted = credits_posted + ?,
-             debits_posted = debits_posted + ? WHERE id = ?`,
-        ).run(charge.held, amount, feeMicros, earnings);
-        if (feeMicros > 0) {
-          insertTransfer(
-            {
-              id: `${id}:fee`,
-              debit_account_id: earnings,
-              credit_account_id: REVENUE,
-              amount: feeMicros,
-              kind: "fee",
-              pending_id: holdId,
-              reference: charge.agent_id,
-            },
-            at,
-          );
-          move(REVENUE, "credits_posted", feeMicros);
-        }
-        prepare(
-          `INSERT INTO monthly_spend (account_id, month, captured) VALUES (?, ?, ?)
-           ON CONFLICT (account_id, month) DO UPDATE SET captured = captured + excluded.captured`,
-        ).run(charge.buyer_id, monthOf(at), amount);
-        prepare(
-          "UPDATE charges SET captured = ?, fee = ?, status = 'completed', resolved_at = ? WHERE id = ?",
-        ).run(amount, feeMicros, at, holdId);
-        return toCharge(getChargeRow(holdId) as ChargeRow);
-      });
+    async capture(request) {
+      assertCallerId(request.id);
+      assertAmount(request.amount, 1);
+      return write(() => captureTx(request));
     },
 
-    voidHold({ id, holdId, at }) {
+    async voidHold({ id, holdId, at }) {
+      assertCallerId(id);
       return write(() => voidTx(id, holdId, at));
     },
 
-    expireHolds(now, limit = 1000) {
+    async expireHolds(now, limit = 1000) {
       return write(() => {
-        const ids = prepare(
-          "SELECT id FROM charges WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-        )
-          .pluck()
-          .all(now, limit) as string[];
-        for (const holdId of ids) voidTx(`${holdId}:expired`, holdId, now);
+        const ids = sql.expired.all(now, limit) as string[];
+        for (const holdId of ids) voidTx(`${SYSTEM_ID}expiry:${holdId}`, holdId, now);
         return ids.length;
       });
     },
@@ -395,25 +476,30 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     },
 
     async getBalance(accountId, at) {
-      const wallet = getAccount(walletOf(accountId));
-      const earnings = getAccount(earningsOf(accountId));
+      const wallet = sql.account.get(walletOf(accountId)) as AccountRow | undefined;
+      const earnings = sql.account.get(earningsOf(accountId)) as AccountRow | undefined;
       return {
         accountId,
         available: wallet ? wallet.credits_posted - wallet.debits_posted - wallet.debits_pending : 0,
         held: wallet?.debits_pending ?? 0,
         earnings: earnings ? earnings.credits_posted - earnings.debits_posted : 0,
-        monthlyCap: monthlyCap(accountId),
-        spentThisMonth: spentIn(accountId, monthOf(at)),
+        monthlyCap: (sql.monthlyCap.get(accountId) as number | null | undefined) ?? null,
+        spentThisMonth: (sql.spent.get(accountId, monthOf(at)) as number | undefined) ?? 0,
       };
     },
 
     async setMonthlyCap(accountId, cap) {
       if (cap !== null) assertAmount(cap, 0);
       await write(() => {
-        prepare(
-          `INSERT INTO spend_limits (account_id, monthly_cap) VALUES (?, ?)
-           ON CONFLICT (account_id) DO UPDATE SET monthly_cap = excluded.monthly_cap`,
-        ).run(accountId, cap);
+        try {
+          prepare(
+            `INSERT INTO spend_limits (account_id, monthly_cap) VALUES (?, ?)
+             ON CONFLICT (account_id) DO UPDATE SET monthly_cap = excluded.monthly_cap`,
+          ).run(accountId, cap);
+        } catch (error) {
+          if (isConstraint(error, "FOREIGNKEY")) throw noAccount(accountId, error);
+          throw error;
+        }
       });
     },
 
@@ -449,11 +535,11 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       return row && toTopup(row);
     },
 
-    completeTopup(id, at) {
+    async completeTopup(id, at) {
       return write(() => completeTopupTx(id, at));
     },
 
-    failTopup(id, at) {
+    async failTopup(id, at) {
       return write(() => {
         prepare(
           "UPDATE topups SET status = 'failed', completed_at = ? WHERE id = ? AND status = 'pending'",
@@ -463,14 +549,20 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       });
     },
 
-    createSettlements(date, provider, at, newId) {
+    async createSettlements(date, provider, at, newId) {
       return write(() => {
-        const due = prepare(
+        const unsettled = prepare(
           `SELECT a.id, a.owner_id, a.credits_posted - a.debits_posted AS amount FROM ledger_accounts a
-           WHERE a.kind = 'earnings' AND a.credits_posted - a.debits_posted > 0
+           WHERE a.kind = 'earnings'
              AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.account_id = a.owner_id AND s.settlement_date = ?)
            ORDER BY a.id`,
         ).all(date) as Array<{ id: string; owner_id: string; amount: number }>;
+        const due = unsettled
+          .map((row) => {
+            const delta = accountDelta(row.id);
+            return { ...row, amount: row.amount + delta.credits_posted - delta.debits_posted };
+          })
+          .filter((row) => row.amount > 0);
         const created: SettlementRecord[] = [];
         for (const row of due) {
           const settlement: SettlementRecord = {
@@ -491,7 +583,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
           ).run(settlement.id, settlement.accountId, date, settlement.amount, provider, at);
           postOnce(
             {
-              id: `payout:${settlement.id}`,
+              id: `${SYSTEM_ID}payout:${settlement.id}`,
               debit_account_id: row.id,
               credit_account_id: EXTERNAL,
               amount: row.amount,
@@ -500,6 +592,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
               reference: settlement.id,
             },
             at,
+            row.owner_id,
           );
           created.push(settlement);
         }
@@ -532,6 +625,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     },
 
     async audit() {
+      // One read transaction: every figure comes from the same snapshot.
       return db.transaction(() => auditLedger(prepare))();
     },
 
@@ -563,32 +657,112 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       });
     },
   };
-
-  function monthlyCap(accountId: string): number | null {
-    const row = prepare("SELECT monthly_cap FROM spend_limits WHERE account_id = ?").get(accountId) as
-      | { monthly_cap: number | null }
-      | undefined;
-    return row?.monthly_cap ?? null;
-  }
-
-  function spentIn(accountId: string, month: string): number {
-    const row = prepare("SELECT captured FROM monthly_spend WHERE account_id = ? AND month = ?").get(
-      accountId,
-      month,
-    ) as { captured: number } | undefined;
-    return row?.captured ?? 0;
-  }
 }
 
-/** Every invariant of DESIGN.md's ledger, checked from the transfers up. */
+/**
+ * Sums kept in memory for one batch, per key and counter. A write's additions join the batch's
+ * when it settles successfully, and are dropped when it fails.
+ */
+function createBatchSums<C extends string>() {
+  const batch = new Map<string, Partial<Record<C, number>>>();
+  const running: Array<[key: string, counter: C, amount: number]> = [];
+  return {
+    batch: batch as ReadonlyMap<string, Partial<Record<C, number>>>,
+    add(key: string, counter: C, amount: number): void {
+      running.push([key, counter, amount]);
+    },
+    /** The sums for `key` so far, the running write's included. */
+    get(key: string): Partial<Record<C, number>> | undefined {
+      let sums = batch.get(key);
+      for (const [k, counter, amount] of running) {
+        if (k !== key) continue;
+        sums = { ...sums, [counter]: (sums?.[counter] ?? 0) + amount } as Partial<Record<C, number>>;
+      }
+      return sums;
+    },
+    settle(ok: boolean): void {
+      if (ok) {
+        for (const [key, counter, amount] of running) {
+          let sums = batch.get(key);
+          if (!sums) {
+            sums = {};
+            batch.set(key, sums);
+          }
+          sums[counter] = (sums[counter] ?? 0) + amount;
+        }
+      }
+      running.length = 0;
+    },
+    clear(): void {
+      batch.clear();
+      running.length = 0;
+    },
+  };
+}
+
+/** Why a hold cannot be placed: the balance first (pending holds count), then the monthly cap. */
+function refuseHold(funds: FundsRow | undefined, amount: number): MercatoError | undefined {
+  const available = funds?.available ?? 0;
+  if (available < amount) {
+    return new MercatoError("INSUFFICIENT_FUNDS", "The wallet's available balance does not cover this call", {
+      details: { available_usd: formatUsd(Math.max(available, 0)), required_usd: formatUsd(amount) },
+    });
+  }
+  const { cap, held } = funds as FundsRow;
+  const spent = funds?.spent ?? 0;
+  if (cap !== null && spent + held + amount > cap) {
+    return new MercatoError("SPEND_CAP_EXCEEDED", "This call would pass the account's monthly spend cap", {
+      details: {
+        monthly_cap_usd: formatUsd(cap),
+        spent_usd: formatUsd(spent),
+        held_usd: formatUsd(held),
+        required_usd: formatUsd(amount),
+      },
+    });
+  }
+  return undefined;
+}
+
+/** Why a hold cannot be resolved now: it does not exist, or it already was. */
+function refuseResolution(charge: ChargeRow | undefined, holdId: string, transferId: string) {
+  if (!charge) return new MercatoError("NOT_FOUND", `No hold ${holdId}`, { details: { hold_id: holdId } });
+  if (charge.status !== "pending") {
+    return new MercatoError("CONFLICT", `Hold ${holdId} is already ${charge.status}`, {
+      details: { hold_id: holdId, status: charge.status, transfer_id: transferId },
+    });
+  }
+  return undefined;
+}
+
+/** Why a pending hold cannot be captured: it expired (at or before `at`), or it is smaller. */
+function refuseCapture(charge: ChargeRow, amount: number, at: string): MercatoError | undefined {
+  if (charge.expires_at <= at) {
+    return new MercatoError("CONFLICT", `Hold ${charge.id} expired at ${charge.expires_at}`, {
+      details: { hold_id: charge.id, status: "expired" },
+    });
+  }
+  if (amount > charge.held) {
+    return new MercatoError(
+      "VALIDATION_ERROR",
+      `Cannot capture more than the ${formatUsd(charge.held)} USD held`,
+      {
+        details: { held_usd: formatUsd(charge.held), amount_usd: formatUsd(amount) },
+      },
+    );
+  }
+  return undefined;
+}
+
+/** Every invariant of DESIGN.md's ledger, checked from the transfers up, in a few scans. */
 function auditLedger(prepare: Prepare): AuditRecord {
   const violations: AuditRecord["violations"] = [];
+  const violation = (rule: string, detail: string) => violations.push({ rule, detail });
   const accounts = prepare("SELECT * FROM ledger_accounts").all() as AccountRow[];
   const transfers = prepare("SELECT COUNT(*) FROM transfers").pluck().get() as number;
 
-  // Each account's counters equal the sums of its transfers.
+  // Each account's counters equal the sums of its transfers: posted ones, and holds not yet resolved.
   const recomputed = new Map<string, { dp: number; dq: number; cp: number; cq: number }>();
-  const at = (id: string) => {
+  const sumsOf = (id: string) => {
     let entry = recomputed.get(id);
     if (!entry) {
       entry = { dp: 0, dq: 0, cp: 0, cq: 0 };
@@ -600,16 +774,21 @@ function auditLedger(prepare: Prepare): AuditRecord {
     `SELECT debit_account_id AS d, credit_account_id AS c, SUM(amount) AS total FROM transfers
      WHERE kind NOT IN ('hold', 'void') GROUP BY d, c`,
   ).all() as Array<{ d: string; c: string; total: number }>) {
-    at(row.d).dp += row.total;
-    at(row.c).cp += row.total;
+    sumsOf(row.d).dp += row.total;
+    sumsOf(row.c).cp += row.total;
   }
   for (const row of prepare(
     `SELECT h.debit_account_id AS d, h.credit_account_id AS c, SUM(h.amount) AS total FROM transfers h
      WHERE h.kind = 'hold' AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = h.id AND r.kind IN ('capture', 'void'))
      GROUP BY d, c`,
   ).all() as Array<{ d: string; c: string; total: number }>) {
-    at(row.d).dq += row.total;
-    at(row.c).cq += row.total;
+    sumsOf(row.d).dq += row.total;
+    sumsOf(row.c).cq += row.total;
+  }
+  const known = new Set(accounts.map((account) => account.id));
+  for (const id of recomputed.keys()) {
+    if (!known.has(id))
+      violation("transfer-accounts-exist", `transfers move money through unknown account ${id}`);
   }
   let net = 0;
   let pendingDebits = 0;
@@ -623,10 +802,10 @@ function auditLedger(prepare: Prepare): AuditRecord {
       expected.cp !== account.credits_posted ||
       expected.cq !== account.credits_pending
     ) {
-      violations.push({
-        rule: "balance-equals-transfers",
-        detail: `${account.id}: stored ${JSON.stringify([account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted])}, transfers say ${JSON.stringify([expected.dq, expected.dp, expected.cq, expected.cp])}`,
-      });
+      violation(
+        "balance-equals-transfers",
+        `${account.id}: stored [debits pending, posted, credits pending, posted] ${JSON.stringify([account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted])}, transfers say ${JSON.stringify([expected.dq, expected.dp, expected.cq, expected.cp])}`,
+      );
     }
     const balance = account.credits_posted - account.debits_posted;
     net += balance;
@@ -636,86 +815,118 @@ function auditLedger(prepare: Prepare): AuditRecord {
       totals.wallets += balance;
       totals.held += account.debits_pending;
       if (account.debits_pending + account.debits_posted > account.credits_posted) {
-        violations.push({
-          rule: "wallet-not-negative",
-          detail: `${account.id} is overdrawn by ${account.debits_pending + account.debits_posted - account.credits_posted} micros`,
-        });
+        violation(
+          "wallet-not-negative",
+          `${account.id} is overdrawn by ${account.debits_pending + account.debits_posted - account.credits_posted} micros`,
+        );
       }
     } else if (account.kind === "earnings") {
       totals.earnings += balance;
-      if (balance < 0)
-        violations.push({ rule: "earnings-not-negative", detail: `${account.id} is at ${balance} micros` });
+      if (balance < 0) violation("earnings-not-negative", `${account.id} is at ${balance} micros`);
     } else if (account.kind === "platform_revenue") {
       totals.revenue += balance;
+      if (balance < 0) violation("revenue-not-negative", `${account.id} is at ${balance} micros`);
     }
   }
-  if (net !== 0)
-    violations.push({ rule: "sum-of-balances-is-zero", detail: `all balances add up to ${net} micros` });
+  if (net !== 0) violation("sum-of-balances-is-zero", `all balances add up to ${net} micros`);
   if (pendingDebits !== pendingCredits) {
-    violations.push({
-      rule: "pending-debits-equal-credits",
-      detail: `${pendingDebits} pending debits, ${pendingCredits} pending credits`,
-    });
+    violation(
+      "pending-debits-equal-credits",
+      `${pendingDebits} pending debits, ${pendingCredits} pending credits`,
+    );
   }
 
-  totals.toppedUp = prepare("SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE kind = 'topup'")
-    .pluck()
-    .get() as number;
-  totals.paidOut = prepare("SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE kind = 'payout'")
-    .pluck()
-    .get() as number;
-  const refunded = prepare("SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE kind = 'refund'")
-    .pluck()
-    .get() as number;
+  const sumOf = (kind: TransferKind) =>
+    prepare("SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE kind = ?").pluck().get(kind) as number;
+  totals.toppedUp = sumOf("topup");
+  totals.paidOut = sumOf("payout");
+  const refunded = sumOf("refund");
   if (totals.toppedUp - totals.paidOut - refunded !== totals.wallets + totals.earnings + totals.revenue) {
-    violations.push({
-      rule: "money-in-equals-money-held",
-      detail: `top-ups ${totals.toppedUp} − payouts ${totals.paidOut} − refunds ${refunded} ≠ wallets ${totals.wallets} + earnings ${totals.earnings} + revenue ${totals.revenue}`,
-    });
+    violation(
+      "money-in-equals-money-held",
+      `top-ups ${totals.toppedUp} − payouts ${totals.paidOut} − refunds ${refunded} ≠ wallets ${totals.wallets} + earnings ${totals.earnings} + revenue ${totals.revenue}`,
+    );
   }
 
   for (const row of prepare(
     `SELECT pending_id, COUNT(*) AS n FROM transfers WHERE kind IN ('capture', 'void') GROUP BY pending_id HAVING n > 1`,
   ).all() as Array<{ pending_id: string; n: number }>) {
-    violations.push({ rule: "hold-resolved-once", detail: `${row.pending_id} resolved ${row.n} times` });
+    violation("hold-resolved-once", `${row.pending_id} resolved ${row.n} times`);
   }
 
-  // Charges agree with their transfers: capture ≤ hold, fee = floor(10%), status matches.
+  // Charges agree with their transfers. Fees are summed per hold in one scan (joining them charge by
+  // charge would search every fee transfer for each charge).
+  const fees = new Map<string, { amount: number; count: number }>();
   for (const row of prepare(
-    `SELECT c.id, c.held, c.captured, c.fee, c.status, h.amount AS hold_amount, r.kind AS resolution,
-            r.amount AS resolved_amount, f.amount AS fee_amount
+    "SELECT pending_id, SUM(amount) AS amount, COUNT(*) AS count FROM transfers WHERE kind = 'fee' GROUP BY pending_id",
+  ).all() as Array<{ pending_id: string; amount: number; count: number }>) {
+    fees.set(row.pending_id, { amount: row.amount, count: row.count });
+  }
+  for (const row of prepare(
+    `SELECT c.*, h.kind AS hold_kind, h.amount AS hold_amount, h.debit_account_id AS hold_debit,
+            h.credit_account_id AS hold_credit, r.kind AS resolution, r.amount AS resolved_amount,
+            r.debit_account_id AS resolved_debit, r.credit_account_id AS resolved_credit
      FROM charges c
-     LEFT JOIN transfers h ON h.id = c.id AND h.kind = 'hold'
-     LEFT JOIN transfers r ON r.pending_id = c.id AND r.kind IN ('capture', 'void')
-     LEFT JOIN transfers f ON f.pending_id = c.id AND f.kind = 'fee'`,
-  ).all() as Array<{
-    id: string;
-    held: number;
-    captured: number;
-    fee: number;
-    status: string;
-    hold_amount: number | null;
-    resolution: string | null;
-    resolved_amount: number | null;
-    fee_amount: number | null;
-  }>) {
+     LEFT JOIN transfers h ON h.id = c.id
+     LEFT JOIN transfers r ON r.pending_id = c.id AND r.kind IN ('capture', 'void')`,
+  ).iterate() as IterableIterator<
+    ChargeRow & {
+      hold_kind: string | null;
+      hold_amount: number | null;
+      hold_debit: string | null;
+      hold_credit: string | null;
+      resolution: string | null;
+      resolved_amount: number | null;
+      resolved_debit: string | null;
+      resolved_credit: string | null;
+    }
+  >) {
+    const fee = fees.get(row.id) ?? { amount: 0, count: 0 };
+    fees.delete(row.id);
+    const wallet = walletOf(row.buyer_id);
+    const earnings = earningsOf(row.seller_account_id);
     const problem =
-      row.hold_amount !== row.held
+      row.hold_kind !== "hold" ||
+      row.hold_amount !== row.held ||
+      row.hold_debit !== wallet ||
+      row.hold_credit !== earnings
         ? "hold transfer missing or different"
-        : row.status === "pending" && row.resolution !== null
-          ? "resolved but still pending"
-          : row.status === "completed" &&
-              (row.resolution !== "capture" ||
-                row.resolved_amount !== row.captured ||
-                row.captured > row.held)
-            ? "capture does not match"
+        : row.resolution !== null && (row.resolved_debit !== wallet || row.resolved_credit !== earnings)
+          ? "resolved between other accounts"
+          : row.status === "pending" &&
+              (row.resolution !== null || row.captured !== 0 || row.fee !== 0 || row.resolved_at !== null)
+            ? "pending, yet resolved, charged or dated"
             : row.status === "completed" &&
-                (row.fee !== Number(splitCharge(row.captured).fee) || (row.fee_amount ?? 0) !== row.fee)
-              ? "fee is not floor(10%) of the charge"
-              : row.status === "voided" && (row.resolution !== "void" || row.captured !== 0)
-                ? "void does not match"
-                : undefined;
-    if (problem) violations.push({ rule: "charge-matches-transfers", detail: `${row.id}: ${problem}` });
+                (row.resolution !== "capture" ||
+                  row.resolved_amount !== row.captured ||
+                  row.captured < 1 ||
+                  row.captured > row.held ||
+                  row.resolved_at === null)
+              ? "capture does not match"
+              : row.status === "completed" &&
+                  (row.fee !== Number(splitCharge(row.captured).fee) ||
+                    fee.amount !== row.fee ||
+                    fee.count > 1)
+                ? "fee is not floor(10%) of the charge, paid once"
+                : row.status === "voided" &&
+                    (row.resolution !== "void" ||
+                      row.resolved_amount !== row.held ||
+                      row.captured !== 0 ||
+                      row.fee !== 0 ||
+                      fee.count !== 0 ||
+                      row.resolved_at === null)
+                  ? "void does not match"
+                  : undefined;
+    if (problem) violation("charge-matches-transfers", `${row.id}: ${problem}`);
+  }
+  for (const holdId of fees.keys())
+    violation("charge-matches-transfers", `${holdId}: a fee without a charge`);
+  for (const id of prepare(
+    `SELECT h.id FROM transfers h WHERE h.kind = 'hold' AND NOT EXISTS (SELECT 1 FROM charges c WHERE c.id = h.id)`,
+  )
+    .pluck()
+    .all() as string[]) {
+    violation("charge-matches-transfers", `${id}: a hold without a charge`);
   }
 
   return { ok: violations.length === 0, accounts: accounts.length, transfers, totals, violations };
@@ -798,13 +1009,38 @@ function sameTransfer(a: TransferRow, b: TransferRow): boolean {
     a.debit_account_id === b.debit_account_id &&
     a.credit_account_id === b.credit_account_id &&
     a.amount === b.amount &&
-    a.pending_id === b.pending_id
+    a.pending_id === b.pending_id &&
+    a.reference === b.reference
   );
 }
 
 function idReused(id: string): MercatoError {
   return new MercatoError("CONFLICT", `Transfer id ${id} was already used with other fields`, {
     details: { transfer_id: id },
+  });
+}
+
+/** A caller-chosen transfer id: not empty, and not one of the ledger's own. */
+function assertCallerId(id: string): void {
+  if (typeof id !== "string" || id.length === 0 || id.startsWith(SYSTEM_ID)) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      `A transfer id must be non-empty and not start with "${SYSTEM_ID}"`,
+      {
+        details: { issues: [{ path: "id", message: "invalid transfer id" }] },
+      },
+    );
+  }
+}
+
+function isConstraint(error: unknown, kind: "UNIQUE" | "FOREIGNKEY"): boolean {
+  return (error as { code?: unknown } | null)?.code === `SQLITE_CONSTRAINT_${kind}`;
+}
+
+function noAccount(accountId: string, cause: unknown): MercatoError {
+  return new MercatoError("NOT_FOUND", `No account ${accountId}`, {
+    details: { account_id: accountId },
+    cause,
   });
 }
 

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "../conformance.js";
+import { describeLedgerConformance } from "../ledger-conformance.js";
+import type { Store } from "../types.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
@@ -13,6 +15,10 @@ let files = 0;
 
 describeStoreConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `c${++files}.db`) }));
+describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeLedgerConformance("sqlite file (WAL)", () =>
+  createSqliteStore({ path: join(dir, `l${++files}.db`) }),
+);
 
 describe("sqlite store on disk", () => {
   it("creates its folder, migrates once, and keeps data across reopenings", async () => {
@@ -52,5 +58,95 @@ describe("sqlite store on disk", () => {
     raw.pragma("user_version = 999");
     raw.close();
     expect(() => createSqliteStore({ path })).toThrow(/newer than this broker knows/);
+  });
+});
+
+describe("sqlite ledger audit", () => {
+  const T0 = "2026-01-10T12:00:00.000Z";
+  const account = async (store: Store, id: string) => {
+    await store.createAccount(
+      { id, name: id, email: null, createdAt: T0 },
+      {
+        id: `key_${id}`,
+        accountId: id,
+        kind: "account",
+        name: null,
+        prefix: "mk_abcdef",
+        hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "c"),
+        agentId: null,
+        rateLimit: null,
+        expiresAt: null,
+        createdAt: T0,
+        revokedAt: null,
+      },
+    );
+  };
+  /** A file store with one captured and one pending charge, and a raw second connection to it. */
+  const ledgerOnDisk = async () => {
+    const path = join(dir, `audit${++files}.db`);
+    const store = createSqliteStore({ path });
+    await account(store, "acct_buyer");
+    await account(store, "acct_seller");
+    await store.credit({
+      id: "credit_1",
+      accountId: "acct_buyer",
+      amount: 10_000_000,
+      reference: "t",
+      at: T0,
+    });
+    const hold = (id: string) =>
+      store.hold({
+        id,
+        buyerId: "acct_buyer",
+        sellerAccountId: "acct_seller",
+        agentId: "agent_x",
+        amount: 1_000_000,
+        expiresAt: "2026-01-10T13:00:00.000Z",
+        at: T0,
+      });
+    await hold("txn_captured");
+    await store.capture({ id: "cap_1", holdId: "txn_captured", amount: 700_000, at: T0 });
+    await hold("txn_pending");
+    expect(await store.audit()).toMatchObject({ ok: true, violations: [] });
+    return { store, raw: new Database(path) };
+  };
+
+  it("finds a balance changed behind the ledger's back", async () => {
+    const { store, raw } = await ledgerOnDisk();
+    raw
+      .prepare("UPDATE ledger_accounts SET credits_posted = credits_posted + 5 WHERE id = ?")
+      .run("wallet:acct_buyer");
+    raw.close();
+    const audit = await store.audit();
+    expect(audit.ok).toBe(false);
+    expect(audit.violations.map((v) => v.rule).sort()).toEqual([
+      "balance-equals-transfers",
+      "money-in-equals-money-held",
+      "sum-of-balances-is-zero",
+    ]);
+    expect(audit.violations[0]?.detail).toContain("wallet:acct_buyer");
+    await store.close();
+  });
+
+  it("finds an overdrawn wallet, unbalanced pending amounts and a charge that disagrees with its transfers", async () => {
+    const { store, raw } = await ledgerOnDisk();
+    raw
+      .prepare("UPDATE ledger_accounts SET debits_pending = debits_pending + 20000000 WHERE id = ?")
+      .run("wallet:acct_buyer");
+    raw.prepare("UPDATE charges SET status = 'pending' WHERE id = 'txn_captured'").run();
+    raw.prepare("UPDATE charges SET fee = fee + 1 WHERE id = 'txn_pending'").run();
+    raw.close();
+    const audit = await store.audit();
+    expect(audit.ok).toBe(false);
+    expect(new Set(audit.violations.map((v) => v.rule))).toEqual(
+      new Set([
+        "balance-equals-transfers",
+        "wallet-not-negative",
+        "pending-debits-equal-credits",
+        "charge-matches-transfers",
+      ]),
+    );
+    expect(audit.violations.filter((v) => v.rule === "charge-matches-transfers")).toHaveLength(2);
+    await store.close();
   });
 });

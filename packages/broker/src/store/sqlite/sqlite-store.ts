@@ -17,6 +17,7 @@ import type {
   Store,
 } from "../types.js";
 import { migrate } from "./migrations.js";
+import { createSqlitePayoutDestinations } from "./payout-schema.js";
 import { createSqliteLedger } from "./sqlite-ledger.js";
 
 /** Options of {@link createSqliteStore}. */
@@ -248,6 +249,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     ...ledger,
+    ...createSqlitePayoutDestinations(prepare),
 
     async createAccount(account, firstKey) {
       db.transaction(() => {

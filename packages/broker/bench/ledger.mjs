@@ -1,0 +1,224 @@
+// Ledger throughput benchmark: captured charges per second on a durable SQLite FILE database
+// (WAL, synchronous = FULL). Each charge is a hold then a capture, each awaited as the invoke path
+// awaits them; BENCH_CONCURRENCY charges are in flight at once across several buyers and sellers.
+// Reports charges/s and p50/p99 latency of hold and capture, then runs audit() (must be ok) and
+// checks every balance against the charges made. Requirement: ≥ 20,000 charges/s.
+//
+//   npm run bench -w @mercato/broker              (build first: npx tsup)
+//   BENCH_CHARGES=20000 node bench/ledger.mjs     (a quick run)
+//   BENCH_DB=/tmp/ledger.db node bench/ledger.mjs (keep the database)
+//
+// Other knobs: BENCH_CONCURRENCY (comma-separated levels, default 256,1024), BENCH_BUYERS (32),
+// BENCH_SELLERS (8), BENCH_SEED.
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSqliteStore } from "../dist/index.js";
+
+const CHARGES = positiveInt("BENCH_CHARGES", 100_000);
+const LEVELS = (process.env.BENCH_CONCURRENCY ?? "256,1024").split(",").map((level) => {
+  const value = Number(level);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error("BENCH_CONCURRENCY: positive integers");
+  return value;
+});
+const BUYERS = positiveInt("BENCH_BUYERS", 32);
+const SELLERS = positiveInt("BENCH_SELLERS", 8);
+const SEED = positiveInt("BENCH_SEED", 20_240_601);
+const TARGET_PER_SECOND = 20_000;
+const PRICE = 20_000; // 0.02 USD held per call
+const T0 = Date.parse("2026-03-01T00:00:00.000Z");
+
+function positiveInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rng = mulberry32(SEED);
+const randInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
+
+/** Latencies in ms; percentiles by sorting once. */
+class Latencies {
+  constructor(capacity) {
+    this.values = new Float64Array(capacity);
+    this.count = 0;
+  }
+  add(ms) {
+    this.values[this.count++] = ms;
+  }
+  percentile(p) {
+    const sorted = this.values.subarray(0, this.count).sort();
+    return sorted[Math.min(this.count - 1, Math.floor((p / 100) * this.count))] ?? 0;
+  }
+}
+
+const fee = (charge) => Math.floor((charge * 1000) / 10000);
+
+async function main() {
+  let dir;
+  let path = process.env.BENCH_DB;
+  if (path === undefined) {
+    dir = mkdtempSync(join(tmpdir(), "mercato-ledger-bench-"));
+    path = join(dir, "ledger.db");
+  } else if (existsSync(path)) {
+    throw new Error(`BENCH_DB ${path} exists: the benchmark needs a fresh database`);
+  }
+  const store = createSqliteStore({ path });
+  try {
+    const at = () => new Date(T0 + Math.floor(performance.now())).toISOString();
+    const expiresAt = new Date(T0 + 24 * 3_600_000).toISOString();
+    const key = (accountId, n) => ({
+      id: `key_bench${String(n).padStart(8, "0")}`,
+      accountId,
+      kind: "account",
+      name: null,
+      prefix: "mk_bench",
+      hash: String(n).padStart(64, "0"),
+      agentId: null,
+      rateLimit: null,
+      expiresAt: null,
+      createdAt: at(),
+      revokedAt: null,
+    });
+    const buyers = [];
+    const sellers = [];
+    let n = 0;
+    for (let i = 0; i < BUYERS + SELLERS; i++) {
+      const id = `acct_bench${String(i).padStart(8, "0")}`;
+      await store.createAccount({ id, name: id, email: null, createdAt: at() }, key(id, ++n));
+      (i < BUYERS ? buyers : sellers).push(id);
+    }
+    const totalCharges = CHARGES * LEVELS.length;
+    // Enough for every charge of every level on the buyer that gets the most of them.
+    const perBuyer = Math.ceil((totalCharges / BUYERS) * 2 + 1000) * PRICE;
+    await Promise.all(
+      buyers.map((accountId) =>
+        store.credit({ id: `bench-topup-${accountId}`, accountId, amount: perBuyer, reference: "bench", at: at() }),
+      ),
+    );
+
+    const expected = new Map(); // account → { spent, earned }
+    const book = (id) => {
+      let entry = expected.get(id);
+      if (!entry) {
+        entry = { spent: 0, earned: 0 };
+        expected.set(id, entry);
+      }
+      return entry;
+    };
+    let revenue = 0;
+    let serial = 0;
+
+    const results = [];
+    for (const concurrency of LEVELS) {
+      const holdLatency = new Latencies(CHARGES);
+      const captureLatency = new Latencies(CHARGES);
+      let next = 0;
+      const worker = async () => {
+        while (next < CHARGES) {
+          next++;
+          const id = `txn_bench${String(++serial).padStart(10, "0")}`;
+          const buyerId = buyers[randInt(0, BUYERS - 1)];
+          const sellerAccountId = sellers[randInt(0, SELLERS - 1)];
+          // Most calls cost their full price; some capture less (a metered call).
+          const amount = rng() < 0.8 ? PRICE : randInt(1, PRICE);
+          let t = performance.now();
+          await store.hold({
+            id,
+            buyerId,
+            sellerAccountId,
+            agentId: `agent_of_${sellerAccountId}`,
+            keyId: null,
+            amount: PRICE,
+            expiresAt,
+            at: at(),
+          });
+          let now = performance.now();
+          holdLatency.add(now - t);
+          t = now;
+          const charge = await store.capture({ id: `${id}:capture`, holdId: id, amount, at: at() });
+          now = performance.now();
+          captureLatency.add(now - t);
+          if (charge.status !== "completed" || charge.captured !== amount || charge.fee !== fee(amount)) {
+            throw new Error(`capture of ${id} answered ${JSON.stringify(charge)}`);
+          }
+          book(buyerId).spent += amount;
+          book(sellerAccountId).earned += amount - fee(amount);
+          revenue += fee(amount);
+        }
+      };
+      const started = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      const seconds = (performance.now() - started) / 1000;
+      results.push({
+        concurrency,
+        perSecond: CHARGES / seconds,
+        seconds,
+        hold: [holdLatency.percentile(50), holdLatency.percentile(99)],
+        capture: [captureLatency.percentile(50), captureLatency.percentile(99)],
+      });
+    }
+
+    const auditStarted = performance.now();
+    const audit = await store.audit();
+    const auditMs = performance.now() - auditStarted;
+
+    // Every balance as the charges made say it must be.
+    const mismatches = [];
+    for (const accountId of [...buyers, ...sellers]) {
+      const balance = await store.getBalance(accountId, at());
+      const { spent, earned } = book(accountId);
+      const wantAvailable = buyers.includes(accountId) ? perBuyer - spent : 0;
+      if (balance.available !== wantAvailable || balance.held !== 0 || balance.earnings !== earned) {
+        mismatches.push(`${accountId}: ${JSON.stringify(balance)}, expected spent ${spent} earned ${earned}`);
+      }
+    }
+    if (audit.totals.revenue !== revenue) mismatches.push(`revenue ${audit.totals.revenue} ≠ ${revenue}`);
+
+    const ms = (value) => value.toFixed(2).padStart(8);
+    const lines = [
+      `SQLite ledger on a durable file (WAL, synchronous = FULL): ${CHARGES} charges per level,`,
+      `each a hold then a capture, awaited; ${BUYERS} buyers, ${SELLERS} sellers`,
+      "",
+      "concurrency   charges/s   seconds   hold p50   hold p99   capture p50   capture p99   (ms)",
+    ];
+    for (const r of results) {
+      lines.push(
+        `${String(r.concurrency).padStart(11)}   ${Math.round(r.perSecond).toString().padStart(9)}   ${r.seconds
+          .toFixed(2)
+          .padStart(7)}   ${ms(r.hold[0])}   ${ms(r.hold[1])}      ${ms(r.capture[0])}      ${ms(r.capture[1])}`,
+      );
+    }
+    console.log(`\n${lines.join("\n")}\n`);
+    const size = statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+    console.log(
+      `audit: ${audit.ok ? "ok" : "FAILED"}, ${audit.accounts} accounts, ${audit.transfers} transfers, ` +
+        `${auditMs.toFixed(0)} ms; database ${(size / 1e6).toFixed(1)} MB`,
+    );
+    for (const violation of audit.violations.slice(0, 10)) console.log(`  ${violation.rule}: ${violation.detail}`);
+    if (mismatches.length > 0) console.log(`balance mismatches (${mismatches.length}):\n  ${mismatches.slice(0, 10).join("\n  ")}`);
+    else console.log("checks: every wallet, earnings account and the platform revenue match the charges made");
+    const slowest = Math.min(...results.map((r) => r.perSecond));
+    console.log(
+      `ledger throughput: ${Math.round(slowest)} charges/s at the slowest level (target ≥ ${TARGET_PER_SECOND})`,
+    );
+    process.exitCode = slowest < TARGET_PER_SECOND || !audit.ok || mismatches.length > 0 ? 1 : 0;
+  } finally {
+    await store.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
