@@ -38,6 +38,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Payment provider webhook (Stripe: /webhooks/stripe)
+         * @description Where the payment provider reports payments. For Stripe, point a webhook endpoint at /webhooks/stripe with the checkout.session.completed, checkout.session.async_payment_succeeded, checkout.session.async_payment_failed and checkout.session.expired events, and start the broker with its signing secret in STRIPE_WEBHOOK_SECRET. The Stripe-Signature header is verified against the raw body; a paid session credits its top-up exactly once, however often it is delivered. Events for unknown top-ups are logged and answered 200 so that they are not retried forever.
+         */
+        post: operations["receivePaymentWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/checkout/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Page a buyer returns to from Checkout (HTML) */
+        get: operations["checkoutReturn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -264,6 +301,247 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account's balance
+         * @description Available = top-ups − charges − holds for calls in flight. Earnings are what the account's agents earned (after the 10% fee) and have not been settled yet.
+         */
+        get: operations["getBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/me/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the monthly spend cap
+         * @description A hold that would take the calendar month's (UTC) captured charges plus holds in flight past the cap fails with SPEND_CAP_EXCEEDED. `null` removes the cap.
+         */
+        put: operations["setLimits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List charges
+         * @description Charges the account paid (as buyer) or earned (as seller), newest first; `role` narrows to one side. Pages with `next_cursor`.
+         */
+        get: operations["listTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/transactions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a charge
+         * @description The seed's Transaction plus the exact amounts, fee and seller share. Buyer or seller only.
+         */
+        get: operations["getTransaction"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/transactions/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A charge's signed receipt
+         * @description The captured charge signed by the broker's Ed25519 key as a compact JWS. Verify it offline with the keys at /.well-known/jwks.json (`verifyReceipt` in @mercato/protocol).
+         */
+        get: operations["getReceipt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The broker's public signing keys
+         * @description Ed25519 keys (JWK) that verify receipts and, in direct mode, grants.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit the ledger
+         * @description Proves the ledger's invariants: balances sum to zero, each balance equals its transfers, no wallet is negative, no hold resolved twice, money in − payouts = wallets + earnings + revenue, and each charge matches its transfers. Lists every violation.
+         */
+        get: operations["auditLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Top up the wallet
+         * @description Starts a top-up of at least 10 USD, in whole cents. With Stripe, answers a pending top-up with the Checkout URL to pay at; the wallet is credited once Stripe confirms the payment (webhook). In dev mode without Stripe, the dev provider credits at once and says so in `note`. Without a payment provider, answers 503.
+         */
+        post: operations["createTopup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a top-up
+         * @description A top-up of the calling account: pending until the provider confirms it, then succeeded.
+         */
+        get: operations["getTopup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/settlements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the account's settlements
+         * @description The seller's payouts, newest settlement date first: each moved the earnings of its date out of the ledger. `pending` or `failed` ones (with the reason in `failure`) are retried by every settlement run.
+         */
+        get: operations["listSettlements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/me/payout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the account's settlements are paid */
+        get: operations["getPayoutAccount"];
+        /**
+         * Set where the account's settlements are paid
+         * @description The seller's Stripe account connected to this marketplace (acct_…), where settlements are transferred when the broker pays out through Stripe Connect; null removes it. Until one is set, Stripe payouts fail with a note and are retried by every settlement run.
+         */
+        put: operations["setPayoutAccount"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/settlements/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the settlement
+         * @description Moves each seller's earnings into a settlement for the date (once per seller per date) and pays every unpaid settlement: through Stripe Connect when Stripe is configured, otherwise recorded by the manual (or dev) provider for the operator to pay. The broker also runs it daily just after midnight UTC.
+         */
+        post: operations["runSettlements"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -280,6 +558,10 @@ export interface components {
              * @description When the key stops working; must be in the future
              */
             expires_at?: string;
+        };
+        CreateTopupRequest: {
+            /** @description At least 10 USD */
+            amount_usd: string | number;
         };
         PricingInput: {
             /** @constant */
@@ -303,6 +585,14 @@ export interface components {
              */
             api_endpoint: string;
             pricing: components["schemas"]["PricingInput"];
+        };
+        SetLimitsRequest: {
+            /** @description Most the account may spend per calendar month (UTC); null removes the cap */
+            monthly_cap_usd: (string | number) | null;
+        };
+        SetPayoutAccountRequest: {
+            /** @description The seller's Stripe account connected to this marketplace (acct_…); null removes it */
+            stripe_account_id: string | null;
         };
         UpdateAgentRequest: {
             name?: string;
@@ -427,6 +717,48 @@ export interface components {
             created_at: string;
             revoked_at: string | null;
         };
+        AuditReport: {
+            ok: boolean;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            checked_at: string;
+            accounts: number;
+            transfers: number;
+            totals: {
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                topped_up_usd: string;
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                paid_out_usd: string;
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                wallets_usd: string;
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                held_usd: string;
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                earnings_usd: string;
+                /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+                revenue_usd: string;
+            };
+            violations: {
+                rule: string;
+                detail: string;
+            }[];
+        };
+        Balance: {
+            account_id: string;
+            /** @description Spendable now: credits − debits − holds */
+            available_usd: string;
+            /** @description Held for calls in flight */
+            held_usd: string;
+            /** @description Seller earnings not yet settled */
+            earnings_usd: string;
+            /** @constant */
+            currency: "USD";
+            monthly_cap_usd: string | null;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            spent_this_month_usd: string;
+        };
         CategoryList: {
             categories: {
                 category: string;
@@ -493,8 +825,20 @@ export interface components {
              */
             time: string;
         };
+        Jwks: {
+            keys: components["schemas"]["PublicJwk"][];
+        };
         KeyList: {
             data: components["schemas"]["ApiKey"][];
+        };
+        Limits: {
+            account_id: string;
+            monthly_cap_usd: string | null;
+        };
+        PayoutAccount: {
+            account_id: string;
+            stripe_account_id: string | null;
+            updated_at: string | null;
         };
         PriceChange: {
             price_per_call: number;
@@ -512,6 +856,45 @@ export interface components {
         PriceHistory: {
             agent_id: string;
             data: components["schemas"]["PriceChange"][];
+        };
+        PublicJwk: {
+            /** @constant */
+            kty: "OKP";
+            /** @constant */
+            crv: "Ed25519";
+            x: string;
+            kid: string;
+            /** @constant */
+            alg: "EdDSA";
+            /** @constant */
+            use: "sig";
+        };
+        Receipt: {
+            payload: components["schemas"]["ReceiptPayload"];
+            /** @description Compact JWS of the payload; verify with the broker's /.well-known/jwks.json */
+            jws: string;
+        };
+        ReceiptPayload: {
+            transaction_id: string;
+            buyer_id: string;
+            seller_id: string;
+            seller_account_id: string;
+            agent_id: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            amount_usd: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            fee_usd: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            seller_share_usd: string;
+            /** @constant */
+            currency: "USD";
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            captured_at: string;
+            /** @description The broker that signed it */
+            issuer: string;
         };
         RegisterAgentResponse: {
             agent_id: string;
@@ -542,6 +925,57 @@ export interface components {
             trust_score: number;
             cost_per_success: number;
         };
+        Settlement: {
+            settlement_id: string;
+            account_id: string;
+            settlement_date: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            amount_usd: string;
+            /** @constant */
+            currency: "USD";
+            /** @enum {string} */
+            status: "pending" | "paid" | "failed";
+            provider: string;
+            provider_ref: string | null;
+            failure: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            created_at: string;
+            paid_at: string | null;
+        };
+        SettlementList: {
+            data: components["schemas"]["Settlement"][];
+        };
+        SettlementRun: {
+            settlement_date: string;
+            created: number;
+            paid: number;
+            failed: number;
+            settlements: components["schemas"]["Settlement"][];
+        };
+        Topup: {
+            topup_id: string;
+            account_id: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            amount_usd: string;
+            /** @constant */
+            currency: "USD";
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            provider: string;
+            /** @description Where to pay (Stripe Checkout); null once credited */
+            checkout_url: string | null;
+            /** @description What happened, e.g. that the dev provider credited at once */
+            note?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            created_at: string;
+            completed_at: string | null;
+        };
         Transaction: {
             id: string;
             buyer_id: string;
@@ -556,6 +990,35 @@ export interface components {
              * @description ISO 8601 timestamp in UTC
              */
             created_at: string;
+        };
+        TransactionDetail: {
+            id: string;
+            buyer_id: string;
+            seller_id: string;
+            seller_account_id: string;
+            amount: number;
+            /** @constant */
+            currency: "USD";
+            /** @enum {string} */
+            status: "pending" | "completed" | "voided";
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            created_at: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            held_usd: string;
+            /** @description Captured (charged); 0 unless completed */
+            amount_usd: string;
+            /** @description The marketplace's 10% */
+            fee_usd: string;
+            /** @description amount − fee */
+            seller_share_usd: string;
+            resolved_at: string | null;
+        };
+        TransactionList: {
+            data: components["schemas"]["TransactionDetail"][];
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -596,6 +1059,69 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The reference */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    receivePaymentWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description stripe */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Received (credited, already credited, or ignored) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        received: true;
+                        outcome: string;
+                    };
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR (bad signature; nothing credited), NOT_FOUND (no such provider here), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    checkoutReturn: {
+        parameters: {
+            query?: {
+                topup_id?: string;
+                outcome?: "success" | "cancel";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A short HTML page */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1052,6 +1578,414 @@ export interface operations {
                 };
             };
             /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The balance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Balance"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    setLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetLimitsRequest"];
+            };
+        };
+        responses: {
+            /** @description The limits now in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listTransactions: {
+        parameters: {
+            query?: {
+                /** @description Results per page, 1–100 (default 20) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description Only charges the caller paid, or earned */
+                role?: "buyer" | "seller";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of charges */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionList"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getTransaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Transaction id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The charge */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionDetail"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Transaction id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receipt */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Receipt"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    auditLedger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The audit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditReport"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createTopup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTopupRequest"];
+            };
+        };
+        responses: {
+            /** @description The top-up, pending or (dev) credited */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topup"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, TOPUP_TOO_SMALL, SERVICE_UNAVAILABLE, PAYMENT_PROVIDER_ERROR. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getTopup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Top-up id (topup_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The top-up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topup"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    listSettlements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settlements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettlementList"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getPayoutAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payout account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutAccount"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    setPayoutAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPayoutAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description The payout account now in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutAccount"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    runSettlements: {
+        parameters: {
+            query?: {
+                /** @description Settlement date, YYYY-MM-DD (UTC); today by default, never in the future */
+                date?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the run created and paid */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettlementRun"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
             default: {
                 headers: {
                     [name: string]: unknown;
