@@ -6,7 +6,7 @@
 //
 //   npm run bench -w @mercato/broker              (build first: npx tsup)
 //   BENCH_CHARGES=20000 node bench/ledger.mjs     (a quick run)
-//   BENCH_DB=/tmp/ledger.db node bench/ledger.mjs (keep the database)
+//   BENCH_LEDGER_DB=/tmp/ledger.db node bench/ledger.mjs (keep the database)
 //
 // Other knobs: BENCH_CONCURRENCY (comma-separated levels, default 256,1024), BENCH_BUYERS (32),
 // BENCH_SELLERS (8), BENCH_SEED.
@@ -21,6 +21,7 @@ const LEVELS = (process.env.BENCH_CONCURRENCY ?? "256,1024").split(",").map((lev
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error("BENCH_CONCURRENCY: positive integers");
   return value;
 });
+const WARMUP = Math.min(5_000, CHARGES);
 const BUYERS = positiveInt("BENCH_BUYERS", 32);
 const SELLERS = positiveInt("BENCH_SELLERS", 8);
 const SEED = positiveInt("BENCH_SEED", 20_240_601);
@@ -68,12 +69,12 @@ const fee = (charge) => Math.floor((charge * 1000) / 10000);
 
 async function main() {
   let dir;
-  let path = process.env.BENCH_DB;
+  let path = process.env.BENCH_LEDGER_DB;
   if (path === undefined) {
     dir = mkdtempSync(join(tmpdir(), "mercato-ledger-bench-"));
     path = join(dir, "ledger.db");
   } else if (existsSync(path)) {
-    throw new Error(`BENCH_DB ${path} exists: the benchmark needs a fresh database`);
+    throw new Error(`BENCH_LEDGER_DB ${path} exists: the benchmark needs a fresh database`);
   }
   const store = createSqliteStore({ path });
   try {
@@ -100,12 +101,18 @@ async function main() {
       await store.createAccount({ id, name: id, email: null, createdAt: at() }, key(id, ++n));
       (i < BUYERS ? buyers : sellers).push(id);
     }
-    const totalCharges = CHARGES * LEVELS.length;
+    const totalCharges = CHARGES * LEVELS.length + WARMUP;
     // Enough for every charge of every level on the buyer that gets the most of them.
     const perBuyer = Math.ceil((totalCharges / BUYERS) * 2 + 1000) * PRICE;
     await Promise.all(
       buyers.map((accountId) =>
-        store.credit({ id: `bench-topup-${accountId}`, accountId, amount: perBuyer, reference: "bench", at: at() }),
+        store.credit({
+          id: `bench-topup-${accountId}`,
+          accountId,
+          amount: perBuyer,
+          reference: "bench",
+          at: at(),
+        }),
       ),
     );
 
@@ -121,13 +128,13 @@ async function main() {
     let revenue = 0;
     let serial = 0;
 
-    const results = [];
-    for (const concurrency of LEVELS) {
-      const holdLatency = new Latencies(CHARGES);
-      const captureLatency = new Latencies(CHARGES);
+    /** Runs `count` charges, `concurrency` at a time; returns its throughput and latencies. */
+    const runLevel = async (concurrency, count) => {
+      const holdLatency = new Latencies(count);
+      const captureLatency = new Latencies(count);
       let next = 0;
       const worker = async () => {
-        while (next < CHARGES) {
+        while (next < count) {
           next++;
           const id = `txn_bench${String(++serial).padStart(10, "0")}`;
           const buyerId = buyers[randInt(0, BUYERS - 1)];
@@ -162,14 +169,19 @@ async function main() {
       const started = performance.now();
       await Promise.all(Array.from({ length: concurrency }, worker));
       const seconds = (performance.now() - started) / 1000;
-      results.push({
+      return {
         concurrency,
-        perSecond: CHARGES / seconds,
+        perSecond: count / seconds,
         seconds,
         hold: [holdLatency.percentile(50), holdLatency.percentile(99)],
         capture: [captureLatency.percentile(50), captureLatency.percentile(99)],
-      });
-    }
+      };
+    };
+
+    // Warm-up (not reported): compiles the hot path and grows the file past its first pages.
+    await runLevel(LEVELS[0], WARMUP);
+    const results = [];
+    for (const concurrency of LEVELS) results.push(await runLevel(concurrency, CHARGES));
 
     const auditStarted = performance.now();
     const audit = await store.audit();
@@ -187,19 +199,17 @@ async function main() {
     }
     if (audit.totals.revenue !== revenue) mismatches.push(`revenue ${audit.totals.revenue} ≠ ${revenue}`);
 
-    const ms = (value) => value.toFixed(2).padStart(8);
+    const widths = [11, 11, 9, 11, 11, 13, 13];
+    const row = (cells) => cells.map((cell, i) => String(cell).padStart(widths[i] ?? 0)).join("");
     const lines = [
-      `SQLite ledger on a durable file (WAL, synchronous = FULL): ${CHARGES} charges per level,`,
-      `each a hold then a capture, awaited; ${BUYERS} buyers, ${SELLERS} sellers`,
+      `SQLite ledger on a durable file (WAL, synchronous = FULL): ${CHARGES} charges per level after`,
+      `${WARMUP} to warm up, each a hold then a capture, awaited; ${BUYERS} buyers, ${SELLERS} sellers`,
       "",
-      "concurrency   charges/s   seconds   hold p50   hold p99   capture p50   capture p99   (ms)",
+      `${row(["concurrency", "charges/s", "seconds", "hold p50", "hold p99", "capture p50", "capture p99"])}  (ms)`,
     ];
     for (const r of results) {
-      lines.push(
-        `${String(r.concurrency).padStart(11)}   ${Math.round(r.perSecond).toString().padStart(9)}   ${r.seconds
-          .toFixed(2)
-          .padStart(7)}   ${ms(r.hold[0])}   ${ms(r.hold[1])}      ${ms(r.capture[0])}      ${ms(r.capture[1])}`,
-      );
+      const latencies = [...r.hold, ...r.capture].map((value) => value.toFixed(2));
+      lines.push(row([r.concurrency, Math.round(r.perSecond), r.seconds.toFixed(2), ...latencies]));
     }
     console.log(`\n${lines.join("\n")}\n`);
     const size = statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
@@ -207,9 +217,12 @@ async function main() {
       `audit: ${audit.ok ? "ok" : "FAILED"}, ${audit.accounts} accounts, ${audit.transfers} transfers, ` +
         `${auditMs.toFixed(0)} ms; database ${(size / 1e6).toFixed(1)} MB`,
     );
-    for (const violation of audit.violations.slice(0, 10)) console.log(`  ${violation.rule}: ${violation.detail}`);
-    if (mismatches.length > 0) console.log(`balance mismatches (${mismatches.length}):\n  ${mismatches.slice(0, 10).join("\n  ")}`);
-    else console.log("checks: every wallet, earnings account and the platform revenue match the charges made");
+    for (const violation of audit.violations.slice(0, 10))
+      console.log(`  ${violation.rule}: ${violation.detail}`);
+    if (mismatches.length > 0)
+      console.log(`balance mismatches (${mismatches.length}):\n  ${mismatches.slice(0, 10).join("\n  ")}`);
+    else
+      console.log("checks: every wallet, earnings account and the platform revenue match the charges made");
     const slowest = Math.min(...results.map((r) => r.perSecond));
     console.log(
       `ledger throughput: ${Math.round(slowest)} charges/s at the slowest level (target ≥ ${TARGET_PER_SECOND})`,

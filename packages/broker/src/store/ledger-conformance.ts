@@ -393,6 +393,31 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         expect(await figures(seller)).toEqual({ available: 0, held: 0, earnings: 1 });
       });
 
+      it("answers NOT_FOUND for money moved to or capped on an account that does not exist", async () => {
+        const { buyer } = await parties();
+        expect(await codeOf(store.hold(holdOf(buyer, "acct_nobody")))).toBe("NOT_FOUND");
+        expect(await codeOf(topUp("acct_nobody", USD))).toBe("NOT_FOUND");
+        expect(await codeOf(store.setMonthlyCap("acct_nobody", USD))).toBe("NOT_FOUND");
+        expect(await figures(buyer)).toEqual({ available: 10 * USD, held: 0, earnings: 0 });
+      });
+
+      it("refuses transfer ids the ledger keeps for its own transfers", async () => {
+        const { buyer, seller } = await parties();
+        const held = await store.hold(holdOf(buyer, seller));
+        expect(await codeOf(store.hold(holdOf(buyer, seller, { id: "ledger:mine" })))).toBe(
+          "VALIDATION_ERROR",
+        );
+        expect(await codeOf(store.capture({ id: "ledger:fee", holdId: held.id, amount: 1, at: at(1) }))).toBe(
+          "VALIDATION_ERROR",
+        );
+        expect(await codeOf(store.voidHold({ id: "ledger:expiry", holdId: held.id, at: at(1) }))).toBe(
+          "VALIDATION_ERROR",
+        );
+        expect(await codeOf(topUp(buyer, USD, "ledger:topup"))).toBe("VALIDATION_ERROR");
+        expect(await codeOf(topUp(buyer, USD, ""))).toBe("VALIDATION_ERROR");
+        expect(await figures(buyer)).toEqual({ available: 9 * USD, held: USD, earnings: 0 });
+      });
+
       it("refuses to capture more than the hold with VALIDATION_ERROR, and the hold stays open", async () => {
         const { buyer, seller } = await parties();
         const held = await store.hold(holdOf(buyer, seller));
@@ -652,6 +677,35 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         expect(await figures(a)).toEqual({ available: 0, held: 0, earnings: 0 });
         expect(await figures(c)).toEqual({ available: 0, held: 0, earnings: 0 });
         expect((await store.audit()).totals).toMatchObject({ paidOut: 4_050_000, held: USD });
+      });
+
+      it("undoes a settlement run that fails halfway, while writes sent with it take effect", async () => {
+        const buyer = await newAccount();
+        const [a, b] = [await newAccount(), await newAccount()];
+        await topUp(buyer, 10 * USD);
+        for (const seller of [a, b]) {
+          const charge = await store.hold(holdOf(buyer, seller));
+          await store.capture({ id: `${charge.id}:capture`, holdId: charge.id, amount: USD, at: at(1) });
+        }
+        // The second settlement reuses the first one's id: the run fails after paying one seller.
+        const [failed, held, credited] = await Promise.allSettled([
+          store.createSettlements("2026-01-10", "stripe", at(2), () => "stl_reused"),
+          store.hold(holdOf(buyer, a, { amount: 2 * USD })),
+          topUp(buyer, 5 * USD),
+        ]);
+        expect(failed.status).toBe("rejected");
+        expect(held.status).toBe("fulfilled");
+        expect(credited.status).toBe("fulfilled");
+        expect(await store.listSettlements(a)).toEqual([]);
+        expect(await store.listUnpaidSettlements()).toEqual([]);
+        expect(await figures(a)).toEqual({ available: 0, held: 0, earnings: 900_000 });
+        expect(await figures(b)).toEqual({ available: 0, held: 0, earnings: 900_000 });
+        expect(await figures(buyer)).toEqual({ available: 11 * USD, held: 2 * USD, earnings: 0 });
+        expect((await store.audit()).totals.paidOut).toBe(0);
+
+        let next = 0;
+        const created = await store.createSettlements("2026-01-10", "stripe", at(3), () => `stl_ok${++next}`);
+        expect(created.map((s) => s.amount)).toEqual([900_000, 900_000]);
       });
 
       it("creates each settlement once when runs for one date race", async () => {

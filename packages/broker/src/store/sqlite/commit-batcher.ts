@@ -3,9 +3,9 @@ import type Database from "better-sqlite3";
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
- * What a ledger keeps in memory during a batch and writes just before the commit (see the SQLite
- * ledger's account deltas). Called on the thread that runs the batch, in this order: `start`, then
- * `settled` after each write, then `beforeCommit`; a rerun of the batch starts again with `start`.
+ * For a ledger that keeps sums in memory during a batch and writes them just before the commit (the
+ * SQLite ledger's counters). Called in this order: `start`, `settled` after each write, then
+ * `beforeCommit`; a batch that runs again starts again with `start`.
  */
 export interface BatchHooks {
   /** A batch's writes are about to run: forget anything kept from an earlier run. */

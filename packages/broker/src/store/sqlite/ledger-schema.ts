@@ -61,8 +61,10 @@ export const LEDGER_MIGRATION = {
       created_at TEXT NOT NULL,
       resolved_at TEXT
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX charges_by_buyer ON charges (buyer_id, created_at DESC, id DESC);
-    CREATE INDEX charges_by_seller ON charges (seller_account_id, created_at DESC, id DESC);
+    -- Listed newest first, by walking these backwards: new charges then land at the end of each
+    -- account's run, which splits index pages less than landing at its start.
+    CREATE INDEX charges_by_buyer ON charges (buyer_id, created_at, id);
+    CREATE INDEX charges_by_seller ON charges (seller_account_id, created_at, id);
     CREATE INDEX charges_open ON charges (expires_at) WHERE status = 'pending';
 
     CREATE TABLE spend_limits (

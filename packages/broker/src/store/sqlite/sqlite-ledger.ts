@@ -59,6 +59,22 @@ interface Delta {
   credits_posted: number;
 }
 
+/** A charge row as `SELECT id, buyer_id, … resolved_at` returns it in raw mode, column by column. */
+type ChargeColumns = [
+  ChargeRow["id"],
+  ChargeRow["buyer_id"],
+  ChargeRow["seller_account_id"],
+  ChargeRow["agent_id"],
+  ChargeRow["key_id"],
+  ChargeRow["held"],
+  ChargeRow["captured"],
+  ChargeRow["fee"],
+  ChargeRow["status"],
+  ChargeRow["expires_at"],
+  ChargeRow["created_at"],
+  ChargeRow["resolved_at"],
+];
+
 /** A wallet's spendable figures and its owner's cap, read in one statement before a hold. */
 interface FundsRow {
   available: number;
@@ -99,13 +115,14 @@ const earningsOf = (accountId: string) => `earnings:${accountId}`;
  */
 export function createSqliteLedger(db: Database.Database, prepare: Prepare): LedgerStore {
   const accountSums = createBatchSums<keyof Delta>();
-  /** Keyed `month:accountId`. */
+  /** Keyed by `spendKey`. */
   const spendSums = createBatchSums<"captured">();
+  const spendKey = (accountId: string, month: string) => JSON.stringify([accountId, month]);
   const move = (account: string, counter: keyof Delta, amount: number): void =>
     accountSums.add(account, counter, amount);
   const accountDelta = (account: string): Delta => ({ ...ZERO_DELTA, ...accountSums.get(account) });
   const spentDelta = (accountId: string, month: string): number =>
-    spendSums.get(`${month}:${accountId}`)?.captured ?? 0;
+    spendSums.get(spendKey(accountId, month))?.captured ?? 0;
   const hooks: BatchHooks = {
     start() {
       accountSums.clear();
@@ -127,8 +144,8 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         if (changes !== 1) throw new Error(`Ledger account ${account} vanished during a batch`);
       }
       for (const [key, sums] of spendSums.batch) {
-        const split = key.indexOf(":");
-        sql.addSpend.run(key.slice(split + 1), key.slice(0, split), sums.captured ?? 0);
+        const [accountId, month] = JSON.parse(key) as [string, string];
+        sql.addSpend.run(accountId, month, sums.captured ?? 0);
       }
       accountSums.clear();
       spendSums.clear();
@@ -154,7 +171,11 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
        LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
        WHERE a.id = ?`,
     ),
-    charge: prepare("SELECT * FROM charges WHERE id = ?"),
+    // Rows as arrays: better-sqlite3 builds an array much faster than an object with named keys.
+    charge: prepare(
+      `SELECT id, buyer_id, seller_account_id, agent_id, key_id, held, captured, fee, status, expires_at,
+              created_at, resolved_at FROM charges WHERE id = ?`,
+    ).raw(),
     insertCharge: prepare(
       `INSERT INTO charges (id, buyer_id, seller_account_id, agent_id, key_id, held, status, expires_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
@@ -176,7 +197,25 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
   };
 
   const getTransfer = (id: string) => sql.transfer.get(id) as TransferRow | undefined;
-  const getChargeRow = (id: string) => sql.charge.get(id) as ChargeRow | undefined;
+  const getChargeRow = (id: string): ChargeRow | undefined => {
+    const row = sql.charge.get(id) as ChargeColumns | undefined;
+    return (
+      row && {
+        id: row[0],
+        buyer_id: row[1],
+        seller_account_id: row[2],
+        agent_id: row[3],
+        key_id: row[4],
+        held: row[5],
+        captured: row[6],
+        fee: row[7],
+        status: row[8],
+        expires_at: row[9],
+        created_at: row[10],
+        resolved_at: row[11],
+      }
+    );
+  };
   const getTopupRow = (id: string) => sql.topup.get(id) as TopupRow | undefined;
   const insertTransfer = (t: TransferRow, at: string): void => {
     sql.insertTransfer.run(
@@ -333,7 +372,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       move(earnings, "debits_posted", fee);
       move(REVENUE, "credits_posted", fee);
     }
-    spendSums.add(`${monthOf(at)}:${hold.buyer_id}`, "captured", amount);
+    spendSums.add(spendKey(hold.buyer_id, monthOf(at)), "captured", amount);
     sql.completeCharge.run(amount, fee, at, holdId);
     return toCharge({ ...hold, captured: amount, fee, status: "completed", resolved_at: at });
   };
@@ -420,21 +459,29 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       );
     },
 
-    async hold(request) {
-      assertCallerId(request.id);
-      assertAmount(request.amount, 1);
-      return write(() => holdTx(request));
+    // The hot path checks its input inside the write, so that a bad request rejects (like any
+    // refusal, having changed nothing) without an async wrapper around every call.
+    hold(request) {
+      return write(() => {
+        assertCallerId(request.id);
+        assertAmount(request.amount, 1);
+        return holdTx(request);
+      });
     },
 
-    async capture(request) {
-      assertCallerId(request.id);
-      assertAmount(request.amount, 1);
-      return write(() => captureTx(request));
+    capture(request) {
+      return write(() => {
+        assertCallerId(request.id);
+        assertAmount(request.amount, 1);
+        return captureTx(request);
+      });
     },
 
-    async voidHold({ id, holdId, at }) {
-      assertCallerId(id);
-      return write(() => voidTx(id, holdId, at));
+    voidHold({ id, holdId, at }) {
+      return write(() => {
+        assertCallerId(id);
+        return voidTx(id, holdId, at);
+      });
     },
 
     async expireHolds(now, limit = 1000) {
@@ -451,22 +498,21 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     },
 
     async listCharges(accountId, { role, limit, cursor }) {
-      const where =
-        role === "buyer"
-          ? "buyer_id = ?"
-          : role === "seller"
-            ? "seller_account_id = ?"
-            : "(buyer_id = ? OR seller_account_id = ?)";
-      const params: unknown[] = role === undefined ? [accountId, accountId] : [accountId];
-      let after = "";
-      if (cursor !== undefined) {
-        const position = decodeChargeCursor(cursor);
-        after = "AND (created_at < ? OR (created_at = ? AND id < ?))";
-        params.push(position.createdAt, position.createdAt, position.id);
-      }
-      const rows = prepare(
-        `SELECT * FROM charges WHERE ${where} ${after} ORDER BY created_at DESC, id DESC LIMIT ?`,
-      ).all(...params, limit + 1) as ChargeRow[];
+      const position = cursor === undefined ? undefined : decodeChargeCursor(cursor);
+      // Each side walks its index from the cursor down and stops after a page; "both" merges the
+      // two pages (UNION drops a charge an account paid itself) instead of sorting all its charges.
+      const side = (column: string) =>
+        `SELECT * FROM charges WHERE ${column} = ?${position ? " AND (created_at, id) < (?, ?)" : ""}
+         ORDER BY created_at DESC, id DESC LIMIT ?`;
+      const sideParams = [accountId, ...(position ? [position.createdAt, position.id] : []), limit + 1];
+      const rows = (
+        role === undefined
+          ? prepare(
+              `SELECT * FROM (${side("buyer_id")}) UNION SELECT * FROM (${side("seller_account_id")})
+               ORDER BY created_at DESC, id DESC LIMIT ?`,
+            ).all(...sideParams, ...sideParams, limit + 1)
+          : prepare(side(role === "buyer" ? "buyer_id" : "seller_account_id")).all(...sideParams)
+      ) as ChargeRow[];
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
@@ -927,6 +973,26 @@ function auditLedger(prepare: Prepare): AuditRecord {
     .pluck()
     .all() as string[]) {
     violation("charge-matches-transfers", `${id}: a hold without a charge`);
+  }
+
+  // Money from outside and back: a top-up is credited once it succeeded and only then, a settlement
+  // is paid out when it is created, each by exactly its amount.
+  for (const row of prepare(
+    `SELECT t.id, t.status, t.amount, c.amount AS credited FROM topups t
+     LEFT JOIN transfers c ON c.id = '${SYSTEM_ID}topup:' || t.id AND c.kind = 'topup'
+     WHERE (t.status = 'succeeded') <> (c.amount IS NOT NULL) OR c.amount <> t.amount`,
+  ).all() as Array<{ id: string; status: string; amount: number; credited: number | null }>) {
+    violation(
+      "topup-credited-once",
+      `${row.id} is ${row.status} for ${row.amount}, credited ${row.credited ?? "nothing"}`,
+    );
+  }
+  for (const row of prepare(
+    `SELECT s.id, s.amount, p.amount AS paid FROM settlements s
+     LEFT JOIN transfers p ON p.id = '${SYSTEM_ID}payout:' || s.id AND p.kind = 'payout'
+     WHERE p.amount IS NULL OR p.amount <> s.amount`,
+  ).all() as Array<{ id: string; amount: number; paid: number | null }>) {
+    violation("settlement-paid-out", `${row.id} settles ${row.amount}, paid out ${row.paid ?? "nothing"}`);
   }
 
   return { ok: violations.length === 0, accounts: accounts.length, transfers, totals, violations };

@@ -128,13 +128,19 @@ describe("sqlite ledger audit", () => {
     await store.close();
   });
 
-  it("finds an overdrawn wallet, unbalanced pending amounts and a charge that disagrees with its transfers", async () => {
+  it("finds an overdrawn wallet, unbalanced pending amounts, charges that disagree with their transfers and a top-up never credited", async () => {
     const { store, raw } = await ledgerOnDisk();
     raw
       .prepare("UPDATE ledger_accounts SET debits_pending = debits_pending + 20000000 WHERE id = ?")
       .run("wallet:acct_buyer");
     raw.prepare("UPDATE charges SET status = 'pending' WHERE id = 'txn_captured'").run();
     raw.prepare("UPDATE charges SET fee = fee + 1 WHERE id = 'txn_pending'").run();
+    raw
+      .prepare(
+        `INSERT INTO topups (id, account_id, amount, provider, status, created_at)
+         VALUES ('tp_never_paid', 'acct_buyer', 5000000, 'stripe', 'succeeded', ?)`,
+      )
+      .run(T0);
     raw.close();
     const audit = await store.audit();
     expect(audit.ok).toBe(false);
@@ -144,6 +150,7 @@ describe("sqlite ledger audit", () => {
         "wallet-not-negative",
         "pending-debits-equal-credits",
         "charge-matches-transfers",
+        "topup-credited-once",
       ]),
     );
     expect(audit.violations.filter((v) => v.rule === "charge-matches-transfers")).toHaveLength(2);
