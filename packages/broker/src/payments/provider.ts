@@ -63,6 +63,11 @@ export type PaymentEvent =
 export interface PaymentProvider {
   /** Short name stored with each top-up and settlement (`stripe`, `dev`, `manual`). */
   readonly name: string;
+  /**
+   * The smallest amount the provider pays out, in micros (Stripe: one cent, 10,000). Settlements
+   * pay whole multiples of it and leave the remainder in earnings. Default 1.
+   */
+  readonly payoutUnitMicros?: number;
   /** @throws MercatoError `PAYMENT_PROVIDER_ERROR` when the provider cannot start a checkout. */
   createCheckout(request: CheckoutRequest): Promise<CheckoutResult>;
   /** Pays a settlement; safe to repeat with the same settlement id (it never pays twice). */

@@ -212,17 +212,19 @@ describe("settlements through Stripe Connect", () => {
     expect(transfersPosted()).toHaveLength(1);
   });
 
-  it("does not transfer earnings that are not whole cents, and says why", async () => {
+  it("pays whole cents and keeps the sub-cent remainder in earnings for a later run", async () => {
     await withStripe();
-    const seller = await sellerEarning(20_000);
+    const seller = await sellerEarning(20_000, 20_000);
     await broker.call("PUT", "/accounts/me/payout", {
       key: seller.apiKey,
       body: { stripe_account_id: CONNECTED },
     });
     const result = (await run()).json();
-    expect(result.settlements[0]).toMatchObject({ amount_usd: "0.018000", status: "failed" });
-    expect(result.settlements[0].failure).toMatch(/not a whole number of cents/);
-    expect(transfersPosted()).toHaveLength(0);
+    expect(result.settlements[0]).toMatchObject({ amount_usd: "0.030000", status: "paid" });
+    expect(transfersPosted()).toHaveLength(1);
+    expect(transfersPosted()[0]?.form).toMatchObject({ amount: "3", currency: "usd" });
+    const balance = (await broker.call("GET", "/balance", { key: seller.apiKey })).json();
+    expect(balance.earnings_usd).toBe("0.006000");
   });
 });
 

@@ -35,8 +35,12 @@ export interface SettlementRunResult {
  */
 export async function runSettlements(options: SettlementRunOptions): Promise<SettlementRunResult> {
   const { store, clock, provider, log, date } = options;
-  const created = await store.createSettlements(date, provider.name, clock.now().toISOString(), () =>
-    newId("stl"),
+  const created = await store.createSettlements(
+    date,
+    provider.name,
+    clock.now().toISOString(),
+    () => newId("stl"),
+    provider.payoutUnitMicros ?? 1,
   );
   const unpaid = await store.listUnpaidSettlements();
   const due = unpaid.filter((settlement) => settlement.provider === provider.name);

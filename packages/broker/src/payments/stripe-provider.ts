@@ -34,6 +34,7 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
   const { stripe, webhookSecret } = options;
   return {
     name: "stripe",
+    payoutUnitMicros: 10_000,
 
     async createCheckout({ topupId, accountId, amountMicros }) {
       const base = options.publicUrl().replace(/\/+$/, "");

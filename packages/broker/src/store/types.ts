@@ -310,13 +310,16 @@ export interface LedgerStore {
 
   /**
    * Moves each seller's settled earnings into a settlement for `date` with a payout transfer;
-   * once per seller per date. Returns the settlements it created.
+   * once per seller per date. Only whole multiples of `unitMicros` are settled (Stripe pays whole
+   * cents: 10,000 micros); the remainder stays in earnings for a later run. Returns the
+   * settlements it created.
    */
   createSettlements(
     date: string,
     provider: string,
     at: string,
     newId: () => string,
+    unitMicros?: number,
   ): Promise<SettlementRecord[]>;
   /** Settlements not yet paid (pending or failed), oldest first. */
   listUnpaidSettlements(): Promise<SettlementRecord[]>;

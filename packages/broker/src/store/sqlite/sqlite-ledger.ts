@@ -595,7 +595,8 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       });
     },
 
-    async createSettlements(date, provider, at, newId) {
+    async createSettlements(date, provider, at, newId, unitMicros = 1) {
+      assertAmount(unitMicros, 1);
       return write(() => {
         const unsettled = prepare(
           `SELECT a.id, a.owner_id, a.credits_posted - a.debits_posted AS amount FROM ledger_accounts a
@@ -606,7 +607,8 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         const due = unsettled
           .map((row) => {
             const delta = accountDelta(row.id);
-            return { ...row, amount: row.amount + delta.credits_posted - delta.debits_posted };
+            const earned = row.amount + delta.credits_posted - delta.debits_posted;
+            return { ...row, amount: earned - (earned % unitMicros) };
           })
           .filter((row) => row.amount > 0);
         const created: SettlementRecord[] = [];
