@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSqliteStore } from "../dist/index.js";
+import { mulberry32, positiveInt } from "./common.mjs";
 
 const CHARGES = positiveInt("BENCH_CHARGES", 100_000);
 const LEVELS = (process.env.BENCH_CONCURRENCY ?? "256,1024").split(",").map((level) => {
@@ -29,24 +30,6 @@ const TARGET_PER_SECOND = 20_000;
 const PRICE = 20_000; // 0.02 USD held per call
 const T0 = Date.parse("2026-03-01T00:00:00.000Z");
 
-function positiveInt(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rng = mulberry32(SEED);
 const randInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
 

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBroker, createSqliteStore } from "../dist/index.js";
+import { mulberry32, positiveInt } from "./common.mjs";
 
 const AGENTS = positiveInt("BENCH_AGENTS", 100_000);
 const ROUNDS = positiveInt("BENCH_ROUNDS", 130);
@@ -20,26 +21,8 @@ const TARGET_P95_MS = 20;
 const PAGE_SIZE = 20;
 const PAGES = 20;
 
-function positiveInt(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
 // ---------------------------------------------------------------- deterministic randomness
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rng = mulberry32(SEED);
 const randInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
 const pick = (items) => items[Math.floor(rng() * items.length)];
