@@ -324,14 +324,26 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     };
   };
 
-  const captureTx = ({ id, holdId, amount, at }: CaptureRequest): ChargeRecord => {
+  /**
+   * The first half of a capture or a void: refuse what cannot resolve the hold (replaying the
+   * first answer when `id` was used already), then claim the resolving transfer for `requested`
+   * micros (a void takes the whole hold). Returns the replayed charge, or the hold and its accounts
+   * for the caller to move the money.
+   */
+  const beginResolution = (
+    kind: "capture" | "void",
+    { id, holdId, at, requested }: { id: string; holdId: string; at: string; requested?: number },
+    refuse: (hold: ChargeRow) => MercatoError | undefined = () => undefined,
+  ): { replay: ChargeRecord } | { hold: ChargeRow; wallet: string; earnings: string } => {
     const charge = getChargeRow(holdId);
-    const refusal = refuseResolution(charge, holdId, id) ?? refuseCapture(charge as ChargeRow, amount, at);
+    const refusal = refuseResolution(charge, holdId, id) ?? refuse(charge as ChargeRow);
     const same = (existing: TransferRow) =>
-      existing.kind === "capture" && existing.pending_id === holdId && existing.amount === amount;
+      existing.kind === kind &&
+      existing.pending_id === holdId &&
+      (requested === undefined || existing.amount === requested);
     if (refusal) {
       const existing = getTransfer(id);
-      if (existing) return replayed(existing, same(existing), holdId);
+      if (existing) return { replay: replayed(existing, same(existing), holdId) };
       throw refusal;
     }
     const hold = charge as ChargeRow;
@@ -342,15 +354,24 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         id,
         debit_account_id: wallet,
         credit_account_id: earnings,
-        amount,
-        kind: "capture",
+        amount: requested ?? hold.held,
+        kind,
         pending_id: holdId,
         reference: hold.agent_id,
       },
       at,
       hold.seller_account_id,
     );
-    if (existing) return replayed(existing, same(existing), holdId);
+    if (existing) return { replay: replayed(existing, same(existing), holdId) };
+    return { hold, wallet, earnings };
+  };
+
+  const captureTx = ({ id, holdId, amount, at }: CaptureRequest): ChargeRecord => {
+    const begun = beginResolution("capture", { id, holdId, at, requested: amount }, (hold) =>
+      refuseCapture(hold, amount, at),
+    );
+    if ("replay" in begun) return begun.replay;
+    const { hold, wallet, earnings } = begun;
     const fee = Number(splitCharge(amount).fee);
     move(wallet, "debits_pending", -hold.held);
     move(wallet, "debits_posted", amount);
@@ -378,31 +399,9 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
   };
 
   const voidTx = (id: string, holdId: string, at: string): ChargeRecord => {
-    const charge = getChargeRow(holdId);
-    const refusal = refuseResolution(charge, holdId, id);
-    const same = (existing: TransferRow) => existing.kind === "void" && existing.pending_id === holdId;
-    if (refusal) {
-      const existing = getTransfer(id);
-      if (existing) return replayed(existing, same(existing), holdId);
-      throw refusal;
-    }
-    const hold = charge as ChargeRow;
-    const wallet = walletOf(hold.buyer_id);
-    const earnings = earningsOf(hold.seller_account_id);
-    const existing = claim(
-      {
-        id,
-        debit_account_id: wallet,
-        credit_account_id: earnings,
-        amount: hold.held,
-        kind: "void",
-        pending_id: holdId,
-        reference: hold.agent_id,
-      },
-      at,
-      hold.seller_account_id,
-    );
-    if (existing) return replayed(existing, same(existing), holdId);
+    const begun = beginResolution("void", { id, holdId, at });
+    if ("replay" in begun) return begun.replay;
+    const { hold, wallet, earnings } = begun;
     move(wallet, "debits_pending", -hold.held);
     move(earnings, "credits_pending", -hold.held);
     sql.voidCharge.run(at, holdId);
