@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey } from "../auth/api-keys.js";
-import { createTestBroker, type TestBroker } from "../testing/harness.js";
+import { createTestBroker, plantAccessKey, type TestBroker } from "../testing/harness.js";
 
 let broker: TestBroker;
 beforeEach(async () => {
@@ -59,21 +59,8 @@ describe("accounts", () => {
 
   it("refuses an access key (sk_live_…) on account routes", async () => {
     const { accountId } = await broker.signUp();
-    const access = generateApiKey("access");
-    await broker.store.insertApiKey({
-      id: "key_accesskey0001",
-      accountId,
-      kind: "access",
-      name: null,
-      prefix: access.prefix,
-      hash: access.hash,
-      agentId: null,
-      rateLimit: null,
-      expiresAt: null,
-      createdAt: "2026-03-01T12:00:00.000Z",
-      revokedAt: null,
-    });
-    const response = await broker.call("GET", "/keys", { key: access.secret });
+    const access = await plantAccessKey(broker.store, accountId, "key_accesskey0001");
+    const response = await broker.call("GET", "/keys", { key: access });
     expect(response.statusCode).toBe(403);
     expect(response.json().error.code).toBe("FORBIDDEN");
   });

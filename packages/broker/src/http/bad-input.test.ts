@@ -10,7 +10,7 @@ import { generateApiKey } from "../auth/api-keys.js";
 import { createManualClock } from "../clock.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/types.js";
-import { publicResolver } from "../testing/harness.js";
+import { plantAccessKey, publicResolver } from "../testing/harness.js";
 import { createBroker, ROUTES } from "./app.js";
 
 /**
@@ -55,21 +55,7 @@ beforeAll(async () => {
     url: `/keys/${spare.json().key_id}`,
     headers: { authorization: `Bearer ${keys.owner}` },
   });
-  const access = generateApiKey("access");
-  keys.access = access.secret;
-  await store.insertApiKey({
-    id: "key_accessonly001",
-    accountId: owner.account_id,
-    kind: "access",
-    name: null,
-    prefix: access.prefix,
-    hash: access.hash,
-    agentId: null,
-    rateLimit: null,
-    expiresAt: null,
-    createdAt: "2026-03-01T12:00:00.000Z",
-    revokedAt: null,
-  });
+  keys.access = await plantAccessKey(store, owner.account_id, "key_accessonly001");
   for (const name of ["First", "Second"]) {
     const registered = await app.inject({
       method: "POST",

@@ -1,17 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { type ReceiptPayloadValue, type SignedReceipt, signReceipt } from "@mercato/protocol";
+import { type PublicJwk, type ReceiptPayloadValue, type SignedReceipt, signReceipt } from "@mercato/protocol";
+import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { Store } from "../store/types.js";
 
 /** A public key as published at `/.well-known/jwks.json`. */
-export interface PublishedJwk {
-  kty: "OKP";
-  crv: "Ed25519";
-  x: string;
-  kid: string;
-  alg: "EdDSA";
-  use: "sig";
-}
+export type PublishedJwk = z.output<typeof PublicJwk>;
 
 /** Signs receipts with the broker's Ed25519 key and publishes the public keys. */
 export interface ReceiptSigner {

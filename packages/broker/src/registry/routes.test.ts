@@ -1,6 +1,6 @@
 import { AgentDetail, SearchAgentsResponse } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestBroker, type TestBroker } from "../testing/harness.js";
+import { createTestBroker, SEED_REGISTRATION, type TestBroker } from "../testing/harness.js";
 
 let broker: TestBroker;
 beforeEach(async () => {
@@ -24,14 +24,7 @@ describe("registration", () => {
     const { apiKey, accountId } = await broker.signUp("Seller");
     const response = await broker.call("POST", "/agents/register", {
       key: apiKey,
-      body: {
-        name: "Crypto News Summarizer",
-        description: "Summarizes crypto news from multiple sources",
-        category: "crypto",
-        tags: ["news", "summarization"],
-        api_endpoint: "https://api.example.com/agent/abc123",
-        pricing: { model: "per_call", price_per_call: 0.02 },
-      },
+      body: SEED_REGISTRATION,
     });
     expect(response.statusCode).toBe(201);
     const { agent_id, status } = response.json();

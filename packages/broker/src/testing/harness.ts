@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from "fastify";
+import { generateApiKey } from "../auth/api-keys.js";
 import { type Clock, createManualClock } from "../clock.js";
 import { createBroker } from "../http/app.js";
 import type { PaymentProvider } from "../payments/provider.js";
@@ -22,6 +23,38 @@ export interface TestBroker {
   /** Registers an agent with the seed's example fields, overridden by `fields`. */
   register(apiKey: string, fields?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The seed's example registration request (SEED-architecture.md, POST /agents/register). */
+export const SEED_REGISTRATION = {
+  name: "Crypto News Summarizer",
+  description: "Summarizes crypto news from multiple sources",
+  category: "crypto",
+  tags: ["news", "summarization"],
+  api_endpoint: "https://api.example.com/agent/abc123",
+  pricing: { model: "per_call", price_per_call: 0.02 },
+} as const;
+
+/**
+ * Stores an access key (sk_live_…) for `accountId` straight in the store, until purchases issue
+ * them; returns its secret.
+ */
+export async function plantAccessKey(store: Store, accountId: string, id: string): Promise<string> {
+  const access = generateApiKey("access");
+  await store.insertApiKey({
+    id,
+    accountId,
+    kind: "access",
+    name: null,
+    prefix: access.prefix,
+    hash: access.hash,
+    agentId: null,
+    rateLimit: null,
+    expiresAt: null,
+    createdAt: "2026-03-01T12:00:00.000Z",
+    revokedAt: null,
+  });
+  return access.secret;
 }
 
 /** A resolver for tests: public names resolve to a documentation-free public address. */
@@ -74,15 +107,7 @@ export async function createTestBroker(
     async register(apiKey, fields = {}) {
       const response = await call("POST", "/agents/register", {
         key: apiKey,
-        body: {
-          name: "Crypto News Summarizer",
-          description: "Summarizes crypto news from multiple sources",
-          category: "crypto",
-          tags: ["news", "summarization"],
-          api_endpoint: "https://api.example.com/agent/abc123",
-          pricing: { model: "per_call", price_per_call: 0.02 },
-          ...fields,
-        },
+        body: { ...SEED_REGISTRATION, ...fields },
       });
       if (response.statusCode !== 201) throw new Error(`register failed: ${response.body}`);
       return (response.json() as { agent_id: string }).agent_id;
