@@ -1,3 +1,22 @@
+export type {
+  CallKeyResolver,
+  CallSignatureFailure,
+  CallSignatureParts,
+  JwksKeyResolverOptions,
+  SignableCall,
+  VerifiedCall,
+  VerifyCallOptions,
+} from "./call-signatures/index.js";
+export {
+  CALL_HEADERS,
+  CALL_SIGNATURE_SCHEME,
+  callSigningInput,
+  createJwksKeyResolver,
+  DEFAULT_REPLAY_WINDOW_SECONDS,
+  digestBody,
+  signCall,
+  verifyCallSignature,
+} from "./call-signatures/index.js";
 export type { ErrorCode, ErrorEnvelope, MercatoErrorOptions } from "./errors/index.js";
 export {
   ERROR_CODE_LIST,
@@ -44,12 +63,17 @@ export {
   DeactivateAgentResponse,
   ErrorEnvelopeSchema,
   HealthzResponse,
+  InvokeFailureDetails,
+  InvokeMetrics,
+  InvokeRequest,
+  InvokeResponse,
   Jwks,
   KeyId,
   KeyList,
   Limits,
   ListTransactionsQuery,
   MAX_PRICE_PER_CALL_MICROS,
+  MAX_RATE_LIMIT_PER_MINUTE,
   MAX_TOPUP_MICROS,
   MIN_TOPUP_MICROS,
   PayoutAccount,
@@ -59,6 +83,8 @@ export {
   PricingInput,
   PricingModel,
   PublicJwk,
+  PurchaseRequest,
+  PurchaseResponse,
   REQUEST_SCHEMAS,
   RESPONSE_SCHEMAS,
   Receipt,
@@ -84,6 +110,7 @@ export {
   TransactionDetail,
   TransactionList,
   UpdateAgentRequest,
+  UpdateKeyRequest,
   UsdAmount,
   UsdAmountInput,
 } from "./schemas/index.js";

@@ -1,4 +1,5 @@
 import type * as z from "zod";
+import { base64url, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
 import { type Jwks, type PublicJwk, ReceiptPayload } from "../schemas/ledger.js";
 
@@ -24,7 +25,7 @@ export async function signReceipt(
 ): Promise<SignedReceipt> {
   const header = encodeJson({ alg: "EdDSA", kid, typ: HEADER_TYPE });
   const body = encodeJson(payload);
-  const signature = await crypto.subtle.sign(ED25519, privateKey, ascii(`${header}.${body}`));
+  const signature = await crypto.subtle.sign(ED25519, privateKey, utf8(`${header}.${body}`));
   return { payload, jws: `${header}.${body}.${base64url(new Uint8Array(signature))}` };
 }
 
@@ -53,7 +54,7 @@ export async function verifyReceipt(
   const signature = fromBase64url(signaturePart);
   if (!signature) throw invalid("has a malformed signature");
   const key = await importPublicKey(jwk);
-  const ok = await crypto.subtle.verify(ED25519, key, signature, ascii(`${headerPart}.${payloadPart}`));
+  const ok = await crypto.subtle.verify(ED25519, key, signature, utf8(`${headerPart}.${payloadPart}`));
   if (!ok) throw invalid("has a signature that does not verify");
   const parsed = ReceiptPayload.safeParse(decodeJson(payloadPart));
   if (!parsed.success) throw invalid("has a payload that is not a receipt");
@@ -89,28 +90,6 @@ function decodeJson(part: string): unknown {
   if (!bytes) return undefined;
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-}
-
-function ascii(text: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(text) as Uint8Array<ArrayBuffer>;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
   } catch {
     return undefined;
   }

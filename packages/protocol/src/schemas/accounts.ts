@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { AccountId, AgentId, KeyId, Timestamp } from "./common.js";
+import { AccountId, AgentId, KeyId, Timestamp, UsdAmount } from "./common.js";
 
 /** `POST /accounts`: sign up. */
 export const CreateAccountRequest = z.strictObject({
@@ -27,6 +27,12 @@ export const ApiKey = z.object({
   prefix: z.string().describe("The key's first characters, to recognise it; never enough to use it"),
   agent_id: AgentId.nullable(),
   rate_limit: z.number().int().positive().nullable().describe("Calls per minute, null for the default"),
+  spend_cap_usd: UsdAmount.nullable().describe(
+    "Most this access key may ever spend; null: no cap of its own",
+  ),
+  spent_usd: UsdAmount.nullable().describe(
+    "What this access key has spent, calls in flight included; null for account keys",
+  ),
   expires_at: Timestamp.nullable(),
   created_at: Timestamp,
   revoked_at: Timestamp.nullable(),

@@ -26,6 +26,13 @@ import {
 } from "./agents.js";
 import { ErrorEnvelopeSchema, HealthzResponse } from "./common.js";
 import {
+  InvokeRequest,
+  InvokeResponse,
+  PurchaseRequest,
+  PurchaseResponse,
+  UpdateKeyRequest,
+} from "./invoke.js";
+import {
   AuditReport,
   Balance,
   CreateTopupRequest,
@@ -90,6 +97,16 @@ export {
   UsdAmountInput,
 } from "./common.js";
 export {
+  InvokeFailureDetails,
+  InvokeMetrics,
+  InvokeRequest,
+  InvokeResponse,
+  MAX_RATE_LIMIT_PER_MINUTE,
+  PurchaseRequest,
+  PurchaseResponse,
+  UpdateKeyRequest,
+} from "./invoke.js";
+export {
   AuditReport,
   Balance,
   CreateTopupRequest,
@@ -123,11 +140,14 @@ export const REQUEST_SCHEMAS = {
   CreateAccountRequest,
   CreateKeyRequest,
   CreateTopupRequest,
+  InvokeRequest,
   PricingInput,
+  PurchaseRequest,
   RegisterAgentRequest,
   SetLimitsRequest,
   SetPayoutAccountRequest,
   UpdateAgentRequest,
+  UpdateKeyRequest,
 } satisfies Record<string, z.ZodType>;
 
 /** Named response bodies and the seed's objects, as they appear in the OpenAPI components. */
@@ -146,6 +166,7 @@ export const RESPONSE_SCHEMAS = {
   DeactivateAgentResponse,
   ErrorEnvelope: ErrorEnvelopeSchema,
   HealthzResponse,
+  InvokeResponse,
   Jwks,
   KeyList,
   Limits,
@@ -153,6 +174,7 @@ export const RESPONSE_SCHEMAS = {
   PriceChange,
   PriceHistory,
   PublicJwk,
+  PurchaseResponse,
   Receipt,
   ReceiptPayload,
   RegisterAgentResponse,

@@ -8,7 +8,13 @@ import * as z from "zod";
  */
 export const SellerCallRequest = z.object({
   input: z.unknown().describe("The buyer's input, any JSON value; the seller defines its shape"),
-  call_id: z.string().min(1).max(200).describe("Id of this call, the same on every retry of it"),
+  call_id: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe(
+      "Id of this call, unique: a seller kit refuses one it has seen. In proxy mode, the transaction id",
+    ),
   timeout_ms: z.number().int().positive().describe("How long the caller waits for the answer, in ms"),
 });
 
