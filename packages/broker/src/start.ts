@@ -48,7 +48,13 @@ export async function startBroker(
   const app = createBroker({
     store,
     payments,
-    config: { dev: config.dev, adminToken: config.adminToken, logLevel: config.logLevel },
+    config: {
+      dev: config.dev,
+      adminToken: config.adminToken,
+      logLevel: config.logLevel,
+      publicUrl: config.publicUrl,
+      invoke: config.invoke,
+    },
   });
   const scheduler =
     options.scheduler === false

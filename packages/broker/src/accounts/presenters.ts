@@ -1,3 +1,4 @@
+import { formatUsd } from "@mercato/protocol";
 import type { AccountRecord, ApiKeyRecord } from "../store/types.js";
 
 /** The wire form of an account. */
@@ -5,8 +6,11 @@ export function presentAccount(account: AccountRecord) {
   return { account_id: account.id, name: account.name, email: account.email, created_at: account.createdAt };
 }
 
-/** The wire form of a key's metadata (the seed's APIKey, never the hash). */
-export function presentKey(key: ApiKeyRecord) {
+/**
+ * The wire form of a key's metadata (the seed's APIKey, never the hash). `spentMicros` is what an
+ * access key has spent (`getKeySpend`); account keys show null.
+ */
+export function presentKey(key: ApiKeyRecord, spentMicros = 0) {
   return {
     key_id: key.id,
     kind: key.kind,
@@ -14,6 +18,8 @@ export function presentKey(key: ApiKeyRecord) {
     prefix: key.prefix,
     agent_id: key.agentId,
     rate_limit: key.rateLimit,
+    spend_cap_usd: key.spendCap === null ? null : formatUsd(key.spendCap),
+    spent_usd: key.kind === "access" ? formatUsd(spentMicros) : null,
     expires_at: key.expiresAt,
     created_at: key.createdAt,
     revoked_at: key.revokedAt,

@@ -1,4 +1,4 @@
-import { MercatoError } from "@mercato/protocol";
+import { MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
 import { generateApiKey } from "../auth/api-keys.js";
 import { defineRoute } from "../http/route.js";
@@ -53,7 +53,8 @@ export const accountRoutes = [
     success: { status: 200, schema: "KeyList", description: "The keys" },
     async handler({ deps, caller }) {
       const keys = await deps.store.listApiKeys(caller.account.id);
-      return { data: keys.map(presentKey) };
+      const spent = await deps.store.getKeySpend(keys.filter((k) => k.kind === "access").map((k) => k.id));
+      return { data: keys.map((key) => presentKey(key, spent.get(key.id))) };
     },
   }),
   defineRoute({
@@ -112,7 +113,42 @@ export const accountRoutes = [
         }
       }
       const revoked = await deps.store.revokeApiKey(key.id, deps.clock.now().toISOString());
-      return presentKey(revoked ?? key);
+      deps.keyCache.invalidate(key.hash);
+      return presentKey(revoked ?? key, await spentBy(deps.store, key));
+    },
+  }),
+  defineRoute({
+    method: "PATCH",
+    url: "/keys/:id",
+    operationId: "updateKey",
+    tag: "Keys",
+    summary: "Change a key's name, rate limit or spend cap",
+    description:
+      "`rate_limit` (calls per minute) and `spend_cap_usd` apply to access keys only; `null` restores the broker's default rate limit or removes the cap. A cap below what the key has spent stops its next call.",
+    auth: "account",
+    params: KeyParams,
+    body: "UpdateKeyRequest",
+    errors: ["NOT_FOUND", "CONFLICT"],
+    success: { status: 200, schema: "ApiKey", description: "The key as it is now" },
+    async handler({ deps, caller, params, body }) {
+      const key = await ownKey(deps.store, caller.account.id, params.id);
+      if (key.kind === "account" && (body.rate_limit !== undefined || body.spend_cap_usd !== undefined)) {
+        throw new MercatoError(
+          "VALIDATION_ERROR",
+          "rate_limit and spend_cap_usd apply to access keys (sk_live_…); account keys are limited by the account's monthly cap",
+        );
+      }
+      if (key.revokedAt !== null) throw new MercatoError("CONFLICT", "A revoked key cannot be changed");
+      const updated = await deps.store.updateApiKey(key.id, {
+        ...(body.name !== undefined && { name: body.name }),
+        ...(body.rate_limit !== undefined && { rateLimit: body.rate_limit }),
+        ...(body.spend_cap_usd !== undefined && {
+          spendCap: body.spend_cap_usd === null ? null : Number(parseUsd(body.spend_cap_usd)),
+        }),
+      });
+      deps.keyCache.invalidate(key.hash);
+      if (!updated) throw new MercatoError("NOT_FOUND", `No key ${params.id} on this account`);
+      return presentKey(updated, await spentBy(deps.store, updated));
     },
   }),
   defineRoute({
@@ -122,7 +158,7 @@ export const accountRoutes = [
     tag: "Keys",
     summary: "Rotate a key",
     description:
-      "Revokes the key and issues a replacement with the same name, kind, agent, rate limit and expiry. The new secret is shown once.",
+      "Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset. The new secret is shown once.",
     auth: "account",
     params: KeyParams,
     errors: ["NOT_FOUND", "CONFLICT"],
@@ -140,10 +176,13 @@ export const accountRoutes = [
         createdAt: now,
         revokedAt: null,
       };
-      if (!(await deps.store.rotateApiKey(old.id, replacement, now))) {
-        throw new MercatoError("CONFLICT", "The key was revoked while rotating it");
-      }
-      return { ...presentKey(replacement), api_key: generated.secret };
+      const rotated = await deps.store.rotateApiKey(old.id, replacement, now);
+      deps.keyCache.invalidate(old.hash);
+      if (!rotated) throw new MercatoError("CONFLICT", "The key was revoked while rotating it");
+      return {
+        ...presentKey(replacement, await spentBy(deps.store, replacement)),
+        api_key: generated.secret,
+      };
     },
   }),
 ];
@@ -163,10 +202,16 @@ function accountKey(
     hash: generated.hash,
     agentId: null,
     rateLimit: null,
+    spendCap: null,
     expiresAt: options.expiresAt,
     createdAt: now,
     revokedAt: null,
   };
+}
+
+async function spentBy(store: Store, key: ApiKeyRecord): Promise<number> {
+  if (key.kind !== "access") return 0;
+  return (await store.getKeySpend([key.id])).get(key.id) ?? 0;
 }
 
 async function ownKey(store: Store, accountId: string, keyId: string) {

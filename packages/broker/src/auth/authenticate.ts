@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyRequest } from "fastify";
-import type { BrokerDeps, Caller } from "../http/route.js";
+import type { AccessCaller, BrokerDeps, Caller } from "../http/route.js";
+import type { ApiKeyRecord } from "../store/types.js";
 import { digestsEqual, hashApiKey, isWellFormedKey } from "./api-keys.js";
 
 /**
@@ -11,6 +12,49 @@ import { digestsEqual, hashApiKey, isWellFormedKey } from "./api-keys.js";
  *   revoked or expired key), `FORBIDDEN` (an access key on an account route).
  */
 export async function authenticateAccount(request: FastifyRequest, deps: BrokerDeps): Promise<Caller> {
+  const secret = bearerKey(request);
+  const hash = hashApiKey(secret);
+  const key = await deps.store.findApiKeyByHash(hash);
+  checkKey(key, hash, deps.clock.now().toISOString());
+  if (key.kind !== "account") {
+    throw new MercatoError(
+      "FORBIDDEN",
+      "Access keys (sk_live_…) only invoke the agent they were bought for; use an account key (mk_…)",
+    );
+  }
+  const account = await deps.store.getAccount(key.accountId);
+  if (!account) throw new MercatoError("INVALID_API_KEY", "This API key's account no longer exists");
+  return { account, key };
+}
+
+/**
+ * Authenticates an invoke by its access key (`sk_live_…`). Keys are looked up through the key
+ * cache, so a call reads the store for its key at most once per cache period.
+ *
+ * @throws MercatoError `UNAUTHENTICATED`, `INVALID_API_KEY` (unknown, revoked or expired), or
+ *   `AGENT_NOT_PURCHASED` for an account key (mk_…), which buys access but does not invoke.
+ */
+export async function authenticateAccess(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
+  const secret = bearerKey(request);
+  const hash = hashApiKey(secret);
+  const nowMs = deps.clock.now().getTime();
+  let key = deps.keyCache.get(hash, nowMs);
+  if (key === undefined) {
+    key = await deps.store.findApiKeyByHash(hash);
+    if (key) deps.keyCache.set(key, nowMs);
+  }
+  checkKey(key, hash, new Date(nowMs).toISOString());
+  if (key.kind !== "access") {
+    throw new MercatoError(
+      "AGENT_NOT_PURCHASED",
+      "Invoke with the access key (sk_live_…) that POST /purchase issued for this agent, not an account key",
+    );
+  }
+  return { key };
+}
+
+/** The key in `Authorization: Bearer <key>`, when it has a Mercato key's shape. */
+function bearerKey(request: FastifyRequest): string {
   const header = request.headers.authorization;
   if (header === undefined || header === "") {
     throw new MercatoError("UNAUTHENTICATED", "Send your API key as `Authorization: Bearer <key>`");
@@ -22,24 +66,18 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
       "The Authorization header must be `Bearer <key>` with a Mercato key (mk_… or sk_live_…)",
     );
   }
-  const hash = hashApiKey(secret);
-  const key = await deps.store.findApiKeyByHash(hash);
+  return secret;
+}
+
+/** Refuses an unknown, revoked or expired key. */
+function checkKey(key: ApiKeyRecord | undefined, hash: string, now: string): asserts key is ApiKeyRecord {
   if (!key || !digestsEqual(key.hash, hash)) {
     throw new MercatoError("INVALID_API_KEY", "This API key is not valid");
   }
   if (key.revokedAt !== null) throw new MercatoError("INVALID_API_KEY", "This API key was revoked");
-  if (key.expiresAt !== null && key.expiresAt <= deps.clock.now().toISOString()) {
+  if (key.expiresAt !== null && key.expiresAt <= now) {
     throw new MercatoError("INVALID_API_KEY", "This API key has expired");
   }
-  if (key.kind !== "account") {
-    throw new MercatoError(
-      "FORBIDDEN",
-      "Access keys (sk_live_…) only invoke the agent they were bought for; use an account key (mk_…)",
-    );
-  }
-  const account = await deps.store.getAccount(key.accountId);
-  if (!account) throw new MercatoError("INVALID_API_KEY", "This API key's account no longer exists");
-  return { account, key };
 }
 
 /**

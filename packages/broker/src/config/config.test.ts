@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "./config.js";
+import { ConfigError, DEFAULT_INVOKE_SETTINGS, parseConfig } from "./config.js";
 
 describe("parseConfig", () => {
   it("defaults to 127.0.0.1:4020 on ./.mercato/mercato.db, not dev, no admin token", () => {
@@ -12,7 +12,35 @@ describe("parseConfig", () => {
       logLevel: "info",
       stripe: undefined,
       publicUrl: undefined,
+      invoke: {
+        defaultTimeoutMs: 10_000,
+        maxTimeoutMs: 60_000,
+        defaultRateLimit: 600,
+        maxResponseBytes: 1_048_576,
+      },
     });
+  });
+
+  it("reads the invoke limits, and refuses a default timeout above the maximum", () => {
+    expect(
+      parseConfig(["--invoke-timeout", "2000", "--rate-limit", "30"], {
+        MERCATO_MAX_INVOKE_TIMEOUT_MS: "5000",
+      }).invoke,
+    ).toEqual({
+      ...DEFAULT_INVOKE_SETTINGS,
+      defaultTimeoutMs: 2000,
+      maxTimeoutMs: 5000,
+      defaultRateLimit: 30,
+    });
+    // A maximum below the default timeout lowers the default with it.
+    expect(parseConfig(["--max-invoke-timeout", "3000"], {}).invoke.defaultTimeoutMs).toBe(3000);
+    expect(() => parseConfig(["--invoke-timeout", "9000", "--max-invoke-timeout", "3000"], {})).toThrow(
+      /--invoke-timeout \(9000 ms\) is above the maximum/,
+    );
+    expect(() => parseConfig([], { MERCATO_RATE_LIMIT: "0" })).toThrow(
+      /MERCATO_RATE_LIMIT must be a whole number/,
+    );
+    expect(() => parseConfig(["--invoke-timeout", "1.5"], {})).toThrow(ConfigError);
   });
 
   it("reads environment variables, and flags win over them", () => {
@@ -34,6 +62,7 @@ describe("parseConfig", () => {
       logLevel: "warn",
       stripe: undefined,
       publicUrl: "https://mercato.example.com",
+      invoke: DEFAULT_INVOKE_SETTINGS,
     });
     const flags = ["--port", "6000", "--host", "::1", "--db", "/tmp/x.db", "--log-level", "error"];
     expect(

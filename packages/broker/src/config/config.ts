@@ -28,7 +28,29 @@ export interface BrokerConfig {
    * `--public-url`, env `MERCATO_PUBLIC_URL`; default the URL the broker listens on.
    */
   publicUrl: string | undefined;
+  /** The invoke proxy's limits. */
+  invoke: InvokeSettings;
 }
+
+/** Limits of the invoke proxy. */
+export interface InvokeSettings {
+  /** Seller timeout when a call names none, ms. Flag `--invoke-timeout`, env `MERCATO_INVOKE_TIMEOUT_MS`; default 10,000. */
+  defaultTimeoutMs: number;
+  /** Largest `timeout_ms` a call may ask for. Flag `--max-invoke-timeout`, env `MERCATO_MAX_INVOKE_TIMEOUT_MS`; default 60,000. */
+  maxTimeoutMs: number;
+  /** Calls per minute of an access key without its own limit. Flag `--rate-limit`, env `MERCATO_RATE_LIMIT`; default 600. */
+  defaultRateLimit: number;
+  /** Largest seller answer, bytes; a larger one is a failed call. Default 1 MiB. */
+  maxResponseBytes: number;
+}
+
+/** The invoke limits when nothing is configured. */
+export const DEFAULT_INVOKE_SETTINGS: InvokeSettings = {
+  defaultTimeoutMs: 10_000,
+  maxTimeoutMs: 60_000,
+  defaultRateLimit: 600,
+  maxResponseBytes: 1024 * 1024,
+};
 
 /** The Stripe secrets. Kept out of logs: nothing logs the configuration. */
 export interface StripeConfig {
@@ -52,7 +74,10 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
   --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
-  --public-url <url>   MERCATO_PUBLIC_URL   URL buyers' browsers reach the broker at (default its own)
+  --public-url <url>   MERCATO_PUBLIC_URL   URL buyers reach the broker at (default its own)
+  --invoke-timeout <ms>      MERCATO_INVOKE_TIMEOUT_MS      seller timeout when a call names none (default 10000)
+  --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default 60000)
+  --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default 600)
   -h, --help                                show this help
 
 Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
@@ -85,6 +110,9 @@ export function parseConfig(
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
         "public-url": { type: "string" },
+        "invoke-timeout": { type: "string" },
+        "max-invoke-timeout": { type: "string" },
+        "rate-limit": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -104,6 +132,24 @@ export function parseConfig(
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
   const logLevel = pick("log-level", "LOG_LEVEL");
   const publicUrl = pick("public-url", "MERCATO_PUBLIC_URL");
+  const invokeTimeout = pick("invoke-timeout", "MERCATO_INVOKE_TIMEOUT_MS");
+  const maxInvokeTimeout = pick("max-invoke-timeout", "MERCATO_MAX_INVOKE_TIMEOUT_MS");
+  const rateLimit = pick("rate-limit", "MERCATO_RATE_LIMIT");
+  const invoke: InvokeSettings = {
+    ...DEFAULT_INVOKE_SETTINGS,
+    ...(maxInvokeTimeout && {
+      maxTimeoutMs: parseCount(maxInvokeTimeout.value, maxInvokeTimeout.source, 600_000),
+    }),
+    ...(rateLimit && { defaultRateLimit: parseCount(rateLimit.value, rateLimit.source, 100_000) }),
+  };
+  invoke.defaultTimeoutMs = invokeTimeout
+    ? parseCount(invokeTimeout.value, invokeTimeout.source, 600_000)
+    : Math.min(DEFAULT_INVOKE_SETTINGS.defaultTimeoutMs, invoke.maxTimeoutMs);
+  if (invoke.defaultTimeoutMs > invoke.maxTimeoutMs) {
+    throw new ConfigError(
+      `${invokeTimeout?.source ?? "the default invoke timeout"} (${invoke.defaultTimeoutMs} ms) is above the maximum invoke timeout (${invoke.maxTimeoutMs} ms)`,
+    );
+  }
 
   return {
     port: port ? parsePort(port.value, port.source) : 4020,
@@ -114,6 +160,7 @@ export function parseConfig(
     logLevel: logLevel ? parseLogLevel(logLevel.value, logLevel.source) : "info",
     stripe: parseStripe(env),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl.value, publicUrl.source) : undefined,
+    invoke,
   };
 }
 
@@ -153,6 +200,13 @@ function parsePublicUrl(value: string, source: string): string {
     );
   }
   return url.href.replace(/\/+$/, "");
+}
+
+function parseCount(value: string, source: string, max: number): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new ConfigError(`${source} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
 }
 
 function parsePort(value: string, source: string): number {

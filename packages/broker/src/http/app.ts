@@ -2,11 +2,15 @@ import { MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protoc
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { accountRoutes } from "../accounts/routes.js";
-import { authenticateAccount, authenticateAdmin } from "../auth/authenticate.js";
+import { authenticateAccess, authenticateAccount, authenticateAdmin } from "../auth/authenticate.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
-import type { BrokerConfig } from "../config/config.js";
+import { type BrokerConfig, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
 import { newId } from "../ids.js";
+import { createKeyCache, type KeyCacheOptions } from "../invoke/key-cache.js";
+import { createMemoryRateLimiter, type RateLimiter } from "../invoke/rate-limiter.js";
+import { invokeRoutes } from "../invoke/routes.js";
+import { createInvokeRuntime } from "../invoke/runtime.js";
 import { ledgerRoutes } from "../ledger/routes.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { paymentRoutes } from "../payments/routes.js";
@@ -27,6 +31,7 @@ export const ROUTES: readonly Route[] = [
   ...systemRoutes,
   ...accountRoutes,
   ...registryRoutes,
+  ...invokeRoutes,
   ...ledgerRoutes,
   ...paymentRoutes,
 ];
@@ -35,13 +40,17 @@ export const ROUTES: readonly Route[] = [
 export interface CreateBrokerOptions {
   store: Store;
   clock?: Clock;
-  config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel">>;
+  config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel" | "publicUrl" | "invoke">>;
   /** A pino logger; by default one at `config.logLevel` (info) writing JSON to stdout. */
   logger?: FastifyBaseLogger;
   /** The payment provider for top-ups and payouts (Stripe, dev, manual); none by default. */
   payments?: PaymentProvider;
   /** DNS resolution of seller hosts, for the endpoint policy. */
   resolveHost?: ResolveHost;
+  /** Per-key rate limits (default: in this process's memory). */
+  rateLimiter?: RateLimiter;
+  /** How long access keys are cached (default 5 s). */
+  keyCache?: KeyCacheOptions;
   /** Largest request body in bytes (default 64 KiB). */
   bodyLimit?: number;
   /** Check every response against its schema (tests turn this on; a mismatch is a 500). */
@@ -64,14 +73,27 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       level: options.config?.logLevel ?? "info",
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
     });
+  const dev = options.config?.dev ?? false;
+  const resolveHost = options.resolveHost ?? systemResolveHost;
+  const invoke = { ...DEFAULT_INVOKE_SETTINGS, ...options.config?.invoke };
   const deps: BrokerDeps = {
     store: options.store,
     clock,
-    config: { dev: options.config?.dev ?? false, adminToken: options.config?.adminToken },
-    resolveHost: options.resolveHost ?? systemResolveHost,
+    config: { dev, adminToken: options.config?.adminToken, publicUrl: options.config?.publicUrl, invoke },
+    resolveHost,
     signer: createReceiptSigner(options.store, clock),
     log: logger,
     payments: options.payments,
+    keyCache: createKeyCache(options.keyCache),
+    rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(),
+    invoke: createInvokeRuntime({
+      store: options.store,
+      clock,
+      log: logger,
+      dev,
+      resolveHost,
+      settings: invoke,
+    }),
   };
   const app = Fastify({
     loggerInstance: logger,
@@ -81,6 +103,8 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
+
+  app.addHook("onClose", () => deps.invoke.close());
 
   // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser("text/plain");
@@ -121,7 +145,12 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       url: route.url,
       handler: async (request, reply) => {
         if (route.auth === "admin") authenticateAdmin(request, deps);
-        const caller = route.auth === "account" ? await authenticateAccount(request, deps) : undefined;
+        const caller =
+          route.auth === "account"
+            ? await authenticateAccount(request, deps)
+            : route.auth === "access"
+              ? await authenticateAccess(request, deps)
+              : undefined;
         const params = route.params ? parseInput(route.params, request.params, "path") : undefined;
         const query = route.query ? parseInput(route.query, request.query ?? {}, "query") : undefined;
         const body = route.body ? parseInput(REQUEST_SCHEMAS[route.body], request.body, "body") : undefined;

@@ -13,7 +13,12 @@ describe("OpenAPI document and docs", () => {
       const path = route.url.replace(/:(\w+)/g, "{$1}");
       const operation = doc.paths[path]?.[route.method.toLowerCase()];
       expect(operation?.operationId, `${route.method} ${path}`).toBe(route.operationId);
-      const security = { none: [], account: [{ bearerAuth: [] }], admin: [{ adminToken: [] }] }[route.auth];
+      const security = {
+        none: [],
+        account: [{ bearerAuth: [] }],
+        access: [{ bearerAuth: [] }],
+        admin: [{ adminToken: [] }],
+      }[route.auth];
       expect(operation.security).toEqual(security);
     }
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map(

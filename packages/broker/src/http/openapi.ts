@@ -18,6 +18,7 @@ export interface OpenApiDocument {
 const COMMON_ERRORS = {
   none: ["VALIDATION_ERROR", "RATE_LIMITED"],
   account: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "FORBIDDEN", "RATE_LIMITED"],
+  access: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "AGENT_NOT_PURCHASED", "RATE_LIMITED"],
   admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
 } as const;
 
@@ -59,7 +60,11 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       summary: route.summary,
       ...(route.description !== undefined && { description: route.description }),
       security:
-        route.auth === "account" ? [{ bearerAuth: [] }] : route.auth === "admin" ? [{ adminToken: [] }] : [],
+        route.auth === "account" || route.auth === "access"
+          ? [{ bearerAuth: [] }]
+          : route.auth === "admin"
+            ? [{ adminToken: [] }]
+            : [],
       ...(parameters.length > 0 && { parameters }),
       ...(route.body !== undefined && {
         requestBody: {
@@ -102,6 +107,10 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       { name: "Accounts", description: "Sign-up and the calling account" },
       { name: "Keys", description: "API keys: list, create, revoke, rotate" },
       { name: "Agents", description: "The registry: register, update, search" },
+      {
+        name: "Invoke",
+        description: "Buy access to an agent and call it through the broker, paying per successful call",
+      },
       { name: "Billing", description: "Balances, charges, receipts, top-ups, spend caps, settlements" },
       { name: "Admin", description: "Operator routes, behind the admin token" },
       { name: "System", description: "Health and documentation" },

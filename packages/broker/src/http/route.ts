@@ -3,6 +3,9 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
+import type { KeyCache } from "../invoke/key-cache.js";
+import type { RateLimiter } from "../invoke/rate-limiter.js";
+import type { InvokeRuntime } from "../invoke/runtime.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import type { ReceiptSigner } from "../receipts/signer.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
@@ -12,7 +15,7 @@ import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 export interface BrokerDeps {
   store: Store;
   clock: Clock;
-  config: Pick<BrokerConfig, "dev" | "adminToken">;
+  config: Pick<BrokerConfig, "dev" | "adminToken" | "publicUrl" | "invoke">;
   resolveHost: ResolveHost;
   /** Signs receipts and publishes the broker's public keys. */
   signer: ReceiptSigner;
@@ -20,6 +23,12 @@ export interface BrokerDeps {
   log: FastifyBaseLogger;
   /** Moves money in and out; undefined when none is configured (top-ups then answer 503). */
   payments: PaymentProvider | undefined;
+  /** Access keys by hash, briefly; drop a key here when it is revoked, rotated or changed. */
+  keyCache: KeyCache;
+  /** Per-key call rate limits. */
+  rateLimiter: RateLimiter;
+  /** The invoke proxy's seller client, outcome recorder and idempotency cache. */
+  invoke: InvokeRuntime;
 }
 
 /** The authenticated caller of a route with `auth: "account"`. */
@@ -28,8 +37,16 @@ export interface Caller {
   key: ApiKeyRecord;
 }
 
-/** `none`: public; `account`: an account key (mk_…); `admin`: the admin token from the config. */
-export type AuthMode = "none" | "account" | "admin";
+/** The authenticated caller of a route with `auth: "access"`: an access key, bought for one agent. */
+export interface AccessCaller {
+  key: ApiKeyRecord;
+}
+
+/**
+ * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_…);
+ * `admin`: the admin token from the config.
+ */
+export type AuthMode = "none" | "account" | "access" | "admin";
 export type RequestName = keyof typeof REQUEST_SCHEMAS;
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -40,7 +57,7 @@ export interface RouteContext<B, Q, P, A extends AuthMode> {
   body: B;
   query: Q;
   params: P;
-  caller: A extends "account" ? Caller : undefined;
+  caller: A extends "account" ? Caller : A extends "access" ? AccessCaller : undefined;
   request: FastifyRequest;
   reply: FastifyReply;
 }

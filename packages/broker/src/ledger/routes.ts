@@ -1,6 +1,7 @@
 import { formatUsd, ListTransactionsQuery, MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
 import { defineRoute } from "../http/route.js";
+import { receiptPayload } from "../receipts/receipt-payload.js";
 import type { ChargeRecord, Store } from "../store/types.js";
 import { presentBalance, presentCharge } from "./presenters.js";
 
@@ -95,19 +96,7 @@ export const ledgerRoutes = [
           `Transaction ${charge.id} is ${charge.status}: only captured charges have receipts`,
         );
       }
-      return deps.signer.sign({
-        transaction_id: charge.id,
-        buyer_id: charge.buyerId,
-        seller_id: charge.agentId,
-        seller_account_id: charge.sellerAccountId,
-        agent_id: charge.agentId,
-        amount_usd: formatUsd(charge.captured),
-        fee_usd: formatUsd(charge.fee),
-        seller_share_usd: formatUsd(charge.captured - charge.fee),
-        currency: "USD",
-        captured_at: charge.resolvedAt,
-        issuer: "mercato",
-      });
+      return deps.signer.sign(receiptPayload({ ...charge, resolvedAt: charge.resolvedAt }));
     },
   }),
   defineRoute({

@@ -21,9 +21,21 @@ export interface ApiKeyRecord {
   agentId: string | null;
   /** Calls per minute; null for the broker's default. */
   rateLimit: number | null;
+  /**
+   * Access keys: the most the key may ever spend, in micros (captured charges plus holds in flight);
+   * null for no cap of its own. Always null for account keys.
+   */
+  spendCap: number | null;
   expiresAt: string | null;
   createdAt: string;
   revokedAt: string | null;
+}
+
+/** What `updateApiKey` may change; `null` clears a field. */
+export interface ApiKeyPatch {
+  name?: string | null;
+  rateLimit?: number | null;
+  spendCap?: number | null;
 }
 
 /** Agent status: listed and callable, listed but failing health checks, or deactivated. */
@@ -136,8 +148,14 @@ export interface Store extends LedgerStore, PayoutDestinationStore {
   listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
   /** Revokes a key at `at`; a key already revoked keeps its first revocation time. */
   revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined>;
-  /** Revokes `oldId` and inserts `replacement` in one transaction; false when `oldId` was already revoked. */
+  /**
+   * Revokes `oldId` and inserts `replacement` in one transaction; false when `oldId` was already
+   * revoked. The replacement's spending starts at the old key's (captured plus in flight), so that
+   * rotating a key does not reset its spend cap.
+   */
   rotateApiKey(oldId: string, replacement: ApiKeyRecord, at: string): Promise<boolean>;
+  /** Changes a key's name, rate limit or spend cap (a field left out is kept); undefined when no such key. */
+  updateApiKey(id: string, patch: ApiKeyPatch): Promise<ApiKeyRecord | undefined>;
 
   insertAgent(agent: NewAgent): Promise<AgentRecord>;
   getAgent(id: string): Promise<AgentRecord | undefined>;
@@ -188,6 +206,11 @@ export interface HoldRequest {
   sellerAccountId: string;
   agentId: string;
   keyId?: string | null;
+  /**
+   * The key's own spend cap, in micros: the hold is refused with `SPEND_CAP_EXCEEDED` when the key's
+   * spending (captured plus held, see `getKeySpend`) plus `amount` would pass it. Needs `keyId`.
+   */
+  keySpendCap?: number | null;
   amount: number;
   expiresAt: string;
   at: string;
@@ -299,6 +322,11 @@ export interface LedgerStore {
     options: { role?: "buyer" | "seller"; limit: number; cursor?: string },
   ): Promise<{ charges: ChargeRecord[]; nextCursor: string | null }>;
   getBalance(accountId: string, at: string): Promise<BalanceRecord>;
+  /**
+   * What each key has spent: captured charges plus holds in flight, in micros (a rotated key's
+   * replacement includes the old key's spending). Keys that never spent are 0.
+   */
+  getKeySpend(keyIds: string[]): Promise<Map<string, number>>;
   setMonthlyCap(accountId: string, cap: number | null): Promise<void>;
 
   insertTopup(topup: TopupRecord): Promise<void>;

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from "fastify";
 import { generateApiKey } from "../auth/api-keys.js";
 import { type Clock, createManualClock } from "../clock.js";
+import { DEFAULT_INVOKE_SETTINGS, type InvokeSettings } from "../config/config.js";
 import { createBroker } from "../http/app.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
@@ -50,6 +51,7 @@ export async function plantAccessKey(store: Store, accountId: string, id: string
     hash: access.hash,
     agentId: null,
     rateLimit: null,
+    spendCap: null,
     expiresAt: null,
     createdAt: "2026-03-01T12:00:00.000Z",
     revokedAt: null,
@@ -72,6 +74,7 @@ export async function createTestBroker(
     adminToken?: string;
     payments?: PaymentProvider;
     logger?: FastifyBaseLogger;
+    invoke?: Partial<InvokeSettings>;
   } = {},
 ): Promise<TestBroker> {
   const store = createSqliteStore({ path: ":memory:" });
@@ -79,7 +82,12 @@ export async function createTestBroker(
   const app = createBroker({
     store,
     clock: options.clock ?? clock,
-    config: { dev: options.dev ?? false, logLevel: "silent", adminToken: options.adminToken },
+    config: {
+      dev: options.dev ?? false,
+      logLevel: "silent",
+      adminToken: options.adminToken,
+      invoke: { ...DEFAULT_INVOKE_SETTINGS, ...options.invoke },
+    },
     resolveHost: options.resolveHost ?? publicResolver,
     ...(options.payments && { payments: options.payments }),
     ...(options.logger && { logger: options.logger }),

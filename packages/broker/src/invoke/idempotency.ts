@@ -1,0 +1,93 @@
+/** The first outcome of an idempotent invoke: the answer it sent, or the error it answered with. */
+export type InvokeOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+interface Entry<T> {
+  fingerprint: string;
+  outcome: Promise<InvokeOutcome<T>>;
+  /** Size of the kept answer in bytes, once known (0 while running). */
+  bytes: number;
+  until: number;
+}
+
+/** Options of {@link createIdempotencyCache}. */
+export interface IdempotencyCacheOptions {
+  /** How long a finished call's answer is kept for retries, ms (default 24 h). */
+  ttlMs?: number;
+  /** Most bytes of answers kept; the oldest finished ones go first (default 64 MiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Answers of invokes sent with an `Idempotency-Key`, kept in memory only (Mercato never stores a
+ * seller's output): a retry gets the first call's answer, and a retry that arrives while the first
+ * call runs waits for it. Calls still running are never dropped.
+ */
+export interface IdempotencyCache<T> {
+  /**
+   * The outcome of the call under `scope`: the first one's when there is one (`first: false`), or
+   * `run()`'s, kept for later retries (`first: true`). `fingerprint` tells a retry from a different
+   * request reusing the key.
+   */
+  run(
+    scope: string,
+    fingerprint: string,
+    nowMs: number,
+    run: () => Promise<T>,
+    sizeOf: (value: T) => number,
+  ): { first: boolean; sameRequest: boolean; outcome: Promise<InvokeOutcome<T>> };
+  size(): number;
+}
+
+/** An in-memory {@link IdempotencyCache}. */
+export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {}): IdempotencyCache<T> {
+  const ttl = options.ttlMs ?? 24 * 60 * 60 * 1000;
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const entries = new Map<string, Entry<T>>();
+  let bytes = 0;
+
+  const drop = (scope: string, entry: Entry<T>) => {
+    entries.delete(scope);
+    bytes -= entry.bytes;
+  };
+  const trim = (now: number) => {
+    for (const [scope, entry] of entries) {
+      // Map order is insertion order: the first entry that may stay ends the sweep, unless memory is short.
+      const finished = entry.until !== Number.POSITIVE_INFINITY;
+      if (finished && (entry.until <= now || bytes > maxBytes)) drop(scope, entry);
+      else if (bytes <= maxBytes) break;
+    }
+  };
+
+  return {
+    run(scope, fingerprint, nowMs, run, sizeOf) {
+      trim(nowMs);
+      const existing = entries.get(scope);
+      if (existing) {
+        return { first: false, sameRequest: existing.fingerprint === fingerprint, outcome: existing.outcome };
+      }
+      const entry: Entry<T> = {
+        fingerprint,
+        outcome: Promise.resolve(undefined as never),
+        bytes: 0,
+        until: Number.POSITIVE_INFINITY,
+      };
+      entry.outcome = run().then(
+        (value): InvokeOutcome<T> => {
+          entry.bytes = sizeOf(value);
+          bytes += entry.bytes;
+          entry.until = nowMs + ttl;
+          return { ok: true, value };
+        },
+        (error: unknown): InvokeOutcome<T> => {
+          entry.bytes = 512;
+          bytes += entry.bytes;
+          entry.until = nowMs + ttl;
+          return { ok: false, error };
+        },
+      );
+      entries.set(scope, entry);
+      return { first: true, sameRequest: true, outcome: entry.outcome };
+    },
+    size: () => entries.size,
+  };
+}

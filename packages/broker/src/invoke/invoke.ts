@@ -1,0 +1,249 @@
+import { createHash, randomBytes } from "node:crypto";
+import { formatUsd, MercatoError, microsToUsdNumber } from "@mercato/protocol";
+import type { FastifyReply } from "fastify";
+import type { BrokerDeps } from "../http/route.js";
+import { receiptPayload } from "../receipts/receipt-payload.js";
+import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
+import type { RateDecision } from "./rate-limiter.js";
+import type { InvokeAnswer } from "./runtime.js";
+import type { SellerCallResult } from "./seller-client.js";
+
+/** A hold outlives its call's timeout by this much, so that only a stalled broker lets one expire. */
+const HOLD_MARGIN_MS = 5 * 60_000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** One invoke, authenticated and authorised. */
+export interface InvokeCall {
+  key: ApiKeyRecord;
+  agent: AgentRecord;
+  input: unknown;
+  timeoutMs: number;
+}
+
+/**
+ * Sets the RateLimit headers (IETF draft `RateLimit-*`) and refuses a call over the key's limit.
+ *
+ * @throws MercatoError `RATE_LIMITED`, with `Retry-After` set.
+ */
+export async function enforceRateLimit(
+  deps: BrokerDeps,
+  key: ApiKeyRecord,
+  reply: FastifyReply,
+): Promise<void> {
+  const limit = key.rateLimit ?? deps.config.invoke.defaultRateLimit;
+  const decision: RateDecision = await deps.rateLimiter.consume(key.id, limit, deps.clock.now().getTime());
+  reply.header("ratelimit-limit", decision.limit);
+  reply.header("ratelimit-remaining", decision.remaining);
+  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
+  reply.header("ratelimit-policy", `${decision.limit};w=60`);
+  if (!decision.allowed) {
+    const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    reply.header("retry-after", retryAfter);
+    throw new MercatoError(
+      "RATE_LIMITED",
+      `This key may make ${decision.limit} calls per minute; retry in ${retryAfter} s`,
+      {
+        details: { limit_per_minute: decision.limit, retry_after_s: retryAfter },
+      },
+    );
+  }
+}
+
+/**
+ * Runs an invoke with an `Idempotency-Key`: the first request with a key runs the call; a retry
+ * with the same key and body gets the first one's answer (waiting for it while it runs) and is
+ * never charged again. The transaction id is derived from the buyer, the agent and the key, so
+ * even a retry that outlived the broker's memory cannot place a second hold.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` (malformed key), `CONFLICT` (the key was used for another
+ *   request, or its answer is no longer kept), or whatever the first call answered.
+ */
+export async function invokeIdempotent(
+  deps: BrokerDeps,
+  call: InvokeCall,
+  idempotencyKey: string,
+  fingerprint: string,
+  reply: FastifyReply,
+): Promise<InvokeAnswer> {
+  if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new MercatoError("VALIDATION_ERROR", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+  }
+  const scope = `${call.key.accountId}\n${call.agent.id}\n${idempotencyKey}`;
+  const transactionId = `txn_${createHash("sha256").update(scope).digest("base64url").slice(0, 32)}`;
+  const run = deps.invoke.idempotency.run(
+    scope,
+    fingerprint,
+    deps.clock.now().getTime(),
+    async () => {
+      const earlier = await deps.store.getCharge(transactionId);
+      if (earlier) {
+        throw new MercatoError(
+          "CONFLICT",
+          `This Idempotency-Key was used for transaction ${transactionId} (${earlier.status}), whose answer is no longer kept: Mercato does not store outputs. Use a new key to call again.`,
+          { details: { transaction_id: transactionId, status: earlier.status } },
+        );
+      }
+      return invokeOnce(deps, call, transactionId);
+    },
+    (answer) => JSON.stringify(answer.output ?? null).length + 1024,
+  );
+  if (!run.sameRequest) {
+    throw new MercatoError(
+      "CONFLICT",
+      "This Idempotency-Key was already used with a different request body",
+      {
+        details: { idempotency_key: idempotencyKey },
+      },
+    );
+  }
+  if (!run.first) reply.header("idempotent-replayed", "true");
+  const outcome = await run.outcome;
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
+}
+
+/** A fresh transaction id for a call without an Idempotency-Key. */
+export function newTransactionId(): string {
+  return `txn_${randomBytes(16).toString("base64url")}`;
+}
+
+/**
+ * The invoke itself: hold the price, call the seller with a signed request, then capture on
+ * success or void on failure. A failure costs nothing and answers `SELLER_ERROR`,
+ * `SELLER_TIMEOUT` or `SELLER_UNAVAILABLE` with the voided transaction in `details`.
+ *
+ * @throws MercatoError `INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED`, or a seller failure code.
+ */
+export async function invokeOnce(
+  deps: BrokerDeps,
+  call: InvokeCall,
+  transactionId: string,
+): Promise<InvokeAnswer> {
+  const { key, agent, timeoutMs } = call;
+  const price = agent.pricing.priceMicros;
+  const heldAt = deps.clock.now();
+  const charge = await deps.store.hold({
+    id: transactionId,
+    buyerId: key.accountId,
+    sellerAccountId: agent.ownerId,
+    agentId: agent.id,
+    keyId: key.id,
+    keySpendCap: key.spendCap,
+    amount: price,
+    expiresAt: new Date(heldAt.getTime() + timeoutMs + HOLD_MARGIN_MS).toISOString(),
+    at: heldAt.toISOString(),
+  });
+  if (charge.status !== "pending") {
+    // Only a second broker process racing on one Idempotency-Key gets here.
+    throw new MercatoError("CONFLICT", `Transaction ${transactionId} is already ${charge.status}`, {
+      details: { transaction_id: transactionId, status: charge.status },
+    });
+  }
+
+  const target = sellerTarget(agent.apiEndpoint);
+  const body = JSON.stringify({ input: call.input ?? null, call_id: transactionId, timeout_ms: timeoutMs });
+  const started = performance.now();
+  let result: SellerCallResult;
+  try {
+    const headers = await deps.signer.signCall({
+      method: "POST",
+      path: target.path,
+      body,
+      callId: transactionId,
+      timestamp: Math.floor(Date.now() / 1000),
+    });
+    headers["content-type"] = "application/json";
+    headers["user-agent"] = "mercato-broker";
+    result = await deps.invoke.sellers.call({
+      origin: target.origin,
+      path: target.path,
+      body,
+      headers,
+      timeoutMs,
+    });
+  } catch (error) {
+    await voidQuietly(deps, transactionId);
+    throw error;
+  }
+  const responseTimeMs = Math.round(performance.now() - started);
+  // Calls between an owner's own accounts would let a seller inflate its own figures.
+  if (key.accountId !== agent.ownerId) {
+    deps.invoke.outcomes.record({ agentId: agent.id, success: result.kind === "ok", responseTimeMs });
+  }
+
+  if (result.kind !== "ok") {
+    await voidQuietly(deps, transactionId);
+    throw sellerFailure(result, { transactionId, responseTimeMs, timeoutMs });
+  }
+  const captured = await deps.store.capture({
+    id: `${transactionId}.capture`,
+    holdId: transactionId,
+    amount: price,
+    at: deps.clock.now().toISOString(),
+  });
+  const receipt = await deps.signer.sign(
+    receiptPayload({ ...captured, resolvedAt: captured.resolvedAt ?? deps.clock.now().toISOString() }),
+  );
+  return {
+    output: result.output,
+    cost: microsToUsdNumber(captured.captured),
+    cost_usd: formatUsd(captured.captured),
+    metrics: { response_time_ms: responseTimeMs, seller_id: agent.id },
+    transaction_id: transactionId,
+    receipt,
+  };
+}
+
+async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<void> {
+  try {
+    await deps.store.voidHold({
+      id: `${transactionId}.void`,
+      holdId: transactionId,
+      at: deps.clock.now().toISOString(),
+    });
+  } catch (error) {
+    // The hold expires on its own (the sweeper voids it); the buyer is not charged either way.
+    deps.log.error({ err: error, transaction_id: transactionId }, "could not void a failed call's hold");
+  }
+}
+
+function sellerFailure(
+  result: Exclude<SellerCallResult, { kind: "ok" }>,
+  context: { transactionId: string; responseTimeMs: number; timeoutMs: number },
+): MercatoError {
+  const details: Record<string, unknown> = {
+    transaction_id: context.transactionId,
+    cost_usd: formatUsd(0),
+    response_time_ms: context.responseTimeMs,
+  };
+  switch (result.kind) {
+    case "timeout":
+      return new MercatoError(
+        "SELLER_TIMEOUT",
+        `The seller did not answer within ${context.timeoutMs} ms; you were not charged`,
+        {
+          details,
+        },
+      );
+    case "unavailable":
+      return new MercatoError(
+        "SELLER_UNAVAILABLE",
+        `The seller could not be reached (${result.reason}); you were not charged`,
+        {
+          details,
+        },
+      );
+    case "error":
+      if (result.status !== undefined) details.seller_status = result.status;
+      if (result.sellerCode !== undefined) details.seller_error_code = result.sellerCode;
+      return new MercatoError("SELLER_ERROR", `The seller ${result.reason}; you were not charged`, {
+        details,
+      });
+  }
+}
+
+/** The origin and request target (path and query) of a seller endpoint. */
+function sellerTarget(endpoint: string): { origin: string; path: string } {
+  const url = new URL(endpoint);
+  return { origin: url.origin, path: `${url.pathname}${url.search}` };
+}

@@ -1,0 +1,59 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { CallOutcome, Store } from "../store/types.js";
+
+/**
+ * Collects call outcomes off the response path and writes them to the store in batches, summed per
+ * agent, for the monitoring to aggregate. A call's input and output are never part of it.
+ */
+export interface OutcomeRecorder {
+  record(outcome: CallOutcome): void;
+  /** Writes what is buffered now. */
+  flush(): Promise<void>;
+  /** Flushes and stops the timer. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createOutcomeRecorder}. */
+export interface OutcomeRecorderOptions {
+  store: Store;
+  log: FastifyBaseLogger;
+  now: () => Date;
+  /** Flush at least this often, ms (default 1 s). */
+  intervalMs?: number;
+  /** Flush when this many outcomes are buffered (default 5,000). */
+  maxBuffered?: number;
+}
+
+/** A buffered {@link OutcomeRecorder}. */
+export function createOutcomeRecorder(options: OutcomeRecorderOptions): OutcomeRecorder {
+  const maxBuffered = options.maxBuffered ?? 5_000;
+  let buffer: CallOutcome[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => void flush(), options.intervalMs ?? 1_000);
+  timer.unref();
+
+  const flush = (): Promise<void> => {
+    if (buffer.length === 0) return flushing;
+    const batch = buffer;
+    buffer = [];
+    flushing = flushing
+      .then(() => options.store.recordCallOutcomes(batch, options.now().toISOString()))
+      .catch((error: unknown) => {
+        // Metrics are not money: a failed write loses these figures, never a charge.
+        options.log.error({ err: error, outcomes: batch.length }, "could not record call outcomes");
+      });
+    return flushing;
+  };
+
+  return {
+    record(outcome) {
+      buffer.push(outcome);
+      if (buffer.length >= maxBuffered) void flush();
+    },
+    flush,
+    async close() {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}

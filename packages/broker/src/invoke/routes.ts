@@ -1,0 +1,134 @@
+import { createHash } from "node:crypto";
+import { formatUsd, MercatoError, microsToUsdNumber, parseUsd } from "@mercato/protocol";
+import { z } from "zod";
+import { presentKey } from "../accounts/presenters.js";
+import { generateApiKey } from "../auth/api-keys.js";
+import { defineRoute } from "../http/route.js";
+import { newId } from "../ids.js";
+import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
+import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
+
+const AgentParams = z.object({ id: z.string().max(200).describe("Agent id") });
+
+/** Purchase (access keys) and the invoke proxy. */
+export const invokeRoutes = [
+  defineRoute({
+    method: "POST",
+    url: "/purchase",
+    operationId: "purchaseAgent",
+    tag: "Invoke",
+    summary: "Buy per-call access to an agent",
+    description:
+      "Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.",
+    auth: "account",
+    body: "PurchaseRequest",
+    errors: ["AGENT_NOT_FOUND", "AGENT_INACTIVE", "FORBIDDEN"],
+    success: { status: 201, schema: "PurchaseResponse", description: "The access key and where to invoke" },
+    async handler({ deps, caller, body, request }) {
+      if (body.buyer_id !== undefined && body.buyer_id !== caller.account.id) {
+        throw new MercatoError("FORBIDDEN", "buyer_id must be your own account (or leave it out)");
+      }
+      const agent = await purchasableAgent(deps.store, body.agent_id);
+      const now = deps.clock.now().toISOString();
+      if (body.expires_at !== undefined && body.expires_at <= now) {
+        throw new MercatoError("VALIDATION_ERROR", "expires_at must be in the future");
+      }
+      const generated = generateApiKey("access");
+      const key: ApiKeyRecord = {
+        id: newId("key"),
+        accountId: caller.account.id,
+        kind: "access",
+        name: body.name ?? agent.name.slice(0, 100),
+        prefix: generated.prefix,
+        hash: generated.hash,
+        agentId: agent.id,
+        rateLimit: body.rate_limit ?? null,
+        spendCap: body.spend_cap_usd === undefined ? null : Number(parseUsd(body.spend_cap_usd)),
+        expiresAt: body.expires_at ?? null,
+        createdAt: now,
+        revokedAt: null,
+      };
+      await deps.store.insertApiKey(key);
+      const base = deps.config.publicUrl ?? `${request.protocol}://${request.host}`;
+      return {
+        api_key: generated.secret,
+        endpoint: `${base}/agents/${agent.id}/invoke`,
+        price_per_call: microsToUsdNumber(agent.pricing.priceMicros),
+        price_per_call_usd: formatUsd(agent.pricing.priceMicros),
+        agent_id: agent.id,
+        plan: "per_call" as const,
+        key: presentKey(key, 0),
+      };
+    },
+  }),
+  defineRoute({
+    method: "POST",
+    url: "/agents/:id/invoke",
+    operationId: "invokeAgent",
+    tag: "Invoke",
+    summary: "Call an agent through the broker",
+    description: [
+      "Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).",
+      "",
+      "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.",
+      "",
+      "Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.",
+    ].join("\n"),
+    auth: "access",
+    params: AgentParams,
+    body: "InvokeRequest",
+    errors: [
+      "AGENT_NOT_FOUND",
+      "AGENT_INACTIVE",
+      "INSUFFICIENT_FUNDS",
+      "SPEND_CAP_EXCEEDED",
+      "CONFLICT",
+      "SELLER_ERROR",
+      "SELLER_TIMEOUT",
+      "SELLER_UNAVAILABLE",
+    ],
+    success: {
+      status: 200,
+      schema: "InvokeResponse",
+      description: "The seller's output, the charge and its receipt",
+    },
+    async handler({ deps, caller, params, body, request, reply }) {
+      const { key } = caller;
+      if (key.agentId !== params.id) {
+        throw new MercatoError(
+          "AGENT_NOT_PURCHASED",
+          `This access key was bought for ${key.agentId ?? "another agent"}, not ${params.id}: POST /purchase to buy access`,
+        );
+      }
+      await enforceRateLimit(deps, key, reply);
+      const agent = await deps.store.getAgent(params.id);
+      if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
+      if (agent.status === "inactive")
+        throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);
+      const { maxTimeoutMs, defaultTimeoutMs } = deps.config.invoke;
+      const timeoutMs = body.timeout_ms ?? defaultTimeoutMs;
+      if (timeoutMs > maxTimeoutMs) {
+        throw new MercatoError("VALIDATION_ERROR", `timeout_ms may be at most ${maxTimeoutMs}`, {
+          details: { issues: [{ path: "timeout_ms", message: `must be at most ${maxTimeoutMs}` }] },
+        });
+      }
+      const call = { key, agent, input: body.input, timeoutMs };
+      const idempotencyKey = request.headers["idempotency-key"];
+      if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
+      if (typeof idempotencyKey !== "string") {
+        throw new MercatoError("VALIDATION_ERROR", "Send one Idempotency-Key header, not several");
+      }
+      const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
+      return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
+    },
+  }),
+];
+
+async function purchasableAgent(store: Store, agentId: string): Promise<AgentRecord> {
+  const agent = await store.getAgent(agentId);
+  if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${agentId}`);
+  if (agent.status === "inactive") {
+    throw new MercatoError("AGENT_INACTIVE", `Agent ${agentId} is deactivated and cannot be bought`);
+  }
+  return agent;
+}

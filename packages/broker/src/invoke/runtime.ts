@@ -1,0 +1,55 @@
+import type { InvokeResponse } from "@mercato/protocol";
+import type { FastifyBaseLogger } from "fastify";
+import type * as z from "zod";
+import type { Clock } from "../clock.js";
+import type { InvokeSettings } from "../config/config.js";
+import type { ResolveHost } from "../registry/endpoint-policy.js";
+import type { Store } from "../store/types.js";
+import { createIdempotencyCache, type IdempotencyCache } from "./idempotency.js";
+import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
+import { createSellerClient, type SellerClient } from "./seller-client.js";
+
+/** A successful invoke's answer, as sent (and kept for idempotent retries). */
+export type InvokeAnswer = z.output<typeof InvokeResponse>;
+
+/** What the invoke proxy keeps between calls. */
+export interface InvokeRuntime {
+  sellers: SellerClient;
+  outcomes: OutcomeRecorder;
+  idempotency: IdempotencyCache<InvokeAnswer>;
+  /** Flushes the outcomes and closes the seller connections. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createInvokeRuntime}. */
+export interface InvokeRuntimeOptions {
+  store: Store;
+  clock: Clock;
+  log: FastifyBaseLogger;
+  dev: boolean;
+  resolveHost: ResolveHost;
+  settings: InvokeSettings;
+}
+
+/** Builds the invoke proxy's seller client, outcome recorder and idempotency cache. */
+export function createInvokeRuntime(options: InvokeRuntimeOptions): InvokeRuntime {
+  const sellers = createSellerClient({
+    dev: options.dev,
+    resolveHost: options.resolveHost,
+    maxResponseBytes: options.settings.maxResponseBytes,
+  });
+  const outcomes = createOutcomeRecorder({
+    store: options.store,
+    log: options.log.child({ component: "outcomes" }),
+    now: () => options.clock.now(),
+  });
+  return {
+    sellers,
+    outcomes,
+    idempotency: createIdempotencyCache<InvokeAnswer>(),
+    async close() {
+      await outcomes.close();
+      await sellers.close();
+    },
+  };
+}
