@@ -1,7 +1,26 @@
 export type {
-  CreateSellerHandlerOptions,
+  ExpressLikeRequest,
+  FastifyLikeError,
+  FastifyLikeInstance,
+  FastifyLikeReply,
+  FastifyLikeRequest,
+  SellerExpressMiddleware,
+  SellerFastifyPlugin,
+  SellerFetchHandler,
+  SellerNodeListener,
+} from "./adapters/index.js";
+export type {
   SellerCallContext,
   SellerCallHandler,
-  SellerFetchHandler,
-} from "./handler/index.js";
-export { createSellerHandler } from "./handler/index.js";
+  SellerErrorContext,
+  SellerErrorStage,
+  SellerKitOptions,
+  SellerKitRequest,
+  SellerKitResponse,
+  VerifiedCallInfo,
+} from "./core/index.js";
+export type { SellerKit } from "./kit/index.js";
+export { sellerKit } from "./kit/index.js";
+export type { LatencySummary, SellerKitStats } from "./metering/index.js";
+export type { StandardSchemaV1, ValidationIssue } from "./validation/index.js";
+export type { FetchLike, JsonWebKeyLike, JsonWebKeySetLike } from "./verification/index.js";

@@ -1,0 +1,126 @@
+import type { StandardSchemaV1 } from "../validation/index.js";
+import type { FetchLike, JsonWebKeySetLike } from "../verification/index.js";
+
+/** The signed facts of a verified call. */
+export interface VerifiedCallInfo {
+  /** The `kid` of the broker key that signed the call. */
+  kid: string;
+  /** When the broker signed the call, unix seconds. */
+  timestamp: number;
+}
+
+/** What a seller's handler learns about the call besides its input. */
+export interface SellerCallContext {
+  /** The call's id (`call_id`); with verification on, the signed `mercato-call-id`. Unique per call. */
+  callId: string;
+  /** How long the caller waits for the answer (`timeout_ms`). */
+  timeoutMs: number;
+  /** Aborts when `timeoutMs` has passed (reason: a `TimeoutError`) or the caller goes away: stop work and throw. */
+  signal: AbortSignal;
+  /** Who signed the call; `undefined` when the kit runs with `verify: false`. */
+  verified: VerifiedCallInfo | undefined;
+  /** The id of this request in the kit's answers (`x-request-id`) and in `onError`. */
+  requestId: string;
+}
+
+/**
+ * The seller's own code: takes the buyer's input (checked by the `input` schema when one is given,
+ * otherwise any JSON value) and returns the output, any JSON value (`undefined` is sent as `null`).
+ * Throw a `MercatoError` with a 4xx status to answer the caller with that error; any other throw is
+ * answered with a 500 that reveals nothing.
+ */
+export type SellerCallHandler<Input = unknown> = (input: Input, context: SellerCallContext) => unknown;
+
+/** Where an error reported to `onError` happened. */
+export type SellerErrorStage =
+  /** The handler threw (other than a 4xx `MercatoError`) or returned what JSON cannot carry. */
+  | "handler"
+  /** The broker's keys could not be loaded, so the call could not be verified (answered 503). */
+  | "verification"
+  /** `health()` threw (answered 503). */
+  | "health"
+  /** The request could not be read (e.g. Express had already parsed the body). */
+  | "request";
+
+/** What `onError` learns about the failed request. */
+export interface SellerErrorContext {
+  stage: SellerErrorStage;
+  requestId: string;
+  /** The call's id, when the request got far enough to have one. */
+  callId: string | undefined;
+  /** The call's `timeout_ms`, when the request got far enough to have one. */
+  timeoutMs: number | undefined;
+}
+
+/** Options of `sellerKit`. */
+export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSchemaV1> {
+  /**
+   * The broker's base URL (`https://broker.example`). Its keys are fetched from
+   * `${broker}/.well-known/jwks.json` on the first call, kept, and fetched again when a call names
+   * an unknown key (at most every 30 s). Required unless `jwks` is given or `verify` is false.
+   */
+  broker?: string;
+  /** The seller's code, called once per valid call. */
+  handler: SellerCallHandler<StandardSchemaV1.InferOutput<Schema>>;
+  /**
+   * A Standard Schema (zod 4, valibot, arktype, …) for the call's `input`. The handler gets its
+   * output; an input it refuses is answered 400 `VALIDATION_ERROR` with `details.issues`.
+   */
+  input?: Schema;
+  /** A fixed key set to verify with instead of fetching the broker's (offline use, tests). */
+  jwks?: JsonWebKeySetLike;
+  /** The `fetch` used to load the broker's keys (default: the global `fetch`). */
+  fetch?: FetchLike;
+  /**
+   * How far a call's signed timestamp may be from the seller's clock, either way, in seconds
+   * (default 300). Call ids are remembered this long after their timestamp to refuse replays.
+   */
+  replayWindowSeconds?: number;
+  /**
+   * `false` accepts calls without checking the broker's signature: for local development only.
+   * The kit logs a loud warning when created this way. Default true.
+   */
+  verify?: boolean;
+  /**
+   * Sees every error the caller is not shown: a handler that threw (the caller gets a bare 500),
+   * keys that could not be loaded, a failing `health()`. Default: `console.error`. May not throw
+   * (if it does, that is ignored).
+   */
+  onError?: (error: unknown, context: SellerErrorContext) => void | Promise<void>;
+  /** Answers `GET …/health`: false (or a throw) makes it 503 `{"status":"unhealthy"}`. Default: always healthy. */
+  health?: () => boolean | Promise<boolean>;
+  /**
+   * Serve Prometheus metrics on `GET …/metrics` (`true`) or on a path of your choice
+   * (`{ path: "/internal/metrics" }`, matched at the end of the request path). Unauthenticated: off by default.
+   */
+  metrics?: boolean | { path: string };
+  /** Largest accepted body, in bytes (default 1 MiB); a larger one is answered 413 `PAYLOAD_TOO_LARGE`. */
+  maxBodyBytes?: number;
+  /**
+   * The clock, ms since the epoch (default `Date.now`), for signature timestamps and the replay
+   * window. When given, it also times the handler (default `performance.now`), so tests can control latency.
+   */
+  now?: () => number;
+}
+
+/** A request to the kit's framework-free core, as every adapter builds it. */
+export interface SellerKitRequest {
+  /** HTTP method (`POST`, `GET`, …). */
+  method: string;
+  /** The request target as on the request line: path and query (`/agent/abc?x=1`). It is what the broker signed. */
+  target: string;
+  /** A request header by lower-case name. */
+  headers: (name: string) => string | null | undefined;
+  /** The exact bytes of the body (empty for none). */
+  body: Uint8Array;
+  /** Aborts when the client goes away. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The core's answer: every adapter writes it out as is. */
+export interface SellerKitResponse {
+  status: number;
+  /** Lower-case names: always `content-type` and `x-request-id`, `allow` on a 405. */
+  headers: Record<string, string>;
+  body: string;
+}

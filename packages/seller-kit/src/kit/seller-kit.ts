@@ -1,0 +1,88 @@
+import {
+  createExpressMiddleware,
+  createFastifyPlugin,
+  createFetchHandler,
+  createNodeListener,
+  type SellerExpressMiddleware,
+  type SellerFastifyPlugin,
+  type SellerFetchHandler,
+  type SellerNodeListener,
+} from "../adapters/index.js";
+import {
+  createSellerCore,
+  type SellerKitOptions,
+  type SellerKitRequest,
+  type SellerKitResponse,
+} from "../core/index.js";
+import type { SellerKitStats } from "../metering/index.js";
+import type { StandardSchemaV1 } from "../validation/index.js";
+
+/** A seller's handler on the marketplace, mountable on any server. See {@link sellerKit}. */
+export interface SellerKit {
+  /** Web standard `(request) => Promise<Response>`: Deno.serve, Bun.serve, workers, Hono (`c.req.raw`). */
+  readonly fetch: SellerFetchHandler;
+  /** `node:http` request listener: `http.createServer(kit.node)`. Verifies against `req.url`. */
+  readonly node: SellerNodeListener;
+  /**
+   * Express middleware: `app.use("/agent", kit.express())`, mounted before any body parser (or after
+   * `express.raw()`). Verifies against `req.originalUrl`.
+   */
+  express(): SellerExpressMiddleware;
+  /** Fastify plugin: `app.register(kit.fastify, { prefix: "/agent" })`. */
+  readonly fastify: SellerFastifyPlugin;
+  /** The framework-free core every adapter wraps: one request in, one answer out. Never rejects. */
+  handle(request: SellerKitRequest): Promise<SellerKitResponse>;
+  /** Call counts and latency since the kit was created. */
+  stats(): SellerKitStats;
+  /** The same figures in Prometheus text format (what the metrics endpoint serves). */
+  prometheus(): string;
+}
+
+/**
+ * Puts a seller's handler on the Mercato marketplace. The kit speaks the seller protocol: the broker
+ * sends `POST <api_endpoint>` with `{"input", "call_id", "timeout_ms"}` and signature headers, the
+ * kit answers `{"output"}`; `GET <api_endpoint>/health` answers `{"status":"ok"}`.
+ *
+ * Before the handler runs, every call is checked: the body is at most `maxBodyBytes` (else 413); the
+ * broker's Ed25519 signature over method, path and query, body digest, timestamp and call id
+ * verifies against the broker's published keys (else 401 `UNAUTHENTICATED`, `details.reason`
+ * `missing`, `malformed`, `stale`, `unknown_key` or `bad_signature`); the call id was not seen
+ * within the replay window (else 401, reason `replayed`); the body is a seller call (else 400) whose
+ * `call_id` is the signed one (else 401); the input matches the `input` schema (else 400). The
+ * handler gets an `AbortSignal` that fires at `timeout_ms` or when the caller goes away. A handler
+ * that throws is answered 500 `INTERNAL_ERROR` without its message, unless it threw a `MercatoError`
+ * with a 4xx status, which the caller gets as is.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` when an option is invalid (no `broker` nor `jwks` while
+ * verifying, a `broker` that is not an http(s) URL, a non-positive window or body limit).
+ *
+ * @example
+ * import { sellerKit } from "@mercato/seller-kit";
+ * import * as z from "zod";
+ *
+ * const kit = sellerKit({
+ *   broker: "https://broker.example",
+ *   input: z.object({ symbol: z.string() }),
+ *   handler: async ({ symbol }, { signal }) => ({ symbol, price: await lookUpPrice(symbol, { signal }) }),
+ * });
+ *
+ * http.createServer(kit.node).listen(8080);             // node:http
+ * app.use("/agent", kit.express());                      // Express, before express.json()
+ * await app.register(kit.fastify, { prefix: "/agent" }); // Fastify
+ * Deno.serve(kit.fetch);                                 // Deno, Bun, workers, Hono
+ */
+export function sellerKit<Schema extends StandardSchemaV1 = StandardSchemaV1>(
+  options: SellerKitOptions<Schema>,
+): SellerKit {
+  const core = createSellerCore(options);
+  const express = createExpressMiddleware(core);
+  return {
+    fetch: createFetchHandler(core),
+    node: createNodeListener(core),
+    express: () => express,
+    fastify: createFastifyPlugin(core),
+    handle: core.handle,
+    stats: () => core.meter.stats(),
+    prometheus: () => core.meter.prometheus(),
+  };
+}

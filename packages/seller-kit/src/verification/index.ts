@@ -1,0 +1,9 @@
+export type {
+  BrokerKeyResolverOptions,
+  FetchLike,
+  JsonWebKeyLike,
+  JsonWebKeySetLike,
+} from "./broker-keys.js";
+export { createBrokerKeyResolver, jwksUrl } from "./broker-keys.js";
+export type { ReplayGuard } from "./replay-guard.js";
+export { createReplayGuard } from "./replay-guard.js";
