@@ -1,0 +1,194 @@
+// The invoke proxy's benchmark. In one run: a trivial seller behind the seller kit, called
+// directly and through the broker (every charge durable: SQLite in WAL with synchronous=FULL), each
+// under the same closed-loop load; prints throughput, p50/p90/p99 latency, and what the proxy adds.
+//
+//   npm run bench -w @mercato/e2e        (after `npm run build`)
+//   BENCH_CONNECTIONS=64 BENCH_SECONDS=10 BENCH_LATENCY_CONNECTIONS=1 to change the load.
+import { spawn } from "node:child_process";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
+import { runLoad } from "./load.mjs";
+
+const env = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+const CONNECTIONS = env("BENCH_CONNECTIONS", 32);
+const LATENCY_CONNECTIONS = env("BENCH_LATENCY_CONNECTIONS", 1);
+const SECONDS = env("BENCH_SECONDS", 8);
+const ADMIN = "bench-admin-token-0001";
+const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "mercato-bench-"));
+const children = [];
+
+/** Starts a node process and resolves with the first URL it prints. */
+function start(args, extraEnv, pattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...extraEnv },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = pattern.exec(out);
+      if (match) resolve(match[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${out}`)));
+  });
+}
+
+async function api(base, method, path, { key, body } = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(key && { authorization: `Bearer ${key}` }),
+      ...(body && { "content-type": "application/json" }),
+    },
+    ...(body && { body: JSON.stringify(body) }),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const fmt = (ms) => `${ms.toFixed(2)} ms`;
+
+try {
+  const broker = await start(
+    [
+      brokerBin,
+      "--port",
+      "0",
+      "--dev",
+      "--db",
+      join(dir, "bench.db"),
+      "--log-level",
+      "warn",
+      "--rate-limit",
+      "10000000",
+      "--admin-token",
+      ADMIN,
+    ],
+    {},
+    /listening on (http:\/\/[\d.:]+)/,
+  );
+  // The bench's own key, for the direct run.
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const benchJwk = { ...publicKey.export({ format: "jwk" }), kid: "bench", alg: "EdDSA", use: "sig" };
+  const brokerJwks = await api(broker, "GET", "/.well-known/jwks.json");
+  const seller = await start(
+    [fileURLToPath(new URL("./seller.mjs", import.meta.url))],
+    { BENCH_BROKER_URL: broker, BENCH_JWKS: JSON.stringify({ keys: [...brokerJwks.keys, benchJwk] }) },
+    /READY (http:\/\/[\d.:]+)/,
+  );
+
+  const owner = await api(broker, "POST", "/accounts", { body: { name: "Bench seller" } });
+  const buyer = await api(broker, "POST", "/accounts", { body: { name: "Bench buyer" } });
+  await api(broker, "POST", "/topups", { key: buyer.api_key, body: { amount_usd: "10000" } });
+  const agent = await api(broker, "POST", "/agents/register", {
+    key: owner.api_key,
+    body: {
+      name: "Bench price feed",
+      description: "Answers a fixed price",
+      category: "crypto",
+      tags: ["bench"],
+      api_endpoint: `${seller}/agent`,
+      pricing: { model: "per_call", price_per_call: "0.001" },
+    },
+  });
+  const { api_key: accessKey } = await api(broker, "POST", "/purchase", {
+    key: buyer.api_key,
+    body: { agent_id: agent.agent_id },
+  });
+
+  let serial = 0;
+  const direct = () => {
+    const callId = `bench-${process.pid}-${++serial}`;
+    const body = JSON.stringify({ input: { symbol: "BTC" }, call_id: callId, timeout_ms: 10_000 });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const input = callSigningInput({
+      method: "POST",
+      path: "/agent",
+      bodyDigest: createHash("sha256").update(body).digest("base64url"),
+      timestamp,
+      callId,
+    });
+    return {
+      path: "/agent",
+      body,
+      headers: {
+        "content-type": "application/json",
+        [CALL_HEADERS.callId]: callId,
+        [CALL_HEADERS.timestamp]: String(timestamp),
+        [CALL_HEADERS.keyId]: "bench",
+        [CALL_HEADERS.signature]: sign(null, Buffer.from(input), privateKey).toString("base64url"),
+      },
+    };
+  };
+  const invokePath = `/agents/${agent.agent_id}/invoke`;
+  const invokeBody = JSON.stringify({ input: { symbol: "BTC" } });
+  const proxied = () => ({
+    path: invokePath,
+    body: invokeBody,
+    headers: { "content-type": "application/json", authorization: `Bearer ${accessKey}` },
+  });
+
+  const run = async (label, origin, request, connections) => {
+    await runLoad({ origin, connections, durationMs: 1000, request }); // warm-up
+    const result = await runLoad({ origin, connections, durationMs: SECONDS * 1000, request });
+    const bad =
+      result.failures +
+      Object.entries(result.statuses)
+        .filter(([s]) => s !== "200")
+        .reduce((a, [, n]) => a + n, 0);
+    if (bad > 0) throw new Error(`${label}: ${bad} failed requests ${JSON.stringify(result.statuses)}`);
+    console.log(
+      `${label.padEnd(34)} ${result.rps.toFixed(0).padStart(7)} req/s   p50 ${fmt(result.p50)}   p90 ${fmt(result.p90)}   p99 ${fmt(result.p99)}`,
+    );
+    return result;
+  };
+
+  console.log(
+    `invoke proxy bench: ${SECONDS} s per run, trivial seller behind @mercato/seller-kit (node adapter)\n`,
+  );
+  const directLoaded = await run(`direct, ${CONNECTIONS} connections`, seller, direct, CONNECTIONS);
+  const proxyLoaded = await run(`through broker, ${CONNECTIONS} connections`, broker, proxied, CONNECTIONS);
+  const directSerial = await run(
+    `direct, ${LATENCY_CONNECTIONS} connection(s)`,
+    seller,
+    direct,
+    LATENCY_CONNECTIONS,
+  );
+  const proxySerial = await run(
+    `through broker, ${LATENCY_CONNECTIONS} connection(s)`,
+    broker,
+    proxied,
+    LATENCY_CONNECTIONS,
+  );
+
+  console.log(
+    `\nthroughput kept through the proxy: ${((proxyLoaded.rps / directLoaded.rps) * 100).toFixed(0)}% (aim ≥ 33%)` +
+      `\nlatency the proxy adds at p50: ${fmt(proxySerial.p50 - directSerial.p50)} at ${LATENCY_CONNECTIONS} connection(s), ` +
+      `${fmt(proxyLoaded.p50 - directLoaded.p50)} at ${CONNECTIONS} (aim < 1 ms)`,
+  );
+
+  const audit = await api(broker, "GET", "/admin/audit", { key: ADMIN });
+  const charged = Number(audit.totals.revenue_usd) / 0.0001;
+  console.log(
+    `ledger audit: ${audit.ok ? "ok" : "VIOLATIONS"}, ${Math.round(charged)} charges captured, ${audit.transfers} transfers`,
+  );
+  if (!audit.ok) {
+    console.error(audit.violations);
+    process.exitCode = 1;
+  }
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
