@@ -25,6 +25,8 @@ const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "mercato-bench-"));
 const children = [];
+// Node flags for the broker process, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 /** Starts a node process and resolves with the first URL it prints. */
 function start(args, extraEnv, pattern) {
@@ -189,6 +191,13 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null) return undefined;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      return exited;
+    }),
+  );
   rmSync(dir, { recursive: true, force: true });
 }

@@ -140,7 +140,7 @@ export function parseConfig(
     ...(maxInvokeTimeout && {
       maxTimeoutMs: parseCount(maxInvokeTimeout.value, maxInvokeTimeout.source, 600_000),
     }),
-    ...(rateLimit && { defaultRateLimit: parseCount(rateLimit.value, rateLimit.source, 100_000) }),
+    ...(rateLimit && { defaultRateLimit: parseCount(rateLimit.value, rateLimit.source, 10_000_000) }),
   };
   invoke.defaultTimeoutMs = invokeTimeout
     ? parseCount(invokeTimeout.value, invokeTimeout.source, 600_000)

@@ -40,6 +40,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "a"),
         agentId: null,
         rateLimit: null,
+        spendCap: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -132,6 +133,58 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         const again = key(owner.id);
         expect(await store.rotateApiKey(old.id, again, at(2))).toBe(false);
         expect(await store.getApiKey(again.id)).toBeUndefined();
+      });
+
+      it("keeps an access key's spend cap, and updates a key's name, rate limit and spend cap: a field left out is kept, null clears it", async () => {
+        const owner = account();
+        await store.createAccount(owner, key(owner.id));
+        const access = key(owner.id, {
+          kind: "access",
+          prefix: "sk_live_abc",
+          agentId: "agent_capped0001",
+          spendCap: 5_000_000,
+        });
+        await store.insertApiKey(access);
+        expect(await store.getApiKey(access.id)).toEqual(access);
+
+        const named = await store.updateApiKey(access.id, { name: "ci" });
+        expect(named).toEqual({ ...access, name: "ci" });
+        const limited = await store.updateApiKey(access.id, { rateLimit: 30 });
+        expect(limited).toEqual({ ...access, name: "ci", rateLimit: 30 });
+        const capped = await store.updateApiKey(access.id, { spendCap: 0 });
+        expect(capped).toEqual({ ...access, name: "ci", rateLimit: 30, spendCap: 0 });
+        expect(await store.updateApiKey(access.id, {})).toEqual(capped);
+        const all = await store.updateApiKey(access.id, { name: "nightly", rateLimit: 5, spendCap: 1 });
+        expect(all).toEqual({ ...access, name: "nightly", rateLimit: 5, spendCap: 1 });
+        const cleared = await store.updateApiKey(access.id, { name: null, rateLimit: null, spendCap: null });
+        expect(cleared).toEqual({ ...access, name: null, rateLimit: null, spendCap: null });
+        expect(await store.getApiKey(access.id)).toEqual(cleared);
+        expect(await store.findApiKeyByHash(access.hash)).toEqual(cleared);
+        expect(await store.updateApiKey("key_missing000", { name: "x" })).toBeUndefined();
+      });
+
+      it("refuses a spend cap that is not integer micros ≥ 0, or on an account key", async () => {
+        const owner = account();
+        const first = key(owner.id);
+        await store.createAccount(owner, first);
+        const access = key(owner.id, { kind: "access", prefix: "sk_live_abc", agentId: "agent_capped0001" });
+        await store.insertApiKey(access);
+        const codeOf = (promise: Promise<unknown>) =>
+          promise.then(
+            () => "fulfilled",
+            (error: unknown) => (isMercatoError(error) ? error.code : error),
+          );
+        for (const spendCap of [-1, 1.5, Number.NaN]) {
+          expect(await codeOf(store.updateApiKey(access.id, { spendCap }))).toBe("INVALID_AMOUNT");
+        }
+        expect(await codeOf(store.updateApiKey(first.id, { spendCap: 1 }))).toBe("VALIDATION_ERROR");
+        expect(await codeOf(store.insertApiKey(key(owner.id, { spendCap: 1 })))).toBe("VALIDATION_ERROR");
+        expect(await store.getApiKey(access.id)).toEqual(access);
+        expect(await store.getApiKey(first.id)).toEqual(first);
+        expect(await store.updateApiKey(first.id, { spendCap: null, name: "admin" })).toEqual({
+          ...first,
+          name: "admin",
+        });
       });
     });
 

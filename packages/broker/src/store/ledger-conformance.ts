@@ -45,6 +45,7 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         hash: keyId.padEnd(64, "0").replace(/[^0-9a-f]/g, "b"),
         agentId: null,
         rateLimit: null,
+        spendCap: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -88,6 +89,18 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
       if (!isMercatoError(outcome.error)) throw outcome.error;
       return outcome.error.code;
     };
+    /** The error a promise rejects with, as its code and details. */
+    const refusalOf = async (promise: Promise<unknown>) => {
+      const error = await promise.then(
+        (value) => {
+          throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+        },
+        (reason: unknown) => reason,
+      );
+      if (!isMercatoError(error)) throw error;
+      return { code: error.code, details: error.details };
+    };
+    const spendOf = async (keyId: string) => (await store.getKeySpend([keyId])).get(keyId);
 
     describe("credits", () => {
       it("credits a wallet once per transfer id", async () => {
@@ -621,6 +634,207 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         expect(await store.hold(request)).toMatchObject({ id: request.id, status: "pending" });
         await topUp(buyer, USD);
         expect(await codeOf(store.hold(holdOf(buyer, seller, { amount: 1 })))).toBe("SPEND_CAP_EXCEEDED");
+      });
+    });
+
+    describe("access keys' spend caps", () => {
+      it("refuses a hold past the key's own cap with SPEND_CAP_EXCEEDED and the key's figures; exactly at the cap is allowed", async () => {
+        const { buyer, seller } = await parties();
+        const capped = (amount: number) =>
+          holdOf(buyer, seller, { keyId: "key_capped", keySpendCap: 2 * USD, amount });
+        await store.hold(capped(1_500_000));
+        const over = capped(500_001);
+        expect(await refusalOf(store.hold(over))).toEqual({
+          code: "SPEND_CAP_EXCEEDED",
+          details: {
+            key_id: "key_capped",
+            key_spend_cap_usd: "2.000000",
+            key_spent_usd: "1.500000",
+            required_usd: "0.500001",
+          },
+        });
+        expect(await store.getCharge(over.id)).toBeUndefined();
+        expect(await figures(buyer)).toEqual({ available: 8_500_000, held: 1_500_000, earnings: 0 });
+
+        expect((await store.hold(capped(500_000))).status).toBe("pending");
+        expect(await spendOf("key_capped")).toBe(2 * USD);
+        expect(await codeOf(store.hold(capped(1)))).toBe("SPEND_CAP_EXCEEDED");
+        // The cap is the key's, not the buyer's: another key and a key without a cap go on.
+        await store.hold(holdOf(buyer, seller, { keyId: "key_other", keySpendCap: 2 * USD, amount: USD }));
+        await store.hold(holdOf(buyer, seller, { keyId: "key_capped", keySpendCap: null, amount: USD }));
+        expect(await spendOf("key_capped")).toBe(3 * USD);
+        // A zero cap stops everything.
+        expect(
+          await codeOf(store.hold(holdOf(buyer, seller, { keyId: "key_zero", keySpendCap: 0, amount: 1 }))),
+        ).toBe("SPEND_CAP_EXCEEDED");
+        expect(await figures(buyer)).toEqual({ available: 6 * USD, held: 4 * USD, earnings: 0 });
+      });
+
+      it("counts holds in flight toward the key's cap: a void or an expiry frees them, a capture keeps what it charged", async () => {
+        const { buyer, seller } = await parties();
+        const capped = (amount: number, overrides: Partial<HoldRequest> = {}) =>
+          holdOf(buyer, seller, { keyId: "key_flight", keySpendCap: 3 * USD, amount, ...overrides });
+        const a = await store.hold(capped(USD));
+        const b = await store.hold(capped(USD));
+        await store.hold(capped(USD, { expiresAt: at(30) }));
+        expect(await spendOf("key_flight")).toBe(3 * USD);
+        expect(await codeOf(store.hold(capped(1)))).toBe("SPEND_CAP_EXCEEDED");
+
+        await store.voidHold({ id: "void_flight", holdId: a.id, at: at(1) });
+        expect(await spendOf("key_flight")).toBe(2 * USD);
+        await store.hold(capped(USD));
+        expect(await codeOf(store.hold(capped(1)))).toBe("SPEND_CAP_EXCEEDED");
+
+        await store.capture({ id: "cap_flight", holdId: b.id, amount: 400_000, at: at(2) });
+        expect(await spendOf("key_flight")).toBe(2_400_000);
+        await store.hold(capped(600_000));
+        expect(await codeOf(store.hold(capped(1)))).toBe("SPEND_CAP_EXCEEDED");
+
+        expect(await store.expireHolds(at(30))).toBe(1);
+        expect(await spendOf("key_flight")).toBe(2 * USD);
+        await store.hold(capped(USD));
+        expect(await spendOf("key_flight")).toBe(3 * USD);
+        expect(await figures(buyer)).toEqual({
+          available: 10 * USD - 400_000 - 2_600_000,
+          held: 2_600_000,
+          earnings: 0,
+        });
+      });
+
+      it("lets no more concurrent holds through on one key than its cap allows", async () => {
+        const { buyer, seller } = await parties(20 * USD);
+        const hold = (amount: number) =>
+          store.hold(holdOf(buyer, seller, { keyId: "key_rush", keySpendCap: 7 * USD, amount }));
+        const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => hold(USD)));
+        const placed = outcomes.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+        expect(placed).toHaveLength(7);
+        for (const outcome of outcomes) {
+          if (outcome.status === "rejected") {
+            expect(isMercatoError(outcome.reason) && outcome.reason.code).toBe("SPEND_CAP_EXCEEDED");
+          }
+        }
+        expect(await spendOf("key_rush")).toBe(7 * USD);
+
+        // Captures for less and new holds at once: whatever their order, the key stays within its cap
+        // and its spending is exactly what its charges say.
+        const second = await Promise.allSettled([
+          ...placed.map((charge) =>
+            store.capture({ id: `${charge.id}:capture`, holdId: charge.id, amount: USD / 2, at: at(1) }),
+          ),
+          ...Array.from({ length: 10 }, () => hold(USD / 2)),
+        ]);
+        const held = second.slice(placed.length).filter((outcome) => outcome.status === "fulfilled").length;
+        expect(second.slice(0, placed.length).every((outcome) => outcome.status === "fulfilled")).toBe(true);
+        const spent = (placed.length + held) * (USD / 2);
+        expect(spent).toBeLessThanOrEqual(7 * USD);
+        expect(await spendOf("key_rush")).toBe(spent);
+      });
+
+      it("reports each key's spending: captured plus held, 0 for a key that never spent", async () => {
+        const { buyer, seller } = await parties();
+        const other = await newAccount();
+        await topUp(other, 10 * USD);
+        const a = await store.hold(holdOf(buyer, seller, { keyId: "key_report_a", amount: 700_000 }));
+        await store.hold(holdOf(buyer, seller, { keyId: "key_report_a", amount: 200_000 }));
+        const b = await store.hold(holdOf(other, seller, { keyId: "key_report_b", amount: USD }));
+        await store.hold(holdOf(buyer, seller, { amount: USD }));
+        await store.capture({ id: "cap_report_a", holdId: a.id, amount: 300_000, at: at(1) });
+        await store.voidHold({ id: "void_report_b", holdId: b.id, at: at(1) });
+        const spent = await store.getKeySpend(["key_report_a", "key_report_b", "key_never"]);
+        expect(spent).toEqual(
+          new Map([
+            ["key_report_a", 500_000],
+            ["key_report_b", 0],
+            ["key_never", 0],
+          ]),
+        );
+        expect(await store.getKeySpend([])).toEqual(new Map());
+      });
+
+      it("answers a replayed hold with its charge even when the key's cap would refuse it now", async () => {
+        const { buyer, seller } = await parties();
+        const request = holdOf(buyer, seller, { keyId: "key_replay", keySpendCap: USD, amount: USD });
+        const first = await store.hold(request);
+        expect(await store.hold(request)).toEqual(first);
+        expect(await store.hold({ ...request, keySpendCap: 0, at: at(1) })).toEqual(first);
+        const captured = await store.capture({
+          id: "cap_replay",
+          holdId: request.id,
+          amount: USD,
+          at: at(1),
+        });
+        expect(await store.hold(request)).toEqual(captured);
+        expect(await codeOf(store.hold({ ...request, amount: USD + 1 }))).toBe("CONFLICT");
+        expect(await spendOf("key_replay")).toBe(USD);
+        expect(await figures(buyer)).toEqual({ available: 9 * USD, held: 0, earnings: 0 });
+      });
+
+      it("checks the balance, then the account's monthly cap, then the key's cap", async () => {
+        const { buyer, seller } = await parties(USD);
+        const keyed = (amount: number) =>
+          holdOf(buyer, seller, { keyId: "key_order", keySpendCap: 0, amount });
+        expect(await codeOf(store.hold(keyed(USD + 1)))).toBe("INSUFFICIENT_FUNDS");
+        await store.setMonthlyCap(buyer, 500_000);
+        expect(await refusalOf(store.hold(keyed(USD)))).toMatchObject({
+          code: "SPEND_CAP_EXCEEDED",
+          details: { monthly_cap_usd: "0.500000" },
+        });
+        expect(await refusalOf(store.hold(keyed(500_000)))).toMatchObject({
+          code: "SPEND_CAP_EXCEEDED",
+          details: { key_id: "key_order", key_spend_cap_usd: "0.000000" },
+        });
+      });
+
+      it("starts a rotated key's replacement at the old key's spending: the cap keeps its remaining allowance", async () => {
+        const { buyer, seller } = await parties();
+        const accessKey = (id: string): ApiKeyRecord => ({
+          id,
+          accountId: buyer,
+          kind: "access",
+          name: null,
+          prefix: "sk_live_ledger",
+          hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "d"),
+          agentId: `agent_of_${seller}`,
+          rateLimit: null,
+          spendCap: 3 * USD,
+          expiresAt: null,
+          createdAt: T0,
+          revokedAt: null,
+        });
+        const old = accessKey("key_rotate_old");
+        await store.insertApiKey(old);
+        const on = (key: ApiKeyRecord, amount: number) =>
+          holdOf(buyer, seller, { keyId: key.id, keySpendCap: key.spendCap, amount });
+        const captured = await store.hold(on(old, USD));
+        await store.capture({ id: "cap_rotate", holdId: captured.id, amount: USD, at: at(1) });
+        const inFlight = await store.hold(on(old, USD));
+
+        const replacement = accessKey("key_rotate_new");
+        expect(await store.rotateApiKey(old.id, replacement, at(2))).toBe(true);
+        expect(await store.getKeySpend([old.id, replacement.id])).toEqual(
+          new Map([
+            [old.id, 2 * USD],
+            [replacement.id, 2 * USD],
+          ]),
+        );
+        expect(await refusalOf(store.hold(on(replacement, USD + 1)))).toMatchObject({
+          code: "SPEND_CAP_EXCEEDED",
+          details: { key_id: replacement.id, key_spent_usd: "2.000000" },
+        });
+        await store.hold(on(replacement, USD));
+        expect(await codeOf(store.hold(on(replacement, 1)))).toBe("SPEND_CAP_EXCEEDED");
+        expect(await spendOf(replacement.id)).toBe(3 * USD);
+
+        // The old key's hold in flight still resolves on the old key; a second rotation carries on.
+        await store.capture({ id: "cap_rotate_old", holdId: inFlight.id, amount: USD, at: at(3) });
+        expect(await spendOf(old.id)).toBe(2 * USD);
+        const third = accessKey("key_rotate_third");
+        expect(await store.rotateApiKey(replacement.id, third, at(4))).toBe(true);
+        expect(await spendOf(third.id)).toBe(3 * USD);
+        expect(await codeOf(store.hold(on(third, 1)))).toBe("SPEND_CAP_EXCEEDED");
+        // A higher cap lets the key spend again, from where it stands.
+        expect((await store.hold(on({ ...third, spendCap: 4 * USD }, USD))).status).toBe("pending");
+        expect(await spendOf(third.id)).toBe(4 * USD);
       });
     });
 

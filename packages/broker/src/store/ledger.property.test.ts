@@ -14,7 +14,9 @@ import type { CaptureRequest, ChargeRecord, HoldRequest, Store, VoidRequest } fr
  * recent they are, capture sizes relative to the hold. Each kind of request mostly takes ids from its
  * own small pool (so replays and captures of resolved holds are common) and sometimes from another's
  * (so ids reused across kinds are tried too). Every run starts by funding the wallets, so that most
- * holds go through. A failing sequence shrinks to a short one with small numbers.
+ * holds go through. Access keys have caps of their own, which the caller (like the broker, from the
+ * key's record) sends with each hold and changes now and then. A failing sequence shrinks to a
+ * short one with small numbers.
  */
 
 const ACCOUNTS = ["acct_prop_a", "acct_prop_b", "acct_prop_c"];
@@ -70,6 +72,8 @@ type Action =
   | { kind: "expire" }
   | { kind: "settle" }
   | { kind: "cap"; account: number; cap: number | null }
+  /** Changes a key's own cap, as the caller knows it: the holds sent afterwards carry it. */
+  | { kind: "keyCap"; key: number; cap: number | null }
   /** Sends an earlier request again: as it was (`same`) or with one field changed. */
   | { kind: "retry"; back: number; same: boolean; field: number };
 type Step = Action | { kind: "advance"; minutes: number } | { kind: "together"; actions: Action[] };
@@ -138,6 +142,14 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     arbitrary: fc.record({
+      kind: fc.constant("keyCap" as const),
+      key: fc.integer({ min: 0, max: KEYS.length - 1 }),
+      cap: fc.option(fc.integer({ min: 0, max: 6 * USD }), { freq: 3 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
       kind: fc.constant("retry" as const),
       back: fc.nat({ max: 5 }),
       same: fc.boolean(),
@@ -185,7 +197,8 @@ type Request =
   | { kind: "void"; request: VoidRequest }
   | { kind: "expire"; now: string }
   | { kind: "settle"; date: string; at: string }
-  | { kind: "cap"; accountId: string; cap: number | null };
+  | { kind: "cap"; accountId: string; cap: number | null }
+  | { kind: "keyCap"; keyId: string; cap: number | null };
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode };
 
@@ -208,7 +221,8 @@ function resolve(action: Action, model: Model, history: Request[]): Request | un
           at,
         },
       };
-    case "hold":
+    case "hold": {
+      const keyId = action.key === null ? null : (KEYS[action.key] as string);
       return {
         kind: "hold",
         request: {
@@ -216,12 +230,14 @@ function resolve(action: Action, model: Model, history: Request[]): Request | un
           buyerId: ACCOUNTS[action.buyer] as string,
           sellerAccountId: ACCOUNTS[action.seller] as string,
           agentId: AGENTS[action.agent] as string,
-          keyId: action.key === null ? null : (KEYS[action.key] as string),
+          keyId,
+          ...(keyId !== null && { keySpendCap: model.keyCaps.get(keyId) ?? null }),
           amount: action.amount,
           expiresAt: iso(model.now + action.ttl * MINUTE),
           at,
         },
       };
+    }
     case "capture": {
       const holdId = targetOf(action.hold, history, model);
       const held = model.charges.get(holdId)?.held ?? 1_000;
@@ -239,6 +255,8 @@ function resolve(action: Action, model: Model, history: Request[]): Request | un
       return { kind: "settle", date: at.slice(0, 10), at };
     case "cap":
       return { kind: "cap", accountId: ACCOUNTS[action.account] as string, cap: action.cap };
+    case "keyCap":
+      return { kind: "keyCap", keyId: KEYS[action.key] as string, cap: action.cap };
     case "retry": {
       const sent = history.filter((request) => ["credit", "hold", "capture", "void"].includes(request.kind));
       const earlier = sent[sent.length - 1 - (action.back % Math.max(sent.length, 1))];
@@ -322,6 +340,10 @@ class Model {
   paidOut = 0;
   caps = new Map<string, number | null>();
   spent = new Map<string, number>();
+  /** Access keys' own caps, as the caller sends them. */
+  keyCaps = new Map<string, number | null>();
+  /** Per access key: captured charges plus holds in flight. */
+  keySpent = new Map<string, number>();
   transfers = new Map<string, Fact>();
   charges = new Map<string, ChargeRecord>();
   settled = new Set<string>();
@@ -337,6 +359,10 @@ class Model {
 
   private spentIn(accountId: string, month: string): number {
     return this.spent.get(`${accountId} ${month}`) ?? 0;
+  }
+
+  private addKeySpend(keyId: string | null, amount: number): void {
+    if (keyId !== null) this.keySpent.set(keyId, (this.keySpent.get(keyId) ?? 0) + amount);
   }
 
   /** Applies one request and says how the ledger must answer it. */
@@ -390,8 +416,14 @@ class Model {
         if (cap !== null && this.spentIn(r.buyerId, monthOf(r.at)) + wallet.held + r.amount > cap) {
           return fail("SPEND_CAP_EXCEEDED");
         }
+        const keyId = r.keyId ?? null;
+        const keyCap = keyId === null ? null : (r.keySpendCap ?? null);
+        if (keyCap !== null && (this.keySpent.get(keyId as string) ?? 0) + r.amount > keyCap) {
+          return fail("SPEND_CAP_EXCEEDED");
+        }
         wallet.available -= r.amount;
         wallet.held += r.amount;
+        this.addKeySpend(keyId, r.amount);
         this.transfers.set(r.id, { kind: "hold" });
         this.charges.set(r.id, {
           id: r.id,
@@ -430,6 +462,7 @@ class Model {
         this.revenue += fee;
         const month = `${c.buyerId} ${monthOf(r.at)}`;
         this.spent.set(month, (this.spent.get(month) ?? 0) + r.amount);
+        this.addKeySpend(c.keyId, r.amount - c.held);
         Object.assign(c, { captured: r.amount, fee, status: "completed", resolvedAt: r.at });
         this.transfers.set(r.id, { kind: "capture", holdId: r.holdId, amount: r.amount });
         return ok(charge(r.holdId));
@@ -474,6 +507,9 @@ class Model {
       case "cap":
         this.caps.set(request.accountId, request.cap);
         return ok();
+      case "keyCap":
+        this.keyCaps.set(request.keyId, request.cap);
+        return ok();
     }
   }
 
@@ -481,6 +517,7 @@ class Model {
     const wallet = this.figures(c.buyerId);
     wallet.held -= c.held;
     wallet.available += c.held;
+    this.addKeySpend(c.keyId, -c.held);
     Object.assign(c, { status: "voided", resolvedAt: at });
   }
 
@@ -503,6 +540,7 @@ class Model {
     }
     return {
       balances,
+      keySpend: Object.fromEntries(KEYS.map((keyId) => [keyId, this.keySpent.get(keyId) ?? 0])),
       totals: {
         toppedUp: this.toppedUp,
         paidOut: this.paidOut,
@@ -517,6 +555,7 @@ class Model {
 
 interface Snapshot {
   balances: Array<Figures & { accountId: string; monthlyCap: number | null; spentThisMonth: number }>;
+  keySpend: Record<string, number>;
   totals: {
     toppedUp: number;
     paidOut: number;
@@ -543,6 +582,7 @@ async function freshStore(): Promise<Store> {
         hash: String(n).repeat(64),
         agentId: null,
         rateLimit: null,
+        spendCap: null,
         expiresAt: null,
         createdAt: iso(START),
         revokedAt: null,
@@ -579,6 +619,9 @@ async function send(store: Store, request: Request, newId: () => string): Promis
       }
       case "cap":
         return { ok: true, value: await store.setMonthlyCap(request.accountId, request.cap) };
+      case "keyCap":
+        // The caller's own state: the store hears of a key's cap with each hold.
+        return { ok: true, value: undefined };
     }
   } catch (error) {
     // Only the ledger's own refusals are outcomes; anything else is a bug.
@@ -595,9 +638,10 @@ async function observe(store: Store, now: number): Promise<Snapshot> {
       return { accountId, available, held, earnings, monthlyCap, spentThisMonth };
     }),
   );
+  const keySpend = Object.fromEntries(await store.getKeySpend(KEYS));
   const audit = await store.audit();
   expect(audit.violations).toEqual([]);
-  return { balances, totals: audit.totals };
+  return { balances, keySpend, totals: audit.totals };
 }
 
 /** Every order of `n` items, the given order first. */
@@ -694,10 +738,11 @@ describe("ledger properties (SQLite in memory)", () => {
     await fc.assert(fc.asyncProperty(scenario, run), { numRuns: 2_000 });
   }, 120_000);
 
-  it("never overdraws a wallet under many concurrent holds, then settles each hold once", async () => {
+  it("never overdraws a wallet nor passes a key's cap under many concurrent holds, then settles each hold once", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 10 * USD }),
+        fc.option(fc.integer({ min: 0, max: 10 * USD }), { freq: 2 }),
         fc.array(
           fc.record({
             amount: fc.integer({ min: 1, max: 3 * USD }),
@@ -709,7 +754,7 @@ describe("ledger properties (SQLite in memory)", () => {
             maxLength: 40,
           },
         ),
-        async (funds, attempts) => {
+        async (funds, cap, attempts) => {
           const store = await freshStore();
           try {
             const [buyer, seller] = ACCOUNTS as [string, string];
@@ -723,23 +768,31 @@ describe("ledger properties (SQLite in memory)", () => {
                   buyerId: buyer,
                   sellerAccountId: seller,
                   agentId: "agent_prop_x",
+                  keyId: KEYS[0] as string,
+                  keySpendCap: cap,
                   amount: attempt.amount,
                   expiresAt: iso(START + MINUTE),
                   at,
                 }),
               ),
             );
-            // Whatever order the store chose: the holds it placed fit in the wallet, and each one it
-            // refused would not have fitted even after all the others.
+            // Whatever order the store chose: the holds it placed fit in the wallet and under the key's
+            // cap, and each one it refused would not have fitted even after all the others.
             const placed = attempts.filter((_, i) => holds[i]?.status === "fulfilled");
             const heldTotal = placed.reduce((sum, a) => sum + a.amount, 0);
             expect(heldTotal).toBeLessThanOrEqual(funds);
+            if (cap !== null) expect(heldTotal).toBeLessThanOrEqual(cap);
             holds.forEach((outcome, i) => {
               if (outcome.status === "rejected") {
-                expect(isMercatoError(outcome.reason) && outcome.reason.code).toBe("INSUFFICIENT_FUNDS");
-                expect((attempts[i]?.amount ?? 0) > funds - heldTotal).toBe(true);
+                const code = isMercatoError(outcome.reason) && outcome.reason.code;
+                const limit = code === "SPEND_CAP_EXCEEDED" ? (cap ?? 0) : funds;
+                expect(code === "INSUFFICIENT_FUNDS" || (code === "SPEND_CAP_EXCEEDED" && cap !== null)).toBe(
+                  true,
+                );
+                expect((attempts[i]?.amount ?? 0) > limit - heldTotal).toBe(true);
               }
             });
+            expect(await store.getKeySpend([KEYS[0] as string])).toEqual(new Map([[KEYS[0], heldTotal]]));
             expect(await store.getBalance(buyer, at)).toMatchObject({
               available: funds - heldTotal,
               held: heldTotal,
@@ -762,6 +815,7 @@ describe("ledger properties (SQLite in memory)", () => {
             });
             await Promise.all(resolutions);
             expect(await store.getBalance(buyer, at)).toMatchObject({ available: funds - spent, held: 0 });
+            expect(await store.getKeySpend([KEYS[0] as string])).toEqual(new Map([[KEYS[0], spent]]));
             expect(await store.getBalance(seller, at)).toMatchObject({
               available: 0,
               held: 0,

@@ -5,7 +5,7 @@ import { AccountId, AgentId, Timestamp, UsdAmount } from "./common.js";
 import { Receipt } from "./ledger.js";
 
 /** Calls per minute an access key may carry as its own rate limit. */
-export const MAX_RATE_LIMIT_PER_MINUTE = 100_000;
+export const MAX_RATE_LIMIT_PER_MINUTE = 10_000_000;
 
 const RateLimit = z
   .number()

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
 import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
@@ -126,6 +127,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   LEDGER_MIGRATION,
   PAYOUT_MIGRATION,
+  KEY_SPEND_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

@@ -75,12 +75,25 @@ type ChargeColumns = [
   ChargeRow["resolved_at"],
 ];
 
-/** A wallet's spendable figures and its owner's cap, read in one statement before a hold. */
+/**
+ * A wallet's spendable figures, its owner's monthly cap and, for a hold on a key with a cap of its
+ * own, what that key has spent: read in one statement before a hold.
+ */
 interface FundsRow {
   available: number;
   held: number;
   cap: number | null;
   spent: number | null;
+  key_spent?: number | null;
+}
+
+/** A key's row in `key_spend` (see key-spend-schema.ts). */
+interface KeySpendRow {
+  key_id: string;
+  pending: number;
+  captured: number;
+  carried: number;
+  carried_from: string | null;
 }
 
 const ZERO_DELTA: Readonly<Delta> = {
@@ -106,17 +119,20 @@ const earningsOf = (accountId: string) => `earnings:${accountId}`;
  * wrote. Its first write is the insert of the caller's transfer: when that id is taken, nothing has
  * moved yet and the request is a replay (same fields: the charge as it stands) or a conflict.
  *
- * Counters (an account's debits and credits, a buyer's spending in a month) are not updated write
- * by write: a write's additions are kept in memory, join the batch's once the write has succeeded,
- * and are written, one statement per row, just before the commit. Every capture would otherwise
- * update the one platform revenue row, and a charge would cost six UPDATEs. Inside a batch, writes
- * read counters as stored plus the batch's sums; between batches the rows are exact. Transfers name
- * their accounts through foreign keys, so an account's sum always has a row to land on.
+ * Counters (an account's debits and credits, a buyer's spending in a month, a key's spending) are
+ * not updated write by write: a write's additions are kept in memory, join the batch's once the
+ * write has succeeded, and are written, one statement per row, just before the commit. Every
+ * capture would otherwise update the one platform revenue row, and a charge would cost six UPDATEs.
+ * Inside a batch, writes read counters as stored plus the batch's sums; between batches the rows
+ * are exact. Transfers name their accounts through foreign keys, so an account's sum always has a
+ * row to land on; a key's sums are upserted (a key's first hold creates its row).
  */
 export function createSqliteLedger(db: Database.Database, prepare: Prepare): LedgerStore {
   const accountSums = createBatchSums<keyof Delta>();
   /** Keyed by `spendKey`. */
   const spendSums = createBatchSums<"captured">();
+  /** Keyed by access key id: its holds in flight and its captured charges (`key_spend`). */
+  const keySums = createBatchSums<"pending" | "captured">();
   const spendKey = (accountId: string, month: string) => JSON.stringify([accountId, month]);
   const move = (account: string, counter: keyof Delta, amount: number): void =>
     accountSums.add(account, counter, amount);
@@ -127,10 +143,12 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     start() {
       accountSums.clear();
       spendSums.clear();
+      keySums.clear();
     },
     settled(ok) {
       accountSums.settle(ok);
       spendSums.settle(ok);
+      keySums.settle(ok);
     },
     beforeCommit() {
       for (const [account, sums] of accountSums.batch) {
@@ -147,8 +165,12 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         const [accountId, month] = JSON.parse(key) as [string, string];
         sql.addSpend.run(accountId, month, sums.captured ?? 0);
       }
+      for (const [keyId, sums] of keySums.batch) {
+        sql.addKeySpend.run(keyId, sums.pending ?? 0, sums.captured ?? 0);
+      }
       accountSums.clear();
       spendSums.clear();
+      keySums.clear();
     },
   };
   const write = createCommitBatcher(db, hooks);
@@ -171,6 +193,16 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
        LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
        WHERE a.id = ?`,
     ),
+    // The same and the key's spending, for a hold on a key with a cap: one statement either way.
+    fundsWithKey: prepare(
+      `SELECT a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
+              l.monthly_cap AS cap, s.captured AS spent, k.carried + k.pending + k.captured AS key_spent
+       FROM ledger_accounts a
+       LEFT JOIN spend_limits l ON l.account_id = a.owner_id
+       LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
+       LEFT JOIN key_spend k ON k.key_id = ?
+       WHERE a.id = ?`,
+    ),
     // Rows as arrays: better-sqlite3 builds an array much faster than an object with named keys.
     charge: prepare(
       `SELECT id, buyer_id, seller_account_id, agent_id, key_id, held, captured, fee, status, expires_at,
@@ -188,6 +220,14 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       `INSERT INTO monthly_spend (account_id, month, captured) VALUES (?, ?, ?)
        ON CONFLICT (account_id, month) DO UPDATE SET captured = captured + excluded.captured`,
     ),
+    addKeySpend: prepare(
+      `INSERT INTO key_spend (key_id, pending, captured) VALUES (?, ?, ?)
+       ON CONFLICT (key_id) DO UPDATE SET pending = pending + excluded.pending, captured = captured + excluded.captured`,
+    ),
+    keySpend: prepare(
+      `SELECT key_id, carried + pending + captured FROM key_spend
+       WHERE key_id IN (SELECT value FROM json_each(?))`,
+    ).raw(),
     expired: prepare(
       "SELECT id FROM charges WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
     ).pluck(),
@@ -288,15 +328,27 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         charge.held === amount
       );
     };
+    // Only a key with a cap of its own reads its spending; every key's hold adds to it.
+    const keyCap = keyId === null ? null : (request.keySpendCap ?? null);
     const month = monthOf(at);
-    const funds = sql.funds.get(month, wallet) as FundsRow | undefined;
+    const funds = (
+      keyCap === null ? sql.funds.get(month, wallet) : sql.fundsWithKey.get(month, keyId, wallet)
+    ) as FundsRow | undefined;
     if (funds) {
       const delta = accountDelta(wallet);
       funds.available += delta.credits_posted - delta.debits_posted - delta.debits_pending;
       funds.held += delta.debits_pending;
       funds.spent = (funds.spent ?? 0) + spentDelta(buyerId, month);
+      if (keyCap !== null) {
+        const sums = keySums.get(keyId as string);
+        funds.key_spent = (funds.key_spent ?? 0) + (sums?.pending ?? 0) + (sums?.captured ?? 0);
+      }
     }
-    const refusal = refuseHold(funds, amount);
+    const refusal = refuseHold(
+      funds,
+      amount,
+      keyCap === null ? undefined : { id: keyId as string, cap: keyCap },
+    );
     if (refusal) {
       // A replay of a hold that was placed is answered even when it could not be placed now.
       const existing = getTransfer(id);
@@ -307,6 +359,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     if (existing) return replayed(existing, sameHold(existing), id);
     move(wallet, "debits_pending", amount);
     move(earnings, "credits_pending", amount);
+    if (keyId !== null) keySums.add(keyId, "pending", amount);
     sql.insertCharge.run(id, buyerId, sellerAccountId, agentId, keyId, amount, expiresAt, at);
     return {
       id,
@@ -394,6 +447,10 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       move(REVENUE, "credits_posted", fee);
     }
     spendSums.add(spendKey(hold.buyer_id, monthOf(at)), "captured", amount);
+    if (hold.key_id !== null) {
+      keySums.add(hold.key_id, "pending", -hold.held);
+      keySums.add(hold.key_id, "captured", amount);
+    }
     sql.completeCharge.run(amount, fee, at, holdId);
     return toCharge({ ...hold, captured: amount, fee, status: "completed", resolved_at: at });
   };
@@ -404,6 +461,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     const { hold, wallet, earnings } = begun;
     move(wallet, "debits_pending", -hold.held);
     move(earnings, "credits_pending", -hold.held);
+    if (hold.key_id !== null) keySums.add(hold.key_id, "pending", -hold.held);
     sql.voidCharge.run(at, holdId);
     return toCharge({ ...hold, status: "voided", resolved_at: at });
   };
@@ -464,6 +522,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       return write(() => {
         assertCallerId(request.id);
         assertAmount(request.amount, 1);
+        if (request.keySpendCap != null) assertAmount(request.keySpendCap, 0);
         return holdTx(request);
       });
     },
@@ -531,6 +590,15 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         monthlyCap: (sql.monthlyCap.get(accountId) as number | null | undefined) ?? null,
         spentThisMonth: (sql.spent.get(accountId, monthOf(at)) as number | undefined) ?? 0,
       };
+    },
+
+    async getKeySpend(keyIds) {
+      const spent = new Map<string, number>(keyIds.map((keyId) => [keyId, 0]));
+      if (keyIds.length === 0) return spent;
+      for (const [keyId, total] of sql.keySpend.all(JSON.stringify(keyIds)) as Array<[string, number]>) {
+        spent.set(keyId, total);
+      }
+      return spent;
     },
 
     async setMonthlyCap(accountId, cap) {
@@ -747,8 +815,15 @@ function createBatchSums<C extends string>() {
   };
 }
 
-/** Why a hold cannot be placed: the balance first (pending holds count), then the monthly cap. */
-function refuseHold(funds: FundsRow | undefined, amount: number): MercatoError | undefined {
+/**
+ * Why a hold cannot be placed: the balance first (pending holds count), then the account's monthly
+ * cap, then the key's own cap (its captured charges and holds in flight count).
+ */
+function refuseHold(
+  funds: FundsRow | undefined,
+  amount: number,
+  key: { id: string; cap: number } | undefined,
+): MercatoError | undefined {
   const available = funds?.available ?? 0;
   if (available < amount) {
     return new MercatoError("INSUFFICIENT_FUNDS", "The wallet's available balance does not cover this call", {
@@ -763,6 +838,17 @@ function refuseHold(funds: FundsRow | undefined, amount: number): MercatoError |
         monthly_cap_usd: formatUsd(cap),
         spent_usd: formatUsd(spent),
         held_usd: formatUsd(held),
+        required_usd: formatUsd(amount),
+      },
+    });
+  }
+  const keySpent = funds?.key_spent ?? 0;
+  if (key && keySpent + amount > key.cap) {
+    return new MercatoError("SPEND_CAP_EXCEEDED", "This call would pass the access key's spend cap", {
+      details: {
+        key_id: key.id,
+        key_spend_cap_usd: formatUsd(key.cap),
+        key_spent_usd: formatUsd(keySpent),
         required_usd: formatUsd(amount),
       },
     });
@@ -909,6 +995,8 @@ function auditLedger(prepare: Prepare): AuditRecord {
   ).all() as Array<{ pending_id: string; amount: number; count: number }>) {
     fees.set(row.pending_id, { amount: row.amount, count: row.count });
   }
+  /** Per key, from its charges: held now, captured, and everything it ever held. */
+  const byKey = new Map<string, { pending: number; captured: number; held: number }>();
   for (const row of prepare(
     `SELECT c.*, h.kind AS hold_kind, h.amount AS hold_amount, h.debit_account_id AS hold_debit,
             h.credit_account_id AS hold_credit, r.kind AS resolution, r.amount AS resolved_amount,
@@ -930,6 +1018,16 @@ function auditLedger(prepare: Prepare): AuditRecord {
   >) {
     const fee = fees.get(row.id) ?? { amount: 0, count: 0 };
     fees.delete(row.id);
+    if (row.key_id !== null) {
+      let key = byKey.get(row.key_id);
+      if (!key) {
+        key = { pending: 0, captured: 0, held: 0 };
+        byKey.set(row.key_id, key);
+      }
+      key.held += row.held;
+      if (row.status === "pending") key.pending += row.held;
+      else if (row.status === "completed") key.captured += row.captured;
+    }
     const wallet = walletOf(row.buyer_id);
     const earnings = earningsOf(row.seller_account_id);
     const problem =
@@ -974,6 +1072,40 @@ function auditLedger(prepare: Prepare): AuditRecord {
     .pluck()
     .all() as string[]) {
     violation("charge-matches-transfers", `${id}: a hold without a charge`);
+  }
+
+  // Each key's spending follows its charges. What a replacement took over from a rotated key was
+  // that key's spending at the time: at least what the old key had carried itself, at most that
+  // plus everything the old key ever held.
+  const keyRows = prepare(
+    "SELECT key_id, pending, captured, carried, carried_from FROM key_spend",
+  ).all() as KeySpendRow[];
+  const keyRowOf = new Map(keyRows.map((row) => [row.key_id, row]));
+  for (const [keyId, charged] of byKey) {
+    if (!keyRowOf.has(keyId) && (charged.pending !== 0 || charged.captured !== 0)) {
+      violation(
+        "key-spend-matches-charges",
+        `${keyId}: no spending stored, charges say ${JSON.stringify([charged.pending, charged.captured])}`,
+      );
+    }
+  }
+  for (const row of keyRows) {
+    const charged = byKey.get(row.key_id) ?? { pending: 0, captured: 0, held: 0 };
+    if (row.pending !== charged.pending || row.captured !== charged.captured) {
+      violation(
+        "key-spend-matches-charges",
+        `${row.key_id}: stored [pending, captured] ${JSON.stringify([row.pending, row.captured])}, charges say ${JSON.stringify([charged.pending, charged.captured])}`,
+      );
+    }
+    const from = row.carried_from === null ? undefined : keyRowOf.get(row.carried_from);
+    const least = from?.carried ?? 0;
+    const most = row.carried_from === null ? 0 : least + (byKey.get(row.carried_from)?.held ?? 0);
+    if (row.carried < least || row.carried > most) {
+      violation(
+        "key-spend-matches-charges",
+        `${row.key_id}: carries ${row.carried} from ${row.carried_from ?? "no key"}, which could have carried ${least} to ${most}`,
+      );
+    }
   }
 
   // Money from outside and back: a top-up is credited once it succeeded and only then, a settlement
@@ -1111,7 +1243,8 @@ function noAccount(accountId: string, cause: unknown): MercatoError {
   });
 }
 
-function assertAmount(amount: number, min: number): void {
+/** @throws MercatoError `INVALID_AMOUNT` unless `amount` is a safe integer of micros ≥ `min`. */
+export function assertAmount(amount: number, min: number): void {
   if (!Number.isSafeInteger(amount) || amount < min) {
     throw new MercatoError(
       "INVALID_AMOUNT",

@@ -35,6 +35,7 @@ describe("sqlite store on disk", () => {
         hash: "a".repeat(64),
         agentId: null,
         rateLimit: null,
+        spendCap: null,
         expiresAt: null,
         createdAt: "2026-01-01T00:00:00.000Z",
         revokedAt: null,
@@ -50,6 +51,70 @@ describe("sqlite store on disk", () => {
     expect(raw.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
     expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
     raw.close();
+  });
+
+  it("migrates a version 3 database: keys have no cap, and the charges made so far count as their keys' spending", async () => {
+    const path = join(dir, "v3.db");
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const before = createSqliteStore({ path });
+    for (const id of ["acct_v3buyer", "acct_v3seller"]) {
+      await before.createAccount(
+        { id, name: id, email: null, createdAt: T0 },
+        {
+          id: `key_${id}`,
+          accountId: id,
+          kind: "account",
+          name: null,
+          prefix: "mk_abcdef",
+          hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"),
+          agentId: null,
+          rateLimit: 60,
+          spendCap: null,
+          expiresAt: null,
+          createdAt: T0,
+          revokedAt: null,
+        },
+      );
+    }
+    await before.credit({
+      id: "credit_v3",
+      accountId: "acct_v3buyer",
+      amount: 5_000_000,
+      reference: "t",
+      at: T0,
+    });
+    const hold = (id: string, keyId: string) =>
+      before.hold({
+        id,
+        buyerId: "acct_v3buyer",
+        sellerAccountId: "acct_v3seller",
+        agentId: "agent_v3",
+        keyId,
+        amount: 1_000_000,
+        expiresAt: "2026-01-10T13:00:00.000Z",
+        at: T0,
+      });
+    await hold("txn_v3_captured", "key_v3_a");
+    await before.capture({ id: "cap_v3", holdId: "txn_v3_captured", amount: 400_000, at: T0 });
+    await hold("txn_v3_pending", "key_v3_a");
+    await hold("txn_v3_voided", "key_v3_b");
+    await before.voidHold({ id: "void_v3", holdId: "txn_v3_voided", at: T0 });
+    await before.close();
+    // Back to version 3: without migration 4's table and column.
+    const raw = new Database(path);
+    raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
+    raw.close();
+
+    const after = createSqliteStore({ path });
+    expect(await after.getApiKey("key_acct_v3buyer")).toMatchObject({ rateLimit: 60, spendCap: null });
+    expect(await after.getKeySpend(["key_v3_a", "key_v3_b"])).toEqual(
+      new Map([
+        ["key_v3_a", 1_400_000],
+        ["key_v3_b", 0],
+      ]),
+    );
+    expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
+    await after.close();
   });
 
   it("refuses a database from a newer broker instead of corrupting it", () => {
@@ -75,6 +140,7 @@ describe("sqlite ledger audit", () => {
         hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "c"),
         agentId: null,
         rateLimit: null,
+        spendCap: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -100,6 +166,7 @@ describe("sqlite ledger audit", () => {
         buyerId: "acct_buyer",
         sellerAccountId: "acct_seller",
         agentId: "agent_x",
+        keyId: "key_access_buyer",
         amount: 1_000_000,
         expiresAt: "2026-01-10T13:00:00.000Z",
         at: T0,
@@ -128,6 +195,26 @@ describe("sqlite ledger audit", () => {
     await store.close();
   });
 
+  it("finds a key's spending changed behind the ledger's back, and spending carried over that no rotation explains", async () => {
+    const { store, raw } = await ledgerOnDisk();
+    raw.prepare("UPDATE key_spend SET captured = captured + 1 WHERE key_id = 'key_access_buyer'").run();
+    raw.prepare("INSERT INTO key_spend (key_id, carried) VALUES ('key_from_nowhere', 5)").run();
+    raw
+      .prepare(
+        "INSERT INTO key_spend (key_id, carried, carried_from) VALUES ('key_overcarried', 2000001, 'key_access_buyer')",
+      )
+      .run();
+    raw.close();
+    const audit = await store.audit();
+    expect(audit.ok).toBe(false);
+    expect(audit.violations.map((v) => [v.rule, v.detail.split(":")[0]])).toEqual([
+      ["key-spend-matches-charges", "key_access_buyer"],
+      ["key-spend-matches-charges", "key_from_nowhere"],
+      ["key-spend-matches-charges", "key_overcarried"],
+    ]);
+    await store.close();
+  });
+
   it("finds an overdrawn wallet, unbalanced pending amounts, charges that disagree with their transfers and a top-up never credited", async () => {
     const { store, raw } = await ledgerOnDisk();
     raw
@@ -150,6 +237,8 @@ describe("sqlite ledger audit", () => {
         "wallet-not-negative",
         "pending-debits-equal-credits",
         "charge-matches-transfers",
+        // The charge marked pending again now disagrees with its key's spending too.
+        "key-spend-matches-charges",
         "topup-credited-once",
       ]),
     );

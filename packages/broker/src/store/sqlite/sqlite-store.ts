@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type AgentCounters, scoreAgent } from "@mercato/protocol";
+import { type AgentCounters, MercatoError, scoreAgent } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import type {
@@ -8,6 +8,7 @@ import type {
   AgentRecord,
   AgentSearch,
   AgentSearchPage,
+  ApiKeyPatch,
   ApiKeyRecord,
   CallOutcome,
   HealthCheckOutcome,
@@ -16,9 +17,10 @@ import type {
   SearchSortValue,
   Store,
 } from "../types.js";
+import { carryKeySpend } from "./key-spend-schema.js";
 import { migrate } from "./migrations.js";
 import { createSqlitePayoutDestinations } from "./payout-schema.js";
-import { createSqliteLedger } from "./sqlite-ledger.js";
+import { assertAmount, createSqliteLedger } from "./sqlite-ledger.js";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -73,6 +75,7 @@ interface KeyRow {
   hashed_key: string;
   agent_id: string | null;
   rate_limit: number | null;
+  spend_cap: number | null;
   expires_at: string | null;
   created_at: string;
   revoked_at: string | null;
@@ -107,13 +110,49 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   const insertKey = (key: ApiKeyRecord): void => {
+    // A caller from plain JavaScript may leave the cap out: no cap, rather than a missing parameter.
+    const spendCap = key.spendCap ?? null;
+    assertSpendCap(key.kind, spendCap);
     prepare(
       `INSERT INTO api_keys (id, account_id, kind, name, prefix, hashed_key, agent_id, rate_limit,
-         expires_at, created_at, revoked_at)
-       VALUES (@id, @accountId, @kind, @name, @prefix, @hash, @agentId, @rateLimit, @expiresAt,
-         @createdAt, @revokedAt)`,
-    ).run(key);
+         spend_cap, expires_at, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      key.id,
+      key.accountId,
+      key.kind,
+      key.name,
+      key.prefix,
+      key.hash,
+      key.agentId,
+      key.rateLimit,
+      spendCap,
+      key.expiresAt,
+      key.createdAt,
+      key.revokedAt,
+    );
   };
+  const getKeyRow = (id: string): KeyRow | undefined =>
+    prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as KeyRow | undefined;
+
+  const updateKey = db.transaction((id: string, patch: ApiKeyPatch): ApiKeyRecord | undefined => {
+    const row = getKeyRow(id);
+    if (!row) return undefined;
+    const key = toKey(row);
+    if (patch.name !== undefined) key.name = patch.name;
+    if (patch.rateLimit !== undefined) key.rateLimit = patch.rateLimit;
+    if (patch.spendCap !== undefined) {
+      assertSpendCap(key.kind, patch.spendCap);
+      key.spendCap = patch.spendCap;
+    }
+    prepare("UPDATE api_keys SET name = ?, rate_limit = ?, spend_cap = ? WHERE id = ?").run(
+      key.name,
+      key.rateLimit,
+      key.spendCap,
+      id,
+    );
+    return key;
+  });
 
   const getAgentRow = (id: string): AgentRow | undefined =>
     prepare("SELECT * FROM agents WHERE id = ?").get(id) as AgentRow | undefined;
@@ -280,7 +319,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async getApiKey(id) {
-      const row = prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as KeyRow | undefined;
+      const row = getKeyRow(id);
       return row && toKey(row);
     },
 
@@ -293,7 +332,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     async revokeApiKey(id, at) {
       prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(at, id);
-      const row = prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as KeyRow | undefined;
+      const row = getKeyRow(id);
       return row && toKey(row);
     },
 
@@ -305,8 +344,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         );
         if (revoked.changes !== 1) return false;
         insertKey(replacement);
+        carryKeySpend(prepare, oldId, replacement.id);
         return true;
       })();
+    },
+
+    async updateApiKey(id, patch) {
+      return updateKey(id, patch);
     },
 
     async insertAgent(agent) {
@@ -800,10 +844,25 @@ function toKey(row: KeyRow): ApiKeyRecord {
     hash: row.hashed_key,
     agentId: row.agent_id,
     rateLimit: row.rate_limit,
+    spendCap: row.spend_cap,
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
   };
+}
+
+/**
+ * A key's own spend cap is integer micros ≥ 0, and only access keys have one.
+ * @throws MercatoError `INVALID_AMOUNT`, `VALIDATION_ERROR` (a cap on an account key).
+ */
+function assertSpendCap(kind: ApiKeyRecord["kind"], spendCap: number | null): void {
+  if (spendCap === null) return;
+  assertAmount(spendCap, 0);
+  if (kind !== "access") {
+    throw new MercatoError("VALIDATION_ERROR", "Only access keys have a spend cap of their own", {
+      details: { issues: [{ path: "spend_cap", message: "account keys have no spend cap" }] },
+    });
+  }
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
