@@ -23,7 +23,7 @@ const LATENCY_CONNECTIONS = env("BENCH_LATENCY_CONNECTIONS", 1);
 const SECONDS = env("BENCH_SECONDS", 8);
 const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "mercato-bench-"));
+const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"));
 const children = [];
 // Node flags for the broker process, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -65,6 +65,7 @@ const fmt = (ms) => `${ms.toFixed(2)} ms`;
 try {
   const broker = await start(
     [
+      ...brokerNodeArgs,
       brokerBin,
       "--port",
       "0",

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
-import { formatUsd, MercatoError, microsToUsdNumber } from "@mercato/protocol";
+import { createHash } from "node:crypto";
+import { formatUsd, MercatoError, microsToUsdNumber, splitCharge } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
+import { newId } from "../ids.js";
 import { receiptPayload } from "../receipts/receipt-payload.js";
 import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
 import type { RateDecision } from "./rate-limiter.js";
@@ -104,7 +105,7 @@ export async function invokeIdempotent(
 
 /** A fresh transaction id for a call without an Idempotency-Key. */
 export function newTransactionId(): string {
-  return `txn_${randomBytes(16).toString("base64url")}`;
+  return newId("txn");
 }
 
 /**
@@ -122,6 +123,17 @@ export async function invokeOnce(
   const { key, agent, timeoutMs } = call;
   const price = agent.pricing.priceMicros;
   const heldAt = deps.clock.now();
+  const target = sellerTarget(agent.apiEndpoint);
+  const body = JSON.stringify({ input: call.input ?? null, call_id: transactionId, timeout_ms: timeoutMs });
+  // The call is signed on the thread pool while the hold is placed; a refused hold drops the signature.
+  const signing = deps.signer.signCall({
+    method: "POST",
+    path: target.path,
+    body,
+    callId: transactionId,
+    timestamp: Math.floor(Date.now() / 1000),
+  });
+  signing.catch(() => {});
   const charge = await deps.store.hold({
     id: transactionId,
     buyerId: key.accountId,
@@ -140,18 +152,10 @@ export async function invokeOnce(
     });
   }
 
-  const target = sellerTarget(agent.apiEndpoint);
-  const body = JSON.stringify({ input: call.input ?? null, call_id: transactionId, timeout_ms: timeoutMs });
   const started = performance.now();
   let result: SellerCallResult;
   try {
-    const headers = await deps.signer.signCall({
-      method: "POST",
-      path: target.path,
-      body,
-      callId: transactionId,
-      timestamp: Math.floor(Date.now() / 1000),
-    });
+    const headers = await signing;
     headers["content-type"] = "application/json";
     headers["user-agent"] = "mercato-broker";
     result = await deps.invoke.sellers.call({
@@ -175,22 +179,32 @@ export async function invokeOnce(
     await voidQuietly(deps, transactionId);
     throw sellerFailure(result, { transactionId, responseTimeMs, timeoutMs });
   }
+  // The receipt of the charge about to be captured is signed while the capture commits.
+  const capturedAt = deps.clock.now().toISOString();
+  const fee = Number(splitCharge(price).fee);
+  const receipt = deps.signer.sign(
+    receiptPayload({ ...charge, captured: price, fee, resolvedAt: capturedAt }),
+  );
+  receipt.catch(() => {});
   const captured = await deps.store.capture({
     id: `${transactionId}.capture`,
     holdId: transactionId,
     amount: price,
-    at: deps.clock.now().toISOString(),
+    at: capturedAt,
   });
-  const receipt = await deps.signer.sign(
-    receiptPayload({ ...captured, resolvedAt: captured.resolvedAt ?? deps.clock.now().toISOString() }),
-  );
+  const signed =
+    captured.captured === price && captured.fee === fee && captured.resolvedAt === capturedAt
+      ? await receipt
+      : await deps.signer.sign(
+          receiptPayload({ ...captured, resolvedAt: captured.resolvedAt ?? capturedAt }),
+        );
   return {
     output: result.output,
     cost: microsToUsdNumber(captured.captured),
     cost_usd: formatUsd(captured.captured),
     metrics: { response_time_ms: responseTimeMs, seller_id: agent.id },
     transaction_id: transactionId,
-    receipt,
+    receipt: signed,
   };
 }
 

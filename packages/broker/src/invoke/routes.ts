@@ -101,7 +101,7 @@ export const invokeRoutes = [
         );
       }
       await enforceRateLimit(deps, key, reply);
-      const agent = await deps.store.getAgent(params.id);
+      const agent = await deps.invoke.agents.get(params.id, deps.clock.now().getTime());
       if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
       if (agent.status === "inactive")
         throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);

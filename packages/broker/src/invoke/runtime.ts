@@ -5,6 +5,7 @@ import type { Clock } from "../clock.js";
 import type { InvokeSettings } from "../config/config.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import type { Store } from "../store/types.js";
+import { type AgentCache, createAgentCache } from "./agent-cache.js";
 import { createIdempotencyCache, type IdempotencyCache } from "./idempotency.js";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
 import { createSellerClient, type SellerClient } from "./seller-client.js";
@@ -14,6 +15,8 @@ export type InvokeAnswer = z.output<typeof InvokeResponse>;
 
 /** What the invoke proxy keeps between calls. */
 export interface InvokeRuntime {
+  /** Agents by id, briefly; drop an agent here when it changes. */
+  agents: AgentCache;
   sellers: SellerClient;
   outcomes: OutcomeRecorder;
   idempotency: IdempotencyCache<InvokeAnswer>;
@@ -44,6 +47,7 @@ export function createInvokeRuntime(options: InvokeRuntimeOptions): InvokeRuntim
     now: () => options.clock.now(),
   });
   return {
+    agents: createAgentCache(options.store),
     sellers,
     outcomes,
     idempotency: createIdempotencyCache<InvokeAnswer>(),

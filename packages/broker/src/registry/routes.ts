@@ -163,6 +163,7 @@ export const registryRoutes = [
         };
       }
       const updated = await deps.store.updateAgent(agent.id, patch, deps.clock.now().toISOString());
+      deps.invoke.agents.invalidate(agent.id);
       if (!updated) throw agentNotFound(agent.id);
       return presentAgentDetail(updated);
     },
@@ -183,6 +184,7 @@ export const registryRoutes = [
       const agent = await ownAgent(deps.store, caller.account.id, params.id);
       if (agent.status !== "inactive") {
         await deps.store.updateAgent(agent.id, { status: "inactive" }, deps.clock.now().toISOString());
+        deps.invoke.agents.invalidate(agent.id);
       }
       return { agent_id: agent.id, status: "inactive" as const };
     },

@@ -20,6 +20,7 @@ const NO_HOOKS: BatchHooks = { start() {}, settled() {}, beforeCommit() {} };
 
 interface Pending {
   run: () => unknown;
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -27,7 +28,8 @@ interface Pending {
 /**
  * Group commit: every write submitted in the same turn of the event loop runs in one immediate
  * transaction, and every promise settles only after that transaction has committed, so no caller
- * hears of a write before it is durable. One fsync then covers the whole batch. A write is a
+ * hears of a write before it is durable (or, for a write marked not durable, committed). One fsync
+ * then covers the whole batch. A write is a
  * synchronous function; what it returns or throws is what its promise settles with.
  *
  * Each write takes effect whole or not at all. A savepoint around every write would say so directly,
@@ -45,12 +47,18 @@ export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = N
   const release = db.prepare("RELEASE batched_write");
   const rollbackTo = db.prepare("ROLLBACK TO batched_write");
   const totalChanges = db.prepare("SELECT total_changes()").pluck();
+  const syncFull = db.prepare("PRAGMA synchronous = FULL");
+  const syncNormal = db.prepare("PRAGMA synchronous = NORMAL");
   let queue: Pending[] = [];
   let scheduled = false;
 
   /** Runs and commits a batch; undefined when a write failed halfway and `careful` was off. */
   const runBatch = (batch: Pending[], careful: boolean): Outcome[] | undefined => {
     const outcomes: Outcome[] = new Array(batch.length);
+    // A batch of writes none of which must survive a crash (holds, voids) commits without an fsync;
+    // the next durable commit's fsync covers it, since the WAL is written in order.
+    const relaxed = !batch.some((op) => op.durable);
+    if (relaxed) syncNormal.run();
     begin.run();
     try {
       hooks.start();
@@ -82,6 +90,8 @@ export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = N
     } catch (error) {
       if (db.inTransaction) rollback.run();
       throw error;
+    } finally {
+      if (relaxed) syncFull.run();
     }
     return outcomes;
   };
@@ -116,9 +126,18 @@ export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = N
     setImmediate(flush);
   };
 
-  return function write<T>(run: () => T): Promise<T> {
+  /**
+   * Queues a write. `durable: false` marks one whose loss in a crash is harmless (a hold, which only
+   * reserves money, or a void): a batch of only such writes commits without waiting for the disk.
+   */
+  return function write<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      queue.push({
+        run,
+        durable: options.durable ?? true,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       if (!scheduled) schedule();
     });
   };

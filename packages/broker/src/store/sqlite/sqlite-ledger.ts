@@ -518,13 +518,19 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
 
     // The hot path checks its input inside the write, so that a bad request rejects (like any
     // refusal, having changed nothing) without an async wrapper around every call.
+    // A hold and a void need not reach the disk before they are answered: a crash that loses one
+    // loses a reservation, never a charge (a capture is durable, and its commit makes every write
+    // before it durable too). The buyer's money is then simply available again.
     hold(request) {
-      return write(() => {
-        assertCallerId(request.id);
-        assertAmount(request.amount, 1);
-        if (request.keySpendCap != null) assertAmount(request.keySpendCap, 0);
-        return holdTx(request);
-      });
+      return write(
+        () => {
+          assertCallerId(request.id);
+          assertAmount(request.amount, 1);
+          if (request.keySpendCap != null) assertAmount(request.keySpendCap, 0);
+          return holdTx(request);
+        },
+        { durable: false },
+      );
     },
 
     capture(request) {
@@ -536,10 +542,13 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     },
 
     voidHold({ id, holdId, at }) {
-      return write(() => {
-        assertCallerId(id);
-        return voidTx(id, holdId, at);
-      });
+      return write(
+        () => {
+          assertCallerId(id);
+          return voidTx(id, holdId, at);
+        },
+        { durable: false },
+      );
     },
 
     async expireHolds(now, limit = 1000) {
