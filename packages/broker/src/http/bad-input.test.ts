@@ -118,7 +118,30 @@ const jsonBodyRoutes: Array<Pick<BadRequest, "method" | "url" | "key">> = [
   { method: "POST", url: "/agents/register", key: "owner" },
   { method: "PATCH", url: () => `/agents/${agentId}`, key: "owner" },
   { method: "PUT", url: "/accounts/me/limits", key: "owner" },
+  { method: "POST", url: "/purchase", key: "owner" },
+  { method: "PATCH", url: "/keys/key_whatever0001", key: "owner" },
+  { method: "POST", url: () => `/agents/${agentId}/invoke`, key: "access" },
 ];
+
+const purchase = (body: unknown, status = 400, code = "VALIDATION_ERROR"): BadRequest => ({
+  name: `purchase: ${JSON.stringify(body)}`,
+  method: "POST",
+  url: "/purchase",
+  key: "owner",
+  body,
+  status,
+  code,
+});
+const invoke = (name: string, body: unknown, extra: Partial<BadRequest> = {}): BadRequest => ({
+  name: `invoke: ${name}`,
+  method: "POST",
+  url: () => `/agents/${agentId}/invoke`,
+  key: "access",
+  body,
+  status: 400,
+  code: "VALIDATION_ERROR",
+  ...extra,
+});
 
 const table: BadRequest[] = [
   // Malformed bodies, on every route that takes one.
@@ -574,6 +597,43 @@ const table: BadRequest[] = [
     status: 400,
     code: "VALIDATION_ERROR",
   },
+  // Purchase, key limits and the invoke proxy.
+  purchase({}),
+  purchase({ agent_id: "not-an-agent" }),
+  purchase({ agent_id: "agent_nosuchagent01" }, 404, "AGENT_NOT_FOUND"),
+  purchase({ agent_id: "agent_nosuchagent01", plan: "monthly" }),
+  purchase({ agent_id: "agent_nosuchagent01", rate_limit: 0 }),
+  purchase({ agent_id: "agent_nosuchagent01", rate_limit: 1.5 }),
+  purchase({ agent_id: "agent_nosuchagent01", spend_cap_usd: "-1" }),
+  purchase({ agent_id: "agent_nosuchagent01", spend_cap_usd: "0.0000001" }),
+  purchase({ agent_id: "agent_nosuchagent01", buyer_id: "acct_someoneelse01" }, 403, "FORBIDDEN"),
+  purchase({ agent_id: "agent_nosuchagent01", extra: true }),
+  {
+    name: "key update: nothing to change",
+    method: "PATCH",
+    url: "/keys/key_whatever0001",
+    key: "owner",
+    body: {},
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "key update: unknown key",
+    method: "PATCH",
+    url: "/keys/key_whatever0001",
+    key: "owner",
+    body: { name: "x" },
+    status: 404,
+    code: "NOT_FOUND",
+  },
+  invoke("timeout_ms zero", { input: 1, timeout_ms: 0 }),
+  invoke("timeout_ms fraction", { input: 1, timeout_ms: 1.5 }),
+  invoke("timeout_ms string", { input: 1, timeout_ms: "5000" }),
+  invoke("unknown field", { input: 1, extra: 1 }),
+  invoke("no key", { input: 1 }, { key: undefined, status: 401, code: "UNAUTHENTICATED" }),
+  invoke("account key", { input: 1 }, { key: "owner", status: 403, code: "AGENT_NOT_PURCHASED" }),
+  invoke("revoked key", { input: 1 }, { key: "revoked", status: 401, code: "INVALID_API_KEY" }),
+  invoke("access key for another agent", { input: 1 }, { status: 403, code: "AGENT_NOT_PURCHASED" }),
   { name: "audit: admin routes off", method: "GET", url: "/admin/audit", status: 403, code: "FORBIDDEN" },
   { name: "unknown route", method: "GET", url: "/agents/search/extra/path", status: 404, code: "NOT_FOUND" },
   { name: "unknown method on a route", method: "DELETE", url: "/accounts", status: 404, code: "NOT_FOUND" },
@@ -613,6 +673,7 @@ describe("bad input", () => {
     const routes = [
       ...jsonBodyRoutes,
       { method: "POST" as const, url: "/keys/key_whatever0001/rotate", key: "owner" as const },
+      { method: "PATCH" as const, url: "/keys/key_whatever0001", key: "owner" as const },
     ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), fc.jsonValue({ maxDepth: 3 }), async (route, body) => {
