@@ -170,7 +170,11 @@ export interface paths {
         delete: operations["revokeKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a key's name, rate limit or spend cap
+         * @description `rate_limit` (calls per minute) and `spend_cap_usd` apply to access keys only; `null` restores the broker's default rate limit or removes the cap. A cap below what the key has spent stops its next call.
+         */
+        patch: operations["updateKey"];
         trace?: never;
     };
     "/keys/{id}/rotate": {
@@ -184,7 +188,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a key
-         * @description Revokes the key and issues a replacement with the same name, kind, agent, rate limit and expiry. The new secret is shown once.
+         * @description Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset. The new secret is shown once.
          */
         post: operations["rotateKey"];
         delete?: never;
@@ -295,6 +299,50 @@ export interface paths {
         get: operations["getAgentPriceHistory"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/purchase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Buy per-call access to an agent
+         * @description Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
+         */
+        post: operations["purchaseAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Call an agent through the broker
+         * @description Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).
+         *
+         *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.
+         *
+         *     Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
+         */
+        post: operations["invokeAgent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -563,6 +611,12 @@ export interface components {
             /** @description At least 10 USD */
             amount_usd: string | number;
         };
+        InvokeRequest: {
+            /** @description The input for the seller, any JSON value (missing is sent as null) */
+            input: unknown;
+            /** @description How long to wait for the seller, in ms (default and maximum are the broker's) */
+            timeout_ms?: number;
+        };
         PricingInput: {
             /** @constant */
             model: "per_call";
@@ -572,6 +626,28 @@ export interface components {
             currency?: "USD";
             tier?: string;
             min_calls?: number;
+        };
+        PurchaseRequest: {
+            agent_id: string;
+            /**
+             * @description Only per-call pricing exists
+             * @default per_call
+             * @constant
+             */
+            plan: "per_call";
+            /** @description The buying account; must be the caller's (the default) */
+            buyer_id?: string;
+            /** @description A name for the access key */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the access key stops working; must be in the future
+             */
+            expires_at?: string;
+            /** @description Calls per minute this key may make (default: the broker's) */
+            rate_limit?: number;
+            /** @description Most this key may ever spend, in USD (captured charges plus calls in flight) */
+            spend_cap_usd?: string | number;
         };
         RegisterAgentRequest: {
             name: string;
@@ -617,6 +693,11 @@ export interface components {
                 tier?: string;
                 min_calls?: number;
             };
+        };
+        UpdateKeyRequest: {
+            name?: string | null;
+            rate_limit?: number | null;
+            spend_cap_usd?: (string | number) | null;
         };
         Account: {
             account_id: string;
@@ -709,6 +790,10 @@ export interface components {
             agent_id: string | null;
             /** @description Calls per minute, null for the default */
             rate_limit: number | null;
+            /** @description Most this access key may ever spend; null: no cap of its own */
+            spend_cap_usd: string | null;
+            /** @description What this access key has spent, calls in flight included; null for account keys */
+            spent_usd: string | null;
             expires_at: string | null;
             /**
              * Format: date-time
@@ -788,6 +873,10 @@ export interface components {
             agent_id: string | null;
             /** @description Calls per minute, null for the default */
             rate_limit: number | null;
+            /** @description Most this access key may ever spend; null: no cap of its own */
+            spend_cap_usd: string | null;
+            /** @description What this access key has spent, calls in flight included; null for account keys */
+            spent_usd: string | null;
             expires_at: string | null;
             /**
              * Format: date-time
@@ -824,6 +913,21 @@ export interface components {
              * @description ISO 8601 timestamp in UTC
              */
             time: string;
+        };
+        InvokeResponse: {
+            /** @description The seller's output */
+            output: unknown;
+            /** @description Display cost in USD, as in the seed */
+            cost: number;
+            /** @description The exact amount charged */
+            cost_usd: string;
+            metrics: {
+                /** @description The seller's time to answer, as the broker saw it */
+                response_time_ms: number;
+                seller_id: string;
+            };
+            transaction_id: string;
+            receipt: components["schemas"]["Receipt"];
         };
         Jwks: {
             keys: components["schemas"]["PublicJwk"][];
@@ -868,6 +972,20 @@ export interface components {
             alg: "EdDSA";
             /** @constant */
             use: "sig";
+        };
+        PurchaseResponse: {
+            /** @description The access key (sk_live_…) for this agent. Shown once: store it now. */
+            api_key: string;
+            /** @description Where to invoke: POST here with the access key */
+            endpoint: string;
+            /** @description Display price in USD, as in the seed */
+            price_per_call: number;
+            /** @description The exact price each successful call is charged */
+            price_per_call_usd: string;
+            agent_id: string;
+            /** @constant */
+            plan: "per_call";
+            key: components["schemas"]["ApiKey"];
         };
         Receipt: {
             payload: components["schemas"]["ReceiptPayload"];
@@ -1317,6 +1435,42 @@ export interface operations {
             };
         };
     };
+    updateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id (key_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The key as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     rotateKey: {
         parameters: {
             query?: never;
@@ -1578,6 +1732,75 @@ export interface operations {
                 };
             };
             /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    purchaseAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PurchaseRequest"];
+            };
+        };
+        responses: {
+            /** @description The access key and where to invoke */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurchaseResponse"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    invokeAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvokeRequest"];
+            };
+        };
+        responses: {
+            /** @description The seller's output, the charge and its receipt */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvokeResponse"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
             default: {
                 headers: {
                     [name: string]: unknown;
