@@ -21,6 +21,55 @@ describeLedgerConformance("sqlite file (WAL)", () =>
 );
 
 describe("sqlite store on disk", () => {
+  it("keeps every charge across a reopening, holds committed without an fsync included", async () => {
+    const path = join(dir, "synced.db");
+    const store = createSqliteStore({ path });
+    const at = "2026-01-01T00:00:00.000Z";
+    for (const id of ["acct_syncbuyer1", "acct_syncselle1"]) {
+      await store.createAccount(
+        { id, name: id, email: null, createdAt: at },
+        {
+          id: `key_${id.slice(5)}`,
+          accountId: id,
+          kind: "account",
+          name: null,
+          prefix: "mk_abcdef",
+          hash: id.padEnd(64, "0"),
+          agentId: null,
+          rateLimit: null,
+          spendCap: null,
+          expiresAt: null,
+          createdAt: at,
+          revokedAt: null,
+        },
+      );
+    }
+    await store.credit({
+      id: "topup-1",
+      accountId: "acct_syncbuyer1",
+      amount: 1_000_000,
+      reference: "t",
+      at,
+    });
+    // Holds (relaxed commits) and captures (durable commits) in many overlapping batches.
+    const charges = Array.from({ length: 200 }, async (_, i) => {
+      const hold = {
+        id: `h${i}`,
+        buyerId: "acct_syncbuyer1",
+        sellerAccountId: "acct_syncselle1",
+        agentId: "agent_sync01",
+      };
+      await store.hold({ ...hold, amount: 1000, expiresAt: "2026-01-02T00:00:00.000Z", at });
+      return store.capture({ id: `c${i}`, holdId: `h${i}`, amount: 1000, at });
+    });
+    await Promise.all(charges);
+    await store.close();
+    const reopened = createSqliteStore({ path });
+    expect((await reopened.getBalance("acct_syncbuyer1", at)).available).toBe(800_000);
+    expect((await reopened.audit()).ok).toBe(true);
+    await reopened.close();
+  });
+
   it("creates its folder, migrates once, and keeps data across reopenings", async () => {
     const path = join(dir, "nested", "deeper", "mercato.db");
     const first = createSqliteStore({ path });
