@@ -131,6 +131,7 @@ export async function invokeOnce(
     path: target.path,
     body,
     callId: transactionId,
+    // The seller checks the timestamp against its own wall clock, not the broker's injected clock.
     timestamp: Math.floor(Date.now() / 1000),
   });
   signing.catch(() => {});
