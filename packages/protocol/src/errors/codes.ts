@@ -25,12 +25,16 @@ export const ERROR_CODES = {
   KEY_SUSPENDED: 403,
   /** The wallet's available balance does not cover the amount. */
   INSUFFICIENT_FUNDS: 402,
-  /** The amount would pass a monthly spend cap. */
+  /** The amount would pass a monthly spend cap or an access key's own cap. */
   SPEND_CAP_EXCEEDED: 402,
+  /** The SDK: the call would pass the caller's budget; nothing was spent. */
+  BUDGET_EXCEEDED: 402,
   /** No such route or object. */
   NOT_FOUND: 404,
   /** No such agent. */
   AGENT_NOT_FOUND: 404,
+  /** The SDK: no listed agent matches the call's filters, price ceiling and trust floor. */
+  NO_CANDIDATES: 404,
   /** The route exists but not with this method. */
   METHOD_NOT_ALLOWED: 405,
   /** The request conflicts with the current state (e.g. a reused id with other fields). */
@@ -47,6 +51,8 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: 500,
   /** The seller answered with an error or an invalid body. */
   SELLER_ERROR: 502,
+  /** The SDK: every candidate seller failed; `details.attempts` lists each attempt. */
+  ALL_CANDIDATES_FAILED: 502,
   /** The payment provider (Stripe) failed. */
   PAYMENT_PROVIDER_ERROR: 502,
   /** The seller could not be reached. */
