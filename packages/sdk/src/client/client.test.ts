@@ -1,5 +1,6 @@
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createBroker, createSqliteStore } from "@mercato/broker";
+import { createBroker, createDevProvider, createSqliteStore } from "@mercato/broker";
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type MercatoClient } from "./client.js";
@@ -13,6 +14,7 @@ beforeAll(async () => {
   app = createBroker({
     store: createSqliteStore({ path: ":memory:" }),
     config: { dev: true, logLevel: "silent" },
+    payments: createDevProvider(),
     validateResponses: true,
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -203,5 +205,108 @@ describe("createClient against a real broker", () => {
     const error = await failure(() => createClient({ baseUrl: "http://127.0.0.1:9" }).agents.categories());
     expect(error.code).toBe("SERVICE_UNAVAILABLE");
     expect(error.cause).toBeInstanceOf(Error);
+  });
+});
+
+describe("buying and invoking through a real broker", () => {
+  let seller: Server;
+  let sellerUrl: string;
+  let failing = false;
+
+  beforeAll(async () => {
+    // A seller that echoes its input; the broker (in dev mode) may call a loopback endpoint.
+    seller = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => {
+        text += chunk;
+      });
+      request.on("end", () => {
+        const body = JSON.parse(text) as { input: unknown };
+        response.writeHead(failing ? 500 : 200, { "content-type": "application/json" });
+        response.end(JSON.stringify(failing ? { error: "down" } : { output: { echo: body.input } }));
+      });
+    });
+    await new Promise<void>((resolve) => seller.listen(0, "127.0.0.1", resolve));
+    sellerUrl = `http://127.0.0.1:${(seller.address() as AddressInfo).port}/echo`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => seller.close(resolve));
+  });
+
+  it("buys access on the first invoke, is charged, and verifies the receipt against the broker's keys", async () => {
+    const owner = await signUp("echo-owner");
+    const { agent_id: agentId } = await owner.client.agents.register({
+      ...agent("Echo", 0.02, ["echo"]),
+      api_endpoint: sellerUrl,
+    });
+    const buyer = await signUp("echo-buyer");
+    const topup = await fetch(`${baseUrl}/topups`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${buyer.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ amount_usd: "10" }),
+    });
+    expect(topup.status).toBe(201);
+
+    const answer = await buyer.client.invoke(agentId, { symbol: "BTC" }, { idempotencyKey: "first-call" });
+    expect(answer.output).toEqual({ echo: { symbol: "BTC" } });
+    expect(answer.cost_usd).toBe("0.020000");
+    expect(await buyer.client.accessKeys.get(agentId)).toMatch(/^sk_live_/);
+    // The same Idempotency-Key answers the first outcome and is not charged again.
+    const again = await buyer.client.invoke(agentId, { symbol: "BTC" }, { idempotencyKey: "first-call" });
+    expect(again.transaction_id).toBe(answer.transaction_id);
+
+    const balance = await buyer.client.balance();
+    expect(balance.available_usd).toBe("9.980000");
+    const paid = await buyer.client.receipts.verify(answer.receipt);
+    expect(paid).toMatchObject({
+      transaction_id: answer.transaction_id,
+      amount_usd: "0.020000",
+      agent_id: agentId,
+    });
+    const fetched = await buyer.client.receipts.get(answer.transaction_id);
+    expect(await buyer.client.receipts.verify(fetched.jws)).toEqual(paid);
+
+    await buyer.client.invoke(agentId, { symbol: "ETH" });
+    const charges: string[] = [];
+    for await (const charge of buyer.client.transactions.list({ role: "buyer", limit: 1 }))
+      charges.push(charge.id);
+    expect(charges).toHaveLength(2);
+    expect(charges).toContain(answer.transaction_id);
+    expect((await buyer.client.transactions.get(answer.transaction_id)).fee_usd).toBe("0.002000");
+
+    failing = true;
+    const failed = await failure(() => buyer.client.invoke(agentId, { symbol: "BTC" }));
+    failing = false;
+    expect(failed.code).toBe("SELLER_ERROR");
+    expect((await buyer.client.balance()).available_usd).toBe("9.960000");
+  });
+
+  it("caps a purchased key through keys.update, and forgets a revoked access key so that the next call buys a new one", async () => {
+    const owner = await signUp("cap-owner");
+    const { agent_id: agentId } = await owner.client.agents.register({
+      ...agent("Capped", 0.02, ["capped"]),
+      api_endpoint: sellerUrl,
+    });
+    const buyer = await signUp("cap-buyer");
+    await fetch(`${baseUrl}/topups`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${buyer.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ amount_usd: "10" }),
+    });
+    const bought = await buyer.client.purchase(agentId, { name: "capped", rateLimit: 5 });
+    expect(bought.key).toMatchObject({ name: "capped", rate_limit: 5, kind: "access", agent_id: agentId });
+    const capped = await buyer.client.keys.update(bought.key.key_id, {
+      spendCapUsd: "1.00",
+      rateLimit: null,
+    });
+    expect(capped).toMatchObject({ spend_cap_usd: "1.000000", rate_limit: null });
+
+    await buyer.client.keys.revoke(bought.key.key_id);
+    const refused = await failure(() => buyer.client.invoke(agentId, "hi"));
+    expect(refused.code).toBe("INVALID_API_KEY");
+    expect(await buyer.client.accessKeys.get(agentId)).toBeUndefined();
+    expect((await buyer.client.invoke(agentId, "hi")).output).toEqual({ echo: "hi" });
+    expect(await buyer.client.accessKeys.get(agentId)).not.toBe(bought.api_key);
   });
 });

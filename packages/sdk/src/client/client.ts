@@ -1,28 +1,48 @@
-import { MercatoError } from "@mercato/protocol";
-import { createRequester, type FetchFunction } from "./request.js";
+import { isMercatoError, MercatoError } from "@mercato/protocol";
+import type { Budget } from "../call/budget.js";
+import { type CallOptions, type CallResult, createCall } from "../call/call.js";
+import { createMemoryKeyStore, type KeyStore } from "./key-store.js";
+import { PagePromise } from "./pages.js";
+import { createReceiptVerifier } from "./receipts.js";
+import { createRequester, type FetchFunction, isValidTimeout, MAX_TIMEOUT_MS } from "./request.js";
 import type {
   Account,
   AgentDetail,
   ApiKey,
+  Balance,
   CategoryList,
   CreateAccountRequest,
   CreateAccountResponse,
   CreatedKey,
   CreateKeyRequest,
   DeactivateAgentResponse,
+  InvokeResponse,
   KeyList,
+  ListTransactionsQuery,
   PriceHistory,
+  PurchaseResponse,
+  Receipt,
+  ReceiptPayload,
   RegisterAgentRequest,
   RegisterAgentResponse,
   SearchAgentsQuery,
   SearchAgentsResponse,
   SearchResult,
+  TransactionDetail,
+  TransactionList,
   UpdateAgentRequest,
+  UpdateKeyRequest,
 } from "./types.js";
 import { SDK_VERSION } from "./version.js";
 
 /** How long a request may take before it fails, unless `timeoutMs` says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * How much longer than the seller's timeout an invoke waits for the broker's answer: the broker
+ * needs time to void the hold and answer `SELLER_TIMEOUT` after the seller's time is up.
+ */
+export const INVOKE_TIMEOUT_MARGIN_MS = 5_000;
 
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
@@ -36,6 +56,21 @@ export interface CreateClientOptions {
   timeoutMs?: number;
   /** The `User-Agent` header (default `mercato-sdk/<version>`). Browsers may ignore it. */
   userAgent?: string;
+  /**
+   * Where the client keeps the access keys it buys, one per agent (default: in memory). Give your
+   * own to keep them across restarts.
+   */
+  keyStore?: KeyStore;
+  /**
+   * Access keys you already hold, `{ [agentId]: "sk_live_…" }`, written into the key store when the
+   * client is created (a custom store's `set` is awaited before the client first uses the store).
+   */
+  accessKeys?: Record<string, string>;
+  /**
+   * A budget every {@link MercatoClient.call} of this client must stay within (`createBudget`),
+   * besides any budget a call brings of its own.
+   */
+  budget?: Budget;
 }
 
 /** Sign-up and the calling account. */
@@ -66,6 +101,23 @@ export interface KeysResource {
    * @throws MercatoError `NOT_FOUND` for another account's key, `CONFLICT` for a revoked key.
    */
   rotate(keyId: string): Promise<CreatedKey>;
+  /**
+   * Renames a key, or changes an access key's rate limit (calls per minute) or spend cap (USD);
+   * `null` restores the default rate limit, removes the cap or clears the name.
+   * @throws MercatoError `NOT_FOUND` for another account's key, `VALIDATION_ERROR` for a limit or cap on an account key or out of range, `CONFLICT` for a revoked key.
+   * @example
+   * await client.keys.update("key_…", { rateLimit: 60, spendCapUsd: "5.00" });
+   */
+  update(keyId: string, patch: UpdateKeyOptions): Promise<ApiKey>;
+}
+
+/** What {@link KeysResource.update} changes; an absent field is left as it is, `null` clears it. */
+export interface UpdateKeyOptions {
+  name?: string | null;
+  /** Calls per minute this access key may make; `null`: the broker's default. */
+  rateLimit?: number | null;
+  /** Most this access key may ever spend, in USD (`"5.00"` or `5`); `null`: no cap of its own. */
+  spendCapUsd?: string | number | null;
 }
 
 /** The registry: register, read, update and search agents. */
@@ -95,18 +147,88 @@ export interface AgentsResource {
    * @throws MercatoError `AGENT_NOT_FOUND`.
    */
   priceHistory(agentId: string): Promise<PriceHistory>;
-  /** One page of listed agents matching every filter, best first (cost per success by default). */
-  search(query?: SearchAgentsQuery): Promise<SearchAgentsResponse>;
   /**
-   * Every listed agent matching the filters, page after page (`limit` sets the page size),
-   * following `next_cursor` until the last page.
-   *
+   * Listed agents matching every filter, best first (cost per success by default). Await it for
+   * one page (`{ results, next_cursor }`); iterate it with `for await` for every agent of every
+   * page (`limit` sets the page size).
+   * @throws MercatoError `VALIDATION_ERROR` for a bad filter; `INTERNAL_ERROR` while iterating when the broker repeats a cursor.
    * @example
-   * for await (const agent of client.agents.searchAll({ category: "crypto" })) console.log(agent.name);
+   * const page = await client.agents.search({ category: "crypto", limit: 10 });
+   * for await (const agent of client.agents.search({ category: "crypto" })) console.log(agent.name);
+   */
+  search(query?: SearchAgentsQuery): PagePromise<SearchAgentsResponse, "results">;
+  /**
+   * Every listed agent matching the filters, page after page: the same as iterating
+   * {@link AgentsResource.search}, kept for code written before `search` was iterable.
    */
   searchAll(query?: SearchAgentsQuery): AsyncGenerator<SearchResult, void, undefined>;
   /** Categories of listed agents with their number of agents, largest first. */
   categories(): Promise<CategoryList>;
+}
+
+/** The account's charges, as buyer and as seller. */
+export interface TransactionsResource {
+  /**
+   * Charges the account paid or earned, newest first (`role` narrows to one side). Await it for
+   * one page (`{ data, next_cursor }`); iterate it with `for await` for every charge.
+   * @throws MercatoError `UNAUTHENTICATED` without an account key, `VALIDATION_ERROR` for a bad query.
+   * @example
+   * for await (const charge of client.transactions.list({ role: "buyer" })) console.log(charge.amount_usd);
+   */
+  list(query?: ListTransactionsQuery): PagePromise<TransactionList, "data">;
+  /**
+   * One charge with its amounts, fee and seller share.
+   * @throws MercatoError `NOT_FOUND` for an unknown charge or one of another account.
+   */
+  get(transactionId: string): Promise<TransactionDetail>;
+}
+
+/** The broker's signed receipts of captured charges. */
+export interface ReceiptsResource {
+  /**
+   * The signed receipt of a captured charge.
+   * @throws MercatoError `NOT_FOUND` for an unknown charge, `CONFLICT` for one that was not captured.
+   */
+  get(transactionId: string): Promise<Receipt>;
+  /**
+   * Checks a receipt's Ed25519 signature offline against the broker's keys
+   * (`/.well-known/jwks.json`, fetched once and kept; fetched again, at most every 30 s, for a
+   * receipt signed by a key it does not know) and returns the payload that was signed.
+   * @throws MercatoError `VALIDATION_ERROR` for a malformed receipt, an unknown key, a bad signature or a payload other than the one signed; `SERVICE_UNAVAILABLE` when the keys cannot be fetched.
+   * @example
+   * const { output, receipt } = await client.invoke("agent_…", { symbol: "BTC" });
+   * const paid = await client.receipts.verify(receipt); // { amount_usd: "0.020000", … }
+   */
+  verify(receipt: Receipt | string): Promise<ReceiptPayload>;
+}
+
+/** Options of {@link MercatoClient.purchase}. */
+export interface PurchaseOptions {
+  /** A name for the access key. */
+  name?: string;
+  /** When the access key stops working; must be in the future. */
+  expiresAt?: string | Date;
+  /** Calls per minute the access key may make (default: the broker's). */
+  rateLimit?: number;
+  /** Most the access key may ever spend, in USD (`"5.00"` or `5`). */
+  spendCapUsd?: string | number;
+  /** Aborts the request; it then throws the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link MercatoClient.invoke}. */
+export interface InvokeOptions {
+  /** The access key to call with, instead of the key store's. */
+  accessKey?: string;
+  /**
+   * How long the broker waits for the seller, in ms (default and maximum: the broker's). The
+   * request itself then waits 5 s longer; without it, the client's `timeoutMs` applies.
+   */
+  timeoutMs?: number;
+  /** Sent as `Idempotency-Key`: a retry with the same key and input is answered the first outcome and never charged twice. */
+  idempotencyKey?: string;
+  /** Aborts the call; it then throws the signal's reason, not a {@link MercatoError}. */
+  signal?: AbortSignal;
 }
 
 /** A client of the Mercato broker's HTTP API. */
@@ -114,21 +236,70 @@ export interface MercatoClient {
   readonly accounts: AccountsResource;
   readonly keys: KeysResource;
   readonly agents: AgentsResource;
+  readonly transactions: TransactionsResource;
+  readonly receipts: ReceiptsResource;
+  /** The access keys the client holds, one per agent: the `keyStore` it was created with, or its memory. */
+  readonly accessKeys: KeyStore;
+  /**
+   * Buys per-call access to an agent with the account key: the broker issues an access key
+   * (shown once), which the client keeps in its key store for {@link MercatoClient.invoke}.
+   * Buying is free; each successful call is charged the agent's price.
+   * @throws MercatoError `UNAUTHENTICATED` without an account key, `AGENT_NOT_FOUND`, `AGENT_INACTIVE`, `VALIDATION_ERROR`.
+   * @example
+   * const { api_key, price_per_call_usd } = await client.purchase("agent_…", { spendCapUsd: "2.00" });
+   */
+  purchase(agentId: string, options?: PurchaseOptions): Promise<PurchaseResponse>;
+  /**
+   * Calls an agent through the broker with its access key: `options.accessKey`, else the key
+   * store's, else one bought first with the account key (and kept). The broker charges the price
+   * only when the seller answers; a failed call costs nothing and throws. An access key the broker
+   * refuses as `INVALID_API_KEY` (revoked, expired) is removed from the key store before the error
+   * is thrown, so that the next call buys a new one.
+   * @throws MercatoError `SELLER_ERROR`, `SELLER_TIMEOUT`, `SELLER_UNAVAILABLE` (with the voided
+   *   transaction in `details`), `RATE_LIMITED` (`details.retry_after_s`), `INSUFFICIENT_FUNDS`,
+   *   `SPEND_CAP_EXCEEDED`, `INVALID_API_KEY`, `AGENT_NOT_PURCHASED`, `AGENT_NOT_FOUND`,
+   *   `AGENT_INACTIVE`, `CONFLICT` (an idempotency key reused with another input),
+   *   `UNAUTHENTICATED` (no access key and no account key to buy one), `SERVICE_UNAVAILABLE`.
+   * @example
+   * const { output, cost_usd } = await client.invoke("agent_…", { symbol: "BTC" }, { timeoutMs: 5_000 });
+   */
+  invoke(agentId: string, input: unknown, options?: InvokeOptions): Promise<InvokeResponse>;
+  /**
+   * The account's balance: available, on hold, earned, and the monthly cap.
+   * @throws MercatoError `UNAUTHENTICATED` without an account key.
+   */
+  balance(): Promise<Balance>;
+  /**
+   * Finds the agents that match, best cost per successful call first (the broker's smoothed
+   * figures), and calls them in turn: buys access when it has none, retries a retryable failure
+   * (timeout, seller 5xx, 429 after its `Retry-After`, a lost answer) with exponential backoff and
+   * full jitter, then fails over to the next agent. One idempotency key covers the call, so a retry
+   * after a lost answer is never charged twice. Price ceiling and budgets are checked before every
+   * attempt; failed attempts cost nothing.
+   * @throws MercatoError `NO_CANDIDATES`, `BUDGET_EXCEEDED` (nothing spent), `ALL_CANDIDATES_FAILED`
+   *   (`details.attempts` lists each attempt), or the buyer's own error (`INSUFFICIENT_FUNDS`,
+   *   `SPEND_CAP_EXCEEDED`, `VALIDATION_ERROR`…) with the attempts so far; an abort rejects with the
+   *   signal's reason.
+   * @example
+   * const result = await client.call({ category: "crypto", input: { symbol: "BTC" }, maxPricePerCall: "0.05" });
+   * console.log(result.output, result.costUsd, result.agentId);
+   */
+  call(options: CallOptions): Promise<CallResult>;
 }
 
 /**
  * Creates a client of the Mercato broker. It uses the standard `fetch` and no Node built-ins.
  * Every failure throws a {@link MercatoError}: the broker's error as it answered it, or
  * `SERVICE_UNAVAILABLE` (with the original error as `cause`) when the broker cannot be reached or
- * does not answer in time.
+ * does not answer in time. A request aborted through its `signal` throws the signal's reason.
  *
- * @throws MercatoError `VALIDATION_ERROR` when `baseUrl` is not an http(s) URL or `timeoutMs` is not a positive integer.
+ * @throws MercatoError `VALIDATION_ERROR` when `baseUrl` is not an http(s) URL, `timeoutMs` is not a positive integer or an access key is empty.
  * @example
  * import { createClient } from "@mercato/sdk";
  *
  * const client = createClient({ baseUrl: "http://127.0.0.1:4020", apiKey: process.env.MERCATO_API_KEY });
- * const page = await client.agents.search({ category: "crypto", limit: 10 });
- * for (const agent of page.results) console.log(agent.name, agent.price_per_call);
+ * for await (const agent of client.agents.search({ category: "crypto" })) console.log(agent.name);
+ * const { output } = await client.invoke("agent_…", { symbol: "BTC" });
  */
 export function createClient(options: CreateClientOptions): MercatoClient {
   let url: URL;
@@ -143,7 +314,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     throw new MercatoError("VALIDATION_ERROR", `baseUrl must be an http(s) URL, got ${options.baseUrl}`);
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+  if (!isValidTimeout(timeoutMs)) {
     throw new MercatoError("VALIDATION_ERROR", `timeoutMs must be a positive integer, got ${timeoutMs}`);
   }
   const request = createRequester({
@@ -156,7 +327,131 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     userAgent: options.userAgent ?? `mercato-sdk/${SDK_VERSION}`,
   });
 
-  const search = (query: SearchAgentsQuery = {}) => request("get", "/agents/search", { query });
+  const seeds = Object.entries(options.accessKeys ?? {});
+  for (const [agentId, accessKey] of seeds) {
+    if (typeof accessKey !== "string" || accessKey === "") {
+      throw new MercatoError("VALIDATION_ERROR", `accessKeys.${agentId} must be a non-empty string`);
+    }
+  }
+  const keyStore = options.keyStore ?? createMemoryKeyStore(options.accessKeys);
+  const custom = options.keyStore;
+  // A custom store may be asynchronous: its seeding is awaited by the first use, and a failure to
+  // seed it is thrown there rather than lost.
+  const seeded: Promise<unknown> =
+    custom === undefined || seeds.length === 0
+      ? Promise.resolve()
+      : Promise.all(seeds.map(async ([agentId, accessKey]) => custom.set(agentId, accessKey)));
+  seeded.catch(() => undefined);
+  const storedKey = async (agentId: string) => {
+    await seeded;
+    return keyStore.get(agentId);
+  };
+
+  const search = (query: SearchAgentsQuery = {}) =>
+    new PagePromise<SearchAgentsResponse, "results">(
+      (cursor) =>
+        request("get", "/agents/search", { query: cursor === undefined ? query : { ...query, cursor } }),
+      "results",
+      query.cursor,
+    );
+
+  const purchase = async (agentId: string, purchaseOptions: PurchaseOptions = {}) => {
+    const { name, expiresAt, rateLimit, spendCapUsd, signal } = purchaseOptions;
+    const bought = await request(
+      "post",
+      "/purchase",
+      {
+        body: {
+          agent_id: agentId,
+          plan: "per_call",
+          ...(name !== undefined && { name }),
+          ...(expiresAt !== undefined && { expires_at: timestamp(expiresAt) }),
+          ...(rateLimit !== undefined && { rate_limit: rateLimit }),
+          ...(spendCapUsd !== undefined && { spend_cap_usd: spendCapUsd }),
+        },
+      },
+      { signal },
+    );
+    await seeded;
+    await keyStore.set(agentId, bought.api_key);
+    return bought;
+  };
+
+  // Concurrent invokes of an agent without a key buy one key between them, not one each. The
+  // purchase takes no caller's signal, so that one caller giving up does not fail the others; an
+  // aborted caller still stops before its invoke is sent.
+  const buying = new Map<string, Promise<string>>();
+  const buyKey = (agentId: string): Promise<string> => {
+    if (options.apiKey === undefined) {
+      return Promise.reject(
+        new MercatoError(
+          "UNAUTHENTICATED",
+          `No access key for ${agentId}: pass options.accessKey, or create the client with an account key (apiKey) to buy one`,
+        ),
+      );
+    }
+    let pending = buying.get(agentId);
+    if (pending === undefined) {
+      pending = purchase(agentId)
+        .then((bought) => bought.api_key)
+        .finally(() => buying.delete(agentId));
+      buying.set(agentId, pending);
+    }
+    return pending;
+  };
+
+  const invoke = async (agentId: string, input: unknown, invokeOptions: InvokeOptions = {}) => {
+    const { timeoutMs: sellerTimeoutMs, idempotencyKey, signal } = invokeOptions;
+    if (sellerTimeoutMs !== undefined && !isValidTimeout(sellerTimeoutMs)) {
+      throw new MercatoError(
+        "VALIDATION_ERROR",
+        `timeoutMs must be a positive integer, got ${sellerTimeoutMs}`,
+      );
+    }
+    const fromStore = invokeOptions.accessKey === undefined;
+    const accessKey = invokeOptions.accessKey ?? (await storedKey(agentId)) ?? (await buyKey(agentId));
+    try {
+      return await request(
+        "post",
+        "/agents/{id}/invoke",
+        {
+          params: { id: agentId },
+          // JSON has no undefined: an absent input is sent as the null the broker would read it as.
+          body: {
+            input: input === undefined ? null : input,
+            ...(sellerTimeoutMs !== undefined && { timeout_ms: sellerTimeoutMs }),
+          },
+        },
+        {
+          apiKey: accessKey,
+          signal,
+          ...(sellerTimeoutMs !== undefined && {
+            timeoutMs: Math.min(sellerTimeoutMs + INVOKE_TIMEOUT_MARGIN_MS, MAX_TIMEOUT_MS),
+          }),
+          ...(idempotencyKey !== undefined && { headers: { "idempotency-key": idempotencyKey } }),
+        },
+      );
+    } catch (error) {
+      if (fromStore && isMercatoError(error) && error.code === "INVALID_API_KEY") {
+        await forget(agentId, accessKey);
+      }
+      throw error;
+    }
+  };
+
+  /** Removes a refused key, unless another call has stored a new one meanwhile. */
+  const forget = async (agentId: string, accessKey: string) => {
+    try {
+      if ((await storedKey(agentId)) === accessKey) await keyStore.delete(agentId);
+    } catch {
+      // The broker's refusal is what the caller needs to see; a store that cannot forget the key
+      // will have it refused again next time.
+    }
+  };
+
+  const verifyReceipt = createReceiptVerifier({
+    loadJwks: () => request("get", "/.well-known/jwks.json", {}),
+  });
 
   return {
     accounts: {
@@ -168,6 +463,13 @@ export function createClient(options: CreateClientOptions): MercatoClient {
       create: (body = {}) => request("post", "/keys", { body }),
       revoke: (keyId) => request("delete", "/keys/{id}", { params: { id: keyId } }),
       rotate: (keyId) => request("post", "/keys/{id}/rotate", { params: { id: keyId } }),
+      update: (keyId, patch) => {
+        const body: UpdateKeyRequest = {};
+        if (patch.name !== undefined) body.name = patch.name;
+        if (patch.rateLimit !== undefined) body.rate_limit = patch.rateLimit;
+        if (patch.spendCapUsd !== undefined) body.spend_cap_usd = patch.spendCapUsd;
+        return request("patch", "/keys/{id}", { params: { id: keyId }, body });
+      },
     },
     agents: {
       register: (body) => request("post", "/agents/register", { body }),
@@ -177,19 +479,36 @@ export function createClient(options: CreateClientOptions): MercatoClient {
       priceHistory: (agentId) => request("get", "/agents/{id}/price-history", { params: { id: agentId } }),
       search,
       async *searchAll(query = {}) {
-        let cursor = query.cursor;
-        for (;;) {
-          const page = await search(cursor === undefined ? query : { ...query, cursor });
-          yield* page.results;
-          if (page.next_cursor === null) return;
-          // A broker that hands back the cursor it was given would make this loop forever.
-          if (page.next_cursor === cursor) {
-            throw new MercatoError("INTERNAL_ERROR", "The broker returned the same search cursor twice");
-          }
-          cursor = page.next_cursor;
-        }
+        yield* search(query);
       },
       categories: () => request("get", "/categories", {}),
     },
+    transactions: {
+      list: (query = {}) =>
+        new PagePromise<TransactionList, "data">(
+          (cursor) =>
+            request("get", "/transactions", { query: cursor === undefined ? query : { ...query, cursor } }),
+          "data",
+          query.cursor,
+        ),
+      get: (transactionId) => request("get", "/transactions/{id}", { params: { id: transactionId } }),
+    },
+    receipts: {
+      get: (transactionId) => request("get", "/transactions/{id}/receipt", { params: { id: transactionId } }),
+      verify: (receipt) => verifyReceipt(receipt),
+    },
+    accessKeys: keyStore,
+    purchase,
+    invoke,
+    balance: () => request("get", "/balance", {}),
+    call: createCall({ search: (query) => search(query), invoke }, options.budget),
   };
+}
+
+/** An ISO 8601 timestamp of a `Date` or a string (passed as it is: the broker checks it). */
+function timestamp(value: string | Date): string {
+  if (typeof value === "string") return value;
+  if (Number.isNaN(value.getTime()))
+    throw new MercatoError("VALIDATION_ERROR", "expiresAt is an invalid Date");
+  return value.toISOString();
 }

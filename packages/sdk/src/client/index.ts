@@ -2,15 +2,25 @@ export type {
   AccountsResource,
   AgentsResource,
   CreateClientOptions,
+  InvokeOptions,
   KeysResource,
   MercatoClient,
+  PurchaseOptions,
+  ReceiptsResource,
+  TransactionsResource,
+  UpdateKeyOptions,
 } from "./client.js";
-export { createClient, DEFAULT_TIMEOUT_MS } from "./client.js";
+export { createClient, DEFAULT_TIMEOUT_MS, INVOKE_TIMEOUT_MARGIN_MS } from "./client.js";
+export type { KeyStore } from "./key-store.js";
+export { createMemoryKeyStore } from "./key-store.js";
+export type { CursorPage, PageItem, PagePromise } from "./pages.js";
+export { JWKS_REFETCH_INTERVAL_MS } from "./receipts.js";
 export type { FetchFunction } from "./request.js";
 export type {
   Account,
   AgentDetail,
   ApiKey,
+  Balance,
   CategoryList,
   CreateAccountRequest,
   CreateAccountResponse,
@@ -18,13 +28,24 @@ export type {
   CreateKeyRequest,
   DeactivateAgentResponse,
   ErrorEnvelope,
+  InvokeRequest,
+  InvokeResponse,
+  Jwks,
   KeyList,
+  ListTransactionsQuery,
   PriceHistory,
+  PurchaseRequest,
+  PurchaseResponse,
+  Receipt,
+  ReceiptPayload,
   RegisterAgentRequest,
   RegisterAgentResponse,
   SearchAgentsQuery,
   SearchAgentsResponse,
   SearchResult,
+  TransactionDetail,
+  TransactionList,
   UpdateAgentRequest,
+  UpdateKeyRequest,
 } from "./types.js";
 export { SDK_VERSION } from "./version.js";

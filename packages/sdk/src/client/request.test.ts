@@ -1,7 +1,7 @@
 import { isMercatoError, type MercatoError } from "@mercato/protocol";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "./client.js";
-import type { FetchFunction } from "./request.js";
+import { createRequester, type FetchFunction } from "./request.js";
 import { SDK_VERSION } from "./version.js";
 
 interface Sent {
@@ -149,5 +149,177 @@ describe("the client's requests", () => {
     expect(() => createClient({ baseUrl: "http://broker.test", timeoutMs })).toThrow(
       expect.objectContaining({ code: "VALIDATION_ERROR" }),
     );
+  });
+});
+
+/** A fetch that never answers, and rejects with the signal's reason when its signal aborts. */
+const hanging: FetchFunction = (_url, init) =>
+  new Promise((_resolve, reject) => {
+    init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+  });
+
+function requester(fetch: FetchFunction, timeoutMs = 30_000) {
+  return createRequester({
+    baseUrl: "http://broker.test",
+    apiKey: "mk_account",
+    fetch,
+    timeoutMs,
+    userAgent: "test/1",
+  });
+}
+
+/** Runs `action` and returns what it throws, whatever it is. */
+async function thrown(action: () => Promise<unknown>): Promise<unknown> {
+  return action().then(
+    () => {
+      throw new Error("expected a failure, got success");
+    },
+    (caught: unknown) => caught,
+  );
+}
+
+describe("per-request options", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("overrides the key, adds headers and sends the caller's signal combined with the timeout", async () => {
+    const { fetch, sent } = answering(200, { categories: [] });
+    const caller = new AbortController();
+    await requester(fetch)(
+      "get",
+      "/categories",
+      {},
+      { apiKey: "sk_live_access", headers: { "Idempotency-Key": "idem-1" }, signal: caller.signal },
+    );
+    const [{ init }] = sent as [Sent];
+    expect(init.headers).toEqual({
+      accept: "application/json",
+      "user-agent": "test/1",
+      authorization: "Bearer sk_live_access",
+      "idempotency-key": "idem-1",
+    });
+    expect(init.signal).not.toBe(caller.signal);
+    expect(init.signal?.aborted).toBe(false);
+    caller.abort();
+    expect(init.signal?.aborted).toBe(true);
+  });
+
+  it("uses a per-request timeout instead of the client's", async () => {
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    const { fetch } = answering(200, { categories: [] });
+    const request = requester(fetch, 30_000);
+    await request("get", "/categories", {});
+    await request("get", "/categories", {}, { timeoutMs: 1_234 });
+    expect(timeout.mock.calls).toEqual([[30_000], [1_234]]);
+    const bad = await thrown(() => request("get", "/categories", {}, { timeoutMs: 0 }));
+    expect(isMercatoError(bad) && bad.code).toBe("VALIDATION_ERROR");
+  });
+
+  it("throws the caller's abort as an AbortError, not SERVICE_UNAVAILABLE", async () => {
+    const caller = new AbortController();
+    const pending = thrown(() => requester(hanging)("get", "/categories", {}, { signal: caller.signal }));
+    caller.abort();
+    const error = await pending;
+    expect(isMercatoError(error)).toBe(false);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).toBe("AbortError");
+  });
+
+  it("throws the caller's own reason, and wraps a reason that is not an error", async () => {
+    const reason = new Error("the user gave up");
+    const first = new AbortController();
+    const pending = thrown(() => requester(hanging)("get", "/categories", {}, { signal: first.signal }));
+    first.abort(reason);
+    expect(await pending).toBe(reason);
+
+    const second = new AbortController();
+    second.abort("stop");
+    let called = false;
+    const error = await thrown(() =>
+      requester(async () => {
+        called = true;
+        return new Response("{}");
+      })("get", "/categories", {}, { signal: second.signal }),
+    );
+    // An already aborted signal sends nothing.
+    expect(called).toBe(false);
+    expect(error).toMatchObject({ name: "AbortError", cause: "stop" });
+  });
+
+  it("still answers a timeout with SERVICE_UNAVAILABLE when the caller gave a signal", async () => {
+    const caller = new AbortController();
+    const error = await thrown(() =>
+      requester(hanging, 20)("get", "/categories", {}, { signal: caller.signal }),
+    );
+    expect(isMercatoError(error) && error.code).toBe("SERVICE_UNAVAILABLE");
+    expect((error as MercatoError).message).toContain("no answer within 20 ms");
+    expect(((error as MercatoError).cause as Error).name).toBe("TimeoutError");
+  });
+});
+
+describe("429 answers", () => {
+  const rateLimited =
+    (body: unknown, headers: Record<string, string>): FetchFunction =>
+    async () =>
+      new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 429, headers });
+
+  it("adds Retry-After to the details as retry_after_s when the body lacks it", async () => {
+    const fetch = rateLimited(
+      {
+        error: {
+          code: "RATE_LIMITED",
+          message: "Slow down",
+          details: { limit_per_minute: 60 },
+          request_id: "req_9",
+        },
+      },
+      { "retry-after": "7" },
+    );
+    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    expect(error).toMatchObject({
+      code: "RATE_LIMITED",
+      status: 429,
+      message: "Slow down",
+      requestId: "req_9",
+    });
+    expect(error.details).toEqual({ limit_per_minute: 60, retry_after_s: 7 });
+  });
+
+  it("keeps the body's retry_after_s", async () => {
+    const fetch = rateLimited(
+      {
+        error: {
+          code: "RATE_LIMITED",
+          message: "Slow down",
+          details: { retry_after_s: 3 },
+          request_id: "req_9",
+        },
+      },
+      { "retry-after": "7" },
+    );
+    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    expect(error.details).toEqual({ retry_after_s: 3 });
+  });
+
+  it("reads an HTTP-date Retry-After, and calls a 429 without an envelope RATE_LIMITED", async () => {
+    const at = new Date(Date.now() + 10_000).toUTCString();
+    const error = await failure(() =>
+      requester(rateLimited("Too Many Requests", { "retry-after": at }))("get", "/categories", {}),
+    );
+    expect(error.code).toBe("RATE_LIMITED");
+    expect(error.status).toBe(429);
+    expect(error.details?.retry_after_s).toBeGreaterThanOrEqual(9);
+    expect(error.details?.retry_after_s).toBeLessThanOrEqual(10);
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it("leaves the details alone without a Retry-After header", async () => {
+    const fetch = rateLimited(
+      { error: { code: "RATE_LIMITED", message: "Slow down", request_id: "req_9" } },
+      {},
+    );
+    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    expect(error.details).toBeUndefined();
   });
 });

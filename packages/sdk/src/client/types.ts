@@ -40,3 +40,30 @@ export type SearchResult = Schemas["SearchResult"];
 export type CategoryList = Schemas["CategoryList"];
 /** The error envelope the broker answers every failure with. */
 export type ErrorEnvelope = Schemas["ErrorEnvelope"];
+
+/** `POST /purchase` body. */
+export type PurchaseRequest = Schemas["PurchaseRequest"];
+/** `POST /purchase` answer: the access key (`api_key`, shown once), where to invoke, the price. */
+export type PurchaseResponse = Schemas["PurchaseResponse"];
+/** `POST /agents/{id}/invoke` body: the seller's input and an optional seller timeout. */
+export type InvokeRequest = Schemas["InvokeRequest"];
+/** `POST /agents/{id}/invoke` answer: the seller's output, the charge, metrics and the signed receipt. */
+export type InvokeResponse = Schemas["InvokeResponse"];
+
+/** `GET /balance` answer: what the account can spend, has on hold and has earned. */
+export type Balance = Schemas["Balance"];
+/** A charge as the broker keeps it: amounts, fee, seller share and status. */
+export type TransactionDetail = Schemas["TransactionDetail"];
+/** `GET /transactions` answer: a page of charges with the cursor of the next page (`null` at the end). */
+export type TransactionList = Schemas["TransactionList"];
+/** `GET /transactions` filters and paging. */
+export type ListTransactionsQuery = NonNullable<operations["listTransactions"]["parameters"]["query"]>;
+/** A charge's receipt: its payload and the broker's compact JWS of it. */
+export type Receipt = Schemas["Receipt"];
+/** What a receipt states: who paid whom, how much, the fee and when. */
+export type ReceiptPayload = Schemas["ReceiptPayload"];
+/** The broker's public keys (`GET /.well-known/jwks.json`). */
+export type Jwks = Schemas["Jwks"];
+
+/** `PATCH /keys/{id}` body, as sent on the wire. */
+export type UpdateKeyRequest = Schemas["UpdateKeyRequest"];

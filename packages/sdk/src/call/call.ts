@@ -1,0 +1,373 @@
+import { type ErrorCode, formatUsd, isMercatoError, MercatoError, parseUsd } from "@mercato/protocol";
+import type { components, operations } from "../generated/openapi.js";
+import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
+import type { Budget, BudgetReservation } from "./budget.js";
+
+type SearchQuery = NonNullable<operations["searchAgents"]["parameters"]["query"]>;
+type SearchResult = components["schemas"]["SearchResult"];
+type InvokeResponse = components["schemas"]["InvokeResponse"];
+
+/** What `call()` needs from the client: a search and an invoke (which buys access when it has none). */
+export interface CallTransport {
+  search(query: SearchQuery): Promise<{ results: SearchResult[] }>;
+  invoke(
+    agentId: string,
+    input: unknown,
+    options: { timeoutMs?: number; idempotencyKey: string; signal?: AbortSignal },
+  ): Promise<InvokeResponse>;
+}
+
+/** Options of `client.call()`. */
+export interface CallOptions {
+  /** The input for the seller, any JSON value. */
+  input: unknown;
+  /** Only agents in this category. */
+  category?: string;
+  /** Only agents with every one of these tags. */
+  tags?: string[];
+  /** Words that must appear in the agent's name, description or tags. */
+  query?: string;
+  /** Highest price per call, USD (decimal string or number): pricier agents are never called. */
+  maxPricePerCall?: string | number;
+  /** Lowest trust score (0–1). */
+  minTrustScore?: number;
+  /** A budget this call may not pass (together with the client's, when it has one). */
+  budget?: Budget;
+  /** How long each attempt waits for the seller, ms (the broker's default otherwise). */
+  timeoutMs?: number;
+  /** Retries on one seller after a retryable failure, before failing over (default 2). */
+  retries?: number;
+  /** How many of the best-ranked agents to try, in order (default 3). */
+  candidates?: number;
+  /**
+   * The call's idempotency key (default: a random UUID). Every attempt's key derives from it, so the
+   * same key after a crash or a lost answer is never charged twice.
+   */
+  idempotencyKey?: string;
+  /** Delays between retries on one seller. */
+  backoff?: BackoffOptions;
+  /** Aborts the call: waits and requests in flight stop, and `call()` rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Sees every attempt once it has ended. */
+  onAttempt?: (attempt: CallAttempt) => void;
+  /** Sees every retry on the same seller before its delay. */
+  onRetry?: (retry: CallRetry) => void;
+}
+
+/** One attempt of a call on one seller. */
+export interface CallAttempt {
+  agentId: string;
+  /** 1 for the first attempt on this agent. */
+  attempt: number;
+  ok: boolean;
+  /** The error code of a failed attempt. */
+  code?: ErrorCode;
+  message?: string;
+  /** The broker's transaction (charged when `ok`; voided otherwise). */
+  transactionId?: string;
+  /** What the attempt cost: the price when it succeeded, 0 otherwise. */
+  costUsd: string;
+  durationMs: number;
+  /** Whether the failure was worth retrying on the same seller. */
+  retryable?: boolean;
+}
+
+/** A retry about to happen. */
+export interface CallRetry {
+  agentId: string;
+  /** The attempt that will run after the delay. */
+  attempt: number;
+  delayMs: number;
+  error: MercatoError;
+}
+
+/** A successful call: the seller's output, what it cost, who answered and how it went. */
+export interface CallResult {
+  output: unknown;
+  /** Display cost in USD. */
+  cost: number;
+  /** The exact cost. */
+  costUsd: string;
+  agentId: string;
+  transactionId: string;
+  receipt: InvokeResponse["receipt"];
+  /** Every attempt, failed ones first, the successful one last. */
+  attempts: CallAttempt[];
+}
+
+/** How a failed attempt is handled. */
+type Verdict =
+  /** Retry on this seller; `sameKey` when the outcome is unknown (the first attempt may have been charged). */
+  | { kind: "retry"; sameKey: boolean; retryAfterMs: number }
+  /** Give this seller up, try the next one. */
+  | { kind: "next" }
+  /** Stop the whole call: retrying or failing over cannot help (bad input, no money). */
+  | { kind: "stop" };
+
+const DEFAULT_RETRIES = 2;
+const DEFAULT_CANDIDATES = 3;
+
+/**
+ * Builds `call()`: find the agents that match, best cost per success first (the broker's smoothed
+ * figures), and call them in turn with retries, failover and budgets. `clientBudget` applies to
+ * every call of the client.
+ */
+export function createCall(transport: CallTransport, clientBudget?: Budget) {
+  return async function call(options: CallOptions): Promise<CallResult> {
+    const retries = nonNegativeInt(options.retries ?? DEFAULT_RETRIES, "retries");
+    const wanted = positiveInt(options.candidates ?? DEFAULT_CANDIDATES, "candidates");
+    const maxPrice = options.maxPricePerCall === undefined ? undefined : parseUsd(options.maxPricePerCall);
+    const minTrust = options.minTrustScore;
+    options.signal?.throwIfAborted();
+
+    const page = await transport.search({
+      sort: "cost_per_success",
+      limit: Math.min(100, wanted * 2),
+      ...(options.category !== undefined && { category: options.category }),
+      ...(options.tags !== undefined && options.tags.length > 0 && { tags: options.tags }),
+      ...(options.query !== undefined && { q: options.query }),
+      ...(maxPrice !== undefined && { max_price: formatUsd(maxPrice) }),
+      ...(minTrust !== undefined && { min_trust: minTrust }),
+    });
+    // The broker filters and sorts too; checked again here because the price ceiling is a promise
+    // about money, and to keep the order stable among equal figures.
+    const candidates = page.results
+      .filter((agent) => agent.status !== "inactive")
+      .filter((agent) => maxPrice === undefined || parseUsd(agent.price_per_call) <= maxPrice)
+      .filter((agent) => minTrust === undefined || agent.trust_score >= minTrust)
+      .sort((a, b) => a.cost_per_success - b.cost_per_success)
+      .slice(0, wanted);
+    if (candidates.length === 0) {
+      throw new MercatoError(
+        "NO_CANDIDATES",
+        "No listed agent matches the call's filters, price ceiling and trust floor",
+        {
+          details: { filters: describeFilters(options) },
+        },
+      );
+    }
+
+    const budgets = [clientBudget, options.budget].filter((b): b is Budget => b !== undefined);
+    const logicalKey = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+    const attempts: CallAttempt[] = [];
+    let lastError: MercatoError | undefined;
+    let affordable = false;
+
+    for (const agent of candidates) {
+      const price = parseUsd(agent.price_per_call);
+      // Each known no-charge failure moves to a fresh key; an unknown outcome retries with the same
+      // one, so that the broker answers with the first attempt's outcome instead of charging again.
+      let keySerial = 0;
+      let reservation: BudgetReservation | undefined;
+      for (let attempt = 1; attempt <= retries + 1; attempt++) {
+        reservation ??= reserveAll(budgets, price);
+        if (reservation === undefined) {
+          lastError = budgetError(budgets, price, agent.agent_id);
+          break;
+        }
+        affordable = true;
+        const started = Date.now();
+        try {
+          const answer = await transport.invoke(agent.agent_id, options.input, {
+            idempotencyKey: `${logicalKey}:${agent.agent_id}:${keySerial}`,
+            ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+            ...(options.signal !== undefined && { signal: options.signal }),
+          });
+          const cost = parseUsd(answer.cost_usd);
+          reservation.commit(cost);
+          const done: CallAttempt = {
+            agentId: agent.agent_id,
+            attempt,
+            ok: true,
+            transactionId: answer.transaction_id,
+            costUsd: formatUsd(cost),
+            durationMs: Date.now() - started,
+          };
+          attempts.push(done);
+          options.onAttempt?.(done);
+          return {
+            output: answer.output,
+            cost: answer.cost,
+            costUsd: answer.cost_usd,
+            agentId: agent.agent_id,
+            transactionId: answer.transaction_id,
+            receipt: answer.receipt,
+            attempts,
+          };
+        } catch (caught) {
+          if (options.signal?.aborted) {
+            // The attempt may have reached the seller before the abort: count it as spent.
+            reservation.commit(price);
+            throw options.signal.reason;
+          }
+          const error = asMercatoError(caught);
+          lastError = error;
+          const verdict = judge(error);
+          const charged = error.code === "CONFLICT" && error.details?.status === "completed";
+          const failed: CallAttempt = {
+            agentId: agent.agent_id,
+            attempt,
+            ok: false,
+            code: error.code,
+            message: error.message,
+            costUsd: formatUsd(charged ? price : 0n),
+            durationMs: Date.now() - started,
+            retryable: verdict.kind === "retry",
+            ...(typeof error.details?.transaction_id === "string" && {
+              transactionId: error.details.transaction_id,
+            }),
+          };
+          attempts.push(failed);
+          options.onAttempt?.(failed);
+          if (charged) {
+            // The broker charged an earlier attempt with this key but no longer has its answer.
+            reservation.commit(price);
+            reservation = undefined;
+            break;
+          }
+          if (verdict.kind === "retry" && verdict.sameKey) {
+            // The outcome is unknown: the money stays reserved until a retry learns it.
+          } else {
+            reservation.release();
+            reservation = undefined;
+            if (verdict.kind === "retry") keySerial++;
+          }
+          if (verdict.kind === "stop") throw allFailed(attempts, error, true);
+          if (verdict.kind === "next" || attempt > retries) break;
+          const delayMs = backoffDelay(attempt, options.backoff, verdict.retryAfterMs);
+          options.onRetry?.({ agentId: agent.agent_id, attempt: attempt + 1, delayMs, error });
+          try {
+            await sleep(delayMs, options.signal);
+          } catch (aborted) {
+            // A reservation still held is an attempt whose outcome was never learned: spent, to be safe.
+            reservation?.commit(price);
+            throw aborted;
+          }
+        }
+      }
+      // An outcome never learned counts as spent: the budget must not be passed even then.
+      reservation?.commit(price);
+    }
+    if (!affordable && lastError?.code === "BUDGET_EXCEEDED") throw lastError;
+    throw allFailed(attempts, lastError, false);
+  };
+}
+
+/** Decides what a failed attempt means for the call. */
+function judge(error: MercatoError): Verdict {
+  const retryAfterMs =
+    typeof error.details?.retry_after_s === "number" ? error.details.retry_after_s * 1000 : 0;
+  switch (error.code) {
+    // The seller failed and the hold was voided: try again with a fresh key.
+    case "SELLER_TIMEOUT":
+    case "SELLER_UNAVAILABLE":
+      return { kind: "retry", sameKey: false, retryAfterMs };
+    case "SELLER_ERROR": {
+      const status = error.details?.seller_status;
+      // A 4xx means the seller refused this input: another seller may take it, this one will not.
+      return typeof status === "number" && status >= 400 && status < 500
+        ? { kind: "next" }
+        : { kind: "retry", sameKey: false, retryAfterMs };
+    }
+    // Refused before any hold: the same key is still unused.
+    case "RATE_LIMITED":
+      return { kind: "retry", sameKey: true, retryAfterMs };
+    // The access key was revoked or expired; the client dropped it and buys a new one next time.
+    case "INVALID_API_KEY":
+      return { kind: "retry", sameKey: true, retryAfterMs: 0 };
+    // The broker could not be reached, or failed: the attempt may or may not have been charged.
+    case "SERVICE_UNAVAILABLE":
+    case "INTERNAL_ERROR":
+      return { kind: "retry", sameKey: true, retryAfterMs };
+    case "CONFLICT":
+      // The broker no longer has this key's answer, and the attempt was not charged: use a new key.
+      return error.details?.status === "voided"
+        ? { kind: "retry", sameKey: false, retryAfterMs: 0 }
+        : { kind: "next" };
+    case "AGENT_NOT_FOUND":
+    case "AGENT_INACTIVE":
+    case "AGENT_NOT_PURCHASED":
+      return { kind: "next" };
+    // A key's own cap stops this agent only; the account's balance or monthly cap stops everything.
+    case "SPEND_CAP_EXCEEDED":
+      return error.details?.key_id !== undefined ? { kind: "next" } : { kind: "stop" };
+    default:
+      return { kind: "stop" };
+  }
+}
+
+function reserveAll(budgets: Budget[], micros: bigint): BudgetReservation | undefined {
+  const taken: BudgetReservation[] = [];
+  for (const budget of budgets) {
+    const reservation = budget.reserve(micros);
+    if (!reservation) {
+      for (const t of taken) t.release();
+      return undefined;
+    }
+    taken.push(reservation);
+  }
+  return {
+    commit: (cost) => {
+      for (const t of taken) t.commit(cost);
+    },
+    release: () => {
+      for (const t of taken) t.release();
+    },
+  };
+}
+
+function budgetError(budgets: Budget[], price: bigint, agentId: string): MercatoError {
+  const tight = budgets.reduce((a, b) => (b.remainingMicros < a.remainingMicros ? b : a));
+  return new MercatoError(
+    "BUDGET_EXCEEDED",
+    `A call to ${agentId} costs ${formatUsd(price)} USD but the budget has ${tight.remainingUsd} USD left; nothing was spent`,
+    { details: { agent_id: agentId, price_usd: formatUsd(price), remaining_usd: tight.remainingUsd } },
+  );
+}
+
+function allFailed(attempts: CallAttempt[], last: MercatoError | undefined, stopped: boolean): MercatoError {
+  const summary = attempts.map((a) => `${a.agentId}#${a.attempt}: ${a.code ?? "ok"}`).join(", ");
+  if (stopped && last) {
+    // Not a seller failure: the caller's own error (no money, bad input), with the attempts so far.
+    return new MercatoError(last.code, last.message, {
+      details: { ...last.details, attempts },
+      cause: last,
+      ...(last.requestId !== undefined && { requestId: last.requestId }),
+    });
+  }
+  return new MercatoError("ALL_CANDIDATES_FAILED", `Every candidate failed (${summary})`, {
+    details: { attempts },
+    ...(last !== undefined && { cause: last }),
+  });
+}
+
+function asMercatoError(error: unknown): MercatoError {
+  if (isMercatoError(error)) return error;
+  return new MercatoError("INTERNAL_ERROR", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+function describeFilters(options: CallOptions): Record<string, unknown> {
+  return {
+    ...(options.category !== undefined && { category: options.category }),
+    ...(options.tags !== undefined && { tags: options.tags }),
+    ...(options.query !== undefined && { query: options.query }),
+    ...(options.maxPricePerCall !== undefined && { max_price_per_call: String(options.maxPricePerCall) }),
+    ...(options.minTrustScore !== undefined && { min_trust_score: options.minTrustScore }),
+  };
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new MercatoError("VALIDATION_ERROR", `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new MercatoError("VALIDATION_ERROR", `${name} must be a whole number ≥ 0, got ${value}`);
+  }
+  return value;
+}

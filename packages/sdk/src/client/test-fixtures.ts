@@ -1,0 +1,95 @@
+// Fixtures shared by the client's tests; `src/index.ts` does not export them, so they are not
+// part of the package.
+import { isMercatoError, type MercatoError, type ReceiptPayloadValue, signReceipt } from "@mercato/protocol";
+import type { FetchFunction } from "./request.js";
+
+/** A receipt payload as the broker signs it. */
+export const PAYLOAD: ReceiptPayloadValue = {
+  transaction_id: "txn_receipt1",
+  buyer_id: "acct_buyer0001",
+  seller_id: "agent_seller01",
+  seller_account_id: "acct_seller001",
+  agent_id: "agent_seller01",
+  amount_usd: "0.020000",
+  fee_usd: "0.002000",
+  seller_share_usd: "0.018000",
+  currency: "USD",
+  captured_at: "2026-03-01T12:00:00.000Z",
+  issuer: "mercato",
+};
+
+/** A fresh Ed25519 key pair made with WebCrypto: it signs receipts, and its JWK is what the broker publishes. */
+export async function brokerKey(kid: string) {
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
+  const { x } = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as { x: string };
+  return {
+    kid,
+    sign: (payload: ReceiptPayloadValue = PAYLOAD) => signReceipt(payload, pair.privateKey, kid),
+    jwk: { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use: "sig" } as const,
+  };
+}
+
+/** Runs `action` and returns the MercatoError it throws (anything else fails the test). */
+export async function failure(action: () => Promise<unknown>): Promise<MercatoError> {
+  const error = await action().then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!isMercatoError(error)) throw new Error(`expected a MercatoError, got ${String(error)}`);
+  return error;
+}
+
+/** A request as the fake broker received it. */
+export interface Received {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: unknown;
+  signal: AbortSignal | undefined;
+}
+
+/** What a fake route answers: a JSON body (an error envelope for an error), a status and headers. */
+export interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** The broker's error envelope. */
+export function envelope(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: { code, message, ...(details && { details }), request_id: "req_fake0001" } };
+}
+
+/**
+ * A `fetch` that answers as the routes say (`"POST /purchase"`, `"GET /agents/{id}"` matched
+ * literally) and records every request. An unexpected request answers 418 with its route.
+ */
+export function fakeBroker(routes: Record<string, (request: Received) => Reply | Promise<Reply>>) {
+  const received: Received[] = [];
+  const fetch: FetchFunction = async (url, init) => {
+    const parsed = new URL(url);
+    const request: Received = {
+      method: init.method ?? "GET",
+      path: parsed.pathname,
+      query: parsed.searchParams,
+      headers: init.headers as Record<string, string>,
+      body: typeof init.body === "string" ? JSON.parse(init.body) : undefined,
+      signal: init.signal ?? undefined,
+    };
+    received.push(request);
+    const route = `${request.method} ${request.path}`;
+    const handler = routes[route];
+    const reply = handler
+      ? await handler(request)
+      : { status: 418, body: envelope("VALIDATION_ERROR", `unexpected request ${route}`) };
+    return new Response(JSON.stringify(reply.body), {
+      status: reply.status ?? 200,
+      headers: { "content-type": "application/json", ...reply.headers },
+    });
+  };
+  return { fetch, received, routes: () => received.map((request) => `${request.method} ${request.path}`) };
+}
