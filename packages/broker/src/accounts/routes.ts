@@ -203,6 +203,8 @@ function accountKey(
     agentId: null,
     rateLimit: null,
     spendCap: null,
+    suspendedAt: null,
+    suspendReason: null,
     expiresAt: options.expiresAt,
     createdAt: now,
     revokedAt: null,

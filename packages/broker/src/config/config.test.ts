@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_INVOKE_SETTINGS, parseConfig } from "./config.js";
+import {
+  ConfigError,
+  DEFAULT_ALERT_SETTINGS,
+  DEFAULT_FRAUD_SETTINGS,
+  DEFAULT_INVOKE_SETTINGS,
+  DEFAULT_MONITORING_SETTINGS,
+  parseConfig,
+} from "./config.js";
 
 describe("parseConfig", () => {
   it("defaults to 127.0.0.1:4020 on ./.mercato/mercato.db, not dev, no admin token", () => {
@@ -18,7 +25,28 @@ describe("parseConfig", () => {
         defaultRateLimit: 600,
         maxResponseBytes: 1_048_576,
       },
+      monitoring: DEFAULT_MONITORING_SETTINGS,
+      alerts: DEFAULT_ALERT_SETTINGS,
+      fraud: DEFAULT_FRAUD_SETTINGS,
     });
+  });
+
+  it("reads the monitoring, alert and fraud settings", () => {
+    const config = parseConfig(["--health-interval", "5000", "--new-account-daily-limit", "25.5"], {
+      MERCATO_SMTP_URL: "smtp://user:secret@127.0.0.1:2525",
+      MERCATO_ALERT_FROM: "Ops <ops@example.com>",
+    });
+    expect(config.monitoring.healthIntervalMs).toBe(5000);
+    expect(config.alerts).toEqual({
+      smtpUrl: "smtp://user:secret@127.0.0.1:2525",
+      from: "Ops <ops@example.com>",
+    });
+    expect(config.fraud.newAccountDailyLimitMicros).toBe(25_500_000);
+    expect(parseConfig(["--new-account-daily-limit", "0"], {}).fraud.newAccountDailyLimitMicros).toBeNull();
+    expect(() => parseConfig([], { MERCATO_SMTP_URL: "http://mail.example.com" })).toThrow(
+      /MERCATO_SMTP_URL must be/,
+    );
+    expect(() => parseConfig(["--new-account-daily-limit", "-1"], {})).toThrow(ConfigError);
   });
 
   it("reads the invoke limits, and refuses a default timeout above the maximum", () => {
@@ -63,6 +91,9 @@ describe("parseConfig", () => {
       stripe: undefined,
       publicUrl: "https://mercato.example.com",
       invoke: DEFAULT_INVOKE_SETTINGS,
+      monitoring: DEFAULT_MONITORING_SETTINGS,
+      alerts: DEFAULT_ALERT_SETTINGS,
+      fraud: DEFAULT_FRAUD_SETTINGS,
     });
     const flags = ["--port", "6000", "--host", "::1", "--db", "/tmp/x.db", "--log-level", "error"];
     expect(

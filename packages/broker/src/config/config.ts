@@ -30,7 +30,70 @@ export interface BrokerConfig {
   publicUrl: string | undefined;
   /** The invoke proxy's limits. */
   invoke: InvokeSettings;
+  /** Health checks of sellers. */
+  monitoring: MonitoringSettings;
+  /** Where alerts are sent from. */
+  alerts: AlertSettings;
+  /** Fraud prevention: key suspension and the new-account daily limit. */
+  fraud: FraudSettings;
 }
+
+/** Health checks of sellers' `GET {api_endpoint}/health`. */
+export interface MonitoringSettings {
+  /** Time between two checks of one agent, ms (±10% jitter). Flag `--health-interval`, env `MERCATO_HEALTH_INTERVAL_MS`; default 30,000. */
+  healthIntervalMs: number;
+  /** A check that takes longer fails, ms. Default 5,000. */
+  healthTimeoutMs: number;
+  /** Checks in flight at once, across all agents. Default 64. */
+  healthConcurrency: number;
+  /** Failed checks in a row that mark an agent down. Default 3. */
+  failuresBeforeDown: number;
+}
+
+/** Alert delivery. */
+export interface AlertSettings {
+  /** SMTP server for e-mail alerts (`smtp://user:pass@host:587`, `smtps://…`); none: e-mail alerts are off. Flag `--smtp-url`, env `MERCATO_SMTP_URL`. */
+  smtpUrl: string | undefined;
+  /** The From of alert e-mails. Flag `--alert-from`, env `MERCATO_ALERT_FROM`; default `Mercato <alerts@localhost>`. */
+  from: string;
+}
+
+/** Fraud prevention. */
+export interface FraudSettings {
+  /** Calls per minute a key may always make before its baseline is looked at. Default 120. */
+  burstFloorPerMinute: number;
+  /** A minute's calls above this many times the key's trailing baseline suspend it. Default 10. */
+  burstMultiplier: number;
+  /**
+   * Most a new account may spend per UTC day, micro-USD; null: no limit. Flag
+   * `--new-account-daily-limit` (USD), env `MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD`; default 100 USD.
+   */
+  newAccountDailyLimitMicros: number | null;
+  /** An account is new for this many days after sign-up. Default 7. */
+  newAccountDays: number;
+}
+
+/** Monitoring settings when nothing is configured. */
+export const DEFAULT_MONITORING_SETTINGS: MonitoringSettings = {
+  healthIntervalMs: 30_000,
+  healthTimeoutMs: 5_000,
+  healthConcurrency: 64,
+  failuresBeforeDown: 3,
+};
+
+/** Alert settings when nothing is configured. */
+export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
+  smtpUrl: undefined,
+  from: "Mercato <alerts@localhost>",
+};
+
+/** Fraud settings when nothing is configured. */
+export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
+  burstFloorPerMinute: 120,
+  burstMultiplier: 10,
+  newAccountDailyLimitMicros: 100_000_000,
+  newAccountDays: 7,
+};
 
 /** Limits of the invoke proxy. */
 export interface InvokeSettings {
@@ -78,6 +141,10 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --invoke-timeout <ms>      MERCATO_INVOKE_TIMEOUT_MS      seller timeout when a call names none (default 10000)
   --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default 60000)
   --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default 600)
+  --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default 30000)
+  --smtp-url <url>           MERCATO_SMTP_URL               SMTP server for e-mail alerts (smtp://user:pass@host:587)
+  --alert-from <address>     MERCATO_ALERT_FROM             From of alert e-mails (default "Mercato <alerts@localhost>")
+  --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than 7 days (default 100; 0 = none)
   -h, --help                                show this help
 
 Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
@@ -113,6 +180,10 @@ export function parseConfig(
         "invoke-timeout": { type: "string" },
         "max-invoke-timeout": { type: "string" },
         "rate-limit": { type: "string" },
+        "health-interval": { type: "string" },
+        "smtp-url": { type: "string" },
+        "alert-from": { type: "string" },
+        "new-account-daily-limit": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -135,6 +206,10 @@ export function parseConfig(
   const invokeTimeout = pick("invoke-timeout", "MERCATO_INVOKE_TIMEOUT_MS");
   const maxInvokeTimeout = pick("max-invoke-timeout", "MERCATO_MAX_INVOKE_TIMEOUT_MS");
   const rateLimit = pick("rate-limit", "MERCATO_RATE_LIMIT");
+  const healthInterval = pick("health-interval", "MERCATO_HEALTH_INTERVAL_MS");
+  const smtpUrl = pick("smtp-url", "MERCATO_SMTP_URL");
+  const alertFrom = pick("alert-from", "MERCATO_ALERT_FROM");
+  const dailyLimit = pick("new-account-daily-limit", "MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD");
   const invoke: InvokeSettings = {
     ...DEFAULT_INVOKE_SETTINGS,
     ...(maxInvokeTimeout && {
@@ -161,7 +236,46 @@ export function parseConfig(
     stripe: parseStripe(env),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl.value, publicUrl.source) : undefined,
     invoke,
+    monitoring: {
+      ...DEFAULT_MONITORING_SETTINGS,
+      ...(healthInterval && {
+        healthIntervalMs: parseCount(healthInterval.value, healthInterval.source, 86_400_000),
+      }),
+    },
+    alerts: {
+      smtpUrl: smtpUrl ? parseSmtpUrl(smtpUrl.value, smtpUrl.source) : undefined,
+      from: alertFrom ? alertFrom.value : DEFAULT_ALERT_SETTINGS.from,
+    },
+    fraud: {
+      ...DEFAULT_FRAUD_SETTINGS,
+      ...(dailyLimit && { newAccountDailyLimitMicros: parseDailyLimit(dailyLimit.value, dailyLimit.source) }),
+    },
   };
+}
+
+function parseSmtpUrl(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${source} must be an smtp:// or smtps:// URL`);
+  }
+  // The URL may carry a password: the message never repeats it.
+  if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
+    throw new ConfigError(`${source} must be an smtp:// or smtps:// URL`);
+  }
+  return value;
+}
+
+function parseDailyLimit(value: string, source: string): number | null {
+  if (!/^\d{1,7}(\.\d{1,6})?$/.test(value)) {
+    throw new ConfigError(
+      `${source} must be a USD amount (at most 6 decimals), got ${JSON.stringify(value)}`,
+    );
+  }
+  const [whole = "0", fraction = ""] = value.split(".");
+  const micros = Number(whole) * 1_000_000 + Number(fraction.padEnd(6, "0"));
+  return micros === 0 ? null : micros;
 }
 
 function parseStripe(env: NodeJS.ProcessEnv): StripeConfig | undefined {

@@ -44,6 +44,8 @@ export const invokeRoutes = [
         agentId: agent.id,
         rateLimit: body.rate_limit ?? null,
         spendCap: body.spend_cap_usd === undefined ? null : Number(parseUsd(body.spend_cap_usd)),
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: body.expires_at ?? null,
         createdAt: now,
         revokedAt: null,

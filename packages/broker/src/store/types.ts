@@ -26,6 +26,9 @@ export interface ApiKeyRecord {
    * null for no cap of its own. Always null for account keys.
    */
   spendCap: number | null;
+  /** When fraud detection suspended the key (it answers `KEY_SUSPENDED` until reinstated); null otherwise. */
+  suspendedAt: string | null;
+  suspendReason: string | null;
   expiresAt: string | null;
   createdAt: string;
   revokedAt: string | null;
@@ -131,6 +134,47 @@ export interface HealthCheckOutcome {
   healthy: boolean;
 }
 
+/** The windows an agent's metrics are reported over. */
+export type MetricsWindow = "24h" | "7d" | "30d";
+
+/**
+ * An agent's measured figures over one window, summed exactly from time buckets (raw, not
+ * smoothed). Response-time percentiles come from a fixed histogram (see the metrics schema).
+ */
+export interface AgentWindowMetrics {
+  agentId: string;
+  window: MetricsWindow;
+  /** Start and end of the window (ISO 8601). */
+  from: string;
+  to: string;
+  calls: number;
+  successes: number;
+  /** Null when there were no calls in the window. */
+  meanResponseTimeMs: number | null;
+  p50ResponseTimeMs: number | null;
+  p95ResponseTimeMs: number | null;
+  healthChecks: number;
+  healthyChecks: number;
+}
+
+/** An agent the health checker visits. */
+export interface HealthCheckTarget {
+  id: string;
+  apiEndpoint: string;
+  status: "active" | "down";
+}
+
+/** Where a seller wants alerts about an agent. */
+export interface AlertChannelsRecord {
+  agentId: string;
+  /** A Slack incoming-webhook URL. */
+  slackWebhookUrl: string | null;
+  email: string | null;
+  /** Alert when the last hour's success rate falls below this (0–1); null: never. */
+  successRateThreshold: number | null;
+  updatedAt: string;
+}
+
 /**
  * The broker's persistence. Async so that a networked database (PostgreSQL) can implement it;
  * every implementation must pass the conformance suite in `conformance.ts`.
@@ -171,6 +215,26 @@ export interface Store extends LedgerStore, PayoutDestinationStore {
   recordCallOutcomes(outcomes: CallOutcome[], at: string): Promise<void>;
   /** Adds health-check outcomes to the agents' counters and refreshes their ranking figures. */
   recordHealthChecks(outcomes: HealthCheckOutcome[], at: string): Promise<void>;
+  /** An agent's figures over a window ending at `now`. */
+  getAgentMetrics(agentId: string, window: MetricsWindow, now: string): Promise<AgentWindowMetrics>;
+  /**
+   * Recomputes the ranking figures (trust score, cost per success) of the given agents, or of every
+   * agent measured in the last 30 days, from their windows as of `now`; returns how many changed.
+   */
+  refreshScores(now: string, agentIds?: string[]): Promise<number>;
+  /** Agents to health-check: every agent that is not deactivated. */
+  listHealthCheckTargets(): Promise<HealthCheckTarget[]>;
+  /** Marks an agent up (`active`) or `down`; false (nothing changed) when it is deactivated, missing or already so. */
+  setAgentHealthStatus(agentId: string, status: "active" | "down", at: string): Promise<boolean>;
+
+  /** Sets (or with null removes) an agent's alert channels. */
+  setAlertChannels(agentId: string, channels: Omit<AlertChannelsRecord, "agentId"> | null): Promise<void>;
+  getAlertChannels(agentId: string): Promise<AlertChannelsRecord | undefined>;
+
+  /** Suspends an access key (fraud detection); false when it was already suspended or revoked. */
+  suspendApiKey(id: string, at: string, reason: string): Promise<boolean>;
+  /** Lifts a suspension; false when the key was not suspended. */
+  reinstateApiKey(id: string): Promise<boolean>;
 
   close(): Promise<void>;
 }
@@ -211,6 +275,11 @@ export interface HoldRequest {
    * spending (captured plus held, see `getKeySpend`) plus `amount` would pass it. Needs `keyId`.
    */
   keySpendCap?: number | null;
+  /**
+   * A cap on what the buyer may spend per UTC day (captured plus held), in micros: the new-account
+   * limit. The hold is refused with `SPEND_CAP_EXCEEDED` (details name the daily limit) past it.
+   */
+  dailyCap?: number | null;
   amount: number;
   expiresAt: string;
   at: string;

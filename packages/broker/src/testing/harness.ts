@@ -52,6 +52,8 @@ export async function plantAccessKey(store: Store, accountId: string, id: string
     agentId: null,
     rateLimit: null,
     spendCap: null,
+    suspendedAt: null,
+    suspendReason: null,
     expiresAt: null,
     createdAt: "2026-03-01T12:00:00.000Z",
     revokedAt: null,
