@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { systemClock } from "./clock.js";
 import type { BrokerConfig } from "./config/config.js";
 import { createBroker } from "./http/app.js";
+import { createScoreRefresher } from "./monitoring/score-refresher.js";
 import { paymentProviderFromConfig } from "./payments/from-config.js";
 import type { PaymentProvider } from "./payments/provider.js";
 import { createScheduler, type SchedulerOptions } from "./payments/scheduler.js";
@@ -23,10 +24,15 @@ export interface StartBrokerOptions {
   /** A payment provider instead of the one the configuration asks for. */
   payments?: PaymentProvider;
   /**
-   * The background jobs (hold-expiry sweeper, daily settlement): their timing, or `false` to run
-   * none. On by default.
+   * The background jobs (hold-expiry sweeper, daily settlement, score refresh): their timing, or
+   * `false` to run none. On by default.
    */
   scheduler?: false | Pick<SchedulerOptions, "sweepIntervalMs" | "settlementMinuteUtc">;
+  /**
+   * Health checks of sellers and the low-success-rate alerts (`config.monitoring`): `false` runs
+   * none. On by default, and off with `scheduler: false` unless set here.
+   */
+  monitoring?: boolean;
 }
 
 /**
@@ -54,7 +60,12 @@ export async function startBroker(
       logLevel: config.logLevel,
       publicUrl: config.publicUrl,
       invoke: config.invoke,
+      alerts: config.alerts,
     },
+    fraud: config.fraud,
+    ...((options.monitoring ?? options.scheduler !== false) && {
+      monitoring: { settings: config.monitoring },
+    }),
   });
   const scheduler =
     options.scheduler === false
@@ -67,6 +78,11 @@ export async function startBroker(
           ...options.scheduler,
         });
   if (scheduler) app.addHook("onClose", () => scheduler.stop());
+  const scores =
+    options.scheduler === false
+      ? undefined
+      : createScoreRefresher({ store, clock: systemClock, log: app.log.child({ component: "scores" }) });
+  if (scores) app.addHook("onClose", () => scores.stop());
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -78,6 +94,7 @@ export async function startBroker(
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   url = `http://${host}:${port}`;
   scheduler?.start();
+  scores?.start();
   return {
     app,
     url,

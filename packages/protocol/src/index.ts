@@ -50,6 +50,8 @@ export {
   AgentMetrics,
   AgentPricing,
   AgentStatus,
+  AgentWindowMetrics,
+  AlertChannels,
   ApiKey,
   AuditReport,
   Balance,
@@ -75,6 +77,7 @@ export {
   MAX_PRICE_PER_CALL_MICROS,
   MAX_RATE_LIMIT_PER_MINUTE,
   MAX_TOPUP_MICROS,
+  MetricsWindow,
   MIN_TOPUP_MICROS,
   PayoutAccount,
   PriceChange,
@@ -97,6 +100,7 @@ export {
   SearchSort,
   SellerCallRequest,
   SellerCallResponse,
+  SetAlertChannelsRequest,
   SetLimitsRequest,
   SetPayoutAccountRequest,
   Settlement,
@@ -114,5 +118,19 @@ export {
   UsdAmount,
   UsdAmountInput,
 } from "./schemas/index.js";
-export type { AgentCounters, AgentScores } from "./trust/index.js";
-export { EMPTY_COUNTERS, roundTo, scoreAgent, smoothedRate, TRUST_PRIOR, trustScore } from "./trust/index.js";
+export type {
+  AgentCounters,
+  AgentScores,
+  CallWindowCounters,
+  UptimeWindowCounters,
+} from "./trust/index.js";
+export {
+  EMPTY_COUNTERS,
+  roundTo,
+  SCORE_WINDOWS,
+  scoreAgent,
+  scoreFromWindows,
+  smoothedRate,
+  TRUST_PRIOR,
+  trustScore,
+} from "./trust/index.js";

@@ -20,6 +20,8 @@ export function presentKey(key: ApiKeyRecord, spentMicros = 0) {
     rate_limit: key.rateLimit,
     spend_cap_usd: key.spendCap === null ? null : formatUsd(key.spendCap),
     spent_usd: key.kind === "access" ? formatUsd(spentMicros) : null,
+    suspended_at: key.suspendedAt,
+    suspend_reason: key.suspendReason,
     expires_at: key.expiresAt,
     created_at: key.createdAt,
     revoked_at: key.revokedAt,

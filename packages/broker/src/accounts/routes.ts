@@ -158,7 +158,7 @@ export const accountRoutes = [
     tag: "Keys",
     summary: "Rotate a key",
     description:
-      "Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset. The new secret is shown once.",
+      "Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset, and so does a suspension (reinstate the replacement once its calls are yours again). The new secret is shown once.",
     auth: "account",
     params: KeyParams,
     errors: ["NOT_FOUND", "CONFLICT"],
@@ -183,6 +183,30 @@ export const accountRoutes = [
         ...presentKey(replacement, await spentBy(deps.store, replacement)),
         api_key: generated.secret,
       };
+    },
+  }),
+  defineRoute({
+    method: "POST",
+    url: "/keys/:id/reinstate",
+    operationId: "reinstateKey",
+    tag: "Keys",
+    summary: "Reinstate a suspended access key",
+    description:
+      "Lifts a suspension: fraud detection suspends an access key whose calls burst far above its own usual rate (`suspended_at`, `suspend_reason`), and its calls answer KEY_SUSPENDED until then. Reinstate it when the calls were yours; if they were not, revoke or rotate the key instead. The key's call history starts afresh: it is judged as a new key. 409 when the key is not suspended.",
+    auth: "account",
+    params: KeyParams,
+    errors: ["NOT_FOUND", "CONFLICT"],
+    success: { status: 200, schema: "ApiKey", description: "The key, working again" },
+    async handler({ deps, caller, params }) {
+      const key = await ownKey(deps.store, caller.account.id, params.id);
+      if (key.suspendedAt === null) throw new MercatoError("CONFLICT", `Key ${key.id} is not suspended`);
+      const reinstated = await deps.store.reinstateApiKey(key.id);
+      deps.keyCache.invalidate(key.hash);
+      deps.fraud.reset(key.id);
+      if (!reinstated) throw new MercatoError("CONFLICT", `Key ${key.id} is not suspended`);
+      deps.log.info({ key_id: key.id, account_id: key.accountId }, "access key reinstated by its owner");
+      const now = { ...key, suspendedAt: null, suspendReason: null };
+      return presentKey(now, await spentBy(deps.store, now));
     },
   }),
 ];

@@ -2,8 +2,22 @@
 export type AlertEvent =
   | { kind: "agent_down"; agentId: string; at: string; consecutiveFailures: number }
   | { kind: "agent_recovered"; agentId: string; at: string }
-  | { kind: "low_success_rate"; agentId: string; at: string; successRate: number; threshold: number; calls: number }
-  | { kind: "key_suspended"; accountId: string; keyId: string; agentId: string | null; at: string; reason: string };
+  | {
+      kind: "low_success_rate";
+      agentId: string;
+      at: string;
+      successRate: number;
+      threshold: number;
+      calls: number;
+    }
+  | {
+      kind: "key_suspended";
+      accountId: string;
+      keyId: string;
+      agentId: string | null;
+      at: string;
+      reason: string;
+    };
 
 /**
  * Sends alerts to the channels their subject set up: an agent's Slack webhook and e-mail (agent

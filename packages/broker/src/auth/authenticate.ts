@@ -29,10 +29,13 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
 
 /**
  * Authenticates an invoke by its access key (`sk_live_…`). Keys are looked up through the key
- * cache, so a call reads the store for its key at most once per cache period.
+ * cache, so a call reads the store for its key at most once per cache period (a suspension made
+ * in this process drops the key from the cache at once; one made by another process sharing the
+ * store is seen within the cache period).
  *
- * @throws MercatoError `UNAUTHENTICATED`, `INVALID_API_KEY` (unknown, revoked or expired), or
- *   `AGENT_NOT_PURCHASED` for an account key (mk_…), which buys access but does not invoke.
+ * @throws MercatoError `UNAUTHENTICATED`, `INVALID_API_KEY` (unknown, revoked or expired),
+ *   `AGENT_NOT_PURCHASED` for an account key (mk_…), which buys access but does not invoke, or
+ *   `KEY_SUSPENDED` for a key that fraud detection suspended.
  */
 export async function authenticateAccess(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
   const secret = bearerKey(request);
@@ -50,7 +53,25 @@ export async function authenticateAccess(request: FastifyRequest, deps: BrokerDe
       "Invoke with the access key (sk_live_…) that POST /purchase issued for this agent, not an account key",
     );
   }
+  if (key.suspendedAt !== null) throw keySuspended(key);
   return { key };
+}
+
+/** The refusal of a suspended access key: why, and how its owner lifts the suspension. */
+export function keySuspended(key: Pick<ApiKeyRecord, "id" | "suspendedAt" | "suspendReason">): MercatoError {
+  const reason = key.suspendReason ?? "suspended by fraud detection";
+  return new MercatoError(
+    "KEY_SUSPENDED",
+    `This access key was suspended${key.suspendedAt === null ? "" : ` at ${key.suspendedAt}`}: ${reason}. If the calls were yours, the key's owner can reinstate it with POST /keys/${key.id}/reinstate (with an account key); if not, revoke or rotate it.`,
+    {
+      details: {
+        key_id: key.id,
+        suspended_at: key.suspendedAt,
+        reason,
+        reinstate: `POST /keys/${key.id}/reinstate`,
+      },
+    },
+  );
 }
 
 /** The key in `Authorization: Bearer <key>`, when it has a Mercato key's shape. */

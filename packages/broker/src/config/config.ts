@@ -60,7 +60,11 @@ export interface AlertSettings {
 
 /** Fraud prevention. */
 export interface FraudSettings {
-  /** Calls per minute a key may always make before its baseline is looked at. Default 120. */
+  /**
+   * Calls per minute a key may always make before its baseline is looked at. Flag `--burst-floor`,
+   * env `MERCATO_BURST_FLOOR`; default 1,000 (above the default rate limit of 600, so a new key
+   * running flat out at its allowance is never taken for a thief).
+   */
   burstFloorPerMinute: number;
   /** A minute's calls above this many times the key's trailing baseline suspend it. Default 10. */
   burstMultiplier: number;
@@ -89,7 +93,7 @@ export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
 
 /** Fraud settings when nothing is configured. */
 export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
-  burstFloorPerMinute: 120,
+  burstFloorPerMinute: 1_000,
   burstMultiplier: 10,
   newAccountDailyLimitMicros: 100_000_000,
   newAccountDays: 7,
@@ -144,6 +148,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default 30000)
   --smtp-url <url>           MERCATO_SMTP_URL               SMTP server for e-mail alerts (smtp://user:pass@host:587)
   --alert-from <address>     MERCATO_ALERT_FROM             From of alert e-mails (default "Mercato <alerts@localhost>")
+  --burst-floor <n>          MERCATO_BURST_FLOOR            calls per minute a key may always make before fraud checks look (default 1000)
   --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than 7 days (default 100; 0 = none)
   -h, --help                                show this help
 
@@ -184,6 +189,7 @@ export function parseConfig(
         "smtp-url": { type: "string" },
         "alert-from": { type: "string" },
         "new-account-daily-limit": { type: "string" },
+        "burst-floor": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -210,6 +216,7 @@ export function parseConfig(
   const smtpUrl = pick("smtp-url", "MERCATO_SMTP_URL");
   const alertFrom = pick("alert-from", "MERCATO_ALERT_FROM");
   const dailyLimit = pick("new-account-daily-limit", "MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD");
+  const burstFloor = pick("burst-floor", "MERCATO_BURST_FLOOR");
   const invoke: InvokeSettings = {
     ...DEFAULT_INVOKE_SETTINGS,
     ...(maxInvokeTimeout && {
@@ -249,6 +256,9 @@ export function parseConfig(
     fraud: {
       ...DEFAULT_FRAUD_SETTINGS,
       ...(dailyLimit && { newAccountDailyLimitMicros: parseDailyLimit(dailyLimit.value, dailyLimit.source) }),
+      ...(burstFloor && {
+        burstFloorPerMinute: parseCount(burstFloor.value, burstFloor.source, 1_000_000_000),
+      }),
     },
   };
 }

@@ -2,16 +2,32 @@ import { MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protoc
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { accountRoutes } from "../accounts/routes.js";
+import { createAlertNotifier } from "../alerts/notifier.js";
+import { alertRoutes } from "../alerts/routes.js";
+import type { AlertNotifier } from "../alerts/types.js";
 import { authenticateAccess, authenticateAccount, authenticateAdmin } from "../auth/authenticate.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
-import { type BrokerConfig, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
+import {
+  type BrokerConfig,
+  DEFAULT_ALERT_SETTINGS,
+  DEFAULT_FRAUD_SETTINGS,
+  DEFAULT_INVOKE_SETTINGS,
+  DEFAULT_MONITORING_SETTINGS,
+  type FraudSettings,
+  type MonitoringSettings,
+} from "../config/config.js";
+import { createFraudDetector } from "../fraud/detector.js";
 import { newId } from "../ids.js";
 import { createKeyCache, type KeyCacheOptions } from "../invoke/key-cache.js";
 import { createMemoryRateLimiter, type RateLimiter } from "../invoke/rate-limiter.js";
 import { invokeRoutes } from "../invoke/routes.js";
 import { createInvokeRuntime } from "../invoke/runtime.js";
 import { ledgerRoutes } from "../ledger/routes.js";
+import { type CheckerTimers, createHealthChecker, type HealthTracker } from "../monitoring/health-checker.js";
+import { createSuccessRateMonitor } from "../monitoring/success-rate.js";
+import { type BrokerMetrics, createBrokerMetrics } from "../observability/prometheus.js";
+import { registerMetrics } from "../observability/routes.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { paymentRoutes } from "../payments/routes.js";
 import { registerPaymentWebhooks } from "../payments/webhooks.js";
@@ -31,6 +47,7 @@ export const ROUTES: readonly Route[] = [
   ...systemRoutes,
   ...accountRoutes,
   ...registryRoutes,
+  ...alertRoutes,
   ...invokeRoutes,
   ...ledgerRoutes,
   ...paymentRoutes,
@@ -40,17 +57,31 @@ export const ROUTES: readonly Route[] = [
 export interface CreateBrokerOptions {
   store: Store;
   clock?: Clock;
-  config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel" | "publicUrl" | "invoke">>;
+  config?: Partial<Pick<BrokerConfig, "dev" | "adminToken" | "logLevel" | "publicUrl" | "invoke" | "alerts">>;
   /** A pino logger; by default one at `config.logLevel` (info) writing JSON to stdout. */
   logger?: FastifyBaseLogger;
   /** The payment provider for top-ups and payouts (Stripe, dev, manual); none by default. */
   payments?: PaymentProvider;
   /** DNS resolution of seller hosts, for the endpoint policy. */
   resolveHost?: ResolveHost;
+  /** Alerts to sellers and buyers; by default to Slack, and by e-mail through `config.alerts.smtpUrl`. */
+  alerts?: AlertNotifier;
+  /**
+   * Health checks of sellers and the low-success-rate alerts: started when the app listens,
+   * stopped when it closes. Off unless given (`startBroker` turns them on); `timers` and `random`
+   * let a test drive the schedule.
+   */
+  monitoring?: { settings?: Partial<MonitoringSettings>; timers?: CheckerTimers; random?: () => number };
+  /** A health checker run by the caller (tests), told of registrations; instead of `monitoring`'s. */
+  health?: HealthTracker;
   /** Per-key rate limits (default: in this process's memory). */
   rateLimiter?: RateLimiter;
   /** How long access keys are cached (default 5 s). */
   keyCache?: KeyCacheOptions;
+  /** Prometheus metrics, served at `GET /metrics` (default: new ones, in a registry of their own). */
+  metrics?: BrokerMetrics;
+  /** Fraud prevention: burst suspension and the new-account daily limit (default `DEFAULT_FRAUD_SETTINGS`). */
+  fraud?: Partial<FraudSettings>;
   /** Largest request body in bytes (default 64 KiB). */
   bodyLimit?: number;
   /** Check every response against its schema (tests turn this on; a mismatch is a 500). */
@@ -76,6 +107,44 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   const dev = options.config?.dev ?? false;
   const resolveHost = options.resolveHost ?? systemResolveHost;
   const invoke = { ...DEFAULT_INVOKE_SETTINGS, ...options.config?.invoke };
+  const metrics = options.metrics ?? createBrokerMetrics();
+  const alerts =
+    options.alerts ??
+    createAlertNotifier({
+      store: options.store,
+      log: logger.child({ component: "alerts" }),
+      settings: { ...DEFAULT_ALERT_SETTINGS, ...options.config?.alerts },
+      clock,
+      urlPolicy: { dev, resolveHost },
+    });
+  const monitoring = options.monitoring;
+  const successRates = monitoring
+    ? createSuccessRateMonitor({ store: options.store, clock, alerts, log: logger })
+    : undefined;
+  const health = monitoring
+    ? createHealthChecker({
+        store: options.store,
+        clock,
+        log: logger.child({ component: "health" }),
+        settings: { ...DEFAULT_MONITORING_SETTINGS, ...monitoring.settings },
+        dev,
+        resolveHost,
+        alerts,
+        ...(successRates && { successRates }),
+        ...(monitoring.timers && { timers: monitoring.timers }),
+        ...(monitoring.random && { random: monitoring.random }),
+      })
+    : undefined;
+  const tracker = health ?? options.health;
+  const keyCache = createKeyCache(options.keyCache);
+  const fraud = createFraudDetector({
+    settings: { ...DEFAULT_FRAUD_SETTINGS, ...options.fraud },
+    store: options.store,
+    alerts,
+    keyCache,
+    log: logger.child({ component: "fraud" }),
+    onSuspended: () => metrics.keySuspended(),
+  });
   const deps: BrokerDeps = {
     store: options.store,
     clock,
@@ -84,7 +153,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     signer: createReceiptSigner(options.store, clock),
     log: logger,
     payments: options.payments,
-    keyCache: createKeyCache(options.keyCache),
+    keyCache,
     rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(),
     invoke: createInvokeRuntime({
       store: options.store,
@@ -93,7 +162,12 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       dev,
       resolveHost,
       settings: invoke,
+      ...(successRates && { onOutcome: (outcome) => successRates.record(outcome) }),
     }),
+    alerts,
+    ...(tracker && { health: tracker }),
+    fraud,
+    metrics,
   };
   const app = Fastify({
     loggerInstance: logger,
@@ -105,6 +179,13 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   });
 
   app.addHook("onClose", () => deps.invoke.close());
+  app.addHook("onClose", () => fraud.drain());
+  if (health) app.addHook("onListen", () => health.start());
+  app.addHook("onClose", async () => {
+    await health?.stop();
+    // Alerts being retried get a moment to go out; a delivery still failing then is given up.
+    await Promise.race([alerts.drain(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  });
 
   // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser("text/plain");
@@ -138,6 +219,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   });
   // The payment webhook reads its body as raw bytes (signatures cover them), in its own scope.
   registerPaymentWebhooks(app, deps);
+  registerMetrics(app, deps);
 
   for (const route of ROUTES) {
     app.route({

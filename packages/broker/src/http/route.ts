@@ -1,11 +1,15 @@
 import type { ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
+import type { AlertNotifier } from "../alerts/types.js";
 import type { Clock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
+import type { FraudDetector } from "../fraud/detector.js";
 import type { KeyCache } from "../invoke/key-cache.js";
 import type { RateLimiter } from "../invoke/rate-limiter.js";
 import type { InvokeRuntime } from "../invoke/runtime.js";
+import type { HealthTracker } from "../monitoring/health-checker.js";
+import type { BrokerMetrics } from "../observability/prometheus.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import type { ReceiptSigner } from "../receipts/signer.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
@@ -29,6 +33,17 @@ export interface BrokerDeps {
   rateLimiter: RateLimiter;
   /** The invoke proxy's seller client, outcome recorder and idempotency cache. */
   invoke: InvokeRuntime;
+  /** Alerts to sellers (agent down, recovered, low success rate) and buyers (key suspended). */
+  alerts: AlertNotifier;
+  /**
+   * The health checker, when monitoring runs: told when an agent is registered, re-activated,
+   * moved or deactivated. Undefined without one (`createBroker` alone, tests).
+   */
+  health?: HealthTracker;
+  /** Burst detection on access keys (suspension) and the new-account daily limit. */
+  fraud: FraudDetector;
+  /** Prometheus metrics (`GET /metrics`). */
+  metrics: BrokerMetrics;
 }
 
 /** The authenticated caller of a route with `auth: "account"`. */

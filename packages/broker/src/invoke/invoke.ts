@@ -4,7 +4,7 @@ import type { FastifyReply } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
 import { newId } from "../ids.js";
 import { receiptPayload } from "../receipts/receipt-payload.js";
-import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
+import type { AgentRecord, ApiKeyRecord, ChargeRecord } from "../store/types.js";
 import type { RateDecision } from "./rate-limiter.js";
 import type { InvokeAnswer } from "./runtime.js";
 import type { SellerCallResult } from "./seller-client.js";
@@ -111,9 +111,11 @@ export function newTransactionId(): string {
 /**
  * The invoke itself: hold the price, call the seller with a signed request, then capture on
  * success or void on failure. A failure costs nothing and answers `SELLER_ERROR`,
- * `SELLER_TIMEOUT` or `SELLER_UNAVAILABLE` with the voided transaction in `details`.
+ * `SELLER_TIMEOUT` or `SELLER_UNAVAILABLE` with the voided transaction in `details`. An account
+ * younger than the new-account period holds under its daily limit.
  *
- * @throws MercatoError `INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED`, or a seller failure code.
+ * @throws MercatoError `INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED` (the account's monthly cap, the
+ *   new-account daily limit or the key's cap), or a seller failure code.
  */
 export async function invokeOnce(
   deps: BrokerDeps,
@@ -135,6 +137,7 @@ export async function invokeOnce(
     timestamp: Math.floor(Date.now() / 1000),
   });
   signing.catch(() => {});
+  const dailyCap = await deps.fraud.dailyCap(key.accountId, heldAt.getTime());
   const charge = await deps.store.hold({
     id: transactionId,
     buyerId: key.accountId,
@@ -142,6 +145,7 @@ export async function invokeOnce(
     agentId: agent.id,
     keyId: key.id,
     keySpendCap: key.spendCap,
+    dailyCap,
     amount: price,
     expiresAt: new Date(heldAt.getTime() + timeoutMs + HOLD_MARGIN_MS).toISOString(),
     at: heldAt.toISOString(),
@@ -152,7 +156,29 @@ export async function invokeOnce(
       details: { transaction_id: transactionId, status: charge.status },
     });
   }
+  deps.metrics.holdOpened();
+  try {
+    return await callSeller(deps, call, { transactionId, charge, target, body, signing });
+  } finally {
+    deps.metrics.holdClosed();
+  }
+}
 
+/** The second half of an invoke, once the hold is placed: call the seller, then capture or void. */
+async function callSeller(
+  deps: BrokerDeps,
+  call: InvokeCall,
+  placed: {
+    transactionId: string;
+    charge: ChargeRecord;
+    target: { origin: string; path: string };
+    body: string;
+    signing: Promise<Record<string, string>>;
+  },
+): Promise<InvokeAnswer> {
+  const { key, agent, timeoutMs } = call;
+  const { transactionId, charge, target, body, signing } = placed;
+  const price = agent.pricing.priceMicros;
   const started = performance.now();
   let result: SellerCallResult;
   try {
@@ -178,7 +204,9 @@ export async function invokeOnce(
 
   if (result.kind !== "ok") {
     await voidQuietly(deps, transactionId);
-    throw sellerFailure(result, { transactionId, responseTimeMs, timeoutMs });
+    const failure = sellerFailure(result, { transactionId, responseTimeMs, timeoutMs });
+    deps.metrics.sellerError(failure.code);
+    throw failure;
   }
   // The receipt of the charge about to be captured is signed while the capture commits.
   const capturedAt = deps.clock.now().toISOString();
@@ -193,6 +221,7 @@ export async function invokeOnce(
     amount: price,
     at: capturedAt,
   });
+  deps.metrics.charged(captured.captured);
   const signed =
     captured.captured === price && captured.fee === fee && captured.resolvedAt === capturedAt
       ? await receipt

@@ -2,13 +2,13 @@ import type { ApiKeyRecord } from "../store/types.js";
 
 /**
  * Access keys by their SHA-256, kept for a few seconds so that the invoke path does not read the
- * store on every call. A key revoked, rotated or changed through this broker is dropped at once;
- * through another broker process sharing the store, within `ttlMs`.
+ * store on every call. A key revoked, rotated, changed, suspended or reinstated through this broker
+ * is dropped at once; through another broker process sharing the store, within `ttlMs`.
  */
 export interface KeyCache {
   get(hash: string, nowMs: number): ApiKeyRecord | undefined;
   set(key: ApiKeyRecord, nowMs: number): void;
-  /** Forgets a key (after a revocation, rotation or update). */
+  /** Forgets a key (after a revocation, rotation, update, suspension or reinstatement). */
   invalidate(hash: string): void;
 }
 

@@ -22,6 +22,8 @@ export interface OutcomeRecorderOptions {
   intervalMs?: number;
   /** Flush when this many outcomes are buffered (default 5,000). */
   maxBuffered?: number;
+  /** Told of each outcome as it is recorded (the low-success-rate alert counts them); must not throw. */
+  onRecord?: (outcome: CallOutcome) => void;
 }
 
 /** A buffered {@link OutcomeRecorder}. */
@@ -48,6 +50,7 @@ export function createOutcomeRecorder(options: OutcomeRecorderOptions): OutcomeR
   return {
     record(outcome) {
       buffer.push(outcome);
+      options.onRecord?.(outcome);
       if (buffer.length >= maxBuffered) void flush();
     },
     flush,

@@ -1,12 +1,21 @@
 import { createHash } from "node:crypto";
-import { formatUsd, MercatoError, microsToUsdNumber, parseUsd } from "@mercato/protocol";
+import {
+  formatUsd,
+  type InvokeRequest,
+  isMercatoError,
+  MercatoError,
+  microsToUsdNumber,
+  parseUsd,
+} from "@mercato/protocol";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { presentKey } from "../accounts/presenters.js";
 import { generateApiKey } from "../auth/api-keys.js";
-import { defineRoute } from "../http/route.js";
+import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
 import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
+import type { InvokeAnswer } from "./runtime.js";
 
 const AgentParams = z.object({ id: z.string().max(200).describe("Agent id") });
 
@@ -18,8 +27,11 @@ export const invokeRoutes = [
     operationId: "purchaseAgent",
     tag: "Invoke",
     summary: "Buy per-call access to an agent",
-    description:
+    description: [
       "Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.",
+      "",
+      "Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.",
+    ].join("\n"),
     auth: "account",
     body: "PurchaseRequest",
     errors: ["AGENT_NOT_FOUND", "AGENT_INACTIVE", "FORBIDDEN"],
@@ -75,11 +87,16 @@ export const invokeRoutes = [
       "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.",
       "",
       "Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.",
+      "",
+      "Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than 7 days, the new-account limit of 100 USD per UTC day (defaults; captured charges plus calls in flight count; `details.daily_limit_usd`, `spent_today_usd`, `required_usd`).",
+      "",
+      "Fraud prevention: a key whose calls in one minute pass both 120 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 120 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.",
     ].join("\n"),
     auth: "access",
     params: AgentParams,
     body: "InvokeRequest",
     errors: [
+      "KEY_SUSPENDED",
       "AGENT_NOT_FOUND",
       "AGENT_INACTIVE",
       "INSUFFICIENT_FUNDS",
@@ -94,37 +111,67 @@ export const invokeRoutes = [
       schema: "InvokeResponse",
       description: "The seller's output, the charge and its receipt",
     },
-    async handler({ deps, caller, params, body, request, reply }) {
-      const { key } = caller;
-      if (key.agentId !== params.id) {
-        throw new MercatoError(
-          "AGENT_NOT_PURCHASED",
-          `This access key was bought for ${key.agentId ?? "another agent"}, not ${params.id}: POST /purchase to buy access`,
-        );
+    async handler(context) {
+      const started = performance.now();
+      try {
+        const answer = await invoke(context);
+        context.deps.metrics.invoke("ok", (performance.now() - started) / 1000);
+        return answer;
+      } catch (error) {
+        const outcome = isMercatoError(error) ? error.code.toLowerCase() : "error";
+        context.deps.metrics.invoke(outcome, (performance.now() - started) / 1000);
+        throw error;
       }
-      await enforceRateLimit(deps, key, reply);
-      const agent = await deps.invoke.agents.get(params.id, deps.clock.now().getTime());
-      if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
-      if (agent.status === "inactive")
-        throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);
-      const { maxTimeoutMs, defaultTimeoutMs } = deps.config.invoke;
-      const timeoutMs = body.timeout_ms ?? defaultTimeoutMs;
-      if (timeoutMs > maxTimeoutMs) {
-        throw new MercatoError("VALIDATION_ERROR", `timeout_ms may be at most ${maxTimeoutMs}`, {
-          details: { issues: [{ path: "timeout_ms", message: `must be at most ${maxTimeoutMs}` }] },
-        });
-      }
-      const call = { key, agent, input: body.input, timeoutMs };
-      const idempotencyKey = request.headers["idempotency-key"];
-      if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
-      if (typeof idempotencyKey !== "string") {
-        throw new MercatoError("VALIDATION_ERROR", "Send one Idempotency-Key header, not several");
-      }
-      const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
-      return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
     },
   }),
 ];
+
+/** An authenticated invoke: counted by the fraud detector, authorised, rate-limited, then run. */
+async function invoke({
+  deps,
+  caller,
+  params,
+  body,
+  request,
+  reply,
+}: {
+  deps: BrokerDeps;
+  caller: AccessCaller;
+  params: z.output<typeof AgentParams>;
+  body: z.output<typeof InvokeRequest>;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}): Promise<InvokeAnswer> {
+  const { key } = caller;
+  const refused = deps.fraud.observe(key, deps.clock.now().getTime());
+  if (refused) await refused;
+  if (key.agentId !== params.id) {
+    throw new MercatoError(
+      "AGENT_NOT_PURCHASED",
+      `This access key was bought for ${key.agentId ?? "another agent"}, not ${params.id}: POST /purchase to buy access`,
+    );
+  }
+  await enforceRateLimit(deps, key, reply);
+  const agent = await deps.invoke.agents.get(params.id, deps.clock.now().getTime());
+  if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
+  if (agent.status === "inactive")
+    throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);
+  const { maxTimeoutMs, defaultTimeoutMs } = deps.config.invoke;
+  const timeoutMs = body.timeout_ms ?? defaultTimeoutMs;
+  if (timeoutMs > maxTimeoutMs) {
+    throw new MercatoError("VALIDATION_ERROR", `timeout_ms may be at most ${maxTimeoutMs}`, {
+      details: { issues: [{ path: "timeout_ms", message: `must be at most ${maxTimeoutMs}` }] },
+    });
+  }
+  const call = { key, agent, input: body.input, timeoutMs };
+  const idempotencyKey = request.headers["idempotency-key"];
+  if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
+  if (typeof idempotencyKey !== "string") {
+    throw new MercatoError("VALIDATION_ERROR", "Send one Idempotency-Key header, not several");
+  }
+  const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
+  return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
+}
 
 async function purchasableAgent(store: Store, agentId: string): Promise<AgentRecord> {
   const agent = await store.getAgent(agentId);

@@ -4,7 +4,7 @@ import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { InvokeSettings } from "../config/config.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
-import type { Store } from "../store/types.js";
+import type { CallOutcome, Store } from "../store/types.js";
 import { type AgentCache, createAgentCache } from "./agent-cache.js";
 import { createIdempotencyCache, type IdempotencyCache } from "./idempotency.js";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
@@ -32,6 +32,8 @@ export interface InvokeRuntimeOptions {
   dev: boolean;
   resolveHost: ResolveHost;
   settings: InvokeSettings;
+  /** Told of each measured call outcome (see `OutcomeRecorderOptions.onRecord`). */
+  onOutcome?: (outcome: CallOutcome) => void;
 }
 
 /** Builds the invoke proxy's seller client, outcome recorder and idempotency cache. */
@@ -45,6 +47,7 @@ export function createInvokeRuntime(options: InvokeRuntimeOptions): InvokeRuntim
     store: options.store,
     log: options.log.child({ component: "outcomes" }),
     now: () => options.clock.now(),
+    ...(options.onOutcome && { onRecord: options.onOutcome }),
   });
   return {
     agents: createAgentCache(options.store),

@@ -1,5 +1,12 @@
-import { microsToUsdNumber, roundTo } from "@mercato/protocol";
-import type { AgentRecord, PriceHistoryRecord } from "../store/types.js";
+import {
+  type AgentScores,
+  microsToUsdNumber,
+  roundTo,
+  scoreFromWindows,
+  smoothedRate,
+  TRUST_PRIOR,
+} from "@mercato/protocol";
+import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
 
 /** The seed's Agent. */
 export function presentAgent(agent: AgentRecord) {
@@ -20,13 +27,55 @@ export function presentAgent(agent: AgentRecord) {
 
 /** Display figures of an agent's ranking, rounded for people; ranking itself uses the stored values. */
 function figures(agent: AgentRecord) {
+  return scoreFigures(agent.scores, agent.counters.calls);
+}
+
+function scoreFigures(scores: AgentScores, totalCalls: number) {
   return {
-    success_rate: roundTo(agent.scores.successRate, 4),
-    avg_response_time_ms: roundTo(agent.scores.avgResponseTimeMs, 1),
-    uptime_24h: roundTo(agent.scores.uptime, 4),
-    total_calls: agent.counters.calls,
-    trust_score: roundTo(agent.scores.trustScore, 4),
-    cost_per_success: roundTo(agent.scores.costPerSuccessMicros / 1_000_000, 6),
+    success_rate: roundTo(scores.successRate, 4),
+    avg_response_time_ms: roundTo(scores.avgResponseTimeMs, 1),
+    uptime_24h: roundTo(scores.uptime, 4),
+    total_calls: totalCalls,
+    trust_score: roundTo(scores.trustScore, 4),
+    cost_per_success: roundTo(scores.costPerSuccessMicros / 1_000_000, 6),
+  };
+}
+
+/**
+ * `GET /agents/{id}/metrics`: the seed's AgentMetrics over one window, then the raw figures behind
+ * it. The smoothed figures apply the ranking formulas to the window's calls and the last 24 hours'
+ * health checks (`day`), so over 30 days they are the figures search ranks by; `total_calls` stays
+ * the lifetime count and `uptime` is the window's own.
+ */
+export function presentAgentWindowMetrics(
+  agent: AgentRecord,
+  metrics: AgentWindowMetrics,
+  day: AgentWindowMetrics,
+) {
+  const scores = scoreFromWindows(
+    agent.pricing.priceMicros,
+    {
+      calls: metrics.calls,
+      successes: metrics.successes,
+      totalResponseTimeMs: (metrics.meanResponseTimeMs ?? 0) * metrics.calls,
+    },
+    { healthChecks: day.healthChecks, healthyChecks: day.healthyChecks },
+  );
+  const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
+  return {
+    agent_id: agent.id,
+    ...scoreFigures(scores, agent.counters.calls),
+    last_updated: agent.metricsUpdatedAt,
+    window: metrics.window,
+    from: metrics.from,
+    to: metrics.to,
+    calls: metrics.calls,
+    successes: metrics.successes,
+    p50_response_time_ms: time(metrics.p50ResponseTimeMs),
+    p95_response_time_ms: time(metrics.p95ResponseTimeMs),
+    uptime: roundTo(smoothedRate(metrics.healthyChecks, metrics.healthChecks, TRUST_PRIOR.uptime), 4),
+    health_checks: metrics.healthChecks,
+    healthy_checks: metrics.healthyChecks,
   };
 }
 

@@ -1,13 +1,21 @@
-import { MercatoError, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
+import { MercatoError, MetricsWindow, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
 import { z } from "zod";
 import { type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { searchWords } from "../store/search-terms.js";
 import type { AgentPatch, AgentRecord, Store } from "../store/types.js";
 import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
-import { presentAgentDetail, presentPriceChange, presentSearchResult } from "./presenters.js";
+import {
+  presentAgentDetail,
+  presentAgentWindowMetrics,
+  presentPriceChange,
+  presentSearchResult,
+} from "./presenters.js";
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
+const MetricsQuery = z.strictObject({
+  window: MetricsWindow.optional().describe("The last 24h (default), 7d or 30d"),
+});
 const DEFAULT_PAGE_SIZE = 20;
 
 /** Agent registration, updates, search and categories. */
@@ -45,6 +53,7 @@ export const registryRoutes = [
         },
         createdAt: deps.clock.now().toISOString(),
       });
+      deps.health?.track(agent.id);
       return { agent_id: agent.id, status: "registered" as const };
     },
   }),
@@ -129,6 +138,28 @@ export const registryRoutes = [
     },
   }),
   defineRoute({
+    method: "GET",
+    url: "/agents/:id/metrics",
+    operationId: "getAgentMetrics",
+    tag: "Agents",
+    summary: "An agent's metrics over a window",
+    description:
+      "The seed's AgentMetrics measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
+    auth: "none",
+    params: AgentParams,
+    query: MetricsQuery,
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "AgentWindowMetrics", description: "The figures over the window" },
+    async handler({ deps, params, query }) {
+      const agent = await findAgent(deps.store, params.id);
+      const window = query.window ?? "24h";
+      const now = deps.clock.now().toISOString();
+      const metrics = await deps.store.getAgentMetrics(agent.id, window, now);
+      const day = window === "24h" ? metrics : await deps.store.getAgentMetrics(agent.id, "24h", now);
+      return presentAgentWindowMetrics(agent, metrics, day);
+    },
+  }),
+  defineRoute({
     method: "PATCH",
     url: "/agents/:id",
     operationId: "updateAgent",
@@ -165,6 +196,8 @@ export const registryRoutes = [
       const updated = await deps.store.updateAgent(agent.id, patch, deps.clock.now().toISOString());
       deps.invoke.agents.invalidate(agent.id);
       if (!updated) throw agentNotFound(agent.id);
+      if (updated.status === "inactive") deps.health?.untrack(agent.id);
+      else if (body.status === "active" || body.api_endpoint !== undefined) deps.health?.track(agent.id);
       return presentAgentDetail(updated);
     },
   }),
@@ -186,6 +219,7 @@ export const registryRoutes = [
         await deps.store.updateAgent(agent.id, { status: "inactive" }, deps.clock.now().toISOString());
         deps.invoke.agents.invalidate(agent.id);
       }
+      deps.health?.untrack(agent.id);
       return { agent_id: agent.id, status: "inactive" as const };
     },
   }),

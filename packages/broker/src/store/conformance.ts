@@ -41,6 +41,8 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         agentId: null,
         rateLimit: null,
         spendCap: null,
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -185,6 +187,42 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           ...first,
           name: "admin",
         });
+      });
+
+      it("suspends a key once, reinstates it, never suspends a revoked one, and keeps a suspension through rotation", async () => {
+        const owner = account();
+        await store.createAccount(owner, key(owner.id));
+        const access = key(owner.id, { kind: "access", prefix: "sk_live_abc", agentId: "agent_burst0001" });
+        await store.insertApiKey(access);
+        expect(await store.suspendApiKey(access.id, at(1), "burst")).toBe(true);
+        expect(await store.suspendApiKey(access.id, at(2), "again")).toBe(false);
+        const suspended = { ...access, suspendedAt: at(1), suspendReason: "burst" };
+        expect(await store.getApiKey(access.id)).toEqual(suspended);
+        expect(await store.findApiKeyByHash(access.hash)).toEqual(suspended);
+        expect(await store.listApiKeys(owner.id)).toContainEqual(suspended);
+
+        expect(await store.reinstateApiKey(access.id)).toBe(true);
+        expect(await store.reinstateApiKey(access.id)).toBe(false);
+        expect(await store.getApiKey(access.id)).toEqual(access);
+        expect(await store.suspendApiKey("key_missing000", at(3), "burst")).toBe(false);
+        expect(await store.reinstateApiKey("key_missing000")).toBe(false);
+
+        await store.suspendApiKey(access.id, at(4), "burst");
+        const replacement = key(owner.id, {
+          kind: "access",
+          prefix: "sk_live_ghi",
+          agentId: "agent_burst0001",
+          suspendedAt: at(4),
+          suspendReason: "burst",
+        });
+        expect(await store.rotateApiKey(access.id, replacement, at(5))).toBe(true);
+        expect(await store.getApiKey(replacement.id)).toEqual(replacement);
+        expect(await store.suspendApiKey(access.id, at(6), "burst")).toBe(false);
+        const revoked = key(owner.id, { kind: "access", prefix: "sk_live_def", agentId: "agent_burst0001" });
+        await store.insertApiKey(revoked);
+        await store.revokeApiKey(revoked.id, at(7));
+        expect(await store.suspendApiKey(revoked.id, at(8), "burst")).toBe(false);
+        expect((await store.getApiKey(revoked.id))?.suspendedAt).toBeNull();
       });
     });
 
@@ -427,6 +465,63 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           { category: "crypto", count: 2 },
           { category: "defi", count: 1 },
         ]);
+      });
+    });
+
+    describe("alert channels", () => {
+      it("sets, replaces and removes an agent's channels", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(newAgent(ownerId));
+        const other = await store.insertAgent(newAgent(ownerId));
+        expect(await store.getAlertChannels(agent.id)).toBeUndefined();
+
+        await store.setAlertChannels(agent.id, {
+          slackWebhookUrl: "https://hooks.slack.com/services/T000/B000/XXXX",
+          email: "ops@example.com",
+          successRateThreshold: 0.9,
+          updatedAt: at(1),
+        });
+        expect(await store.getAlertChannels(agent.id)).toEqual({
+          agentId: agent.id,
+          slackWebhookUrl: "https://hooks.slack.com/services/T000/B000/XXXX",
+          email: "ops@example.com",
+          successRateThreshold: 0.9,
+          updatedAt: at(1),
+        });
+
+        await store.setAlertChannels(agent.id, {
+          slackWebhookUrl: null,
+          email: "oncall@example.com",
+          successRateThreshold: null,
+          updatedAt: at(2),
+        });
+        expect(await store.getAlertChannels(agent.id)).toEqual({
+          agentId: agent.id,
+          slackWebhookUrl: null,
+          email: "oncall@example.com",
+          successRateThreshold: null,
+          updatedAt: at(2),
+        });
+        expect(await store.getAlertChannels(other.id)).toBeUndefined();
+
+        await store.setAlertChannels(agent.id, null);
+        expect(await store.getAlertChannels(agent.id)).toBeUndefined();
+        // Removing what is not there is not an error.
+        await store.setAlertChannels(other.id, null);
+      });
+
+      it("keeps thresholds of 0 and 1 exactly", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(newAgent(ownerId));
+        for (const threshold of [0, 1, 0.95]) {
+          await store.setAlertChannels(agent.id, {
+            slackWebhookUrl: null,
+            email: null,
+            successRateThreshold: threshold,
+            updatedAt: at(3),
+          });
+          expect((await store.getAlertChannels(agent.id))?.successRateThreshold).toBe(threshold);
+        }
       });
     });
   });

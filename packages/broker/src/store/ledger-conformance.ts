@@ -46,6 +46,8 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         agentId: null,
         rateLimit: null,
         spendCap: null,
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -797,6 +799,8 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
           agentId: `agent_of_${seller}`,
           rateLimit: null,
           spendCap: 3 * USD,
+          suspendedAt: null,
+          suspendReason: null,
           expiresAt: null,
           createdAt: T0,
           revokedAt: null,
@@ -835,6 +839,110 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         // A higher cap lets the key spend again, from where it stands.
         expect((await store.hold(on({ ...third, spendCap: 4 * USD }, USD))).status).toBe("pending");
         expect(await spendOf(third.id)).toBe(4 * USD);
+      });
+    });
+
+    describe("daily caps (new accounts)", () => {
+      const on = (day: number, hour = 10) =>
+        `2026-01-${String(day).padStart(2, "0")}T${String(hour).padStart(2, "0")}:00:00.000Z`;
+      const daily = (buyer: string, seller: string, amount: number, when: string, dailyCap = 3 * USD) =>
+        holdOf(buyer, seller, { amount, at: when, expiresAt: on(28), dailyCap });
+
+      it("refuses a hold past the daily cap (today's captures and holds in flight count) with SPEND_CAP_EXCEEDED; exactly at it is allowed; the next UTC day starts afresh", async () => {
+        const { buyer, seller } = await parties(100 * USD);
+        const first = await store.hold(daily(buyer, seller, 2 * USD, on(10, 9)));
+        await store.capture({ id: "cap_day1", holdId: first.id, amount: 1_500_000, at: on(10, 9) });
+        await store.hold(daily(buyer, seller, USD, on(10, 11)));
+        const over = daily(buyer, seller, 500_001, on(10, 12));
+        expect(await refusalOf(store.hold(over))).toEqual({
+          code: "SPEND_CAP_EXCEEDED",
+          details: {
+            daily_limit_usd: "3.000000",
+            spent_today_usd: "2.500000",
+            held_usd: "1.000000",
+            required_usd: "0.500001",
+          },
+        });
+        expect(await store.getCharge(over.id)).toBeUndefined();
+        const last = await store.hold(daily(buyer, seller, 500_000, on(10, 12)));
+        expect(await codeOf(store.hold(daily(buyer, seller, 1, on(10, 23))))).toBe("SPEND_CAP_EXCEEDED");
+        // A voided hold frees its part of the day's allowance; a hold without a daily cap is not limited.
+        await store.voidHold({ id: "void_day1", holdId: last.id, at: on(10, 13) });
+        await store.hold(daily(buyer, seller, 500_000, on(10, 13)));
+        await store.hold(holdOf(buyer, seller, { amount: 5 * USD, at: on(10, 14), expiresAt: on(28) }));
+        expect(await codeOf(store.hold(daily(buyer, seller, 1, on(10, 14))))).toBe("SPEND_CAP_EXCEEDED");
+        // The next day counts only its own captures, and the holds still in flight.
+        const held = 6_500_000;
+        expect(await figures(buyer, on(11))).toEqual({
+          available: 100 * USD - 1_500_000 - held,
+          held,
+          earnings: 0,
+        });
+        expect(await refusalOf(store.hold(daily(buyer, seller, USD, on(11, 0), 7 * USD)))).toMatchObject({
+          code: "SPEND_CAP_EXCEEDED",
+          details: { spent_today_usd: "6.500000", held_usd: "6.500000" },
+        });
+        expect((await store.hold(daily(buyer, seller, 500_000, on(11, 0), 7 * USD))).status).toBe("pending");
+      });
+
+      it("counts a capture on the day it is captured, and a zero cap refuses everything", async () => {
+        const { buyer, seller } = await parties(100 * USD);
+        const late = await store.hold(daily(buyer, seller, 2 * USD, on(10, 23)));
+        await store.capture({ id: "cap_late", holdId: late.id, amount: 2 * USD, at: on(11, 0) });
+        expect((await store.hold(daily(buyer, seller, 3 * USD, on(10, 23)))).status).toBe("pending");
+        expect(await refusalOf(store.hold(daily(buyer, seller, USD + 1, on(11, 1), 6 * USD)))).toMatchObject({
+          code: "SPEND_CAP_EXCEEDED",
+          details: { spent_today_usd: "5.000000" },
+        });
+        expect(await codeOf(store.hold(daily(buyer, seller, 1, on(12), 0)))).toBe("SPEND_CAP_EXCEEDED");
+      });
+
+      it("lets exactly as many concurrent holds and captures through as the daily cap allows", async () => {
+        const { buyer, seller } = await parties(100 * USD);
+        const attempts = Array.from({ length: 30 }, async (_, i) => {
+          const charge = await store.hold(daily(buyer, seller, 200_000, on(10, 10), 3 * USD));
+          // Half capture less than they held: the rest of the hold returns to the day's allowance.
+          const amount = i % 2 === 0 ? 200_000 : 100_000;
+          await store.capture({ id: `${charge.id}:capture`, holdId: charge.id, amount, at: on(10, 10) });
+          return amount;
+        });
+        const outcomes = await Promise.allSettled(attempts);
+        const captured = outcomes.reduce((sum, o) => sum + (o.status === "fulfilled" ? o.value : 0), 0);
+        for (const outcome of outcomes) {
+          if (outcome.status === "rejected") {
+            expect(isMercatoError(outcome.reason) && outcome.reason.code).toBe("SPEND_CAP_EXCEEDED");
+          }
+        }
+        expect(captured).toBeLessThanOrEqual(3 * USD);
+        expect(outcomes.filter((o) => o.status === "fulfilled").length).toBeGreaterThanOrEqual(15);
+        const room = 3 * USD - captured;
+        expect(await codeOf(store.hold(daily(buyer, seller, room + 1, on(10, 11))))).toBe(
+          "SPEND_CAP_EXCEEDED",
+        );
+        if (room > 0) await store.hold(daily(buyer, seller, room, on(10, 11)));
+      });
+
+      it("checks the balance, then the monthly cap, then the daily cap, then the key's cap", async () => {
+        const { buyer, seller } = await parties(USD);
+        const all = (amount: number) =>
+          holdOf(buyer, seller, { keyId: "key_daily", keySpendCap: 0, dailyCap: 400_000, amount });
+        expect(await codeOf(store.hold(all(USD + 1)))).toBe("INSUFFICIENT_FUNDS");
+        await store.setMonthlyCap(buyer, 500_000);
+        expect(await refusalOf(store.hold(all(USD)))).toMatchObject({
+          details: { monthly_cap_usd: "0.500000" },
+        });
+        expect(await refusalOf(store.hold(all(500_000)))).toMatchObject({
+          details: { daily_limit_usd: "0.400000" },
+        });
+        expect(await refusalOf(store.hold(all(400_000)))).toMatchObject({ details: { key_id: "key_daily" } });
+      });
+
+      it("refuses a daily cap that is not integer micros ≥ 0", async () => {
+        const { buyer, seller } = await parties();
+        for (const dailyCap of [-1, 1.5, Number.NaN]) {
+          expect(await codeOf(store.hold(holdOf(buyer, seller, { dailyCap })))).toBe("INVALID_AMOUNT");
+        }
+        expect(await figures(buyer)).toEqual({ available: 10 * USD, held: 0, earnings: 0 });
       });
     });
 

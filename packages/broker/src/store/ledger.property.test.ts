@@ -15,7 +15,8 @@ import type { CaptureRequest, ChargeRecord, HoldRequest, Store, VoidRequest } fr
  * own small pool (so replays and captures of resolved holds are common) and sometimes from another's
  * (so ids reused across kinds are tried too). Every run starts by funding the wallets, so that most
  * holds go through. Access keys have caps of their own, which the caller (like the broker, from the
- * key's record) sends with each hold and changes now and then. A failing sequence shrinks to a
+ * key's record) sends with each hold and changes now and then; so do buyers' daily caps (the
+ * new-account limit, which the broker sends for young accounts). A failing sequence shrinks to a
  * short one with small numbers.
  */
 
@@ -74,6 +75,8 @@ type Action =
   | { kind: "cap"; account: number; cap: number | null }
   /** Changes a key's own cap, as the caller knows it: the holds sent afterwards carry it. */
   | { kind: "keyCap"; key: number; cap: number | null }
+  /** Changes a buyer's daily cap, as the caller knows it: the holds sent afterwards carry it. */
+  | { kind: "dailyCap"; account: number; cap: number | null }
   /** Sends an earlier request again: as it was (`same`) or with one field changed. */
   | { kind: "retry"; back: number; same: boolean; field: number };
 type Step = Action | { kind: "advance"; minutes: number } | { kind: "together"; actions: Action[] };
@@ -150,6 +153,14 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     arbitrary: fc.record({
+      kind: fc.constant("dailyCap" as const),
+      account,
+      cap: fc.option(fc.integer({ min: 0, max: 6 * USD }), { freq: 3 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
       kind: fc.constant("retry" as const),
       back: fc.nat({ max: 5 }),
       same: fc.boolean(),
@@ -198,12 +209,14 @@ type Request =
   | { kind: "expire"; now: string }
   | { kind: "settle"; date: string; at: string }
   | { kind: "cap"; accountId: string; cap: number | null }
-  | { kind: "keyCap"; keyId: string; cap: number | null };
+  | { kind: "keyCap"; keyId: string; cap: number | null }
+  | { kind: "dailyCap"; accountId: string; cap: number | null };
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: ErrorCode };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const monthOf = (at: string) => at.slice(0, 7);
+const dayOf = (at: string) => at.slice(0, 10);
 const other = <T>(pool: readonly T[], value: T): T => pool[(pool.indexOf(value) + 1) % pool.length] as T;
 
 /** Turns an action into the request it sends now, as the model sees the ledger. */
@@ -223,15 +236,18 @@ function resolve(action: Action, model: Model, history: Request[]): Request | un
       };
     case "hold": {
       const keyId = action.key === null ? null : (KEYS[action.key] as string);
+      const buyerId = ACCOUNTS[action.buyer] as string;
+      const dailyCap = model.dailyCaps.get(buyerId) ?? null;
       return {
         kind: "hold",
         request: {
           id: IDS[action.id] as string,
-          buyerId: ACCOUNTS[action.buyer] as string,
+          buyerId,
           sellerAccountId: ACCOUNTS[action.seller] as string,
           agentId: AGENTS[action.agent] as string,
           keyId,
           ...(keyId !== null && { keySpendCap: model.keyCaps.get(keyId) ?? null }),
+          ...(dailyCap !== null && { dailyCap }),
           amount: action.amount,
           expiresAt: iso(model.now + action.ttl * MINUTE),
           at,
@@ -257,6 +273,8 @@ function resolve(action: Action, model: Model, history: Request[]): Request | un
       return { kind: "cap", accountId: ACCOUNTS[action.account] as string, cap: action.cap };
     case "keyCap":
       return { kind: "keyCap", keyId: KEYS[action.key] as string, cap: action.cap };
+    case "dailyCap":
+      return { kind: "dailyCap", accountId: ACCOUNTS[action.account] as string, cap: action.cap };
     case "retry": {
       const sent = history.filter((request) => ["credit", "hold", "capture", "void"].includes(request.kind));
       const earlier = sent[sent.length - 1 - (action.back % Math.max(sent.length, 1))];
@@ -344,6 +362,10 @@ class Model {
   keyCaps = new Map<string, number | null>();
   /** Per access key: captured charges plus holds in flight. */
   keySpent = new Map<string, number>();
+  /** Buyers' daily caps, as the caller sends them. */
+  dailyCaps = new Map<string, number | null>();
+  /** Captured charges per buyer and UTC day (of the capture). */
+  dailySpent = new Map<string, number>();
   transfers = new Map<string, Fact>();
   charges = new Map<string, ChargeRecord>();
   settled = new Set<string>();
@@ -416,6 +438,11 @@ class Model {
         if (cap !== null && this.spentIn(r.buyerId, monthOf(r.at)) + wallet.held + r.amount > cap) {
           return fail("SPEND_CAP_EXCEEDED");
         }
+        const dailyCap = r.dailyCap ?? null;
+        const spentToday = this.dailySpent.get(`${r.buyerId} ${dayOf(r.at)}`) ?? 0;
+        if (dailyCap !== null && spentToday + wallet.held + r.amount > dailyCap) {
+          return fail("SPEND_CAP_EXCEEDED");
+        }
         const keyId = r.keyId ?? null;
         const keyCap = keyId === null ? null : (r.keySpendCap ?? null);
         if (keyCap !== null && (this.keySpent.get(keyId as string) ?? 0) + r.amount > keyCap) {
@@ -462,6 +489,8 @@ class Model {
         this.revenue += fee;
         const month = `${c.buyerId} ${monthOf(r.at)}`;
         this.spent.set(month, (this.spent.get(month) ?? 0) + r.amount);
+        const day = `${c.buyerId} ${dayOf(r.at)}`;
+        this.dailySpent.set(day, (this.dailySpent.get(day) ?? 0) + r.amount);
         this.addKeySpend(c.keyId, r.amount - c.held);
         Object.assign(c, { captured: r.amount, fee, status: "completed", resolvedAt: r.at });
         this.transfers.set(r.id, { kind: "capture", holdId: r.holdId, amount: r.amount });
@@ -509,6 +538,9 @@ class Model {
         return ok();
       case "keyCap":
         this.keyCaps.set(request.keyId, request.cap);
+        return ok();
+      case "dailyCap":
+        this.dailyCaps.set(request.accountId, request.cap);
         return ok();
     }
   }
@@ -583,6 +615,8 @@ async function freshStore(): Promise<Store> {
         agentId: null,
         rateLimit: null,
         spendCap: null,
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: null,
         createdAt: iso(START),
         revokedAt: null,
@@ -620,7 +654,8 @@ async function send(store: Store, request: Request, newId: () => string): Promis
       case "cap":
         return { ok: true, value: await store.setMonthlyCap(request.accountId, request.cap) };
       case "keyCap":
-        // The caller's own state: the store hears of a key's cap with each hold.
+      case "dailyCap":
+        // The caller's own state: the store hears of a key's or a buyer's daily cap with each hold.
         return { ok: true, value: undefined };
     }
   } catch (error) {
@@ -738,10 +773,11 @@ describe("ledger properties (SQLite in memory)", () => {
     await fc.assert(fc.asyncProperty(scenario, run), { numRuns: 2_000 });
   }, 120_000);
 
-  it("never overdraws a wallet nor passes a key's cap under many concurrent holds, then settles each hold once", async () => {
+  it("never overdraws a wallet nor passes a key's or a daily cap under many concurrent holds, then settles each hold once", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 10 * USD }),
+        fc.option(fc.integer({ min: 0, max: 10 * USD }), { freq: 2 }),
         fc.option(fc.integer({ min: 0, max: 10 * USD }), { freq: 2 }),
         fc.array(
           fc.record({
@@ -754,7 +790,7 @@ describe("ledger properties (SQLite in memory)", () => {
             maxLength: 40,
           },
         ),
-        async (funds, cap, attempts) => {
+        async (funds, cap, dailyCap, attempts) => {
           const store = await freshStore();
           try {
             const [buyer, seller] = ACCOUNTS as [string, string];
@@ -770,6 +806,7 @@ describe("ledger properties (SQLite in memory)", () => {
                   agentId: "agent_prop_x",
                   keyId: KEYS[0] as string,
                   keySpendCap: cap,
+                  dailyCap,
                   amount: attempt.amount,
                   expiresAt: iso(START + MINUTE),
                   at,
@@ -777,18 +814,24 @@ describe("ledger properties (SQLite in memory)", () => {
               ),
             );
             // Whatever order the store chose: the holds it placed fit in the wallet and under the key's
-            // cap, and each one it refused would not have fitted even after all the others.
+            // and the daily cap, and each one it refused would not have fitted even after all the others.
             const placed = attempts.filter((_, i) => holds[i]?.status === "fulfilled");
             const heldTotal = placed.reduce((sum, a) => sum + a.amount, 0);
             expect(heldTotal).toBeLessThanOrEqual(funds);
             if (cap !== null) expect(heldTotal).toBeLessThanOrEqual(cap);
+            if (dailyCap !== null) expect(heldTotal).toBeLessThanOrEqual(dailyCap);
+            const tightestCap = Math.min(
+              cap ?? Number.POSITIVE_INFINITY,
+              dailyCap ?? Number.POSITIVE_INFINITY,
+            );
             holds.forEach((outcome, i) => {
               if (outcome.status === "rejected") {
                 const code = isMercatoError(outcome.reason) && outcome.reason.code;
-                const limit = code === "SPEND_CAP_EXCEEDED" ? (cap ?? 0) : funds;
-                expect(code === "INSUFFICIENT_FUNDS" || (code === "SPEND_CAP_EXCEEDED" && cap !== null)).toBe(
-                  true,
-                );
+                const limit = code === "SPEND_CAP_EXCEEDED" ? tightestCap : funds;
+                expect(
+                  code === "INSUFFICIENT_FUNDS" ||
+                    (code === "SPEND_CAP_EXCEEDED" && (cap !== null || dailyCap !== null)),
+                ).toBe(true);
                 expect((attempts[i]?.amount ?? 0) > limit - heldTotal).toBe(true);
               }
             });

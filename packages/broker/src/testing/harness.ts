@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { AlertNotifier } from "../alerts/types.js";
 import { generateApiKey } from "../auth/api-keys.js";
 import { type Clock, createManualClock } from "../clock.js";
-import { DEFAULT_INVOKE_SETTINGS, type InvokeSettings } from "../config/config.js";
+import { DEFAULT_INVOKE_SETTINGS, type FraudSettings, type InvokeSettings } from "../config/config.js";
 import { createBroker } from "../http/app.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
@@ -77,6 +78,9 @@ export async function createTestBroker(
     payments?: PaymentProvider;
     logger?: FastifyBaseLogger;
     invoke?: Partial<InvokeSettings>;
+    /** Alerts (e.g. a recording notifier); by default the broker's own, which has nowhere to send. */
+    alerts?: AlertNotifier;
+    fraud?: Partial<FraudSettings>;
   } = {},
 ): Promise<TestBroker> {
   const store = createSqliteStore({ path: ":memory:" });
@@ -93,6 +97,8 @@ export async function createTestBroker(
     resolveHost: options.resolveHost ?? publicResolver,
     ...(options.payments && { payments: options.payments }),
     ...(options.logger && { logger: options.logger }),
+    ...(options.alerts && { alerts: options.alerts }),
+    ...(options.fraud && { fraud: options.fraud }),
     validateResponses: true,
   });
   await app.ready();

@@ -33,6 +33,10 @@ export const ApiKey = z.object({
   spent_usd: UsdAmount.nullable().describe(
     "What this access key has spent, calls in flight included; null for account keys",
   ),
+  suspended_at: Timestamp.nullable().describe(
+    "When fraud detection suspended this access key (its calls answer KEY_SUSPENDED until the owner reinstates it with POST /keys/{id}/reinstate); null when it is not suspended",
+  ),
+  suspend_reason: z.string().nullable().describe("Why the key was suspended; null when it is not"),
   expires_at: Timestamp.nullable(),
   created_at: Timestamp,
   revoked_at: Timestamp.nullable(),

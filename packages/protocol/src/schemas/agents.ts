@@ -128,6 +128,35 @@ export const AgentMetrics = z.object({
   last_updated: Timestamp,
 });
 
+/** The windows `GET /agents/{id}/metrics` reports over. */
+export const MetricsWindow = z.enum(["24h", "7d", "30d"]);
+
+/**
+ * `GET /agents/{id}/metrics`: the seed's AgentMetrics measured over one window, with the raw
+ * figures behind it. `success_rate`, `avg_response_time_ms` and `uptime` are smoothed over the
+ * window (see `TRUST_PRIOR`); `trust_score` and `cost_per_success` apply the ranking formulas to the
+ * window's calls and the last 24 hours' uptime (over `30d` they are the figures search ranks by).
+ * Percentiles come from a fixed log-scale histogram, interpolated within a bucket; null without calls.
+ */
+export const AgentWindowMetrics = AgentMetrics.extend({
+  window: MetricsWindow,
+  from: Timestamp.describe(
+    "Start of the window: figures are exact sums of the calls and checks from here to `to`",
+  ),
+  to: Timestamp,
+  calls: z
+    .number()
+    .int()
+    .min(0)
+    .describe("Measured calls in the window (calls between one owner's accounts excluded)"),
+  successes: z.number().int().min(0),
+  p50_response_time_ms: z.number().min(0).nullable(),
+  p95_response_time_ms: z.number().min(0).nullable(),
+  uptime: z.number().min(0).max(1).describe("Smoothed share of healthy checks in the window"),
+  health_checks: z.number().int().min(0),
+  healthy_checks: z.number().int().min(0),
+});
+
 /** `GET /agents/{id}`: the agent with its pricing and metrics. */
 export const AgentDetail = Agent.extend({
   pricing: AgentPricing,

@@ -13,6 +13,7 @@ import {
   AgentDetail,
   AgentMetrics,
   AgentPricing,
+  AgentWindowMetrics,
   CategoryList,
   DeactivateAgentResponse,
   PriceChange,
@@ -24,6 +25,7 @@ import {
   SearchResult,
   UpdateAgentRequest,
 } from "./agents.js";
+import { AlertChannels, SetAlertChannelsRequest } from "./alerts.js";
 import { ErrorEnvelopeSchema, HealthzResponse } from "./common.js";
 import {
   InvokeRequest,
@@ -68,9 +70,11 @@ export {
   AgentMetrics,
   AgentPricing,
   AgentStatus,
+  AgentWindowMetrics,
   CategoryList,
   DeactivateAgentResponse,
   MAX_PRICE_PER_CALL_MICROS,
+  MetricsWindow,
   PriceChange,
   PriceHistory,
   PricePerCallInput,
@@ -84,6 +88,7 @@ export {
   SearchSort,
   UpdateAgentRequest,
 } from "./agents.js";
+export { AlertChannels, SetAlertChannelsRequest } from "./alerts.js";
 export {
   AccountId,
   AgentId,
@@ -144,6 +149,7 @@ export const REQUEST_SCHEMAS = {
   PricingInput,
   PurchaseRequest,
   RegisterAgentRequest,
+  SetAlertChannelsRequest,
   SetLimitsRequest,
   SetPayoutAccountRequest,
   UpdateAgentRequest,
@@ -157,6 +163,8 @@ export const RESPONSE_SCHEMAS = {
   AgentDetail,
   AgentMetrics,
   AgentPricing,
+  AgentWindowMetrics,
+  AlertChannels,
   ApiKey,
   AuditReport,
   Balance,

@@ -4,7 +4,9 @@ import {
   type AgentCounters,
   EMPTY_COUNTERS,
   roundTo,
+  SCORE_WINDOWS,
   scoreAgent,
+  scoreFromWindows,
   smoothedRate,
   TRUST_PRIOR,
   trustScore,
@@ -285,6 +287,48 @@ describe("scoreAgent", () => {
         },
       ),
     );
+  });
+});
+
+describe("scoreFromWindows", () => {
+  const NO_CHECKS = { healthChecks: 0, healthyChecks: 0 };
+
+  it("measures calls over 30 days and uptime over 24 hours", () => {
+    expect(SCORE_WINDOWS).toEqual({ calls: "30d", uptime: "24h" });
+  });
+
+  it("is scoreAgent on the 30-day calls and the 24-hour health checks", () => {
+    const calls = { calls: 80, successes: 40, totalResponseTimeMs: 80 * 250 };
+    const checks = { healthChecks: 100, healthyChecks: 90 };
+    const scores = scoreFromWindows(1_000_000, calls, checks);
+    expect(scores).toEqual(scoreAgent(1_000_000, { ...calls, ...checks }));
+    // (40 + 19) / 100, (20,000 + 10,000) / 100, (90 + 19) / 120
+    expect(scores.successRate).toBeCloseTo(0.59, 12);
+    expect(scores.avgResponseTimeMs).toBeCloseTo(300, 9);
+    expect(scores.uptime).toBeCloseTo(109 / 120, 12);
+    expect(scores.trustScore).toBeCloseTo(0.59 * 0.5 + 0.7 * 0.2 + (109 / 120) * 0.3, 12);
+    expect(scores.costPerSuccessMicros).toBeCloseTo(1_000_000 / 0.59, 6);
+  });
+
+  it("scores empty windows at the prior", () => {
+    expect(
+      scoreFromWindows(PRICE_MICROS, { calls: 0, successes: 0, totalResponseTimeMs: 0 }, NO_CHECKS),
+    ).toEqual(scoreAgent(PRICE_MICROS, EMPTY_COUNTERS));
+  });
+
+  it("ranks a 1-of-1 newcomer below a 9,980-of-10,000 veteran", () => {
+    const lucky = scoreFromWindows(
+      PRICE_MICROS,
+      { calls: 1, successes: 1, totalResponseTimeMs: 200 },
+      NO_CHECKS,
+    );
+    const veteran = scoreFromWindows(
+      PRICE_MICROS,
+      { calls: 10_000, successes: 9_980, totalResponseTimeMs: 2_000_000 },
+      NO_CHECKS,
+    );
+    expect(lucky.trustScore).toBeLessThan(veteran.trustScore);
+    expect(lucky.costPerSuccessMicros).toBeGreaterThan(veteran.costPerSuccessMicros);
   });
 });
 

@@ -84,6 +84,41 @@ export function scoreAgent(priceMicros: number, counters: AgentCounters): AgentS
   };
 }
 
+/**
+ * The windows the ranking figures are measured over: success rate and mean response time over the
+ * last 30 days, uptime over the last 24 hours. Older figures fall out as the windows slide.
+ */
+export const SCORE_WINDOWS = { calls: "30d", uptime: "24h" } as const;
+
+/** Calls measured over {@link SCORE_WINDOWS}' `calls` window (30 days). */
+export type CallWindowCounters = Pick<AgentCounters, "calls" | "successes" | "totalResponseTimeMs">;
+
+/** Health checks over {@link SCORE_WINDOWS}' `uptime` window (24 hours). */
+export type UptimeWindowCounters = Pick<AgentCounters, "healthChecks" | "healthyChecks">;
+
+/**
+ * Computes an agent's ranking figures from its windows (see {@link SCORE_WINDOWS}), with
+ * {@link scoreAgent}'s formulas and prior: the calls of the last 30 days give the success rate and
+ * mean response time, the health checks of the last 24 hours the uptime.
+ *
+ * @example
+ * scoreFromWindows(20000, { calls: 1, successes: 1, totalResponseTimeMs: 200 }, { healthChecks: 0, healthyChecks: 0 })
+ *   .successRate; // 0.952… (20 / 21)
+ */
+export function scoreFromWindows(
+  priceMicros: number,
+  calls: CallWindowCounters,
+  uptime: UptimeWindowCounters,
+): AgentScores {
+  return scoreAgent(priceMicros, {
+    calls: calls.calls,
+    successes: calls.successes,
+    totalResponseTimeMs: calls.totalResponseTimeMs,
+    healthChecks: uptime.healthChecks,
+    healthyChecks: uptime.healthyChecks,
+  });
+}
+
 /** Rounds a display figure to `digits` decimals (rates to 4, times to 1, USD to 6). */
 export function roundTo(value: number, digits: number): number {
   const factor = 10 ** digits;

@@ -188,9 +188,29 @@ export interface paths {
         put?: never;
         /**
          * Rotate a key
-         * @description Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset. The new secret is shown once.
+         * @description Revokes the key and issues a replacement with the same name, kind, agent, rate limit, spend cap and expiry; an access key's spending carries over, so its cap is not reset, and so does a suspension (reinstate the replacement once its calls are yours again). The new secret is shown once.
          */
         post: operations["rotateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keys/{id}/reinstate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reinstate a suspended access key
+         * @description Lifts a suspension: fraud detection suspends an access key whose calls burst far above its own usual rate (`suspended_at`, `suspend_reason`), and its calls answer KEY_SUSPENDED until then. Reinstate it when the calls were yours; if they were not, revoke or rotate the key instead. The key's call history starts afresh: it is judged as a new key. 409 when the key is not suspended.
+         */
+        post: operations["reinstateKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -305,6 +325,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agents/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An agent's metrics over a window
+         * @description The seed's AgentMetrics measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
+         */
+        get: operations["getAgentMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An agent's alert channels
+         * @description Where alerts about the agent go. Owner only.
+         */
+        get: operations["getAgentAlerts"];
+        /**
+         * Set an agent's alert channels
+         * @description Owner only. The broker alerts once per change of state: when the agent fails its health check several times in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.
+         */
+        put: operations["setAgentAlerts"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/purchase": {
         parameters: {
             query?: never;
@@ -317,6 +381,8 @@ export interface paths {
         /**
          * Buy per-call access to an agent
          * @description Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
+         *
+         *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
          */
         post: operations["purchaseAgent"];
         delete?: never;
@@ -341,6 +407,10 @@ export interface paths {
          *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.
          *
          *     Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
+         *
+         *     Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than 7 days, the new-account limit of 100 USD per UTC day (defaults; captured charges plus calls in flight count; `details.daily_limit_usd`, `spent_today_usd`, `required_usd`).
+         *
+         *     Fraud prevention: a key whose calls in one minute pass both 120 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 120 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.
          */
         post: operations["invokeAgent"];
         delete?: never;
@@ -662,6 +732,13 @@ export interface components {
             api_endpoint: string;
             pricing: components["schemas"]["PricingInput"];
         };
+        SetAlertChannelsRequest: {
+            slack_webhook_url?: string | null;
+            /** @description Address the alerts are e-mailed to */
+            email?: string | null;
+            /** @description Alert when the last hour's success rate (over at least 20 calls) falls below this, 0–1; null: never */
+            success_rate_threshold?: number | null;
+        };
         SetLimitsRequest: {
             /** @description Most the account may spend per calendar month (UTC); null removes the cap */
             monthly_cap_usd: (string | number) | null;
@@ -780,6 +857,50 @@ export interface components {
             tier: string;
             min_calls: number;
         };
+        AgentWindowMetrics: {
+            agent_id: string;
+            success_rate: number;
+            avg_response_time_ms: number;
+            uptime_24h: number;
+            total_calls: number;
+            trust_score: number;
+            /** @description USD per successful call: price_per_call / success_rate */
+            cost_per_success: number;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            last_updated: string;
+            /** @enum {string} */
+            window: "24h" | "7d" | "30d";
+            /**
+             * Format: date-time
+             * @description Start of the window: figures are exact sums of the calls and checks from here to `to`
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            to: string;
+            /** @description Measured calls in the window (calls between one owner's accounts excluded) */
+            calls: number;
+            successes: number;
+            p50_response_time_ms: number | null;
+            p95_response_time_ms: number | null;
+            /** @description Smoothed share of healthy checks in the window */
+            uptime: number;
+            health_checks: number;
+            healthy_checks: number;
+        };
+        AlertChannels: {
+            agent_id: string;
+            slack_webhook_url: string | null;
+            email: string | null;
+            success_rate_threshold: number | null;
+            /** @description When the channels last changed; null when none were ever set */
+            updated_at: string | null;
+        };
         ApiKey: {
             key_id: string;
             /** @enum {string} */
@@ -794,6 +915,10 @@ export interface components {
             spend_cap_usd: string | null;
             /** @description What this access key has spent, calls in flight included; null for account keys */
             spent_usd: string | null;
+            /** @description When fraud detection suspended this access key (its calls answer KEY_SUSPENDED until the owner reinstates it with POST /keys/{id}/reinstate); null when it is not suspended */
+            suspended_at: string | null;
+            /** @description Why the key was suspended; null when it is not */
+            suspend_reason: string | null;
             expires_at: string | null;
             /**
              * Format: date-time
@@ -877,6 +1002,10 @@ export interface components {
             spend_cap_usd: string | null;
             /** @description What this access key has spent, calls in flight included; null for account keys */
             spent_usd: string | null;
+            /** @description When fraud detection suspended this access key (its calls answer KEY_SUSPENDED until the owner reinstates it with POST /keys/{id}/reinstate); null when it is not suspended */
+            suspended_at: string | null;
+            /** @description Why the key was suspended; null when it is not */
+            suspend_reason: string | null;
             expires_at: string | null;
             /**
              * Format: date-time
@@ -1503,6 +1632,38 @@ export interface operations {
             };
         };
     };
+    reinstateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id (key_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key, working again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     registerAgent: {
         parameters: {
             query?: never;
@@ -1742,6 +1903,109 @@ export interface operations {
             };
         };
     };
+    getAgentMetrics: {
+        parameters: {
+            query?: {
+                /** @description The last 24h (default), 7d or 30d */
+                window?: "24h" | "7d" | "30d";
+            };
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures over the window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentWindowMetrics"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getAgentAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert channels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertChannels"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    setAgentAlerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAlertChannelsRequest"];
+            };
+        };
+        responses: {
+            /** @description The alert channels now in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertChannels"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     purchaseAgent: {
         parameters: {
             query?: never;
@@ -1800,7 +2064,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, KEY_SUSPENDED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
             default: {
                 headers: {
                     [name: string]: unknown;

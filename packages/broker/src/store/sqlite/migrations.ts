@@ -1,6 +1,9 @@
 import type Database from "better-sqlite3";
+import { ALERTS_MIGRATION } from "./alerts-schema.js";
+import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
+import { METRICS_MIGRATION } from "./metrics-schema.js";
 import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
 /**
@@ -128,6 +131,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   LEDGER_MIGRATION,
   PAYOUT_MIGRATION,
   KEY_SPEND_MIGRATION,
+  METRICS_MIGRATION,
+  ALERTS_MIGRATION,
+  FRAUD_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

@@ -77,7 +77,8 @@ type ChargeColumns = [
 
 /**
  * A wallet's spendable figures, its owner's monthly cap and, for a hold on a key with a cap of its
- * own, what that key has spent: read in one statement before a hold.
+ * own, what that key has spent, and for a hold under a daily cap, what the owner's captured charges
+ * add up to today: read in one statement before a hold.
  */
 interface FundsRow {
   available: number;
@@ -85,6 +86,7 @@ interface FundsRow {
   cap: number | null;
   spent: number | null;
   key_spent?: number | null;
+  spent_today?: number | null;
 }
 
 /** A key's row in `key_spend` (see key-spend-schema.ts). */
@@ -133,7 +135,9 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
   const spendSums = createBatchSums<"captured">();
   /** Keyed by access key id: its holds in flight and its captured charges (`key_spend`). */
   const keySums = createBatchSums<"pending" | "captured">();
-  const spendKey = (accountId: string, month: string) => JSON.stringify([accountId, month]);
+  /** Keyed by `spendKey(accountId, day)`: captured charges per UTC day (`daily_spend`). */
+  const dailySums = createBatchSums<"captured">();
+  const spendKey = (accountId: string, period: string) => JSON.stringify([accountId, period]);
   const move = (account: string, counter: keyof Delta, amount: number): void =>
     accountSums.add(account, counter, amount);
   const accountDelta = (account: string): Delta => ({ ...ZERO_DELTA, ...accountSums.get(account) });
@@ -144,11 +148,13 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       accountSums.clear();
       spendSums.clear();
       keySums.clear();
+      dailySums.clear();
     },
     settled(ok) {
       accountSums.settle(ok);
       spendSums.settle(ok);
       keySums.settle(ok);
+      dailySums.settle(ok);
     },
     beforeCommit() {
       for (const [account, sums] of accountSums.batch) {
@@ -168,9 +174,14 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       for (const [keyId, sums] of keySums.batch) {
         sql.addKeySpend.run(keyId, sums.pending ?? 0, sums.captured ?? 0);
       }
+      for (const [key, sums] of dailySums.batch) {
+        const [accountId, day] = JSON.parse(key) as [string, string];
+        sql.addDailySpend.run(accountId, day, sums.captured ?? 0);
+      }
       accountSums.clear();
       spendSums.clear();
       keySums.clear();
+      dailySums.clear();
     },
   };
   const write = createCommitBatcher(db, hooks);
@@ -185,24 +196,13 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       `UPDATE ledger_accounts SET debits_pending = debits_pending + ?, debits_posted = debits_posted + ?,
          credits_pending = credits_pending + ?, credits_posted = credits_posted + ? WHERE id = ?`,
     ),
-    funds: prepare(
-      `SELECT a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
-              l.monthly_cap AS cap, s.captured AS spent
-       FROM ledger_accounts a
-       LEFT JOIN spend_limits l ON l.account_id = a.owner_id
-       LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
-       WHERE a.id = ?`,
-    ),
+    // Parameters: month, then the day (with `day`), then the key id (with `key`), then the wallet.
+    funds: prepare(fundsQuery({ key: false, day: false })),
     // The same and the key's spending, for a hold on a key with a cap: one statement either way.
-    fundsWithKey: prepare(
-      `SELECT a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
-              l.monthly_cap AS cap, s.captured AS spent, k.carried + k.pending + k.captured AS key_spent
-       FROM ledger_accounts a
-       LEFT JOIN spend_limits l ON l.account_id = a.owner_id
-       LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?
-       LEFT JOIN key_spend k ON k.key_id = ?
-       WHERE a.id = ?`,
-    ),
+    fundsWithKey: prepare(fundsQuery({ key: true, day: false })),
+    // The same and the owner's spending today, for a hold under a daily cap.
+    fundsWithDay: prepare(fundsQuery({ key: false, day: true })),
+    fundsWithKeyAndDay: prepare(fundsQuery({ key: true, day: true })),
     // Rows as arrays: better-sqlite3 builds an array much faster than an object with named keys.
     charge: prepare(
       `SELECT id, buyer_id, seller_account_id, agent_id, key_id, held, captured, fee, status, expires_at,
@@ -219,6 +219,10 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     addSpend: prepare(
       `INSERT INTO monthly_spend (account_id, month, captured) VALUES (?, ?, ?)
        ON CONFLICT (account_id, month) DO UPDATE SET captured = captured + excluded.captured`,
+    ),
+    addDailySpend: prepare(
+      `INSERT INTO daily_spend (account_id, day, captured) VALUES (?, ?, ?)
+       ON CONFLICT (account_id, day) DO UPDATE SET captured = captured + excluded.captured`,
     ),
     addKeySpend: prepare(
       `INSERT INTO key_spend (key_id, pending, captured) VALUES (?, ?, ?)
@@ -328,11 +332,20 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         charge.held === amount
       );
     };
-    // Only a key with a cap of its own reads its spending; every key's hold adds to it.
+    // Only a key with a cap of its own reads its spending; every key's hold adds to it. Likewise only
+    // a hold under a daily cap reads the day's spending; every capture adds to it.
     const keyCap = keyId === null ? null : (request.keySpendCap ?? null);
+    const dailyCap = request.dailyCap ?? null;
     const month = monthOf(at);
+    const day = dayOf(at);
     const funds = (
-      keyCap === null ? sql.funds.get(month, wallet) : sql.fundsWithKey.get(month, keyId, wallet)
+      keyCap === null
+        ? dailyCap === null
+          ? sql.funds.get(month, wallet)
+          : sql.fundsWithDay.get(month, day, wallet)
+        : dailyCap === null
+          ? sql.fundsWithKey.get(month, keyId, wallet)
+          : sql.fundsWithKeyAndDay.get(month, day, keyId, wallet)
     ) as FundsRow | undefined;
     if (funds) {
       const delta = accountDelta(wallet);
@@ -343,11 +356,15 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
         const sums = keySums.get(keyId as string);
         funds.key_spent = (funds.key_spent ?? 0) + (sums?.pending ?? 0) + (sums?.captured ?? 0);
       }
+      if (dailyCap !== null) {
+        funds.spent_today = (funds.spent_today ?? 0) + (dailySums.get(spendKey(buyerId, day))?.captured ?? 0);
+      }
     }
     const refusal = refuseHold(
       funds,
       amount,
       keyCap === null ? undefined : { id: keyId as string, cap: keyCap },
+      dailyCap,
     );
     if (refusal) {
       // A replay of a hold that was placed is answered even when it could not be placed now.
@@ -447,6 +464,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
       move(REVENUE, "credits_posted", fee);
     }
     spendSums.add(spendKey(hold.buyer_id, monthOf(at)), "captured", amount);
+    dailySums.add(spendKey(hold.buyer_id, dayOf(at)), "captured", amount);
     if (hold.key_id !== null) {
       keySums.add(hold.key_id, "pending", -hold.held);
       keySums.add(hold.key_id, "captured", amount);
@@ -527,6 +545,7 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
           assertCallerId(request.id);
           assertAmount(request.amount, 1);
           if (request.keySpendCap != null) assertAmount(request.keySpendCap, 0);
+          if (request.dailyCap != null) assertAmount(request.dailyCap, 0);
           return holdTx(request);
         },
         { durable: false },
@@ -826,12 +845,14 @@ function createBatchSums<C extends string>() {
 
 /**
  * Why a hold cannot be placed: the balance first (pending holds count), then the account's monthly
- * cap, then the key's own cap (its captured charges and holds in flight count).
+ * cap, then its daily cap (today's captured charges and every hold in flight count), then the key's
+ * own cap (its captured charges and holds in flight count).
  */
 function refuseHold(
   funds: FundsRow | undefined,
   amount: number,
   key: { id: string; cap: number } | undefined,
+  dailyCap: number | null,
 ): MercatoError | undefined {
   const available = funds?.available ?? 0;
   if (available < amount) {
@@ -850,6 +871,21 @@ function refuseHold(
         required_usd: formatUsd(amount),
       },
     });
+  }
+  const spentToday = (funds?.spent_today ?? 0) + held;
+  if (dailyCap !== null && spentToday + amount > dailyCap) {
+    return new MercatoError(
+      "SPEND_CAP_EXCEEDED",
+      "This call would pass the daily spending limit of new accounts; it lifts as the account ages",
+      {
+        details: {
+          daily_limit_usd: formatUsd(dailyCap),
+          spent_today_usd: formatUsd(spentToday),
+          held_usd: formatUsd(held),
+          required_usd: formatUsd(amount),
+        },
+      },
+    );
   }
   const keySpent = funds?.key_spent ?? 0;
   if (key && keySpent + amount > key.cap) {
@@ -1117,6 +1153,31 @@ function auditLedger(prepare: Prepare): AuditRecord {
     }
   }
 
+  // Each buyer's spending per UTC day (the new-account limit's) follows its captured charges, each
+  // counted on the day it was captured.
+  const dailyCharged = new Map<string, number>();
+  for (const row of prepare(
+    `SELECT buyer_id, substr(resolved_at, 1, 10) AS day, SUM(captured) AS total FROM charges
+     WHERE status = 'completed' GROUP BY buyer_id, day`,
+  ).all() as Array<{ buyer_id: string; day: string; total: number }>) {
+    dailyCharged.set(`${row.buyer_id} on ${row.day}`, row.total);
+  }
+  for (const row of prepare("SELECT account_id, day, captured FROM daily_spend").all() as Array<{
+    account_id: string;
+    day: string;
+    captured: number;
+  }>) {
+    const subject = `${row.account_id} on ${row.day}`;
+    const charged = dailyCharged.get(subject) ?? 0;
+    dailyCharged.delete(subject);
+    if (row.captured !== charged) {
+      violation("daily-spend-matches-charges", `${subject}: stored ${row.captured}, charges say ${charged}`);
+    }
+  }
+  for (const [subject, charged] of dailyCharged) {
+    violation("daily-spend-matches-charges", `${subject}: nothing stored, charges say ${charged}`);
+  }
+
   // Money from outside and back: a top-up is credited once it succeeded and only then, a settlement
   // is paid out when it is created, each by exactly its amount.
   for (const row of prepare(
@@ -1265,6 +1326,24 @@ export function assertAmount(amount: number, min: number): void {
 /** The UTC calendar month of a timestamp, `YYYY-MM`. */
 export function monthOf(timestamp: string): string {
   return timestamp.slice(0, 7);
+}
+
+/** The UTC day of a timestamp, `YYYY-MM-DD`. */
+export function dayOf(timestamp: string): string {
+  return timestamp.slice(0, 10);
+}
+
+/**
+ * The statement a hold reads its figures with: the wallet, the owner's monthly cap and spending,
+ * and with `key` a key's spending, with `day` the owner's captured charges on a day.
+ */
+function fundsQuery(join: { key: boolean; day: boolean }): string {
+  return `SELECT a.credits_posted - a.debits_posted - a.debits_pending AS available, a.debits_pending AS held,
+            l.monthly_cap AS cap, s.captured AS spent${join.key ? ", k.carried + k.pending + k.captured AS key_spent" : ""}${join.day ? ", d.captured AS spent_today" : ""}
+     FROM ledger_accounts a
+     LEFT JOIN spend_limits l ON l.account_id = a.owner_id
+     LEFT JOIN monthly_spend s ON s.account_id = a.owner_id AND s.month = ?${join.day ? "\n     LEFT JOIN daily_spend d ON d.account_id = a.owner_id AND d.day = ?" : ""}${join.key ? "\n     LEFT JOIN key_spend k ON k.key_id = ?" : ""}
+     WHERE a.id = ?`;
 }
 
 function encodeChargeCursor(createdAt: string, id: string): string {

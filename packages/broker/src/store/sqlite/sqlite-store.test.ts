@@ -5,7 +5,9 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStoreConformance } from "../conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
+import { describeMetricsConformance } from "../metrics-conformance.js";
 import type { Store } from "../types.js";
+import { countMetricBuckets } from "./metrics-schema.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
@@ -18,6 +20,17 @@ describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: jo
 describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeLedgerConformance("sqlite file (WAL)", () =>
   createSqliteStore({ path: join(dir, `l${++files}.db`) }),
+);
+
+describeMetricsConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+let metricsFile = "";
+describeMetricsConformance(
+  "sqlite file (WAL)",
+  () => {
+    metricsFile = join(dir, `m${++files}.db`);
+    return createSqliteStore({ path: metricsFile });
+  },
+  { countBuckets: (agentId) => countMetricBuckets(metricsFile, agentId) },
 );
 
 describe("sqlite store on disk", () => {
@@ -38,6 +51,8 @@ describe("sqlite store on disk", () => {
           agentId: null,
           rateLimit: null,
           spendCap: null,
+          suspendedAt: null,
+          suspendReason: null,
           expiresAt: null,
           createdAt: at,
           revokedAt: null,
@@ -85,6 +100,8 @@ describe("sqlite store on disk", () => {
         agentId: null,
         rateLimit: null,
         spendCap: null,
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: null,
         createdAt: "2026-01-01T00:00:00.000Z",
         revokedAt: null,
@@ -119,6 +136,8 @@ describe("sqlite store on disk", () => {
           agentId: null,
           rateLimit: 60,
           spendCap: null,
+          suspendedAt: null,
+          suspendReason: null,
           expiresAt: null,
           createdAt: T0,
           revokedAt: null,
@@ -151,6 +170,13 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 3: without migration 4's table and column.
     const raw = new Database(path);
+    raw.exec(
+      "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
+    );
+    raw.exec(
+      "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
+    );
+    raw.exec("DROP TABLE alert_channels;");
     raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
     raw.close();
 
@@ -163,6 +189,86 @@ describe("sqlite store on disk", () => {
       ]),
     );
     expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
+    await after.close();
+  });
+
+  it("migrates a version 6 database: no key is suspended, and the charges captured so far count as their days' spending", async () => {
+    const path = join(dir, "v6.db");
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const before = createSqliteStore({ path });
+    for (const id of ["acct_v6buyer", "acct_v6seller"]) {
+      await before.createAccount(
+        { id, name: id, email: null, createdAt: T0 },
+        {
+          id: `key_${id}`,
+          accountId: id,
+          kind: "account",
+          name: null,
+          prefix: "mk_abcdef",
+          hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"),
+          agentId: null,
+          rateLimit: null,
+          spendCap: null,
+          suspendedAt: null,
+          suspendReason: null,
+          expiresAt: null,
+          createdAt: T0,
+          revokedAt: null,
+        },
+      );
+    }
+    await before.credit({
+      id: "credit_v6",
+      accountId: "acct_v6buyer",
+      amount: 10_000_000,
+      reference: "t",
+      at: T0,
+    });
+    const charge = async (id: string, capturedAt: string | null) => {
+      await before.hold({
+        id,
+        buyerId: "acct_v6buyer",
+        sellerAccountId: "acct_v6seller",
+        agentId: "agent_v6",
+        amount: 1_000_000,
+        expiresAt: "2026-01-12T13:00:00.000Z",
+        at: T0,
+      });
+      if (capturedAt) await before.capture({ id: `${id}.cap`, holdId: id, amount: 600_000, at: capturedAt });
+    };
+    await charge("txn_v6_a", T0);
+    await charge("txn_v6_b", "2026-01-11T00:00:01.000Z");
+    await charge("txn_v6_c", "2026-01-11T09:00:00.000Z");
+    await charge("txn_v6_pending", null);
+    await before.close();
+    // Back to version 6: without migration 7's table and columns.
+    const raw = new Database(path);
+    raw.exec(
+      `DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
+       ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
+    );
+    raw.close();
+
+    const after = createSqliteStore({ path });
+    expect(await after.getApiKey("key_acct_v6buyer")).toMatchObject({
+      suspendedAt: null,
+      suspendReason: null,
+    });
+    expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
+    // 1.2 USD captured on the 11th and 1 USD in flight: 0.8 USD left of a 3 USD day.
+    const hold = (id: string, amount: number) =>
+      after.hold({
+        id,
+        buyerId: "acct_v6buyer",
+        sellerAccountId: "acct_v6seller",
+        agentId: "agent_v6",
+        amount,
+        dailyCap: 3_000_000,
+        expiresAt: "2026-01-12T13:00:00.000Z",
+        at: "2026-01-11T10:00:00.000Z",
+      });
+    await expect(hold("txn_v6_over", 800_001)).rejects.toMatchObject({ code: "SPEND_CAP_EXCEEDED" });
+    expect((await hold("txn_v6_last", 800_000)).status).toBe("pending");
     await after.close();
   });
 
@@ -190,6 +296,8 @@ describe("sqlite ledger audit", () => {
         agentId: null,
         rateLimit: null,
         spendCap: null,
+        suspendedAt: null,
+        suspendReason: null,
         expiresAt: null,
         createdAt: T0,
         revokedAt: null,
@@ -264,6 +372,33 @@ describe("sqlite ledger audit", () => {
     await store.close();
   });
 
+  it("finds a day's spending changed behind the ledger's back, or missing", async () => {
+    const { store, raw } = await ledgerOnDisk();
+    raw.prepare("UPDATE daily_spend SET captured = captured + 1 WHERE account_id = 'acct_buyer'").run();
+    raw
+      .prepare("INSERT INTO daily_spend (account_id, day, captured) VALUES ('acct_seller', '2026-01-09', 5)")
+      .run();
+    raw.close();
+    const audit = await store.audit();
+    expect(audit.violations).toEqual([
+      {
+        rule: "daily-spend-matches-charges",
+        detail: "acct_buyer on 2026-01-10: stored 700001, charges say 700000",
+      },
+      { rule: "daily-spend-matches-charges", detail: "acct_seller on 2026-01-09: stored 5, charges say 0" },
+    ]);
+    const again = new Database(raw.name);
+    again.prepare("DELETE FROM daily_spend").run();
+    again.close();
+    expect((await store.audit()).violations).toEqual([
+      {
+        rule: "daily-spend-matches-charges",
+        detail: "acct_buyer on 2026-01-10: nothing stored, charges say 700000",
+      },
+    ]);
+    await store.close();
+  });
+
   it("finds an overdrawn wallet, unbalanced pending amounts, charges that disagree with their transfers and a top-up never credited", async () => {
     const { store, raw } = await ledgerOnDisk();
     raw
@@ -286,8 +421,9 @@ describe("sqlite ledger audit", () => {
         "wallet-not-negative",
         "pending-debits-equal-credits",
         "charge-matches-transfers",
-        // The charge marked pending again now disagrees with its key's spending too.
+        // The charge marked pending again now disagrees with its key's spending too, and its day's.
         "key-spend-matches-charges",
+        "daily-spend-matches-charges",
         "topup-credited-once",
       ]),
     );

@@ -10,16 +10,16 @@ import type {
   AgentSearchPage,
   ApiKeyPatch,
   ApiKeyRecord,
-  CallOutcome,
-  HealthCheckOutcome,
   NewAgent,
   PriceHistoryRecord,
   SearchSortValue,
   Store,
 } from "../types.js";
 import { carryKeySpend } from "./key-spend-schema.js";
+import { createSqliteMetrics } from "./metrics-schema.js";
 import { migrate } from "./migrations.js";
 import { createSqlitePayoutDestinations } from "./payout-schema.js";
+import { createSqliteAlertChannels } from "./sqlite-alerts.js";
 import { assertAmount, createSqliteLedger } from "./sqlite-ledger.js";
 
 /** Options of {@link createSqliteStore}. */
@@ -76,6 +76,8 @@ interface KeyRow {
   agent_id: string | null;
   rate_limit: number | null;
   spend_cap: number | null;
+  suspended_at: string | null;
+  suspend_reason: string | null;
   expires_at: string | null;
   created_at: string;
   revoked_at: string | null;
@@ -115,8 +117,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     assertSpendCap(key.kind, spendCap);
     prepare(
       `INSERT INTO api_keys (id, account_id, kind, name, prefix, hashed_key, agent_id, rate_limit,
-         spend_cap, expires_at, created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         spend_cap, suspended_at, suspend_reason, expires_at, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       key.id,
       key.accountId,
@@ -127,6 +129,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       key.agentId,
       key.rateLimit,
       spendCap,
+      key.suspendedAt ?? null,
+      key.suspendReason ?? null,
       key.expiresAt,
       key.createdAt,
       key.revokedAt,
@@ -163,28 +167,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     for (const tag of tags) insert.run(tag, seq);
   };
 
-  const writeScores = (row: AgentRow, counters: AgentCounters, at: string): void => {
-    const scores = scoreAgent(row.price_micros, counters);
-    prepare(
-      `UPDATE agents SET calls = ?, successes = ?, total_response_time_ms = ?, health_checks = ?,
-         healthy_checks = ?, success_rate = ?, avg_response_time_ms = ?, uptime_24h = ?, trust_score = ?,
-         cost_per_success = ?, metrics_updated_at = ?
-       WHERE seq = ?`,
-    ).run(
-      counters.calls,
-      counters.successes,
-      counters.totalResponseTimeMs,
-      counters.healthChecks,
-      counters.healthyChecks,
-      scores.successRate,
-      scores.avgResponseTimeMs,
-      scores.uptime,
-      scores.trustScore,
-      scores.costPerSuccessMicros,
-      at,
-      row.seq,
-    );
-  };
+  // Call outcomes, health checks, window metrics and the ranking figures derived from them.
+  const metrics = createSqliteMetrics(db, prepare);
 
   const insertAgent = db.transaction((agent: NewAgent): AgentRecord => {
     const counters = countersOf(undefined);
@@ -269,26 +253,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ) {
       insertPrice(id, p, at);
       if (p.priceMicros !== current.pricing.priceMicros) {
-        writeScores({ ...row, price_micros: p.priceMicros }, current.counters, row.metrics_updated_at);
+        metrics.rescore(row.seq, p.priceMicros, row.metrics_updated_at);
       }
     }
     return toAgent(getAgentRow(id) as AgentRow);
   });
-
-  const recordCounters = db.transaction(
-    (at: string, byAgent: Map<string, (counters: AgentCounters) => AgentCounters>): void => {
-      for (const [agentId, apply] of byAgent) {
-        const row = getAgentRow(agentId);
-        if (row) writeScores(row, apply(countersOf(row)), at);
-      }
-    },
-  );
 
   const ledger = createSqliteLedger(db, prepare);
 
   return {
     ...ledger,
     ...createSqlitePayoutDestinations(prepare),
+    ...createSqliteAlertChannels(prepare),
 
     async createAccount(account, firstKey) {
       db.transaction(() => {
@@ -353,6 +329,21 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return updateKey(id, patch);
     },
 
+    async suspendApiKey(id, at, reason) {
+      const { changes } = prepare(
+        `UPDATE api_keys SET suspended_at = ?, suspend_reason = ?
+         WHERE id = ? AND suspended_at IS NULL AND revoked_at IS NULL`,
+      ).run(at, reason, id);
+      return changes === 1;
+    },
+
+    async reinstateApiKey(id) {
+      const { changes } = prepare(
+        "UPDATE api_keys SET suspended_at = NULL, suspend_reason = NULL WHERE id = ? AND suspended_at IS NOT NULL",
+      ).run(id);
+      return changes === 1;
+    },
+
     async insertAgent(agent) {
       return insertAgent(agent);
     },
@@ -414,30 +405,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       ).all() as Array<{ category: string; count: number }>;
     },
 
-    async recordCallOutcomes(outcomes: CallOutcome[], at: string) {
-      const byAgent = new Map<string, (counters: AgentCounters) => AgentCounters>();
-      for (const [agentId, list] of groupBy(outcomes, (outcome) => outcome.agentId)) {
-        byAgent.set(agentId, (counters) => ({
-          ...counters,
-          calls: counters.calls + list.length,
-          successes: counters.successes + list.filter((outcome) => outcome.success).length,
-          totalResponseTimeMs:
-            counters.totalResponseTimeMs + sum(list.map((outcome) => outcome.responseTimeMs)),
-        }));
-      }
-      recordCounters(at, byAgent);
+    ...metrics.store,
+
+    async listHealthCheckTargets() {
+      const rows = prepare(
+        "SELECT id, api_endpoint, status FROM agents WHERE status <> 'inactive' ORDER BY seq",
+      ).all() as Array<{ id: string; api_endpoint: string; status: "active" | "down" }>;
+      return rows.map((row) => ({ id: row.id, apiEndpoint: row.api_endpoint, status: row.status }));
     },
 
-    async recordHealthChecks(outcomes: HealthCheckOutcome[], at: string) {
-      const byAgent = new Map<string, (counters: AgentCounters) => AgentCounters>();
-      for (const [agentId, list] of groupBy(outcomes, (outcome) => outcome.agentId)) {
-        byAgent.set(agentId, (counters) => ({
-          ...counters,
-          healthChecks: counters.healthChecks + list.length,
-          healthyChecks: counters.healthyChecks + list.filter((outcome) => outcome.healthy).length,
-        }));
-      }
-      recordCounters(at, byAgent);
+    async setAgentHealthStatus(agentId, status, at) {
+      // Only between up and down: a deactivated agent stays so until its owner re-activates it.
+      const { changes } = prepare(
+        `UPDATE agents SET status = ?, updated_at = ?
+         WHERE id = ? AND status IN ('active', 'down') AND status <> ?`,
+      ).run(status, at, agentId, status);
+      return changes === 1;
     },
 
     async close() {
@@ -845,6 +828,8 @@ function toKey(row: KeyRow): ApiKeyRecord {
     agentId: row.agent_id,
     rateLimit: row.rate_limit,
     spendCap: row.spend_cap,
+    suspendedAt: row.suspended_at,
+    suspendReason: row.suspend_reason,
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
@@ -867,19 +852,4 @@ function assertSpendCap(kind: ApiKeyRecord["kind"], spendCap: number | null): vo
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
-}
-
-function sum(values: number[]): number {
-  return values.reduce((total, value) => total + value, 0);
 }

@@ -1,0 +1,10 @@
+export type { EmailTransport } from "./email.js";
+export { createSmtpTransport } from "./email.js";
+export type { AlertContext, AlertMessage } from "./messages.js";
+export { renderAlert } from "./messages.js";
+export type { AlertNotifierOptions } from "./notifier.js";
+export { createAlertNotifier, DEFAULT_RETRY_DELAYS_MS } from "./notifier.js";
+export { alertRoutes } from "./routes.js";
+export type { FetchLike } from "./slack.js";
+export { DeliveryError, slackText } from "./slack.js";
+export type { AlertEvent, AlertNotifier } from "./types.js";

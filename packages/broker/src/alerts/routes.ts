@@ -1,0 +1,100 @@
+import { isMercatoError, MercatoError } from "@mercato/protocol";
+import { z } from "zod";
+import { type BrokerDeps, defineRoute } from "../http/route.js";
+import { checkSellerEndpoint } from "../registry/endpoint-policy.js";
+import type { AgentRecord, AlertChannelsRecord } from "../store/types.js";
+
+const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
+
+/** An agent's alert channels: where its owner hears that it went down, came back or fails too often. */
+export const alertRoutes = [
+  defineRoute({
+    method: "GET",
+    url: "/agents/:id/alerts",
+    operationId: "getAgentAlerts",
+    tag: "Agents",
+    summary: "An agent's alert channels",
+    description: "Where alerts about the agent go. Owner only.",
+    auth: "account",
+    params: AgentParams,
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "AlertChannels", description: "The alert channels" },
+    async handler({ deps, caller, params }) {
+      const agent = await ownAgent(deps, caller.account.id, params.id);
+      return presentAlertChannels(agent.id, await deps.store.getAlertChannels(agent.id));
+    },
+  }),
+  defineRoute({
+    method: "PUT",
+    url: "/agents/:id/alerts",
+    operationId: "setAgentAlerts",
+    tag: "Agents",
+    summary: "Set an agent's alert channels",
+    description:
+      "Owner only. The broker alerts once per change of state: when the agent fails its health check several times in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.",
+    auth: "account",
+    params: AgentParams,
+    body: "SetAlertChannelsRequest",
+    errors: ["AGENT_NOT_FOUND"],
+    success: { status: 200, schema: "AlertChannels", description: "The alert channels now in force" },
+    async handler({ deps, caller, params, body }) {
+      const agent = await ownAgent(deps, caller.account.id, params.id);
+      if (typeof body.slack_webhook_url === "string") await checkWebhookUrl(body.slack_webhook_url, deps);
+      const current = await deps.store.getAlertChannels(agent.id);
+      const next = {
+        slackWebhookUrl:
+          body.slack_webhook_url === undefined ? (current?.slackWebhookUrl ?? null) : body.slack_webhook_url,
+        email: body.email === undefined ? (current?.email ?? null) : body.email,
+        successRateThreshold:
+          body.success_rate_threshold === undefined
+            ? (current?.successRateThreshold ?? null)
+            : body.success_rate_threshold,
+      };
+      const empty =
+        next.slackWebhookUrl === null && next.email === null && next.successRateThreshold === null;
+      await deps.store.setAlertChannels(
+        agent.id,
+        empty ? null : { ...next, updatedAt: deps.clock.now().toISOString() },
+      );
+      return presentAlertChannels(agent.id, await deps.store.getAlertChannels(agent.id));
+    },
+  }),
+];
+
+function presentAlertChannels(agentId: string, channels: AlertChannelsRecord | undefined) {
+  return {
+    agent_id: agentId,
+    slack_webhook_url: channels?.slackWebhookUrl ?? null,
+    email: channels?.email ?? null,
+    success_rate_threshold: channels?.successRateThreshold ?? null,
+    updated_at: channels?.updatedAt ?? null,
+  };
+}
+
+async function ownAgent(deps: BrokerDeps, accountId: string, id: string): Promise<AgentRecord> {
+  const agent = await deps.store.getAgent(id);
+  if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${id}`);
+  if (agent.ownerId !== accountId) {
+    throw new MercatoError("FORBIDDEN", "Only the agent's owner can see or change its alerts");
+  }
+  return agent;
+}
+
+/**
+ * The broker posts to the webhook, so it is held to the seller endpoints' policy: https (the
+ * schema), no credentials, and outside dev mode a host whose every address is public.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` on `slack_webhook_url`.
+ */
+async function checkWebhookUrl(url: string, deps: BrokerDeps): Promise<void> {
+  try {
+    await checkSellerEndpoint(url, { dev: deps.config.dev, resolveHost: deps.resolveHost });
+  } catch (error) {
+    if (!isMercatoError(error) || error.code !== "INVALID_ENDPOINT") throw error;
+    const reason = error.message.replace(/^api_endpoint /, "");
+    throw new MercatoError("VALIDATION_ERROR", `Invalid body: slack_webhook_url: ${reason}`, {
+      details: { issues: [{ path: "slack_webhook_url", message: reason }] },
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,2 @@
+export type { FraudDetector, FraudDetectorOptions } from "./detector.js";
+export { createFraudDetector } from "./detector.js";

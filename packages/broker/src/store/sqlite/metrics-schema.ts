@@ -1,0 +1,505 @@
+import { type AgentScores, scoreFromWindows } from "@mercato/protocol";
+import Database from "better-sqlite3";
+import type { AgentWindowMetrics, CallOutcome, HealthCheckOutcome, MetricsWindow, Store } from "../types.js";
+
+/**
+ * Upper bounds (inclusive, ms) of the response-time histogram's buckets: 24 bounds on a rough
+ * log scale from 1 ms to 60 s, each at most twice the one before; a 25th bucket holds slower calls.
+ * They are part of the stored format (columns `rt0`…`rt24`): never change them without a migration.
+ */
+export const RESPONSE_TIME_BOUNDS_MS: readonly number[] = Object.freeze([
+  1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1_300, 2_000, 3_000, 5_000, 8_000, 13_000,
+  20_000, 35_000, 60_000,
+]);
+
+/** Histogram columns: `rtN` counts calls that took at most bound N and more than bound N − 1. */
+const HISTOGRAM = Array.from({ length: RESPONSE_TIME_BOUNDS_MS.length + 1 }, (_, i) => `rt${i}`);
+
+/** Every summed column of a bucket, in the order buckets are read and written. */
+const SUMS = ["calls", "successes", "response_us", "health_checks", "healthy_checks", ...HISTOGRAM];
+
+const BUCKET_COLUMNS = SUMS.map((column) => `${column} INTEGER NOT NULL DEFAULT 0`).join(",\n      ");
+
+/**
+ * Migration 5: per-agent metrics in time buckets, and each agent's running window totals.
+ *
+ * - `agent_metric_minutes`: one row per agent per minute with any call or health check (`start` is
+ *   Unix time in whole minutes): calls, successes, their response times summed in whole µs (integer
+ *   sums are exact, so rollups and sliding totals never drift), health checks, healthy checks, and
+ *   the response-time histogram. Only the last 24 hours stay here.
+ * - `agent_metric_hours`: the same columns per agent per hour (`start` is the hour's first minute).
+ *   Minutes older than 24 hours are added into their hour; hours older than 30 days are dropped.
+ *   An agent thus keeps at most 1,440 minute rows and 720 hour rows, however long it runs.
+ * - `agent_metric_windows`: per agent, the sums the ranking figures are computed from: calls over
+ *   every bucket (the 30-day window) and health checks over the minute buckets (the 24-hour
+ *   window). Writes add to them; the rollup takes out what leaves each window. So refreshing
+ *   scores reads one row per agent, never its buckets. No row means all zero; rows for agents
+ *   measured before this migration (by lifetime counters, of no known date) start at zero, so that
+ *   the next refresh scores them on their windows.
+ */
+export const METRICS_MIGRATION = {
+  version: 5,
+  name: "per-agent metrics in minute and hour buckets",
+  sql: `
+    CREATE TABLE agent_metric_minutes (
+      agent_seq INTEGER NOT NULL REFERENCES agents(seq),
+      start INTEGER NOT NULL,
+      ${BUCKET_COLUMNS},
+      PRIMARY KEY (agent_seq, start)
+    ) STRICT, WITHOUT ROWID;
+    -- The rollup finds the minutes leaving the 24-hour window by time, across agents.
+    CREATE INDEX agent_metric_minutes_by_start ON agent_metric_minutes (start);
+
+    CREATE TABLE agent_metric_hours (
+      agent_seq INTEGER NOT NULL REFERENCES agents(seq),
+      start INTEGER NOT NULL,
+      ${BUCKET_COLUMNS},
+      PRIMARY KEY (agent_seq, start)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX agent_metric_hours_by_start ON agent_metric_hours (start);
+
+    CREATE TABLE agent_metric_windows (
+      agent_seq INTEGER PRIMARY KEY REFERENCES agents(seq),
+      calls_30d INTEGER NOT NULL DEFAULT 0,
+      successes_30d INTEGER NOT NULL DEFAULT 0,
+      response_us_30d INTEGER NOT NULL DEFAULT 0,
+      health_checks_24h INTEGER NOT NULL DEFAULT 0,
+      healthy_checks_24h INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    INSERT INTO agent_metric_windows (agent_seq) SELECT seq FROM agents WHERE calls > 0 OR health_checks > 0;
+  `,
+} as const;
+
+const MINUTE_MS = 60_000;
+const DAY_MINUTES = 24 * 60;
+const WINDOW_MINUTES: Record<MetricsWindow, number> = {
+  "24h": DAY_MINUTES,
+  "7d": 7 * DAY_MINUTES,
+  "30d": 30 * DAY_MINUTES,
+};
+/** Agents rescored per transaction by a refresh. */
+const RESCORE_CHUNK = 1_000;
+/** A response time above this (a day) is a broken clock, not a measurement. */
+const MAX_RESPONSE_MS = 24 * 60 * 60 * 1000;
+
+/** Unix time in whole minutes of an ISO 8601 time. */
+export function minuteOf(iso: string): number {
+  return Math.floor(Date.parse(iso) / MINUTE_MS);
+}
+
+/**
+ * The first minute (Unix time in minutes) of `window` ending in minute `nowMinute`. A window sums
+ * every bucket that starts from there up to `nowMinute`, so it is exact at minute granularity:
+ *
+ * - 24h: the 1,440 minutes ending with the current one. A minute belongs to it or not, whole; a
+ *   call 24 h + 1 min ago is out. The rollup never touches these minutes, so they are all minute
+ *   buckets.
+ * - 7d and 30d: data older than 24 hours is kept per hour, and an hour cannot be split, so the
+ *   window starts at the first whole hour inside the span (it covers 7 d or 30 d less up to 59
+ *   minutes). Every minute from that hour on is in exactly one bucket starting at or after it, so
+ *   the sum is exact for [start, now], which the answer reports as `from`.
+ */
+export function windowStart(window: MetricsWindow, nowMinute: number): number {
+  const first = nowMinute - WINDOW_MINUTES[window] + 1;
+  return window === "24h" ? first : Math.ceil(first / 60) * 60;
+}
+
+/** The histogram bucket of a response time. */
+export function histogramBucket(responseTimeMs: number): number {
+  const index = RESPONSE_TIME_BOUNDS_MS.findIndex((bound) => responseTimeMs <= bound);
+  return index === -1 ? RESPONSE_TIME_BOUNDS_MS.length : index;
+}
+
+/**
+ * The `q` quantile (0–1) of the response times counted in `histogram`, interpolated linearly
+ * within its bucket; null when it counts nothing. The true value lies in the same bucket, so the
+ * error is at most that bucket's width (at most the bucket's lower bound, as a bound is at most
+ * twice the one before). Past the last bound (60 s) the answer is the last bound.
+ */
+export function histogramQuantile(histogram: readonly number[], q: number): number | null {
+  const total = histogram.reduce((sum, count) => sum + count, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (const [i, count] of histogram.entries()) {
+    if (count > 0 && below + count >= rank) {
+      const last = RESPONSE_TIME_BOUNDS_MS.length - 1;
+      const lower = i === 0 ? 0 : (RESPONSE_TIME_BOUNDS_MS[Math.min(i - 1, last)] as number);
+      const upper = RESPONSE_TIME_BOUNDS_MS[Math.min(i, last)] as number;
+      return lower + ((upper - lower) * Math.max(0, rank - below)) / count;
+    }
+    below += count;
+  }
+  return RESPONSE_TIME_BOUNDS_MS.at(-1) as number;
+}
+
+type Prepare = (sql: string) => Database.Statement;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** What one flush adds to one agent's current minute. */
+interface BucketDelta {
+  calls: number;
+  successes: number;
+  /** Summed response times in ms, for the agent's lifetime counter. */
+  responseMs: number;
+  /** The same in whole µs, for the buckets. */
+  responseUs: number;
+  healthChecks: number;
+  healthyChecks: number;
+  histogram: number[];
+}
+
+interface WindowTotals {
+  calls_30d: number;
+  successes_30d: number;
+  response_us_30d: number;
+  health_checks_24h: number;
+  healthy_checks_24h: number;
+}
+
+interface ScoredRow extends WindowTotals {
+  seq: number;
+  price_micros: number;
+  success_rate: number;
+  avg_response_time_ms: number;
+  uptime_24h: number;
+  trust_score: number;
+  cost_per_success: number;
+}
+
+const WINDOW_TOTALS = "calls_30d, successes_30d, response_us_30d, health_checks_24h, healthy_checks_24h";
+const SCORED_ROW = `a.seq, a.price_micros, a.success_rate, a.avg_response_time_ms, a.uptime_24h, a.trust_score,
+  a.cost_per_success, ${WINDOW_TOTALS.split(", ")
+    .map((column) => `COALESCE(w.${column}, 0) AS ${column}`)
+    .join(", ")}`;
+
+const emptyDelta = (): BucketDelta => ({
+  calls: 0,
+  successes: 0,
+  responseMs: 0,
+  responseUs: 0,
+  healthChecks: 0,
+  healthyChecks: 0,
+  histogram: HISTOGRAM.map(() => 0),
+});
+
+/** The ranking figures of an agent priced `priceMicros` from its window totals (see DESIGN.md). */
+function scoresOf(priceMicros: number, totals: WindowTotals): AgentScores {
+  return scoreFromWindows(
+    priceMicros,
+    {
+      calls: totals.calls_30d,
+      successes: totals.successes_30d,
+      totalResponseTimeMs: totals.response_us_30d / 1000,
+    },
+    { healthChecks: totals.health_checks_24h, healthyChecks: totals.healthy_checks_24h },
+  );
+}
+
+/** The metrics methods of the SQLite store, plus `rescore` for a price change. */
+export interface SqliteMetrics {
+  store: Pick<Store, "recordCallOutcomes" | "recordHealthChecks" | "getAgentMetrics" | "refreshScores">;
+  /**
+   * Rewrites an agent's ranking figures from its window totals at a new price, inside the caller's
+   * transaction.
+   */
+  rescore(seq: number, priceMicros: number, at: string): void;
+}
+
+/**
+ * Per-agent metrics on SQLite (see {@link METRICS_MIGRATION}). Writes add each flush to the current
+ * minute bucket (one upsert per agent), the window totals and the agents' lifetime counters, and
+ * rescore the agents they touch, in one transaction. `refreshScores` rolls minutes older than 24 h
+ * into hours, drops hours older than 30 days, takes both out of the window totals, and rescores:
+ * it reads only the buckets leaving a window and one totals row per agent.
+ */
+export function createSqliteMetrics(db: Database.Database, prepare: Prepare): SqliteMetrics {
+  const agentOf = (agentId: string) =>
+    prepare("SELECT seq, price_micros FROM agents WHERE id = ?").get(agentId) as
+      | { seq: number; price_micros: number }
+      | undefined;
+
+  const writeScores = (seq: number, scores: AgentScores, at: string): void => {
+    prepare(
+      `UPDATE agents SET success_rate = ?, avg_response_time_ms = ?, uptime_24h = ?, trust_score = ?,
+         cost_per_success = ?, metrics_updated_at = ?
+       WHERE seq = ?`,
+    ).run(
+      scores.successRate,
+      scores.avgResponseTimeMs,
+      scores.uptime,
+      scores.trustScore,
+      scores.costPerSuccessMicros,
+      at,
+      seq,
+    );
+  };
+
+  /**
+   * Moves what left the windows as of `nowMinute` out of the window totals: minutes older than
+   * 24 h into their hours, hours older than 30 days out altogether. Touches only those buckets.
+   */
+  const rollUp = (nowMinute: number): void => {
+    const dayStart = windowStart("24h", nowMinute);
+    const monthStart = windowStart("30d", nowMinute);
+    prepare(
+      `UPDATE agent_metric_windows AS w
+       SET health_checks_24h = w.health_checks_24h - m.checks, healthy_checks_24h = w.healthy_checks_24h - m.healthy
+       FROM (SELECT agent_seq, SUM(health_checks) AS checks, SUM(healthy_checks) AS healthy
+             FROM agent_metric_minutes WHERE start < ? GROUP BY agent_seq) AS m
+       WHERE w.agent_seq = m.agent_seq`,
+    ).run(dayStart);
+    prepare(
+      `INSERT INTO agent_metric_hours (agent_seq, start, ${SUMS.join(", ")})
+       SELECT agent_seq, start - start % 60, ${SUMS.map((c) => `SUM(${c})`).join(", ")}
+       FROM agent_metric_minutes WHERE start < ? GROUP BY agent_seq, start - start % 60
+       ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
+    ).run(dayStart);
+    prepare("DELETE FROM agent_metric_minutes WHERE start < ?").run(dayStart);
+    prepare(
+      `UPDATE agent_metric_windows AS w
+       SET calls_30d = w.calls_30d - h.calls, successes_30d = w.successes_30d - h.successes,
+         response_us_30d = w.response_us_30d - h.response_us
+       FROM (SELECT agent_seq, SUM(calls) AS calls, SUM(successes) AS successes, SUM(response_us) AS response_us
+             FROM agent_metric_hours WHERE start < ? GROUP BY agent_seq) AS h
+       WHERE w.agent_seq = h.agent_seq`,
+    ).run(monthStart);
+    prepare("DELETE FROM agent_metric_hours WHERE start < ?").run(monthStart);
+  };
+
+  const record = db.transaction((deltas: Map<string, BucketDelta>, at: string): void => {
+    const minute = minuteOf(at);
+    // The agents written are rescored on windows as of `at`, even with no refresher running. Cheap:
+    // the refresher has usually rolled up already, and then this reads nothing.
+    rollUp(minute);
+    for (const [agentId, delta] of deltas) {
+      const agent = agentOf(agentId);
+      if (!agent) continue;
+      const sums = [
+        delta.calls,
+        delta.successes,
+        delta.responseUs,
+        delta.healthChecks,
+        delta.healthyChecks,
+        ...delta.histogram,
+      ];
+      prepare(
+        `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
+         VALUES (?, ?, ${SUMS.map(() => "?").join(", ")})
+         ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
+      ).run(agent.seq, minute, ...sums);
+      const totals = prepare(
+        `INSERT INTO agent_metric_windows (agent_seq, ${WINDOW_TOTALS}) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.split(", ")
+           .map((c) => `${c} = ${c} + excluded.${c}`)
+           .join(", ")}
+         RETURNING ${WINDOW_TOTALS}`,
+      ).get(
+        agent.seq,
+        delta.calls,
+        delta.successes,
+        delta.responseUs,
+        delta.healthChecks,
+        delta.healthyChecks,
+      ) as WindowTotals;
+      const scores = scoresOf(agent.price_micros, totals);
+      prepare(
+        `UPDATE agents SET calls = calls + ?, successes = successes + ?,
+           total_response_time_ms = total_response_time_ms + ?, health_checks = health_checks + ?,
+           healthy_checks = healthy_checks + ?, success_rate = ?, avg_response_time_ms = ?, uptime_24h = ?,
+           trust_score = ?, cost_per_success = ?, metrics_updated_at = ?
+         WHERE seq = ?`,
+      ).run(
+        delta.calls,
+        delta.successes,
+        delta.responseMs,
+        delta.healthChecks,
+        delta.healthyChecks,
+        scores.successRate,
+        scores.avgResponseTimeMs,
+        scores.uptime,
+        scores.trustScore,
+        scores.costPerSuccessMicros,
+        at,
+        agent.seq,
+      );
+    }
+  });
+
+  /** Rescores `rows` (read in the same transaction) from their window totals; returns how many changed. */
+  const rescoreRows = (rows: ScoredRow[], now: string): number => {
+    let changed = 0;
+    for (const row of rows) {
+      const scores = scoresOf(row.price_micros, row);
+      if (
+        scores.successRate !== row.success_rate ||
+        scores.avgResponseTimeMs !== row.avg_response_time_ms ||
+        scores.uptime !== row.uptime_24h ||
+        scores.trustScore !== row.trust_score ||
+        scores.costPerSuccessMicros !== row.cost_per_success
+      ) {
+        writeScores(row.seq, scores, now);
+        changed++;
+      }
+      if (row.calls_30d === 0 && row.health_checks_24h === 0) {
+        prepare("DELETE FROM agent_metric_windows WHERE agent_seq = ?").run(row.seq);
+      }
+    }
+    return changed;
+  };
+
+  // Every agent with a totals row: measured in its windows, or whose last figures just left them
+  // (the row goes once it is scored at zero). In agent order, from after `after`.
+  const rescoreFrom = db.transaction(
+    (after: number, now: string): { changed: number; last: number | undefined } => {
+      const rows = prepare(
+        `SELECT ${SCORED_ROW} FROM agent_metric_windows w JOIN agents a ON a.seq = w.agent_seq
+       WHERE w.agent_seq > ? ORDER BY w.agent_seq LIMIT ${RESCORE_CHUNK}`,
+      ).all(after) as ScoredRow[];
+      return { changed: rescoreRows(rows, now), last: rows.at(-1)?.seq };
+    },
+  );
+
+  const rescoreIds = db.transaction((agentIds: string[], now: string): number => {
+    const rows = prepare(
+      `SELECT ${SCORED_ROW} FROM agents a LEFT JOIN agent_metric_windows w ON w.agent_seq = a.seq
+       WHERE a.id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(agentIds)) as ScoredRow[];
+    return rescoreRows(rows, now);
+  });
+
+  /**
+   * Rolls up, then rescores in chunks of RESCORE_CHUNK agents, one transaction each, letting other
+   * work run in between (10,000 agents take a few hundred ms). Chunks are safe: each reads the
+   * totals it scores in its own transaction, and every write rescores the agents it touches.
+   */
+  const refresh = async (now: string, agentIds: string[] | undefined): Promise<number> => {
+    db.transaction(() => rollUp(minuteOf(now)))();
+    let changed = 0;
+    if (agentIds !== undefined) {
+      for (let i = 0; i < agentIds.length; i += RESCORE_CHUNK) {
+        if (i > 0) await yieldToEventLoop();
+        changed += rescoreIds(agentIds.slice(i, i + RESCORE_CHUNK), now);
+      }
+      return changed;
+    }
+    let after = 0;
+    for (;;) {
+      const chunk = rescoreFrom(after, now);
+      changed += chunk.changed;
+      if (chunk.last === undefined) return changed;
+      after = chunk.last;
+      await yieldToEventLoop();
+    }
+  };
+
+  const windowSums = (seq: number, from: number, to: number): number[] => {
+    const columns = SUMS.join(", ");
+    return prepare(
+      `SELECT ${SUMS.map((c) => `COALESCE(SUM(${c}), 0)`).join(", ")} FROM (
+         SELECT ${columns} FROM agent_metric_minutes WHERE agent_seq = ? AND start BETWEEN ? AND ?
+         UNION ALL
+         SELECT ${columns} FROM agent_metric_hours WHERE agent_seq = ? AND start BETWEEN ? AND ?
+       )`,
+    )
+      .raw()
+      .get(seq, from, to, seq, from, to) as number[];
+  };
+
+  return {
+    store: {
+      async recordCallOutcomes(outcomes: CallOutcome[], at: string) {
+        const deltas = new Map<string, BucketDelta>();
+        for (const outcome of outcomes) {
+          const delta = deltas.get(outcome.agentId) ?? emptyDelta();
+          deltas.set(outcome.agentId, delta);
+          // A clock jump can make a time negative or absurd: keep it in range rather than poison the sums.
+          const ms = outcome.responseTimeMs > 0 ? Math.min(outcome.responseTimeMs, MAX_RESPONSE_MS) : 0;
+          delta.calls++;
+          if (outcome.success) delta.successes++;
+          delta.responseMs += ms;
+          delta.responseUs += Math.round(ms * 1000);
+          (delta.histogram[histogramBucket(ms)] as number)++;
+        }
+        record(deltas, at);
+      },
+
+      async recordHealthChecks(outcomes: HealthCheckOutcome[], at: string) {
+        const deltas = new Map<string, BucketDelta>();
+        for (const outcome of outcomes) {
+          const delta = deltas.get(outcome.agentId) ?? emptyDelta();
+          deltas.set(outcome.agentId, delta);
+          delta.healthChecks++;
+          if (outcome.healthy) delta.healthyChecks++;
+        }
+        record(deltas, at);
+      },
+
+      async getAgentMetrics(
+        agentId: string,
+        window: MetricsWindow,
+        now: string,
+      ): Promise<AgentWindowMetrics> {
+        const nowMinute = minuteOf(now);
+        const from = windowStart(window, nowMinute);
+        const seq = agentOf(agentId)?.seq;
+        const sums = seq === undefined ? SUMS.map(() => 0) : windowSums(seq, from, nowMinute);
+        const [calls = 0, successes = 0, responseUs = 0, healthChecks = 0, healthyChecks = 0] = sums;
+        const histogram = sums.slice(5);
+        return {
+          agentId,
+          window,
+          from: new Date(from * MINUTE_MS).toISOString(),
+          to: now,
+          calls,
+          successes,
+          meanResponseTimeMs: calls === 0 ? null : responseUs / 1000 / calls,
+          p50ResponseTimeMs: histogramQuantile(histogram, 0.5),
+          p95ResponseTimeMs: histogramQuantile(histogram, 0.95),
+          healthChecks,
+          healthyChecks,
+        };
+      },
+
+      async refreshScores(now: string, agentIds?: string[]) {
+        return refresh(now, agentIds);
+      },
+    },
+
+    rescore(seq, priceMicros, at) {
+      const totals = prepare(`SELECT ${WINDOW_TOTALS} FROM agent_metric_windows WHERE agent_seq = ?`).get(
+        seq,
+      ) as WindowTotals | undefined;
+      writeScores(
+        seq,
+        scoresOf(priceMicros, {
+          calls_30d: totals?.calls_30d ?? 0,
+          successes_30d: totals?.successes_30d ?? 0,
+          response_us_30d: totals?.response_us_30d ?? 0,
+          health_checks_24h: totals?.health_checks_24h ?? 0,
+          healthy_checks_24h: totals?.healthy_checks_24h ?? 0,
+        }),
+        at,
+      );
+    },
+  };
+}
+
+/**
+ * Counts an agent's minute and hour buckets in the database file at `path`, read-only (for tests
+ * and diagnostics: storage per agent stays within 1,440 minute rows and 720 hour rows).
+ */
+export function countMetricBuckets(path: string, agentId: string): { minutes: number; hours: number } {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const count = (table: string) =>
+      db
+        .prepare(`SELECT count(*) FROM ${table} WHERE agent_seq = (SELECT seq FROM agents WHERE id = ?)`)
+        .pluck()
+        .get(agentId) as number;
+    return { minutes: count("agent_metric_minutes"), hours: count("agent_metric_hours") };
+  } finally {
+    db.close();
+  }
+}
