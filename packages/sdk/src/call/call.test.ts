@@ -81,6 +81,8 @@ function fakeBroker(agents: FakeAgent[]) {
           rate_limit: null,
           spend_cap_usd: null,
           spent_usd: "0.000000",
+          suspended_at: null,
+          suspend_reason: null,
           expires_at: null,
           created_at: "2026-01-01T00:00:00.000Z",
           revoked_at: null,

@@ -26,6 +26,8 @@ function accessKey(id: string, agentId = AGENT): ApiKey {
     rate_limit: null,
     spend_cap_usd: null,
     spent_usd: "0.000000",
+    suspended_at: null,
+    suspend_reason: null,
     expires_at: null,
     created_at: "2026-03-01T12:00:00.000Z",
     revoked_at: null,
