@@ -78,7 +78,7 @@ try {
       "10000000",
       // One key makes thousands of calls a minute here: keep fraud detection counting, never suspending.
       "--burst-floor",
-      "1000000000",
+      "100000000",
       "--admin-token",
       ADMIN,
     ],

@@ -257,7 +257,7 @@ export function parseConfig(
       ...DEFAULT_FRAUD_SETTINGS,
       ...(dailyLimit && { newAccountDailyLimitMicros: parseDailyLimit(dailyLimit.value, dailyLimit.source) }),
       ...(burstFloor && {
-        burstFloorPerMinute: parseCount(burstFloor.value, burstFloor.source, 1_000_000_000),
+        burstFloorPerMinute: parseCount(burstFloor.value, burstFloor.source, 100_000_000),
       }),
     },
   };
