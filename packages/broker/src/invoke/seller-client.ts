@@ -1,6 +1,5 @@
-import { isIP, type LookupFunction } from "node:net";
 import { Agent, errors as undiciErrors } from "undici";
-import { isPublicAddress, type ResolveHost } from "../registry/endpoint-policy.js";
+import { publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
 
 /** How a call to a seller ended. Failures are data: the invoke path voids the hold for each. */
 export type SellerCallResult =
@@ -49,35 +48,12 @@ class ResponseTooLarge extends Error {}
  */
 export function createSellerClient(options: SellerClientOptions): SellerClient {
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024;
-  const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    options.resolveHost(hostname).then(
-      (addresses) => {
-        const blocked = addresses.find((address) => !isPublicAddress(address));
-        if (addresses.length === 0 || blocked !== undefined) {
-          const error = Object.assign(
-            new Error(
-              blocked === undefined
-                ? `${hostname} does not resolve`
-                : `${hostname} resolves to a non-public address (${blocked})`,
-            ),
-            { code: "ENOTPUBLIC" },
-          );
-          callback(error, "", 0);
-          return;
-        }
-        const entries = addresses.map((address) => ({ address, family: isIP(address) }));
-        if (lookupOptions.all) (callback as (e: null, a: typeof entries) => void)(null, entries);
-        else callback(null, entries[0]?.address ?? "", entries[0]?.family ?? 4);
-      },
-      (error: unknown) => callback(error as NodeJS.ErrnoException, "", 0),
-    );
-  };
   const agent = new Agent({
     connections: options.connectionsPerOrigin ?? 256,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
     pipelining: 1,
-    ...(!options.dev && { connect: { lookup } }),
+    ...(!options.dev && { connect: { lookup: publicOnlyLookup(options.resolveHost) } }),
   });
 
   return {

@@ -1,10 +1,10 @@
-import { isIP, type LookupFunction } from "node:net";
+import { isIP } from "node:net";
 import type { FastifyBaseLogger } from "fastify";
 import { Agent } from "undici";
 import type { AlertNotifier } from "../alerts/types.js";
 import type { Clock } from "../clock.js";
 import type { MonitoringSettings } from "../config/config.js";
-import { isPublicAddress, type ResolveHost } from "../registry/endpoint-policy.js";
+import { isPublicAddress, publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
 import type { HealthCheckOutcome, HealthCheckTarget, Store } from "../store/types.js";
 import type { SuccessRateMonitor } from "./success-rate.js";
 
@@ -650,34 +650,4 @@ export function healthUrl(apiEndpoint: string): string {
   url.pathname = `${url.pathname.replace(/\/+$/, "")}/health`;
   url.hash = "";
   return url.href;
-}
-
-/**
- * A DNS lookup for the connections of the checker that fails unless every address of the host is
- * public (the seller client's rule, at connect time, so DNS rebinding is refused too).
- */
-function publicOnlyLookup(resolveHost: ResolveHost): LookupFunction {
-  return (hostname, lookupOptions, callback) => {
-    resolveHost(hostname).then(
-      (addresses) => {
-        const blocked = addresses.find((address) => !isPublicAddress(address));
-        if (addresses.length === 0 || blocked !== undefined) {
-          const error = Object.assign(
-            new Error(
-              blocked === undefined
-                ? `${hostname} does not resolve`
-                : `${hostname} resolves to a non-public address (${blocked})`,
-            ),
-            { code: "ENOTPUBLIC" },
-          );
-          callback(error, "", 0);
-          return;
-        }
-        const entries = addresses.map((address) => ({ address, family: isIP(address) }));
-        if (lookupOptions.all) (callback as (e: null, a: typeof entries) => void)(null, entries);
-        else callback(null, entries[0]?.address ?? "", entries[0]?.family ?? 4);
-      },
-      (error: unknown) => callback(error as NodeJS.ErrnoException, "", 0),
-    );
-  };
 }

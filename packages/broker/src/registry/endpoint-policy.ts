@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { MercatoError } from "@mercato/protocol";
 
 /** Resolves a host name to its addresses (injected so tests need no DNS). */
@@ -122,4 +122,35 @@ function invalid(endpoint: string, reason: string, cause?: unknown): MercatoErro
     details: { api_endpoint: endpoint },
     cause,
   });
+}
+
+/**
+ * A DNS lookup for outgoing connections (seller calls, health checks) that fails with
+ * `ENOTPUBLIC` unless every address of the host is public. Used at connect time, it refuses an
+ * endpoint re-pointed at a private address after registration (DNS rebinding).
+ */
+export function publicOnlyLookup(resolveHost: ResolveHost): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    resolveHost(hostname).then(
+      (addresses) => {
+        const blocked = addresses.find((address) => !isPublicAddress(address));
+        if (addresses.length === 0 || blocked !== undefined) {
+          const error = Object.assign(
+            new Error(
+              blocked === undefined
+                ? `${hostname} does not resolve`
+                : `${hostname} resolves to a non-public address (${blocked})`,
+            ),
+            { code: "ENOTPUBLIC" },
+          );
+          callback(error, "", 0);
+          return;
+        }
+        const entries = addresses.map((address) => ({ address, family: isIP(address) }));
+        if (lookupOptions.all) (callback as (e: null, a: typeof entries) => void)(null, entries);
+        else callback(null, entries[0]?.address ?? "", entries[0]?.family ?? 4);
+      },
+      (error: unknown) => callback(error as NodeJS.ErrnoException, "", 0),
+    );
+  };
 }
