@@ -130,6 +130,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
         dev,
         resolveHost,
         alerts,
+        onCheck: (healthy) => metrics.healthCheck(healthy),
         ...(successRates && { successRates }),
         ...(monitoring.timers && { timers: monitoring.timers }),
         ...(monitoring.random && { random: monitoring.random }),

@@ -188,7 +188,8 @@ describe("health checks of sellers, end to end", () => {
   });
 
   it("takes a seller up → failing → down → recovered: its status, uptime, and one alert per change on Slack and by e-mail", async () => {
-    const health = checker({ alerts: notifier });
+    const seen: boolean[] = [];
+    const health = checker({ alerts: notifier, onCheck: (healthy) => seen.push(healthy) });
     const app = createBroker({
       store: broker.store,
       clock: broker.clock,
@@ -287,6 +288,9 @@ describe("health checks of sellers, end to end", () => {
     expect(seller.requests).toHaveLength(7);
     const metrics = await broker.store.getAgentMetrics(id, "24h", broker.clock.now().toISOString());
     expect(metrics).toMatchObject({ healthChecks: 7, healthyChecks: 2 });
+    // Every result also reaches the broker's counters (Prometheus).
+    expect(seen).toHaveLength(7);
+    expect(seen.filter(Boolean)).toHaveLength(2);
     await app.close();
   });
 });

@@ -84,6 +84,8 @@ export interface HealthCheckerOptions {
   reloadIntervalMs?: number;
   /** Outcomes are written at least this often, ms (default 1 s), or per 1,000. */
   flushIntervalMs?: number;
+  /** Sees every check's result (the broker counts them in Prometheus). */
+  onCheck?: (healthy: boolean) => void;
 }
 
 interface HealthRequestUrl {
@@ -341,6 +343,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       checks++;
       if (target.removed || stopped) return;
       outcome = { agentId: target.id, healthy: result.healthy };
+      options.onCheck?.(result.healthy);
       buffer.push(outcome);
       if (buffer.length >= FLUSH_BATCH) void flush();
       else if (flushAt === Number.POSITIVE_INFINITY) flushAt = now() + flushInterval;
