@@ -1,13 +1,26 @@
+export type { AlertEvent, AlertNotifier, AlertNotifierOptions } from "./alerts/index.js";
+export { createAlertNotifier } from "./alerts/index.js";
 export type { GeneratedKey, KeyKind } from "./auth/api-keys.js";
 export { generateApiKey, hashApiKey } from "./auth/api-keys.js";
 export type { Clock } from "./clock.js";
 export { createManualClock, systemClock } from "./clock.js";
 export type { BrokerConfig, LogLevel } from "./config/config.js";
 export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./config/config.js";
+export type { FraudDetector, FraudDetectorOptions } from "./fraud/index.js";
+export { createFraudDetector } from "./fraud/index.js";
 export type { CreateBrokerOptions } from "./http/app.js";
 export { createBroker, ROUTES } from "./http/app.js";
 export type { OpenApiDocument } from "./http/openapi.js";
 export { buildOpenApiDocument } from "./http/openapi.js";
+export type {
+  HealthChecker,
+  HealthCheckerOptions,
+  ScoreRefresher,
+  ScoreRefresherOptions,
+} from "./monitoring/index.js";
+export { createHealthChecker, createScoreRefresher } from "./monitoring/index.js";
+export type { BrokerMetrics } from "./observability/index.js";
+export { createBrokerMetrics } from "./observability/index.js";
 export type {
   CheckoutRequest,
   CheckoutResult,
@@ -40,9 +53,13 @@ export type {
   AgentRecord,
   AgentSearch,
   AgentSearchPage,
+  AgentWindowMetrics,
+  AlertChannelsRecord,
   ApiKeyRecord,
   CallOutcome,
   HealthCheckOutcome,
+  HealthCheckTarget,
+  MetricsWindow,
   NewAgent,
   PriceHistoryRecord,
   SearchSortValue,
