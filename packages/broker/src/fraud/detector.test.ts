@@ -5,28 +5,23 @@ import type { AlertEvent } from "../alerts/types.js";
 import { DEFAULT_FRAUD_SETTINGS, type FraudSettings } from "../config/config.js";
 import { createKeyCache } from "../invoke/key-cache.js";
 import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
+import { apiKeyRecord } from "../testing/records.js";
 import { createFraudDetector } from "./detector.js";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-const key = (id = "key_burst0001"): ApiKeyRecord => ({
-  id,
-  accountId: "acct_buyer00001",
-  kind: "access",
-  name: null,
-  prefix: "sk_live_abc",
-  hash: id.padEnd(64, "0"),
-  agentId: "agent_x",
-  rateLimit: null,
-  spendCap: null,
-  suspendedAt: null,
-  suspendReason: null,
-  expiresAt: null,
-  createdAt: new Date(T0).toISOString(),
-  revokedAt: null,
-});
+const key = (id = "key_burst0001"): ApiKeyRecord =>
+  apiKeyRecord({
+    id,
+    accountId: "acct_buyer00001",
+    kind: "access",
+    prefix: "sk_live_abc",
+    hash: id.padEnd(64, "0"),
+    agentId: "agent_x",
+    createdAt: new Date(T0).toISOString(),
+  });
 
 /** A detector on a fake store that records suspensions and account reads. */
 function setUp(

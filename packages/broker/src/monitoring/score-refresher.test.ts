@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createManualClock } from "../clock.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/types.js";
+import { apiKeyRecord } from "../testing/records.js";
 import { createScoreRefresher, type ScoreRefresher } from "./score-refresher.js";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -31,22 +32,7 @@ afterEach(async () => {
 async function failingAgent(): Promise<string> {
   await store.createAccount(
     { id: "acct_refresher1", name: "Seller", email: null, createdAt: T0 },
-    {
-      id: "key_refresher1",
-      accountId: "acct_refresher1",
-      kind: "account",
-      name: null,
-      prefix: "mk_abcdef",
-      hash: "c".repeat(64),
-      agentId: null,
-      rateLimit: null,
-      spendCap: null,
-      suspendedAt: null,
-      suspendReason: null,
-      expiresAt: null,
-      createdAt: T0,
-      revokedAt: null,
-    },
+    apiKeyRecord({ id: "key_refresher1", accountId: "acct_refresher1", hash: "c".repeat(64), createdAt: T0 }),
   );
   const agent = await store.insertAgent({
     id: "agent_refresher1",

@@ -1,5 +1,6 @@
 import { EMPTY_COUNTERS, isMercatoError, scoreAgent } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../testing/records.js";
 import type { AccountRecord, AgentRecord, AgentSearch, ApiKeyRecord, NewAgent, Store } from "./types.js";
 
 /**
@@ -31,23 +32,13 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
     });
     const key = (accountId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => {
       const id = `key_test${String(++n).padStart(8, "0")}`;
-      return {
+      return apiKeyRecord({
         id,
         accountId,
-        kind: "account",
-        name: null,
-        prefix: "mk_abcdef",
         hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "a"),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: T0,
-        revokedAt: null,
         ...overrides,
-      };
+      });
     };
     const newAgent = (ownerId: string, overrides: Partial<NewAgent> = {}): NewAgent => ({
       id: `agent_test${String(++n).padStart(8, "0")}`,

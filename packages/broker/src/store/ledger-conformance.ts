@@ -1,5 +1,6 @@
 import { type ErrorCode, isMercatoError } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../testing/records.js";
 import type { ApiKeyRecord, ChargeRecord, HoldRequest, Store, TopupRecord } from "./types.js";
 
 /**
@@ -36,22 +37,13 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
     const newAccount = async (): Promise<string> => {
       const id = `acct_ledger${serial()}`;
       const keyId = `key_ledger${serial()}`;
-      const key: ApiKeyRecord = {
+      const key: ApiKeyRecord = apiKeyRecord({
         id: keyId,
         accountId: id,
-        kind: "account",
-        name: null,
         prefix: "mk_ledger",
         hash: keyId.padEnd(64, "0").replace(/[^0-9a-f]/g, "b"),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: T0,
-        revokedAt: null,
-      };
+      });
       await store.createAccount({ id, name: `Account ${id}`, email: null, createdAt: T0 }, key);
       return id;
     };
@@ -789,22 +781,17 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
 
       it("starts a rotated key's replacement at the old key's spending: the cap keeps its remaining allowance", async () => {
         const { buyer, seller } = await parties();
-        const accessKey = (id: string): ApiKeyRecord => ({
-          id,
-          accountId: buyer,
-          kind: "access",
-          name: null,
-          prefix: "sk_live_ledger",
-          hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "d"),
-          agentId: `agent_of_${seller}`,
-          rateLimit: null,
-          spendCap: 3 * USD,
-          suspendedAt: null,
-          suspendReason: null,
-          expiresAt: null,
-          createdAt: T0,
-          revokedAt: null,
-        });
+        const accessKey = (id: string): ApiKeyRecord =>
+          apiKeyRecord({
+            id,
+            accountId: buyer,
+            kind: "access",
+            prefix: "sk_live_ledger",
+            hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "d"),
+            agentId: `agent_of_${seller}`,
+            spendCap: 3 * USD,
+            createdAt: T0,
+          });
         const old = accessKey("key_rotate_old");
         await store.insertApiKey(old);
         const on = (key: ApiKeyRecord, amount: number) =>

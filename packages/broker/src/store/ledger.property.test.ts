@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { type ErrorCode, isMercatoError, splitCharge } from "@mercato/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../testing/records.js";
 import { createSqliteStore } from "./sqlite/sqlite-store.js";
 import type { CaptureRequest, ChargeRecord, HoldRequest, Store, VoidRequest } from "./types.js";
 
@@ -605,22 +606,13 @@ async function freshStore(): Promise<Store> {
   for (const [n, accountId] of ACCOUNTS.entries()) {
     await store.createAccount(
       { id: accountId, name: accountId, email: null, createdAt: iso(START) },
-      {
+      apiKeyRecord({
         id: `key_prop_${n}`,
         accountId,
-        kind: "account",
-        name: null,
         prefix: "mk_prop",
         hash: String(n).repeat(64),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: iso(START),
-        revokedAt: null,
-      },
+      }),
     );
   }
   return store;

@@ -1,5 +1,6 @@
 import { EMPTY_COUNTERS, scoreAgent, scoreFromWindows, smoothedRate, TRUST_PRIOR } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../testing/records.js";
 import type {
   AccountRecord,
   AgentRecord,
@@ -69,22 +70,12 @@ export function describeMetricsConformance(
     };
     const key = (accountId: string): ApiKeyRecord => {
       const id = `key_metric${String(++n).padStart(8, "0")}`;
-      return {
+      return apiKeyRecord({
         id,
         accountId,
-        kind: "account",
-        name: null,
-        prefix: "mk_abcdef",
         hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "b"),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: iso(T0),
-        revokedAt: null,
-      };
+      });
     };
     const newAgent = (ownerId: string, overrides: Partial<NewAgent> = {}): NewAgent => ({
       id: `agent_metric${String(++n).padStart(8, "0")}`,

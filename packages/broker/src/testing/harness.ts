@@ -8,6 +8,7 @@ import type { PaymentProvider } from "../payments/provider.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/types.js";
+import { apiKeyRecord } from "./records.js";
 
 /** A broker on an in-memory store with a manual clock, for `app.inject()` tests. */
 export interface TestBroker {
@@ -43,22 +44,16 @@ export const SEED_REGISTRATION = {
  */
 export async function plantAccessKey(store: Store, accountId: string, id: string): Promise<string> {
   const access = generateApiKey("access");
-  await store.insertApiKey({
-    id,
-    accountId,
-    kind: "access",
-    name: null,
-    prefix: access.prefix,
-    hash: access.hash,
-    agentId: null,
-    rateLimit: null,
-    spendCap: null,
-    suspendedAt: null,
-    suspendReason: null,
-    expiresAt: null,
-    createdAt: "2026-03-01T12:00:00.000Z",
-    revokedAt: null,
-  });
+  await store.insertApiKey(
+    apiKeyRecord({
+      id,
+      accountId,
+      kind: "access",
+      prefix: access.prefix,
+      hash: access.hash,
+      createdAt: "2026-03-01T12:00:00.000Z",
+    }),
+  );
   return access.secret;
 }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { EMPTY_COUNTERS, scoreAgent } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../../testing/records.js";
 import {
   histogramBucket,
   histogramQuantile,
@@ -101,22 +102,7 @@ describe("refreshing scores", () => {
     const T0 = "2026-01-01T00:00:00.000Z";
     await store.createAccount(
       { id: "acct_chunks", name: "chunks", email: null, createdAt: T0 },
-      {
-        id: "key_chunks",
-        accountId: "acct_chunks",
-        kind: "account",
-        name: null,
-        prefix: "mk_abcdef",
-        hash: "d".repeat(64),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
-        createdAt: T0,
-        revokedAt: null,
-      },
+      apiKeyRecord({ id: "key_chunks", accountId: "acct_chunks", hash: "d".repeat(64), createdAt: T0 }),
     );
     const ids: string[] = [];
     for (let i = 0; i < 2_500; i++) {

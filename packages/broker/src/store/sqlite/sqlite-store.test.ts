@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
@@ -41,22 +42,7 @@ describe("sqlite store on disk", () => {
     for (const id of ["acct_syncbuyer1", "acct_syncselle1"]) {
       await store.createAccount(
         { id, name: id, email: null, createdAt: at },
-        {
-          id: `key_${id.slice(5)}`,
-          accountId: id,
-          kind: "account",
-          name: null,
-          prefix: "mk_abcdef",
-          hash: id.padEnd(64, "0"),
-          agentId: null,
-          rateLimit: null,
-          spendCap: null,
-          suspendedAt: null,
-          suspendReason: null,
-          expiresAt: null,
-          createdAt: at,
-          revokedAt: null,
-        },
+        apiKeyRecord({ id: `key_${id.slice(5)}`, accountId: id, hash: id.padEnd(64, "0"), createdAt: at }),
       );
     }
     await store.credit({
@@ -90,22 +76,12 @@ describe("sqlite store on disk", () => {
     const first = createSqliteStore({ path });
     await first.createAccount(
       { id: "acct_persist01", name: "Kept", email: null, createdAt: "2026-01-01T00:00:00.000Z" },
-      {
+      apiKeyRecord({
         id: "key_persist001",
         accountId: "acct_persist01",
-        kind: "account",
-        name: null,
-        prefix: "mk_abcdef",
         hash: "a".repeat(64),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: "2026-01-01T00:00:00.000Z",
-        revokedAt: null,
-      },
+      }),
     );
     await first.close();
 
@@ -126,22 +102,13 @@ describe("sqlite store on disk", () => {
     for (const id of ["acct_v3buyer", "acct_v3seller"]) {
       await before.createAccount(
         { id, name: id, email: null, createdAt: T0 },
-        {
+        apiKeyRecord({
           id: `key_${id}`,
           accountId: id,
-          kind: "account",
-          name: null,
-          prefix: "mk_abcdef",
           hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"),
-          agentId: null,
           rateLimit: 60,
-          spendCap: null,
-          suspendedAt: null,
-          suspendReason: null,
-          expiresAt: null,
           createdAt: T0,
-          revokedAt: null,
-        },
+        }),
       );
     }
     await before.credit({
@@ -199,22 +166,12 @@ describe("sqlite store on disk", () => {
     for (const id of ["acct_v6buyer", "acct_v6seller"]) {
       await before.createAccount(
         { id, name: id, email: null, createdAt: T0 },
-        {
+        apiKeyRecord({
           id: `key_${id}`,
           accountId: id,
-          kind: "account",
-          name: null,
-          prefix: "mk_abcdef",
           hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"),
-          agentId: null,
-          rateLimit: null,
-          spendCap: null,
-          suspendedAt: null,
-          suspendReason: null,
-          expiresAt: null,
           createdAt: T0,
-          revokedAt: null,
-        },
+        }),
       );
     }
     await before.credit({
@@ -286,22 +243,12 @@ describe("sqlite ledger audit", () => {
   const account = async (store: Store, id: string) => {
     await store.createAccount(
       { id, name: id, email: null, createdAt: T0 },
-      {
+      apiKeyRecord({
         id: `key_${id}`,
         accountId: id,
-        kind: "account",
-        name: null,
-        prefix: "mk_abcdef",
         hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "c"),
-        agentId: null,
-        rateLimit: null,
-        spendCap: null,
-        suspendedAt: null,
-        suspendReason: null,
-        expiresAt: null,
         createdAt: T0,
-        revokedAt: null,
-      },
+      }),
     );
   };
   /** A file store with one captured and one pending charge, and a raw second connection to it. */
