@@ -241,12 +241,7 @@ describe("buying and invoking through a real broker", () => {
       api_endpoint: sellerUrl,
     });
     const buyer = await signUp("echo-buyer");
-    const topup = await fetch(`${baseUrl}/topups`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${buyer.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ amount_usd: "10" }),
-    });
-    expect(topup.status).toBe(201);
+    expect((await buyer.client.topups.create({ amountUsd: "10" })).status).toBe("succeeded");
 
     const answer = await buyer.client.invoke(agentId, { symbol: "BTC" }, { idempotencyKey: "first-call" });
     expect(answer.output).toEqual({ echo: { symbol: "BTC" } });
@@ -289,11 +284,7 @@ describe("buying and invoking through a real broker", () => {
       api_endpoint: sellerUrl,
     });
     const buyer = await signUp("cap-buyer");
-    await fetch(`${baseUrl}/topups`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${buyer.apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ amount_usd: "10" }),
-    });
+    await buyer.client.topups.create({ amountUsd: "10" });
     const bought = await buyer.client.purchase(agentId, { name: "capped", rateLimit: 5 });
     expect(bought.key).toMatchObject({ name: "capped", rate_limit: 5, kind: "access", agent_id: agentId });
     const capped = await buyer.client.keys.update(bought.key.key_id, {
@@ -308,5 +299,26 @@ describe("buying and invoking through a real broker", () => {
     expect(await buyer.client.accessKeys.get(agentId)).toBeUndefined();
     expect((await buyer.client.invoke(agentId, "hi")).output).toEqual({ echo: "hi" });
     expect(await buyer.client.accessKeys.get(agentId)).not.toBe(bought.api_key);
+  });
+
+  it("tops up (credited at once by the dev provider), reads the top-up back, lists settlements and refuses to reinstate a working key", async () => {
+    const buyer = await signUp("topper");
+    const topup = await buyer.client.topups.create({ amountUsd: "12.50" });
+    expect(topup).toMatchObject({ amount_usd: "12.500000", status: "succeeded", provider: "dev" });
+    expect(topup.note).toMatch(/dev/i);
+    expect(await buyer.client.topups.get(topup.topup_id)).toMatchObject({
+      topup_id: topup.topup_id,
+      status: "succeeded",
+    });
+    expect((await buyer.client.balance()).available_usd).toBe("12.500000");
+
+    const small = await failure(() => buyer.client.topups.create({ amountUsd: "9.99" }));
+    expect(small.code).toBe("TOPUP_TOO_SMALL");
+    const stranger = await signUp("stranger");
+    expect((await failure(() => stranger.client.topups.get(topup.topup_id))).code).toBe("NOT_FOUND");
+
+    expect(await buyer.client.settlements.list()).toEqual({ data: [] });
+    const [key] = (await buyer.client.keys.list()).data;
+    expect((await failure(() => buyer.client.keys.reinstate(key?.key_id ?? ""))).code).toBe("CONFLICT");
   });
 });

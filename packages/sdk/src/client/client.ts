@@ -28,6 +28,8 @@ import type {
   SearchAgentsQuery,
   SearchAgentsResponse,
   SearchResult,
+  SettlementList,
+  Topup,
   TransactionDetail,
   TransactionList,
   UpdateAgentRequest,
@@ -109,6 +111,11 @@ export interface KeysResource {
    * await client.keys.update("key_…", { rateLimit: 60, spendCapUsd: "5.00" });
    */
   update(keyId: string, patch: UpdateKeyOptions): Promise<ApiKey>;
+  /**
+   * Lets an access key that fraud detection suspended call again.
+   * @throws MercatoError `NOT_FOUND` for another account's key, `CONFLICT` for a key that is not suspended.
+   */
+  reinstate(keyId: string): Promise<ApiKey>;
 }
 
 /** What {@link KeysResource.update} changes; an absent field is left as it is, `null` clears it. */
@@ -164,6 +171,30 @@ export interface AgentsResource {
   searchAll(query?: SearchAgentsQuery): AsyncGenerator<SearchResult, void, undefined>;
   /** Categories of listed agents with their number of agents, largest first. */
   categories(): Promise<CategoryList>;
+}
+
+/** Money in: top-ups of the account's wallet. */
+export interface TopupsResource {
+  /**
+   * Starts a top-up of at least 10 USD, in whole cents. With Stripe, the answer is `pending` with
+   * the `checkout_url` to pay at, and the wallet is credited once Stripe confirms the payment; a
+   * dev-mode broker without Stripe credits at once (`succeeded`, with a `note`).
+   * @throws MercatoError `TOPUP_TOO_SMALL`, `VALIDATION_ERROR` (more than 10,000 USD, fractions of a cent), `SERVICE_UNAVAILABLE` (the broker takes no payments), `PAYMENT_PROVIDER_ERROR`.
+   * @example
+   * const { checkout_url } = await client.topups.create({ amountUsd: "25.00" });
+   */
+  create(options: { amountUsd: string | number }): Promise<Topup>;
+  /**
+   * A top-up of the account: poll it to see a Checkout payment arrive.
+   * @throws MercatoError `NOT_FOUND` for an unknown top-up or one of another account.
+   */
+  get(topupId: string): Promise<Topup>;
+}
+
+/** Money out: the seller's settlements. */
+export interface SettlementsResource {
+  /** The account's settlements (its earnings paid out, one per date), newest date first. */
+  list(): Promise<SettlementList>;
 }
 
 /** The account's charges, as buyer and as seller. */
@@ -238,6 +269,8 @@ export interface MercatoClient {
   readonly agents: AgentsResource;
   readonly transactions: TransactionsResource;
   readonly receipts: ReceiptsResource;
+  readonly topups: TopupsResource;
+  readonly settlements: SettlementsResource;
   /** The access keys the client holds, one per agent: the `keyStore` it was created with, or its memory. */
   readonly accessKeys: KeyStore;
   /**
@@ -470,6 +503,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
         if (patch.spendCapUsd !== undefined) body.spend_cap_usd = patch.spendCapUsd;
         return request("patch", "/keys/{id}", { params: { id: keyId }, body });
       },
+      reinstate: (keyId) => request("post", "/keys/{id}/reinstate", { params: { id: keyId } }),
     },
     agents: {
       register: (body) => request("post", "/agents/register", { body }),
@@ -496,6 +530,13 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     receipts: {
       get: (transactionId) => request("get", "/transactions/{id}/receipt", { params: { id: transactionId } }),
       verify: (receipt) => verifyReceipt(receipt),
+    },
+    topups: {
+      create: ({ amountUsd }) => request("post", "/topups", { body: { amount_usd: amountUsd } }),
+      get: (topupId) => request("get", "/topups/{id}", { params: { id: topupId } }),
+    },
+    settlements: {
+      list: () => request("get", "/settlements", {}),
     },
     accessKeys: keyStore,
     purchase,

@@ -67,3 +67,12 @@ export type Jwks = Schemas["Jwks"];
 
 /** `PATCH /keys/{id}` body, as sent on the wire. */
 export type UpdateKeyRequest = Schemas["UpdateKeyRequest"];
+
+/** `POST /topups` body: the amount in USD, whole cents, at least 10. */
+export type CreateTopupRequest = Schemas["CreateTopupRequest"];
+/** A top-up: pending until the payment provider confirms it (`checkout_url` is where to pay), then succeeded. */
+export type Topup = Schemas["Topup"];
+/** A payout of a seller's earnings for one settlement date. */
+export type Settlement = Schemas["Settlement"];
+/** `GET /settlements` answer: the account's settlements, newest date first. */
+export type SettlementList = Schemas["SettlementList"];
