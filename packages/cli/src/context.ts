@@ -4,10 +4,16 @@ export interface CliContext {
   stdout: (text: string) => void;
   /** Writes to standard error. */
   stderr: (text: string) => void;
+  /** Whether standard output is a terminal (colours, tables sized for people). */
+  stdoutIsTTY: boolean;
+  /** Whether standard error is a terminal (spinners). */
+  stderrIsTTY: boolean;
   /** Environment variables (the broker reads PORT, MERCATO_DB, … from them). */
   env: NodeJS.ProcessEnv;
   /** Directory relative paths are resolved against. */
   cwd: string;
+  /** Reads standard input to its end (for `--input -` and `--file -`). */
+  readStdin: () => Promise<string>;
   /** Resolves, with its reason, when a long-running command should stop. */
   untilStopped: () => Promise<string>;
 }
@@ -23,4 +29,11 @@ export function untilSignal(): Promise<string> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/** Standard input, read to its end as UTF-8. */
+export async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,3 +1,3 @@
 export type { CreateProgramOptions } from "./program.js";
 export { createProgram } from "./program.js";
-export { EXIT_USAGE, runCli } from "./run.js";
+export { EXIT_FAILURE, EXIT_USAGE, runCli } from "./run.js";

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "@mercato/broker";
 import { CommanderError } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { UsageError } from "./errors.js";
 import { createProgram } from "./program.js";
 import { EXIT_USAGE, runCli } from "./run.js";
 import { CLI_VERSION } from "./version.js";
@@ -34,6 +34,8 @@ function harness() {
       stdout: (text: string) => void out.push(text),
       stderr: (text: string) => void err.push(text),
       env: { LOG_LEVEL: "silent" },
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
       cwd: dir,
       untilStopped: () => stopped,
     },
@@ -87,15 +89,15 @@ describe("mercato broker start", () => {
     await running;
   });
 
-  it("rejects a bad --port with the broker's ConfigError", async () => {
+  it("rejects a bad --port with a UsageError carrying the broker's message", async () => {
     const program = createProgram(harness().options);
     program.exitOverride();
     const parsing = program.parseAsync(["broker", "start", "--port", "abc"], { from: "user" });
-    await expect(parsing).rejects.toThrow(ConfigError);
+    await expect(parsing).rejects.toThrow(UsageError);
     await expect(parsing).rejects.toThrow('--port must be a port number from 0 to 65535, got "abc"');
   });
 
-  it("prints a ConfigError as `mercato: <message>` with exit status 2 and no stack", async () => {
+  it("prints a bad flag as `mercato: <message>` with exit status 2 and no stack", async () => {
     const io = harness();
     const status = await runCli(["broker", "start", "--port", "abc"], io.options);
     expect(status).toBe(EXIT_USAGE);
@@ -157,9 +159,9 @@ describe("mercato", () => {
     expect(help).toContain("$ mercato broker start --dev");
   });
 
-  it("fails on an unknown option without exiting the process", async () => {
+  it("fails on an unknown option with exit status 2, without exiting the process", async () => {
     const io = harness();
-    expect(await runCli(["broker", "start", "--nope"], io.options)).toBe(1);
+    expect(await runCli(["broker", "start", "--nope"], io.options)).toBe(EXIT_USAGE);
     expect(io.err.join("")).toContain("unknown option '--nope'");
   });
 });

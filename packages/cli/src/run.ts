@@ -1,38 +1,72 @@
-import { ConfigError } from "@mercato/broker";
-import { isMercatoError } from "@mercato/protocol";
+import { isMercatoError, type MercatoError } from "@mercato/protocol";
 import { CommanderError } from "commander";
-import { type CreateProgramOptions, createProgram } from "./program.js";
+import { UsageError } from "./errors.js";
+import { createStyle, wantsColor } from "./output/format.js";
+import { type CreateProgramOptions, createContext, createProgram } from "./program.js";
 
-/** Exit status of a command whose flags or environment variables are invalid. */
+/** Exit status of a command refused or failed: the broker's error, a network failure. */
+export const EXIT_FAILURE = 1;
+/** Exit status of a command whose flags, files, config or environment variables are invalid. */
 export const EXIT_USAGE = 2;
 
 const LISTEN_ERRORS = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"]);
 
+/** What to do next, for the errors a user can fix. */
+const HINTS: Partial<Record<string, string>> = {
+  UNAUTHENTICATED:
+    "Log in with `mercato login --url <broker> --key <mk_…>`, or create an account with `mercato account create`.",
+  INVALID_API_KEY: "The key is revoked, expired or unknown to this broker: log in again with a working key.",
+  INSUFFICIENT_FUNDS: "Add money with `mercato topup <usd>`; see the balance with `mercato balance`.",
+  SERVICE_UNAVAILABLE: "Is the broker running? Start one with `mercato broker start --dev`, or pass --url.",
+  RATE_LIMITED: "Wait and try again, or raise the key's rate limit.",
+};
+
 /**
  * Runs `mercato` with the arguments after the program name and returns the exit status.
- * Expected failures are printed as `mercato: <message>` without a stack; a bug is rethrown.
+ * Expected failures are printed without a stack: `mercato: CODE: message` (as JSON on standard error
+ * with `--json`); a bug is rethrown.
  */
 export async function runCli(args: readonly string[], options: CreateProgramOptions = {}): Promise<number> {
-  const stderr = options.stderr ?? ((text: string) => process.stderr.write(text));
+  const context = createContext(options);
+  const asJson = args.includes("--json");
+  const style = createStyle(
+    wantsColor({ isTTY: context.stderrIsTTY, flag: !args.includes("--no-color"), env: context.env }),
+  );
+  const fail = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) => {
+    if (asJson) context.stderr(`${JSON.stringify({ error: { code, message, ...extra } })}\n`);
+    else
+      context.stderr(
+        `${style.red("mercato:")} ${code === "USAGE" ? "" : `${style.bold(code)}: `}${message}\n`,
+      );
+    return status;
+  };
   try {
     await createProgram(options).parseAsync([...args], { from: "user" });
     return 0;
   } catch (error) {
-    // Commander has printed its own message (or the help, or the version) already.
-    if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError) {
-      stderr(`mercato: ${error.message}\n`);
-      return EXIT_USAGE;
+    if (error instanceof CommanderError) {
+      // Commander has printed its own message (or the help, or the version) already.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (isMercatoError(error)) {
-      stderr(`mercato: ${error.message}\n`);
-      return 1;
-    }
+    if (error instanceof UsageError) return fail(EXIT_USAGE, "USAGE", error.message);
+    if (isMercatoError(error)) return printMercatoError(error);
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === "string" && LISTEN_ERRORS.has(code)) {
-      stderr(`mercato: cannot listen: ${(error as Error).message}\n`);
-      return 1;
+      return fail(EXIT_FAILURE, "USAGE", `cannot listen: ${(error as Error).message}`);
     }
     throw error;
+  }
+
+  function printMercatoError(error: MercatoError): number {
+    if (asJson) {
+      return fail(EXIT_FAILURE, error.code, error.message, {
+        ...(error.details !== undefined && { details: error.details }),
+        ...(error.requestId !== undefined && { request_id: error.requestId }),
+      });
+    }
+    fail(EXIT_FAILURE, error.code, error.message);
+    const hint = HINTS[error.code];
+    if (hint !== undefined) context.stderr(`${style.dim(hint)}\n`);
+    return EXIT_FAILURE;
   }
 }

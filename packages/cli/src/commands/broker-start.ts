@@ -1,6 +1,6 @@
-import { parseConfig, startBroker } from "@mercato/broker";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { UsageError } from "../errors.js";
 
 /** The options of `mercato broker start`, as commander parses them. */
 interface BrokerStartFlags {
@@ -16,11 +16,12 @@ interface BrokerStartFlags {
  * Adds `start` to the `broker` command: starts a broker from flags and environment variables,
  * prints its URL and runs until SIGINT or SIGTERM, then stops it cleanly.
  *
- * @throws ConfigError (from the broker) naming the flag or variable when a value is invalid.
+ * @throws UsageError naming the flag or variable when a value is invalid (the broker's ConfigError).
  */
 export function addBrokerStartCommand(broker: Command, context: CliContext): Command {
   return broker
     .command("start")
+    .summary("Start a broker on this machine")
     .description(
       "Start a broker on this machine: the registry, API keys and OpenAPI docs, on one SQLite file.\n" +
         "Each flag has an environment variable of the same meaning; the flag wins.",
@@ -46,7 +47,16 @@ Examples:
   $ PORT=0 MERCATO_DEV=1 mercato broker start`,
     )
     .action(async (flags: BrokerStartFlags) => {
-      const config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
+      // Loaded here, not at the top: every other command stays quick to start without the broker's
+      // server, database driver and logger.
+      const { ConfigError, parseConfig, startBroker } = await import("@mercato/broker");
+      let config: ReturnType<typeof parseConfig>;
+      try {
+        config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new UsageError(error.message, { cause: error });
+        throw error;
+      }
       const running = await startBroker(config);
       context.stdout(
         `Mercato broker listening on ${running.url}${config.dev ? " (dev mode)" : ""}\n` +

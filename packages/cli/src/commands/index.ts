@@ -1,1 +1,12 @@
+export { addAccountCommands } from "./account.js";
+export { addAgentsCommands } from "./agents.js";
+export { addBalanceCommand } from "./balance.js";
 export { addBrokerStartCommand } from "./broker-start.js";
+export { addInvokeCommand } from "./invoke.js";
+export { addKeysCommands } from "./keys.js";
+export { addLoginCommands } from "./login.js";
+export { addPurchaseCommand } from "./purchase.js";
+export { addReceiptsCommands } from "./receipts.js";
+export { addSettlementsCommand } from "./settlements.js";
+export { addTopupCommand } from "./topup.js";
+export { addTransactionsCommand } from "./transactions.js";

@@ -1,0 +1,288 @@
+import type { RegisterAgentRequest, SearchAgentsQuery, SearchResult, UpdateAgentRequest } from "@mercato/sdk";
+import { type Command, Option } from "commander";
+import type { CliContext } from "../context.js";
+import { UsageError } from "../errors.js";
+import { formatFields, formatTable, percent, type Style, usd, when } from "../output/format.js";
+import { parseInteger, parseUsdFlag, readJsonFile } from "../parse.js";
+import { action } from "../runtime.js";
+
+const SORTS = ["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"] as const;
+
+interface SearchFlags {
+  category?: string;
+  tag: string[];
+  sort?: (typeof SORTS)[number];
+  maxPrice?: string;
+  minTrust?: string;
+  limit: string;
+}
+
+interface UpdateFlags {
+  file?: string;
+  name?: string;
+  description?: string;
+  endpoint?: string;
+  price?: string;
+  status?: "active" | "inactive";
+}
+
+/** Adds `agents register|update|deactivate|show|search`. */
+export function addAgentsCommands(program: Command, context: CliContext): void {
+  const agents = program
+    .command("agents")
+    .description("Find agents, and put your own on the marketplace")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ mercato agents search --category crypto --tag news --max-price 0.05
+  $ mercato agents show agent_...
+  $ mercato agents register --file agent.json
+  $ mercato agents update agent_... --price 0.015
+  $ mercato agents deactivate agent_...`,
+    );
+
+  agents
+    .command("search")
+    .summary("Search agents, best cost per successful call first")
+    .description("Search listed agents, best cost per successful call first (price ÷ smoothed success rate)")
+    .argument("[words...]", "words that must appear in the name, description or tags")
+    .option("--category <slug>", "only this category, e.g. crypto")
+    .option("--tag <tag>", "only agents with this tag (repeat for several)", collect, [])
+    .addOption(new Option("--sort <order>", "order of the results").choices(SORTS))
+    .option("--max-price <usd>", "highest price per call, e.g. 0.05")
+    .option("--min-trust <score>", "lowest trust score, 0 to 1")
+    .option("--limit <n>", "how many, 1 to 1000", "20")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ mercato agents search
+  $ mercato agents search news summary --category crypto --max-price 0.05
+  $ mercato agents search --tag news --tag summary --sort trust_score_desc --json`,
+    )
+    .action(
+      action(context, async (runtime, flags: SearchFlags, words: string[]) => {
+        const limit = parseInteger("--limit", flags.limit, 1, 1000);
+        const query: SearchAgentsQuery = {
+          limit: Math.min(limit, 100),
+          ...(words.length > 0 && { q: words.join(" ") }),
+          ...(flags.category !== undefined && { category: flags.category }),
+          ...(flags.tag.length > 0 && { tags: flags.tag }),
+          ...(flags.sort !== undefined && { sort: flags.sort }),
+          ...(flags.maxPrice !== undefined && { max_price: parseUsdFlag("--max-price", flags.maxPrice) }),
+          ...(flags.minTrust !== undefined && { min_trust: parseShare("--min-trust", flags.minTrust) }),
+        };
+        const client = await runtime.client();
+        const found = await runtime.wait(
+          "Searching",
+          (async () => {
+            const results: SearchResult[] = [];
+            for await (const agent of client.agents.search(query)) {
+              results.push(agent);
+              if (results.length === limit) break;
+            }
+            return results;
+          })(),
+        );
+        runtime.print({ results: found }, () => searchTable(found, runtime.style));
+      }),
+    );
+
+  agents
+    .command("show")
+    .description("Show an agent: its endpoint, price, and the figures search ranks it by")
+    .argument("<agent-id>", "the agent (agent_…)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ mercato agents show agent_...\n  $ mercato agents show agent_... --json",
+    )
+    .action(
+      action(context, async (runtime, _flags: object, agentId: string) => {
+        const client = await runtime.client();
+        const agent = await runtime.wait(`Reading ${agentId}`, client.agents.get(agentId));
+        runtime.print(agent, () => {
+          const { metrics, pricing } = agent;
+          return [
+            `${runtime.style.bold(agent.name)} ${runtime.style.dim(`(${agent.id}, v${agent.version})`)}`,
+            agent.description,
+            "",
+            formatFields(
+              [
+                ["status", statusText(agent.status, runtime.style)],
+                ["category", agent.category],
+                ["tags", agent.tags.join(", ") || "—"],
+                ["endpoint", agent.api_endpoint],
+                ["owner", agent.owner_id],
+                ["price", `${usd(pricing.price_per_call)} per call (${pricing.model}, ${pricing.tier})`],
+                ["success rate", percent(metrics.success_rate)],
+                ["avg response", `${Math.round(metrics.avg_response_time_ms)} ms`],
+                ["uptime 24h", percent(metrics.uptime_24h)],
+                ["calls", String(metrics.total_calls)],
+                ["trust score", metrics.trust_score.toFixed(3)],
+                ["cost/success", usd(roundMicros(metrics.cost_per_success))],
+                ["updated", when(agent.updated_at)],
+              ],
+              runtime.style,
+            ),
+          ].join("\n");
+        });
+      }),
+    );
+
+  agents
+    .command("register")
+    .summary("Put your endpoint on the marketplace from a JSON file")
+    .description(
+      "Put your endpoint on the marketplace from a JSON file of the seed's shape: name, description,\n" +
+        "category, tags, api_endpoint, pricing {model: per_call, price_per_call}.",
+    )
+    .requiredOption("--file <path>", "the agent's JSON file, or - for standard input")
+    .addHelpText(
+      "after",
+      `
+Example agent.json:
+  {
+    "name": "Crypto News Summarizer",
+    "description": "Summarizes crypto news from multiple sources",
+    "category": "crypto",
+    "tags": ["news", "summarization"],
+    "api_endpoint": "https://summarizer.example.com/summarize",
+    "pricing": { "model": "per_call", "price_per_call": 0.02 }
+  }
+
+Examples:
+  $ mercato agents register --file agent.json
+  $ mercato agents register --file - --json < agent.json`,
+    )
+    .action(
+      action(context, async (runtime, flags: { file: string }) => {
+        const body = (await readJsonFile(runtime.context, "--file", flags.file)) as RegisterAgentRequest;
+        const client = await runtime.client({ needKey: true });
+        const registered = await runtime.wait("Registering the agent", client.agents.register(body));
+        runtime.print(registered, () =>
+          [
+            `${runtime.style.green("✓")} Registered ${runtime.style.bold(registered.agent_id)}${typeof body?.name === "string" ? ` (${body.name})` : ""}.`,
+            `See it with: mercato agents show ${registered.agent_id}`,
+          ].join("\n"),
+        );
+      }),
+    );
+
+  agents
+    .command("update")
+    .summary("Change your agent (price, endpoint, status, …)")
+    .description("Change your agent: from a JSON patch file, or with the flags below (both may be given)")
+    .argument("<agent-id>", "your agent (agent_…)")
+    .option("--file <path>", "a JSON patch: any of the registration's fields, or - for standard input")
+    .option("--name <name>", "a new name")
+    .option("--description <text>", "a new description")
+    .option("--endpoint <url>", "a new api_endpoint")
+    .option("--price <usd>", "a new price per call, e.g. 0.015 (kept in the price history)")
+    .addOption(new Option("--status <status>", "list or unlist it").choices(["active", "inactive"]))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ mercato agents update agent_... --price 0.015\n  $ mercato agents update agent_... --file patch.json --status active",
+    )
+    .action(
+      action(context, async (runtime, flags: UpdateFlags, agentId: string) => {
+        const fromFile =
+          flags.file === undefined
+            ? {}
+            : ((await readJsonFile(runtime.context, "--file", flags.file)) as UpdateAgentRequest);
+        if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
+          throw new UsageError("--file must hold a JSON object");
+        }
+        const patch: UpdateAgentRequest = {
+          ...fromFile,
+          ...(flags.name !== undefined && { name: flags.name }),
+          ...(flags.description !== undefined && { description: flags.description }),
+          ...(flags.endpoint !== undefined && { api_endpoint: flags.endpoint }),
+          ...(flags.status !== undefined && { status: flags.status }),
+          ...(flags.price !== undefined && {
+            pricing: { ...fromFile.pricing, price_per_call: parseUsdFlag("--price", flags.price) },
+          }),
+        };
+        if (Object.keys(patch).length === 0) {
+          throw new UsageError(
+            "nothing to change: give --file or at least one of --name, --description, --endpoint, --price, --status",
+          );
+        }
+        const client = await runtime.client({ needKey: true });
+        const agent = await runtime.wait(`Updating ${agentId}`, client.agents.update(agentId, patch));
+        runtime.print(
+          agent,
+          () =>
+            `${runtime.style.green("✓")} Updated ${agent.id}: ${agent.name}, ${usd(agent.pricing.price_per_call)} per call, ${statusText(agent.status, runtime.style)}.`,
+        );
+      }),
+    );
+
+  agents
+    .command("deactivate")
+    .description("Take your agent off the marketplace (`agents update <id> --status active` lists it again)")
+    .argument("<agent-id>", "your agent (agent_…)")
+    .addHelpText("after", "\nExample:\n  $ mercato agents deactivate agent_...")
+    .action(
+      action(context, async (runtime, _flags: object, agentId: string) => {
+        const client = await runtime.client({ needKey: true });
+        const answer = await runtime.wait(`Deactivating ${agentId}`, client.agents.deactivate(agentId));
+        runtime.print(
+          answer,
+          () => `${runtime.style.green("✓")} Deactivated ${answer.agent_id}: it is no longer listed.`,
+        );
+      }),
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseShare(flag: string, value: string): number {
+  const share = Number(value);
+  if (value.trim() === "" || !Number.isFinite(share) || share < 0 || share > 1) {
+    throw new UsageError(`${flag} must be a number from 0 to 1, got "${value}"`);
+  }
+  return share;
+}
+
+/** A display figure of USD (cost per success is a ratio) rounded to the ledger's micro-USD. */
+function roundMicros(value: number): string {
+  return (Math.round(value * 1_000_000) / 1_000_000).toFixed(6);
+}
+
+function statusText(status: string, style: Style): string {
+  if (status === "active") return style.green(status);
+  if (status === "down") return style.red(status);
+  return style.dim(status);
+}
+
+function searchTable(agents: readonly SearchResult[], style: Style): string {
+  if (agents.length === 0) return "No agents match.";
+  return formatTable(
+    [
+      { title: "AGENT" },
+      { title: "NAME" },
+      { title: "CATEGORY" },
+      { title: "PRICE", align: "right" },
+      { title: "SUCCESS", align: "right" },
+      { title: "AVG MS", align: "right" },
+      { title: "TRUST", align: "right" },
+      { title: "COST/SUCCESS", align: "right" },
+      { title: "STATUS" },
+    ],
+    agents.map((agent) => [
+      agent.agent_id,
+      agent.name,
+      agent.category,
+      usd(agent.price_per_call),
+      percent(agent.success_rate),
+      String(Math.round(agent.avg_response_time_ms)),
+      agent.trust_score.toFixed(3),
+      usd(roundMicros(agent.cost_per_success)),
+      statusText(agent.status, style),
+    ]),
+    style,
+  );
+}
