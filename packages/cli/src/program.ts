@@ -74,10 +74,11 @@ export function createProgram(options: CreateProgramOptions = {}): Command {
     )
     .option("--key <key>", "the account key to use (env MERCATO_API_KEY; default: the logged-in one)")
     .option("--no-color", "no colours (also: NO_COLOR=1); colours show only on a terminal")
-    .configureOutput({ writeOut: context.stdout, writeErr: context.stderr })
+    // Commander's own errors (an unknown option, a missing argument) are thrown as CommanderError
+    // and printed by runCli like every other error, in text or JSON.
+    .configureOutput({ writeOut: context.stdout, writeErr: context.stderr, outputError: () => undefined })
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .exitOverride()
-    .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
       `

@@ -45,8 +45,12 @@ export async function runCli(args: readonly string[], options: CreateProgramOpti
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has printed its own message (or the help, or the version) already.
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+      // Help and the version are printed by commander and end with status 0.
+      if (error.exitCode === 0) return 0;
+      const message = error.message.replace(/^error: /, "");
+      if (asJson) return fail(EXIT_USAGE, "USAGE", message);
+      context.stderr(`${style.red("mercato:")} ${message}\n${style.dim("(run with --help for usage)")}\n`);
+      return EXIT_USAGE;
     }
     if (error instanceof UsageError) return fail(EXIT_USAGE, "USAGE", error.message);
     if (isMercatoError(error)) return printMercatoError(error);
@@ -65,8 +69,20 @@ export async function runCli(args: readonly string[], options: CreateProgramOpti
       });
     }
     fail(EXIT_FAILURE, error.code, error.message);
+    for (const issue of issuesOf(error.details)) context.stderr(`  - ${issue}\n`);
     const hint = HINTS[error.code];
     if (hint !== undefined) context.stderr(`${style.dim(hint)}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/** The field errors of a `VALIDATION_ERROR` (`details.issues`), as `path: message` lines. */
+function issuesOf(details: unknown): string[] {
+  const issues = (details as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(issues)) return [];
+  return issues.flatMap((issue: { path?: unknown; message?: unknown }) =>
+    typeof issue?.message === "string"
+      ? [`${typeof issue.path === "string" && issue.path !== "" ? `${issue.path}: ` : ""}${issue.message}`]
+      : [],
+  );
 }
