@@ -78,6 +78,21 @@ describe("mercato broker start", () => {
     expect(io.err).toEqual([]);
   });
 
+  it("prints one JSON line per event with --json", async () => {
+    const io = harness();
+    const running = createProgram(io.options).parseAsync(
+      ["broker", "start", "--port", "0", "--dev", "--db", join(dir, "j.db"), "--json"],
+      { from: "user" },
+    );
+    const line = await eventually(() => io.out.find((text) => text.includes('"listening"')));
+    const event = JSON.parse(line);
+    expect(event).toMatchObject({ event: "listening", dev: true, database: join(dir, "j.db") });
+    expect((await fetch(`${event.url}/healthz`)).status).toBe(200);
+    io.stop("SIGTERM");
+    await running;
+    expect(JSON.parse(io.out.at(-1) ?? "")).toEqual({ event: "stopped", reason: "SIGTERM" });
+  });
+
   it("takes its settings from the environment when no flag is given", async () => {
     const io = harness();
     const options = { ...io.options, env: { PORT: "0", MERCATO_DB: "env.db", LOG_LEVEL: "silent" } };

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../errors.js";
+import { action } from "../runtime.js";
 
 /** The options of `mercato broker start`, as commander parses them. */
 interface BrokerStartFlags {
@@ -46,33 +47,45 @@ Examples:
   $ mercato broker start --port 8080 --db ./data/mercato.db --log-level warn
   $ PORT=0 MERCATO_DEV=1 mercato broker start`,
     )
-    .action(async (flags: BrokerStartFlags) => {
-      // Loaded here, not at the top: every other command stays quick to start without the broker's
-      // server, database driver and logger.
-      const { ConfigError, parseConfig, startBroker } = await import("@mercato/broker");
-      let config: ReturnType<typeof parseConfig>;
-      try {
-        config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
-      } catch (error) {
-        if (error instanceof ConfigError) throw new UsageError(error.message, { cause: error });
-        throw error;
-      }
-      const running = await startBroker(config);
-      context.stdout(
-        `Mercato broker listening on ${running.url}${config.dev ? " (dev mode)" : ""}\n` +
-          `  database  ${config.dbPath}\n` +
-          `  API docs  ${running.url}/docs\n` +
-          `  OpenAPI   ${running.url}/openapi.json\n` +
-          "Press Ctrl-C to stop.\n",
-      );
-      try {
-        const reason = await context.untilStopped();
-        running.app.log.info({ reason }, "shutting down");
-      } finally {
-        await running.close();
-      }
-      context.stdout("Mercato broker stopped.\n");
-    });
+    .action(
+      action(context, async (runtime, flags: BrokerStartFlags) => {
+        // Loaded here, not at the top: every other command stays quick to start without the broker's
+        // server, database driver and logger.
+        const { ConfigError, parseConfig, startBroker } = await import("@mercato/broker");
+        let config: ReturnType<typeof parseConfig>;
+        try {
+          config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
+        } catch (error) {
+          if (error instanceof ConfigError) throw new UsageError(error.message, { cause: error });
+          throw error;
+        }
+        const running = await startBroker(config);
+        // With --json, one JSON line per event (the broker's own logs are JSON lines too).
+        if (runtime.json) {
+          context.stdout(
+            `${JSON.stringify({ event: "listening", url: running.url, database: config.dbPath, dev: config.dev })}\n`,
+          );
+        } else {
+          context.stdout(
+            `Mercato broker listening on ${running.url}${config.dev ? " (dev mode)" : ""}\n` +
+              `  database  ${config.dbPath}\n` +
+              `  API docs  ${running.url}/docs\n` +
+              `  OpenAPI   ${running.url}/openapi.json\n` +
+              "Press Ctrl-C to stop.\n",
+          );
+        }
+        let reason = "stopped";
+        try {
+          reason = await context.untilStopped();
+          running.app.log.info({ reason }, "shutting down");
+        } finally {
+          await running.close();
+        }
+        context.stdout(
+          runtime.json ? `${JSON.stringify({ event: "stopped", reason })}\n` : "Mercato broker stopped.\n",
+        );
+      }),
+    );
 }
 
 /** The broker's own flags (see BROKER_USAGE) for what commander parsed: the broker validates them. */
