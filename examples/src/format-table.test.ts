@@ -1,6 +1,6 @@
 import type { SearchResult } from "@mercato/sdk";
 import { expect, it } from "vitest";
-import { formatTable } from "./format-table.js";
+import { formatAgentTable, formatTable, percent, usd } from "./format-table.js";
 
 function result(agentId: string, name: string, price: number, successRate: number): SearchResult {
   return {
@@ -24,7 +24,7 @@ function result(agentId: string, name: string, price: number, successRate: numbe
 }
 
 it("aligns a header and one line per agent, numbers to the right", () => {
-  const table = formatTable([
+  const table = formatAgentTable([
     result("agent_aaaaaa", "BTC Price", 0.02, 0.8),
     result("agent_bbbbbbbb", "News", 0.005, 1),
   ]);
@@ -36,5 +36,29 @@ it("aligns a header and one line per agent, numbers to the right", () => {
 });
 
 it("prints only the header when there are no agents", () => {
-  expect(formatTable([])).toBe("AGENT  NAME  CATEGORY  PRICE/CALL  SUCCESS  TRUST  COST/SUCCESS");
+  expect(formatAgentTable([])).toBe("AGENT  NAME  CATEGORY  PRICE/CALL  SUCCESS  TRUST  COST/SUCCESS");
+});
+
+it("formats any rows with the columns given", () => {
+  const rows = [
+    { name: "Pro", calls: 200 },
+    { name: "Digest", calls: 7 },
+  ];
+  const table = formatTable(
+    [
+      { title: "SELLER", cell: (row: { name: string }) => row.name },
+      { title: "CALLS", cell: (row: { calls: number }) => String(row.calls), right: true },
+    ],
+    rows,
+  );
+  expect(table).toBe(["SELLER  CALLS", "Pro       200", "Digest      7"].join("\n"));
+});
+
+it("shows exact amounts with at least the decimals asked", () => {
+  expect(usd("0.020000")).toBe("$0.020");
+  expect(usd(1_200n)).toBe("$0.0012");
+  expect(usd(4_000_000n, 2)).toBe("$4.00");
+  expect(usd("12.5", 0)).toBe("$12.5");
+  expect(usd(0n, 0)).toBe("$0");
+  expect(percent(0.5412)).toBe("54.1%");
 });

@@ -1,7 +1,7 @@
 // Lists the agents of a running broker, cheapest per successful call first:
 //   MERCATO_URL=http://127.0.0.1:4020 npm run search-agents -w @mercato/examples -- [words]
 import { createClient, isMercatoError, type SearchResult } from "@mercato/sdk";
-import { formatTable } from "./format-table.js";
+import { formatAgentTable } from "./format-table.js";
 
 const MAX_ROWS = 100;
 
@@ -18,7 +18,7 @@ try {
   if (agents.length === 0) {
     console.log(`No agents found at ${baseUrl}${words === "" ? "" : ` for "${words}"`}.`);
   } else {
-    console.log(formatTable(agents));
+    console.log(formatAgentTable(agents));
     if (agents.length === MAX_ROWS) console.log(`(first ${MAX_ROWS} shown)`);
   }
 } catch (error) {
