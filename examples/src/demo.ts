@@ -683,6 +683,16 @@ async function main(): Promise<void> {
     return;
   }
   const resources = new Resources();
+  // Whatever ends this process (a crash, a reader that closed the pipe: `npm run demo | head`), the
+  // children must not outlive it: the last chance is synchronous.
+  process.on("exit", () => {
+    for (const child of resources.children) {
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGTERM");
+    }
+    rmSync(resources.dir, { recursive: true, force: true });
+  });
+  // A closed standard output is not a reason to leave the demo half-stopped: writes are dropped.
+  process.stdout.on("error", () => undefined);
   // Ctrl-C or SIGTERM: once the demo is only waiting (--keep-running), it stops normally; before
   // that, everything is stopped at once and the process exits 130 or 143.
   let waiting = false;
