@@ -141,7 +141,19 @@ beforeAll(async () => {
 
   broker = spawn(
     process.execPath,
-    [BIN, "broker", "start", "--dev", "--port", "0", "--db", join(dir, "broker.db"), "--log-level", "warn"],
+    [
+      BIN,
+      "broker",
+      "start",
+      "--dev",
+      "--port",
+      "0",
+      "--db",
+      join(dir, "broker.db"),
+      "--log-level",
+      "warn",
+      "--json",
+    ],
     {
       env: { PATH: process.env.PATH ?? "", MERCATO_ADMIN_TOKEN: ADMIN_TOKEN },
       stdio: ["ignore", "pipe", "pipe"],
@@ -151,8 +163,9 @@ beforeAll(async () => {
     let out = "";
     broker.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
-      const url = out.match(/listening on (http:\/\/\S+)/)?.[1];
-      if (url) resolve(url);
+      // --json: one JSON line per event, the first of them "listening".
+      const line = out.split("\n").find((text) => text.includes('"listening"'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
     broker.on("exit", (status) => reject(new Error(`broker exited with ${status}: ${out}`)));
   });
@@ -160,9 +173,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (broker.exitCode === null) {
+    let out = "";
+    broker.stdout?.on("data", (chunk: string) => {
+      out += chunk;
+    });
     const exited = new Promise((resolve) => broker.once("exit", resolve));
     broker.kill("SIGTERM");
-    await exited;
+    expect(await exited).toBe(0);
+    expect(out).toContain('{"event":"stopped","reason":"SIGTERM"}');
   }
   await new Promise((resolve) => seller.close(resolve));
   await rm(dir, { recursive: true, force: true });
