@@ -41,7 +41,7 @@ export async function authenticateAccess(request: FastifyRequest, deps: BrokerDe
   const secret = bearerKey(request);
   const hash = hashApiKey(secret);
   const nowMs = deps.clock.now().getTime();
-  let key = deps.keyCache.get(hash, nowMs);
+  let key = await deps.keyCache.get(hash, nowMs);
   if (key === undefined) {
     key = await deps.store.findApiKeyByHash(hash);
     if (key) deps.keyCache.set(key, nowMs);

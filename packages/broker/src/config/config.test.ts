@@ -31,6 +31,24 @@ describe("parseConfig", () => {
     });
   });
 
+  it("reads PostgreSQL and Redis URLs from flags or the environment, and refuses other schemes", () => {
+    const config = parseConfig(["--postgres", "postgres://mercato:pw@db:5432/mercato"], {
+      MERCATO_REDIS_URL: "redis://cache:6379/0",
+    });
+    expect(config.postgresUrl).toBe("postgres://mercato:pw@db:5432/mercato");
+    expect(config.redisUrl).toBe("redis://cache:6379/0");
+    expect(parseConfig([], { MERCATO_DATABASE_URL: "postgresql://db/m" }).postgresUrl).toBe(
+      "postgresql://db/m",
+    );
+    expect(parseConfig([], {})).toMatchObject({ postgresUrl: undefined, redisUrl: undefined });
+    expect(() => parseConfig(["--postgres", "mysql://db/m"], {})).toThrow(
+      new ConfigError("--postgres must be a postgres:// or postgresql:// URL, got mysql://"),
+    );
+    expect(() => parseConfig([], { MERCATO_REDIS_URL: "not a url" })).toThrow(
+      new ConfigError("MERCATO_REDIS_URL must be a redis:// or rediss:// URL"),
+    );
+  });
+
   it("reads the monitoring, alert and fraud settings", () => {
     const config = parseConfig(["--health-interval", "5000", "--new-account-daily-limit", "25.5"], {
       MERCATO_SMTP_URL: "smtp://user:secret@127.0.0.1:2525",

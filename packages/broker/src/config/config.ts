@@ -7,8 +7,18 @@ export interface BrokerConfig {
   port: number;
   /** Interface to listen on. Flag `--host`, env `HOST`; default 127.0.0.1. */
   host: string;
-  /** SQLite file. Flag `--db`, env `MERCATO_DB`; default `./.mercato/mercato.db`. */
+  /** SQLite file. Flag `--db`, env `MERCATO_DB`; default `./.mercato/mercato.db`. Unused with `postgresUrl`. */
   dbPath: string;
+  /**
+   * PostgreSQL instead of SQLite, for several broker processes sharing one database. Flag
+   * `--postgres`, env `MERCATO_DATABASE_URL`: `postgres://user:password@host:5432/database`.
+   */
+  postgresUrl: string | undefined;
+  /**
+   * Redis, to share rate limits and the key cache across broker processes. Flag `--redis`, env
+   * `MERCATO_REDIS_URL`: `redis://host:6379/0`. Without it, both are per process.
+   */
+  redisUrl: string | undefined;
   /**
    * Dev mode: seller endpoints may be http and loopback or private addresses, for local sellers.
    * Flag `--dev`, env `MERCATO_DEV=1`. Never in production.
@@ -133,11 +143,29 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/** A database or cache URL of one of `protocols`, kept as given (it may hold a password: never logged). */
+function parseServiceUrl(value: string, source: string, protocols: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${source} must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(
+      `${source} must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL, got ${url.protocol}//`,
+    );
+  }
+  return value;
+}
+
 /** The usage text of the broker's flags. */
 export const BROKER_USAGE = `Options (each flag has an environment variable of the same meaning; the flag wins):
   --port <n>           PORT                 port to listen on (default 4020; 0 picks a free one)
   --host <addr>        HOST                 interface to listen on (default 127.0.0.1)
   --db <path>          MERCATO_DB           SQLite file (default ./.mercato/mercato.db)
+  --postgres <url>     MERCATO_DATABASE_URL PostgreSQL instead of SQLite (postgres://user@host:5432/db)
+  --redis <url>        MERCATO_REDIS_URL    Redis for rate limits and the key cache shared by several brokers
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
   --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
@@ -178,6 +206,8 @@ export function parseConfig(
         port: { type: "string" },
         host: { type: "string" },
         db: { type: "string" },
+        postgres: { type: "string" },
+        redis: { type: "string" },
         dev: { type: "boolean" },
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
@@ -206,6 +236,8 @@ export function parseConfig(
   const port = pick("port", "PORT");
   const host = pick("host", "HOST");
   const db = pick("db", "MERCATO_DB");
+  const postgres = pick("postgres", "MERCATO_DATABASE_URL");
+  const redis = pick("redis", "MERCATO_REDIS_URL");
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
   const logLevel = pick("log-level", "LOG_LEVEL");
   const publicUrl = pick("public-url", "MERCATO_PUBLIC_URL");
@@ -237,6 +269,10 @@ export function parseConfig(
     port: port ? parsePort(port.value, port.source) : 4020,
     host: host ? parseHost(host.value, host.source) : "127.0.0.1",
     dbPath: resolve(cwd, db ? db.value : ".mercato/mercato.db"),
+    postgresUrl: postgres
+      ? parseServiceUrl(postgres.value, postgres.source, ["postgres:", "postgresql:"])
+      : undefined,
+    redisUrl: redis ? parseServiceUrl(redis.value, redis.source, ["redis:", "rediss:"]) : undefined,
     dev: values.dev === true || parseFlag(env.MERCATO_DEV, "MERCATO_DEV"),
     adminToken: adminToken ? parseAdminToken(adminToken.value, adminToken.source) : undefined,
     logLevel: logLevel ? parseLogLevel(logLevel.value, logLevel.source) : "info",

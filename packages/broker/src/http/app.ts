@@ -19,7 +19,7 @@ import {
 } from "../config/config.js";
 import { createFraudDetector } from "../fraud/detector.js";
 import { newId } from "../ids.js";
-import { createKeyCache, type KeyCacheOptions } from "../invoke/key-cache.js";
+import { createKeyCache, type KeyCache, type KeyCacheOptions } from "../invoke/key-cache.js";
 import { createMemoryRateLimiter, type RateLimiter } from "../invoke/rate-limiter.js";
 import { invokeRoutes } from "../invoke/routes.js";
 import { createInvokeRuntime } from "../invoke/runtime.js";
@@ -76,8 +76,8 @@ export interface CreateBrokerOptions {
   health?: HealthTracker;
   /** Per-key rate limits (default: in this process's memory). */
   rateLimiter?: RateLimiter;
-  /** How long access keys are cached (default 5 s). */
-  keyCache?: KeyCacheOptions;
+  /** How long access keys are cached (default 5 s), or the cache itself (a shared one: Redis). */
+  keyCache?: KeyCacheOptions | KeyCache;
   /** Prometheus metrics, served at `GET /metrics` (default: new ones, in a registry of their own). */
   metrics?: BrokerMetrics;
   /** Fraud prevention: burst suspension and the new-account daily limit (default `DEFAULT_FRAUD_SETTINGS`). */
@@ -86,6 +86,14 @@ export interface CreateBrokerOptions {
   bodyLimit?: number;
   /** Check every response against its schema (tests turn this on; a mismatch is a 500). */
   validateResponses?: boolean;
+}
+
+/** The broker's logger: pino JSON on stdout, never with a key or a cookie. */
+export function createLogger(level: string): FastifyBaseLogger {
+  return pino({
+    level,
+    redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+  });
 }
 
 /**
@@ -98,12 +106,7 @@ export interface CreateBrokerOptions {
  */
 export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   const clock = options.clock ?? systemClock;
-  const logger =
-    options.logger ??
-    pino({
-      level: options.config?.logLevel ?? "info",
-      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
-    });
+  const logger = options.logger ?? createLogger(options.config?.logLevel ?? "info");
   const dev = options.config?.dev ?? false;
   const resolveHost = options.resolveHost ?? systemResolveHost;
   const invoke = { ...DEFAULT_INVOKE_SETTINGS, ...options.config?.invoke };
@@ -137,7 +140,10 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       })
     : undefined;
   const tracker = health ?? options.health;
-  const keyCache = createKeyCache(options.keyCache);
+  const keyCache =
+    options.keyCache !== undefined && "invalidate" in options.keyCache
+      ? options.keyCache
+      : createKeyCache(options.keyCache);
   const fraud = createFraudDetector({
     settings: { ...DEFAULT_FRAUD_SETTINGS, ...options.fraud },
     store: options.store,

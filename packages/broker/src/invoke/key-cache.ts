@@ -6,7 +6,8 @@ import type { ApiKeyRecord } from "../store/types.js";
  * is dropped at once; through another broker process sharing the store, within `ttlMs`.
  */
 export interface KeyCache {
-  get(hash: string, nowMs: number): ApiKeyRecord | undefined;
+  /** The cached key, or undefined; a shared cache (Redis) answers asynchronously. */
+  get(hash: string, nowMs: number): ApiKeyRecord | undefined | Promise<ApiKeyRecord | undefined>;
   set(key: ApiKeyRecord, nowMs: number): void;
   /** Forgets a key (after a revocation, rotation, update, suspension or reinstatement). */
   invalidate(hash: string): void;
@@ -20,8 +21,10 @@ export interface KeyCacheOptions {
   maxEntries?: number;
 }
 
-/** An in-memory {@link KeyCache}. */
-export function createKeyCache(options: KeyCacheOptions = {}): KeyCache {
+/** An in-memory {@link KeyCache}; it answers `get` at once. */
+export function createKeyCache(
+  options: KeyCacheOptions = {},
+): KeyCache & { get(hash: string, nowMs: number): ApiKeyRecord | undefined } {
   const ttl = options.ttlMs ?? 5_000;
   const max = options.maxEntries ?? 100_000;
   const entries = new Map<string, { key: ApiKeyRecord; until: number }>();
