@@ -14,6 +14,9 @@ describe("parseConfig", () => {
       port: 4020,
       host: "127.0.0.1",
       dbPath: "/srv/app/.mercato/mercato.db",
+      postgresUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: "mercato:",
       dev: false,
       adminToken: undefined,
       logLevel: "info",
@@ -40,7 +43,13 @@ describe("parseConfig", () => {
     expect(parseConfig([], { MERCATO_DATABASE_URL: "postgresql://db/m" }).postgresUrl).toBe(
       "postgresql://db/m",
     );
-    expect(parseConfig([], {})).toMatchObject({ postgresUrl: undefined, redisUrl: undefined });
+    expect(parseConfig([], {})).toMatchObject({
+      postgresUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: "mercato:",
+    });
+    expect(parseConfig(["--redis-prefix", "shop-a:"], {}).redisPrefix).toBe("shop-a:");
+    expect(() => parseConfig([], { MERCATO_REDIS_PREFIX: "has space" })).toThrow(ConfigError);
     expect(() => parseConfig(["--postgres", "mysql://db/m"], {})).toThrow(
       new ConfigError("--postgres must be a postgres:// or postgresql:// URL, got mysql://"),
     );
@@ -103,6 +112,9 @@ describe("parseConfig", () => {
       port: 5000,
       host: "0.0.0.0",
       dbPath: "/srv/data/m.db",
+      postgresUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: "mercato:",
       dev: true,
       adminToken: "a-very-long-admin-token",
       logLevel: "warn",

@@ -20,6 +20,11 @@ export interface BrokerConfig {
    */
   redisUrl: string | undefined;
   /**
+   * Prefix of the broker's Redis keys and channels, so that several marketplaces (or test runs) can
+   * share one Redis. Flag `--redis-prefix`, env `MERCATO_REDIS_PREFIX`; default `mercato:`.
+   */
+  redisPrefix: string;
+  /**
    * Dev mode: seller endpoints may be http and loopback or private addresses, for local sellers.
    * Flag `--dev`, env `MERCATO_DEV=1`. Never in production.
    */
@@ -159,6 +164,14 @@ function parseServiceUrl(value: string, source: string, protocols: readonly stri
   return value;
 }
 
+/** A Redis key prefix: printable, without spaces, at most 64 characters. */
+function parseRedisPrefix(value: string, source: string): string {
+  if (!/^[!-~]{1,64}$/.test(value)) {
+    throw new ConfigError(`${source} must be 1 to 64 printable characters without spaces, got "${value}"`);
+  }
+  return value;
+}
+
 /** The usage text of the broker's flags. */
 export const BROKER_USAGE = `Options (each flag has an environment variable of the same meaning; the flag wins):
   --port <n>           PORT                 port to listen on (default 4020; 0 picks a free one)
@@ -166,6 +179,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --db <path>          MERCATO_DB           SQLite file (default ./.mercato/mercato.db)
   --postgres <url>     MERCATO_DATABASE_URL PostgreSQL instead of SQLite (postgres://user@host:5432/db)
   --redis <url>        MERCATO_REDIS_URL    Redis for rate limits and the key cache shared by several brokers
+  --redis-prefix <p>   MERCATO_REDIS_PREFIX prefix of the broker's Redis keys (default mercato:)
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
   --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
@@ -208,6 +222,7 @@ export function parseConfig(
         db: { type: "string" },
         postgres: { type: "string" },
         redis: { type: "string" },
+        "redis-prefix": { type: "string" },
         dev: { type: "boolean" },
         "admin-token": { type: "string" },
         "log-level": { type: "string" },
@@ -238,6 +253,7 @@ export function parseConfig(
   const db = pick("db", "MERCATO_DB");
   const postgres = pick("postgres", "MERCATO_DATABASE_URL");
   const redis = pick("redis", "MERCATO_REDIS_URL");
+  const redisPrefix = pick("redis-prefix", "MERCATO_REDIS_PREFIX");
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
   const logLevel = pick("log-level", "LOG_LEVEL");
   const publicUrl = pick("public-url", "MERCATO_PUBLIC_URL");
@@ -273,6 +289,7 @@ export function parseConfig(
       ? parseServiceUrl(postgres.value, postgres.source, ["postgres:", "postgresql:"])
       : undefined,
     redisUrl: redis ? parseServiceUrl(redis.value, redis.source, ["redis:", "rediss:"]) : undefined,
+    redisPrefix: redisPrefix ? parseRedisPrefix(redisPrefix.value, redisPrefix.source) : "mercato:",
     dev: values.dev === true || parseFlag(env.MERCATO_DEV, "MERCATO_DEV"),
     adminToken: adminToken ? parseAdminToken(adminToken.value, adminToken.source) : undefined,
     logLevel: logLevel ? parseLogLevel(logLevel.value, logLevel.source) : "info",
