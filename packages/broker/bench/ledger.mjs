@@ -1,19 +1,23 @@
 // Ledger throughput benchmark: captured charges per second on a durable SQLite FILE database
-// (WAL, synchronous = FULL). Each charge is a hold then a capture, each awaited as the invoke path
-// awaits them; BENCH_CONCURRENCY charges are in flight at once across several buyers and sellers.
-// Reports charges/s and p50/p99 latency of hold and capture, then runs audit() (must be ok) and
-// checks every balance against the charges made. Requirement: ≥ 20,000 charges/s.
+// (WAL, synchronous = FULL), then on PostgreSQL (a fresh database, synchronous_commit on). Each
+// charge is a hold then a capture, each awaited as the invoke path awaits them; BENCH_CONCURRENCY
+// charges are in flight at once across several buyers and sellers. Reports charges/s and p50/p99
+// latency of hold and capture, then runs audit() (must be ok) and checks every balance against
+// the charges made. Requirement: ≥ 20,000 charges/s on SQLite; PostgreSQL's figure is reported.
 //
 //   npm run bench -w @mercato/broker              (build first: npx tsup)
 //   BENCH_CHARGES=20000 node bench/ledger.mjs     (a quick run)
-//   BENCH_LEDGER_DB=/tmp/ledger.db node bench/ledger.mjs (keep the database)
+//   BENCH_LEDGER_STORES=postgres node bench/ledger.mjs (one store: sqlite, postgres or both)
+//   BENCH_LEDGER_DB=/tmp/ledger.db node bench/ledger.mjs (keep the SQLite database)
+//   MERCATO_TEST_DATABASE_URL=postgres://… (the PostgreSQL server; default the local one)
 //
 // Other knobs: BENCH_CONCURRENCY (comma-separated levels, default 256,1024), BENCH_BUYERS (32),
 // BENCH_SELLERS (8), BENCH_SEED.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSqliteStore } from "../dist/index.js";
+import pg from "pg";
+import { createPostgresStore, createSqliteStore } from "../dist/index.js";
 import { mulberry32, positiveInt } from "./common.mjs";
 
 const CHARGES = positiveInt("BENCH_CHARGES", 100_000);
@@ -26,6 +30,9 @@ const WARMUP = Math.min(5_000, CHARGES);
 const BUYERS = positiveInt("BENCH_BUYERS", 32);
 const SELLERS = positiveInt("BENCH_SELLERS", 8);
 const SEED = positiveInt("BENCH_SEED", 20_240_601);
+const STORES = (process.env.BENCH_LEDGER_STORES ?? "both") === "both" ? ["sqlite", "postgres"] : [process.env.BENCH_LEDGER_STORES];
+const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const PG_POOL = positiveInt("BENCH_PG_POOL", 32);
 const TARGET_PER_SECOND = 20_000;
 const PRICE = 20_000; // 0.02 USD held per call
 const T0 = Date.parse("2026-03-01T00:00:00.000Z");
@@ -50,7 +57,30 @@ class Latencies {
 
 const fee = (charge) => Math.floor((charge * 1000) / 10000);
 
-async function main() {
+async function adminQuery(sql) {
+  const client = new pg.Client({ connectionString: ADMIN_DB });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh store of `kind`, its description, its size on disk, and how to drop it. */
+async function openStore(kind) {
+  if (kind === "postgres") {
+    const database = `mercato_ledger_bench_${process.pid}`;
+    await adminQuery(`CREATE DATABASE ${database}`);
+    const url = new URL(ADMIN_DB);
+    url.pathname = `/${database}`;
+    return {
+      store: await createPostgresStore({ url: url.toString(), poolSize: PG_POOL }),
+      title: `PostgreSQL ledger (synchronous_commit on, a pool of ${PG_POOL} connections)`,
+      size: () => undefined,
+      drop: () => adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    };
+  }
   let dir;
   let path = process.env.BENCH_LEDGER_DB;
   if (path === undefined) {
@@ -59,7 +89,18 @@ async function main() {
   } else if (existsSync(path)) {
     throw new Error(`BENCH_LEDGER_DB ${path} exists: the benchmark needs a fresh database`);
   }
-  const store = createSqliteStore({ path });
+  return {
+    store: createSqliteStore({ path }),
+    title: "SQLite ledger on a durable file (WAL, synchronous = FULL)",
+    size: () => statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0),
+    drop: async () => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main(kind) {
+  const { store, title, size: sizeOf, drop } = await openStore(kind);
   try {
     const at = () => new Date(T0 + Math.floor(performance.now())).toISOString();
     const expiresAt = new Date(T0 + 24 * 3_600_000).toISOString();
@@ -185,7 +226,7 @@ async function main() {
     const widths = [11, 11, 9, 11, 11, 13, 13];
     const row = (cells) => cells.map((cell, i) => String(cell).padStart(widths[i] ?? 0)).join("");
     const lines = [
-      `SQLite ledger on a durable file (WAL, synchronous = FULL): ${CHARGES} charges per level after`,
+      `${title}: ${CHARGES} charges per level after`,
       `${WARMUP} to warm up, each a hold then a capture, awaited; ${BUYERS} buyers, ${SELLERS} sellers`,
       "",
       `${row(["concurrency", "charges/s", "seconds", "hold p50", "hold p99", "capture p50", "capture p99"])}  (ms)`,
@@ -195,10 +236,10 @@ async function main() {
       lines.push(row([r.concurrency, Math.round(r.perSecond), r.seconds.toFixed(2), ...latencies]));
     }
     console.log(`\n${lines.join("\n")}\n`);
-    const size = statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+    const size = sizeOf();
     console.log(
       `audit: ${audit.ok ? "ok" : "FAILED"}, ${audit.accounts} accounts, ${audit.transfers} transfers, ` +
-        `${auditMs.toFixed(0)} ms; database ${(size / 1e6).toFixed(1)} MB`,
+        `${auditMs.toFixed(0)} ms${size === undefined ? "" : `; database ${(size / 1e6).toFixed(1)} MB`}`,
     );
     for (const violation of audit.violations.slice(0, 10))
       console.log(`  ${violation.rule}: ${violation.detail}`);
@@ -208,16 +249,17 @@ async function main() {
       console.log("checks: every wallet, earnings account and the platform revenue match the charges made");
     const slowest = Math.min(...results.map((r) => r.perSecond));
     const best = Math.max(...results.map((r) => r.perSecond));
+    const target = kind === "sqlite" ? ` (target ≥ ${TARGET_PER_SECOND})` : "";
     console.log(
-      `ledger throughput: ${Math.round(slowest)} charges/s at the slowest level, ${Math.round(best)} at the best (target ≥ ${TARGET_PER_SECOND})`,
+      `${kind} ledger throughput: ${Math.round(slowest)} charges/s at the slowest level, ${Math.round(best)} at the best${target}`,
     );
-    // The target is a throughput the ledger can reach; fail only when no level reaches it, or on
-    // any error of the books.
-    process.exitCode = best < TARGET_PER_SECOND || !audit.ok || mismatches.length > 0 ? 1 : 0;
+    // The target is a throughput the SQLite ledger can reach; fail only when no level reaches it,
+    // or on any error of the books.
+    if ((kind === "sqlite" && best < TARGET_PER_SECOND) || !audit.ok || mismatches.length > 0) process.exitCode = 1;
   } finally {
     await store.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await drop();
   }
 }
 
-await main();
+for (const kind of STORES) await main(kind);

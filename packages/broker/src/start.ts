@@ -1,12 +1,17 @@
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "./clock.js";
 import type { BrokerConfig } from "./config/config.js";
-import { createBroker } from "./http/app.js";
+import { createBroker, createLogger } from "./http/app.js";
 import { createScoreRefresher } from "./monitoring/score-refresher.js";
 import { paymentProviderFromConfig } from "./payments/from-config.js";
 import type { PaymentProvider } from "./payments/provider.js";
 import { createScheduler, type SchedulerOptions } from "./payments/scheduler.js";
+import { connectRedis, type RedisLink } from "./redis/connection.js";
+import { createRedisKeyCache } from "./redis/key-cache.js";
+import { createRedisRateLimiter } from "./redis/rate-limiter.js";
+import { createPostgresStore } from "./store/postgres/pg-store.js";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.js";
+import type { Store } from "./store/types.js";
 
 /** A broker listening on its port, with what it runs on. */
 export interface RunningBroker {
@@ -15,6 +20,8 @@ export interface RunningBroker {
   url: string;
   /** Name of the payment provider (`stripe`, `dev`), or null when top-ups are off. */
   payments: string | null;
+  /** What the ledger and registry are kept in. */
+  storage: "sqlite" | "postgres";
   /** Stops the background jobs and accepting requests, finishes those in flight, closes the store. */
   close(): Promise<void>;
 }
@@ -35,8 +42,17 @@ export interface StartBrokerOptions {
   monitoring?: boolean;
 }
 
+/** Opens the store the configuration names: PostgreSQL when it has a URL, else the SQLite file. */
+async function openStore(config: BrokerConfig): Promise<Store> {
+  return config.postgresUrl === undefined
+    ? createSqliteStore({ path: config.dbPath })
+    : createPostgresStore({ url: config.postgresUrl });
+}
+
 /**
- * Starts a broker from a configuration: opens (and migrates) its SQLite file, picks the payment
+ * Starts a broker from a configuration: opens (and migrates) its SQLite file or PostgreSQL
+ * database, connects to Redis when it has one (rate limits and the key cache then hold across every
+ * broker on that Redis; the broker starts and serves without it), picks the payment
  * provider (Stripe when its keys are set, the dev provider in dev mode, none otherwise), starts the
  * background jobs, listens, and returns its URL.
  *
@@ -48,12 +64,26 @@ export async function startBroker(
   config: BrokerConfig,
   options: StartBrokerOptions = {},
 ): Promise<RunningBroker> {
-  const store = createSqliteStore({ path: config.dbPath });
+  const store = await openStore(config);
+  let redis: RedisLink | undefined;
   let url = "";
   const payments = options.payments ?? paymentProviderFromConfig(config, () => config.publicUrl ?? url);
+  const logger = createLogger(config.logLevel);
+  if (config.redisUrl !== undefined) {
+    redis = connectRedis({
+      url: config.redisUrl,
+      prefix: config.redisPrefix,
+      log: logger.child({ component: "redis" }),
+    });
+    await redis.ready();
+  }
+  const sharedKeyCache = redis && createRedisKeyCache(redis);
   const app = createBroker({
     store,
     payments,
+    logger,
+    ...(redis && { rateLimiter: createRedisRateLimiter(redis) }),
+    ...(sharedKeyCache && { keyCache: sharedKeyCache }),
     config: {
       dev: config.dev,
       adminToken: config.adminToken,
@@ -83,9 +113,14 @@ export async function startBroker(
       ? undefined
       : createScoreRefresher({ store, clock: systemClock, log: app.log.child({ component: "scores" }) });
   if (scores) app.addHook("onClose", () => scores.stop());
+  const closeShared = async () => {
+    await sharedKeyCache?.close();
+    await redis?.close();
+  };
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await closeShared();
     await store.close();
     throw error;
   }
@@ -99,8 +134,10 @@ export async function startBroker(
     app,
     url,
     payments: payments?.name ?? null,
+    storage: config.postgresUrl === undefined ? "sqlite" : "postgres",
     async close() {
       await app.close();
+      await closeShared();
       await store.close();
     },
   };

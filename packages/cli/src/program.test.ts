@@ -144,6 +144,8 @@ describe("mercato broker start", () => {
       "--port <n>",
       "--host <addr>",
       "--db <path>",
+      "--postgres <url>",
+      "--redis <url>",
       "--dev",
       "--admin-token <token>",
       "--log-level <level>",

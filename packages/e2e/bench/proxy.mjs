@@ -4,7 +4,6 @@
 //
 //   npm run bench -w @mercato/e2e        (after `npm run build`)
 //   BENCH_CONNECTIONS=64 BENCH_SECONDS=10 BENCH_LATENCY_CONNECTIONS=1 to change the load.
-import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
 import { runLoad } from "./load.mjs";
+import { api, fmt, start, stopAll } from "./processes.mjs";
 
 const env = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
@@ -24,43 +24,9 @@ const SECONDS = env("BENCH_SECONDS", 8);
 const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"));
-const children = [];
 // Node flags for the broker process, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-/** Starts a node process and resolves with the first URL it prints. */
-function start(args, extraEnv, pattern) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...extraEnv },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.push(child);
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const match = pattern.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${out}`)));
-  });
-}
-
-async function api(base, method, path, { key, body } = {}) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(key && { authorization: `Bearer ${key}` }),
-      ...(body && { "content-type": "application/json" }),
-    },
-    ...(body && { body: JSON.stringify(body) }),
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-const fmt = (ms) => `${ms.toFixed(2)} ms`;
 
 try {
   const broker = await start(
@@ -195,13 +161,6 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null) return undefined;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      return exited;
-    }),
-  );
+  await stopAll();
   rmSync(dir, { recursive: true, force: true });
 }

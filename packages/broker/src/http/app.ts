@@ -185,6 +185,11 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
+  // The signing key is loaded (or, on an empty store, made) before the broker takes requests: brokers
+  // starting together on one database then all publish every key any of them made.
+  app.addHook("onReady", async () => {
+    await deps.signer.jwks();
+  });
   app.addHook("onClose", () => deps.invoke.close());
   app.addHook("onClose", () => fraud.drain());
   if (health) app.addHook("onListen", () => health.start());

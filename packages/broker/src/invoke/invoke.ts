@@ -150,11 +150,14 @@ export async function invokeOnce(
     expiresAt: new Date(heldAt.getTime() + timeoutMs + HOLD_MARGIN_MS).toISOString(),
     at: heldAt.toISOString(),
   });
-  if (charge.status !== "pending") {
-    // Only a second broker process racing on one Idempotency-Key gets here.
-    throw new MercatoError("CONFLICT", `Transaction ${transactionId} is already ${charge.status}`, {
-      details: { transaction_id: transactionId, status: charge.status },
-    });
+  // A hold placed by another broker process racing on the same Idempotency-Key is answered as a
+  // replay: it is not this call's, so this call must neither call the seller nor resolve it.
+  if (charge.replayed || charge.status !== "pending") {
+    throw new MercatoError(
+      "CONFLICT",
+      `Transaction ${transactionId} is ${charge.status === "pending" ? "being answered by another request" : `already ${charge.status}`}; its output is not kept: use a new Idempotency-Key to call again`,
+      { details: { transaction_id: transactionId, status: charge.status } },
+    );
   }
   deps.metrics.holdOpened();
   try {

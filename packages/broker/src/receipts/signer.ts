@@ -16,7 +16,10 @@ import {
 } from "@mercato/protocol";
 import type * as z from "zod";
 import type { Clock } from "../clock.js";
-import type { Store } from "../store/types.js";
+import type { SigningKeyRecord, Store } from "../store/types.js";
+
+/** How long the published keys are kept before the store is read again, ms. */
+export const JWKS_REFRESH_MS = 5_000;
 
 /** A public key as published at `/.well-known/jwks.json`. */
 export type PublishedJwk = z.output<typeof PublicJwk>;
@@ -48,9 +51,7 @@ export interface ReceiptSigner {
  * published so that old receipts keep verifying.
  */
 export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
-  let loaded:
-    | Promise<{ kid: string; privateKey: CryptoKey; keyObject: KeyObject; published: PublishedJwk[] }>
-    | undefined;
+  let loaded: Promise<{ kid: string; privateKey: CryptoKey; keyObject: KeyObject }> | undefined;
 
   const load = async () => {
     let keys = await store.listSigningKeys();
@@ -82,11 +83,7 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
       key: JSON.parse(current.privateJwk) as NodeJwk,
       format: "jwk",
     });
-    const published = keys.map((key): PublishedJwk => {
-      const jwk = JSON.parse(key.publicJwk) as { x: string };
-      return { kty: "OKP", crv: "Ed25519", x: jwk.x, kid: key.kid, alg: "EdDSA", use: "sig" };
-    });
-    return { kid: current.kid, privateKey, keyObject, published };
+    return { kid: current.kid, privateKey, keyObject };
   };
 
   const ready = () => {
@@ -96,6 +93,15 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
     });
     return loaded;
   };
+
+  // Keys other broker processes add to the store are published within this time: a seller kit that
+  // meets a call signed by another broker's key finds it when it fetches the keys again.
+  let published: { keys: PublishedJwk[]; until: number } | undefined;
+  const publish = (keys: SigningKeyRecord[]): PublishedJwk[] =>
+    keys.map((key): PublishedJwk => {
+      const jwk = JSON.parse(key.publicJwk) as { x: string };
+      return { kty: "OKP", crv: "Ed25519", x: jwk.x, kid: key.kid, alg: "EdDSA", use: "sig" };
+    });
 
   return {
     async sign(payload) {
@@ -121,7 +127,12 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
       };
     },
     async jwks() {
-      return { keys: (await ready()).published };
+      await ready();
+      const now = Date.now();
+      if (published === undefined || published.until <= now) {
+        published = { keys: publish(await store.listSigningKeys()), until: now + JWKS_REFRESH_MS };
+      }
+      return { keys: published.keys };
     },
   };
 }

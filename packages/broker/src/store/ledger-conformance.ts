@@ -243,13 +243,18 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         const request = holdOf(buyer, seller);
         const first = await store.hold(request);
         // A retry comes later: its own time and expiry do not make it another request.
-        expect(await store.hold({ ...request, at: at(1), expiresAt: at(61) })).toEqual(first);
+        // The replay is marked: this request did not place the hold and must not resolve it.
+        expect(first.replayed).toBeUndefined();
+        expect(await store.hold({ ...request, at: at(1), expiresAt: at(61) })).toEqual({
+          ...first,
+          replayed: true,
+        });
         expect(await figures(buyer)).toEqual({ available: 9 * USD, held: USD, earnings: 0 });
 
         const capture = { id: "cap_replayed", holdId: request.id, amount: 600_000, at: at(2) };
         const captured = await store.capture(capture);
         expect(await store.capture({ ...capture, at: at(3) })).toEqual(captured);
-        expect(await store.hold(request)).toEqual(captured);
+        expect(await store.hold(request)).toEqual({ ...captured, replayed: true });
         expect(await figures(buyer)).toEqual({ available: 9_400_000, held: 0, earnings: 0 });
         expect(await figures(seller)).toEqual({ available: 0, held: 0, earnings: 540_000 });
 
@@ -263,7 +268,9 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         const { buyer, seller } = await parties();
         const request = holdOf(buyer, seller);
         const holds = await Promise.all(Array.from({ length: 10 }, () => store.hold(request)));
-        expect(new Set(holds.map((charge) => JSON.stringify(charge))).size).toBe(1);
+        // One request placed it; the nine others are answered the same charge, marked as replays.
+        expect(holds.filter((charge) => charge.replayed === undefined)).toHaveLength(1);
+        expect(new Set(holds.map(({ replayed: _, ...charge }) => JSON.stringify(charge))).size).toBe(1);
         expect(await figures(buyer)).toEqual({ available: 9 * USD, held: USD, earnings: 0 });
         const capture = { id: "cap_many", holdId: request.id, amount: USD, at: at(1) };
         const captures = await Promise.all(Array.from({ length: 10 }, () => store.capture(capture)));
@@ -749,15 +756,18 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         const { buyer, seller } = await parties();
         const request = holdOf(buyer, seller, { keyId: "key_replay", keySpendCap: USD, amount: USD });
         const first = await store.hold(request);
-        expect(await store.hold(request)).toEqual(first);
-        expect(await store.hold({ ...request, keySpendCap: 0, at: at(1) })).toEqual(first);
+        expect(await store.hold(request)).toEqual({ ...first, replayed: true });
+        expect(await store.hold({ ...request, keySpendCap: 0, at: at(1) })).toEqual({
+          ...first,
+          replayed: true,
+        });
         const captured = await store.capture({
           id: "cap_replay",
           holdId: request.id,
           amount: USD,
           at: at(1),
         });
-        expect(await store.hold(request)).toEqual(captured);
+        expect(await store.hold(request)).toEqual({ ...captured, replayed: true });
         expect(await codeOf(store.hold({ ...request, amount: USD + 1 }))).toBe("CONFLICT");
         expect(await spendOf("key_replay")).toBe(USD);
         expect(await figures(buyer)).toEqual({ available: 9 * USD, held: 0, earnings: 0 });

@@ -260,6 +260,11 @@ export interface ChargeRecord {
   expiresAt: string;
   createdAt: string;
   resolvedAt: string | null;
+  /**
+   * Set on the answer to a hold whose id was already placed, by this process or another: the
+   * charge as it stands, which this request did not place and must not resolve.
+   */
+  replayed?: true;
 }
 
 /** Places a pending hold of `amount` on the buyer's wallet toward a seller's earnings. */

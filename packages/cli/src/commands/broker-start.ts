@@ -8,6 +8,8 @@ interface BrokerStartFlags {
   port?: string;
   host?: string;
   db?: string;
+  postgres?: string;
+  redis?: string;
   dev?: boolean;
   adminToken?: string;
   logLevel?: string;
@@ -31,6 +33,14 @@ export function addBrokerStartCommand(broker: Command, context: CliContext): Com
     .option("--host <addr>", "interface to listen on (env HOST; default 127.0.0.1)")
     .option("--db <path>", "SQLite file, created if missing (env MERCATO_DB; default ./.mercato/mercato.db)")
     .option(
+      "--postgres <url>",
+      "PostgreSQL instead of SQLite, for several brokers on one database (env MERCATO_DATABASE_URL)",
+    )
+    .option(
+      "--redis <url>",
+      "Redis for rate limits and the key cache shared by several brokers (env MERCATO_REDIS_URL)",
+    )
+    .option(
       "--dev",
       "dev mode: allow http and local seller endpoints; never in production (env MERCATO_DEV=1)",
     )
@@ -45,6 +55,7 @@ export function addBrokerStartCommand(broker: Command, context: CliContext): Com
 Examples:
   $ mercato broker start --dev
   $ mercato broker start --port 8080 --db ./data/mercato.db --log-level warn
+  $ mercato broker start --postgres postgres://mercato@db:5432/mercato --redis redis://cache:6379
   $ PORT=0 MERCATO_DEV=1 mercato broker start`,
     )
     .action(
@@ -63,7 +74,7 @@ Examples:
         // With --json, one JSON line per event (the broker's own logs are JSON lines too).
         if (runtime.json) {
           context.stdout(
-            `${JSON.stringify({ event: "listening", url: running.url, database: config.dbPath, dev: config.dev })}\n`,
+            `${JSON.stringify({ event: "listening", url: running.url, database: describeDatabase(config), dev: config.dev })}\n`,
           );
         } else {
           context.stdout(
@@ -97,8 +108,22 @@ function toBrokerArgv(flags: BrokerStartFlags): string[] {
   pass("port", flags.port);
   pass("host", flags.host);
   pass("db", flags.db);
+  pass("postgres", flags.postgres);
+  pass("redis", flags.redis);
   pass("admin-token", flags.adminToken);
   pass("log-level", flags.logLevel);
   if (flags.dev === true) argv.push("--dev");
   return argv;
+}
+
+/** The store, as printed at start: the SQLite file, or the PostgreSQL URL without its password. */
+function describeDatabase(config: { dbPath: string; postgresUrl: string | undefined }): string {
+  return config.postgresUrl === undefined ? config.dbPath : redact(config.postgresUrl);
+}
+
+/** A service URL with its password replaced: start-up output may end up in logs. */
+function redact(value: string): string {
+  const url = new URL(value);
+  if (url.password !== "") url.password = "***";
+  return url.toString();
 }

@@ -8,11 +8,11 @@ import { apiKeyRecord } from "../../testing/records.js";
 import {
   histogramBucket,
   histogramQuantile,
-  METRICS_MIGRATION,
   minuteOf,
   RESPONSE_TIME_BOUNDS_MS,
   windowStart,
-} from "./metrics-schema.js";
+} from "../metrics-math.js";
+import { METRICS_MIGRATION } from "./metrics-schema.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 

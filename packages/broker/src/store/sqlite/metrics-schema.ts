@@ -1,22 +1,26 @@
-import { type AgentScores, scoreFromWindows } from "@mercato/protocol";
+import type { AgentScores } from "@mercato/protocol";
 import Database from "better-sqlite3";
+import {
+  type BucketDelta,
+  bucketSums,
+  callDeltas,
+  checkDeltas,
+  minuteOf,
+  RESCORE_CHUNK,
+  SCORE_COLUMNS,
+  type ScoreColumns,
+  SUMS,
+  scoresDiffer,
+  scoresOf,
+  scoreValues,
+  totalsSums,
+  WINDOW_TOTALS,
+  type WindowTotals,
+  windowMetrics,
+  windowStart,
+  ZERO_TOTALS,
+} from "../metrics-math.js";
 import type { AgentWindowMetrics, CallOutcome, HealthCheckOutcome, MetricsWindow, Store } from "../types.js";
-
-/**
- * Upper bounds (inclusive, ms) of the response-time histogram's buckets: 24 bounds on a rough
- * log scale from 1 ms to 60 s, each at most twice the one before; a 25th bucket holds slower calls.
- * They are part of the stored format (columns `rt0`…`rt24`): never change them without a migration.
- */
-export const RESPONSE_TIME_BOUNDS_MS: readonly number[] = Object.freeze([
-  1, 2, 3, 5, 8, 13, 20, 30, 50, 80, 130, 200, 300, 500, 800, 1_300, 2_000, 3_000, 5_000, 8_000, 13_000,
-  20_000, 35_000, 60_000,
-]);
-
-/** Histogram columns: `rtN` counts calls that took at most bound N and more than bound N − 1. */
-const HISTOGRAM = Array.from({ length: RESPONSE_TIME_BOUNDS_MS.length + 1 }, (_, i) => `rt${i}`);
-
-/** Every summed column of a bucket, in the order buckets are read and written. */
-const SUMS = ["calls", "successes", "response_us", "health_checks", "healthy_checks", ...HISTOGRAM];
 
 const BUCKET_COLUMNS = SUMS.map((column) => `${column} INTEGER NOT NULL DEFAULT 0`).join(",\n      ");
 
@@ -70,132 +74,19 @@ export const METRICS_MIGRATION = {
   `,
 } as const;
 
-const MINUTE_MS = 60_000;
-const DAY_MINUTES = 24 * 60;
-const WINDOW_MINUTES: Record<MetricsWindow, number> = {
-  "24h": DAY_MINUTES,
-  "7d": 7 * DAY_MINUTES,
-  "30d": 30 * DAY_MINUTES,
-};
-/** Agents rescored per transaction by a refresh. */
-const RESCORE_CHUNK = 1_000;
-/** A response time above this (a day) is a broken clock, not a measurement. */
-const MAX_RESPONSE_MS = 24 * 60 * 60 * 1000;
-
-/** Unix time in whole minutes of an ISO 8601 time. */
-export function minuteOf(iso: string): number {
-  return Math.floor(Date.parse(iso) / MINUTE_MS);
-}
-
-/**
- * The first minute (Unix time in minutes) of `window` ending in minute `nowMinute`. A window sums
- * every bucket that starts from there up to `nowMinute`, so it is exact at minute granularity:
- *
- * - 24h: the 1,440 minutes ending with the current one. A minute belongs to it or not, whole; a
- *   call 24 h + 1 min ago is out. The rollup never touches these minutes, so they are all minute
- *   buckets.
- * - 7d and 30d: data older than 24 hours is kept per hour, and an hour cannot be split, so the
- *   window starts at the first whole hour inside the span (it covers 7 d or 30 d less up to 59
- *   minutes). Every minute from that hour on is in exactly one bucket starting at or after it, so
- *   the sum is exact for [start, now], which the answer reports as `from`.
- */
-export function windowStart(window: MetricsWindow, nowMinute: number): number {
-  const first = nowMinute - WINDOW_MINUTES[window] + 1;
-  return window === "24h" ? first : Math.ceil(first / 60) * 60;
-}
-
-/** The histogram bucket of a response time. */
-export function histogramBucket(responseTimeMs: number): number {
-  const index = RESPONSE_TIME_BOUNDS_MS.findIndex((bound) => responseTimeMs <= bound);
-  return index === -1 ? RESPONSE_TIME_BOUNDS_MS.length : index;
-}
-
-/**
- * The `q` quantile (0–1) of the response times counted in `histogram`, interpolated linearly
- * within its bucket; null when it counts nothing. The true value lies in the same bucket, so the
- * error is at most that bucket's width (at most the bucket's lower bound, as a bound is at most
- * twice the one before). Past the last bound (60 s) the answer is the last bound.
- */
-export function histogramQuantile(histogram: readonly number[], q: number): number | null {
-  const total = histogram.reduce((sum, count) => sum + count, 0);
-  if (total === 0) return null;
-  const rank = q * total;
-  let below = 0;
-  for (const [i, count] of histogram.entries()) {
-    if (count > 0 && below + count >= rank) {
-      const last = RESPONSE_TIME_BOUNDS_MS.length - 1;
-      const lower = i === 0 ? 0 : (RESPONSE_TIME_BOUNDS_MS[Math.min(i - 1, last)] as number);
-      const upper = RESPONSE_TIME_BOUNDS_MS[Math.min(i, last)] as number;
-      return lower + ((upper - lower) * Math.max(0, rank - below)) / count;
-    }
-    below += count;
-  }
-  return RESPONSE_TIME_BOUNDS_MS.at(-1) as number;
-}
-
 type Prepare = (sql: string) => Database.Statement;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** What one flush adds to one agent's current minute. */
-interface BucketDelta {
-  calls: number;
-  successes: number;
-  /** Summed response times in ms, for the agent's lifetime counter. */
-  responseMs: number;
-  /** The same in whole µs, for the buckets. */
-  responseUs: number;
-  healthChecks: number;
-  healthyChecks: number;
-  histogram: number[];
-}
-
-interface WindowTotals {
-  calls_30d: number;
-  successes_30d: number;
-  response_us_30d: number;
-  health_checks_24h: number;
-  healthy_checks_24h: number;
-}
-
-interface ScoredRow extends WindowTotals {
+interface ScoredRow extends WindowTotals, ScoreColumns {
   seq: number;
   price_micros: number;
-  success_rate: number;
-  avg_response_time_ms: number;
-  uptime_24h: number;
-  trust_score: number;
-  cost_per_success: number;
 }
 
-const WINDOW_TOTALS = "calls_30d, successes_30d, response_us_30d, health_checks_24h, healthy_checks_24h";
+const TOTALS_LIST = WINDOW_TOTALS.join(", ");
+const SET_SCORES = SCORE_COLUMNS.map((column) => `${column} = ?`).join(", ");
 const SCORED_ROW = `a.seq, a.price_micros, a.success_rate, a.avg_response_time_ms, a.uptime_24h, a.trust_score,
-  a.cost_per_success, ${WINDOW_TOTALS.split(", ")
-    .map((column) => `COALESCE(w.${column}, 0) AS ${column}`)
-    .join(", ")}`;
-
-const emptyDelta = (): BucketDelta => ({
-  calls: 0,
-  successes: 0,
-  responseMs: 0,
-  responseUs: 0,
-  healthChecks: 0,
-  healthyChecks: 0,
-  histogram: HISTOGRAM.map(() => 0),
-});
-
-/** The ranking figures of an agent priced `priceMicros` from its window totals (see DESIGN.md). */
-function scoresOf(priceMicros: number, totals: WindowTotals): AgentScores {
-  return scoreFromWindows(
-    priceMicros,
-    {
-      calls: totals.calls_30d,
-      successes: totals.successes_30d,
-      totalResponseTimeMs: totals.response_us_30d / 1000,
-    },
-    { healthChecks: totals.health_checks_24h, healthyChecks: totals.healthy_checks_24h },
-  );
-}
+  a.cost_per_success, ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")}`;
 
 /** The metrics methods of the SQLite store, plus `rescore` for a price change. */
 export interface SqliteMetrics {
@@ -221,16 +112,8 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
       | undefined;
 
   const writeScores = (seq: number, scores: AgentScores, at: string): void => {
-    prepare(
-      `UPDATE agents SET success_rate = ?, avg_response_time_ms = ?, uptime_24h = ?, trust_score = ?,
-         cost_per_success = ?, metrics_updated_at = ?
-       WHERE seq = ?`,
-    ).run(
-      scores.successRate,
-      scores.avgResponseTimeMs,
-      scores.uptime,
-      scores.trustScore,
-      scores.costPerSuccessMicros,
+    prepare(`UPDATE agents SET ${SET_SCORES}, metrics_updated_at = ? WHERE seq = ?`).run(
+      ...scoreValues(scores),
       at,
       seq,
     );
@@ -276,39 +159,20 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     for (const [agentId, delta] of deltas) {
       const agent = agentOf(agentId);
       if (!agent) continue;
-      const sums = [
-        delta.calls,
-        delta.successes,
-        delta.responseUs,
-        delta.healthChecks,
-        delta.healthyChecks,
-        ...delta.histogram,
-      ];
       prepare(
         `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
          VALUES (?, ?, ${SUMS.map(() => "?").join(", ")})
          ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
-      ).run(agent.seq, minute, ...sums);
+      ).run(agent.seq, minute, ...bucketSums(delta));
       const totals = prepare(
-        `INSERT INTO agent_metric_windows (agent_seq, ${WINDOW_TOTALS}) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.split(", ")
-           .map((c) => `${c} = ${c} + excluded.${c}`)
-           .join(", ")}
-         RETURNING ${WINDOW_TOTALS}`,
-      ).get(
-        agent.seq,
-        delta.calls,
-        delta.successes,
-        delta.responseUs,
-        delta.healthChecks,
-        delta.healthyChecks,
-      ) as WindowTotals;
-      const scores = scoresOf(agent.price_micros, totals);
+        `INSERT INTO agent_metric_windows (agent_seq, ${TOTALS_LIST}) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}
+         RETURNING ${TOTALS_LIST}`,
+      ).get(agent.seq, ...totalsSums(delta)) as WindowTotals;
       prepare(
         `UPDATE agents SET calls = calls + ?, successes = successes + ?,
            total_response_time_ms = total_response_time_ms + ?, health_checks = health_checks + ?,
-           healthy_checks = healthy_checks + ?, success_rate = ?, avg_response_time_ms = ?, uptime_24h = ?,
-           trust_score = ?, cost_per_success = ?, metrics_updated_at = ?
+           healthy_checks = healthy_checks + ?, ${SET_SCORES}, metrics_updated_at = ?
          WHERE seq = ?`,
       ).run(
         delta.calls,
@@ -316,11 +180,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
         delta.responseMs,
         delta.healthChecks,
         delta.healthyChecks,
-        scores.successRate,
-        scores.avgResponseTimeMs,
-        scores.uptime,
-        scores.trustScore,
-        scores.costPerSuccessMicros,
+        ...scoreValues(scoresOf(agent.price_micros, totals)),
         at,
         agent.seq,
       );
@@ -332,13 +192,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     let changed = 0;
     for (const row of rows) {
       const scores = scoresOf(row.price_micros, row);
-      if (
-        scores.successRate !== row.success_rate ||
-        scores.avgResponseTimeMs !== row.avg_response_time_ms ||
-        scores.uptime !== row.uptime_24h ||
-        scores.trustScore !== row.trust_score ||
-        scores.costPerSuccessMicros !== row.cost_per_success
-      ) {
+      if (scoresDiffer(row, scores)) {
         writeScores(row.seq, scores, now);
         changed++;
       }
@@ -410,30 +264,11 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
   return {
     store: {
       async recordCallOutcomes(outcomes: CallOutcome[], at: string) {
-        const deltas = new Map<string, BucketDelta>();
-        for (const outcome of outcomes) {
-          const delta = deltas.get(outcome.agentId) ?? emptyDelta();
-          deltas.set(outcome.agentId, delta);
-          // A clock jump can make a time negative or absurd: keep it in range rather than poison the sums.
-          const ms = outcome.responseTimeMs > 0 ? Math.min(outcome.responseTimeMs, MAX_RESPONSE_MS) : 0;
-          delta.calls++;
-          if (outcome.success) delta.successes++;
-          delta.responseMs += ms;
-          delta.responseUs += Math.round(ms * 1000);
-          (delta.histogram[histogramBucket(ms)] as number)++;
-        }
-        record(deltas, at);
+        record(callDeltas(outcomes), at);
       },
 
       async recordHealthChecks(outcomes: HealthCheckOutcome[], at: string) {
-        const deltas = new Map<string, BucketDelta>();
-        for (const outcome of outcomes) {
-          const delta = deltas.get(outcome.agentId) ?? emptyDelta();
-          deltas.set(outcome.agentId, delta);
-          delta.healthChecks++;
-          if (outcome.healthy) delta.healthyChecks++;
-        }
-        record(deltas, at);
+        record(checkDeltas(outcomes), at);
       },
 
       async getAgentMetrics(
@@ -445,21 +280,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
         const from = windowStart(window, nowMinute);
         const seq = agentOf(agentId)?.seq;
         const sums = seq === undefined ? SUMS.map(() => 0) : windowSums(seq, from, nowMinute);
-        const [calls = 0, successes = 0, responseUs = 0, healthChecks = 0, healthyChecks = 0] = sums;
-        const histogram = sums.slice(5);
-        return {
-          agentId,
-          window,
-          from: new Date(from * MINUTE_MS).toISOString(),
-          to: now,
-          calls,
-          successes,
-          meanResponseTimeMs: calls === 0 ? null : responseUs / 1000 / calls,
-          p50ResponseTimeMs: histogramQuantile(histogram, 0.5),
-          p95ResponseTimeMs: histogramQuantile(histogram, 0.95),
-          healthChecks,
-          healthyChecks,
-        };
+        return windowMetrics(agentId, window, now, from, sums);
       },
 
       async refreshScores(now: string, agentIds?: string[]) {
@@ -468,20 +289,10 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     },
 
     rescore(seq, priceMicros, at) {
-      const totals = prepare(`SELECT ${WINDOW_TOTALS} FROM agent_metric_windows WHERE agent_seq = ?`).get(
+      const totals = prepare(`SELECT ${TOTALS_LIST} FROM agent_metric_windows WHERE agent_seq = ?`).get(
         seq,
       ) as WindowTotals | undefined;
-      writeScores(
-        seq,
-        scoresOf(priceMicros, {
-          calls_30d: totals?.calls_30d ?? 0,
-          successes_30d: totals?.successes_30d ?? 0,
-          response_us_30d: totals?.response_us_30d ?? 0,
-          health_checks_24h: totals?.health_checks_24h ?? 0,
-          healthy_checks_24h: totals?.healthy_checks_24h ?? 0,
-        }),
-        at,
-      );
+      writeScores(seq, scoresOf(priceMicros, totals ?? ZERO_TOTALS), at);
     },
   };
 }

@@ -1,86 +1,43 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type AgentCounters, MercatoError, scoreAgent } from "@mercato/protocol";
 import Database from "better-sqlite3";
-import { decodeCursor, encodeCursor } from "../cursor.js";
+import { decodeCursor, SORTS, searchPage } from "../cursor.js";
+import {
+  type AgentRow,
+  assertSpendCap,
+  KEY_COLUMNS,
+  type KeyRow,
+  keyValues,
+  NEW_AGENT_COLUMNS,
+  newAgentValues,
+  PATCHED_COLUMNS,
+  type PriceHistoryRow,
+  patchAgent,
+  patchedValues,
+  toAgent,
+  toKey,
+  toPriceHistory,
+} from "../rows.js";
+import { createSellerSettings } from "../seller-settings.js";
 import type {
   AgentPatch,
   AgentRecord,
   AgentSearch,
-  AgentSearchPage,
   ApiKeyPatch,
   ApiKeyRecord,
   NewAgent,
-  PriceHistoryRecord,
   SearchSortValue,
   Store,
 } from "../types.js";
 import { carryKeySpend } from "./key-spend-schema.js";
 import { createSqliteMetrics } from "./metrics-schema.js";
 import { migrate } from "./migrations.js";
-import { createSqlitePayoutDestinations } from "./payout-schema.js";
-import { createSqliteAlertChannels } from "./sqlite-alerts.js";
-import { assertAmount, createSqliteLedger } from "./sqlite-ledger.js";
+import { createSqliteLedger } from "./sqlite-ledger.js";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
   /** Database file; its folder is created if missing. `:memory:` for a throw-away store. */
   path: string;
-}
-
-/** Sort orders: the column, its direction, and the suffix of the partial indexes kept in that order. */
-const SORTS: Record<SearchSortValue, { column: string; descending: boolean; index: string }> = {
-  cost_per_success: { column: "cost_per_success", descending: false, index: "cps" },
-  trust_score_desc: { column: "trust_score", descending: true, index: "trust" },
-  price_asc: { column: "price_micros", descending: false, index: "price" },
-  response_time_asc: { column: "avg_response_time_ms", descending: false, index: "rt" },
-};
-
-interface AgentRow {
-  seq: number;
-  id: string;
-  owner_id: string;
-  name: string;
-  description: string;
-  category: string;
-  tags: string;
-  version: string;
-  api_endpoint: string;
-  status: AgentRecord["status"];
-  price_micros: number;
-  currency: "USD";
-  tier: string;
-  min_calls: number;
-  calls: number;
-  successes: number;
-  total_response_time_ms: number;
-  health_checks: number;
-  healthy_checks: number;
-  success_rate: number;
-  avg_response_time_ms: number;
-  uptime_24h: number;
-  trust_score: number;
-  cost_per_success: number;
-  metrics_updated_at: string;
-  created_at: string;
-  updated_at: string;
-}
-
-interface KeyRow {
-  id: string;
-  account_id: string;
-  kind: ApiKeyRecord["kind"];
-  name: string | null;
-  prefix: string;
-  hashed_key: string;
-  agent_id: string | null;
-  rate_limit: number | null;
-  spend_cap: number | null;
-  suspended_at: string | null;
-  suspend_reason: string | null;
-  expires_at: string | null;
-  created_at: string;
-  revoked_at: string | null;
 }
 
 /**
@@ -112,29 +69,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   const insertKey = (key: ApiKeyRecord): void => {
-    // A caller from plain JavaScript may leave the cap out: no cap, rather than a missing parameter.
-    const spendCap = key.spendCap ?? null;
-    assertSpendCap(key.kind, spendCap);
     prepare(
-      `INSERT INTO api_keys (id, account_id, kind, name, prefix, hashed_key, agent_id, rate_limit,
-         spend_cap, suspended_at, suspend_reason, expires_at, created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      key.id,
-      key.accountId,
-      key.kind,
-      key.name,
-      key.prefix,
-      key.hash,
-      key.agentId,
-      key.rateLimit,
-      spendCap,
-      key.suspendedAt ?? null,
-      key.suspendReason ?? null,
-      key.expiresAt,
-      key.createdAt,
-      key.revokedAt,
-    );
+      `INSERT INTO api_keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map(() => "?").join(", ")})`,
+    ).run(...keyValues(key));
   };
   const getKeyRow = (id: string): KeyRow | undefined =>
     prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as KeyRow | undefined;
@@ -171,37 +108,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const metrics = createSqliteMetrics(db, prepare);
 
   const insertAgent = db.transaction((agent: NewAgent): AgentRecord => {
-    const counters = countersOf(undefined);
-    const scores = scoreAgent(agent.pricing.priceMicros, counters);
     const result = prepare(
-      `INSERT INTO agents (id, owner_id, name, description, category, tags, version, api_endpoint, status,
-         pricing_model, price_micros, currency, tier, min_calls, success_rate, avg_response_time_ms,
-         uptime_24h, trust_score, cost_per_success, metrics_updated_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      agent.id,
-      agent.ownerId,
-      agent.name,
-      agent.description,
-      agent.category,
-      JSON.stringify(agent.tags),
-      agent.version,
-      agent.apiEndpoint,
-      agent.status,
-      agent.pricing.model,
-      agent.pricing.priceMicros,
-      agent.pricing.currency,
-      agent.pricing.tier,
-      agent.pricing.minCalls,
-      scores.successRate,
-      scores.avgResponseTimeMs,
-      scores.uptime,
-      scores.trustScore,
-      scores.costPerSuccessMicros,
-      agent.createdAt,
-      agent.createdAt,
-      agent.createdAt,
-    );
+      `INSERT INTO agents (${NEW_AGENT_COLUMNS.join(", ")}) VALUES (${NEW_AGENT_COLUMNS.map(() => "?").join(", ")})`,
+    ).run(...newAgentValues(agent));
     writeTags(Number(result.lastInsertRowid), agent.tags);
     insertPrice(agent.id, agent.pricing, agent.createdAt);
     return toAgent(getAgentRow(agent.id) as AgentRow);
@@ -221,41 +130,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const updateAgent = db.transaction((id: string, patch: AgentPatch, at: string): AgentRecord | undefined => {
     const row = getAgentRow(id);
     if (!row) return undefined;
-    const current = toAgent(row);
-    const next = { ...current, ...withoutUndefined(patch), updatedAt: at };
-    prepare(
-      `UPDATE agents SET name = ?, description = ?, category = ?, tags = ?, version = ?, api_endpoint = ?,
-         status = ?, pricing_model = ?, price_micros = ?, currency = ?, tier = ?, min_calls = ?, updated_at = ?
-       WHERE seq = ?`,
-    ).run(
-      next.name,
-      next.description,
-      next.category,
-      JSON.stringify(next.tags),
-      next.version,
-      next.apiEndpoint,
-      next.status,
-      next.pricing.model,
-      next.pricing.priceMicros,
-      next.pricing.currency,
-      next.pricing.tier,
-      next.pricing.minCalls,
-      at,
+    const { next, repriced, rescore } = patchAgent(toAgent(row), patch, at);
+    prepare(`UPDATE agents SET ${PATCHED_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`).run(
+      ...patchedValues(next),
       row.seq,
     );
     if (patch.tags) writeTags(row.seq, patch.tags);
-    const p = patch.pricing;
-    if (
-      p &&
-      (p.priceMicros !== current.pricing.priceMicros ||
-        p.tier !== current.pricing.tier ||
-        p.minCalls !== current.pricing.minCalls)
-    ) {
-      insertPrice(id, p, at);
-      if (p.priceMicros !== current.pricing.priceMicros) {
-        metrics.rescore(row.seq, p.priceMicros, row.metrics_updated_at);
-      }
-    }
+    if (repriced) insertPrice(id, next.pricing, at);
+    if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
     return toAgent(getAgentRow(id) as AgentRow);
   });
 
@@ -263,8 +145,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     ...ledger,
-    ...createSqlitePayoutDestinations(prepare),
-    ...createSqliteAlertChannels(prepare),
+    // Alert channels and payout destinations: the statements both stores share.
+    ...createSellerSettings({
+      async run(sql, params) {
+        prepare(sql).run(...params);
+      },
+      async get<R extends object>(sql: string, params: readonly unknown[]) {
+        return prepare(sql).get(...params) as R | undefined;
+      },
+    }),
 
     async createAccount(account, firstKey) {
       db.transaction(() => {
@@ -361,41 +250,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const rows = prepare(
         `SELECT price_micros, currency, tier, min_calls, effective_from, effective_to FROM price_history
          WHERE agent_id = ? ORDER BY effective_from DESC, rowid DESC`,
-      ).all(agentId) as Array<{
-        price_micros: number;
-        currency: "USD";
-        tier: string;
-        min_calls: number;
-        effective_from: string;
-        effective_to: string | null;
-      }>;
-      return rows.map(
-        (row): PriceHistoryRecord => ({
-          priceMicros: row.price_micros,
-          currency: row.currency,
-          tier: row.tier,
-          minCalls: row.min_calls,
-          effectiveFrom: row.effective_from,
-          effectiveTo: row.effective_to,
-        }),
-      );
+      ).all(agentId) as PriceHistoryRow[];
+      return rows.map(toPriceHistory);
     },
 
     async searchAgents(search) {
-      const { column } = SORTS[search.sort];
       // One read transaction: a search may take several statements and must see one snapshot.
-      const rows = db.transaction(() => searchRows(prepare, search))();
-      const page = rows.slice(0, search.limit);
-      const last = page.at(-1);
-      const nextCursor =
-        rows.length > search.limit && last
-          ? encodeCursor({
-              sort: search.sort,
-              value: last[column as keyof AgentRow] as number,
-              seq: last.seq,
-            })
-          : null;
-      return { agents: page.map(toAgent), nextCursor } satisfies AgentSearchPage;
+      return searchPage(db.transaction(() => searchRows(prepare, search))(), search);
     },
 
     async listCategories() {
@@ -773,83 +634,4 @@ function runSearch(
   return prepare(sql)
     .pluck(columns === "a.seq")
     .all(...params, limit);
-}
-
-function countersOf(row: AgentRow | undefined): AgentCounters {
-  return {
-    calls: row?.calls ?? 0,
-    successes: row?.successes ?? 0,
-    totalResponseTimeMs: row?.total_response_time_ms ?? 0,
-    healthChecks: row?.health_checks ?? 0,
-    healthyChecks: row?.healthy_checks ?? 0,
-  };
-}
-
-function toAgent(row: AgentRow): AgentRecord {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    name: row.name,
-    description: row.description,
-    category: row.category,
-    tags: JSON.parse(row.tags) as string[],
-    version: row.version,
-    apiEndpoint: row.api_endpoint,
-    status: row.status,
-    pricing: {
-      model: "per_call",
-      priceMicros: row.price_micros,
-      currency: row.currency,
-      tier: row.tier,
-      minCalls: row.min_calls,
-    },
-    counters: countersOf(row),
-    scores: {
-      successRate: row.success_rate,
-      avgResponseTimeMs: row.avg_response_time_ms,
-      uptime: row.uptime_24h,
-      trustScore: row.trust_score,
-      costPerSuccessMicros: row.cost_per_success,
-    },
-    metricsUpdatedAt: row.metrics_updated_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toKey(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    kind: row.kind,
-    name: row.name,
-    prefix: row.prefix,
-    hash: row.hashed_key,
-    agentId: row.agent_id,
-    rateLimit: row.rate_limit,
-    spendCap: row.spend_cap,
-    suspendedAt: row.suspended_at,
-    suspendReason: row.suspend_reason,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-  };
-}
-
-/**
- * A key's own spend cap is integer micros ≥ 0, and only access keys have one.
- * @throws MercatoError `INVALID_AMOUNT`, `VALIDATION_ERROR` (a cap on an account key).
- */
-function assertSpendCap(kind: ApiKeyRecord["kind"], spendCap: number | null): void {
-  if (spendCap === null) return;
-  assertAmount(spendCap, 0);
-  if (kind !== "access") {
-    throw new MercatoError("VALIDATION_ERROR", "Only access keys have a spend cap of their own", {
-      details: { issues: [{ path: "spend_cap", message: "account keys have no spend cap" }] },
-    });
-  }
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createManualClock } from "../clock.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createReceiptSigner, JWKS_REFRESH_MS } from "./signer.js";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the receipt signer", () => {
+  it("makes one key on an empty store, and a second broker on the store signs with it", async () => {
+    const store = createSqliteStore({ path: ":memory:" });
+    const clock = createManualClock(new Date("2026-03-01T00:00:00.000Z"));
+    const first = createReceiptSigner(store, clock);
+    const second = createReceiptSigner(store, clock);
+    const [a] = (await first.jwks()).keys;
+    expect((await second.jwks()).keys).toEqual([a]);
+    const headers = await second.signCall({
+      method: "POST",
+      path: "/x",
+      body: "{}",
+      callId: "c1",
+      timestamp: 1,
+    });
+    expect(Object.values(headers)).toContain(a?.kid);
+    await store.close();
+  });
+
+  it("publishes keys other brokers added to the store within the refresh period", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const store = createSqliteStore({ path: ":memory:" });
+    const clock = createManualClock(new Date("2026-03-01T00:00:00.000Z"));
+    const signer = createReceiptSigner(store, clock);
+    expect((await signer.jwks()).keys).toHaveLength(1);
+    // Another process, racing on an empty database, stored a key of its own.
+    await store.insertSigningKey({
+      kid: "mk-other-process",
+      privateJwk: "{}",
+      publicJwk: JSON.stringify({ x: "b3RoZXI" }),
+      createdAt: "2026-03-01T00:00:01.000Z",
+    });
+    expect((await signer.jwks()).keys).toHaveLength(1);
+    vi.setSystemTime(Date.now() + JWKS_REFRESH_MS);
+    expect((await signer.jwks()).keys.map((key) => key.kid)).toContain("mk-other-process");
+    await store.close();
+  });
+});

@@ -1,0 +1,344 @@
+import type { AgentScores } from "@mercato/protocol";
+import {
+  type BucketDelta,
+  bucketSums,
+  callDeltas,
+  checkDeltas,
+  minuteOf,
+  RESCORE_CHUNK,
+  SCORE_COLUMNS,
+  type ScoreColumns,
+  SUMS,
+  scoresDiffer,
+  scoresOf,
+  scoreValues,
+  WINDOW_TOTALS,
+  type WindowTotals,
+  windowMetrics,
+  windowStart,
+  ZERO_TOTALS,
+} from "../metrics-math.js";
+import type { PgDb, PgQueryable, PgTx } from "./pg-db.js";
+import type { PgMetrics } from "./pg-store.js";
+
+/*
+ * Several brokers write outcomes into one database at once. What keeps the figures right:
+ *
+ * - Everything derived from an agent's outcomes (its bucket rows, window totals, lifetime counters
+ *   and ranking figures) changes only under the agent's `agents` row lock (FOR NO KEY UPDATE),
+ *   taken in `seq` order: flushes, rollups, refreshes and re-pricing alike. So no two of them
+ *   interleave on one agent, figures are computed from the totals they are written with, and
+ *   since every other row lock is taken under an agent's, they cannot deadlock.
+ * - Counters move by `x = x + delta` upserts, and a rollup moves exactly what its DELETE …
+ *   RETURNING took: nothing is counted twice or lost when two brokers roll up at once.
+ * - A flush is one transaction of two statements, whatever its size: the flushed agents' rollup
+ *   (so that they are scored on windows as of the flush), buckets and totals in one, then their
+ *   counters and the figures computed from the totals it returned.
+ */
+
+/**
+ * Metrics transactions commit asynchronously: a server crash may lose the last fraction of a
+ * second of flushes (whole flushes, never part of one), as a broker crash loses the outcomes it
+ * has not flushed yet. It saves a disk flush per write on the hot path; the ledger never does it.
+ */
+const ASYNC_COMMIT = { asyncCommit: true } as const;
+
+const COLUMNS = SUMS.join(", ");
+const TOTALS = WINDOW_TOTALS.join(", ");
+/** What leaves the totals, per bucket column that feeds them. */
+const GONE = ["calls", "successes", "response_us", "health_checks", "healthy_checks"] as const;
+
+/**
+ * The flush statement, for agents locked by `key` ($4): rolls their buckets up to minutes $1
+ * (24 h) and $2 (30 d), adds the deltas ($5: agent ids; $6: their bucket columns, row after row)
+ * to minute $3 and the totals, and returns the agents whose totals changed with their new totals
+ * and price. With no deltas it is the agents' rollup alone.
+ *
+ * Rollup: minutes older than 24 h move into their hours (or go, when their hour is older than
+ * 30 days, as after a late write), hours older than 30 days go; the totals lose the health checks
+ * of every minute moved and the calls of everything that went.
+ */
+function flushStatement(key: "id" | "seq"): string {
+  const width = SUMS.length;
+  const sumAll = SUMS.map((c) => `SUM(${c})`).join(", ");
+  return `
+  WITH locked AS MATERIALIZED (
+    SELECT seq, id, price_micros FROM agents WHERE ${key} = ANY($4::${key === "id" ? "text" : "bigint"}[])
+    ORDER BY seq FOR NO KEY UPDATE
+  ),
+  minute_out AS (
+    DELETE FROM agent_metric_minutes AS m USING locked
+    WHERE m.agent_seq = locked.seq AND m.start < $1 RETURNING m.*
+  ),
+  hour_out AS (
+    DELETE FROM agent_metric_hours AS h USING locked
+    WHERE h.agent_seq = locked.seq AND h.start < $2 RETURNING h.agent_seq, h.calls, h.successes, h.response_us
+  ),
+  hour_in AS (
+    INSERT INTO agent_metric_hours AS h (agent_seq, start, ${COLUMNS})
+    SELECT agent_seq, start - start % 60, ${sumAll} FROM minute_out WHERE start >= $2
+    GROUP BY agent_seq, start - start % 60 ORDER BY 1, 2
+    ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = h.${c} + excluded.${c}`).join(", ")}
+  ),
+  gone AS (
+    SELECT agent_seq, ${GONE.map((c) => `SUM(${c}) AS ${c}`).join(", ")} FROM (
+      SELECT agent_seq, calls, successes, response_us, 0 AS health_checks, 0 AS healthy_checks FROM hour_out
+      UNION ALL
+      SELECT agent_seq, ${GONE.slice(0, 3)
+        .map((c) => `CASE WHEN start < $2 THEN ${c} ELSE 0 END`)
+        .join(", ")}, health_checks, healthy_checks FROM minute_out
+    ) AS out
+    GROUP BY agent_seq
+    HAVING ${GONE.map((c) => `SUM(${c}) <> 0`).join(" OR ")}
+  ),
+  d AS (
+    SELECT locked.seq AS agent_seq, ${SUMS.map((c, j) => `($6::bigint[])[i * ${width} + ${j + 1}] AS ${c}`).join(", ")}
+    FROM generate_series(0, cardinality($5::text[]) - 1) AS i JOIN locked ON locked.id = ($5::text[])[i + 1]
+  ),
+  minute_in AS (
+    INSERT INTO agent_metric_minutes AS b (agent_seq, start, ${COLUMNS})
+    SELECT agent_seq, $3, ${COLUMNS} FROM d ORDER BY agent_seq
+    ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = b.${c} + excluded.${c}`).join(", ")}
+  ),
+  totals AS (
+    INSERT INTO agent_metric_windows AS w (agent_seq, ${TOTALS})
+    SELECT l.seq, ${GONE.map((c) => `COALESCE(d.${c}, 0) - COALESCE(g.${c}, 0)`).join(", ")}
+    FROM locked l LEFT JOIN d ON d.agent_seq = l.seq LEFT JOIN gone g ON g.agent_seq = l.seq
+    WHERE d.agent_seq IS NOT NULL OR g.agent_seq IS NOT NULL
+    ORDER BY l.seq
+    ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = w.${c} + excluded.${c}`).join(", ")}
+    RETURNING agent_seq, ${TOTALS}
+  )
+  SELECT l.seq, l.id, l.price_micros, ${WINDOW_TOTALS.map((c) => `t.${c}`).join(", ")}
+  FROM locked l JOIN totals t ON t.agent_seq = l.seq`;
+}
+
+const FLUSH_BY_ID = flushStatement("id");
+const ROLL_UP_BY_SEQ = flushStatement("seq");
+
+const SCORES = SCORE_COLUMNS.join(", ");
+const SCORE_ARRAYS = `$1::bigint[], ${SCORE_COLUMNS.map((_, i) => `$${i + 2}::float8[]`).join(", ")}`;
+const SET_SCORES = `${SCORE_COLUMNS.map((c) => `${c} = v.${c}`).join(", ")}, metrics_updated_at = $7`;
+
+/** Writes agents' ranking figures ($2…$6, by `seq` in $1) as of $7. */
+const WRITE_SCORES = `
+  UPDATE agents AS a SET ${SET_SCORES}
+  FROM unnest(${SCORE_ARRAYS}) AS v (seq, ${SCORES})
+  WHERE a.seq = v.seq`;
+
+/** The same, adding a flush ($8…$12) to the agents' lifetime counters. */
+const COUNT_AND_SCORE = `
+  UPDATE agents AS a SET ${SET_SCORES}, calls = a.calls + v.calls, successes = a.successes + v.successes,
+    total_response_time_ms = a.total_response_time_ms + v.response_ms,
+    health_checks = a.health_checks + v.health_checks, healthy_checks = a.healthy_checks + v.healthy_checks
+  FROM unnest(${SCORE_ARRAYS}, $8::bigint[], $9::bigint[], $10::float8[], $11::bigint[], $12::bigint[])
+    AS v (seq, ${SCORES}, calls, successes, response_ms, health_checks, healthy_checks)
+  WHERE a.seq = v.seq`;
+
+/** An agent whose figures a refresh recomputes, locked. */
+interface LockedAgent extends ScoreColumns {
+  seq: number;
+  price_micros: number;
+}
+
+/** Agents' window totals (by `seq`); an agent without a row is all zero. Read under their row locks. */
+export async function windowTotals(
+  tx: PgQueryable,
+  seqs: readonly number[],
+): Promise<Map<number, WindowTotals>> {
+  const rows = await tx.query<WindowTotals & { agent_seq: number }>(
+    `SELECT agent_seq, ${TOTALS} FROM agent_metric_windows WHERE agent_seq = ANY($1::bigint[])`,
+    [seqs],
+  );
+  return new Map(rows.map((row) => [row.agent_seq, row]));
+}
+
+/** Writes agents' ranking figures as of `at` (in the caller's transaction, holding their row locks). */
+export async function writeScores(
+  tx: PgQueryable,
+  scored: ReadonlyArray<{ seq: number; scores: AgentScores }>,
+  at: string,
+): Promise<void> {
+  if (scored.length === 0) return;
+  await tx.run(WRITE_SCORES, [...scoreArrays(scored), at]);
+}
+
+/** Agents' `seq`s, then one array per score column. */
+function scoreArrays(scored: ReadonlyArray<{ seq: number; scores: AgentScores }>): unknown[] {
+  const values = scored.map((s) => scoreValues(s.scores));
+  return [scored.map((s) => s.seq), ...SCORE_COLUMNS.map((_, column) => values.map((row) => row[column]))];
+}
+
+/** The windows' bounds as of minute `nowMinute`: the first minute of 24 h and of 30 d. */
+function bounds(nowMinute: number): [number, number] {
+  return [windowStart("24h", nowMinute), windowStart("30d", nowMinute)];
+}
+
+/** The flush statement's parameters after the bounds and the minute: lock keys, then deltas. */
+function flushParams(keys: readonly (string | number)[], deltas: Map<string, BucketDelta>): unknown[] {
+  return [keys, [...deltas.keys()], [...deltas.values()].flatMap((delta) => bucketSums(delta))];
+}
+
+/**
+ * Per-agent metrics on PostgreSQL: the SQLite store's buckets and windows (see `metrics-math.ts`),
+ * safe with several brokers writing at once (see the notes above). A flush is one transaction of
+ * two statements whatever its size; a refresh rolls up, then rescores, RESCORE_CHUNK agents per
+ * transaction.
+ */
+export function createPgMetrics(db: PgDb): PgMetrics {
+  const record = async (deltas: Map<string, BucketDelta>, at: string): Promise<void> => {
+    if (deltas.size === 0) return;
+    const minute = minuteOf(at);
+    await db.transaction(async (tx) => {
+      const rows = await tx.query<WindowTotals & { seq: number; id: string; price_micros: number }>(
+        FLUSH_BY_ID,
+        [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)],
+      );
+      if (rows.length === 0) return;
+      const flushed = rows.map((row) => deltas.get(row.id) as BucketDelta);
+      await tx.run(COUNT_AND_SCORE, [
+        ...scoreArrays(rows.map((row) => ({ seq: row.seq, scores: scoresOf(row.price_micros, row) }))),
+        at,
+        flushed.map((delta) => delta.calls),
+        flushed.map((delta) => delta.successes),
+        flushed.map((delta) => delta.responseMs),
+        flushed.map((delta) => delta.healthChecks),
+        flushed.map((delta) => delta.healthyChecks),
+      ]);
+    }, ASYNC_COMMIT);
+  };
+
+  /** Rescores locked agents from their totals; drops totals rows that are all zero; returns how many changed. */
+  const rescore = async (tx: PgTx, agents: LockedAgent[], now: string): Promise<number> => {
+    const totals = await windowTotals(
+      tx,
+      agents.map((agent) => agent.seq),
+    );
+    const changed: Array<{ seq: number; scores: AgentScores }> = [];
+    const empty: number[] = [];
+    for (const agent of agents) {
+      const windows = totals.get(agent.seq);
+      const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS);
+      if (scoresDiffer(agent, scores)) changed.push({ seq: agent.seq, scores });
+      if (windows && windows.calls_30d === 0 && windows.health_checks_24h === 0) empty.push(agent.seq);
+    }
+    await writeScores(tx, changed, now);
+    if (empty.length > 0) {
+      await tx.run("DELETE FROM agent_metric_windows WHERE agent_seq = ANY($1::bigint[])", [empty]);
+    }
+    return changed.length;
+  };
+
+  const lockAgents = (tx: PgTx, key: "id" | "seq", keys: readonly (string | number)[]) =>
+    tx.query<LockedAgent>(
+      `SELECT seq, price_micros, success_rate, avg_response_time_ms, uptime_24h, trust_score, cost_per_success
+       FROM agents WHERE ${key} = ANY($1::${key === "id" ? "text" : "bigint"}[]) ORDER BY seq FOR NO KEY UPDATE`,
+      [keys],
+    );
+
+  /** Rolls up every agent with buckets that left a window as of `nowMinute`, a chunk per transaction. */
+  const rollUp = async (nowMinute: number): Promise<void> => {
+    const [day, month] = bounds(nowMinute);
+    const due = await db.query<{ agent_seq: number }>(
+      `SELECT agent_seq FROM agent_metric_minutes WHERE start < $1
+       UNION SELECT agent_seq FROM agent_metric_hours WHERE start < $2 ORDER BY agent_seq`,
+      [day, month],
+    );
+    for (let i = 0; i < due.length; i += RESCORE_CHUNK) {
+      const seqs = due.slice(i, i + RESCORE_CHUNK).map((row) => row.agent_seq);
+      await db.transaction(
+        (tx) => tx.run(ROLL_UP_BY_SEQ, [day, month, nowMinute, ...flushParams(seqs, new Map())]),
+        ASYNC_COMMIT,
+      );
+    }
+  };
+
+  const refresh = async (now: string, agentIds: string[] | undefined): Promise<number> => {
+    await rollUp(minuteOf(now));
+    let changed = 0;
+    if (agentIds !== undefined) {
+      for (let i = 0; i < agentIds.length; i += RESCORE_CHUNK) {
+        const ids = agentIds.slice(i, i + RESCORE_CHUNK);
+        changed += await db.transaction(
+          async (tx) => rescore(tx, await lockAgents(tx, "id", ids), now),
+          ASYNC_COMMIT,
+        );
+      }
+      return changed;
+    }
+    // Every agent with a totals row: measured in its windows, or whose last figures just left them
+    // (the row goes once it is scored at zero). In agent order, a chunk per transaction.
+    let after = 0;
+    for (;;) {
+      const chunk = await db.transaction(async (tx) => {
+        const seqs = await tx.query<{ agent_seq: number }>(
+          `SELECT agent_seq FROM agent_metric_windows WHERE agent_seq > $1 ORDER BY agent_seq LIMIT ${RESCORE_CHUNK}`,
+          [after],
+        );
+        const agents = await lockAgents(
+          tx,
+          "seq",
+          seqs.map((row) => row.agent_seq),
+        );
+        return { changed: await rescore(tx, agents, now), last: seqs.at(-1)?.agent_seq };
+      }, ASYNC_COMMIT);
+      changed += chunk.changed;
+      if (chunk.last === undefined) return changed;
+      after = chunk.last;
+    }
+  };
+
+  return {
+    async recordCallOutcomes(outcomes, at) {
+      await record(callDeltas(outcomes), at);
+    },
+
+    async recordHealthChecks(outcomes, at) {
+      await record(checkDeltas(outcomes), at);
+    },
+
+    async getAgentMetrics(agentId, window, now) {
+      const nowMinute = minuteOf(now);
+      const from = windowStart(window, nowMinute);
+      // One statement, one snapshot: a rollup moving minutes into hours meanwhile is seen whole or not at all.
+      const row = await db.one<Record<string, number>>(
+        `SELECT ${SUMS.map((c) => `COALESCE(SUM(${c}), 0)::bigint AS ${c}`).join(", ")} FROM (
+           SELECT ${COLUMNS} FROM agent_metric_minutes
+           WHERE agent_seq = (SELECT seq FROM agents WHERE id = $1) AND start BETWEEN $2 AND $3
+           UNION ALL
+           SELECT ${COLUMNS} FROM agent_metric_hours
+           WHERE agent_seq = (SELECT seq FROM agents WHERE id = $1) AND start BETWEEN $2 AND $3
+         ) AS buckets`,
+        [agentId, from, nowMinute],
+      );
+      return windowMetrics(
+        agentId,
+        window,
+        now,
+        from,
+        SUMS.map((column) => row?.[column] ?? 0),
+      );
+    },
+
+    async refreshScores(now, agentIds) {
+      return refresh(now, agentIds);
+    },
+  };
+}
+
+/**
+ * Counts an agent's minute and hour buckets (for tests and diagnostics: storage per agent stays
+ * within 1,440 minute rows and 720 hour rows).
+ */
+export async function countPgMetricBuckets(
+  db: PgQueryable,
+  agentId: string,
+): Promise<{ minutes: number; hours: number }> {
+  const row = await db.one<{ minutes: number; hours: number }>(
+    `SELECT (SELECT count(*) FROM agent_metric_minutes WHERE agent_seq = a.seq) AS minutes,
+       (SELECT count(*) FROM agent_metric_hours WHERE agent_seq = a.seq) AS hours
+     FROM agents a WHERE a.id = $1`,
+    [agentId],
+  );
+  return row ?? { minutes: 0, hours: 0 };
+}

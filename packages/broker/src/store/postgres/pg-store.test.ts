@@ -1,0 +1,84 @@
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { createTestPostgresStore, createTestSchema, type TestSchema } from "../../testing/postgres.js";
+import { apiKeyRecord } from "../../testing/records.js";
+import { describeStoreConformance } from "../conformance.js";
+import { describeLedgerConformance } from "../ledger-conformance.js";
+import { describeMetricsConformance } from "../metrics-conformance.js";
+import { migratePostgres, PG_MIGRATIONS } from "./migrations.js";
+import { createPgDb } from "./pg-db.js";
+import { countPgMetricBuckets } from "./pg-metrics.js";
+import { createPostgresStore } from "./pg-store.js";
+
+// Every write is a round trip to a server here, not a call into SQLite: the suites' longest tests
+// (thousands of sequential writes) take a few seconds, more on a loaded machine.
+vi.setConfig({ testTimeout: 30_000 });
+
+// The same suites as the SQLite store's, on a PostgreSQL schema of their own per store.
+describeStoreConformance("postgres", () => createTestPostgresStore());
+describeLedgerConformance("postgres", () => createTestPostgresStore());
+let metricsTarget: TestSchema | undefined;
+describeMetricsConformance(
+  "postgres",
+  () => {
+    metricsTarget = createTestSchema();
+    return createTestPostgresStore({ target: metricsTarget });
+  },
+  {
+    // In the schema of the store made last, the one the test is using.
+    async countBuckets(agentId) {
+      const target = metricsTarget as TestSchema;
+      const db = createPgDb({ url: target.url, schema: target.schema, max: 1 });
+      try {
+        return await countPgMetricBuckets(db, agentId);
+      } finally {
+        await db.close();
+      }
+    },
+  },
+);
+
+describe("postgres migrations", () => {
+  const target = createTestSchema();
+  afterAll(() => target.drop());
+
+  it("migrate once, even when several brokers open the same database at once", async () => {
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        createPostgresStore({ url: target.url, schema: target.schema, poolSize: 2 }),
+      ),
+    );
+    const db = createPgDb({ url: target.url, schema: target.schema, max: 1 });
+    try {
+      const rows = await db.query<{ version: number }>(
+        "SELECT version FROM schema_migrations ORDER BY version",
+      );
+      expect(rows.map((row) => row.version)).toEqual(PG_MIGRATIONS.map((migration) => migration.version));
+      expect(await migratePostgres(db, target.schema)).toEqual([]);
+    } finally {
+      await db.close();
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("keeps data across reopenings, and every account has its ledger accounts from its first moment", async () => {
+    const first = await createPostgresStore({ url: target.url, schema: target.schema });
+    const at = "2026-01-01T00:00:00.000Z";
+    await first.createAccount(
+      { id: "acct_pgkept0001", name: "Kept", email: null, createdAt: at },
+      apiKeyRecord({ id: "key_pgkept0001", accountId: "acct_pgkept0001" }),
+    );
+    await first.close();
+    const second = await createPostgresStore({ url: target.url, schema: target.schema });
+    try {
+      expect(await second.getAccount("acct_pgkept0001")).toEqual({
+        id: "acct_pgkept0001",
+        name: "Kept",
+        email: null,
+        createdAt: at,
+      });
+      expect((await second.getBalance("acct_pgkept0001", at)).available).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import type { LedgerStore, Store } from "../types.js";
+import { migratePostgres } from "./migrations.js";
+import { createPgDb, type PgDb } from "./pg-db.js";
+import { createPgLedger } from "./pg-ledger.js";
+import { createPgMetrics } from "./pg-metrics.js";
+import { createPgRegistry } from "./pg-registry.js";
+
+/** The store methods of call outcomes, health checks, window metrics and ranking figures. */
+export type MetricsMethods =
+  | "recordCallOutcomes"
+  | "recordHealthChecks"
+  | "getAgentMetrics"
+  | "refreshScores";
+/** Accounts, keys, agents, search, alert channels and payout destinations. */
+export type PgRegistry = Omit<Store, keyof LedgerStore | MetricsMethods | "close">;
+/** Metrics and ranking figures. */
+export type PgMetrics = Pick<Store, MetricsMethods>;
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database` (`--postgres` / `MERCATO_DATABASE_URL`). */
+  url: string;
+  /** A schema to use instead of `public`, created if missing (tests use one each). */
+  schema?: string;
+  /** Connections in this process's pool (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * The scale-out store: PostgreSQL through `pg`, migrated on open. Several broker processes may
+ * share one database: the ledger's guarantees (no overdraft, a hold resolved once, idempotent
+ * transfer ids, exactly-once credits) hold across them through row locks and unique constraints.
+ *
+ * @example
+ * const store = await createPostgresStore({ url: "postgres://mercato@db:5432/mercato" });
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const db = createPgDb({
+    url: options.url,
+    ...(options.schema !== undefined && { schema: options.schema }),
+    max: options.poolSize ?? 10,
+  });
+  try {
+    await migratePostgres(db, options.schema);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return assemble(db);
+}
+
+function assemble(db: PgDb): Store {
+  const registry = createPgRegistry(db);
+  const ledger = createPgLedger(db);
+  const metrics = createPgMetrics(db);
+  return {
+    ...registry,
+    ...ledger,
+    ...metrics,
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,53 @@
+// What the benchmarks share: child processes that print their URL, the broker's HTTP API, and
+// stopping everything at the end.
+import { spawn } from "node:child_process";
+
+/** Every child started, stopped by {@link stopAll}. */
+const children = [];
+
+/** Starts a node process and resolves with the first match of `pattern` it prints. */
+export function start(args, extraEnv, pattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...extraEnv },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = pattern.exec(out);
+      if (match) resolve(match[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`${args.at(-1)} exited with ${code}: ${out}`)));
+  });
+}
+
+/** One JSON request to a broker; throws on an error answer. */
+export async function api(base, method, path, { key, body } = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(key && { authorization: `Bearer ${key}` }),
+      ...(body && { "content-type": "application/json" }),
+    },
+    ...(body && { body: JSON.stringify(body) }),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Stops every child started so far (SIGTERM) and waits for them. */
+export async function stopAll() {
+  await Promise.all(
+    children.splice(0).map((child) => {
+      if (child.exitCode !== null) return undefined;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      return exited;
+    }),
+  );
+}
+
+export const fmt = (ms) => `${ms.toFixed(2)} ms`;
