@@ -30,7 +30,10 @@ const WARMUP = Math.min(5_000, CHARGES);
 const BUYERS = positiveInt("BENCH_BUYERS", 32);
 const SELLERS = positiveInt("BENCH_SELLERS", 8);
 const SEED = positiveInt("BENCH_SEED", 20_240_601);
-const STORES = (process.env.BENCH_LEDGER_STORES ?? "both") === "both" ? ["sqlite", "postgres"] : [process.env.BENCH_LEDGER_STORES];
+const STORES =
+  (process.env.BENCH_LEDGER_STORES ?? "both") === "both"
+    ? ["sqlite", "postgres"]
+    : [process.env.BENCH_LEDGER_STORES];
 const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PG_POOL = positiveInt("BENCH_PG_POOL", 32);
 const TARGET_PER_SECOND = 20_000;
@@ -255,7 +258,8 @@ async function main(kind) {
     );
     // The target is a throughput the SQLite ledger can reach; fail only when no level reaches it,
     // or on any error of the books.
-    if ((kind === "sqlite" && best < TARGET_PER_SECOND) || !audit.ok || mismatches.length > 0) process.exitCode = 1;
+    if ((kind === "sqlite" && best < TARGET_PER_SECOND) || !audit.ok || mismatches.length > 0)
+      process.exitCode = 1;
   } finally {
     await store.close();
     await drop();

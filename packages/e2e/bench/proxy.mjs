@@ -27,7 +27,6 @@ const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"
 // Node flags for the broker process, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-
 try {
   const broker = await start(
     [

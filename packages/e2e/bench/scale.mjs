@@ -52,8 +52,17 @@ async function measure(brokerCount) {
       MERCATO_REDIS_PREFIX: `mercato-bench-${run}:`,
     };
     const flags = [
-      "--port", "0", "--dev", "--log-level", "warn", "--admin-token", ADMIN,
-      "--rate-limit", "10000000", "--burst-floor", "100000000",
+      "--port",
+      "0",
+      "--dev",
+      "--log-level",
+      "warn",
+      "--admin-token",
+      ADMIN,
+      "--rate-limit",
+      "10000000",
+      "--burst-floor",
+      "100000000",
     ];
     const brokers = [];
     // One after the other: the first migrates the database.
@@ -110,7 +119,11 @@ async function measure(brokerCount) {
     const rps = results.reduce((sum, r) => sum + r.rps, 0);
     const bad = results.reduce(
       (sum, r) =>
-        sum + r.failures + Object.entries(r.statuses).filter(([s]) => s !== "200").reduce((a, [, n]) => a + n, 0),
+        sum +
+        r.failures +
+        Object.entries(r.statuses)
+          .filter(([s]) => s !== "200")
+          .reduce((a, [, n]) => a + n, 0),
       0,
     );
     const p50 = Math.max(...results.map((r) => r.p50));
@@ -118,7 +131,8 @@ async function measure(brokerCount) {
     const audit = await api(brokers[0], "GET", "/admin/audit", { key: ADMIN });
     await stopAll();
     if (bad > 0) throw new Error(`${brokerCount} broker(s): ${bad} failed requests`);
-    if (!audit.ok) throw new Error(`${brokerCount} broker(s): audit violations ${JSON.stringify(audit.violations)}`);
+    if (!audit.ok)
+      throw new Error(`${brokerCount} broker(s): audit violations ${JSON.stringify(audit.violations)}`);
     return { rps, p50, p99 };
   } finally {
     await stopAll();

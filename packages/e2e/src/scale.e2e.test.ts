@@ -143,7 +143,9 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
     const buyer = (await api(on(2), "POST", "/accounts", { body: { name: "Scale Buyer" } })).json;
     buyerKey = buyer.api_key;
     // The funds run out halfway through the calls below.
-    expect((await api(on(0), "POST", "/topups", { key: buyerKey, body: { amount_usd: "10.00" } })).status).toBe(201);
+    expect(
+      (await api(on(0), "POST", "/topups", { key: buyerKey, body: { amount_usd: "10.00" } })).status,
+    ).toBe(201);
     for (let n = 0; n < 3; n++) {
       expect((await api(on(n), "GET", `/agents/${agentId}`)).json.name).toBe("Scale Echo");
       expect((await api(on(n), "GET", "/balance", { key: buyerKey })).json.available_usd).toBe("10.000000");
@@ -151,8 +153,9 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
   });
 
   it("never overdraws the buyer's wallet nor charges twice under concurrent invokes through all three", async () => {
-    const access = (await api(on(0), "POST", "/purchase", { key: buyerKey, body: { agent_id: agentId, plan: "per_call" } }))
-      .json.api_key;
+    const access = (
+      await api(on(0), "POST", "/purchase", { key: buyerKey, body: { agent_id: agentId, plan: "per_call" } })
+    ).json.api_key;
     const before = sellerCalls;
     // 120 distinct calls, each sent twice with the same Idempotency-Key through two different
     // brokers: 240 requests at once for 50 calls' worth of money.
@@ -187,12 +190,15 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
         spent_this_month_usd: "10.000000",
       });
     }
-    const listed = (await api(on(2), "GET", "/transactions?role=buyer&limit=100", { key: buyerKey })).json.data;
+    const listed = (await api(on(2), "GET", "/transactions?role=buyer&limit=100", { key: buyerKey })).json
+      .data;
     expect(listed.filter((charge: { status: string }) => charge.status === "completed")).toHaveLength(50);
   });
 
   it("holds one rate limit across all three brokers", async () => {
-    expect((await api(on(0), "POST", "/topups", { key: buyerKey, body: { amount_usd: "100.00" } })).status).toBe(201);
+    expect(
+      (await api(on(0), "POST", "/topups", { key: buyerKey, body: { amount_usd: "100.00" } })).status,
+    ).toBe(201);
     const limited = await api(on(1), "POST", "/purchase", {
       key: buyerKey,
       body: { agent_id: agentId, plan: "per_call", rate_limit: 30 },
@@ -210,19 +216,24 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
   });
 
   it("refuses a key revoked through one broker on the others at once (shared key cache)", async () => {
-    const bought = (await api(on(0), "POST", "/purchase", { key: buyerKey, body: { agent_id: agentId, plan: "per_call" } }))
-      .json;
+    const bought = (
+      await api(on(0), "POST", "/purchase", { key: buyerKey, body: { agent_id: agentId, plan: "per_call" } })
+    ).json;
     // Warm every broker's cache with the key.
     for (let n = 0; n < 3; n++) {
-      expect((await api(on(n), "POST", `/agents/${agentId}/invoke`, { key: bought.api_key, body: { input: n } })).status).toBe(
-        200,
-      );
+      expect(
+        (await api(on(n), "POST", `/agents/${agentId}/invoke`, { key: bought.api_key, body: { input: n } }))
+          .status,
+      ).toBe(200);
     }
     expect((await api(on(0), "DELETE", `/keys/${bought.key.key_id}`, { key: buyerKey })).status).toBe(200);
     // Well within the 5-second cache period: the invalidation was published, not waited out.
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (let n = 1; n < 3; n++) {
-      const refused = await api(on(n), "POST", `/agents/${agentId}/invoke`, { key: bought.api_key, body: { input: 0 } });
+      const refused = await api(on(n), "POST", `/agents/${agentId}/invoke`, {
+        key: bought.api_key,
+        body: { input: 0 },
+      });
       expect(refused.status).toBe(401);
       expect(refused.json.error.code).toBe("INVALID_API_KEY");
     }
