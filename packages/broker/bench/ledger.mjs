@@ -35,7 +35,7 @@ const STORES =
     ? ["sqlite", "postgres"]
     : [process.env.BENCH_LEDGER_STORES];
 const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const PG_POOL = positiveInt("BENCH_PG_POOL", 32);
+const PG_POOL = positiveInt("BENCH_PG_POOL", 10);
 const TARGET_PER_SECOND = 20_000;
 const PRICE = 20_000; // 0.02 USD held per call
 const T0 = Date.parse("2026-03-01T00:00:00.000Z");

@@ -46,7 +46,7 @@ export interface StartBrokerOptions {
 async function openStore(config: BrokerConfig): Promise<Store> {
   return config.postgresUrl === undefined
     ? createSqliteStore({ path: config.dbPath })
-    : createPostgresStore({ url: config.postgresUrl });
+    : createPostgresStore({ url: config.postgresUrl, poolSize: config.postgresPoolSize });
 }
 
 /**

@@ -24,6 +24,8 @@ const ADMIN = "bench-admin-token-0001";
 const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS = process.env.MERCATO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
+// Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 async function admin(sql) {
   const client = new pg.Client({ connectionString: ADMIN_DB });
@@ -67,7 +69,9 @@ async function measure(brokerCount) {
     const brokers = [];
     // One after the other: the first migrates the database.
     for (let i = 0; i < brokerCount; i++) {
-      brokers.push(await start([brokerBin, ...flags], env, /listening on (http:\/\/[\d.:]+)/));
+      brokers.push(
+        await start([...brokerNodeArgs, brokerBin, ...flags], env, /listening on (http:\/\/[\d.:]+)/),
+      );
     }
     const jwks = await api(brokers[0], "GET", "/.well-known/jwks.json");
     const seller = await start(

@@ -15,6 +15,7 @@ describe("parseConfig", () => {
       host: "127.0.0.1",
       dbPath: "/srv/app/.mercato/mercato.db",
       postgresUrl: undefined,
+      postgresPoolSize: 10,
       redisUrl: undefined,
       redisPrefix: "mercato:",
       dev: false,
@@ -45,10 +46,13 @@ describe("parseConfig", () => {
     );
     expect(parseConfig([], {})).toMatchObject({
       postgresUrl: undefined,
+      postgresPoolSize: 10,
       redisUrl: undefined,
       redisPrefix: "mercato:",
     });
     expect(parseConfig(["--redis-prefix", "shop-a:"], {}).redisPrefix).toBe("shop-a:");
+    expect(parseConfig(["--pg-pool-size", "32"], {}).postgresPoolSize).toBe(32);
+    expect(() => parseConfig([], { MERCATO_PG_POOL_SIZE: "0" })).toThrow(ConfigError);
     expect(() => parseConfig([], { MERCATO_REDIS_PREFIX: "has space" })).toThrow(ConfigError);
     expect(() => parseConfig(["--postgres", "mysql://db/m"], {})).toThrow(
       new ConfigError("--postgres must be a postgres:// or postgresql:// URL, got mysql://"),
@@ -113,6 +117,7 @@ describe("parseConfig", () => {
       host: "0.0.0.0",
       dbPath: "/srv/data/m.db",
       postgresUrl: undefined,
+      postgresPoolSize: 10,
       redisUrl: undefined,
       redisPrefix: "mercato:",
       dev: true,

@@ -14,6 +14,8 @@ export interface BrokerConfig {
    * `--postgres`, env `MERCATO_DATABASE_URL`: `postgres://user:password@host:5432/database`.
    */
   postgresUrl: string | undefined;
+  /** Connections each broker keeps to PostgreSQL. Flag `--pg-pool-size`, env `MERCATO_PG_POOL_SIZE`; default 10. */
+  postgresPoolSize: number;
   /**
    * Redis, to share rate limits and the key cache across broker processes. Flag `--redis`, env
    * `MERCATO_REDIS_URL`: `redis://host:6379/0`. Without it, both are per process.
@@ -178,6 +180,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --host <addr>        HOST                 interface to listen on (default 127.0.0.1)
   --db <path>          MERCATO_DB           SQLite file (default ./.mercato/mercato.db)
   --postgres <url>     MERCATO_DATABASE_URL PostgreSQL instead of SQLite (postgres://user@host:5432/db)
+  --pg-pool-size <n>   MERCATO_PG_POOL_SIZE connections to PostgreSQL per broker (default 10)
   --redis <url>        MERCATO_REDIS_URL    Redis for rate limits and the key cache shared by several brokers
   --redis-prefix <p>   MERCATO_REDIS_PREFIX prefix of the broker's Redis keys (default mercato:)
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
@@ -221,6 +224,7 @@ export function parseConfig(
         host: { type: "string" },
         db: { type: "string" },
         postgres: { type: "string" },
+        "pg-pool-size": { type: "string" },
         redis: { type: "string" },
         "redis-prefix": { type: "string" },
         dev: { type: "boolean" },
@@ -252,6 +256,7 @@ export function parseConfig(
   const host = pick("host", "HOST");
   const db = pick("db", "MERCATO_DB");
   const postgres = pick("postgres", "MERCATO_DATABASE_URL");
+  const pgPoolSize = pick("pg-pool-size", "MERCATO_PG_POOL_SIZE");
   const redis = pick("redis", "MERCATO_REDIS_URL");
   const redisPrefix = pick("redis-prefix", "MERCATO_REDIS_PREFIX");
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
@@ -288,6 +293,7 @@ export function parseConfig(
     postgresUrl: postgres
       ? parseServiceUrl(postgres.value, postgres.source, ["postgres:", "postgresql:"])
       : undefined,
+    postgresPoolSize: pgPoolSize ? parseCount(pgPoolSize.value, pgPoolSize.source, 1_000) : 10,
     redisUrl: redis ? parseServiceUrl(redis.value, redis.source, ["redis:", "rediss:"]) : undefined,
     redisPrefix: redisPrefix ? parseRedisPrefix(redisPrefix.value, redisPrefix.source) : "mercato:",
     dev: values.dev === true || parseFlag(env.MERCATO_DEV, "MERCATO_DEV"),
