@@ -93,6 +93,43 @@ describe("mercato broker start", () => {
     expect(JSON.parse(io.out.at(-1) ?? "")).toEqual({ event: "stopped", reason: "SIGTERM" });
   });
 
+  it("runs on PostgreSQL and Redis with --postgres and --redis, printing the URLs without the password", async () => {
+    const admin = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const database = `mercato_cli_${process.pid}`;
+    const url = new URL(admin);
+    url.pathname = `/${database}`;
+    url.password = "not-shown";
+    const { Client } = (await import("pg")).default;
+    const sql = async (text: string) => {
+      const client = new Client({ connectionString: admin });
+      await client.connect();
+      await client.query(text).finally(() => client.end());
+    };
+    await sql(`CREATE DATABASE ${database}`);
+    try {
+      const io = harness();
+      const running = createProgram(io.options).parseAsync(
+        ["broker", "start", "--port", "0", "--postgres", url.toString(), "--redis", "redis://127.0.0.1:6379"],
+        { from: "user" },
+      );
+      const listening = await eventually(() => io.out.join("").match(/listening on (http:\/\/\S+)/)?.[1]);
+      const printed = io.out.join("");
+      expect(printed).toContain(`database  postgres://postgres:***@${url.host}/${database}`);
+      expect(printed).not.toContain("not-shown");
+      expect(printed).toContain("redis     redis://127.0.0.1:6379");
+      const signedUp = await fetch(`${listening}/accounts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "On PostgreSQL" }),
+      });
+      expect(signedUp.status).toBe(201);
+      io.stop();
+      await running;
+    } finally {
+      await sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    }
+  });
+
   it("takes its settings from the environment when no flag is given", async () => {
     const io = harness();
     const options = { ...io.options, env: { PORT: "0", MERCATO_DB: "env.db", LOG_LEVEL: "silent" } };

@@ -79,7 +79,8 @@ Examples:
         } else {
           context.stdout(
             `Mercato broker listening on ${running.url}${config.dev ? " (dev mode)" : ""}\n` +
-              `  database  ${config.dbPath}\n` +
+              `  database  ${describeDatabase(config)}\n` +
+              (config.redisUrl === undefined ? "" : `  redis     ${redact(config.redisUrl)}\n`) +
               `  API docs  ${running.url}/docs\n` +
               `  OpenAPI   ${running.url}/openapi.json\n` +
               "Press Ctrl-C to stop.\n",
