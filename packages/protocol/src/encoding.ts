@@ -24,3 +24,19 @@ export function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined
     return undefined;
   }
 }
+
+/** base64url of `value`'s JSON: a JWS header or payload part. */
+export function encodeJson(value: unknown): string {
+  return base64url(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+/** The JSON value a base64url JWS part encodes; undefined when it is not base64url JSON. */
+export function decodeJson(part: string): unknown {
+  const bytes = fromBase64url(part);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}

@@ -27,7 +27,11 @@ export const ERROR_CODES = {
   INSUFFICIENT_FUNDS: 402,
   /** The amount would pass a monthly spend cap or an access key's own cap. */
   SPEND_CAP_EXCEEDED: 402,
-  /** The SDK: the call would pass the caller's budget; nothing was spent. */
+  /**
+   * The SDK: the call would pass the caller's budget; nothing was spent. Also a seller kit's
+   * refusal of a direct call its grant cannot pay for (`details.reason`: `grant_spent`,
+   * `payment_behind`, `voucher_over_budget`); the call was not served.
+   */
   BUDGET_EXCEEDED: 402,
   /** No such route or object. */
   NOT_FOUND: 404,

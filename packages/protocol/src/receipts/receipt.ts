@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import { base64url, fromBase64url, utf8 } from "../encoding.js";
+import { base64url, decodeJson, encodeJson, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
 import { type Jwks, type PublicJwk, ReceiptPayload } from "../schemas/ledger.js";
 
@@ -79,18 +79,4 @@ function canonical(value: unknown): string {
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
       : v,
   );
-}
-
-function encodeJson(value: unknown): string {
-  return base64url(new TextEncoder().encode(JSON.stringify(value)));
-}
-
-function decodeJson(part: string): unknown {
-  const bytes = fromBase64url(part);
-  if (!bytes) return undefined;
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
 }

@@ -102,6 +102,21 @@ export {
   UsdAmountInput,
 } from "./common.js";
 export {
+  BuyerPublicKey,
+  CloseGrantRequest,
+  CreateGrantRequest,
+  Ed25519Signature,
+  Grant,
+  GrantId,
+  GrantPayload,
+  MAX_GRANT_TTL_S,
+  MAX_USAGE_REPORTS,
+  MIN_GRANT_TTL_S,
+  RedeemGrantRequest,
+  UsageReport,
+  VoucherSequence,
+} from "./grants.js";
+export {
   InvokeFailureDetails,
   InvokeMetrics,
   InvokeRequest,
@@ -136,6 +151,11 @@ export {
 } from "./ledger.js";
 export { SellerCallRequest, SellerCallResponse } from "./seller.js";
 export { Transaction } from "./transactions.js";
+
+// Direct mode's schemas (grants.ts: CreateGrantRequest, Grant, RedeemGrantRequest,
+// CloseGrantRequest, UsageReport) are exported but not registered below yet: both maps go into the
+// broker's OpenAPI components whole, so registering them before their routes exist would publish
+// schemas no route uses and make the SDK's generated types stale. Register them with the routes.
 
 /**
  * Named request bodies, as they appear in the OpenAPI document's components (read as input:

@@ -1,0 +1,23 @@
+export type { DirectFailure } from "./failures.js";
+export { DIRECT_FAILURE_CODES } from "./failures.js";
+export type { GrantPayloadValue, SignedGrant, VerifyGrantOptions } from "./grant.js";
+export { GRANT_TOKEN_TYPE, signGrant, verifyGrant } from "./grant.js";
+export type { Admission, GrantLedger, GrantLedgerOptions, GrantRefusal } from "./grant-ledger.js";
+export { createGrantLedger, grantRefusalError } from "./grant-ledger.js";
+export { DIRECT_HEADERS, directCallId } from "./headers.js";
+export type {
+  BuyerKeyPair,
+  SignedVoucher,
+  Voucher,
+  VoucherClaim,
+  VoucherHeaderFields,
+} from "./voucher.js";
+export {
+  formatVoucherHeader,
+  generateBuyerKeyPair,
+  parseVoucherHeader,
+  signVoucher,
+  VOUCHER_SCHEME,
+  verifyVoucher,
+  voucherSigningInput,
+} from "./voucher.js";

@@ -1,0 +1,184 @@
+import { base64url, fromBase64url, utf8 } from "../encoding.js";
+import { MercatoError } from "../errors/mercato-error.js";
+import { parseUsd } from "../money/money.js";
+import { GrantId } from "../schemas/grants.js";
+import { directError } from "./failures.js";
+import type { GrantPayloadValue } from "./grant.js";
+
+/** First line of every voucher's signing input: names the scheme and keeps vouchers apart from any other signature. */
+export const VOUCHER_SCHEME = "mercato-voucher-v1";
+
+/**
+ * What a voucher promises: for grant `grantId`, the call numbered `sequence` (1, 2, 3, … per grant)
+ * comes with the buyer's promise to pay `owedMicros` in all, the cumulative price of the successful
+ * calls before it. Amounts are safe-integer micro-USD (JavaScript numbers, as in the ledger).
+ */
+export interface VoucherClaim {
+  grantId: string;
+  /** Positive integer: 1 for the first call of the grant, one more for each later call. */
+  sequence: number;
+  /** Cumulative micro-USD owed for the successful calls before this one (0 on the first call). */
+  owedMicros: number;
+}
+
+/** A voucher as it travels: its claim and the buyer's Ed25519 signature of it (base64url). */
+export interface Voucher extends VoucherClaim {
+  signature: string;
+}
+
+/** A voucher just signed, with its `Mercato-Voucher` header value. */
+export interface SignedVoucher extends Voucher {
+  header: string;
+}
+
+/** The fields of a `Mercato-Voucher` header; the grant id comes from the grant it is sent with. */
+export type VoucherHeaderFields = Omit<Voucher, "grantId">;
+
+/** A buyer key pair for one grant. */
+export interface BuyerKeyPair {
+  /** Signs the grant's vouchers; not extractable. */
+  privateKey: CryptoKey;
+  /** The public key as base64url of its 32 raw bytes: the grant's `buyer_public_key`. */
+  publicKey: string;
+}
+
+const ED25519 = { name: "Ed25519" } as const;
+const HEADER = /^seq=([1-9]\d{0,15});owed=(0|[1-9]\d{0,15});sig=([A-Za-z0-9_-]{85}[AQgw])$/;
+
+/**
+ * The exact string a voucher signs, UTF-8, one field a line, integers in decimal:
+ * `mercato-voucher-v1\n{grant_id}\n{sequence}\n{owed_micros}`.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` when the grant id is not a `grt_…` id, the sequence not a
+ *   positive safe integer, or the amount not a non-negative safe integer.
+ */
+export function voucherSigningInput(claim: VoucherClaim): string {
+  if (!GrantId.safeParse(claim.grantId).success) {
+    throw new MercatoError("VALIDATION_ERROR", `A voucher needs a grt_… grant id, not ${claim.grantId}`);
+  }
+  if (!Number.isSafeInteger(claim.sequence) || claim.sequence < 1) {
+    throw new MercatoError("VALIDATION_ERROR", `A voucher's sequence must be a positive integer`);
+  }
+  if (!Number.isSafeInteger(claim.owedMicros) || claim.owedMicros < 0) {
+    throw new MercatoError("VALIDATION_ERROR", `A voucher's amount must be a non-negative integer of micros`);
+  }
+  return `${VOUCHER_SCHEME}\n${claim.grantId}\n${claim.sequence}\n${claim.owedMicros}`;
+}
+
+/**
+ * Generates the Ed25519 key pair of one grant (WebCrypto). The private key stays in memory and
+ * is not extractable; the public key goes into `POST /grants` as `buyer_public_key`.
+ */
+export async function generateBuyerKeyPair(): Promise<BuyerKeyPair> {
+  const pair = (await crypto.subtle.generateKey(ED25519, false, ["sign", "verify"])) as CryptoKeyPair;
+  const raw = await crypto.subtle.exportKey("raw", pair.publicKey);
+  return { privateKey: pair.privateKey, publicKey: base64url(new Uint8Array(raw)) };
+}
+
+/**
+ * Signs a voucher with the grant's buyer key and formats its `Mercato-Voucher` header.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` for a claim {@link voucherSigningInput} refuses.
+ * @example
+ * const voucher = await signVoucher({ grantId, sequence: 1, owedMicros: 0 }, keys.privateKey);
+ * headers[DIRECT_HEADERS.voucher] = voucher.header;
+ */
+export async function signVoucher(claim: VoucherClaim, buyerPrivateKey: CryptoKey): Promise<SignedVoucher> {
+  const input = utf8(voucherSigningInput(claim));
+  const signature = base64url(new Uint8Array(await crypto.subtle.sign(ED25519, buyerPrivateKey, input)));
+  const { grantId, sequence, owedMicros } = claim;
+  return {
+    grantId,
+    sequence,
+    owedMicros,
+    signature,
+    header: formatVoucherHeader({ sequence, owedMicros, signature }),
+  };
+}
+
+/** The `Mercato-Voucher` header value: `seq=<n>;owed=<micros>;sig=<base64url signature>`. */
+export function formatVoucherHeader(voucher: VoucherHeaderFields): string {
+  return `seq=${voucher.sequence};owed=${voucher.owedMicros};sig=${voucher.signature}`;
+}
+
+/**
+ * Parses a `Mercato-Voucher` header. Exactly `seq=<n>;owed=<micros>;sig=<sig>` in this order, no
+ * spaces, integers in decimal without leading zeros, the signature 64 bytes in canonical base64url.
+ *
+ * @throws MercatoError `UNAUTHENTICATED` with `details.reason` `voucher_malformed`.
+ */
+export function parseVoucherHeader(header: string | null | undefined): VoucherHeaderFields {
+  const match = typeof header === "string" ? HEADER.exec(header.trim()) : null;
+  const sequence = Number(match?.[1]);
+  const owedMicros = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(sequence) || !Number.isSafeInteger(owedMicros)) {
+    throw directError(
+      "voucher_malformed",
+      header ? "The voucher is not seq=<n>;owed=<micros>;sig=<signature>" : "The call carries no voucher",
+    );
+  }
+  return { sequence, owedMicros, signature: match[3] as string };
+}
+
+/**
+ * Verifies a voucher for a grant (already verified with `verifyGrant`): the signature must verify
+ * with the grant's `buyer_public_key` over this grant's id, and the amount must fit the budget.
+ * Returns the voucher bound to the grant. Whether the voucher pays enough for this call is the
+ * seller's bookkeeping ({@link createGrantLedger}), not this function's.
+ *
+ * @throws MercatoError `UNAUTHENTICATED` with `details.reason` `voucher_wrong_grant` (it names
+ *   another grant), `voucher_malformed` or `voucher_bad_signature` (forged, or signed for another
+ *   grant); `BUDGET_EXCEEDED` with `voucher_over_budget` when it owes more than the budget.
+ */
+export async function verifyVoucher(
+  voucher: VoucherHeaderFields & { grantId?: string },
+  grant: GrantPayloadValue,
+): Promise<Voucher> {
+  if (voucher.grantId !== undefined && voucher.grantId !== grant.grant_id) {
+    throw directError(
+      "voucher_wrong_grant",
+      `The voucher is for grant ${voucher.grantId}, not ${grant.grant_id}`,
+    );
+  }
+  const claim = { grantId: grant.grant_id, sequence: voucher.sequence, owedMicros: voucher.owedMicros };
+  const signature = fromBase64url(voucher.signature);
+  const keyBytes = fromBase64url(grant.buyer_public_key);
+  if (
+    !Number.isSafeInteger(claim.sequence) ||
+    claim.sequence < 1 ||
+    !Number.isSafeInteger(claim.owedMicros) ||
+    claim.owedMicros < 0 ||
+    signature?.length !== 64 ||
+    keyBytes?.length !== 32
+  ) {
+    throw directError("voucher_malformed", "The voucher's sequence, amount or signature is malformed");
+  }
+  if (!(await verifyEd25519(keyBytes, signature, utf8(voucherSigningInput(claim))))) {
+    throw directError(
+      "voucher_bad_signature",
+      "The voucher's signature does not verify with the grant's buyer key",
+    );
+  }
+  const budget = Number(parseUsd(grant.budget_usd));
+  if (claim.owedMicros > budget) {
+    throw directError("voucher_over_budget", `The voucher owes more than the grant's budget`, {
+      owed_micros: claim.owedMicros,
+      budget_micros: budget,
+    });
+  }
+  return { ...claim, signature: voucher.signature };
+}
+
+/** Ed25519 verification with a raw public key; a key WebCrypto refuses verifies nothing. */
+async function verifyEd25519(
+  publicKey: Uint8Array<ArrayBuffer>,
+  signature: Uint8Array<ArrayBuffer>,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
+  try {
+    const key = await crypto.subtle.importKey("raw", publicKey, ED25519, false, ["verify"]);
+    return await crypto.subtle.verify(ED25519, key, signature, data);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,149 @@
+import * as z from "zod";
+import { isUsdAmount, parseUsd } from "../money/money.js";
+import { AccountId, AgentId, Timestamp, UsdAmount, UsdAmountInput } from "./common.js";
+
+/**
+ * Grant id: `grt_…`. Lower-case letters and digits only, so that it can sit in a voucher's signing
+ * input (one field a line) and in a direct call's `call_id` (`{grant_id}:{sequence}`) unambiguously.
+ */
+export const GrantId = z.string().regex(/^grt_[a-z0-9]{8,40}$/, "must look like grt_…");
+
+/** A buyer's Ed25519 public key: the 32 raw bytes, base64url without padding (43 characters). */
+export const BuyerPublicKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "must be 32 bytes, base64url without padding")
+  .describe("The buyer's Ed25519 public key for this grant: the 32 raw bytes, base64url");
+
+/** An Ed25519 signature: 64 bytes, base64url without padding (86 characters). */
+export const Ed25519Signature = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{85}[AQgw]$/, "must be 64 bytes, base64url without padding")
+  .describe("Ed25519 signature, 64 bytes, base64url");
+
+/** A voucher's sequence number: 1 for the first call of a grant, one more for each later call. */
+export const VoucherSequence = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+const positiveWireAmount = (what: string) =>
+  UsdAmount.refine((value) => isUsdAmount(value) && parseUsd(value) > 0n, `${what} must be above 0`);
+
+/**
+ * What a grant token asserts, signed by the broker: the buyer may call `agent_id` at `endpoint`
+ * for `price_per_call_usd` per successful call, paying with vouchers signed by `buyer_public_key`,
+ * up to `budget_usd` in all, until `expires_at`. The broker holds `budget_usd` on the buyer's wallet.
+ */
+export const GrantPayload = z
+  .object({
+    grant_id: GrantId,
+    agent_id: AgentId,
+    buyer_id: AccountId,
+    seller_account_id: AccountId,
+    endpoint: z.url().max(2048).describe("The seller's api_endpoint: where the SDK sends direct calls"),
+    price_per_call_usd: positiveWireAmount("the price").describe("Price of each successful call"),
+    budget_usd: positiveWireAmount("the budget").describe("Most the vouchers of this grant may ever owe"),
+    issued_at: Timestamp,
+    expires_at: Timestamp,
+    buyer_public_key: BuyerPublicKey,
+    issuer: z.string().min(1).describe("The broker that signed it"),
+  })
+  .refine((grant) => Date.parse(grant.expires_at) > Date.parse(grant.issued_at), {
+    message: "must expire after it is issued",
+    path: ["expires_at"],
+  });
+
+/** Shortest and longest life of a grant, in seconds: 1 minute to 1 day. */
+export const MIN_GRANT_TTL_S = 60;
+export const MAX_GRANT_TTL_S = 86_400;
+
+/**
+ * `POST /grants` (direct mode): open a grant on an agent the caller may buy. The broker holds
+ * `budget_usd` on the caller's wallet (refused like any hold: funds, caps) and answers a signed
+ * {@link Grant}. The SDK generates `buyer_public_key` for this grant alone.
+ */
+export const CreateGrantRequest = z.strictObject({
+  agent_id: AgentId,
+  budget_usd: UsdAmountInput.refine(
+    (value) => !isUsdAmount(value) || parseUsd(value) > 0n,
+    "must be above 0",
+  ).describe("Most the grant may spend, in USD; held on the wallet until the grant is closed"),
+  ttl_s: z
+    .number()
+    .int()
+    .min(MIN_GRANT_TTL_S)
+    .max(MAX_GRANT_TTL_S)
+    .default(3600)
+    .describe("Seconds until the grant expires, 60–86400 (default 3600)"),
+  buyer_public_key: BuyerPublicKey,
+});
+
+/** A grant as the broker shows it (`POST /grants`, `GET /grants/{id}`, redeem and close answers). */
+export const Grant = z.object({
+  grant_id: GrantId,
+  token: z.string().describe("The grant token (compact JWS): send it as the Mercato-Grant header"),
+  agent_id: AgentId,
+  buyer_id: AccountId,
+  endpoint: z.string().describe("The seller's api_endpoint: where direct calls go"),
+  price_per_call_usd: UsdAmount,
+  budget_usd: UsdAmount,
+  issued_at: Timestamp,
+  expires_at: Timestamp,
+  status: z
+    .enum(["open", "closed", "expired"])
+    .describe("open: usable; closed: settled at the buyer's request; expired: settled by the sweeper"),
+  redeemed_usd: UsdAmount.optional().describe("Highest voucher amount the broker has accepted so far"),
+  captured_usd: UsdAmount.optional().describe(
+    "What was charged when the grant was settled (closed or expired)",
+  ),
+  closed_at: Timestamp.optional().describe("When the buyer closed it"),
+  settled_at: Timestamp.optional().describe("When the broker captured captured_usd and voided the rest"),
+});
+
+const VoucherFields = {
+  sequence: VoucherSequence,
+  owed_usd: UsdAmountInput.describe("The voucher's cumulative amount owed, in USD"),
+  signature: Ed25519Signature,
+};
+
+/**
+ * `POST /grants/{id}/redeem` (the seller): hand in the highest voucher seen for the grant. Vouchers
+ * are cumulative, so one redemption covers every call before it; the broker keeps the highest.
+ */
+export const RedeemGrantRequest = z.strictObject(VoucherFields);
+
+/**
+ * `POST /grants/{id}/close` (the buyer): the buyer's final voucher, paying for every successful
+ * call, or none when nothing is owed. All three fields, or none.
+ */
+export const CloseGrantRequest = z
+  .strictObject({
+    sequence: VoucherFields.sequence.optional(),
+    owed_usd: VoucherFields.owed_usd.optional(),
+    signature: VoucherFields.signature.optional(),
+  })
+  .refine(
+    (body) =>
+      (body.sequence === undefined) === (body.owed_usd === undefined) &&
+      (body.sequence === undefined) === (body.signature === undefined),
+    "give sequence, owed_usd and signature together, or none of them",
+  );
+
+/** Most outcomes one usage report may carry. */
+export const MAX_USAGE_REPORTS = 1000;
+
+/**
+ * `POST /usage/reports` (the SDK): outcomes of direct calls, which the broker never sees, for the
+ * agents' trust metrics.
+ */
+export const UsageReport = z.strictObject({
+  reports: z
+    .array(
+      z.strictObject({
+        agent_id: AgentId,
+        grant_id: GrantId,
+        success: z.boolean(),
+        response_time_ms: z.number().int().min(0).max(3_600_000),
+        at: Timestamp,
+      }),
+    )
+    .min(1)
+    .max(MAX_USAGE_REPORTS),
+});
