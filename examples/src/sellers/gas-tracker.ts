@@ -3,10 +3,9 @@
 //
 //   MERCATO_URL=http://127.0.0.1:4020 node examples/dist/sellers/gas-tracker.js --port 5054
 import { formatUsd, MercatoError, parseUsd } from "@mercato/protocol";
-import type { RegisterAgentRequest } from "@mercato/sdk";
 import * as z from "zod";
 import { isMainModule } from "../is-main-module.js";
-import { runSellerProgram, type SellerDefinition } from "./run-seller.js";
+import { cryptoManifest, runSellerProgram, type SellerDefinition } from "./run-seller.js";
 
 /** The fee at one speed. */
 export interface GasLevel {
@@ -144,21 +143,12 @@ const DEFAULT_PRICE = "0.001";
  *
  * @example gasTrackerManifest("http://127.0.0.1:5054/gas");
  */
-export function gasTrackerManifest(
-  endpointUrl: string,
-  overrides: Partial<RegisterAgentRequest> = {},
-): RegisterAgentRequest {
-  return {
-    name: DEFAULT_NAME,
-    description: `Slow, standard and fast fees on ${GAS_TABLE.size} chains, with wait times and the cost of a transfer. Input: {chain}.`,
-    category: "crypto",
-    tags: ["gas", "fees", "market-data"],
-    version: "1.0.0",
-    api_endpoint: endpointUrl,
-    pricing: { model: "per_call", price_per_call: DEFAULT_PRICE },
-    ...overrides,
-  };
-}
+export const gasTrackerManifest = cryptoManifest({
+  name: DEFAULT_NAME,
+  description: `Slow, standard and fast fees on ${GAS_TABLE.size} chains, with wait times and the cost of a transfer. Input: {chain}.`,
+  tags: ["gas", "fees", "market-data"],
+  priceUsd: DEFAULT_PRICE,
+});
 
 /** The program: `node dist/sellers/gas-tracker.js`. */
 export const gasTracker: SellerDefinition<typeof GasInput> = {

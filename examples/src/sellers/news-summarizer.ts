@@ -2,10 +2,14 @@
 // or a text the buyer sends, into a short extractive summary and a list of headlines.
 //
 //   MERCATO_URL=http://127.0.0.1:4020 node examples/dist/sellers/news-summarizer.js --port 5051
-import type { RegisterAgentRequest } from "@mercato/sdk";
 import * as z from "zod";
 import { isMainModule } from "../is-main-module.js";
-import { runSellerProgram, type SellerDefinition, type SellerRunContext } from "./run-seller.js";
+import {
+  cryptoManifest,
+  runSellerProgram,
+  type SellerDefinition,
+  type SellerRunContext,
+} from "./run-seller.js";
 
 /** One story of the fixed feed. */
 export interface NewsItem {
@@ -232,22 +236,13 @@ export function extractSummary(sentences: readonly string[], count: number): str
  *
  * @example newsSummarizerManifest("http://127.0.0.1:5051/summarize", { name: "Crypto News Digest" });
  */
-export function newsSummarizerManifest(
-  endpointUrl: string,
-  overrides: Partial<RegisterAgentRequest> = {},
-): RegisterAgentRequest {
-  return {
-    name: DEFAULT_NAME,
-    description:
-      "Summarizes the day's crypto news (or your text) into three sentences and the top headlines. Input: {topic?, text?}.",
-    category: "crypto",
-    tags: ["news", "summary", "nlp"],
-    version: "1.0.0",
-    api_endpoint: endpointUrl,
-    pricing: { model: "per_call", price_per_call: DEFAULT_PRICE },
-    ...overrides,
-  };
-}
+export const newsSummarizerManifest = cryptoManifest({
+  name: DEFAULT_NAME,
+  description:
+    "Summarizes the day's crypto news (or your text) into three sentences and the top headlines. Input: {topic?, text?}.",
+  tags: ["news", "summary", "nlp"],
+  priceUsd: DEFAULT_PRICE,
+});
 
 /** The program: `node dist/sellers/news-summarizer.js`. */
 export const newsSummarizer: SellerDefinition<typeof NewsSummaryInput> = {

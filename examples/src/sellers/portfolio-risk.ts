@@ -4,11 +4,10 @@
 //
 //   MERCATO_URL=http://127.0.0.1:4020 node examples/dist/sellers/portfolio-risk.js --port 5055
 import { formatUsd, MercatoError } from "@mercato/protocol";
-import type { RegisterAgentRequest } from "@mercato/sdk";
 import * as z from "zod";
 import { isMainModule } from "../is-main-module.js";
 import { PRICE_TABLE, PRICES_AS_OF } from "./price-oracle.js";
-import { runSellerProgram, type SellerDefinition } from "./run-seller.js";
+import { cryptoManifest, runSellerProgram, type SellerDefinition } from "./run-seller.js";
 
 /** Amounts carry at most eight decimals (a satoshi): they are exact integers of 10⁻⁸ units. */
 const AMOUNT_DECIMALS = 8;
@@ -144,22 +143,13 @@ const DEFAULT_PRICE = "0.010";
  *
  * @example portfolioRiskManifest("http://127.0.0.1:5055/portfolio-risk");
  */
-export function portfolioRiskManifest(
-  endpointUrl: string,
-  overrides: Partial<RegisterAgentRequest> = {},
-): RegisterAgentRequest {
-  return {
-    name: DEFAULT_NAME,
-    description:
-      "Values a crypto portfolio and scores its concentration (HHI) and volatility-weighted risk, 0 to 100. Input: {holdings: [{symbol, amount}]}.",
-    category: "crypto",
-    tags: ["portfolio", "risk", "analytics"],
-    version: "1.0.0",
-    api_endpoint: endpointUrl,
-    pricing: { model: "per_call", price_per_call: DEFAULT_PRICE },
-    ...overrides,
-  };
-}
+export const portfolioRiskManifest = cryptoManifest({
+  name: DEFAULT_NAME,
+  description:
+    "Values a crypto portfolio and scores its concentration (HHI) and volatility-weighted risk, 0 to 100. Input: {holdings: [{symbol, amount}]}.",
+  tags: ["portfolio", "risk", "analytics"],
+  priceUsd: DEFAULT_PRICE,
+});
 
 /** The program: `node dist/sellers/portfolio-risk.js`. */
 export const portfolioRisk: SellerDefinition<typeof PortfolioInput> = {

@@ -3,10 +3,9 @@
 //
 //   MERCATO_URL=http://127.0.0.1:4020 node examples/dist/sellers/price-oracle.js --port 5052
 import { formatUsd, MercatoError, parseUsd } from "@mercato/protocol";
-import type { RegisterAgentRequest } from "@mercato/sdk";
 import * as z from "zod";
 import { isMainModule } from "../is-main-module.js";
-import { runSellerProgram, type SellerDefinition } from "./run-seller.js";
+import { cryptoManifest, runSellerProgram, type SellerDefinition } from "./run-seller.js";
 
 /** One asset the oracle prices. */
 export interface PricedAsset {
@@ -99,21 +98,12 @@ const DEFAULT_PRICE = "0.002";
  *
  * @example priceOracleManifest("http://127.0.0.1:5052/price");
  */
-export function priceOracleManifest(
-  endpointUrl: string,
-  overrides: Partial<RegisterAgentRequest> = {},
-): RegisterAgentRequest {
-  return {
-    name: DEFAULT_NAME,
-    description: `USD spot prices of ${PRICE_TABLE.size} major crypto assets with their as-of time. Input: {symbol}.`,
-    category: "crypto",
-    tags: ["prices", "oracle", "market-data"],
-    version: "1.0.0",
-    api_endpoint: endpointUrl,
-    pricing: { model: "per_call", price_per_call: DEFAULT_PRICE },
-    ...overrides,
-  };
-}
+export const priceOracleManifest = cryptoManifest({
+  name: DEFAULT_NAME,
+  description: `USD spot prices of ${PRICE_TABLE.size} major crypto assets with their as-of time. Input: {symbol}.`,
+  tags: ["prices", "oracle", "market-data"],
+  priceUsd: DEFAULT_PRICE,
+});
 
 /** The program: `node dist/sellers/price-oracle.js`. */
 export const priceOracle: SellerDefinition<typeof PriceQuoteInput> = {

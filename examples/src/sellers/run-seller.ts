@@ -56,6 +56,37 @@ export interface SellerDefinition<Schema extends StandardSchemaV1> {
   manifest: (endpointUrl: string, overrides?: Partial<RegisterAgentRequest>) => RegisterAgentRequest;
 }
 
+/** What an example seller's registration says of itself; {@link cryptoManifest} adds the rest. */
+export interface ManifestFields {
+  name: string;
+  description: string;
+  tags: string[];
+  /** Price per call, USD. */
+  priceUsd: string;
+}
+
+/**
+ * The registration builder of an example seller: category `crypto`, version 1.0.0, priced per
+ * call, at the endpoint URL it is given; `overrides` replace fields (a second edition's name and
+ * price, say).
+ *
+ * @example const manifest = cryptoManifest({ name: "Gas", description: "…", tags: ["gas"], priceUsd: "0.001" });
+ */
+export function cryptoManifest(
+  fields: ManifestFields,
+): (endpointUrl: string, overrides?: Partial<RegisterAgentRequest>) => RegisterAgentRequest {
+  return (endpointUrl, overrides = {}) => ({
+    name: fields.name,
+    description: fields.description,
+    category: "crypto",
+    tags: fields.tags,
+    version: "1.0.0",
+    api_endpoint: endpointUrl,
+    pricing: { model: "per_call", price_per_call: fields.priceUsd },
+    ...overrides,
+  });
+}
+
 /**
  * Reads a seller program's settings: each flag wins over its environment variable, which wins
  * over the default.

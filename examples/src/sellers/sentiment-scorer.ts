@@ -2,10 +2,9 @@
 // a score in [-1, 1] and a label.
 //
 //   MERCATO_URL=http://127.0.0.1:4020 node examples/dist/sellers/sentiment-scorer.js --port 5053
-import type { RegisterAgentRequest } from "@mercato/sdk";
 import * as z from "zod";
 import { isMainModule } from "../is-main-module.js";
-import { runSellerProgram, type SellerDefinition } from "./run-seller.js";
+import { cryptoManifest, runSellerProgram, type SellerDefinition } from "./run-seller.js";
 
 /** Word weights from −3 (very negative) to +3 (very positive), lower case. */
 export const LEXICON: ReadonlyMap<string, number> = new Map([
@@ -132,22 +131,13 @@ const DEFAULT_PRICE = "0.004";
  *
  * @example sentimentScorerManifest("http://127.0.0.1:5053/sentiment");
  */
-export function sentimentScorerManifest(
-  endpointUrl: string,
-  overrides: Partial<RegisterAgentRequest> = {},
-): RegisterAgentRequest {
-  return {
-    name: DEFAULT_NAME,
-    description:
-      "Lexicon-based sentiment of crypto news or posts: a score from -1 to 1, a label and the words that counted. Input: {text}.",
-    category: "crypto",
-    tags: ["sentiment", "nlp", "news"],
-    version: "1.0.0",
-    api_endpoint: endpointUrl,
-    pricing: { model: "per_call", price_per_call: DEFAULT_PRICE },
-    ...overrides,
-  };
-}
+export const sentimentScorerManifest = cryptoManifest({
+  name: DEFAULT_NAME,
+  description:
+    "Lexicon-based sentiment of crypto news or posts: a score from -1 to 1, a label and the words that counted. Input: {text}.",
+  tags: ["sentiment", "nlp", "news"],
+  priceUsd: DEFAULT_PRICE,
+});
 
 /** The program: `node dist/sellers/sentiment-scorer.js`. */
 export const sentimentScorer: SellerDefinition<typeof SentimentInput> = {
