@@ -6,6 +6,7 @@ import { verifyReceipt } from "@mercato/protocol";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
+import { brokerRequest } from "./broker-api.js";
 import {
   ADAPTERS,
   type RunningSeller,
@@ -21,22 +22,12 @@ const sellers: RunningSeller[] = [];
 let owner: { api_key: string; account_id: string };
 let buyer: { api_key: string; account_id: string };
 
-async function api(
+function api(
   method: string,
   path: string,
   options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
 ) {
-  const response = await fetch(`${broker.url}${path}`, {
-    method,
-    headers: {
-      ...(options.key && { authorization: `Bearer ${options.key}` }),
-      ...(options.body !== undefined && { "content-type": "application/json" }),
-      ...options.headers,
-    },
-    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field.
-  return { status: response.status, headers: response.headers, json: (await response.json()) as any };
+  return brokerRequest(broker.url, method, path, options);
 }
 
 function kitFor(handler: (input: { symbol: string }) => unknown): SellerKit {

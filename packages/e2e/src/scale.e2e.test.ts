@@ -9,6 +9,7 @@ import { formatUsd, parseUsd } from "@mercato/protocol";
 import { sellerKit } from "@mercato/seller-kit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerRequest } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
 
 const ADMIN = "scale-admin-token-0000001";
@@ -70,24 +71,7 @@ function startBrokerProcess(): Promise<{ process: ChildProcess; url: string }> {
   });
 }
 
-async function api(
-  base: string,
-  method: string,
-  path: string,
-  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(options.key && { authorization: `Bearer ${options.key}` }),
-      ...(options.body !== undefined && { "content-type": "application/json" }),
-      ...options.headers,
-    },
-    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field.
-  return { status: response.status, json: (await response.json()) as any };
-}
+const api = brokerRequest;
 
 const on = (n: number) => brokers[n % brokers.length]?.url ?? "";
 
