@@ -18,9 +18,6 @@ import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { SigningKeyRecord, Store } from "../store/types.js";
 
-/** How long the published keys are kept before the store is read again, ms. */
-export const JWKS_REFRESH_MS = 5_000;
-
 /** A public key as published at `/.well-known/jwks.json`. */
 export type PublishedJwk = z.output<typeof PublicJwk>;
 
@@ -94,9 +91,6 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
     return loaded;
   };
 
-  // Keys other broker processes add to the store are published within this time: a seller kit that
-  // meets a call signed by another broker's key finds it when it fetches the keys again.
-  let published: { keys: PublishedJwk[]; until: number } | undefined;
   const publish = (keys: SigningKeyRecord[]): PublishedJwk[] =>
     keys.map((key): PublishedJwk => {
       const jwk = JSON.parse(key.publicJwk) as { x: string };
@@ -128,11 +122,10 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
     },
     async jwks() {
       await ready();
-      const now = Date.now();
-      if (published === undefined || published.until <= now) {
-        published = { keys: publish(await store.listSigningKeys()), until: now + JWKS_REFRESH_MS };
-      }
-      return { keys: published.keys };
+      // Read from the store each time (sellers fetch the keys rarely and cache them): brokers that
+      // started together on an empty database may each have made a key, and every key in use must
+      // be published by every broker, whichever one a seller asks.
+      return { keys: publish(await store.listSigningKeys()) };
     },
   };
 }
