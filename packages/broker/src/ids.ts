@@ -17,7 +17,7 @@ function randomByte(): number {
  * A new random id `prefix_` + 20 characters of [a-z0-9] (about 103 bits), e.g. `agent_3k9…`.
  * Rejection sampling keeps every character uniform.
  */
-export function newId(prefix: "acct" | "agent" | "key" | "req" | "topup" | "stl" | "txn"): string {
+export function newId(prefix: "acct" | "agent" | "grt" | "key" | "req" | "topup" | "stl" | "txn"): string {
   let out = "";
   while (out.length < 20) {
     const byte = randomByte();

@@ -105,6 +105,7 @@ export async function startBroker(
           clock: systemClock,
           payments,
           log: app.log.child({ component: "scheduler" }),
+          grantGraceMs: config.grantGraceMs,
           ...options.scheduler,
         });
   if (scheduler) app.addHook("onClose", () => scheduler.stop());

@@ -38,6 +38,33 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
  *   `KEY_SUSPENDED` for a key that fraud detection suspended.
  */
 export async function authenticateAccess(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
+  const key = await cachedKey(request, deps);
+  if (key.kind !== "access") {
+    throw new MercatoError(
+      "AGENT_NOT_PURCHASED",
+      "Invoke with the access key (sk_live_…) that POST /purchase issued for this agent, not an account key",
+    );
+  }
+  if (key.suspendedAt !== null) throw keySuspended(key);
+  return { key };
+}
+
+/**
+ * Authenticates a request by any key of an account: an account key, or an access key that is not
+ * suspended (looked up through the key cache, as invokes). The caller is the key's account; what
+ * the key may do is the route's to check (an access key is bought for one agent).
+ *
+ * @throws MercatoError `UNAUTHENTICATED`, `INVALID_API_KEY` (unknown, revoked or expired),
+ *   `KEY_SUSPENDED`.
+ */
+export async function authenticateKey(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
+  const key = await cachedKey(request, deps);
+  if (key.suspendedAt !== null) throw keySuspended(key);
+  return { key };
+}
+
+/** The valid key of `Authorization: Bearer <key>`, through the key cache. */
+async function cachedKey(request: FastifyRequest, deps: BrokerDeps): Promise<ApiKeyRecord> {
   const secret = bearerKey(request);
   const hash = hashApiKey(secret);
   const nowMs = deps.clock.now().getTime();
@@ -47,14 +74,7 @@ export async function authenticateAccess(request: FastifyRequest, deps: BrokerDe
     if (key) deps.keyCache.set(key, nowMs);
   }
   checkKey(key, hash, new Date(nowMs).toISOString());
-  if (key.kind !== "access") {
-    throw new MercatoError(
-      "AGENT_NOT_PURCHASED",
-      "Invoke with the access key (sk_live_…) that POST /purchase issued for this agent, not an account key",
-    );
-  }
-  if (key.suspendedAt !== null) throw keySuspended(key);
-  return { key };
+  return key;
 }
 
 /** The refusal of a suspended access key: why, and how its owner lifts the suspension. */

@@ -29,10 +29,17 @@ describe("parseConfig", () => {
         defaultRateLimit: 600,
         maxResponseBytes: 1_048_576,
       },
+      grantGraceMs: 120_000,
       monitoring: DEFAULT_MONITORING_SETTINGS,
       alerts: DEFAULT_ALERT_SETTINGS,
       fraud: DEFAULT_FRAUD_SETTINGS,
     });
+  });
+
+  it("reads the direct-mode grace period in seconds", () => {
+    expect(parseConfig(["--grant-grace", "5"], {}).grantGraceMs).toBe(5_000);
+    expect(parseConfig([], { MERCATO_GRANT_GRACE_S: "300" }).grantGraceMs).toBe(300_000);
+    expect(() => parseConfig(["--grant-grace", "0"], {})).toThrow(/--grant-grace must be a whole number/);
   });
 
   it("reads PostgreSQL and Redis URLs from flags or the environment, and refuses other schemes", () => {
@@ -126,6 +133,7 @@ describe("parseConfig", () => {
       stripe: undefined,
       publicUrl: "https://mercato.example.com",
       invoke: DEFAULT_INVOKE_SETTINGS,
+      grantGraceMs: 120_000,
       monitoring: DEFAULT_MONITORING_SETTINGS,
       alerts: DEFAULT_ALERT_SETTINGS,
       fraud: DEFAULT_FRAUD_SETTINGS,

@@ -47,6 +47,12 @@ export interface BrokerConfig {
   publicUrl: string | undefined;
   /** The invoke proxy's limits. */
   invoke: InvokeSettings;
+  /**
+   * Direct mode: how long after a grant is closed, or expires, it is settled, in ms, so that the
+   * seller's last redemptions still count (docs/direct-mode.md, §5). Flag `--grant-grace` (seconds),
+   * env `MERCATO_GRANT_GRACE_S`; default 120 s.
+   */
+  grantGraceMs: number;
   /** Health checks of sellers. */
   monitoring: MonitoringSettings;
   /** Where alerts are sent from. */
@@ -188,6 +194,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
   --public-url <url>   MERCATO_PUBLIC_URL   URL buyers reach the broker at (default its own)
   --invoke-timeout <ms>      MERCATO_INVOKE_TIMEOUT_MS      seller timeout when a call names none (default 10000)
+  --grant-grace <s>          MERCATO_GRANT_GRACE_S          direct mode: seconds between a grant's close or expiry and its settlement (default 120)
   --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default 60000)
   --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default 600)
   --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default 30000)
@@ -234,6 +241,7 @@ export function parseConfig(
         "invoke-timeout": { type: "string" },
         "max-invoke-timeout": { type: "string" },
         "rate-limit": { type: "string" },
+        "grant-grace": { type: "string" },
         "health-interval": { type: "string" },
         "smtp-url": { type: "string" },
         "alert-from": { type: "string" },
@@ -265,6 +273,7 @@ export function parseConfig(
   const invokeTimeout = pick("invoke-timeout", "MERCATO_INVOKE_TIMEOUT_MS");
   const maxInvokeTimeout = pick("max-invoke-timeout", "MERCATO_MAX_INVOKE_TIMEOUT_MS");
   const rateLimit = pick("rate-limit", "MERCATO_RATE_LIMIT");
+  const grantGrace = pick("grant-grace", "MERCATO_GRANT_GRACE_S");
   const healthInterval = pick("health-interval", "MERCATO_HEALTH_INTERVAL_MS");
   const smtpUrl = pick("smtp-url", "MERCATO_SMTP_URL");
   const alertFrom = pick("alert-from", "MERCATO_ALERT_FROM");
@@ -302,6 +311,7 @@ export function parseConfig(
     stripe: parseStripe(env),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl.value, publicUrl.source) : undefined,
     invoke,
+    grantGraceMs: grantGrace ? parseCount(grantGrace.value, grantGrace.source, 86_400) * 1000 : 120_000,
     monitoring: {
       ...DEFAULT_MONITORING_SETTINGS,
       ...(healthInterval && {

@@ -5,7 +5,12 @@ import { accountRoutes } from "../accounts/routes.js";
 import { createAlertNotifier } from "../alerts/notifier.js";
 import { alertRoutes } from "../alerts/routes.js";
 import type { AlertNotifier } from "../alerts/types.js";
-import { authenticateAccess, authenticateAccount, authenticateAdmin } from "../auth/authenticate.js";
+import {
+  authenticateAccess,
+  authenticateAccount,
+  authenticateAdmin,
+  authenticateKey,
+} from "../auth/authenticate.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import {
@@ -18,6 +23,7 @@ import {
   type MonitoringSettings,
 } from "../config/config.js";
 import { createFraudDetector } from "../fraud/detector.js";
+import { grantRoutes } from "../grants/routes.js";
 import { newId } from "../ids.js";
 import { createKeyCache, type KeyCache, type KeyCacheOptions } from "../invoke/key-cache.js";
 import { createMemoryRateLimiter, type RateLimiter } from "../invoke/rate-limiter.js";
@@ -49,6 +55,7 @@ export const ROUTES: readonly Route[] = [
   ...registryRoutes,
   ...alertRoutes,
   ...invokeRoutes,
+  ...grantRoutes,
   ...ledgerRoutes,
   ...paymentRoutes,
 ];
@@ -244,7 +251,9 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
             ? await authenticateAccount(request, deps)
             : route.auth === "access"
               ? await authenticateAccess(request, deps)
-              : undefined;
+              : route.auth === "key"
+                ? await authenticateKey(request, deps)
+                : undefined;
         const params = route.params ? parseInput(route.params, request.params, "path") : undefined;
         const query = route.query ? parseInput(route.query, request.query ?? {}, "query") : undefined;
         const body = route.body ? parseInput(REQUEST_SCHEMAS[route.body], request.body, "body") : undefined;

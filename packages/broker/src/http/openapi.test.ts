@@ -17,6 +17,7 @@ describe("OpenAPI document and docs", () => {
         none: [],
         account: [{ bearerAuth: [] }],
         access: [{ bearerAuth: [] }],
+        key: [{ bearerAuth: [] }],
         admin: [{ adminToken: [] }],
       }[route.auth];
       expect(operation.security).toEqual(security);

@@ -19,6 +19,7 @@ const COMMON_ERRORS = {
   none: ["VALIDATION_ERROR", "RATE_LIMITED"],
   account: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "FORBIDDEN", "RATE_LIMITED"],
   access: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "AGENT_NOT_PURCHASED", "RATE_LIMITED"],
+  key: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "KEY_SUSPENDED", "RATE_LIMITED"],
   admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
 } as const;
 
@@ -60,7 +61,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       summary: route.summary,
       ...(route.description !== undefined && { description: route.description }),
       security:
-        route.auth === "account" || route.auth === "access"
+        route.auth === "account" || route.auth === "access" || route.auth === "key"
           ? [{ bearerAuth: [] }]
           : route.auth === "admin"
             ? [{ adminToken: [] }]
@@ -110,6 +111,11 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       {
         name: "Invoke",
         description: "Buy access to an agent and call it through the broker, paying per successful call",
+      },
+      {
+        name: "Direct",
+        description:
+          "Direct mode: grants that hold a budget, so that the SDK calls sellers itself and pays with signed vouchers",
       },
       { name: "Billing", description: "Balances, charges, receipts, top-ups, spend caps, settlements" },
       { name: "Admin", description: "Operator routes, behind the admin token" },

@@ -59,9 +59,9 @@ export interface AccessCaller {
 
 /**
  * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_…);
- * `admin`: the admin token from the config.
+ * `key`: either kind of key (the caller is the key's account); `admin`: the admin token from the config.
  */
-export type AuthMode = "none" | "account" | "access" | "admin";
+export type AuthMode = "none" | "account" | "access" | "key" | "admin";
 export type RequestName = keyof typeof REQUEST_SCHEMAS;
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -72,7 +72,7 @@ export interface RouteContext<B, Q, P, A extends AuthMode> {
   body: B;
   query: Q;
   params: P;
-  caller: A extends "account" ? Caller : A extends "access" ? AccessCaller : undefined;
+  caller: A extends "account" ? Caller : A extends "access" | "key" ? AccessCaller : undefined;
   request: FastifyRequest;
   reply: FastifyReply;
 }

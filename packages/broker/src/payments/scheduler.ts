@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../clock.js";
+import { settleDueGrants } from "../grants/settle.js";
 import type { Store } from "../store/types.js";
 import type { PaymentProvider } from "./provider.js";
 import { payoutProviderOf, runSettlements, utcDate } from "./settlements.js";
@@ -13,8 +14,10 @@ export interface SchedulerOptions {
   /** The broker's payment provider; settlements go through the manual provider without one. */
   payments: PaymentProvider | undefined;
   log: Pick<FastifyBaseLogger, "info" | "warn" | "error">;
-  /** How often expired holds are voided, in ms (default 5,000). */
+  /** How often expired holds are voided and due grants settled, in ms (default 5,000). */
   sweepIntervalMs?: number;
+  /** How long after its close or expiry a direct-mode grant is settled, in ms (default 120,000). */
+  grantGraceMs?: number;
   /** Minutes after midnight UTC at which the daily settlement runs (default 5). */
   settlementMinuteUtc?: number;
 }
@@ -28,8 +31,9 @@ export interface Scheduler {
 }
 
 /**
- * The broker's background jobs: a sweeper that voids expired holds every few seconds
- * (`store.expireHolds`), and the daily settlement run. A job never overlaps itself: the next one
+ * The broker's background jobs: a sweeper that settles the direct-mode grants that are due
+ * (`settleDueGrants`) and voids expired holds every few seconds (`store.expireHolds`), and the
+ * daily settlement run. A job never overlaps itself: the next one
  * is scheduled when the last has finished. Failures are logged and the job goes on. `startBroker`
  * runs it; tests drive it with fake timers and a manual clock.
  *
@@ -57,7 +61,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     timers.add(timer);
   };
 
+  const grantGraceMs = options.grantGraceMs ?? 120_000;
+
   const sweep = async (): Promise<void> => {
+    try {
+      // Grants first: a grant's hold outlives its settlement time by a day, so the hold sweep
+      // never voids what a grant's vouchers owe (unless grants went unsettled for that long).
+      const settled = await settleDueGrants(store, clock.now().toISOString(), grantGraceMs);
+      if (settled > 0) log.info({ settled }, "settled direct-mode grants");
+    } catch (error) {
+      log.error({ err: error }, "grant settlement sweep failed");
+    }
     try {
       const expired = await store.expireHolds(clock.now().toISOString());
       if (expired > 0) log.info({ expired }, "voided expired holds");

@@ -9,9 +9,12 @@ import {
 import {
   CALL_HEADERS,
   callSigningInput,
+  type GrantPayloadValue,
   type PublicJwk,
   type ReceiptPayloadValue,
+  type SignedGrant,
   type SignedReceipt,
+  signGrant as signGrantToken,
   signReceipt,
 } from "@mercato/protocol";
 import type * as z from "zod";
@@ -40,6 +43,8 @@ export interface ReceiptSigner {
    */
   signCall(call: CallToSign): Promise<Record<string, string>>;
   jwks(): Promise<{ keys: PublishedJwk[] }>;
+  /** Signs a direct-mode grant token (`signGrant` in @mercato/protocol) with the broker's key. */
+  signGrant(payload: GrantPayloadValue): Promise<SignedGrant>;
 }
 
 /**
@@ -119,6 +124,10 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
           "base64url",
         ),
       };
+    },
+    async signGrant(payload) {
+      const { kid, privateKey } = await ready();
+      return signGrantToken(payload, privateKey, kid);
     },
     async jwks() {
       await ready();

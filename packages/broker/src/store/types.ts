@@ -179,7 +179,7 @@ export interface AlertChannelsRecord {
  * The broker's persistence. Async so that a networked database (PostgreSQL) can implement it;
  * every implementation must pass the conformance suite in `conformance.ts`.
  */
-export interface Store extends LedgerStore, PayoutDestinationStore {
+export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
   /** Creates an account together with its first account key, atomically. */
   createAccount(account: AccountRecord, firstKey: ApiKeyRecord): Promise<void>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
@@ -456,4 +456,114 @@ export interface PayoutDestinationStore {
     record: Omit<PayoutDestinationRecord, "destination"> & { destination: string | null },
   ): Promise<void>;
   getPayoutDestination(accountId: string, provider: string): Promise<PayoutDestinationRecord | undefined>;
+}
+
+/**
+ * A direct-mode grant (docs/direct-mode.md): a budget held on the buyer's wallet (a charge whose id
+ * is the grant's id) that the buyer's vouchers spend. Amounts are integer micro-USD.
+ */
+export interface GrantRecord {
+  /** `grt_…`; also the id of the hold on the buyer's wallet. */
+  id: string;
+  agentId: string;
+  buyerId: string;
+  sellerAccountId: string;
+  /** The access key that opened it, when one did (its spend cap covers the budget); null for an account key. */
+  keyId: string | null;
+  endpoint: string;
+  priceMicros: number;
+  budgetMicros: number;
+  buyerPublicKey: string;
+  /** The signed grant token, as issued. */
+  token: string;
+  issuedAt: string;
+  expiresAt: string;
+  /** The highest voucher recorded (seller redemptions, the buyer's final voucher): what settlement captures. */
+  bestOwedMicros: number;
+  /** That voucher's sequence and signature (0 and null before any). */
+  bestSequence: number;
+  bestSignature: string | null;
+  /** When the buyer closed it. */
+  closedAt: string | null;
+  /**
+   * The amount settlement captures, fixed when settlement starts: from then on no voucher is
+   * recorded. Null before.
+   */
+  settlingMicros: number | null;
+  /** When settlement finished (the hold captured or voided), and what was captured. */
+  settledAt: string | null;
+  capturedMicros: number | null;
+  /** Usage-report outcomes counted for this grant (capped at `budget / price` each). */
+  reportedSuccesses: number;
+  reportedFailures: number;
+}
+
+/** A grant as opened: what `openGrant` writes; the rest starts empty. */
+export type NewGrant = Pick<
+  GrantRecord,
+  | "id"
+  | "agentId"
+  | "buyerId"
+  | "sellerAccountId"
+  | "keyId"
+  | "endpoint"
+  | "priceMicros"
+  | "budgetMicros"
+  | "buyerPublicKey"
+  | "token"
+  | "issuedAt"
+  | "expiresAt"
+>;
+
+/** A voucher as the broker records it: verified by the caller before it reaches the store. */
+export interface GrantVoucherRecord {
+  sequence: number;
+  owedMicros: number;
+  signature: string;
+}
+
+/** One reported outcome of a direct call. */
+export interface GrantReportRecord {
+  grantId: string;
+  sequence: number;
+  success: boolean;
+}
+
+/**
+ * Direct-mode grants. Money moves through the ledger (a grant's budget is an ordinary hold, its
+ * settlement an ordinary capture or void); this keeps the grant's own state: its vouchers, closing
+ * and settlement. The settlement steps are in `grants/settle.ts`, the same on every store.
+ */
+export interface GrantStore {
+  /**
+   * Records a grant whose hold is already placed (`hold` with the grant's id).
+   * @throws MercatoError `CONFLICT` when the id is taken.
+   */
+  insertGrant(grant: NewGrant): Promise<GrantRecord>;
+  getGrant(id: string): Promise<GrantRecord | undefined>;
+  /**
+   * Keeps `voucher` as the grant's best when it owes more than the best so far and settlement has
+   * not started; otherwise changes nothing. Returns the grant as it stands, undefined when unknown.
+   */
+  recordGrantVoucher(id: string, voucher: GrantVoucherRecord): Promise<GrantRecord | undefined>;
+  /** Sets `closedAt` unless already closed or settling; returns the grant as it stands. */
+  closeGrant(id: string, at: string): Promise<GrantRecord | undefined>;
+  /**
+   * Starts settlement: fixes `settlingMicros` to the best voucher's amount, once (a second call
+   * answers the grant with the amount fixed the first time). Returns the grant as it stands.
+   */
+  beginGrantSettlement(id: string): Promise<GrantRecord | undefined>;
+  /** Ends settlement: records `capturedMicros` and `settledAt`, once. Returns the grant as it stands. */
+  finishGrantSettlement(id: string, capturedMicros: number, at: string): Promise<GrantRecord | undefined>;
+  /**
+   * Ids of grants due for settlement at `now`: unsettled, and closed at or before `now − graceMs`
+   * or expired at or before it. Oldest first, at most `limit`.
+   */
+  listGrantsDue(now: string, graceMs: number, limit: number): Promise<string[]>;
+  /**
+   * Counts reported call outcomes once per (grant, sequence), each grant's successes and failures
+   * capped at `floor(budget / price)`: returns, for each report in order, whether it was counted.
+   * Reports of unknown grants are not counted.
+   */
+  countGrantReports(reports: GrantReportRecord[]): Promise<boolean[]>;
 }

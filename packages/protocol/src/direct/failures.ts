@@ -17,6 +17,12 @@ export type DirectFailure =
   | "grant_invalid"
   /** The grant's `expires_at` has passed. */
   | "grant_expired"
+  /** The grant pays for another agent than the one this seller kit serves. */
+  | "grant_wrong_agent"
+  /** The seller kit does not take direct calls (it was not told which agent it serves). */
+  | "direct_not_accepted"
+  /** The broker has settled the grant: no voucher of it is accepted any more. */
+  | "grant_settled"
   /** The buyer closed the grant (the seller learnt it when redeeming): its budget is being settled. */
   | "grant_closed"
   /** The voucher header is not `seq=<n>;owed=<micros>;sig=<base64url>`. */
@@ -25,6 +31,8 @@ export type DirectFailure =
   | "voucher_bad_signature"
   /** The voucher names another grant than the one it came with. */
   | "voucher_wrong_grant"
+  /** The body's `call_id` is not `{grant_id}:{sequence}` of the grant and voucher it came with. */
+  | "call_id_mismatch"
   /** The voucher owes more than the grant's budget. */
   | "voucher_over_budget"
   /** The voucher's sequence is not above the last one the seller accepted: a replay gains nothing. */
@@ -49,10 +57,14 @@ export const DIRECT_FAILURE_CODES = {
   grant_bad_signature: "UNAUTHENTICATED",
   grant_invalid: "UNAUTHENTICATED",
   grant_expired: "UNAUTHENTICATED",
+  grant_wrong_agent: "UNAUTHENTICATED",
+  direct_not_accepted: "UNAUTHENTICATED",
+  grant_settled: "CONFLICT",
   grant_closed: "UNAUTHENTICATED",
   voucher_malformed: "UNAUTHENTICATED",
   voucher_bad_signature: "UNAUTHENTICATED",
   voucher_wrong_grant: "UNAUTHENTICATED",
+  call_id_mismatch: "UNAUTHENTICATED",
   voucher_over_budget: "BUDGET_EXCEEDED",
   voucher_replayed: "CONFLICT",
   owed_decreased: "CONFLICT",

@@ -88,8 +88,12 @@ export const Grant = z.object({
   expires_at: Timestamp,
   status: z
     .enum(["open", "closed", "expired"])
-    .describe("open: usable; closed: settled at the buyer's request; expired: settled by the sweeper"),
-  redeemed_usd: UsdAmount.optional().describe("Highest voucher amount the broker has accepted so far"),
+    .describe(
+      "open: usable; closed: the buyer closed it (it settles a grace period later); expired: past expires_at",
+    ),
+  redeemed_usd: UsdAmount.optional().describe(
+    "Highest voucher amount recorded so far, from the seller's redemptions or the buyer's close: what settlement captures",
+  ),
   captured_usd: UsdAmount.optional().describe(
     "What was charged when the grant was settled (closed or expired)",
   ),
@@ -130,8 +134,9 @@ export const CloseGrantRequest = z
 export const MAX_USAGE_REPORTS = 1000;
 
 /**
- * `POST /usage/reports` (the SDK): outcomes of direct calls, which the broker never sees, for the
- * agents' trust metrics.
+ * `POST /usage/reports` (the SDK, and the seller kit with its owner's account key): outcomes of
+ * direct calls, which the broker never sees, for the agents' trust metrics. A call is named by its
+ * grant and voucher sequence, and counted once, whichever side reports it first.
  */
 export const UsageReport = z.strictObject({
   reports: z
@@ -139,6 +144,7 @@ export const UsageReport = z.strictObject({
       z.strictObject({
         agent_id: AgentId,
         grant_id: GrantId,
+        sequence: VoucherSequence.describe("The call's voucher sequence: a call is counted once"),
         success: z.boolean(),
         response_time_ms: z.number().int().min(0).max(3_600_000),
         at: Timestamp,
@@ -146,4 +152,16 @@ export const UsageReport = z.strictObject({
     )
     .min(1)
     .max(MAX_USAGE_REPORTS),
+});
+
+/** `POST /usage/reports` answer: how many outcomes were counted, and how many were not. */
+export const UsageReportResult = z.object({
+  accepted: z.number().int().min(0).describe("Outcomes counted toward the agents' metrics"),
+  ignored: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      "Outcomes not counted: already reported, for a grant the caller is not a party to, for a call between accounts of one owner, or past the grant's cap",
+    ),
 });

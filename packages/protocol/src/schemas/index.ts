@@ -28,6 +28,14 @@ import {
 import { AlertChannels, SetAlertChannelsRequest } from "./alerts.js";
 import { ErrorEnvelopeSchema, HealthzResponse } from "./common.js";
 import {
+  CloseGrantRequest,
+  CreateGrantRequest,
+  Grant,
+  RedeemGrantRequest,
+  UsageReport,
+  UsageReportResult,
+} from "./grants.js";
+import {
   InvokeRequest,
   InvokeResponse,
   PurchaseRequest,
@@ -114,6 +122,7 @@ export {
   MIN_GRANT_TTL_S,
   RedeemGrantRequest,
   UsageReport,
+  UsageReportResult,
   VoucherSequence,
 } from "./grants.js";
 export {
@@ -152,28 +161,27 @@ export {
 export { SellerCallRequest, SellerCallResponse } from "./seller.js";
 export { Transaction } from "./transactions.js";
 
-// Direct mode's schemas (grants.ts: CreateGrantRequest, Grant, RedeemGrantRequest,
-// CloseGrantRequest, UsageReport) are exported but not registered below yet: both maps go into the
-// broker's OpenAPI components whole, so registering them before their routes exist would publish
-// schemas no route uses and make the SDK's generated types stale. Register them with the routes.
-
 /**
  * Named request bodies, as they appear in the OpenAPI document's components (read as input:
  * defaults optional, amounts as string or number).
  */
 export const REQUEST_SCHEMAS = {
+  CloseGrantRequest,
   CreateAccountRequest,
+  CreateGrantRequest,
   CreateKeyRequest,
   CreateTopupRequest,
   InvokeRequest,
   PricingInput,
   PurchaseRequest,
+  RedeemGrantRequest,
   RegisterAgentRequest,
   SetAlertChannelsRequest,
   SetLimitsRequest,
   SetPayoutAccountRequest,
   UpdateAgentRequest,
   UpdateKeyRequest,
+  UsageReport,
 } satisfies Record<string, z.ZodType>;
 
 /** Named response bodies and the seed's objects, as they appear in the OpenAPI components. */
@@ -193,6 +201,7 @@ export const RESPONSE_SCHEMAS = {
   CreatedKey,
   DeactivateAgentResponse,
   ErrorEnvelope: ErrorEnvelopeSchema,
+  Grant,
   HealthzResponse,
   InvokeResponse,
   Jwks,
@@ -215,4 +224,5 @@ export const RESPONSE_SCHEMAS = {
   Transaction,
   TransactionDetail,
   TransactionList,
+  UsageReportResult,
 } satisfies Record<string, z.ZodType>;

@@ -419,6 +419,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a grant: hold a budget for direct calls to an agent
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         *
+         *     Authenticate with the agent's access key (its spend cap then covers the budget) or an account key. The broker holds `budget_usd` on your wallet (refused like any hold: INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) and answers the grant with its token, signed with the broker's key, at the agent's current price, which stays the grant's price for its life. The budget must pay for at least one call.
+         *
+         *     Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.
+         */
+        post: operations["createGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A grant: its status, what was redeemed and what was captured
+         * @description For the grant's buyer and the agent's owner (any of their keys).
+         */
+        get: operations["getGrant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grants/{id}/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand in the best voucher of a grant (the seller)
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         *
+         *     The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.
+         */
+        post: operations["redeemGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grants/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a grant with the final voucher (the buyer)
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         *
+         *     Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's `--grant-grace`, 120 s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the 10% fee, and releases the rest of the budget. Closing again answers the grant as it stands.
+         */
+        post: operations["closeGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usage/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the outcomes of direct calls, for the agents' metrics
+         * @description The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.
+         *
+         *     Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.
+         */
+        post: operations["reportUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/balance": {
         parameters: {
             query?: never;
@@ -664,10 +774,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        CloseGrantRequest: {
+            sequence?: number;
+            /** @description The voucher's cumulative amount owed, in USD */
+            owed_usd?: string | number;
+            /** @description Ed25519 signature, 64 bytes, base64url */
+            signature?: string;
+        };
         CreateAccountRequest: {
             name: string;
             /** Format: email */
             email?: string;
+        };
+        CreateGrantRequest: {
+            agent_id: string;
+            /** @description Most the grant may spend, in USD; held on the wallet until the grant is closed */
+            budget_usd: string | number;
+            /**
+             * @description Seconds until the grant expires, 60–86400 (default 3600)
+             * @default 3600
+             */
+            ttl_s: number;
+            /** @description The buyer's Ed25519 public key for this grant: the 32 raw bytes, base64url */
+            buyer_public_key: string;
         };
         CreateKeyRequest: {
             name?: string;
@@ -718,6 +847,13 @@ export interface components {
             rate_limit?: number;
             /** @description Most this key may ever spend, in USD (captured charges plus calls in flight) */
             spend_cap_usd?: string | number;
+        };
+        RedeemGrantRequest: {
+            sequence: number;
+            /** @description The voucher's cumulative amount owed, in USD */
+            owed_usd: string | number;
+            /** @description Ed25519 signature, 64 bytes, base64url */
+            signature: string;
         };
         RegisterAgentRequest: {
             name: string;
@@ -775,6 +911,21 @@ export interface components {
             name?: string | null;
             rate_limit?: number | null;
             spend_cap_usd?: (string | number) | null;
+        };
+        UsageReport: {
+            reports: {
+                agent_id: string;
+                grant_id: string;
+                /** @description The call's voucher sequence: a call is counted once */
+                sequence: number;
+                success: boolean;
+                response_time_ms: number;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601 timestamp in UTC
+                 */
+                at: string;
+            }[];
         };
         Account: {
             account_id: string;
@@ -1033,6 +1184,48 @@ export interface components {
                 request_id: string;
             };
         };
+        Grant: {
+            grant_id: string;
+            /** @description The grant token (compact JWS): send it as the Mercato-Grant header */
+            token: string;
+            agent_id: string;
+            buyer_id: string;
+            /** @description The seller's api_endpoint: where direct calls go */
+            endpoint: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            price_per_call_usd: string;
+            /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
+            budget_usd: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            issued_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 timestamp in UTC
+             */
+            expires_at: string;
+            /**
+             * @description open: usable; closed: the buyer closed it (it settles a grace period later); expired: past expires_at
+             * @enum {string}
+             */
+            status: "open" | "closed" | "expired";
+            /** @description Highest voucher amount recorded so far, from the seller's redemptions or the buyer's close: what settlement captures */
+            redeemed_usd?: string;
+            /** @description What was charged when the grant was settled (closed or expired) */
+            captured_usd?: string;
+            /**
+             * Format: date-time
+             * @description When the buyer closed it
+             */
+            closed_at?: string;
+            /**
+             * Format: date-time
+             * @description When the broker captured captured_usd and voided the rest
+             */
+            settled_at?: string;
+        };
         HealthzResponse: {
             /** @constant */
             status: "ok";
@@ -1266,6 +1459,12 @@ export interface components {
         TransactionList: {
             data: components["schemas"]["TransactionDetail"][];
             next_cursor: string | null;
+        };
+        UsageReportResult: {
+            /** @description Outcomes counted toward the agents' metrics */
+            accepted: number;
+            /** @description Outcomes not counted: already reported, for a grant the caller is not a party to, for a call between accounts of one owner, or past the grant's cap */
+            ignored: number;
         };
     };
     responses: never;
@@ -2065,6 +2264,176 @@ export interface operations {
                 };
             };
             /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, KEY_SUSPENDED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description The grant, with its signed token */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, AGENT_NOT_PURCHASED, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Grant id (grt_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The grant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    redeemGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Grant id (grt_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description The grant as it stands */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, NOT_FOUND, UNAUTHENTICATED, BUDGET_EXCEEDED, CONFLICT. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    closeGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Grant id (grt_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description The grant, closed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND, BUDGET_EXCEEDED, CONFLICT. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reportUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageReport"];
+            };
+        };
+        responses: {
+            /** @description How many outcomes were counted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReportResult"];
+                };
+            };
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED. */
             default: {
                 headers: {
                     [name: string]: unknown;

@@ -1,6 +1,7 @@
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
+import { GRANTS_SCHEMA } from "./pg-grants.js";
 import { REGISTRY_SCHEMA } from "./registry-schema.js";
 
 /**
@@ -14,6 +15,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     name: "accounts, keys, registry, ledger, metrics, alerts, payouts",
     sql: REGISTRY_SCHEMA + LEDGER_SCHEMA + METRICS_SCHEMA,
   },
+  { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
 ];
 
 /** Any value: the advisory lock several brokers starting at once take to migrate one at a time. */

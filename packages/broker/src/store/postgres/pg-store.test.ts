@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { createTestPostgresStore, createTestSchema, type TestSchema } from "../../testing/postgres.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
+import { describeGrantConformance } from "../grant-conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
 import { migratePostgres, PG_MIGRATIONS } from "./migrations.js";
@@ -16,6 +17,7 @@ vi.setConfig({ testTimeout: 30_000 });
 // The same suites as the SQLite store's, on a PostgreSQL schema of their own per store.
 describeStoreConformance("postgres", () => createTestPostgresStore());
 describeLedgerConformance("postgres", () => createTestPostgresStore());
+describeGrantConformance("postgres", () => createTestPostgresStore());
 let metricsTarget: TestSchema | undefined;
 describeMetricsConformance(
   "postgres",

@@ -1,6 +1,7 @@
-import type { LedgerStore, Store } from "../types.js";
+import type { GrantStore, LedgerStore, Store } from "../types.js";
 import { migratePostgres } from "./migrations.js";
 import { createPgDb, type PgDb } from "./pg-db.js";
+import { createPgGrants } from "./pg-grants.js";
 import { createPgLedger } from "./pg-ledger.js";
 import { createPgMetrics } from "./pg-metrics.js";
 import { createPgRegistry } from "./pg-registry.js";
@@ -12,7 +13,7 @@ export type MetricsMethods =
   | "getAgentMetrics"
   | "refreshScores";
 /** Accounts, keys, agents, search, alert channels and payout destinations. */
-export type PgRegistry = Omit<Store, keyof LedgerStore | MetricsMethods | "close">;
+export type PgRegistry = Omit<Store, keyof LedgerStore | keyof GrantStore | MetricsMethods | "close">;
 /** Metrics and ranking figures. */
 export type PgMetrics = Pick<Store, MetricsMethods>;
 
@@ -57,6 +58,7 @@ function assemble(db: PgDb): Store {
     ...registry,
     ...ledger,
     ...metrics,
+    ...createPgGrants(db),
     close: () => db.close(),
   };
 }

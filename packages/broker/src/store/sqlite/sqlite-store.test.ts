@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
+import { describeGrantConformance } from "../grant-conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
 import type { Store } from "../types.js";
@@ -19,6 +20,7 @@ let files = 0;
 describeStoreConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `c${++files}.db`) }));
 describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeGrantConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeLedgerConformance("sqlite file (WAL)", () =>
   createSqliteStore({ path: join(dir, `l${++files}.db`) }),
 );
@@ -143,7 +145,7 @@ describe("sqlite store on disk", () => {
     raw.exec(
       "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
     );
-    raw.exec("DROP TABLE alert_channels;");
+    raw.exec("DROP TABLE grant_reports; DROP TABLE grants; DROP TABLE alert_channels;");
     raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
     raw.close();
 
@@ -201,7 +203,8 @@ describe("sqlite store on disk", () => {
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
     raw.exec(
-      `DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
+      `DROP TABLE grant_reports; DROP TABLE grants;
+       DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
        ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
     );
     raw.close();

@@ -29,6 +29,7 @@ import type {
   SearchSortValue,
   Store,
 } from "../types.js";
+import { createSqliteGrants } from "./grants-schema.js";
 import { carryKeySpend } from "./key-spend-schema.js";
 import { createSqliteMetrics } from "./metrics-schema.js";
 import { migrate } from "./migrations.js";
@@ -145,6 +146,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     ...ledger,
+    ...createSqliteGrants(db, prepare),
     // Alert channels and payout destinations: the statements both stores share.
     ...createSellerSettings({
       async run(sql, params) {

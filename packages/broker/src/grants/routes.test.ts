@@ -1,0 +1,314 @@
+import { type BuyerKeyPair, generateBuyerKeyPair, signVoucher, verifyGrant } from "@mercato/protocol";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createTestBroker, type TestBroker } from "../testing/harness.js";
+import { settleDueGrants } from "./settle.js";
+
+const ADMIN = "admin-token-for-tests-only";
+const PRICE = 20_000;
+const GRACE_MS = 120_000;
+let broker: TestBroker;
+let buyer: { accountId: string; apiKey: string };
+let seller: { accountId: string; apiKey: string };
+let agentId: string;
+let accessKey: string;
+let buyerKey: BuyerKeyPair;
+
+beforeEach(async () => {
+  broker = await createTestBroker({ adminToken: ADMIN });
+  buyer = await broker.signUp("Buyer");
+  seller = await broker.signUp("Seller");
+  agentId = await broker.register(seller.apiKey);
+  await broker.store.credit({
+    id: "topup:grants",
+    accountId: buyer.accountId,
+    amount: 10_000_000,
+    reference: "test",
+    at: now(),
+  });
+  const purchase = await broker.call("POST", "/purchase", { key: buyer.apiKey, body: { agent_id: agentId } });
+  accessKey = purchase.json().api_key;
+  buyerKey = await generateBuyerKeyPair();
+});
+afterEach(async () => {
+  const audit = await broker.call("GET", "/admin/audit", { key: ADMIN });
+  expect(audit.json()).toMatchObject({ ok: true, violations: [] });
+  await broker.close();
+});
+
+function now(): string {
+  return broker.clock.now().toISOString();
+}
+const balance = async (key: string) => (await broker.call("GET", "/balance", { key })).json();
+const openGrant = async (body: Record<string, unknown> = {}, key = accessKey) =>
+  broker.call("POST", "/grants", {
+    key,
+    body: {
+      agent_id: agentId,
+      budget_usd: "1.00",
+      ttl_s: 600,
+      buyer_public_key: buyerKey.publicKey,
+      ...body,
+    },
+  });
+const voucherBody = async (grantId: string, sequence: number, owedMicros: number, key = buyerKey) => {
+  const voucher = await signVoucher({ grantId, sequence, owedMicros }, key.privateKey);
+  return { sequence, owed_usd: (owedMicros / 1e6).toFixed(6), signature: voucher.signature };
+};
+const settle = (afterMs: number) => {
+  broker.clock.advance(afterMs);
+  return settleDueGrants(broker.store, now(), GRACE_MS);
+};
+
+describe("POST /grants", () => {
+  it("holds the budget and answers a token the broker's keys verify", async () => {
+    const response = await openGrant();
+    expect(response.statusCode).toBe(201);
+    const grant = response.json();
+    expect(grant).toMatchObject({
+      agent_id: agentId,
+      buyer_id: buyer.accountId,
+      endpoint: "https://api.example.com/agent/abc123",
+      price_per_call_usd: "0.020000",
+      budget_usd: "1.000000",
+      status: "open",
+      redeemed_usd: "0.000000",
+    });
+    expect(Date.parse(grant.expires_at) - Date.parse(grant.issued_at)).toBe(600_000);
+    const jwks = (await broker.call("GET", "/.well-known/jwks.json")).json();
+    const payload = await verifyGrant(grant.token, jwks, { now: broker.clock.now() });
+    expect(payload).toMatchObject({
+      grant_id: grant.grant_id,
+      seller_account_id: seller.accountId,
+      buyer_public_key: buyerKey.publicKey,
+      budget_usd: "1.000000",
+    });
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.000000", held_usd: "1.000000" });
+    // The buyer and the agent's owner may read it; anyone else sees nothing.
+    expect(
+      (await broker.call("GET", `/grants/${grant.grant_id}`, { key: seller.apiKey })).json().status,
+    ).toBe("open");
+    const stranger = await broker.signUp("Stranger");
+    expect((await broker.call("GET", `/grants/${grant.grant_id}`, { key: stranger.apiKey })).statusCode).toBe(
+      404,
+    );
+  });
+
+  it("refuses what it cannot pay for and changes nothing", async () => {
+    const poor = await openGrant({ budget_usd: "10.01" });
+    expect(poor.statusCode).toBe(402);
+    expect(poor.json().error.code).toBe("INSUFFICIENT_FUNDS");
+    const tiny = await openGrant({ budget_usd: "0.01" });
+    expect(tiny.statusCode).toBe(400);
+    expect(tiny.json().error.message).toContain("at least one call");
+    const other = await broker.register(seller.apiKey, { name: "Another agent" });
+    const wrongAgent = await openGrant({ agent_id: other });
+    expect(wrongAgent.json().error.code).toBe("AGENT_NOT_PURCHASED");
+    const shortLived = await openGrant({ ttl_s: 10 });
+    expect(shortLived.statusCode).toBe(400);
+    const badKey = await openGrant({ buyer_public_key: "not-a-key" });
+    expect(badKey.statusCode).toBe(400);
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "10.000000", held_usd: "0.000000" });
+  });
+
+  it("counts the budget against the access key's spend cap", async () => {
+    const capped = await broker.call("POST", "/purchase", {
+      key: buyer.apiKey,
+      body: { agent_id: agentId, spend_cap_usd: "0.50" },
+    });
+    const refused = await openGrant({}, capped.json().api_key);
+    expect(refused.statusCode).toBe(402);
+    expect(refused.json().error.code).toBe("SPEND_CAP_EXCEEDED");
+    expect((await openGrant({ budget_usd: "0.50" }, capped.json().api_key)).statusCode).toBe(201);
+  });
+
+  it("opens with an account key too", async () => {
+    expect((await openGrant({}, buyer.apiKey)).statusCode).toBe(201);
+  });
+});
+
+describe("redeeming, closing and settling", () => {
+  it("pays the seller its share of the highest voucher when the buyer closes, and releases the rest", async () => {
+    const grant = (await openGrant()).json();
+    // The seller redeems what it holds: 3 successes paid.
+    const redeemed = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 5, 3 * PRICE),
+    });
+    expect(redeemed.statusCode).toBe(200);
+    expect(redeemed.json()).toMatchObject({ status: "open", redeemed_usd: "0.060000" });
+    // A replay or an older voucher gains nothing.
+    await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 4, 2 * PRICE),
+    });
+    // The buyer closes with its final voucher: 4 successes.
+    const closed = await broker.call("POST", `/grants/${grant.grant_id}/close`, {
+      key: accessKey,
+      body: await voucherBody(grant.grant_id, 7, 4 * PRICE),
+    });
+    expect(closed.json()).toMatchObject({ status: "closed", redeemed_usd: "0.080000" });
+    // The seller learns of the close from its next redemption.
+    const late = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 5, 3 * PRICE),
+    });
+    expect(late.json()).toMatchObject({ status: "closed", redeemed_usd: "0.080000" });
+
+    expect(await settle(GRACE_MS - 1)).toBe(0);
+    expect(await settle(1)).toBe(1);
+    const settled = (await broker.call("GET", `/grants/${grant.grant_id}`, { key: buyer.apiKey })).json();
+    expect(settled).toMatchObject({ status: "closed", captured_usd: "0.080000" });
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.920000", held_usd: "0.000000" });
+    expect((await balance(seller.apiKey)).earnings_usd).toBe("0.072000");
+    const charge = (
+      await broker.call("GET", `/transactions/${grant.grant_id}`, { key: buyer.apiKey })
+    ).json();
+    expect(charge).toMatchObject({ status: "completed", amount_usd: "0.080000", fee_usd: "0.008000" });
+
+    const tooLate = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 9, 5 * PRICE),
+    });
+    expect(tooLate.statusCode).toBe(409);
+    expect(tooLate.json().error.details).toMatchObject({ reason: "grant_settled", captured_usd: "0.080000" });
+  });
+
+  it("pays the seller from its redemptions when the buyer never closes", async () => {
+    const grant = (await openGrant()).json();
+    await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 12, 11 * PRICE),
+    });
+    expect(await settle(600_000 + GRACE_MS - 1)).toBe(0);
+    expect(await settle(1)).toBe(1);
+    expect(
+      (await broker.call("GET", `/grants/${grant.grant_id}`, { key: seller.apiKey })).json(),
+    ).toMatchObject({
+      status: "expired",
+      captured_usd: "0.220000",
+    });
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.780000", held_usd: "0.000000" });
+    expect((await balance(seller.apiKey)).earnings_usd).toBe("0.198000");
+  });
+
+  it("refuses forged, foreign and over-budget vouchers, and changes nothing", async () => {
+    const grant = (await openGrant()).json();
+    const thief = await generateBuyerKeyPair();
+    const forged = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 2, PRICE, thief),
+    });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json().error.details.reason).toBe("voucher_bad_signature");
+    const other = (await openGrant()).json();
+    const foreign = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(other.grant_id, 2, PRICE),
+    });
+    expect(foreign.json().error.details.reason).toBe("voucher_bad_signature");
+    const over = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 2, 1_000_001),
+    });
+    expect(over.statusCode).toBe(402);
+    expect(over.json().error.details.reason).toBe("voucher_over_budget");
+    const missing = await broker.call("POST", "/grants/grt_nosuchgrant00/redeem", {
+      body: await voucherBody(grant.grant_id, 2, PRICE),
+    });
+    expect(missing.statusCode).toBe(404);
+    const malformed = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: { sequence: 0, owed_usd: "x", signature: "short" },
+    });
+    expect(malformed.statusCode).toBe(400);
+    expect(
+      (await broker.call("GET", `/grants/${grant.grant_id}`, { key: buyer.apiKey })).json().redeemed_usd,
+    ).toBe("0.000000");
+    // Only the buyer closes it.
+    const bySeller = await broker.call("POST", `/grants/${grant.grant_id}/close`, {
+      key: seller.apiKey,
+      body: {},
+    });
+    expect(bySeller.statusCode).toBe(404);
+    // Closing with nothing owed releases the whole budget at settlement.
+    const closed = await broker.call("POST", `/grants/${grant.grant_id}/close`, { key: accessKey, body: {} });
+    expect(closed.json()).toMatchObject({ status: "closed", redeemed_usd: "0.000000" });
+    await settle(GRACE_MS);
+    expect(await balance(buyer.apiKey)).toMatchObject({ held_usd: "1.000000" }); // the other grant
+    expect(
+      (await broker.call("GET", `/grants/${grant.grant_id}`, { key: buyer.apiKey })).json().captured_usd,
+    ).toBe("0.000000");
+  });
+});
+
+describe("POST /usage/reports", () => {
+  it("counts each direct call once toward the agent's metrics, from either side", async () => {
+    const grant = (await openGrant({ budget_usd: "0.10" })).json();
+    const report = (sequence: number, success: boolean) => ({
+      agent_id: agentId,
+      grant_id: grant.grant_id,
+      sequence,
+      success,
+      response_time_ms: 40,
+      at: now(),
+    });
+    const first = await broker.call("POST", "/usage/reports", {
+      key: accessKey,
+      body: { reports: [report(1, true), report(2, false), report(3, true), report(3, true)] },
+    });
+    expect(first.json()).toEqual({ accepted: 3, ignored: 1 });
+    const fromSeller = await broker.call("POST", "/usage/reports", {
+      key: seller.apiKey,
+      body: { reports: [report(3, true), report(4, true)] },
+    });
+    expect(fromSeller.json()).toEqual({ accepted: 1, ignored: 1 });
+    const stranger = await broker.signUp("Stranger");
+    const foreign = await broker.call("POST", "/usage/reports", {
+      key: stranger.apiKey,
+      body: { reports: [report(5, false)] },
+    });
+    expect(foreign.json()).toEqual({ accepted: 0, ignored: 1 });
+    // Capped at budget / price = 5 successes.
+    const many = await broker.call("POST", "/usage/reports", {
+      key: accessKey,
+      body: { reports: Array.from({ length: 10 }, (_, i) => report(10 + i, true)) },
+    });
+    expect(many.json()).toEqual({ accepted: 2, ignored: 8 });
+    // 6 calls counted (4 successes): the outcome recorder writes them within its 1 s interval.
+    await vi.waitFor(
+      async () => {
+        const detail = (await broker.call("GET", `/agents/${agentId}`)).json();
+        expect(detail.metrics.total_calls).toBe(6);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
+
+  it("does not count calls between accounts of one owner", async () => {
+    const own = await broker.call("POST", "/grants", {
+      key: seller.apiKey,
+      body: { agent_id: agentId, budget_usd: "0.10", buyer_public_key: buyerKey.publicKey },
+    });
+    expect(own.statusCode).toBe(402); // the seller has no funds: nothing held
+    await broker.store.credit({
+      id: "topup:own",
+      accountId: seller.accountId,
+      amount: 1_000_000,
+      reference: "t",
+      at: now(),
+    });
+    const grant = (
+      await broker.call("POST", "/grants", {
+        key: seller.apiKey,
+        body: { agent_id: agentId, budget_usd: "0.10", buyer_public_key: buyerKey.publicKey },
+      })
+    ).json();
+    const answer = await broker.call("POST", "/usage/reports", {
+      key: seller.apiKey,
+      body: {
+        reports: [
+          {
+            agent_id: agentId,
+            grant_id: grant.grant_id,
+            sequence: 1,
+            success: true,
+            response_time_ms: 1,
+            at: now(),
+          },
+        ],
+      },
+    });
+    expect(answer.json()).toEqual({ accepted: 0, ignored: 1 });
+  });
+});

@@ -1,0 +1,232 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { settleDueGrants, settleGrant } from "../grants/settle.js";
+import { apiKeyRecord } from "../testing/records.js";
+import type { NewGrant, Store } from "./types.js";
+
+/**
+ * The grant store's conformance suite (direct mode), for every `Store`: recording vouchers, closing,
+ * the settlement steps through the ledger, the sweeper's due list and usage-report counting. Each
+ * test ends with the ledger audit.
+ *
+ * @example
+ * describeGrantConformance("sqlite", () => createSqliteStore({ path: ":memory:" }));
+ */
+export function describeGrantConformance(name: string, makeStore: () => Store | Promise<Store>): void {
+  describe(`Grant conformance: ${name}`, () => {
+    const USD = 1_000_000;
+    const PRICE = 20_000;
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+    let store: Store;
+    let n = 0;
+    let buyer: string;
+    let seller: string;
+    let agentId: string;
+
+    const serial = () => String(++n).padStart(8, "0");
+    const newAccount = async (): Promise<string> => {
+      const id = `acct_grant${serial()}`;
+      const keyId = `key_grant${serial()}`;
+      await store.createAccount(
+        { id, name: id, email: null, createdAt: T0 },
+        apiKeyRecord({
+          id: keyId,
+          accountId: id,
+          prefix: "mk_grant",
+          hash: keyId.padEnd(64, "0").replace(/[^0-9a-f]/g, "c"),
+          createdAt: T0,
+        }),
+      );
+      return id;
+    };
+
+    beforeEach(async () => {
+      store = await makeStore();
+      buyer = await newAccount();
+      seller = await newAccount();
+      agentId = `agent_grant${serial()}`;
+      await store.insertAgent({
+        id: agentId,
+        ownerId: seller,
+        name: "Direct seller",
+        description: "Sells direct calls",
+        category: "crypto",
+        tags: [],
+        version: "1.0.0",
+        apiEndpoint: "https://seller.example/agent",
+        status: "active",
+        pricing: { model: "per_call", priceMicros: PRICE, currency: "USD", tier: "basic", minCalls: 1 },
+        createdAt: T0,
+      });
+      await store.credit({
+        id: `credit_${serial()}`,
+        accountId: buyer,
+        amount: 10 * USD,
+        reference: "test",
+        at: T0,
+      });
+    });
+    afterEach(async () => {
+      try {
+        const audit = await store.audit();
+        expect(audit.violations).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    /** Holds the budget and records the grant, as `POST /grants` does. */
+    const open = async (budget = USD, ttlSeconds = 3600): Promise<NewGrant> => {
+      const id = `grt_${serial()}abcd`;
+      const expiresAt = at(ttlSeconds);
+      await store.hold({
+        id,
+        buyerId: buyer,
+        sellerAccountId: seller,
+        agentId,
+        amount: budget,
+        expiresAt: at(ttlSeconds + 86_400),
+        at: T0,
+      });
+      const grant: NewGrant = {
+        id,
+        agentId,
+        buyerId: buyer,
+        sellerAccountId: seller,
+        keyId: null,
+        endpoint: "https://seller.example/agent",
+        priceMicros: PRICE,
+        budgetMicros: budget,
+        buyerPublicKey: "A".repeat(43),
+        token: "header.payload.signature",
+        issuedAt: T0,
+        expiresAt,
+      };
+      const recorded = await store.insertGrant(grant);
+      expect(recorded).toMatchObject({
+        ...grant,
+        bestOwedMicros: 0,
+        bestSequence: 0,
+        closedAt: null,
+        settledAt: null,
+      });
+      return grant;
+    };
+    const voucher = (sequence: number, owedMicros: number) => ({
+      sequence,
+      owedMicros,
+      signature: `sig${sequence}`,
+    });
+
+    it("keeps the highest voucher only, and none above the budget", async () => {
+      const grant = await open(100_000);
+      expect((await store.recordGrantVoucher(grant.id, voucher(3, 40_000)))?.bestOwedMicros).toBe(40_000);
+      // A lower or equal voucher (a replay, an older one) changes nothing.
+      expect(await store.recordGrantVoucher(grant.id, voucher(2, 20_000))).toMatchObject({
+        bestOwedMicros: 40_000,
+        bestSequence: 3,
+        bestSignature: "sig3",
+      });
+      expect(await store.recordGrantVoucher(grant.id, voucher(9, 40_000))).toMatchObject({ bestSequence: 3 });
+      expect((await store.recordGrantVoucher(grant.id, voucher(7, 100_001)))?.bestOwedMicros).toBe(40_000);
+      expect((await store.recordGrantVoucher(grant.id, voucher(6, 100_000)))?.bestOwedMicros).toBe(100_000);
+      expect(await store.recordGrantVoucher("grt_missing000", voucher(1, 1))).toBeUndefined();
+      expect(await store.getGrant("grt_missing000")).toBeUndefined();
+    });
+
+    it("keeps the highest of concurrent vouchers", async () => {
+      const grant = await open(10 * USD);
+      const owed = Array.from({ length: 40 }, (_, i) => (i + 1) * PRICE);
+      await Promise.all(
+        owed.reverse().map((amount, i) => store.recordGrantVoucher(grant.id, voucher(i + 1, amount))),
+      );
+      expect((await store.getGrant(grant.id))?.bestOwedMicros).toBe(40 * PRICE);
+    });
+
+    it("settles a closed grant once: the best voucher captured with the fee, the rest released", async () => {
+      const grant = await open(USD);
+      await store.recordGrantVoucher(grant.id, voucher(5, 4 * PRICE));
+      expect((await store.closeGrant(grant.id, at(10)))?.closedAt).toBe(at(10));
+      // Closing again keeps the first close.
+      expect((await store.closeGrant(grant.id, at(11)))?.closedAt).toBe(at(10));
+      // Not due before the grace period has passed.
+      expect(await store.listGrantsDue(at(129), 120_000, 10)).toEqual([]);
+      expect(await store.listGrantsDue(at(130), 120_000, 10)).toEqual([grant.id]);
+      // Two brokers settling at once: one capture.
+      const [a, b] = await Promise.all([
+        settleGrant(store, grant.id, at(130)),
+        settleGrant(store, grant.id, at(131)),
+      ]);
+      expect(a?.capturedMicros).toBe(4 * PRICE);
+      expect(b?.capturedMicros).toBe(4 * PRICE);
+      const charge = await store.getCharge(grant.id);
+      expect(charge).toMatchObject({ status: "completed", held: USD, captured: 4 * PRICE, fee: 8_000 });
+      const buyerBalance = await store.getBalance(buyer, at(130));
+      expect(buyerBalance).toMatchObject({ available: 10 * USD - 4 * PRICE, held: 0 });
+      expect((await store.getBalance(seller, at(130))).earnings).toBe(4 * PRICE - 8_000);
+      // Settled: no later voucher counts, and it is no longer due.
+      expect((await store.recordGrantVoucher(grant.id, voucher(9, 8 * PRICE)))?.bestOwedMicros).toBe(
+        4 * PRICE,
+      );
+      expect(await store.listGrantsDue(at(500), 120_000, 10)).toEqual([]);
+    });
+
+    it("settles an open grant after expiry plus grace with what the seller redeemed", async () => {
+      const grant = await open(USD, 600);
+      await store.recordGrantVoucher(grant.id, voucher(11, 10 * PRICE));
+      expect(await settleDueGrants(store, at(600 + 119), 120_000)).toBe(0);
+      expect(await settleDueGrants(store, at(600 + 120), 120_000)).toBe(1);
+      expect(await store.getGrant(grant.id)).toMatchObject({
+        capturedMicros: 10 * PRICE,
+        settledAt: at(720),
+        closedAt: null,
+      });
+      expect((await store.getBalance(buyer, at(720))).available).toBe(10 * USD - 10 * PRICE);
+    });
+
+    it("voids the whole hold when nothing is owed", async () => {
+      const grant = await open(USD);
+      await store.closeGrant(grant.id, at(1));
+      expect(await settleDueGrants(store, at(200), 120_000)).toBe(1);
+      expect(await store.getGrant(grant.id)).toMatchObject({ capturedMicros: 0, settlingMicros: 0 });
+      expect(await store.getCharge(grant.id)).toMatchObject({ status: "voided" });
+      expect((await store.getBalance(buyer, at(200))).available).toBe(10 * USD);
+    });
+
+    it("finishes a settlement cut short after its capture", async () => {
+      const grant = await open(USD);
+      await store.recordGrantVoucher(grant.id, voucher(2, PRICE));
+      await store.beginGrantSettlement(grant.id);
+      // A broker crashed here, after fixing the amount and capturing, before recording it.
+      await store.capture({ id: `${grant.id}:capture`, holdId: grant.id, amount: PRICE, at: at(5) });
+      // A voucher arriving now is not recorded: the amount is fixed.
+      expect((await store.recordGrantVoucher(grant.id, voucher(3, 2 * PRICE)))?.bestOwedMicros).toBe(PRICE);
+      const settled = await settleGrant(store, grant.id, at(6));
+      expect(settled).toMatchObject({ capturedMicros: PRICE, settledAt: at(6) });
+      expect(await store.getCharge(grant.id)).toMatchObject({ captured: PRICE, status: "completed" });
+    });
+
+    it("counts each reported call once, up to budget / price successes and as many failures", async () => {
+      const grant = await open(3 * PRICE);
+      const counted = await store.countGrantReports([
+        { grantId: grant.id, sequence: 1, success: true },
+        { grantId: grant.id, sequence: 1, success: true },
+        { grantId: grant.id, sequence: 2, success: false },
+        { grantId: grant.id, sequence: 3, success: true },
+        { grantId: "grt_unknown0000", sequence: 1, success: true },
+      ]);
+      expect(counted).toEqual([true, false, true, true, false]);
+      // The other side reporting the same calls: not counted again.
+      expect(await store.countGrantReports([{ grantId: grant.id, sequence: 3, success: true }])).toEqual([
+        false,
+      ]);
+      const more = await store.countGrantReports(
+        Array.from({ length: 6 }, (_, i) => ({ grantId: grant.id, sequence: 10 + i, success: true })),
+      );
+      // Cap: 3 successes in all (budget / price), so one more.
+      expect(more).toEqual([true, false, false, false, false, false]);
+      expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 3, reportedFailures: 1 });
+      expect(await store.countGrantReports([])).toEqual([]);
+    });
+  });
+}

@@ -1,0 +1,165 @@
+import type Database from "better-sqlite3";
+import { type GrantReportRow, type GrantRow, reportCap, toGrant } from "../grant-rows.js";
+import type { GrantStore } from "../types.js";
+
+/**
+ * Migration 8: direct-mode grants (docs/direct-mode.md). A grant's budget is an ordinary hold in
+ * `charges` with the grant's id; this table keeps what the ledger does not: the token, the best
+ * voucher, closing and settlement. `grant_reports` remembers which calls' outcomes were counted,
+ * so that a call reported by both the buyer and the seller counts once.
+ */
+export const GRANTS_MIGRATION = {
+  version: 8,
+  name: "direct-mode grants",
+  sql: `
+    CREATE TABLE grants (
+      id TEXT PRIMARY KEY,
+      agent_id TEXT NOT NULL REFERENCES agents(id),
+      buyer_id TEXT NOT NULL REFERENCES accounts(id),
+      seller_account_id TEXT NOT NULL REFERENCES accounts(id),
+      key_id TEXT,
+      endpoint TEXT NOT NULL,
+      price_micros INTEGER NOT NULL CHECK (price_micros > 0),
+      budget_micros INTEGER NOT NULL CHECK (budget_micros > 0),
+      buyer_public_key TEXT NOT NULL,
+      token TEXT NOT NULL,
+      issued_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL,
+      best_owed_micros INTEGER NOT NULL DEFAULT 0 CHECK (best_owed_micros BETWEEN 0 AND budget_micros),
+      best_sequence INTEGER NOT NULL DEFAULT 0,
+      best_signature TEXT,
+      closed_at TEXT,
+      settling_micros INTEGER,
+      settled_at TEXT,
+      captured_micros INTEGER,
+      reported_successes INTEGER NOT NULL DEFAULT 0,
+      reported_failures INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX grants_by_buyer ON grants (buyer_id, issued_at);
+    -- The sweeper's two questions: open grants past expiry, closed grants past their grace.
+    CREATE INDEX grants_unsettled_by_expiry ON grants (expires_at) WHERE settled_at IS NULL;
+    CREATE INDEX grants_unsettled_by_close ON grants (closed_at) WHERE settled_at IS NULL AND closed_at IS NOT NULL;
+
+    CREATE TABLE grant_reports (
+      grant_id TEXT NOT NULL REFERENCES grants(id),
+      sequence INTEGER NOT NULL,
+      PRIMARY KEY (grant_id, sequence)
+    ) STRICT, WITHOUT ROWID;
+  `,
+} as const;
+
+/** The grant store on SQLite: short transactions, each a few statements. */
+export function createSqliteGrants(
+  db: Database.Database,
+  prepare: (sql: string) => Database.Statement,
+): GrantStore {
+  const get = (id: string): GrantRow | undefined =>
+    prepare("SELECT * FROM grants WHERE id = ?").get(id) as GrantRow | undefined;
+  const current = (id: string) => {
+    const row = get(id);
+    return row && toGrant(row);
+  };
+
+  const countReports = db.transaction((reports: GrantReportRow[]): boolean[] => {
+    const counted: boolean[] = [];
+    for (const report of reports) {
+      const grant = get(report.grantId);
+      const cap = grant ? reportCap(grant) : 0;
+      const column = report.success ? "reported_successes" : "reported_failures";
+      if (!grant || (report.success ? grant.reported_successes : grant.reported_failures) >= cap) {
+        counted.push(false);
+        continue;
+      }
+      const inserted = prepare(
+        "INSERT INTO grant_reports (grant_id, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      ).run(report.grantId, report.sequence).changes;
+      if (inserted === 1) {
+        prepare(`UPDATE grants SET ${column} = ${column} + 1 WHERE id = ?`).run(report.grantId);
+      }
+      counted.push(inserted === 1);
+    }
+    return counted;
+  });
+
+  return {
+    async insertGrant(grant) {
+      prepare(
+        `INSERT INTO grants (id, agent_id, buyer_id, seller_account_id, key_id, endpoint, price_micros,
+           budget_micros, buyer_public_key, token, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        grant.id,
+        grant.agentId,
+        grant.buyerId,
+        grant.sellerAccountId,
+        grant.keyId,
+        grant.endpoint,
+        grant.priceMicros,
+        grant.budgetMicros,
+        grant.buyerPublicKey,
+        grant.token,
+        grant.issuedAt,
+        grant.expiresAt,
+      );
+      return current(grant.id) as NonNullable<ReturnType<typeof current>>;
+    },
+
+    async getGrant(id) {
+      return current(id);
+    },
+
+    async recordGrantVoucher(id, voucher) {
+      prepare(
+        `UPDATE grants SET best_owed_micros = ?, best_sequence = ?, best_signature = ?
+         WHERE id = ? AND settling_micros IS NULL AND best_owed_micros < ? AND ? <= budget_micros`,
+      ).run(
+        voucher.owedMicros,
+        voucher.sequence,
+        voucher.signature,
+        id,
+        voucher.owedMicros,
+        voucher.owedMicros,
+      );
+      return current(id);
+    },
+
+    async closeGrant(id, at) {
+      prepare(
+        "UPDATE grants SET closed_at = ? WHERE id = ? AND closed_at IS NULL AND settling_micros IS NULL",
+      ).run(at, id);
+      return current(id);
+    },
+
+    async beginGrantSettlement(id) {
+      prepare(
+        "UPDATE grants SET settling_micros = best_owed_micros WHERE id = ? AND settling_micros IS NULL",
+      ).run(id);
+      return current(id);
+    },
+
+    async finishGrantSettlement(id, capturedMicros, at) {
+      prepare(
+        "UPDATE grants SET captured_micros = ?, settled_at = ? WHERE id = ? AND settled_at IS NULL AND settling_micros IS NOT NULL",
+      ).run(capturedMicros, at, id);
+      return current(id);
+    },
+
+    async listGrantsDue(now, graceMs, limit) {
+      const before = new Date(Date.parse(now) - graceMs).toISOString();
+      return prepare(
+        `SELECT id FROM (
+           SELECT id, expires_at AS due FROM grants WHERE settled_at IS NULL AND expires_at <= ?
+           UNION
+           SELECT id, closed_at AS due FROM grants
+             WHERE settled_at IS NULL AND closed_at IS NOT NULL AND closed_at <= ?
+         ) GROUP BY id ORDER BY min(due), id LIMIT ?`,
+      )
+        .pluck()
+        .all(before, before, limit) as string[];
+    },
+
+    async countGrantReports(reports) {
+      return countReports(reports);
+    },
+  };
+}
