@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
-import { runLoad } from "./load.mjs";
+import { measure, runLoad } from "./load.mjs";
 import { api, fmt, start, stopAll } from "./processes.mjs";
 
 const env = (name, fallback) => {
@@ -111,20 +111,8 @@ try {
     headers: { "content-type": "application/json", authorization: `Bearer ${accessKey}` },
   });
 
-  const run = async (label, origin, request, connections) => {
-    await runLoad({ origin, connections, durationMs: 1000, request }); // warm-up
-    const result = await runLoad({ origin, connections, durationMs: SECONDS * 1000, request });
-    const bad =
-      result.failures +
-      Object.entries(result.statuses)
-        .filter(([s]) => s !== "200")
-        .reduce((a, [, n]) => a + n, 0);
-    if (bad > 0) throw new Error(`${label}: ${bad} failed requests ${JSON.stringify(result.statuses)}`);
-    console.log(
-      `${label.padEnd(34)} ${result.rps.toFixed(0).padStart(7)} req/s   p50 ${fmt(result.p50)}   p90 ${fmt(result.p90)}   p99 ${fmt(result.p99)}`,
-    );
-    return result;
-  };
+  const run = (label, origin, request, connections) =>
+    measure(label, (durationMs) => runLoad({ origin, connections, durationMs, request }), SECONDS);
 
   console.log(
     `invoke proxy bench: ${SECONDS} s per run, trivial seller behind @mercato/seller-kit (node adapter)\n`,

@@ -51,7 +51,7 @@ async function marketplace(expiresInMs: number) {
   return { buyer, seller };
 }
 
-function start(options: { sweepIntervalMs?: number } = {}) {
+function start(options: { sweepIntervalMs?: number; grantGraceMs?: number } = {}) {
   scheduler = createScheduler({
     store: broker.store,
     clock: systemClock,
@@ -74,6 +74,54 @@ describe("the background jobs", () => {
     await settle();
     expect((await broker.store.getCharge("txn_open"))?.status).toBe("voided");
     expect(log.info).toHaveBeenCalledWith({ expired: 1 }, "voided expired holds");
+  });
+
+  it("settle direct-mode grants a grace period after their close, with what their vouchers owe", async () => {
+    const { buyer, seller } = await marketplace(3_600_000);
+    const agentId = (await broker.store.getCharge("txn_paid"))?.agentId as string;
+    const at = new Date().toISOString();
+    await broker.store.hold({
+      id: "grt_schedulertest01",
+      buyerId: buyer.accountId,
+      sellerAccountId: seller.accountId,
+      agentId,
+      amount: 1_000_000,
+      expiresAt: new Date(Date.now() + 90_000_000).toISOString(),
+      at,
+    });
+    await broker.store.insertGrant({
+      id: "grt_schedulertest01",
+      agentId,
+      buyerId: buyer.accountId,
+      sellerAccountId: seller.accountId,
+      keyId: null,
+      endpoint: "https://api.example.com/agent/abc123",
+      priceMicros: 20_000,
+      budgetMicros: 1_000_000,
+      buyerPublicKey: "A".repeat(43),
+      token: "a.b.c",
+      issuedAt: at,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await broker.store.recordGrantVoucher("grt_schedulertest01", {
+      sequence: 4,
+      owedMicros: 60_000,
+      signature: "s",
+    });
+    await broker.store.closeGrant("grt_schedulertest01", at);
+    start({ sweepIntervalMs: 1_000, grantGraceMs: 10_000 });
+    await vi.advanceTimersByTimeAsync(9_000);
+    await settle();
+    expect((await broker.store.getGrant("grt_schedulertest01"))?.settledAt).toBeNull();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(await broker.store.getGrant("grt_schedulertest01")).toMatchObject({ capturedMicros: 60_000 });
+    expect(await broker.store.getCharge("grt_schedulertest01")).toMatchObject({
+      status: "completed",
+      captured: 60_000,
+      fee: 6_000,
+    });
+    expect(log.info).toHaveBeenCalledWith({ settled: 1 }, "settled direct-mode grants");
   });
 
   it("settle every seller just after midnight UTC, dated the new day, and again the next night", async () => {
