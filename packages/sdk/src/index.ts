@@ -5,9 +5,12 @@ export type {
   Budget,
   BudgetReservation,
   CallAttempt,
+  CallMode,
   CallOptions,
   CallResult,
   CallRetry,
+  DirectCallResult,
+  ProxyCallResult,
 } from "./call/index.js";
 export { backoffDelay, createBudget } from "./call/index.js";
 export type {
@@ -18,16 +21,20 @@ export type {
   ApiKey,
   Balance,
   CategoryList,
+  CloseGrantRequest,
   CreateAccountRequest,
   CreateAccountResponse,
   CreateClientOptions,
   CreatedKey,
+  CreateGrantRequest,
   CreateKeyRequest,
   CreateTopupRequest,
   CursorPage,
   DeactivateAgentResponse,
   ErrorEnvelope,
   FetchFunction,
+  Grant,
+  GrantsResource,
   InvokeOptions,
   InvokeRequest,
   InvokeResponse,
@@ -62,6 +69,8 @@ export type {
   UpdateAgentRequest,
   UpdateKeyOptions,
   UpdateKeyRequest,
+  UsageReport,
+  UsageReportResult,
 } from "./client/index.js";
 export {
   createClient,
@@ -71,3 +80,12 @@ export {
   JWKS_REFETCH_INTERVAL_MS,
   SDK_VERSION,
 } from "./client/index.js";
+export type {
+  DirectCallOptions,
+  DirectResponse,
+  DirectSession,
+  DirectSessionSummary,
+  OpenSessionOptions,
+  UsageReportEntry,
+} from "./direct/index.js";
+export { DIRECT_TIMEOUT_MARGIN_MS, USAGE_REPORT_INTERVAL_MS } from "./direct/index.js";

@@ -1,4 +1,6 @@
 import { type ErrorCode, formatUsd, isMercatoError, MercatoError, parseUsd } from "@mercato/protocol";
+import { grantRefusal } from "../direct/send.js";
+import type { DirectResponse } from "../direct/session.js";
 import type { components, operations } from "../generated/openapi.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
 import type { Budget, BudgetReservation } from "./budget.js";
@@ -7,7 +9,10 @@ type SearchQuery = NonNullable<operations["searchAgents"]["parameters"]["query"]
 type SearchResult = components["schemas"]["SearchResult"];
 type InvokeResponse = components["schemas"]["InvokeResponse"];
 
-/** What `call()` needs from the client: a search and an invoke (which buys access when it has none). */
+/**
+ * What `call()` needs from the client: a search, and one way per mode to make an attempt: an invoke
+ * through the broker (which buys access when it has none), or a direct call through a pooled session.
+ */
 export interface CallTransport {
   search(query: SearchQuery): Promise<{ results: SearchResult[] }>;
   invoke(
@@ -15,7 +20,15 @@ export interface CallTransport {
     input: unknown,
     options: { timeoutMs?: number; idempotencyKey: string; signal?: AbortSignal },
   ): Promise<InvokeResponse>;
+  direct(
+    agentId: string,
+    input: unknown,
+    options: { budgetMicros: bigint; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<DirectResponse>;
 }
+
+/** How `call()` reaches the seller: through the broker (`"proxy"`), or directly, paying with vouchers (`"direct"`). */
+export type CallMode = "proxy" | "direct";
 
 /** Options of `client.call()`. */
 export interface CallOptions {
@@ -33,8 +46,27 @@ export interface CallOptions {
   minTrustScore?: number;
   /** A budget this call may not pass (together with the client's, when it has one). */
   budget?: Budget;
-  /** How long each attempt waits for the seller, ms (the broker's default otherwise). */
+  /** How long each attempt waits for the seller, ms (the broker's default otherwise; the client's `timeoutMs` in direct mode). */
   timeoutMs?: number;
+  /**
+   * `"proxy"` (the default): each attempt goes through the broker, which charges it. `"direct"`:
+   * each attempt calls the seller itself through a direct session the client keeps for that agent
+   * and reuses across calls (one per concurrent call), paying with the vouchers of a grant; the
+   * search, ranking, retries, failover and budgets are the same. A direct result has `grantId` and
+   * `sequence` instead of `transactionId` and `receipt`. Close the client (`client.close()`) when
+   * done, to close the grants and release what they hold.
+   *
+   * @example
+   * const result = await client.call({ category: "crypto", input: { symbol: "BTC" }, mode: "direct" });
+   * console.log(result.output, result.costUsd, result.grantId, result.sequence);
+   * await client.close();
+   */
+  mode?: CallMode;
+  /**
+   * Direct mode: the budget of each grant the client opens for a call's agent, in USD, held on the
+   * wallet until the grant settles (default: 50 calls at the agent's price).
+   */
+  directBudgetUsd?: string | number;
   /** Retries on one seller after a retryable failure, before failing over (default 2). */
   retries?: number;
   /** How many of the best-ranked agents to try, in order (default 3). */
@@ -63,8 +95,12 @@ export interface CallAttempt {
   /** The error code of a failed attempt. */
   code?: ErrorCode;
   message?: string;
-  /** The broker's transaction (charged when `ok`; voided otherwise). */
+  /** The broker's transaction (charged when `ok`; voided otherwise). Proxy mode. */
   transactionId?: string;
+  /** The grant that paid (or would have paid) for the attempt. Direct mode. */
+  grantId?: string;
+  /** The attempt's voucher sequence in its grant. Direct mode. */
+  sequence?: number;
   /** What the attempt cost: the price when it succeeded, 0 otherwise. */
   costUsd: string;
   durationMs: number;
@@ -81,19 +117,47 @@ export interface CallRetry {
   error: MercatoError;
 }
 
-/** A successful call: the seller's output, what it cost, who answered and how it went. */
-export interface CallResult {
+/** A successful call in either mode: the seller's output, what it cost, who answered and how it went. */
+interface CallResultBase {
   output: unknown;
   /** Display cost in USD. */
   cost: number;
   /** The exact cost. */
   costUsd: string;
   agentId: string;
-  transactionId: string;
-  receipt: InvokeResponse["receipt"];
   /** Every attempt, failed ones first, the successful one last. */
   attempts: CallAttempt[];
 }
+
+/** A call answered through the broker: its transaction and signed receipt. */
+export interface ProxyCallResult extends CallResultBase {
+  mode: "proxy";
+  transactionId: string;
+  receipt: InvokeResponse["receipt"];
+  grantId?: undefined;
+  sequence?: undefined;
+}
+
+/**
+ * A call answered directly by the seller: the grant that pays for it and the call's voucher
+ * sequence. There is no transaction nor receipt per call: the broker captures what the grant's
+ * vouchers owe when the grant settles.
+ */
+export interface DirectCallResult extends CallResultBase {
+  mode: "direct";
+  grantId: string;
+  sequence: number;
+  transactionId?: undefined;
+  receipt?: undefined;
+}
+
+/** A successful call: {@link ProxyCallResult} or {@link DirectCallResult}, by `mode`. */
+export type CallResult = ProxyCallResult | DirectCallResult;
+
+/** What names a successful attempt, by mode: the fields its result has besides the common ones. */
+type Answered =
+  | Pick<ProxyCallResult, "mode" | "transactionId" | "receipt">
+  | Pick<DirectCallResult, "mode" | "grantId" | "sequence">;
 
 /** How a failed attempt is handled. */
 type Verdict =
@@ -106,6 +170,8 @@ type Verdict =
 
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANDIDATES = 3;
+/** Direct mode: a grant's default budget, in calls at the agent's price. */
+const DIRECT_BUDGET_CALLS = 50n;
 
 /**
  * Builds `call()`: find the agents that match, best cost per success first (the broker's smoothed
@@ -118,6 +184,9 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
     const wanted = positiveInt(options.candidates ?? DEFAULT_CANDIDATES, "candidates");
     const maxPrice = options.maxPricePerCall === undefined ? undefined : parseUsd(options.maxPricePerCall);
     const minTrust = options.minTrustScore;
+    const direct = options.mode === "direct";
+    const directBudget =
+      options.directBudgetUsd === undefined ? undefined : parseUsd(options.directBudgetUsd);
     options.signal?.throwIfAborted();
 
     const page = await transport.search({
@@ -152,6 +221,34 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
     const attempts: CallAttempt[] = [];
     let lastError: MercatoError | undefined;
     let affordable = false;
+    const perAttempt = {
+      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      ...(options.signal !== undefined && { signal: options.signal }),
+    };
+
+    /** One attempt in the call's mode: the output, its exact cost, and what names it. */
+    const send = async (
+      agentId: string,
+      price: bigint,
+      idempotencyKey: string,
+    ): Promise<{ output: unknown; costUsd: string; answered: Answered }> => {
+      if (direct) {
+        const budgetMicros = directBudget ?? price * DIRECT_BUDGET_CALLS;
+        const answer = await transport.direct(agentId, options.input, { ...perAttempt, budgetMicros });
+        const { grantId, sequence } = answer;
+        return {
+          output: answer.output,
+          costUsd: answer.costUsd,
+          answered: { mode: "direct", grantId, sequence },
+        };
+      }
+      const answer = await transport.invoke(agentId, options.input, { ...perAttempt, idempotencyKey });
+      return {
+        output: answer.output,
+        costUsd: answer.cost_usd,
+        answered: { mode: "proxy", transactionId: answer.transaction_id, receipt: answer.receipt },
+      };
+    };
 
     for (const agent of candidates) {
       const price = parseUsd(agent.price_per_call);
@@ -168,36 +265,31 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
         affordable = true;
         const started = Date.now();
         try {
-          const answer = await transport.invoke(agent.agent_id, options.input, {
-            idempotencyKey: `${logicalKey}:${agent.agent_id}:${keySerial}`,
-            ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
-            ...(options.signal !== undefined && { signal: options.signal }),
-          });
-          const cost = parseUsd(answer.cost_usd);
+          const { output, costUsd, answered } = await send(
+            agent.agent_id,
+            price,
+            `${logicalKey}:${agent.agent_id}:${keySerial}`,
+          );
+          const cost = parseUsd(costUsd);
           reservation.commit(cost);
           const done: CallAttempt = {
             agentId: agent.agent_id,
             attempt,
             ok: true,
-            transactionId: answer.transaction_id,
+            ...(answered.mode === "proxy"
+              ? { transactionId: answered.transactionId }
+              : { grantId: answered.grantId, sequence: answered.sequence }),
             costUsd: formatUsd(cost),
             durationMs: Date.now() - started,
           };
           attempts.push(done);
           options.onAttempt?.(done);
-          return {
-            output: answer.output,
-            cost: answer.cost,
-            costUsd: answer.cost_usd,
-            agentId: agent.agent_id,
-            transactionId: answer.transaction_id,
-            receipt: answer.receipt,
-            attempts,
-          };
+          return { output, cost: Number(costUsd), costUsd, agentId: agent.agent_id, attempts, ...answered };
         } catch (caught) {
           if (options.signal?.aborted) {
-            // The attempt may have reached the seller before the abort: count it as spent.
-            reservation.commit(price);
+            // Through the broker, the attempt may have reached the seller before the abort: count it
+            // as spent. A direct call is only ever paid for when the SDK saw it succeed.
+            reservation.commit(direct ? 0n : price);
             throw options.signal.reason;
           }
           const error = asMercatoError(caught);
@@ -216,6 +308,10 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
             ...(typeof error.details?.transaction_id === "string" && {
               transactionId: error.details.transaction_id,
             }),
+            ...(typeof error.details?.grant_id === "string" && {
+              grantId: error.details.grant_id,
+              sequence: error.details.sequence as number,
+            }),
           };
           attempts.push(failed);
           options.onAttempt?.(failed);
@@ -225,8 +321,9 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
             reservation = undefined;
             break;
           }
-          if (verdict.kind === "retry" && verdict.sameKey) {
-            // The outcome is unknown: the money stays reserved until a retry learns it.
+          if (verdict.kind === "retry" && verdict.sameKey && !direct) {
+            // The outcome is unknown: the money stays reserved until a retry learns it. (Direct
+            // mode never pays for an outcome it did not see.)
           } else {
             reservation.release();
             reservation = undefined;
@@ -257,6 +354,11 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
 function judge(error: MercatoError): Verdict {
   const retryAfterMs =
     typeof error.details?.retry_after_s === "number" ? error.details.retry_after_s * 1000 : 0;
+  // Direct mode: the seller refused a grant or voucher (a BUDGET_EXCEEDED or CONFLICT of the grant's
+  // own bookkeeping, not the caller's budget). When the session retired that grant, a fresh one may
+  // be accepted; otherwise this seller does not take the grants.
+  const refusal = grantRefusal(error);
+  if (refusal) return refusal.retired ? { kind: "retry", sameKey: false, retryAfterMs } : { kind: "next" };
   switch (error.code) {
     // The seller failed and the hold was voided: try again with a fresh key.
     case "SELLER_TIMEOUT":

@@ -1,6 +1,9 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import type { Budget } from "../call/budget.js";
-import { type CallOptions, type CallResult, createCall } from "../call/call.js";
+import type { CallMode } from "../call/call.js";
+import { type CallOptions, createCall, type DirectCallResult, type ProxyCallResult } from "../call/call.js";
+import { createDirect } from "../direct/direct.js";
+import type { DirectSession, OpenSessionOptions } from "../direct/session.js";
 import { createMemoryKeyStore, type KeyStore } from "./key-store.js";
 import { PagePromise } from "./pages.js";
 import { createReceiptVerifier } from "./receipts.js";
@@ -16,6 +19,7 @@ import type {
   CreatedKey,
   CreateKeyRequest,
   DeactivateAgentResponse,
+  Grant,
   InvokeResponse,
   KeyList,
   ListTransactionsQuery,
@@ -233,6 +237,18 @@ export interface ReceiptsResource {
   verify(receipt: Receipt | string): Promise<ReceiptPayload>;
 }
 
+/** Direct mode's grants, for their buyer and the agent's owner. */
+export interface GrantsResource {
+  /**
+   * A grant: its status (`open`, `closed`, `expired`), what its vouchers owe (`redeemed_usd`) and,
+   * once it has settled, what was charged (`captured_usd`, `settled_at`).
+   * @throws MercatoError `NOT_FOUND` for an unknown grant or one of another account.
+   * @example
+   * const { status, redeemed_usd, captured_usd } = await client.grants.get("grt_…");
+   */
+  get(grantId: string): Promise<Grant>;
+}
+
 /** Options of {@link MercatoClient.purchase}. */
 export interface PurchaseOptions {
   /** A name for the access key. */
@@ -271,6 +287,7 @@ export interface MercatoClient {
   readonly receipts: ReceiptsResource;
   readonly topups: TopupsResource;
   readonly settlements: SettlementsResource;
+  readonly grants: GrantsResource;
   /** The access keys the client holds, one per agent: the `keyStore` it was created with, or its memory. */
   readonly accessKeys: KeyStore;
   /**
@@ -313,11 +330,41 @@ export interface MercatoClient {
    *   (`details.attempts` lists each attempt), or the buyer's own error (`INSUFFICIENT_FUNDS`,
    *   `SPEND_CAP_EXCEEDED`, `VALIDATION_ERROR`…) with the attempts so far; an abort rejects with the
    *   signal's reason.
+   * With `mode: "direct"` each attempt calls the seller directly through a session the client
+   * keeps for that agent (see {@link MercatoClient.openSession}); the result then has `grantId` and
+   * `sequence`, and no `transactionId` nor `receipt`.
    * @example
    * const result = await client.call({ category: "crypto", input: { symbol: "BTC" }, maxPricePerCall: "0.05" });
    * console.log(result.output, result.costUsd, result.agentId);
+   * const direct = await client.call({ category: "crypto", input: { symbol: "BTC" }, mode: "direct" });
+   * console.log(direct.grantId, direct.sequence);
    */
-  call(options: CallOptions): Promise<CallResult>;
+  call<M extends CallMode = "proxy">(
+    options: CallOptions & { mode?: M },
+  ): Promise<M extends "direct" ? DirectCallResult : ProxyCallResult>;
+  /**
+   * Opens a direct session on an agent: calls go to the seller itself, paid for with vouchers of a
+   * grant, with the broker off the path (docs/direct-mode.md). Nothing is sent before the first
+   * call, which opens the grant with the agent's access key (the key store's, or one bought as
+   * {@link MercatoClient.invoke} does) and holds `budgetUsd` on the wallet. The session renews the
+   * grant before it expires or when it cannot pay another call. Calls of one session run one at a
+   * time: open several to call in parallel. Close it (or the client) when done: closing pays the
+   * seller for the last call and releases the rest of the budget once the grant settles.
+   * @throws MercatoError `INVALID_AMOUNT` or `VALIDATION_ERROR` for a bad budget, `ttlS` or `timeoutMs`.
+   * @example
+   * const session = client.openSession("agent_…", { budgetUsd: "1.00", timeoutMs: 5_000 });
+   * const { output, costUsd, grantId, sequence } = await session.call({ symbol: "BTC" });
+   * const { calls, successes, spentUsd } = await session.close();
+   */
+  openSession(agentId: string, options: OpenSessionOptions): DirectSession;
+  /**
+   * Closes every direct session of the client (the pooled ones of `call({ mode: "direct" })`
+   * included), each grant with its final voucher, and sends the pending usage reports. The client
+   * stays usable. Node also does this when the process is about to exit (`beforeExit`), but not on
+   * a signal: call it before you exit.
+   * @throws MercatoError the first failure to close a grant, after trying every session.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -350,12 +397,13 @@ export function createClient(options: CreateClientOptions): MercatoClient {
   if (!isValidTimeout(timeoutMs)) {
     throw new MercatoError("VALIDATION_ERROR", `timeoutMs must be a positive integer, got ${timeoutMs}`);
   }
+  // Resolved at call time, and never called as a method: some runtimes refuse a detached `this`.
+  const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const request = createRequester({
     // Without a query or fragment, which would end up in the middle of every request's URL.
     baseUrl: `${url.origin}${url.pathname}`,
     apiKey: options.apiKey,
-    // Resolved at call time, and never called as a method: some runtimes refuse a detached `this`.
-    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    fetch: fetchFunction,
     timeoutMs,
     userAgent: options.userAgent ?? `mercato-sdk/${SDK_VERSION}`,
   });
@@ -433,6 +481,27 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     return pending;
   };
 
+  /**
+   * Runs `use` with an access key for the agent: `explicit`, else the key store's, else one bought
+   * (and kept). A stored key the broker refuses as `INVALID_API_KEY` (revoked, expired) is removed
+   * from the store before the error is thrown, so that the next use buys a new one.
+   */
+  const withAccessKey = async <T>(
+    agentId: string,
+    explicit: string | undefined,
+    use: (accessKey: string) => Promise<T>,
+  ): Promise<T> => {
+    const accessKey = explicit ?? (await storedKey(agentId)) ?? (await buyKey(agentId));
+    try {
+      return await use(accessKey);
+    } catch (error) {
+      if (explicit === undefined && isMercatoError(error) && error.code === "INVALID_API_KEY") {
+        await forget(agentId, accessKey);
+      }
+      throw error;
+    }
+  };
+
   const invoke = async (agentId: string, input: unknown, invokeOptions: InvokeOptions = {}) => {
     const { timeoutMs: sellerTimeoutMs, idempotencyKey, signal } = invokeOptions;
     if (sellerTimeoutMs !== undefined && !isValidTimeout(sellerTimeoutMs)) {
@@ -441,10 +510,8 @@ export function createClient(options: CreateClientOptions): MercatoClient {
         `timeoutMs must be a positive integer, got ${sellerTimeoutMs}`,
       );
     }
-    const fromStore = invokeOptions.accessKey === undefined;
-    const accessKey = invokeOptions.accessKey ?? (await storedKey(agentId)) ?? (await buyKey(agentId));
-    try {
-      return await request(
+    return withAccessKey(agentId, invokeOptions.accessKey, (accessKey) =>
+      request(
         "post",
         "/agents/{id}/invoke",
         {
@@ -463,13 +530,8 @@ export function createClient(options: CreateClientOptions): MercatoClient {
           }),
           ...(idempotencyKey !== undefined && { headers: { "idempotency-key": idempotencyKey } }),
         },
-      );
-    } catch (error) {
-      if (fromStore && isMercatoError(error) && error.code === "INVALID_API_KEY") {
-        await forget(agentId, accessKey);
-      }
-      throw error;
-    }
+      ),
+    );
   };
 
   /** Removes a refused key, unless another call has stored a new one meanwhile. */
@@ -481,6 +543,13 @@ export function createClient(options: CreateClientOptions): MercatoClient {
       // will have it refused again next time.
     }
   };
+
+  const direct = createDirect({
+    request,
+    fetch: fetchFunction,
+    timeoutMs,
+    withAccessKey: (agentId, use) => withAccessKey(agentId, undefined, use),
+  });
 
   const verifyReceipt = createReceiptVerifier({
     loadJwks: () => request("get", "/.well-known/jwks.json", {}),
@@ -538,11 +607,19 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     settlements: {
       list: () => request("get", "/settlements", {}),
     },
+    grants: {
+      get: (grantId) => request("get", "/grants/{id}", { params: { id: grantId } }),
+    },
     accessKeys: keyStore,
     purchase,
     invoke,
     balance: () => request("get", "/balance", {}),
-    call: createCall({ search: (query) => search(query), invoke }, options.budget),
+    call: createCall(
+      { search: (query) => search(query), invoke, direct: direct.call },
+      options.budget,
+    ) as MercatoClient["call"],
+    openSession: direct.openSession,
+    close: direct.close,
   };
 }
 

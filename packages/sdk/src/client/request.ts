@@ -162,7 +162,7 @@ function retryAfterSeconds(header: string | null): number | undefined {
  * What a request aborted by the caller throws: the signal's reason when it is an error (by default
  * a `DOMException` named `AbortError`), else an `AbortError` carrying the reason as its cause.
  */
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   const error = new Error("The request was aborted", { cause: reason });

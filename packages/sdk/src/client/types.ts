@@ -76,3 +76,14 @@ export type Topup = Schemas["Topup"];
 export type Settlement = Schemas["Settlement"];
 /** `GET /settlements` answer: the account's settlements, newest date first. */
 export type SettlementList = Schemas["SettlementList"];
+
+/** `POST /grants` body (direct mode): the agent, the budget held for the grant, its life and the buyer key. */
+export type CreateGrantRequest = Schemas["CreateGrantRequest"];
+/** A direct-mode grant: its token, the seller's endpoint, price, budget, life, status and what was redeemed. */
+export type Grant = Schemas["Grant"];
+/** `POST /grants/{id}/close` body: the buyer's final voucher, or nothing when nothing is owed. */
+export type CloseGrantRequest = Schemas["CloseGrantRequest"];
+/** `POST /usage/reports` body: outcomes of direct calls for the agents' metrics. */
+export type UsageReport = Schemas["UsageReport"];
+/** `POST /usage/reports` answer: how many outcomes were counted. */
+export type UsageReportResult = Schemas["UsageReportResult"];

@@ -1,0 +1,358 @@
+import {
+  type BuyerKeyPair,
+  formatUsd,
+  generateBuyerKeyPair,
+  isMercatoError,
+  MercatoError,
+  parseUsd,
+  signVoucher,
+} from "@mercato/protocol";
+import { type FetchFunction, isValidTimeout } from "../client/request.js";
+import type { CloseGrantRequest, CreateGrantRequest, Grant } from "../client/types.js";
+import type { UsageReportEntry } from "./reports.js";
+import { type DirectOutcome, refusalPolicy, sendDirectCall } from "./send.js";
+
+/** Options of `client.openSession()`. */
+export interface OpenSessionOptions {
+  /**
+   * The budget of each grant the session opens, in USD (`"1.00"` or `1`): held on your wallet
+   * until the grant settles, and the most that grant's calls may cost. It must pay for at least one
+   * call. When a grant cannot pay for another call the session closes it and opens a new one with
+   * the same budget, so this bounds what is held at a time, not what the session spends in all.
+   */
+  budgetUsd: string | number;
+  /** Life of each grant in seconds, 60–86,400 (default 3,600). The session renews a grant before it expires. */
+  ttlS?: number;
+  /** How long the seller may take per call, ms (default: the client's `timeoutMs`). */
+  timeoutMs?: number;
+}
+
+/** Options of {@link DirectSession.call}. */
+export interface DirectCallOptions {
+  /** How long the seller may take, ms (default: the session's). The request waits 1 s longer. */
+  timeoutMs?: number;
+  /** Aborts the call (waiting in the queue or in flight); it then throws the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A direct call's answer: the seller's output, what it cost, and the grant and voucher that paid. */
+export interface DirectResponse {
+  output: unknown;
+  /** Display cost in USD. */
+  cost: number;
+  /** The exact cost: the grant's price (direct calls are only paid for when they succeed). */
+  costUsd: string;
+  agentId: string;
+  grantId: string;
+  /** The call's voucher sequence in its grant. */
+  sequence: number;
+  /** How long the seller took, ms. */
+  durationMs: number;
+}
+
+/** What a closed session did. */
+export interface DirectSessionSummary {
+  /** Calls the seller ran or was sent (refused calls are not counted). */
+  calls: number;
+  successes: number;
+  /** What the successful calls cost in all: the sum of their grants' prices. */
+  spentUsd: string;
+  /** Every grant the session opened, oldest first. */
+  grants: string[];
+}
+
+/**
+ * Calls to one agent in direct mode: the SDK calls the seller itself, paying with vouchers, and the
+ * broker only opens and settles the grant that pays (docs/direct-mode.md). The session opens its
+ * grant on the first call (with a key pair made for it alone), reuses it, and replaces it before it
+ * expires or when its budget cannot pay another call. Calls of a session run one at a time, in
+ * order (a grant takes one call at a time): open several sessions to call in parallel.
+ *
+ * Only successful calls are paid for, each voucher paying for the successes before it. A call
+ * whose outcome the SDK cannot know (no answer in time, a lost or unreadable answer) is never paid
+ * for; the session then closes that grant with its own count and uses a fresh one.
+ *
+ * @example
+ * const session = client.openSession("agent_…", { budgetUsd: "1.00" });
+ * try {
+ *   for (const symbol of ["BTC", "ETH"]) console.log((await session.call({ symbol })).output);
+ * } finally {
+ *   console.log(await session.close()); // { calls: 2, successes: 2, spentUsd: "0.040000", grants: ["grt_…"] }
+ * }
+ */
+export interface DirectSession {
+  readonly agentId: string;
+  /** The grant in use: undefined before the first call and once it is retired or closed. */
+  readonly grant: Grant | undefined;
+  /** True once {@link DirectSession.close} was called. */
+  readonly closed: boolean;
+  /**
+   * Calls the agent directly, after the calls already queued. A failure costs nothing.
+   * @throws MercatoError `SELLER_ERROR` (`details.seller_status`), `SELLER_TIMEOUT`,
+   *   `SELLER_UNAVAILABLE`; a seller's refusal with its code and `details.reason`
+   *   (`payment_behind`, `grant_spent`, …: the session has retired the grant); the broker's
+   *   refusal to open a grant (`INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED`, `AGENT_NOT_PURCHASED`,
+   *   `VALIDATION_ERROR` for a budget below the price…); `CONFLICT` once the session is closed. An
+   *   abort rejects with the signal's reason.
+   */
+  call(input: unknown, options?: DirectCallOptions): Promise<DirectResponse>;
+  /**
+   * Waits for the queued calls, closes the grant with its final voucher (paying for every success),
+   * sends the usage reports, and returns what the session did. Later calls reject. Calling it again
+   * retries a grant that could not be closed, and otherwise answers the same summary.
+   * @throws MercatoError when the broker could not be told to close a grant.
+   */
+  close(): Promise<DirectSessionSummary>;
+}
+
+/** A session as the client's pool sees it. */
+export interface PooledSession extends DirectSession {
+  /** Calls queued or in flight. */
+  readonly pending: number;
+}
+
+/** What a session needs from its client. */
+export interface SessionDeps {
+  fetch: FetchFunction;
+  /** The seller's time per call when neither the session nor the call says, ms. */
+  timeoutMs: number;
+  /** `POST /grants` with the agent's access key (bought when missing); answers the grant and the key. */
+  openGrant(body: CreateGrantRequest, signal?: AbortSignal): Promise<{ grant: Grant; accessKey: string }>;
+  /** `POST /grants/{id}/close` with the key that opened the grant. */
+  closeGrant(grantId: string, body: CloseGrantRequest, accessKey: string): Promise<unknown>;
+  /** Buffers a call's outcome for `POST /usage/reports`, with the grant's key. */
+  report(accessKey: string, entry: UsageReportEntry): void;
+  /** Sends the buffered outcomes. */
+  flushReports(): Promise<void>;
+  /** Told when the session opens its first grant. */
+  onGrant(session: PooledSession): void;
+  /** Told when the session has closed, every grant it opened closed too. */
+  onClosed(session: PooledSession): void;
+}
+
+/** A grant in use and the session's count of it. */
+interface LiveGrant {
+  grant: Grant;
+  keys: BuyerKeyPair;
+  accessKey: string;
+  price: bigint;
+  budget: bigint;
+  expiresAt: number;
+  /** Renew once less than this remains: max(30 s, a tenth of the grant's life). */
+  renewWithinMs: number;
+  /** The last voucher sequence used. */
+  sequence: number;
+  /** Calls of the grant the SDK saw succeed: what its vouchers pay for. */
+  successes: bigint;
+}
+
+const DEFAULT_TTL_S = 3600;
+const MIN_RENEW_WITHIN_MS = 30_000;
+/** The broker's cap on a report's `response_time_ms`. */
+const MAX_REPORTED_MS = 3_600_000;
+
+function noop(): void {}
+
+/** A direct session on `agentId` (see {@link DirectSession}). */
+export function createDirectSession(
+  deps: SessionDeps,
+  agentId: string,
+  options: OpenSessionOptions,
+): PooledSession {
+  const budgetUsd = formatUsd(parseUsd(options.budgetUsd));
+  const ttlS = options.ttlS ?? DEFAULT_TTL_S;
+  if (!Number.isSafeInteger(ttlS) || ttlS < 60 || ttlS > 86_400) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      `ttlS must be a whole number of seconds, 60–86400, got ${ttlS}`,
+    );
+  }
+  const sessionTimeout = checkedTimeout(options.timeoutMs ?? deps.timeoutMs);
+
+  let live: LiveGrant | undefined;
+  let closed = false;
+  let pending = 0;
+  /** The end of the queue of calls: each call starts when the one before it has ended. */
+  let tail: Promise<void> = Promise.resolve();
+  /** Closes of retired grants, running. */
+  const retiring = new Set<Promise<void>>();
+  /** Retired grants the broker could not be told to close: `close()` tries them again. */
+  const unclosed: LiveGrant[] = [];
+  const grants: string[] = [];
+  let calls = 0;
+  let successes = 0;
+  let spent = 0n;
+
+  const open = async (signal: AbortSignal | undefined): Promise<LiveGrant> => {
+    const keys = await generateBuyerKeyPair();
+    const { grant, accessKey } = await deps.openGrant(
+      { agent_id: agentId, budget_usd: budgetUsd, ttl_s: ttlS, buyer_public_key: keys.publicKey },
+      signal,
+    );
+    grants.push(grant.grant_id);
+    if (grants.length === 1) deps.onGrant(session);
+    const expiresAt = Date.parse(grant.expires_at);
+    return {
+      grant,
+      keys,
+      accessKey,
+      price: parseUsd(grant.price_per_call_usd),
+      budget: parseUsd(grant.budget_usd),
+      expiresAt,
+      renewWithinMs: Math.max(MIN_RENEW_WITHIN_MS, (expiresAt - Date.parse(grant.issued_at)) / 10),
+      sequence: 0,
+      successes: 0n,
+    };
+  };
+
+  /** Tells the broker the grant is done, with a final voucher paying for every success seen. */
+  const closeGrant = async (held: LiveGrant): Promise<void> => {
+    const owed = held.successes * held.price;
+    let body: CloseGrantRequest = {};
+    if (owed > 0n) {
+      const voucher = await signVoucher(
+        { grantId: held.grant.grant_id, sequence: held.sequence + 1, owedMicros: Number(owed) },
+        held.keys.privateKey,
+      );
+      body = { sequence: voucher.sequence, owed_usd: formatUsd(owed), signature: voucher.signature };
+    }
+    try {
+      await deps.closeGrant(held.grant.grant_id, body, held.accessKey);
+    } catch (error) {
+      // CONFLICT: the grant has settled already (it expired long ago); there is nothing left to close.
+      if (!isMercatoError(error) || error.code !== "CONFLICT") throw error;
+    }
+  };
+
+  /** Stops using a grant and closes it in the background. */
+  const retire = (held: LiveGrant): void => {
+    if (live === held) live = undefined;
+    const closing: Promise<void> = closeGrant(held)
+      .catch(() => {
+        unclosed.push(held);
+      })
+      .finally(() => retiring.delete(closing));
+    retiring.add(closing);
+  };
+
+  /** The grant for the next call: the current one, unless it is about to expire or spent. */
+  const ready = async (signal: AbortSignal | undefined): Promise<LiveGrant> => {
+    if (
+      live !== undefined &&
+      live.sequence > 0 &&
+      (live.expiresAt - Date.now() < live.renewWithinMs || (live.successes + 1n) * live.price > live.budget)
+    ) {
+      retire(live);
+    }
+    live ??= await open(signal);
+    return live;
+  };
+
+  const run = async (input: unknown, callOptions: DirectCallOptions): Promise<DirectResponse> => {
+    const { signal } = callOptions;
+    const timeoutMs = checkedTimeout(callOptions.timeoutMs ?? sessionTimeout);
+    for (let retried = false; ; retried = true) {
+      signal?.throwIfAborted();
+      const held = await ready(signal);
+      const { grant } = held;
+      const sequence = ++held.sequence;
+      const voucher = await signVoucher(
+        { grantId: grant.grant_id, sequence, owedMicros: Number(held.successes * held.price) },
+        held.keys.privateKey,
+      );
+      const started = Date.now();
+      let outcome: DirectOutcome;
+      try {
+        outcome = await sendDirectCall(deps.fetch, {
+          grant,
+          sequence,
+          voucher: voucher.header,
+          input,
+          timeoutMs,
+          signal,
+        });
+      } catch (aborted) {
+        // The caller gave up with the call in flight: its outcome is unknown.
+        retire(held);
+        throw aborted;
+      }
+      const durationMs = Date.now() - started;
+      if (outcome.kind === "refused") {
+        const policy = refusalPolicy(outcome.reason);
+        if (policy.retire) retire(held);
+        if (policy.retry && !retried) continue;
+        throw outcome.error;
+      }
+      calls++;
+      deps.report(held.accessKey, {
+        agent_id: agentId,
+        grant_id: grant.grant_id,
+        sequence,
+        success: outcome.kind === "ok",
+        response_time_ms: Math.min(durationMs, MAX_REPORTED_MS),
+        at: new Date(started).toISOString(),
+      });
+      if (outcome.kind === "unknown") retire(held);
+      if (outcome.kind !== "ok") throw outcome.error;
+      held.successes++;
+      successes++;
+      spent += held.price;
+      const costUsd = formatUsd(held.price);
+      return {
+        output: outcome.output,
+        cost: Number(costUsd),
+        costUsd,
+        agentId,
+        grantId: grant.grant_id,
+        sequence,
+        durationMs,
+      };
+    }
+  };
+
+  const session: PooledSession = {
+    agentId,
+    get grant() {
+      return live?.grant;
+    },
+    get closed() {
+      return closed;
+    },
+    get pending() {
+      return pending;
+    },
+    call(input, callOptions = {}) {
+      if (closed) {
+        return Promise.reject(new MercatoError("CONFLICT", `The direct session on ${agentId} is closed`));
+      }
+      pending++;
+      const result = tail.then(() => run(input, callOptions)).finally(() => pending--);
+      tail = result.then(noop, noop);
+      return result;
+    },
+    async close() {
+      closed = true;
+      await tail;
+      if (live !== undefined) retire(live);
+      await Promise.all(retiring);
+      let failure: unknown;
+      for (const held of unclosed.splice(0)) {
+        await closeGrant(held).catch((error: unknown) => {
+          unclosed.push(held);
+          failure ??= error;
+        });
+      }
+      await deps.flushReports();
+      if (failure !== undefined) throw failure;
+      deps.onClosed(session);
+      return { calls, successes, spentUsd: formatUsd(spent), grants: [...grants] };
+    },
+  };
+  return session;
+}
+
+function checkedTimeout(ms: number): number {
+  if (!isValidTimeout(ms))
+    throw new MercatoError("VALIDATION_ERROR", `timeoutMs must be a positive integer, got ${ms}`);
+  return ms;
+}
