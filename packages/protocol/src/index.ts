@@ -31,9 +31,11 @@ export type {
   Voucher,
   VoucherClaim,
   VoucherHeaderFields,
+  VoucherVerifier,
 } from "./direct/index.js";
 export {
   createGrantLedger,
+  createVoucherVerifier,
   DIRECT_FAILURE_CODES,
   DIRECT_HEADERS,
   directCallId,

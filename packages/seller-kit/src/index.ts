@@ -10,8 +10,11 @@ export type {
   SellerNodeListener,
 } from "./adapters/index.js";
 export type {
+  DirectCallInfo,
+  DirectFlushResult,
   SellerCallContext,
   SellerCallHandler,
+  SellerDirectOptions,
   SellerErrorContext,
   SellerErrorStage,
   SellerKitOptions,
@@ -21,6 +24,6 @@ export type {
 } from "./core/index.js";
 export type { SellerKit } from "./kit/index.js";
 export { sellerKit } from "./kit/index.js";
-export type { LatencySummary, SellerKitStats } from "./metering/index.js";
+export type { DirectCallStats, LatencySummary, SellerKitStats } from "./metering/index.js";
 export type { StandardSchemaV1, ValidationIssue } from "./validation/index.js";
 export type { FetchLike, JsonWebKeyLike, JsonWebKeySetLike } from "./verification/index.js";

@@ -11,8 +11,10 @@ export type {
   Voucher,
   VoucherClaim,
   VoucherHeaderFields,
+  VoucherVerifier,
 } from "./voucher.js";
 export {
+  createVoucherVerifier,
   formatVoucherHeader,
   generateBuyerKeyPair,
   parseVoucherHeader,

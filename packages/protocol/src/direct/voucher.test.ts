@@ -5,6 +5,7 @@ import { BuyerPublicKey } from "../schemas/grants.js";
 import { DIRECT_HEADERS, directCallId } from "./headers.js";
 import { failureOf, grantPayload } from "./test-fixtures.js";
 import {
+  createVoucherVerifier,
   formatVoucherHeader,
   generateBuyerKeyPair,
   parseVoucherHeader,
@@ -89,6 +90,46 @@ describe("vouchers", () => {
       status: 401,
       reason: "voucher_bad_signature",
     });
+  });
+
+  it("createVoucherVerifier imports the buyer key once and checks each voucher like verifyVoucher", async () => {
+    const { keys, grant } = await buyerGrant();
+    const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+    let imports = 0;
+    const spy = Object.assign(crypto.subtle, {
+      importKey: (...args: Parameters<typeof importKey>) => {
+        imports++;
+        return importKey(...args);
+      },
+    });
+    try {
+      const verify = createVoucherVerifier(grant);
+      for (let sequence = 1; sequence <= 5; sequence++) {
+        const signed = await signVoucher(
+          { grantId: GRANT_ID, sequence, owedMicros: sequence * 10 },
+          keys.privateKey,
+        );
+        expect(await verify(parseVoucherHeader(signed.header))).toEqual({
+          grantId: GRANT_ID,
+          sequence,
+          owedMicros: sequence * 10,
+          signature: signed.signature,
+        });
+      }
+      const forger = await generateBuyerKeyPair();
+      const forged = await signVoucher({ grantId: GRANT_ID, sequence: 6, owedMicros: 60 }, forger.privateKey);
+      expect((await failureOf(verify(parseVoucherHeader(forged.header)))).reason).toBe(
+        "voucher_bad_signature",
+      );
+      const over = await signVoucher(
+        { grantId: GRANT_ID, sequence: 7, owedMicros: 1_000_001 },
+        keys.privateKey,
+      );
+      expect((await failureOf(verify(parseVoucherHeader(over.header)))).reason).toBe("voucher_over_budget");
+      expect(imports).toBe(1);
+    } finally {
+      spy.importKey = importKey;
+    }
   });
 
   it("refuses a voucher for another grant, even one with the same buyer key", async () => {

@@ -124,7 +124,8 @@ export function parseVoucherHeader(header: string | null | undefined): VoucherHe
  * Verifies a voucher for a grant (already verified with `verifyGrant`): the signature must verify
  * with the grant's `buyer_public_key` over this grant's id, and the amount must fit the budget.
  * Returns the voucher bound to the grant. Whether the voucher pays enough for this call is the
- * seller's bookkeeping ({@link createGrantLedger}), not this function's.
+ * seller's bookkeeping ({@link createGrantLedger}), not this function's. To verify many vouchers of
+ * one grant, {@link createVoucherVerifier} imports the buyer's key once.
  *
  * @throws MercatoError `UNAUTHENTICATED` with `details.reason` `voucher_wrong_grant` (it names
  *   another grant), `voucher_malformed` or `voucher_bad_signature` (forged, or signed for another
@@ -134,49 +135,81 @@ export async function verifyVoucher(
   voucher: VoucherHeaderFields & { grantId?: string },
   grant: GrantPayloadValue,
 ): Promise<Voucher> {
-  if (voucher.grantId !== undefined && voucher.grantId !== grant.grant_id) {
-    throw directError(
-      "voucher_wrong_grant",
-      `The voucher is for grant ${voucher.grantId}, not ${grant.grant_id}`,
-    );
-  }
-  const claim = { grantId: grant.grant_id, sequence: voucher.sequence, owedMicros: voucher.owedMicros };
-  const signature = fromBase64url(voucher.signature);
-  const keyBytes = fromBase64url(grant.buyer_public_key);
-  if (
-    !Number.isSafeInteger(claim.sequence) ||
-    claim.sequence < 1 ||
-    !Number.isSafeInteger(claim.owedMicros) ||
-    claim.owedMicros < 0 ||
-    signature?.length !== 64 ||
-    keyBytes?.length !== 32
-  ) {
-    throw directError("voucher_malformed", "The voucher's sequence, amount or signature is malformed");
-  }
-  if (!(await verifyEd25519(keyBytes, signature, utf8(voucherSigningInput(claim))))) {
-    throw directError(
-      "voucher_bad_signature",
-      "The voucher's signature does not verify with the grant's buyer key",
-    );
-  }
-  const budget = Number(parseUsd(grant.budget_usd));
-  if (claim.owedMicros > budget) {
-    throw directError("voucher_over_budget", `The voucher owes more than the grant's budget`, {
-      owed_micros: claim.owedMicros,
-      budget_micros: budget,
-    });
-  }
-  return { ...claim, signature: voucher.signature };
+  return createVoucherVerifier(grant)(voucher);
 }
 
-/** Ed25519 verification with a raw public key; a key WebCrypto refuses verifies nothing. */
+/** Verifies vouchers of one grant: see {@link createVoucherVerifier}. */
+export type VoucherVerifier = (voucher: VoucherHeaderFields & { grantId?: string }) => Promise<Voucher>;
+
+/**
+ * A verifier of one grant's vouchers, with the checks of {@link verifyVoucher}: the grant's buyer
+ * key is imported once, on first use, instead of on every voucher (a seller kit verifies one voucher
+ * per call). A key WebCrypto refuses verifies nothing (`voucher_bad_signature`).
+ *
+ * @example
+ * const verify = createVoucherVerifier(grant); // once per grant
+ * const voucher = await verify(parseVoucherHeader(request.headers.get(DIRECT_HEADERS.voucher)));
+ */
+export function createVoucherVerifier(grant: GrantPayloadValue): VoucherVerifier {
+  const budget = Number(parseUsd(grant.budget_usd));
+  let key: Promise<CryptoKey | undefined> | undefined;
+  const buyerKey = () => {
+    key ??= importBuyerKey(grant.buyer_public_key);
+    return key;
+  };
+  return async (voucher) => {
+    if (voucher.grantId !== undefined && voucher.grantId !== grant.grant_id) {
+      throw directError(
+        "voucher_wrong_grant",
+        `The voucher is for grant ${voucher.grantId}, not ${grant.grant_id}`,
+      );
+    }
+    const claim = { grantId: grant.grant_id, sequence: voucher.sequence, owedMicros: voucher.owedMicros };
+    const signature = fromBase64url(voucher.signature);
+    if (
+      !Number.isSafeInteger(claim.sequence) ||
+      claim.sequence < 1 ||
+      !Number.isSafeInteger(claim.owedMicros) ||
+      claim.owedMicros < 0 ||
+      signature?.length !== 64
+    ) {
+      throw directError("voucher_malformed", "The voucher's sequence, amount or signature is malformed");
+    }
+    const verifier = await buyerKey();
+    if (!verifier || !(await verifyEd25519(verifier, signature, utf8(voucherSigningInput(claim))))) {
+      throw directError(
+        "voucher_bad_signature",
+        "The voucher's signature does not verify with the grant's buyer key",
+      );
+    }
+    if (claim.owedMicros > budget) {
+      throw directError("voucher_over_budget", `The voucher owes more than the grant's budget`, {
+        owed_micros: claim.owedMicros,
+        budget_micros: budget,
+      });
+    }
+    return { ...claim, signature: voucher.signature };
+  };
+}
+
+/** The buyer's raw Ed25519 public key (base64url) as a WebCrypto key; undefined when refused. */
+async function importBuyerKey(publicKey: string): Promise<CryptoKey | undefined> {
+  const bytes = fromBase64url(publicKey);
+  if (bytes?.length !== 32) return undefined;
+  try {
+    return await crypto.subtle.importKey("raw", bytes, ED25519, false, ["verify"]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ed25519 verification; a signature WebCrypto cannot check verifies nothing. */
 async function verifyEd25519(
-  publicKey: Uint8Array<ArrayBuffer>,
+  key: CryptoKey,
   signature: Uint8Array<ArrayBuffer>,
   data: Uint8Array<ArrayBuffer>,
 ): Promise<boolean> {
   try {
-    const key = await crypto.subtle.importKey("raw", publicKey, ED25519, false, ["verify"]);
     return await crypto.subtle.verify(ED25519, key, signature, data);
   } catch {
     return false;

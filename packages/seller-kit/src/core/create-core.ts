@@ -1,13 +1,23 @@
 import {
   type CallKeyResolver,
   DEFAULT_REPLAY_WINDOW_SECONDS,
+  DIRECT_HEADERS,
+  directCallId,
+  directError,
+  grantRefusalError,
   isMercatoError,
   MercatoError,
   SellerCallRequest,
   type VerifiedCall,
   verifyCallSignature,
 } from "@mercato/protocol";
-import { createMeter, PROMETHEUS_CONTENT_TYPE, type SellerMeter } from "../metering/index.js";
+import { createDirectMode, type DirectCredentials, type DirectMode, MAX_TIMER_MS } from "../direct/index.js";
+import {
+  createMeter,
+  PROMETHEUS_CONTENT_TYPE,
+  type SellerKitStats,
+  type SellerMeter,
+} from "../metering/index.js";
 import {
   type StandardSchemaV1,
   summarizeIssues,
@@ -15,13 +25,18 @@ import {
   validateWith,
 } from "../validation/index.js";
 import { createBrokerKeyResolver, createReplayGuard, type ReplayGuard } from "../verification/index.js";
+import { newRequestId } from "./request-id.js";
 import type {
+  DirectCallInfo,
+  DirectFlushResult,
   SellerCallContext,
+  SellerDirectOptions,
   SellerErrorContext,
   SellerErrorStage,
   SellerKitOptions,
   SellerKitRequest,
   SellerKitResponse,
+  VerifiedCallInfo,
 } from "./types.js";
 
 /** The kit's engine: the adapters only move bytes in and out of it. */
@@ -39,10 +54,17 @@ export interface SellerCore {
   /** The metrics path (matched at the end of request paths), when metrics are on. */
   readonly metricsPath: string | undefined;
   readonly meter: SellerMeter;
+  /** The meter's figures, with the direct calls' when direct mode is on. */
+  stats(): SellerKitStats;
+  /** Direct mode: redeems now and sends the usage reports now (nothing to do without it). */
+  flush(): Promise<DirectFlushResult>;
+  /** Direct mode: stops the timers and flushes once. */
+  close(): Promise<void>;
 }
 
-/** Timers past 2^31 − 1 ms fire at once, so a longer `timeout_ms` is held at about 24 days. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** The body of a call, as `SellerCallRequest` parses it. */
+type CallRequest = ReturnType<typeof SellerCallRequest.parse>;
+
 const JSON_TYPE = "application/json; charset=utf-8";
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const HEALTHY = '{"status":"ok"}';
@@ -52,7 +74,8 @@ const UNHEALTHY = '{"status":"unhealthy"}';
  * Builds the core from the kit's options, checking them.
  *
  * @throws MercatoError `VALIDATION_ERROR` when an option is invalid: no handler, neither `broker` nor
- * `jwks` while verifying, a `broker` that is not an http(s) URL, a bad window, body limit or metrics path.
+ * `jwks` while verifying, a `broker` that is not an http(s) URL, a bad window, body limit or metrics
+ * path, `direct` without `broker`, or a bad `direct` option.
  */
 export function createSellerCore<Schema extends StandardSchemaV1>(
   options: SellerKitOptions<Schema>,
@@ -70,26 +93,24 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
   const metricsPath = resolveMetricsPath(options.metrics);
   const now = options.now ?? Date.now;
   const clock = options.now ?? (() => performance.now());
+  const directOptions = options.direct;
+  if (directOptions !== undefined) checkDirectOptions(directOptions, options.broker);
+  if ((verify || directOptions) && options.jwks === undefined) {
+    if (options.broker === undefined) {
+      throw invalidOption(
+        "give the broker's URL (broker) or its keys (jwks), or set verify: false for local development",
+      );
+    }
+    checkBrokerUrl(options.broker);
+  }
 
-  let resolveKey: CallKeyResolver | undefined;
+  // Grants are signed by the broker's keys, as calls are: one resolver serves both.
+  const resolveKey: CallKeyResolver | undefined =
+    verify || directOptions
+      ? createBrokerKeyResolver({ broker: options.broker, jwks: options.jwks, fetch: options.fetch, now })
+      : undefined;
   let replay: ReplayGuard | undefined;
   if (verify) {
-    if (options.jwks === undefined) {
-      if (options.broker === undefined) {
-        throw invalidOption(
-          "give the broker's URL (broker) or its keys (jwks), or set verify: false for local development",
-        );
-      }
-      if (!/^https?:\/\/[^/]/i.test(options.broker)) {
-        throw invalidOption(`broker must be an http(s) URL, got ${options.broker}`);
-      }
-    }
-    resolveKey = createBrokerKeyResolver({
-      broker: options.broker,
-      jwks: options.jwks,
-      fetch: options.fetch,
-      now,
-    });
     replay = createReplayGuard(windowSeconds);
   } else {
     console.warn(
@@ -104,6 +125,8 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
   const health = options.health;
   const onError = options.onError ?? defaultOnError;
   const meter = createMeter(now());
+  let directCalls = 0;
+  let directRefused = 0;
 
   const report = (error: unknown, context: SellerErrorContext) => {
     try {
@@ -117,9 +140,36 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     }
   };
 
-  const refuse = (error: MercatoError, requestId: string): SellerKitResponse => {
+  const direct: DirectMode | undefined =
+    directOptions && resolveKey
+      ? createDirectMode({
+          direct: directOptions,
+          broker: options.broker as string,
+          resolveKey,
+          fetch: options.fetch,
+          now,
+          onError: report,
+        })
+      : undefined;
+
+  /** Answers a request refused before the handler; `isDirect` counts it among the direct calls refused. */
+  const refuse = (error: MercatoError, requestId: string, isDirect = false): SellerKitResponse => {
     meter.rejected();
+    if (isDirect) directRefused++;
     return failure(error, requestId);
+  };
+
+  /** Refuses a call whose credentials failed: shown when it is the caller's fault, 503 when the keys could not be loaded. */
+  const refuseUnverified = (error: unknown, requestId: string, isDirect: boolean): SellerKitResponse => {
+    if (isMercatoError(error) && error.status < 500) return refuse(error, requestId, isDirect);
+    report(error, { stage: "verification", requestId, callId: undefined, timeoutMs: undefined });
+    return refuse(
+      new MercatoError("SERVICE_UNAVAILABLE", "The seller cannot check the call's signature right now", {
+        details: { reason: "keys_unavailable" },
+      }),
+      requestId,
+      isDirect,
+    );
   };
 
   const serveGet = async (target: string, requestId: string): Promise<SellerKitResponse | undefined> => {
@@ -146,67 +196,48 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     return undefined;
   };
 
-  const serveCall = async (call: SellerKitRequest, requestId: string): Promise<SellerKitResponse> => {
-    if (call.body.byteLength > maxBodyBytes) return refuse(tooLargeError(maxBodyBytes), requestId);
-
-    let verified: VerifiedCall | undefined;
-    if (resolveKey && replay) {
-      try {
-        verified = await verifyCallSignature(
-          { method: call.method, path: call.target, body: call.body, header: call.headers },
-          { resolveKey, now: now(), windowSeconds },
-        );
-      } catch (error) {
-        if (isMercatoError(error) && error.code === "UNAUTHENTICATED") return refuse(error, requestId);
-        report(error, { stage: "verification", requestId, callId: undefined, timeoutMs: undefined });
-        return refuse(
-          new MercatoError("SERVICE_UNAVAILABLE", "The seller cannot check the call's signature right now", {
-            details: { reason: "keys_unavailable" },
-          }),
-          requestId,
-        );
-      }
-      if (!replay.remember(verified.callId, verified.timestamp, now())) {
-        return refuse(replayed(verified.callId), requestId);
-      }
-    }
-
+  /** The call's body, or the error to refuse it with. */
+  const parseCall = (bytes: Uint8Array): CallRequest | MercatoError => {
     let body: unknown;
     try {
-      body = JSON.parse(utf8Decoder.decode(call.body));
+      body = JSON.parse(utf8Decoder.decode(bytes));
     } catch {
-      return refuse(new MercatoError("INVALID_JSON", "The body is not valid JSON"), requestId);
+      return new MercatoError("INVALID_JSON", "The body is not valid JSON");
     }
     const parsed = SellerCallRequest.safeParse(body);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({
-        path: issue.path.map(String).join("."),
-        message: issue.message,
-      }));
-      return refuse(
-        new MercatoError("VALIDATION_ERROR", `Invalid call: ${summarizeIssues(issues, "body")}`, {
-          details: { issues },
-        }),
-        requestId,
-      );
-    }
-    const { input, call_id: callId, timeout_ms: timeoutMs } = parsed.data;
-    if (verified && verified.callId !== callId) {
-      return refuse(
-        new MercatoError("UNAUTHENTICATED", "The body's call_id is not the signed mercato-call-id", {
-          details: { reason: "bad_signature" },
-        }),
-        requestId,
-      );
-    }
+    if (parsed.success) return parsed.data;
+    const issues = parsed.error.issues.map((issue) => ({
+      path: issue.path.map(String).join("."),
+      message: issue.message,
+    }));
+    return new MercatoError("VALIDATION_ERROR", `Invalid call: ${summarizeIssues(issues, "body")}`, {
+      details: { issues },
+    });
+  };
 
+  /**
+   * Runs the handler on an accepted call: input schema, `timeout_ms` signal, output serialisation.
+   * A direct call (`paidBy`) that ends after its `timeout_ms` is answered 504 `SELLER_TIMEOUT`: the
+   * buyer has given up on it and will not pay for it.
+   */
+  const runCall = async (
+    request: CallRequest,
+    call: SellerKitRequest,
+    requestId: string,
+    verified: VerifiedCallInfo | undefined,
+    paidBy: DirectCallInfo | undefined,
+  ): Promise<SellerKitResponse> => {
+    const { input, call_id: callId, timeout_ms: timeoutMs } = request;
     const started = clock();
     const controller = new AbortController();
+    let timedOut = false;
     const timer = setTimeout(
-      () =>
+      () => {
+        timedOut = true;
         controller.abort(
           new DOMException(`The call's timeout_ms (${timeoutMs} ms) has passed`, "TimeoutError"),
-        ),
+        );
+      },
       Math.min(timeoutMs, MAX_TIMER_MS),
     );
     const external = call.signal;
@@ -219,7 +250,8 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       callId,
       timeoutMs,
       signal: controller.signal,
-      verified: verified && { kid: verified.kid, timestamp: verified.timestamp },
+      verified,
+      direct: paidBy,
       requestId,
     };
 
@@ -239,10 +271,15 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       }
       // Serialised here so that an output JSON cannot carry (a bigint, a cycle) counts as a failure.
       const text = JSON.stringify({ output: output === undefined ? null : output });
+      if (paidBy && (timedOut || clock() - started > timeoutMs)) {
+        meter.call("failure", clock() - started);
+        return failure(sellerTimeout(timeoutMs), requestId);
+      }
       meter.call("success", clock() - started);
       return respond(200, text, requestId);
     } catch (error) {
       meter.call("failure", clock() - started);
+      if (paidBy && timedOut) return failure(sellerTimeout(timeoutMs), requestId);
       if (isMercatoError(error) && error.status >= 400 && error.status < 500) {
         // The seller chose to show this error to the caller.
         return failure(error, requestId);
@@ -255,11 +292,109 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     }
   };
 
+  const serveCall = async (call: SellerKitRequest, requestId: string): Promise<SellerKitResponse> => {
+    if (call.body.byteLength > maxBodyBytes) return refuse(tooLargeError(maxBodyBytes), requestId);
+
+    let verified: VerifiedCall | undefined;
+    if (resolveKey && replay) {
+      try {
+        verified = await verifyCallSignature(
+          { method: call.method, path: call.target, body: call.body, header: call.headers },
+          { resolveKey, now: now(), windowSeconds },
+        );
+      } catch (error) {
+        return refuseUnverified(error, requestId, false);
+      }
+      if (!replay.remember(verified.callId, verified.timestamp, now())) {
+        return refuse(replayed(verified.callId), requestId);
+      }
+    }
+
+    const request = parseCall(call.body);
+    if (request instanceof MercatoError) return refuse(request, requestId);
+    if (verified && verified.callId !== request.call_id) {
+      return refuse(
+        new MercatoError("UNAUTHENTICATED", "The body's call_id is not the signed mercato-call-id", {
+          details: { reason: "bad_signature" },
+        }),
+        requestId,
+      );
+    }
+    return runCall(
+      request,
+      call,
+      requestId,
+      verified && { kid: verified.kid, timestamp: verified.timestamp },
+      undefined,
+    );
+  };
+
+  /**
+   * A direct call: a grant and a voucher instead of the broker's signature. Checked in the order of
+   * docs/direct-mode.md; an admitted call is settled in the ledger before it is answered, so that
+   * the buyer's next call (sent after this answer) finds it settled.
+   */
+  const serveDirect = async (
+    call: SellerKitRequest,
+    token: string,
+    requestId: string,
+  ): Promise<SellerKitResponse> => {
+    if (!direct) {
+      return refuse(
+        directError(
+          "direct_not_accepted",
+          "This seller does not take direct calls: call it through the broker",
+        ),
+        requestId,
+      );
+    }
+    if (call.body.byteLength > maxBodyBytes) return refuse(tooLargeError(maxBodyBytes), requestId, true);
+    let credentials: DirectCredentials;
+    try {
+      credentials = await direct.authenticate(token, call.headers(DIRECT_HEADERS.voucher));
+    } catch (error) {
+      return refuseUnverified(error, requestId, true);
+    }
+    const request = parseCall(call.body);
+    if (request instanceof MercatoError) return refuse(request, requestId, true);
+    const { grant, voucher } = credentials;
+    const expected = directCallId(grant.grant_id, voucher.sequence);
+    if (request.call_id !== expected) {
+      return refuse(
+        directError("call_id_mismatch", `The body's call_id must be ${expected} (grant:sequence)`),
+        requestId,
+        true,
+      );
+    }
+    const refusal = direct.admit(credentials);
+    if (refusal) return refuse(grantRefusalError(refusal), requestId, true);
+
+    directCalls++;
+    const started = clock();
+    let answer: SellerKitResponse | undefined;
+    try {
+      answer = await runCall(request, call, requestId, undefined, {
+        grantId: grant.grant_id,
+        buyerId: grant.buyer_id,
+        sequence: voucher.sequence,
+      });
+      return answer;
+    } finally {
+      // A success the caller never received (it went away) is not one: it will not pay for it.
+      const success = answer?.status === 200 && call.signal?.aborted !== true;
+      direct.settle(credentials, success, clock() - started);
+    }
+  };
+
   const handle = async (call: SellerKitRequest): Promise<SellerKitResponse> => {
     const requestId = newRequestId();
     try {
       const method = call.method.toUpperCase();
-      if (method === "POST") return await serveCall(call, requestId);
+      if (method === "POST") {
+        const grant = call.headers(DIRECT_HEADERS.grant);
+        if (grant !== null && grant !== undefined) return await serveDirect(call, grant, requestId);
+        return await serveCall(call, requestId);
+      }
       if (method === "GET") {
         const served = await serveGet(call.target, requestId);
         if (served) return served;
@@ -292,18 +427,28 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     maxBodyBytes,
     metricsPath,
     meter,
+    stats() {
+      const stats = meter.stats();
+      if (direct) {
+        stats.direct = { calls: directCalls, refused: directRefused, grants: direct.grants };
+      }
+      return stats;
+    },
+    flush: () => (direct ? direct.flush() : Promise.resolve({ redeemed: 0, failed: 0, reported: 0 })),
+    close: () => (direct ? direct.close() : Promise.resolve()),
   };
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 function defaultOnError(error: unknown, context: SellerErrorContext): void {
-  const call = context.callId === undefined ? "" : ` on call ${context.callId}`;
+  const call =
+    context.callId !== undefined
+      ? ` on call ${context.callId}`
+      : context.grantId !== undefined
+        ? ` for grant ${context.grantId}`
+        : "";
   console.error(`mercato seller kit: ${context.stage} failed${call} (request ${context.requestId})`, error);
-}
-
-function newRequestId(): string {
-  return `req_${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
 /** The path of a request target, without its query and trailing slashes. */
@@ -344,6 +489,34 @@ function tooLargeError(maxBodyBytes: number): MercatoError {
   return new MercatoError("PAYLOAD_TOO_LARGE", `The body is larger than ${maxBodyBytes} bytes`, {
     details: { max_bytes: maxBodyBytes },
   });
+}
+
+function sellerTimeout(timeoutMs: number): MercatoError {
+  return new MercatoError("SELLER_TIMEOUT", `The call did not end within its timeout_ms (${timeoutMs} ms)`);
+}
+
+function checkBrokerUrl(broker: string): void {
+  if (!/^https?:\/\/[^/]/i.test(broker)) throw invalidOption(`broker must be an http(s) URL, got ${broker}`);
+}
+
+function checkDirectOptions(direct: SellerDirectOptions, broker: string | undefined): void {
+  if (broker === undefined) {
+    throw invalidOption("direct mode redeems vouchers at the broker: give its URL (broker)");
+  }
+  checkBrokerUrl(broker);
+  const { agentId, redeemIntervalMs, apiKey } = direct;
+  if (typeof agentId !== "function" && (typeof agentId !== "string" || agentId === "")) {
+    throw invalidOption("direct.agentId must be the agent's id or a function answering it");
+  }
+  if (
+    redeemIntervalMs !== undefined &&
+    (!Number.isFinite(redeemIntervalMs) || redeemIntervalMs <= 0 || redeemIntervalMs > MAX_TIMER_MS)
+  ) {
+    throw invalidOption(`direct.redeemIntervalMs must be a positive number of ms, got ${redeemIntervalMs}`);
+  }
+  if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey === "")) {
+    throw invalidOption("direct.apiKey must be the seller's account key (mk_…)");
+  }
 }
 
 function invalidOption(message: string): MercatoError {

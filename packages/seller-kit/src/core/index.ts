@@ -1,8 +1,11 @@
 export type { SellerCore } from "./create-core.js";
 export { createSellerCore } from "./create-core.js";
 export type {
+  DirectCallInfo,
+  DirectFlushResult,
   SellerCallContext,
   SellerCallHandler,
+  SellerDirectOptions,
   SellerErrorContext,
   SellerErrorStage,
   SellerKitOptions,

@@ -9,6 +9,16 @@ export interface VerifiedCallInfo {
   timestamp: number;
 }
 
+/** The facts of a direct call (a buyer calling with a grant and a voucher, the broker off the path). */
+export interface DirectCallInfo {
+  /** The grant (`grt_…`) the call is paid from. */
+  grantId: string;
+  /** The buyer's account (`acct_…`), who holds the grant. */
+  buyerId: string;
+  /** The voucher's sequence: 1 for the grant's first call, growing by at least one per call. */
+  sequence: number;
+}
+
 /** What a seller's handler learns about the call besides its input. */
 export interface SellerCallContext {
   /** The call's id (`call_id`); with verification on, the signed `mercato-call-id`. Unique per call. */
@@ -17,8 +27,10 @@ export interface SellerCallContext {
   timeoutMs: number;
   /** Aborts when `timeoutMs` has passed (reason: a `TimeoutError`) or the caller goes away: stop work and throw. */
   signal: AbortSignal;
-  /** Who signed the call; `undefined` when the kit runs with `verify: false`. */
+  /** Who signed the call; `undefined` when the kit runs with `verify: false`, and for direct calls. */
   verified: VerifiedCallInfo | undefined;
+  /** The grant and voucher that pay for a direct call; `undefined` for a call proxied by the broker. */
+  direct?: DirectCallInfo | undefined;
   /** The id of this request in the kit's answers (`x-request-id`) and in `onError`. */
   requestId: string;
 }
@@ -40,16 +52,56 @@ export type SellerErrorStage =
   /** `health()` threw (answered 503). */
   | "health"
   /** The request could not be read (e.g. Express had already parsed the body). */
-  | "request";
+  | "request"
+  /** Direct mode: a grant's best voucher could not be redeemed at the broker (retried at the next round). */
+  | "redeem"
+  /** Direct mode: outcomes of direct calls could not be reported to the broker (they are dropped). */
+  | "report";
 
 /** What `onError` learns about the failed request. */
 export interface SellerErrorContext {
   stage: SellerErrorStage;
+  /**
+   * The id of the failed request in the kit's answers (`x-request-id`). For the `redeem` and
+   * `report` stages, the id of the kit's own request to the broker, sent as its `x-request-id`.
+   */
   requestId: string;
   /** The call's id, when the request got far enough to have one. */
   callId: string | undefined;
   /** The call's `timeout_ms`, when the request got far enough to have one. */
   timeoutMs: number | undefined;
+  /** The grant (`grt_…`) a `redeem` failure is about. */
+  grantId?: string | undefined;
+}
+
+/** Direct mode: the kit also takes calls that carry a broker-signed grant and a buyer's voucher. */
+export interface SellerDirectOptions {
+  /**
+   * The agent this kit serves (its id from registration), or a function answering it (`undefined`
+   * while not yet registered: direct calls are then refused with 401 `direct_not_accepted`). A
+   * grant for another agent is refused with 401 `grant_wrong_agent`.
+   */
+  agentId: string | (() => string | undefined);
+  /**
+   * Redeem grants whose best voucher grew every this many ms (default 30_000). Keep it well below
+   * the broker's settlement grace period (120 s): a voucher redeemed after its grant settled is lost.
+   */
+  redeemIntervalMs?: number;
+  /**
+   * The seller's account key (`mk_…`). When given, the kit also reports the outcomes of direct calls
+   * to `POST {broker}/usage/reports` in batches, for the agent's trust metrics.
+   */
+  apiKey?: string;
+}
+
+/** What `kit.flush()` did. */
+export interface DirectFlushResult {
+  /** Grants whose best voucher the broker accepted. */
+  redeemed: number;
+  /** Redemptions that failed (network, broker errors); they are retried at the next round. */
+  failed: number;
+  /** Outcomes of direct calls the broker acknowledged. */
+  reported: number;
 }
 
 /** Options of `sellerKit`. */
@@ -57,7 +109,8 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
   /**
    * The broker's base URL (`https://broker.example`). Its keys are fetched from
    * `${broker}/.well-known/jwks.json` on the first call, kept, and fetched again when a call names
-   * an unknown key (at most every 30 s). Required unless `jwks` is given or `verify` is false.
+   * an unknown key (at most every 30 s). Required unless `jwks` is given or `verify` is false, and
+   * always with `direct` (vouchers are redeemed at `${broker}/grants/{id}/redeem`).
    */
   broker?: string;
   /** The seller's code, called once per valid call. */
@@ -69,7 +122,10 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
   input?: Schema;
   /** A fixed key set to verify with instead of fetching the broker's (offline use, tests). */
   jwks?: JsonWebKeySetLike;
-  /** The `fetch` used to load the broker's keys (default: the global `fetch`). */
+  /**
+   * The `fetch` used for the broker: its keys and, in direct mode, redemptions and usage reports
+   * (default: the global `fetch`). Each request times out after 10 s.
+   */
   fetch?: FetchLike;
   /**
    * How far a call's signed timestamp may be from the seller's clock, either way, in seconds
@@ -78,9 +134,16 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
   replayWindowSeconds?: number;
   /**
    * `false` accepts calls without checking the broker's signature: for local development only.
-   * The kit logs a loud warning when created this way. Default true.
+   * The kit logs a loud warning when created this way. Default true. It does not apply to direct
+   * calls, which are always checked: their grant and voucher are how the seller gets paid.
    */
   verify?: boolean;
+  /**
+   * Direct mode: also serve calls that carry a grant (`mercato-grant`) and a voucher
+   * (`mercato-voucher`) instead of the broker's signature, and redeem the vouchers at the broker.
+   * Needs `broker`. Without it, direct calls are refused with 401 `direct_not_accepted`.
+   */
+  direct?: SellerDirectOptions;
   /**
    * Sees every error the caller is not shown: a handler that threw (the caller gets a bare 500),
    * keys that could not be loaded, a failing `health()`. Default: `console.error`. May not throw

@@ -10,6 +10,7 @@ import {
 } from "../adapters/index.js";
 import {
   createSellerCore,
+  type DirectFlushResult,
   type SellerKitOptions,
   type SellerKitRequest,
   type SellerKitResponse,
@@ -32,10 +33,22 @@ export interface SellerKit {
   readonly fastify: SellerFastifyPlugin;
   /** The framework-free core every adapter wraps: one request in, one answer out. Never rejects. */
   handle(request: SellerKitRequest): Promise<SellerKitResponse>;
-  /** Call counts and latency since the kit was created. */
+  /** Call counts and latency since the kit was created (with `direct: {calls, refused, grants}` in direct mode). */
   stats(): SellerKitStats;
   /** The same figures in Prometheus text format (what the metrics endpoint serves). */
   prometheus(): string;
+  /**
+   * Direct mode: redeems now every grant whose best voucher grew and sends the buffered usage
+   * reports now, without waiting for the timer. Resolves when the broker has answered (or the
+   * requests failed, which `onError` sees). Resolves `{0, 0, 0}` without direct mode.
+   */
+  flush(): Promise<DirectFlushResult>;
+  /**
+   * Direct mode: stops the redemption timer and flushes once; call it on shutdown, after the server
+   * stopped taking calls. A direct call after it starts the timer again. The timer never keeps the
+   * process alive.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -53,8 +66,18 @@ export interface SellerKit {
  * that throws is answered 500 `INTERNAL_ERROR` without its message, unless it threw a `MercatoError`
  * with a 4xx status, which the caller gets as is.
  *
+ * **Direct mode** (`direct`): a POST carrying `mercato-grant` and `mercato-voucher` comes straight
+ * from a buyer, the broker off the path. The kit verifies the grant (the broker's signature, once
+ * per token; its agent must be `direct.agentId`) and the buyer's voucher, checks `call_id` is
+ * `{grant_id}:{sequence}`, admits the call by the grant ledger's rule (else 401/402/409 with
+ * `details.reason`), runs the handler and settles the call before answering; a call that ends after
+ * its `timeout_ms` is answered 504 `SELLER_TIMEOUT` and not owed. Every `redeemIntervalMs` it redeems
+ * each grant's best voucher at the broker (`kit.flush()` does it now, `kit.close()` on shutdown).
+ * Direct calls are checked even with `verify: false`: they are how the seller is paid.
+ *
  * @throws MercatoError `VALIDATION_ERROR` when an option is invalid (no `broker` nor `jwks` while
- * verifying, a `broker` that is not an http(s) URL, a non-positive window or body limit).
+ * verifying, a `broker` that is not an http(s) URL, a non-positive window or body limit, `direct`
+ * without `broker`, a bad `direct` option).
  *
  * @example
  * import { sellerKit } from "@mercato/seller-kit";
@@ -70,6 +93,15 @@ export interface SellerKit {
  * app.use("/agent", kit.express());                      // Express, before express.json()
  * await app.register(kit.fastify, { prefix: "/agent" }); // Fastify
  * Deno.serve(kit.fetch);                                 // Deno, Bun, workers, Hono
+ *
+ * // Direct mode: buyers call with a grant and vouchers; the kit redeems them at the broker.
+ * const direct = sellerKit({
+ *   broker: "https://broker.example",
+ *   direct: { agentId: "agent_4f9a2c1b7d", apiKey: process.env.MERCATO_API_KEY },
+ *   input: z.object({ symbol: z.string() }),
+ *   handler: async ({ symbol }, { direct }) => ({ symbol, grant: direct?.grantId }),
+ * });
+ * process.on("SIGTERM", () => server.close(() => direct.close())); // hand in the last vouchers
  */
 export function sellerKit<Schema extends StandardSchemaV1 = StandardSchemaV1>(
   options: SellerKitOptions<Schema>,
@@ -82,7 +114,9 @@ export function sellerKit<Schema extends StandardSchemaV1 = StandardSchemaV1>(
     express: () => express,
     fastify: createFastifyPlugin(core),
     handle: core.handle,
-    stats: () => core.meter.stats(),
+    stats: core.stats,
     prometheus: () => core.meter.prometheus(),
+    flush: core.flush,
+    close: core.close,
   };
 }

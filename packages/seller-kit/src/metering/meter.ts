@@ -14,6 +14,18 @@ export interface SellerKitStats {
   latency: LatencySummary;
   /** When counting started (the kit's creation), ISO 8601. */
   since: string;
+  /** Direct mode only: the direct calls among the figures above. */
+  direct?: DirectCallStats;
+}
+
+/** Direct calls (with a grant and a voucher), counted in {@link SellerKitStats} too. */
+export interface DirectCallStats {
+  /** Direct calls admitted by the ledger: they reached the handler and were settled. */
+  calls: number;
+  /** Direct calls refused before the handler (bad grant or voucher, replayed, unpaid, spent, …). */
+  refused: number;
+  /** Grants the kit keeps in memory until their best voucher is redeemed and they expire. */
+  grants: number;
 }
 
 /** The outcome of a call that reached the handler. */

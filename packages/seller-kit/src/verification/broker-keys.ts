@@ -15,10 +15,14 @@ export interface JsonWebKeySetLike {
   keys: readonly JsonWebKeyLike[];
 }
 
-/** The part of `fetch` the kit uses to load a broker's keys; the global `fetch` fits. */
+/**
+ * The part of `fetch` the kit uses to talk to the broker; the global `fetch` fits. Loading the
+ * broker's keys is a GET without `method` nor `body`; direct mode's redemptions and usage reports
+ * are POSTs with a JSON `body`.
+ */
 export type FetchLike = (
   url: string,
-  init: { headers: Record<string, string>; signal: AbortSignal },
+  init: { method?: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
 ) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
 
 /** Options of {@link createBrokerKeyResolver}. */
@@ -32,13 +36,19 @@ export interface BrokerKeyResolverOptions {
   now: () => number;
 }
 
-const JWKS_TIMEOUT_MS = 10_000;
+/** How long the kit waits for any answer of the broker. */
+export const BROKER_TIMEOUT_MS = 10_000;
 /** After a failed load, lookups fail at once for this long instead of asking the broker again. */
 const FAILED_LOAD_BACKOFF_MS = 1_000;
 
+/** The URL of a broker route: its base URL (trailing slashes ignored) and `path` (`/…`). */
+export function brokerUrl(broker: string, path: string): string {
+  return `${broker.replace(/\/+$/, "")}${path}`;
+}
+
 /** The URL of a broker's key set. */
 export function jwksUrl(broker: string): string {
-  return `${broker.replace(/\/+$/, "")}/.well-known/jwks.json`;
+  return brokerUrl(broker, "/.well-known/jwks.json");
 }
 
 /**
@@ -60,7 +70,7 @@ export function createBrokerKeyResolver(options: BrokerKeyResolverOptions): Call
     try {
       const response = await fetchKeys(url, {
         headers: { accept: "application/json" },
-        signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+        signal: AbortSignal.timeout(BROKER_TIMEOUT_MS),
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as Partial<JsonWebKeySetLike> | null;

@@ -4,6 +4,6 @@ export type {
   JsonWebKeyLike,
   JsonWebKeySetLike,
 } from "./broker-keys.js";
-export { createBrokerKeyResolver, jwksUrl } from "./broker-keys.js";
+export { BROKER_TIMEOUT_MS, brokerUrl, createBrokerKeyResolver, jwksUrl } from "./broker-keys.js";
 export type { ReplayGuard } from "./replay-guard.js";
 export { createReplayGuard } from "./replay-guard.js";
