@@ -275,6 +275,22 @@ describe("POST /usage/reports", () => {
     );
   });
 
+  it("takes a full batch of 1,000 reports in one request", async () => {
+    const grant = (await openGrant({ budget_usd: "5.00" })).json();
+    const reports = Array.from({ length: 1000 }, (_, i) => ({
+      agent_id: agentId,
+      grant_id: grant.grant_id,
+      sequence: 1_000_000 + i,
+      success: i % 3 !== 0,
+      response_time_ms: 3_599_999,
+      at: now(),
+    }));
+    const answer = await broker.call("POST", "/usage/reports", { key: accessKey, body: { reports } });
+    expect(answer.statusCode).toBe(200);
+    // budget / price = 250 of each kind.
+    expect(answer.json()).toEqual({ accepted: 500, ignored: 500 });
+  });
+
   it("does not count calls between accounts of one owner", async () => {
     const own = await broker.call("POST", "/grants", {
       key: seller.apiKey,

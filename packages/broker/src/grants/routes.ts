@@ -216,6 +216,8 @@ export const grantRoutes = [
     ].join("\n"),
     auth: "key",
     body: "UsageReport",
+    // 1,000 reports of about 200 bytes each.
+    bodyLimit: 512 * 1024,
     success: { status: 200, schema: "UsageReportResult", description: "How many outcomes were counted" },
     async handler({ deps, caller, body, reply }) {
       await enforceRateLimit(deps, caller.key, reply);

@@ -244,6 +244,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     app.route({
       method: route.method,
       url: route.url,
+      ...(route.bodyLimit !== undefined && { bodyLimit: Math.max(route.bodyLimit, options.bodyLimit ?? 0) }),
       handler: async (request, reply) => {
         if (route.auth === "admin") authenticateAdmin(request, deps);
         const caller =

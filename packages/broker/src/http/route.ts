@@ -102,6 +102,8 @@ export interface RouteSpec<
   success: { status: 200 | 201; schema: RN; description: string };
   /** Error codes this route answers with, besides the common ones. */
   errors?: ErrorCode[];
+  /** Largest body this route takes, bytes, when above the broker's (64 KiB by default). */
+  bodyLimit?: number;
   handler: (
     context: RouteContext<
       BN extends RequestName ? z.output<(typeof REQUEST_SCHEMAS)[BN]> : undefined,
