@@ -236,7 +236,8 @@ describe("direct mode, end to end", () => {
           timeout_ms: 5_000,
         }),
       });
-      return { status: response.status, json: (await response.json()) as Record<string, any> };
+      const json = (await response.json()) as { error: { details: Record<string, unknown> } };
+      return { status: response.status, json };
     };
     expect((await call(1, 0)).status).toBe(200);
     const forged = await call(2, PRICE_MICROS, await generateBuyerKeyPair());
