@@ -105,10 +105,11 @@ describe("grant schemas", () => {
     expect(CloseGrantRequest.safeParse({ owed_usd: "0.1", signature: SIG }).success).toBe(false);
   });
 
-  it("UsageReport: 1 to 1000 outcomes", () => {
+  it("UsageReport: 1 to 1000 outcomes, each naming its call by grant and sequence", () => {
     const report = {
       agent_id: "agent_seller01",
       grant_id: "grt_0123456789ab",
+      sequence: 7,
       success: true,
       response_time_ms: 120,
       at: "2026-03-01T12:05:00.000Z",
@@ -119,5 +120,7 @@ describe("grant schemas", () => {
     expect(UsageReport.safeParse({ reports: [] }).success).toBe(false);
     expect(UsageReport.safeParse({ reports: [{ ...report, response_time_ms: -1 }] }).success).toBe(false);
     expect(UsageReport.safeParse({ reports: [{ ...report, grant_id: undefined }] }).success).toBe(false);
+    expect(UsageReport.safeParse({ reports: [{ ...report, sequence: undefined }] }).success).toBe(false);
+    expect(UsageReport.safeParse({ reports: [{ ...report, sequence: 0 }] }).success).toBe(false);
   });
 });
