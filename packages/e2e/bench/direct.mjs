@@ -18,15 +18,10 @@ import { fileURLToPath } from "node:url";
 import { DIRECT_HEADERS, directCallId, formatVoucherHeader, voucherSigningInput } from "@mercato/protocol";
 import { createClient } from "@mercato/sdk";
 import { measure, runLoad, runLoops } from "./load.mjs";
-import { api, start, stopAll } from "./processes.mjs";
+import { api, positiveEnv, start, stopAll } from "./processes.mjs";
 
-const env = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-const CONNECTIONS = env("BENCH_CONNECTIONS", 32);
-const SECONDS = env("BENCH_SECONDS", 8);
+const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
+const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const ADMIN = "bench-admin-token-0001";
 const PRICE_MICROS = 1_000; // 0.001 USD a call
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));

@@ -51,3 +51,10 @@ export async function stopAll() {
 }
 
 export const fmt = (ms) => `${ms.toFixed(2)} ms`;
+
+/** A positive integer from the environment (a bench setting), or `fallback`. */
+export function positiveEnv(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}

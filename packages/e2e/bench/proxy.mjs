@@ -11,16 +11,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
 import { measure, runLoad } from "./load.mjs";
-import { api, fmt, start, stopAll } from "./processes.mjs";
+import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 
-const env = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-const CONNECTIONS = env("BENCH_CONNECTIONS", 32);
-const LATENCY_CONNECTIONS = env("BENCH_LATENCY_CONNECTIONS", 1);
-const SECONDS = env("BENCH_SECONDS", 8);
+const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
+const LATENCY_CONNECTIONS = positiveEnv("BENCH_LATENCY_CONNECTIONS", 1);
+const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"));

@@ -10,15 +10,10 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { runLoad } from "./load.mjs";
-import { api, fmt, start, stopAll } from "./processes.mjs";
+import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 
-const positive = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-const CONNECTIONS = positive("BENCH_CONNECTIONS", 48);
-const SECONDS = positive("BENCH_SECONDS", 8);
+const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 48);
+const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const COUNTS = (process.env.BENCH_BROKERS ?? "1,2,3").split(",").map(Number);
 const ADMIN = "bench-admin-token-0001";
 const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
