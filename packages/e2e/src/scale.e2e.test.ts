@@ -1,11 +1,12 @@
 // Three broker processes on one PostgreSQL database and one Redis, behind no balancer: the test
 // spreads calls over them itself. Concurrent invokes for one buyer wallet through all three never
 // overdraw it nor charge twice, a rate limit holds across them, a revocation through one is seen by
-// the others at once, and the ledger audit is clean.
+// the others at once, a direct-mode grant redeemed and closed through different brokers is settled
+// once while all three sweep, and the ledger audit is clean.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { formatUsd, parseUsd } from "@mercato/protocol";
+import { formatUsd, generateBuyerKeyPair, parseUsd, signVoucher } from "@mercato/protocol";
 import { sellerKit } from "@mercato/seller-kit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,6 +54,8 @@ function startBrokerProcess(): Promise<{ process: ChildProcess; url: string }> {
       MERCATO_REDIS_URL: REDIS_URL,
       MERCATO_REDIS_PREFIX: `mercato-scale-${RUN}:`,
       LOG_LEVEL: "warn",
+      // Direct-mode grants settle a second after their close (every broker sweeps every 5 s).
+      MERCATO_GRANT_GRACE_S: "1",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -225,6 +228,55 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
       expect(refused.json.error.code).toBe("INVALID_API_KEY");
     }
   });
+
+  it("settles a grant redeemed and closed through different brokers once, while all three sweep", async () => {
+    const buyer = (await api(on(0), "POST", "/accounts", { body: { name: "Direct buyer" } })).json;
+    await api(on(0), "POST", "/topups", { key: buyer.api_key, body: { amount_usd: "10.00" } });
+    const keys = await generateBuyerKeyPair();
+    const opened = await api(on(0), "POST", "/grants", {
+      key: buyer.api_key,
+      body: { agent_id: agentId, budget_usd: "2.00", ttl_s: 600, buyer_public_key: keys.publicKey },
+    });
+    expect(opened.status).toBe(201);
+    const grantId = opened.json.grant_id as string;
+    const price = parseUsd(PRICE);
+    const voucher = async (sequence: number, calls: bigint) => {
+      const signed = await signVoucher(
+        { grantId, sequence, owedMicros: Number(calls * price) },
+        keys.privateKey,
+      );
+      return { sequence, owed_usd: formatUsd(calls * price), signature: signed.signature };
+    };
+    // The seller's redemptions reach two brokers at once; the highest counts.
+    const [high, low] = await Promise.all([
+      api(on(1), "POST", `/grants/${grantId}/redeem`, { body: await voucher(4, 3n) }),
+      api(on(2), "POST", `/grants/${grantId}/redeem`, { body: await voucher(3, 2n) }),
+    ]);
+    expect([high.status, low.status]).toEqual([200, 200]);
+    const closed = await api(on(2), "POST", `/grants/${grantId}/close`, {
+      key: buyer.api_key,
+      body: await voucher(6, 4n),
+    });
+    expect(closed.json).toMatchObject({ status: "closed", redeemed_usd: "0.800000" });
+    let settled: Record<string, string> | undefined;
+    for (let i = 0; i < 100 && !settled; i++) {
+      const grant = (await api(on(i), "GET", `/grants/${grantId}`, { key: buyer.api_key })).json;
+      if (grant.settled_at) settled = grant;
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(settled).toMatchObject({ captured_usd: "0.800000" });
+    for (let n = 0; n < 3; n++) {
+      expect((await api(on(n), "GET", "/balance", { key: buyer.api_key })).json).toMatchObject({
+        available_usd: "9.200000",
+        held_usd: "0.000000",
+      });
+    }
+    const charge = (await api(on(1), "GET", `/transactions/${grantId}`, { key: buyer.api_key })).json;
+    expect(charge).toMatchObject({ status: "completed", amount_usd: "0.800000", fee_usd: "0.080000" });
+    const late = await api(on(0), "POST", `/grants/${grantId}/redeem`, { body: await voucher(7, 5n) });
+    expect(late.status).toBe(409);
+    expect(late.json.error.details.reason).toBe("grant_settled");
+  }, 40_000);
 
   it("leaves the ledger audit clean, as every broker sees it", async () => {
     for (let n = 0; n < 3; n++) {
