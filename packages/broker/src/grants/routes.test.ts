@@ -121,6 +121,33 @@ describe("POST /grants", () => {
     expect((await openGrant({ budget_usd: "0.50" }, capped.json().api_key)).statusCode).toBe(201);
   });
 
+  it("opens one grant per Idempotency-Key, holding the budget once however often it is retried", async () => {
+    const body = { agent_id: agentId, budget_usd: "1.00", ttl_s: 600, buyer_public_key: buyerKey.publicKey };
+    const headers = { "idempotency-key": "open-grant-1" };
+    const first = await broker.call("POST", "/grants", { key: accessKey, body, headers });
+    const again = await broker.call("POST", "/grants", { key: accessKey, body, headers });
+    expect(first.statusCode).toBe(201);
+    expect(again.statusCode).toBe(201);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.json().grant_id).toBe(first.json().grant_id);
+    expect(again.json().token).toBe(first.json().token);
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.000000", held_usd: "1.000000" });
+    const other = await broker.call("POST", "/grants", {
+      key: accessKey,
+      body: { ...body, budget_usd: "2.00" },
+      headers,
+    });
+    expect(other.statusCode).toBe(409);
+    expect(other.json().error.details.grant_id).toBe(first.json().grant_id);
+    const bad = await broker.call("POST", "/grants", {
+      key: accessKey,
+      body,
+      headers: { "idempotency-key": "" },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(await balance(buyer.apiKey)).toMatchObject({ held_usd: "1.000000" });
+  });
+
   it("opens with an account key too", async () => {
     expect((await openGrant({}, buyer.apiKey)).statusCode).toBe(201);
   });
@@ -184,6 +211,21 @@ describe("redeeming, closing and settling", () => {
     });
     expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.780000", held_usd: "0.000000" });
     expect((await balance(seller.apiKey)).earnings_usd).toBe("0.198000");
+  });
+
+  it("takes at most 120 redemptions of a grant a minute", async () => {
+    const grant = (await openGrant()).json();
+    const body = await voucherBody(grant.grant_id, 2, PRICE);
+    for (let i = 0; i < 120; i++) {
+      const answer = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, { body });
+      expect(answer.statusCode).toBe(200);
+    }
+    const limited = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, { body });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.message).toContain("Redemptions of this grant may make 120 calls per minute");
+    expect(limited.headers["retry-after"]).toBeDefined();
+    broker.clock.advance(60_000);
+    expect((await broker.call("POST", `/grants/${grant.grant_id}/redeem`, { body })).statusCode).toBe(200);
   });
 
   it("refuses forged, foreign and over-budget vouchers, and changes nothing", async () => {

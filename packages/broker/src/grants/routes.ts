@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   directError,
   formatUsd,
@@ -7,6 +8,7 @@ import {
   parseUsd,
   verifyVoucher,
 } from "@mercato/protocol";
+import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
@@ -15,6 +17,13 @@ import type { GrantRecord, GrantVoucherRecord, NewGrant } from "../store/types.j
 import { presentGrant } from "./presenters.js";
 
 const GrantParams = z.object({ id: z.string().max(100).describe("Grant id (grt_…)") });
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/**
+ * Redemptions one grant may take per minute: the seller kit redeems a grant every 30 s and once
+ * more near its expiry. The route needs no key, so this bounds the signature checks anyone can make
+ * the broker do against one grant.
+ */
+const REDEMPTIONS_PER_MINUTE = 120;
 
 /**
  * A grant's hold outlives its settlement time by this much: the hold sweeper must never void what
@@ -38,6 +47,8 @@ export const grantRoutes = [
       "",
       "Authenticate with the agent's access key (its spend cap then covers the budget) or an account key. The broker holds `budget_usd` on your wallet (refused like any hold: INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) and answers the grant with its token, signed with the broker's key, at the agent's current price, which stays the grant's price for its life. The budget must pay for at least one call.",
       "",
+      "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key answers the grant the first request opened, and never holds the budget twice; the same key with another body is a CONFLICT.",
+      "",
       "Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.",
     ].join("\n"),
     auth: "key",
@@ -48,6 +59,7 @@ export const grantRoutes = [
       "AGENT_NOT_PURCHASED",
       "INSUFFICIENT_FUNDS",
       "SPEND_CAP_EXCEEDED",
+      "CONFLICT",
     ],
     success: { status: 201, schema: "Grant", description: "The grant, with its signed token" },
     async handler({ deps, caller, body, request, reply }) {
@@ -75,7 +87,13 @@ export const grantRoutes = [
       }
       const issued = deps.clock.now();
       const expires = new Date(issued.getTime() + body.ttl_s * 1000);
-      const id = newId("grt");
+      const idempotencyKey = request.headers["idempotency-key"];
+      const id =
+        idempotencyKey === undefined ? newId("grt") : idempotentGrantId(key.accountId, idempotencyKey);
+      if (idempotencyKey !== undefined) {
+        const earlier = await deps.store.getGrant(id);
+        if (earlier) return replayedGrant(deps, earlier, body, reply);
+      }
       const payload: GrantPayloadValue = {
         grant_id: id,
         agent_id: agent.id,
@@ -92,7 +110,7 @@ export const grantRoutes = [
       // Signed first: a hold is only placed for a grant the broker could sign.
       const { token } = await deps.signer.signGrant(payload);
       const dailyCap = await deps.fraud.dailyCap(key.accountId, issued.getTime());
-      await deps.store.hold({
+      const held = await deps.store.hold({
         id,
         buyerId: key.accountId,
         sellerAccountId: agent.ownerId,
@@ -103,6 +121,16 @@ export const grantRoutes = [
         expiresAt: new Date(expires.getTime() + HOLD_MARGIN_MS).toISOString(),
         at: issued.toISOString(),
       });
+      if (held.replayed) {
+        // Another request with this Idempotency-Key placed the hold: its grant, once recorded.
+        const earlier = await deps.store.getGrant(id);
+        if (earlier) return replayedGrant(deps, earlier, body, reply);
+        throw new MercatoError(
+          "CONFLICT",
+          "A grant with this Idempotency-Key is being opened by another request: retry in a moment",
+          { details: { grant_id: id } },
+        );
+      }
       const grant: NewGrant = {
         id,
         agentId: agent.id,
@@ -160,16 +188,22 @@ export const grantRoutes = [
     description: [
       DIRECT_DOC,
       "",
-      "The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.",
+      "The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most 120 redemptions a minute (RATE_LIMITED). The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.",
     ].join("\n"),
     auth: "none",
     params: GrantParams,
     body: "RedeemGrantRequest",
-    errors: ["NOT_FOUND", "UNAUTHENTICATED", "BUDGET_EXCEEDED", "CONFLICT"],
+    errors: ["NOT_FOUND", "UNAUTHENTICATED", "BUDGET_EXCEEDED", "CONFLICT", "RATE_LIMITED"],
     success: { status: 200, schema: "Grant", description: "The grant as it stands" },
-    async handler({ deps, params, body }) {
+    async handler({ deps, params, body, reply }) {
       const grant = await deps.store.getGrant(params.id);
       if (!grant) throw new MercatoError("NOT_FOUND", `No grant ${params.id}`);
+      await enforceRateLimit(
+        deps,
+        { id: `redeem:${grant.id}`, rateLimit: REDEMPTIONS_PER_MINUTE },
+        reply,
+        "Redemptions of this grant",
+      );
       const recorded = await recordVoucher(deps, grant, body);
       return presentGrant(recorded, deps.clock.now().toISOString());
     },
@@ -257,6 +291,52 @@ export const grantRoutes = [
     },
   }),
 ];
+
+/**
+ * The id of the grant an `Idempotency-Key` opens: derived from the account and the key, so that a
+ * retry, even one that reaches another broker, finds the first request's hold and grant.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` for a malformed key or several headers.
+ */
+function idempotentGrantId(accountId: string, idempotencyKey: string | string[]): string {
+  if (typeof idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      "Send one Idempotency-Key header of 1 to 255 printable ASCII characters",
+    );
+  }
+  const digest = createHash("sha256").update(`grant\n${accountId}\n${idempotencyKey}`).digest();
+  let id = "grt_";
+  for (let i = 0; i < 24; i++) id += ID_ALPHABET[(digest[i] as number) % 32];
+  return id;
+}
+const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+/**
+ * The answer to a retried `POST /grants`: the grant the first request opened, when the retry asks
+ * for the same grant.
+ *
+ * @throws MercatoError `CONFLICT` when the key opened a grant with another agent, budget, life or buyer key.
+ */
+function replayedGrant(
+  deps: BrokerDeps,
+  grant: GrantRecord,
+  body: { agent_id: string; budget_usd: string | number; ttl_s: number; buyer_public_key: string },
+  reply: FastifyReply,
+) {
+  const same =
+    grant.agentId === body.agent_id &&
+    grant.budgetMicros === Number(parseUsd(body.budget_usd)) &&
+    Date.parse(grant.expiresAt) - Date.parse(grant.issuedAt) === body.ttl_s * 1000 &&
+    grant.buyerPublicKey === body.buyer_public_key;
+  if (!same) {
+    throw new MercatoError("CONFLICT", "This Idempotency-Key already opened a different grant", {
+      details: { grant_id: grant.id },
+    });
+  }
+  reply.header("idempotent-replayed", "true");
+  return presentGrant(grant, deps.clock.now().toISOString());
+}
 
 /**
  * The grant, when the caller's account is its buyer (or, with `either`, the agent's owner);

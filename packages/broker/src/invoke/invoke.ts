@@ -28,8 +28,10 @@ export interface InvokeCall {
  */
 export async function enforceRateLimit(
   deps: BrokerDeps,
-  key: ApiKeyRecord,
+  key: Pick<ApiKeyRecord, "id" | "rateLimit">,
   reply: FastifyReply,
+  /** Who is limited, in the refusal's message. */
+  subject = "This key",
 ): Promise<void> {
   const limit = key.rateLimit ?? deps.config.invoke.defaultRateLimit;
   const decision: RateDecision = await deps.rateLimiter.consume(key.id, limit, deps.clock.now().getTime());
@@ -42,7 +44,7 @@ export async function enforceRateLimit(
     reply.header("retry-after", retryAfter);
     throw new MercatoError(
       "RATE_LIMITED",
-      `This key may make ${decision.limit} calls per minute; retry in ${retryAfter} s`,
+      `${subject} may make ${decision.limit} calls per minute; retry in ${retryAfter} s`,
       {
         details: { limit_per_minute: decision.limit, retry_after_s: retryAfter },
       },

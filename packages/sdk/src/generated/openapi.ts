@@ -434,6 +434,8 @@ export interface paths {
          *
          *     Authenticate with the agent's access key (its spend cap then covers the budget) or an account key. The broker holds `budget_usd` on your wallet (refused like any hold: INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) and answers the grant with its token, signed with the broker's key, at the agent's current price, which stays the grant's price for its life. The budget must pay for at least one call.
          *
+         *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key answers the grant the first request opened, and never holds the budget twice; the same key with another body is a CONFLICT.
+         *
          *     Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.
          */
         post: operations["createGrant"];
@@ -476,7 +478,7 @@ export interface paths {
          * Hand in the best voucher of a grant (the seller)
          * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
          *
-         *     The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.
+         *     The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most 120 redemptions a minute (RATE_LIMITED). The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.
          */
         post: operations["redeemGrant"];
         delete?: never;
@@ -2296,7 +2298,7 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, AGENT_NOT_PURCHASED, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED. */
+            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, AGENT_NOT_PURCHASED, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT. */
             default: {
                 headers: {
                     [name: string]: unknown;
