@@ -1,4 +1,4 @@
-import { formatUsd } from "@mercato/protocol";
+import { formatUsd, isMercatoError } from "@mercato/protocol";
 import type { FetchFunction, Requester } from "../client/request.js";
 import { createUsageReporter } from "./reports.js";
 import {
@@ -8,6 +8,9 @@ import {
   type OpenSessionOptions,
   type PooledSession,
 } from "./session.js";
+
+/** Failures after which a request may have been carried out: the broker could not answer, or failed. */
+const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set(["SERVICE_UNAVAILABLE", "INTERNAL_ERROR"]);
 
 /** What direct mode needs from its client. */
 export interface DirectDeps {
@@ -50,10 +53,18 @@ export function createDirect(deps: DirectDeps): Direct {
         fetch: deps.fetch,
         timeoutMs: deps.timeoutMs,
         openGrant: (body, signal) =>
-          deps.withAccessKey(agentId, async (accessKey) => ({
-            accessKey,
-            grant: await request("post", "/grants", { body }, { apiKey: accessKey, signal }),
-          })),
+          deps.withAccessKey(agentId, async (accessKey) => {
+            // One Idempotency-Key per grant: when the broker's answer is lost, the retry is answered
+            // the grant the first request opened, and the budget is held once.
+            const headers = { "idempotency-key": `grant-${globalThis.crypto.randomUUID()}` };
+            const post = () => request("post", "/grants", { body }, { apiKey: accessKey, signal, headers });
+            try {
+              return { accessKey, grant: await post() };
+            } catch (error) {
+              if (signal?.aborted || !isMercatoError(error) || !OUTCOME_UNKNOWN.has(error.code)) throw error;
+              return { accessKey, grant: await post() };
+            }
+          }),
         closeGrant: (grantId, body, accessKey) =>
           request("post", "/grants/{id}/close", { params: { id: grantId }, body }, { apiKey: accessKey }),
         report: reporter.add,

@@ -133,6 +133,26 @@ describe("a direct session", () => {
     expect(await client.accessKeys.get(agentId)).toMatch(/^sk_live_/);
   });
 
+  it("holds the budget once when the broker's answer to opening the grant is lost", async () => {
+    let lost = 0;
+    const losing: FetchFunction = async (url, init) => {
+      const response = await fetch(url, init);
+      if (init.method === "POST" && new URL(url).pathname === "/grants" && lost++ === 0) {
+        // The broker opened the grant, but its answer never arrives.
+        throw new TypeError("fetch failed");
+      }
+      return response;
+    };
+    const { agentId, client } = await setUp("0.01", undefined, losing);
+    const session = client.openSession(agentId, { budgetUsd: "0.50" });
+    const answer = await session.call("a");
+    expect(lost).toBe(2);
+    expect(await client.balance()).toMatchObject({ available_usd: "99.500000", held_usd: "0.500000" });
+    await session.close();
+    await settled(client, answer.grantId);
+    expect(await client.balance()).toMatchObject({ available_usd: "99.990000", held_usd: "0.000000" });
+  });
+
   it("serializes its calls: concurrent calls of one session never meet at the seller", async () => {
     const { seller, agentId, client } = await setUp("0.01", () => ({ delayMs: 30 }));
     const session = client.openSession(agentId, { budgetUsd: "1.00" });
