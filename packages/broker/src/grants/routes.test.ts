@@ -333,6 +333,31 @@ describe("POST /usage/reports", () => {
     expect(answer.json()).toEqual({ accepted: 500, ignored: 500 });
   });
 
+  it("stops counting a grant's reports a day after it settled", async () => {
+    const grant = (await openGrant()).json();
+    await broker.call("POST", `/grants/${grant.grant_id}/close`, { key: accessKey, body: {} });
+    await settle(GRACE_MS);
+    const report = (sequence: number) => ({
+      agent_id: agentId,
+      grant_id: grant.grant_id,
+      sequence,
+      success: true,
+      response_time_ms: 5,
+      at: now(),
+    });
+    const late = await broker.call("POST", "/usage/reports", {
+      key: accessKey,
+      body: { reports: [report(1)] },
+    });
+    expect(late.json()).toEqual({ accepted: 1, ignored: 0 });
+    broker.clock.advance(24 * 60 * 60_000);
+    const tooLate = await broker.call("POST", "/usage/reports", {
+      key: accessKey,
+      body: { reports: [report(2)] },
+    });
+    expect(tooLate.json()).toEqual({ accepted: 0, ignored: 1 });
+  });
+
   it("does not count calls between accounts of one owner", async () => {
     const own = await broker.call("POST", "/grants", {
       key: seller.apiKey,

@@ -15,6 +15,7 @@ import { newId } from "../ids.js";
 import { enforceRateLimit } from "../invoke/invoke.js";
 import type { GrantRecord, GrantVoucherRecord, NewGrant } from "../store/types.js";
 import { presentGrant } from "./presenters.js";
+import { REPORTS_WINDOW_MS } from "./settle.js";
 
 const GrantParams = z.object({ id: z.string().max(100).describe("Grant id (grt_…)") });
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -246,7 +247,7 @@ export const grantRoutes = [
     description: [
       "The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.",
       "",
-      "Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.",
+      "Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, reports arriving more than a day after the grant settled, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.",
     ].join("\n"),
     auth: "key",
     body: "UsageReport",
@@ -261,16 +262,18 @@ export const grantRoutes = [
           grants.set(report.grant_id, await deps.store.getGrant(report.grant_id));
       }
       const account = caller.key.accountId;
+      const counted = new Date(deps.clock.now().getTime() - REPORTS_WINDOW_MS).toISOString();
       const eligible = body.reports.filter((report) => {
         const grant = grants.get(report.grant_id);
         return (
           grant !== undefined &&
+          (grant.settledAt === null || grant.settledAt > counted) &&
           grant.agentId === report.agent_id &&
           (grant.buyerId === account || grant.sellerAccountId === account) &&
           grant.buyerId !== grant.sellerAccountId
         );
       });
-      const counted = await deps.store.countGrantReports(
+      const fresh = await deps.store.countGrantReports(
         eligible.map((report) => ({
           grantId: report.grant_id,
           sequence: report.sequence,
@@ -279,7 +282,7 @@ export const grantRoutes = [
       );
       let accepted = 0;
       eligible.forEach((report, index) => {
-        if (!counted[index]) return;
+        if (!fresh[index]) return;
         accepted++;
         deps.invoke.outcomes.record({
           agentId: report.agent_id,

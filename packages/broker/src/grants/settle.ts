@@ -54,3 +54,14 @@ export async function settleDueGrants(
   }
   return settled;
 }
+
+/**
+ * How long after its settlement a grant's usage reports still count. Past it they are ignored, and
+ * the sweeper drops what it remembered of them (`pruneGrantReports`).
+ */
+export const REPORTS_WINDOW_MS = 24 * 60 * 60_000;
+
+/** Drops the remembered reports of grants settled more than {@link REPORTS_WINDOW_MS} ago. */
+export function pruneGrantReports(store: Store, now: string, limit = 500): Promise<number> {
+  return store.pruneGrantReports(new Date(Date.parse(now) - REPORTS_WINDOW_MS).toISOString(), limit);
+}

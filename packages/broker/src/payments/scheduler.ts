@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../clock.js";
-import { settleDueGrants } from "../grants/settle.js";
+import { pruneGrantReports, settleDueGrants } from "../grants/settle.js";
 import type { Store } from "../store/types.js";
 import type { PaymentProvider } from "./provider.js";
 import { payoutProviderOf, runSettlements, utcDate } from "./settlements.js";
@@ -69,6 +69,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // never voids what a grant's vouchers owe (unless grants went unsettled for that long).
       const settled = await settleDueGrants(store, clock.now().toISOString(), grantGraceMs);
       if (settled > 0) log.info({ settled }, "settled direct-mode grants");
+      await pruneGrantReports(store, clock.now().toISOString());
     } catch (error) {
       log.error({ err: error }, "grant settlement sweep failed");
     }

@@ -228,5 +228,28 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 3, reportedFailures: 1 });
       expect(await store.countGrantReports([])).toEqual([]);
     });
+
+    it("drops the remembered reports of grants settled long enough ago, once each", async () => {
+      const old = await open(USD);
+      const recent = await open(USD);
+      const reportsOf = (grantId: string, from: number) =>
+        Array.from({ length: 3 }, (_, i) => ({ grantId, sequence: from + i, success: true }));
+      await store.countGrantReports([...reportsOf(old.id, 1), ...reportsOf(recent.id, 1)]);
+      for (const [grant, when] of [
+        [old, at(10)],
+        [recent, at(1000)],
+      ] as const) {
+        await store.closeGrant(grant.id, when);
+        await settleGrant(store, grant.id, when);
+      }
+      expect(await store.pruneGrantReports(at(9), 10)).toBe(0);
+      expect(await store.pruneGrantReports(at(500), 10)).toBe(1);
+      expect(await store.pruneGrantReports(at(500), 10)).toBe(0);
+      // The recent grant still knows its reported calls; the old one's memory is gone (its reports
+      // no longer count anyway), its counters stay.
+      expect(await store.countGrantReports(reportsOf(recent.id, 1))).toEqual([false, false, false]);
+      expect(await store.getGrant(old.id)).toMatchObject({ reportedSuccesses: 3 });
+      expect(await store.pruneGrantReports(at(2000), 10)).toBe(1);
+    });
   });
 }

@@ -566,4 +566,10 @@ export interface GrantStore {
    * Reports of unknown grants are not counted.
    */
   countGrantReports(reports: GrantReportRecord[]): Promise<boolean[]>;
+  /**
+   * Drops the remembered reports of grants settled at or before `settledBefore` (at most `limit`
+   * grants a run; returns how many): reports of those grants no longer count (`REPORTS_WINDOW_MS`),
+   * so nothing needs them to tell a repeat.
+   */
+  pruneGrantReports(settledBefore: string, limit: number): Promise<number>;
 }

@@ -522,7 +522,7 @@ export interface paths {
          * Report the outcomes of direct calls, for the agents' metrics
          * @description The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.
          *
-         *     Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.
+         *     Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, reports arriving more than a day after the grant settled, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.
          */
         post: operations["reportUsage"];
         delete?: never;

@@ -25,11 +25,13 @@ export const GRANTS_SCHEMA = `
     settled_at TEXT,
     captured_micros BIGINT,
     reported_successes BIGINT NOT NULL DEFAULT 0,
-    reported_failures BIGINT NOT NULL DEFAULT 0
+    reported_failures BIGINT NOT NULL DEFAULT 0,
+    reports_pruned BOOLEAN NOT NULL DEFAULT false
   );
   CREATE INDEX grants_by_buyer ON grants (buyer_id, issued_at);
   CREATE INDEX grants_unsettled_by_expiry ON grants (expires_at) WHERE settled_at IS NULL;
   CREATE INDEX grants_unsettled_by_close ON grants (closed_at) WHERE settled_at IS NULL AND closed_at IS NOT NULL;
+  CREATE INDEX grants_reports_to_prune ON grants (settled_at) WHERE settled_at IS NOT NULL AND NOT reports_pruned;
 
   CREATE TABLE grant_reports (
     grant_id TEXT NOT NULL REFERENCES grants(id),
@@ -126,6 +128,22 @@ export function createPgGrants(db: PgDb): GrantStore {
         [before, limit],
       );
       return rows.map((row) => row.id);
+    },
+
+    async pruneGrantReports(settledBefore, limit) {
+      return db.transaction(async (tx) => {
+        // SKIP LOCKED: brokers pruning at once take different grants.
+        const grants = await tx.query<{ id: string }>(
+          `SELECT id FROM grants WHERE settled_at IS NOT NULL AND NOT reports_pruned AND settled_at <= $1
+           ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          [settledBefore, limit],
+        );
+        const ids = grants.map((grant) => grant.id);
+        if (ids.length === 0) return 0;
+        await tx.run("DELETE FROM grant_reports WHERE grant_id = ANY($1)", [ids]);
+        await tx.run("UPDATE grants SET reports_pruned = true WHERE id = ANY($1)", [ids]);
+        return ids.length;
+      });
     },
 
     async countGrantReports(reports) {

@@ -33,12 +33,15 @@ export const GRANTS_MIGRATION = {
       settled_at TEXT,
       captured_micros INTEGER,
       reported_successes INTEGER NOT NULL DEFAULT 0,
-      reported_failures INTEGER NOT NULL DEFAULT 0
+      reported_failures INTEGER NOT NULL DEFAULT 0,
+      -- 1 once its grant_reports rows were dropped (a day after settlement: no report counts then).
+      reports_pruned INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX grants_by_buyer ON grants (buyer_id, issued_at);
     -- The sweeper's two questions: open grants past expiry, closed grants past their grace.
     CREATE INDEX grants_unsettled_by_expiry ON grants (expires_at) WHERE settled_at IS NULL;
     CREATE INDEX grants_unsettled_by_close ON grants (closed_at) WHERE settled_at IS NULL AND closed_at IS NOT NULL;
+    CREATE INDEX grants_reports_to_prune ON grants (settled_at) WHERE settled_at IS NOT NULL AND reports_pruned = 0;
 
     CREATE TABLE grant_reports (
       grant_id TEXT NOT NULL REFERENCES grants(id),
@@ -79,6 +82,20 @@ export function createSqliteGrants(
       counted.push(inserted === 1);
     }
     return counted;
+  });
+
+  const pruneReports = db.transaction((settledBefore: string, limit: number): number => {
+    const ids = prepare(
+      `SELECT id FROM grants WHERE settled_at IS NOT NULL AND reports_pruned = 0 AND settled_at <= ?
+       ORDER BY settled_at LIMIT ?`,
+    )
+      .pluck()
+      .all(settledBefore, limit) as string[];
+    for (const id of ids) {
+      prepare("DELETE FROM grant_reports WHERE grant_id = ?").run(id);
+      prepare("UPDATE grants SET reports_pruned = 1 WHERE id = ?").run(id);
+    }
+    return ids.length;
   });
 
   return {
@@ -160,6 +177,10 @@ export function createSqliteGrants(
 
     async countGrantReports(reports) {
       return countReports(reports);
+    },
+
+    async pruneGrantReports(settledBefore, limit) {
+      return pruneReports(settledBefore, limit);
     },
   };
 }
