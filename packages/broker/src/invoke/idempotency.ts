@@ -1,3 +1,24 @@
+import { MercatoError } from "@mercato/protocol";
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The request's `Idempotency-Key` header (invokes, grants), or undefined without one.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` for several headers, or a key that is not 1 to 255
+ *   printable ASCII characters.
+ */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== "string") {
+    throw new MercatoError("VALIDATION_ERROR", "Send one Idempotency-Key header, not several");
+  }
+  if (!IDEMPOTENCY_KEY.test(header)) {
+    throw new MercatoError("VALIDATION_ERROR", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+  }
+  return header;
+}
+
 /** The first outcome of an idempotent invoke: the answer it sent, or the error it answered with. */
 export type InvokeOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

@@ -11,7 +11,6 @@ import type { SellerCallResult } from "./seller-client.js";
 
 /** A hold outlives its call's timeout by this much, so that only a stalled broker lets one expire. */
 const HOLD_MARGIN_MS = 5 * 60_000;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** One invoke, authenticated and authorised. */
 export interface InvokeCall {
@@ -58,19 +57,17 @@ export async function enforceRateLimit(
  * never charged again. The transaction id is derived from the buyer, the agent and the key, so
  * even a retry that outlived the broker's memory cannot place a second hold.
  *
- * @throws MercatoError `VALIDATION_ERROR` (malformed key), `CONFLICT` (the key was used for another
+ * @throws MercatoError `CONFLICT` (the key was used for another
  *   request, or its answer is no longer kept), or whatever the first call answered.
  */
 export async function invokeIdempotent(
   deps: BrokerDeps,
   call: InvokeCall,
+  /** Checked by `idempotencyKeyOf`. */
   idempotencyKey: string,
   fingerprint: string,
   reply: FastifyReply,
 ): Promise<InvokeAnswer> {
-  if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    throw new MercatoError("VALIDATION_ERROR", "Idempotency-Key must be 1 to 255 printable ASCII characters");
-  }
   const scope = `${call.key.accountId}\n${call.agent.id}\n${idempotencyKey}`;
   const transactionId = `txn_${createHash("sha256").update(scope).digest("base64url").slice(0, 32)}`;
   const run = deps.invoke.idempotency.run(

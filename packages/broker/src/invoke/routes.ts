@@ -14,6 +14,7 @@ import { generateApiKey } from "../auth/api-keys.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
+import { idempotencyKeyOf } from "./idempotency.js";
 import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
 
@@ -164,11 +165,8 @@ async function invoke({
     });
   }
   const call = { key, agent, input: body.input, timeoutMs };
-  const idempotencyKey = request.headers["idempotency-key"];
+  const idempotencyKey = idempotencyKeyOf(request.headers["idempotency-key"]);
   if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
-  if (typeof idempotencyKey !== "string") {
-    throw new MercatoError("VALIDATION_ERROR", "Send one Idempotency-Key header, not several");
-  }
   const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
   return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
 }
