@@ -82,4 +82,4 @@ it("runs the whole market, pays the best seller per success, audits clean and le
   for (const url of [broker, ...sellers]) expect(await refused(`${url}/health`), url).toBe(true);
   const dir = /removed (\S+)\.$/m.exec(stdout)?.[1];
   expect(dir !== undefined && !existsSync(dir)).toBe(true);
-}, 60_000);
+}, 300_000);

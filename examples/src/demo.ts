@@ -26,11 +26,11 @@ import { failsAt, parseRatePpm } from "./sellers/run-seller.js";
 import { sentimentScorerManifest } from "./sellers/sentiment-scorer.js";
 
 /** How long a child process may take to print its `listening on` line. */
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
 /** How long a child may take to exit after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 5_000;
 /** How long to wait for the broker's metrics to show the market's calls. */
-const METRICS_TIMEOUT_MS = 15_000;
+const METRICS_TIMEOUT_MS = 60_000;
 /** Calls the market makes to each summarizer, and to each other seller. */
 const SUMMARIZER_HISTORY = 200;
 const OTHER_HISTORY = 30;

@@ -75,6 +75,8 @@ function startBrokerProcess(): Promise<{ process: ChildProcess; url: string }> {
 }
 
 const api = brokerRequest;
+/** How long a broker keeps a key it looked up (the key cache's default). */
+const KEY_CACHE_TTL_MS = 5_000;
 
 const on = (n: number) => brokers[n % brokers.length]?.url ?? "";
 
@@ -92,7 +94,7 @@ beforeAll(async () => {
     }),
     "node",
   );
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(
@@ -107,7 +109,7 @@ afterAll(async () => {
   );
   await seller?.close();
   await admin(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-}, 60_000);
+});
 
 describe("three brokers on one PostgreSQL and one Redis", () => {
   let buyerKey = "";
@@ -189,19 +191,22 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
     expect(
       (await api(on(0), "POST", "/topups", { key: buyerKey, body: { amount_usd: "100.00" } })).status,
     ).toBe(201);
+    // Two calls a minute: the allowance refills one call every 30 s, far longer than the burst below
+    // takes even on a busy machine, so exactly two are let through. Limits kept per broker would let
+    // two through on each broker: six.
     const limited = await api(on(1), "POST", "/purchase", {
       key: buyerKey,
-      body: { agent_id: agentId, plan: "per_call", rate_limit: 30 },
+      body: { agent_id: agentId, plan: "per_call", rate_limit: 2 },
     });
     const key = limited.json.api_key;
     const answers = await Promise.all(
-      Array.from({ length: 60 }, (_, i) =>
+      Array.from({ length: 12 }, (_, i) =>
         api(on(i), "POST", `/agents/${agentId}/invoke`, { key, body: { input: { limited: i } } }),
       ),
     );
-    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(30);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(2);
     const limitedAnswers = answers.filter((answer) => answer.status === 429);
-    expect(limitedAnswers).toHaveLength(30);
+    expect(limitedAnswers).toHaveLength(10);
     expect(limitedAnswers.every((answer) => answer.json.error.code === "RATE_LIMITED")).toBe(true);
   });
 
@@ -216,14 +221,23 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
           .status,
       ).toBe(200);
     }
+    const revokedAt = Date.now();
     expect((await api(on(0), "DELETE", `/keys/${bought.key.key_id}`, { key: buyerKey })).status).toBe(200);
-    // Well within the 5-second cache period: the invalidation was published, not waited out.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The other brokers hear of the revocation through Redis, a moment later on a busy machine: ask
+    // until they refuse. Refusals well within the 5-second cache period prove the invalidation was
+    // published, not waited out.
     for (let n = 1; n < 3; n++) {
-      const refused = await api(on(n), "POST", `/agents/${agentId}/invoke`, {
+      let refused = await api(on(n), "POST", `/agents/${agentId}/invoke`, {
         key: bought.api_key,
         body: { input: 0 },
       });
+      while (refused.status === 200 && Date.now() - revokedAt < KEY_CACHE_TTL_MS - 1_000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        refused = await api(on(n), "POST", `/agents/${agentId}/invoke`, {
+          key: bought.api_key,
+          body: { input: 0 },
+        });
+      }
       expect(refused.status).toBe(401);
       expect(refused.json.error.code).toBe("INVALID_API_KEY");
     }
@@ -276,7 +290,7 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
     const late = await api(on(0), "POST", `/grants/${grantId}/redeem`, { body: await voucher(7, 5n) });
     expect(late.status).toBe(409);
     expect(late.json.error.details.reason).toBe("grant_settled");
-  }, 40_000);
+  });
 
   it("leaves the ledger audit clean, as every broker sees it", async () => {
     for (let n = 0; n < 3; n++) {

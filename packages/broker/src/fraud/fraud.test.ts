@@ -138,7 +138,7 @@ describe("burst suspension", () => {
     const audit = await broker.store.audit();
     expect(audit.violations).toEqual([]);
     expect(audit.totals.held).toBe(0);
-  }, 60_000);
+  });
 
   it("lets a new key's first burst under the floor through, and suspends one over it", async () => {
     const alerts = recordingAlerts();

@@ -148,7 +148,7 @@ describe("GET /agents/{id}/metrics", () => {
     for (let i = 0; i < 5; i++) expect((await invoke(ownKey)).statusCode).toBe(200);
     expect((await invoke(buyerKey)).statusCode).toBe(200);
     // Outcomes are written in batches every second: wait for the buyer's call, then one more batch.
-    await vi.waitFor(async () => expect((await getMetrics(b, agentId)).calls).toBe(1), { timeout: 5_000 });
+    await vi.waitFor(async () => expect((await getMetrics(b, agentId)).calls).toBe(1), { timeout: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 1_200));
 
     const measured = await getMetrics(b, agentId, "?window=30d");

@@ -76,7 +76,7 @@ beforeAll(async () => {
   }
   expected.toppedUp = 3 * FUNDS;
   expected.buyer = FUNDS;
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(brokers.map((broker) => broker.close()));
