@@ -21,7 +21,7 @@ function run(args: string[], env: Record<string, string> = {}): ChildProcess {
 function output(child: ChildProcess, stream: "stdout" | "stderr", until: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${until}: ${text}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${until}: ${text}`)), 60_000);
     child[stream]?.on("data", (chunk: Buffer) => {
       text += chunk.toString();
       if (until.test(text)) {

@@ -313,7 +313,7 @@ describe("POST /usage/reports", () => {
         const detail = (await broker.call("GET", `/agents/${agentId}`)).json();
         expect(detail.metrics.total_calls).toBe(6);
       },
-      { timeout: 5_000, interval: 100 },
+      { timeout: 60_000, interval: 100 },
     );
   });
 

@@ -31,6 +31,8 @@ const SETTINGS: MonitoringSettings = {
   failuresBeforeDown: 3,
 };
 
+/** vi.waitFor gives up after 1 s by default: far too soon when CI runs every package at once. */
+const BUSY_MACHINE = { timeout: 60_000 };
 const silentLog = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 
 /** An AlertNotifier that keeps what it is told. */
@@ -350,7 +352,7 @@ describe("the health checker", () => {
     });
     await health.start();
     timers.advance(15_000);
-    await vi.waitFor(() => expect(seller.inFlight).toBe(1));
+    await vi.waitFor(() => expect(seller.inFlight).toBe(1), BUSY_MACHINE);
     timers.advance(25_000);
     expect(silentLog.warn).not.toHaveBeenCalled();
     timers.advance(10_000);
@@ -377,7 +379,7 @@ describe("the health checker", () => {
 
     seller.health = { status: 200, delayMs: 60_000 };
     const slow = health.checkNow(id);
-    await vi.waitFor(() => expect(seller.inFlight).toBe(1));
+    await vi.waitFor(() => expect(seller.inFlight).toBe(1), BUSY_MACHINE);
     timers.advance(SETTINGS.healthTimeoutMs);
     expect(await slow).toEqual([{ agentId: id, healthy: false }]);
 
@@ -536,7 +538,7 @@ describe("the health checker", () => {
     await health.start();
     seller.health.delayMs = 60_000;
     timers.advance(15_000);
-    await vi.waitFor(() => expect(seller.inFlight).toBe(1));
+    await vi.waitFor(() => expect(seller.inFlight).toBe(1), BUSY_MACHINE);
     const record = vi.spyOn(broker.store, "recordHealthChecks");
     await health.stop();
     expect(record).not.toHaveBeenCalled();
@@ -575,7 +577,10 @@ describe("startBroker", () => {
         });
         expect(registered.status).toBe(201);
         if (monitoring) {
-          await vi.waitFor(() => expect(seller.requests.slice(before)).toEqual(["/started/health"]));
+          await vi.waitFor(
+            () => expect(seller.requests.slice(before)).toEqual(["/started/health"]),
+            BUSY_MACHINE,
+          );
         } else {
           await new Promise((resolve) => setTimeout(resolve, 100));
           expect(seller.requests.slice(before)).toEqual([]);

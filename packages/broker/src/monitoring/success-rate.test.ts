@@ -188,7 +188,7 @@ describe("the low-success-rate alert in the broker", () => {
     }
 
     timers.advance(60_000);
-    await vi.waitFor(() => expect(slack.calls).toHaveLength(1));
+    await vi.waitFor(() => expect(slack.calls).toHaveLength(1), { timeout: 60_000 });
     expect((JSON.parse(slack.calls[0]?.body ?? "{}") as { text: string }).text).toContain(
       `Agent "Flaky" (${id}) succeeded on 50% of its 24 calls in the hour up to 2026-03-01T12:01:00.000Z, below your alert threshold of 80%.`,
     );
