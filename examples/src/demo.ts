@@ -35,6 +35,12 @@ const METRICS_TIMEOUT_MS = 60_000;
 const SUMMARIZER_HISTORY = 200;
 const OTHER_HISTORY = 30;
 const HISTORY_CONCURRENCY = 8;
+/**
+ * Seller timeout of the history's calls. The sellers answer at once, but on a machine busy with
+ * other work (a CI running every test at once) a call can wait seconds for the CPU: a timeout there
+ * would be the machine's failure, not the seller's.
+ */
+const HISTORY_TIMEOUT_MS = 30_000;
 
 /** One seller process of the demo. */
 interface SellerPlan {
@@ -455,7 +461,7 @@ async function runDemo(
     const outcome = outcomes.get(agent.agentId);
     if (outcome === undefined) return;
     try {
-      const answer = await market.invoke(agent.agentId, agent.plan.input(n), { timeoutMs: 5_000 });
+      const answer = await market.invoke(agent.agentId, agent.plan.input(n), { timeoutMs: HISTORY_TIMEOUT_MS });
       outcome.ok++;
       outcome.paid += parseUsd(answer.cost_usd);
     } catch (error) {

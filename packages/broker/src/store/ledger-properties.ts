@@ -760,7 +760,10 @@ async function run(
   }
 }
 
-/** How many random runs each property makes; each property may take up to `timeoutMs`. */
+/**
+ * How many random runs each property makes; each property may take up to `timeoutMs` (10 minutes by
+ * default: thousands of runs take a minute alone, several while CI runs every package at once).
+ */
 export interface LedgerPropertyOptions {
   /** Runs of the model-based property (random sequences of operations). */
   modelRuns: number;
@@ -783,7 +786,7 @@ export interface LedgerPropertyOptions {
 export function describeLedgerProperties(
   name: string,
   emptyStore: EmptyStore,
-  { modelRuns, concurrentRuns, timeoutMs = 120_000 }: LedgerPropertyOptions,
+  { modelRuns, concurrentRuns, timeoutMs = 600_000 }: LedgerPropertyOptions,
 ): void {
   describe(`ledger properties (${name})`, () => {
     it(
