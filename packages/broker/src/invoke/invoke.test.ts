@@ -373,6 +373,31 @@ describe("POST /agents/{id}/invoke", () => {
     await expectAuditOk();
   });
 
+  it("does not remember a refusal made before anything was held: the same Idempotency-Key runs once the buyer can pay", async () => {
+    const s = await setUp({ topup: 0, purchase: { spend_cap_usd: "0.01" } });
+    const headers = { "idempotency-key": "after-topup" };
+    const broke = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(broke.statusCode).toBe(402);
+    expect(broke.json().error.code).toBe("INSUFFICIENT_FUNDS");
+    const topup = await broker.call("POST", "/topups", { key: s.buyer.apiKey, body: { amount_usd: 10 } });
+    expect(topup.statusCode).toBe(201);
+    const capped = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(capped.statusCode).toBe(402);
+    expect(capped.json().error.code).toBe("SPEND_CAP_EXCEEDED");
+    expect(capped.headers["idempotent-replayed"]).toBeUndefined();
+    await broker.call("PATCH", `/keys/${s.keyId}`, { key: s.buyer.apiKey, body: { spend_cap_usd: null } });
+    const paid = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(paid.headers["idempotent-replayed"]).toBeUndefined();
+    // The call that ran is remembered: a retry is answered its outcome, charged once.
+    const again = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.body).toBe(paid.body);
+    expect(seller.calls).toHaveLength(1);
+    expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "9.980000" });
+    await expectAuditOk();
+  });
+
   it("records outcomes for the monitoring, but not calls from the agent's own owner", async () => {
     const s = await setUp();
     await invoke(s.agentId, s.accessKey);
