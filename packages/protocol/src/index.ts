@@ -61,6 +61,7 @@ export {
   MercatoError,
   statusForCode,
 } from "./errors/index.js";
+export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json/index.js";
 export type { ChargeSplit } from "./money/index.js";
 export {
   formatUsd,

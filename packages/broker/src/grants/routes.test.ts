@@ -148,6 +148,28 @@ describe("POST /grants", () => {
     expect(await balance(buyer.apiKey)).toMatchObject({ held_usd: "1.000000" });
   });
 
+  it("does not remember a refused open: the same Idempotency-Key opens the grant once the buyer can pay", async () => {
+    const body = { agent_id: agentId, budget_usd: "15.00", ttl_s: 600, buyer_public_key: buyerKey.publicKey };
+    const headers = { "idempotency-key": "open-after-topup" };
+    const poor = await broker.call("POST", "/grants", { key: accessKey, body, headers });
+    expect(poor.statusCode).toBe(402);
+    expect(poor.json().error.code).toBe("INSUFFICIENT_FUNDS");
+    await broker.store.credit({
+      id: "topup:grants-2",
+      accountId: buyer.accountId,
+      amount: 10_000_000,
+      reference: "test",
+      at: now(),
+    });
+    const opened = await broker.call("POST", "/grants", { key: accessKey, body, headers });
+    expect(opened.statusCode, opened.body).toBe(201);
+    expect(opened.headers["idempotent-replayed"]).toBeUndefined();
+    const again = await broker.call("POST", "/grants", { key: accessKey, body, headers });
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.json().grant_id).toBe(opened.json().grant_id);
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "5.000000", held_usd: "15.000000" });
+  });
+
   it("opens with an account key too", async () => {
     expect((await openGrant({}, buyer.apiKey)).statusCode).toBe(201);
   });

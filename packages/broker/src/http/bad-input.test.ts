@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorEnvelopeSchema } from "@mercato/protocol";
@@ -123,6 +124,9 @@ const jsonBodyRoutes: Array<Pick<BadRequest, "method" | "url" | "key">> = [
   { method: "POST", url: () => `/agents/${agentId}/invoke`, key: "access" },
 ];
 
+/** JSON arrays nested `levels` deep, as text. */
+const nestedJson = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+
 const purchase = (body: unknown, status = 400, code = "VALIDATION_ERROR"): BadRequest => ({
   name: `purchase: ${JSON.stringify(body)}`,
   method: "POST",
@@ -169,6 +173,13 @@ const table: BadRequest[] = [
       body: { name: "x".repeat(70_000) },
       status: 413,
       code: "PAYLOAD_TOO_LARGE",
+    },
+    {
+      ...route,
+      name: "body nested 5,000 levels deep",
+      raw: `{"name":${nestedJson(5000)}}`,
+      status: 400,
+      code: "VALIDATION_ERROR",
     },
     { ...route, name: "array body", body: [1, 2], status: 400, code: "VALIDATION_ERROR" },
     { ...route, name: "null body", raw: "null", status: 400, code: "VALIDATION_ERROR" },
@@ -630,6 +641,8 @@ const table: BadRequest[] = [
   invoke("timeout_ms fraction", { input: 1, timeout_ms: 1.5 }),
   invoke("timeout_ms string", { input: 1, timeout_ms: "5000" }),
   invoke("unknown field", { input: 1, extra: 1 }),
+  invoke("input nested 5,000 levels deep", undefined, { raw: `{"input":${nestedJson(5000)}}` }),
+  invoke("input nested 65 levels deep", undefined, { raw: `{"input":${nestedJson(65)}}` }),
   invoke("no key", { input: 1 }, { key: undefined, status: 401, code: "UNAUTHENTICATED" }),
   invoke("account key", { input: 1 }, { key: "owner", status: 403, code: "AGENT_NOT_PURCHASED" }),
   invoke("revoked key", { input: 1 }, { key: "revoked", status: 401, code: "INVALID_API_KEY" }),
@@ -667,6 +680,27 @@ describe("bad input", () => {
     expect(envelope.error.message.length).toBeGreaterThan(0);
     expect(envelope.error.request_id).toBe(response.headers["x-request-id"]);
     expect(snapshot()).toBe(before);
+  });
+
+  it("answers bytes that are not HTTP, after a pipelined request, with the error envelope", async () => {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const address = app.server.address();
+    if (address === null || typeof address === "string") throw new Error("not listening on a port");
+    const socket = connect(address.port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n\x00\x01 not http at all\r\n\r\n");
+    await closed;
+    const received = Buffer.concat(chunks).toString("utf8");
+    expect(received).not.toContain("Client Error");
+    const refusal =
+      received.split(/(?=HTTP\/1\.1 )/).find((answer) => answer.startsWith("HTTP/1.1 400 ")) ?? "";
+    const [head = "", body = ""] = refusal.split("\r\n\r\n");
+    expect(head.toLowerCase()).toContain("content-type: application/json");
+    const envelope = ErrorEnvelopeSchema.parse(JSON.parse(body));
+    expect(envelope.error.code).toBe("VALIDATION_ERROR");
+    expect(head.toLowerCase()).toContain(`x-request-id: ${envelope.error.request_id}`);
   });
 
   it("answers no random JSON body on any route with a 5xx", async () => {

@@ -41,19 +41,23 @@ export interface IdempotencyCacheOptions {
 /**
  * Answers of invokes sent with an `Idempotency-Key`, kept in memory only (Mercato never stores a
  * seller's output): a retry gets the first call's answer, and a retry that arrives while the first
- * call runs waits for it. Calls still running are never dropped.
+ * call runs waits for it. Calls still running are never dropped. Only the outcome of a call that
+ * began (placed its hold) is kept: a refusal before that is given to the retries that waited for
+ * it, then forgotten, so that the same key runs once the refusal's cause is gone (a top-up), as it
+ * would on another broker.
  */
 export interface IdempotencyCache<T> {
   /**
    * The outcome of the call under `scope`: the first one's when there is one (`first: false`), or
    * `run()`'s, kept for later retries (`first: true`). `fingerprint` tells a retry from a different
-   * request reusing the key.
+   * request reusing the key. `run` calls `began()` once the call has placed its hold; an outcome
+   * reached without it is not kept.
    */
   run(
     scope: string,
     fingerprint: string,
     nowMs: number,
-    run: () => Promise<T>,
+    run: (began: () => void) => Promise<T>,
     sizeOf: (value: T) => number,
   ): { first: boolean; sameRequest: boolean; outcome: Promise<InvokeOutcome<T>> };
   size(): number;
@@ -92,19 +96,22 @@ export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {})
         bytes: 0,
         until: Number.POSITIVE_INFINITY,
       };
-      entry.outcome = run().then(
-        (value): InvokeOutcome<T> => {
-          entry.bytes = sizeOf(value);
-          bytes += entry.bytes;
-          entry.until = nowMs + ttl;
-          return { ok: true, value };
-        },
-        (error: unknown): InvokeOutcome<T> => {
-          entry.bytes = 512;
-          bytes += entry.bytes;
-          entry.until = nowMs + ttl;
-          return { ok: false, error };
-        },
+      let began = false;
+      const settle = (outcome: InvokeOutcome<T>, size: () => number): InvokeOutcome<T> => {
+        if (!began) {
+          if (entries.get(scope) === entry) entries.delete(scope);
+          return outcome;
+        }
+        entry.bytes = size();
+        bytes += entry.bytes;
+        entry.until = nowMs + ttl;
+        return outcome;
+      };
+      entry.outcome = run(() => {
+        began = true;
+      }).then(
+        (value) => settle({ ok: true, value }, () => sizeOf(value)),
+        (error: unknown) => settle({ ok: false, error }, () => 512),
       );
       entries.set(scope, entry);
       return { first: true, sameRequest: true, outcome: entry.outcome };

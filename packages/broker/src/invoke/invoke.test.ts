@@ -261,6 +261,36 @@ describe("POST /agents/{id}/invoke", () => {
     await expectAuditOk();
   });
 
+  it("does not pay a seller whose output nests deeper than the limit, and refuses such an input before holding", async () => {
+    await seller.close();
+    const deep = `${"[".repeat(8000)}${"]".repeat(8000)}`;
+    seller = await startTestSeller(() => ({ body: `{"output":${deep}}` }));
+    const s = await setUp();
+    const response = await invoke(s.agentId, s.accessKey, { input: 1 }, { "idempotency-key": "deep-1" });
+    expect(response.statusCode, response.body).toBe(502);
+    const { error } = response.json();
+    expect(error.code).toBe("SELLER_ERROR");
+    expect(error.message).toContain("64 levels");
+    expect(error.details.cost_usd).toBe("0.000000");
+    const replay = await invoke(s.agentId, s.accessKey, { input: 1 }, { "idempotency-key": "deep-1" });
+    expect(replay.statusCode).toBe(502);
+    expect(seller.calls).toHaveLength(1);
+
+    const tooDeep = await broker.app.inject({
+      method: "POST",
+      url: `/agents/${s.agentId}/invoke`,
+      headers: { authorization: `Bearer ${s.accessKey}`, "content-type": "application/json" },
+      payload: `{"input":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+    });
+    expect(tooDeep.statusCode, tooDeep.body).toBe(400);
+    expect(tooDeep.json().error.code).toBe("VALIDATION_ERROR");
+    expect(seller.calls).toHaveLength(1);
+
+    expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "10.000000", held_usd: "0.000000" });
+    expect(await balance(s.owner.apiKey)).toMatchObject({ earnings_usd: "0.000000" });
+    await expectAuditOk();
+  });
+
   it("refuses a key bought for another agent, an account key, a revoked key and an unknown agent", async () => {
     const s = await setUp();
     const other = await broker.register(s.owner.apiKey, {
@@ -370,6 +400,31 @@ describe("POST /agents/{id}/invoke", () => {
     expect(seller.calls).toHaveLength(1);
     const bad = await invoke(s.agentId, s.accessKey, { input: 1 }, { "idempotency-key": "a b" });
     expect(bad.statusCode).toBe(400);
+    await expectAuditOk();
+  });
+
+  it("does not remember a refusal made before anything was held: the same Idempotency-Key runs once the buyer can pay", async () => {
+    const s = await setUp({ topup: 0, purchase: { spend_cap_usd: "0.01" } });
+    const headers = { "idempotency-key": "after-topup" };
+    const broke = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(broke.statusCode).toBe(402);
+    expect(broke.json().error.code).toBe("INSUFFICIENT_FUNDS");
+    const topup = await broker.call("POST", "/topups", { key: s.buyer.apiKey, body: { amount_usd: 10 } });
+    expect(topup.statusCode).toBe(201);
+    const capped = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(capped.statusCode).toBe(402);
+    expect(capped.json().error.code).toBe("SPEND_CAP_EXCEEDED");
+    expect(capped.headers["idempotent-replayed"]).toBeUndefined();
+    await broker.call("PATCH", `/keys/${s.keyId}`, { key: s.buyer.apiKey, body: { spend_cap_usd: null } });
+    const paid = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(paid.headers["idempotent-replayed"]).toBeUndefined();
+    // The call that ran is remembered: a retry is answered its outcome, charged once.
+    const again = await invoke(s.agentId, s.accessKey, { input: 1 }, headers);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.body).toBe(paid.body);
+    expect(seller.calls).toHaveLength(1);
+    expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "9.980000" });
     await expectAuditOk();
   });
 

@@ -54,7 +54,8 @@ export async function enforceRateLimit(
 /**
  * Runs an invoke with an `Idempotency-Key`: the first request with a key runs the call; a retry
  * with the same key and body gets the first one's answer (waiting for it while it runs) and is
- * never charged again. The transaction id is derived from the buyer, the agent and the key, so
+ * never charged again. A refusal before the hold (funds, caps) is not remembered: a later retry
+ * runs the call anew. The transaction id is derived from the buyer, the agent and the key, so
  * even a retry that outlived the broker's memory cannot place a second hold.
  *
  * @throws MercatoError `CONFLICT` (the key was used for another
@@ -74,7 +75,7 @@ export async function invokeIdempotent(
     scope,
     fingerprint,
     deps.clock.now().getTime(),
-    async () => {
+    async (began) => {
       const earlier = await deps.store.getCharge(transactionId);
       if (earlier) {
         throw new MercatoError(
@@ -83,7 +84,7 @@ export async function invokeIdempotent(
           { details: { transaction_id: transactionId, status: earlier.status } },
         );
       }
-      return invokeOnce(deps, call, transactionId);
+      return invokeOnce(deps, call, transactionId, began);
     },
     (answer) => JSON.stringify(answer.output ?? null).length + 1024,
   );
@@ -120,6 +121,8 @@ export async function invokeOnce(
   deps: BrokerDeps,
   call: InvokeCall,
   transactionId: string,
+  /** Told once this call's hold is placed, before the seller is called. */
+  onHeld?: () => void,
 ): Promise<InvokeAnswer> {
   const { key, agent, timeoutMs } = call;
   const price = agent.pricing.priceMicros;
@@ -158,6 +161,7 @@ export async function invokeOnce(
       { details: { transaction_id: transactionId, status: charge.status } },
     );
   }
+  onHeld?.();
   deps.metrics.holdOpened();
   try {
     return await callSeller(deps, call, { transactionId, charge, target, body, signing });
@@ -199,6 +203,11 @@ async function callSeller(
     throw error;
   }
   const responseTimeMs = Math.round(performance.now() - started);
+  // The buyer's answer must be buildable before anything is captured: an output that cannot be
+  // sent back is the seller's failure, not a charge.
+  if (result.kind === "ok" && !serialisable(result.output)) {
+    result = { kind: "error", status: result.status, reason: "answered an output that cannot be serialised" };
+  }
   // Calls between an owner's own accounts would let a seller inflate its own figures.
   if (key.accountId !== agent.ownerId) {
     deps.invoke.outcomes.record({ agentId: agent.id, success: result.kind === "ok", responseTimeMs });
@@ -238,6 +247,15 @@ async function callSeller(
     transaction_id: transactionId,
     receipt: signed,
   };
+}
+
+function serialisable(output: unknown): boolean {
+  try {
+    JSON.stringify(output);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<void> {

@@ -85,7 +85,7 @@ export const invokeRoutes = [
     description: [
       "Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).",
       "",
-      "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.",
+      "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.",
       "",
       "Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.",
       "",

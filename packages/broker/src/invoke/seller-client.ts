@@ -1,3 +1,4 @@
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from "@mercato/protocol";
 import { Agent, errors as undiciErrors } from "undici";
 import { publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
 
@@ -138,7 +139,15 @@ function interpret(status: number, text: string): SellerCallResult {
   if (json === null || typeof json !== "object" || Array.isArray(json) || !Object.hasOwn(json, "output")) {
     return { kind: "error", status, reason: 'answered JSON without an "output" field' };
   }
-  return { kind: "ok", status, output: (json as { output: unknown }).output };
+  const output = (json as { output: unknown }).output;
+  if (exceedsJsonDepth(output, MAX_JSON_DEPTH)) {
+    return {
+      kind: "error",
+      status,
+      reason: `answered an output nested deeper than ${MAX_JSON_DEPTH} levels`,
+    };
+  }
+  return { kind: "ok", status, output };
 }
 
 function classify(error: unknown): SellerCallResult {

@@ -83,7 +83,7 @@ export const paymentRoutes = [
       };
       await deps.store.insertTopup(topup);
       const final = checkout.completed
-        ? await deps.store.completeTopup(id, deps.clock.now().toISOString())
+        ? (await deps.store.completeTopup(id, deps.clock.now().toISOString()))?.topup
         : topup;
       return presentTopup(final ?? topup, checkout.note);
     },

@@ -1,6 +1,7 @@
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
+import type { TopupCompletion } from "../store/types.js";
 import type { PaymentEvent, PaymentProvider } from "./provider.js";
 
 /** Largest webhook delivery accepted, in bytes: Stripe's checkout events are a few KiB. */
@@ -64,8 +65,9 @@ export async function applyPaymentEvent(
     return "rejected";
   }
   if (topup.status === "succeeded") return "already_credited";
+  let completion: TopupCompletion | undefined;
   try {
-    await store.completeTopup(topup.id, at);
+    completion = await store.completeTopup(topup.id, at);
   } catch (error) {
     if (error instanceof MercatoError && error.code === "CONFLICT") {
       log.error(
@@ -76,6 +78,8 @@ export async function applyPaymentEvent(
     }
     throw error;
   }
+  // Deliveries racing on several brokers all reach the store; only the one that credited says so.
+  if (!completion?.credited) return "already_credited";
   log.info({ ...facts, topupId: topup.id, amount: topup.amount }, "top-up credited");
   return "credited";
 }

@@ -1115,8 +1115,11 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         const topup = pendingTopup(buyer);
         await store.insertTopup(topup);
         const done = await store.completeTopup(topup.id, at(1));
-        expect(done).toEqual({ ...topup, status: "succeeded", completedAt: at(1), checkoutUrl: null });
-        expect(await store.completeTopup(topup.id, at(2))).toEqual(done);
+        expect(done).toEqual({
+          topup: { ...topup, status: "succeeded", completedAt: at(1), checkoutUrl: null },
+          credited: true,
+        });
+        expect(await store.completeTopup(topup.id, at(2))).toEqual({ topup: done?.topup, credited: false });
         expect(await figures(buyer)).toEqual({ available: 10 * USD, held: 0, earnings: 0 });
 
         const raced = pendingTopup(buyer, { amount: 25 * USD });
@@ -1125,8 +1128,11 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
           Array.from({ length: 5 }, () => store.completeTopup(raced.id, at(3))),
         );
         expect(
-          outcomes.every((outcome) => outcome?.status === "succeeded" && outcome.completedAt === at(3)),
+          outcomes.every(
+            (outcome) => outcome?.topup.status === "succeeded" && outcome.topup.completedAt === at(3),
+          ),
         ).toBe(true);
+        expect(outcomes.filter((outcome) => outcome?.credited)).toHaveLength(1);
         expect(await figures(buyer)).toEqual({ available: 35 * USD, held: 0, earnings: 0 });
         expect((await store.audit()).totals.toppedUp).toBe(35 * USD);
         expect(await store.completeTopup("tp_missing", at(3))).toBeUndefined();
@@ -1147,7 +1153,7 @@ export function describeLedgerConformance(name: string, makeStore: () => Store |
         const succeeding = pendingTopup(buyer);
         await store.insertTopup(succeeding);
         const done = await store.completeTopup(succeeding.id, at(1));
-        expect(await store.failTopup(succeeding.id, at(2))).toEqual(done);
+        expect(await store.failTopup(succeeding.id, at(2))).toEqual(done?.topup);
         expect(await store.failTopup("tp_missing", at(2))).toBeUndefined();
         expect(await figures(buyer)).toEqual({ available: 10 * USD, held: 0, earnings: 0 });
       });

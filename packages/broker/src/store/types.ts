@@ -328,6 +328,13 @@ export interface TopupRecord {
   completedAt: string | null;
 }
 
+/** What `completeTopup` did: the top-up as it stands, and whether this call credited the wallet. */
+export interface TopupCompletion {
+  topup: TopupRecord;
+  /** True for exactly one of any number of completions of a top-up, however concurrent. */
+  credited: boolean;
+}
+
 /** One seller's payout for one settlement date. */
 export interface SettlementRecord {
   id: string;
@@ -406,8 +413,13 @@ export interface LedgerStore {
   insertTopup(topup: TopupRecord): Promise<void>;
   getTopup(id: string): Promise<TopupRecord | undefined>;
   findTopupByProviderRef(provider: string, providerRef: string): Promise<TopupRecord | undefined>;
-  /** Marks a pending top-up succeeded and credits its wallet, exactly once; returns the top-up. */
-  completeTopup(id: string, at: string): Promise<TopupRecord | undefined>;
+  /**
+   * Marks a pending top-up succeeded and credits its wallet, exactly once; returns the top-up and
+   * whether this call was the one that credited it (undefined for an unknown top-up).
+   *
+   * @throws MercatoError `CONFLICT` when the top-up failed.
+   */
+  completeTopup(id: string, at: string): Promise<TopupCompletion | undefined>;
   failTopup(id: string, at: string): Promise<TopupRecord | undefined>;
 
   /**

@@ -4,8 +4,10 @@ import {
   DIRECT_HEADERS,
   directCallId,
   directError,
+  exceedsJsonDepth,
   grantRefusalError,
   isMercatoError,
+  MAX_JSON_DEPTH,
   MercatoError,
   SellerCallRequest,
   type VerifiedCall,
@@ -271,6 +273,10 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       }
       // Serialised here so that an output JSON cannot carry (a bigint, a cycle) counts as a failure.
       const text = JSON.stringify({ output: output === undefined ? null : output });
+      // The broker refuses a deeper output as a failed call: the kit fails it the same way, unpaid.
+      if (exceedsJsonDepth(output, MAX_JSON_DEPTH)) {
+        throw new RangeError(`The handler's output nests deeper than ${MAX_JSON_DEPTH} levels`);
+      }
       if (paidBy && (timedOut || clock() - started > timeoutMs)) {
         meter.call("failure", clock() - started);
         return failure(sellerTimeout(timeoutMs), requestId);

@@ -466,6 +466,7 @@ describe("sellerKit: failures of the handler", () => {
       },
       TypeError,
     ],
+    ["65 levels of nesting", () => JSON.parse(`${"[".repeat(65)}${"]".repeat(65)}`), RangeError],
   ])("treats an output with %s as a failure of the handler", async (_label, handler, type) => {
     const onError = vi.fn();
     const kit = kitWith({ handler, onError });

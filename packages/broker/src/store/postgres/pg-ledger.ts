@@ -332,14 +332,17 @@ export function createPgLedger(db: PgDb): LedgerStore {
       return db.transaction(async (tx) => {
         const topup = await getTopupRow(tx, id, true);
         if (!topup) return undefined;
-        if (topup.status === "succeeded") return toTopup(topup);
+        if (topup.status === "succeeded") return { topup: toTopup(topup), credited: false };
         if (topup.status === "failed") throw topupFailed(id);
         await postOnce(tx, topupTransfer(topup), at, topup.account_id);
         await tx.run(
           "UPDATE topups SET status = 'succeeded', completed_at = $1, checkout_url = NULL WHERE id = $2",
           [at, id],
         );
-        return toTopup({ ...topup, status: "succeeded", completed_at: at, checkout_url: null });
+        return {
+          topup: toTopup({ ...topup, status: "succeeded", completed_at: at, checkout_url: null }),
+          credited: true,
+        };
       });
     },
 

@@ -52,7 +52,7 @@ import type {
   HoldRequest,
   LedgerStore,
   SettlementRecord,
-  TopupRecord,
+  TopupCompletion,
 } from "../types.js";
 import { type BatchHooks, createCommitBatcher } from "./commit-batcher.js";
 
@@ -422,17 +422,20 @@ export function createSqliteLedger(db: Database.Database, prepare: Prepare): Led
     return toCharge({ ...hold, status: "voided", resolved_at: at });
   };
 
-  const completeTopupTx = (id: string, at: string): TopupRecord | undefined => {
+  const completeTopupTx = (id: string, at: string): TopupCompletion | undefined => {
     const topup = getTopupRow(id);
     if (!topup) return undefined;
-    if (topup.status === "succeeded") return toTopup(topup);
+    if (topup.status === "succeeded") return { topup: toTopup(topup), credited: false };
     if (topup.status === "failed") throw topupFailed(id);
     postOnce(topupTransfer(topup), at, topup.account_id);
     prepare("UPDATE topups SET status = 'succeeded', completed_at = ?, checkout_url = NULL WHERE id = ?").run(
       at,
       id,
     );
-    return toTopup({ ...topup, status: "succeeded", completed_at: at, checkout_url: null });
+    return {
+      topup: toTopup({ ...topup, status: "succeeded", completed_at: at, checkout_url: null }),
+      credited: true,
+    };
   };
 
   return {

@@ -1,0 +1,1 @@
+export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
