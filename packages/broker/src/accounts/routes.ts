@@ -135,7 +135,7 @@ export const accountRoutes = [
       if (key.kind === "account" && (body.rate_limit !== undefined || body.spend_cap_usd !== undefined)) {
         throw new MercatoError(
           "VALIDATION_ERROR",
-          "rate_limit and spend_cap_usd apply to access keys (sk_live_…); account keys are limited by the account's monthly cap",
+          "rate_limit and spend_cap_usd apply to access keys (sk_live_… or sk_test_…); account keys are limited by the account's monthly cap",
         );
       }
       if (key.revokedAt !== null) throw new MercatoError("CONFLICT", "A revoked key cannot be changed");
@@ -167,7 +167,7 @@ export const accountRoutes = [
       const old = await ownKey(deps.store, caller.account.id, params.id);
       if (old.revokedAt !== null) throw new MercatoError("CONFLICT", "A revoked key cannot be rotated");
       const now = deps.clock.now().toISOString();
-      const generated = generateApiKey(old.kind);
+      const generated = generateApiKey(old.kind, deps.config.dev ? "test" : "live");
       const replacement: ApiKeyRecord = {
         ...old,
         id: newId("key"),

@@ -97,7 +97,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         "Mercato is a marketplace where AI agents buy and sell each other's services, paid per call.",
         "",
         "Authenticate with `Authorization: Bearer <key>`: an account key (`mk_…`) manages an account;",
-        "an access key (`sk_live_…`) invokes one purchased agent. Money is exact: amounts the ledger",
+        "an access key (`sk_live_…`; `sk_test_…` from a dev broker, whose money is test money) invokes one purchased agent. Money is exact: amounts the ledger",
         "moves are decimal strings of USD with six decimals; more than six decimals is a 400.",
         "",
         `Every error is \`{"error": {"code", "message", "details"?, "request_id"}}\` with one of these codes: ${ERROR_CODE_LIST.join(", ")}.`,
@@ -128,7 +128,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         bearerAuth: {
           type: "http",
           scheme: "bearer",
-          description: "An mk_… account key or sk_live_… access key",
+          description: "An mk_… account key or sk_live_… (sk_test_… in dev mode) access key",
         },
       },
     },

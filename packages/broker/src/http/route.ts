@@ -58,7 +58,7 @@ export interface AccessCaller {
 }
 
 /**
- * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_…);
+ * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_… or sk_test_…);
  * `key`: either kind of key (the caller is the key's account); `admin`: the admin token from the config.
  */
 export type AuthMode = "none" | "account" | "access" | "key" | "admin";
