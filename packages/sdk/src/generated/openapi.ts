@@ -380,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Buy per-call access to an agent
-         * @description Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
+         * @description Issues an access key (sk_live_…; sk_test_… from a dev broker, whose money is test money) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
          *
          *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
          */
@@ -1298,7 +1298,7 @@ export interface components {
             use: "sig";
         };
         PurchaseResponse: {
-            /** @description The access key (sk_live_…) for this agent. Shown once: store it now. */
+            /** @description The access key (sk_live_…, or sk_test_… from a dev broker) for this agent. Shown once: store it now. */
             api_key: string;
             /** @description Where to invoke: POST here with the access key */
             endpoint: string;
