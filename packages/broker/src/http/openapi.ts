@@ -23,6 +23,24 @@ const COMMON_ERRORS = {
   admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
 } as const;
 
+const integerHeader = (description: string) => ({ description, schema: { type: "integer", minimum: 0 } });
+
+/** The 429 of a rate-limited route, with the headers every one of its answers carries. */
+const RATE_LIMITED_RESPONSE = {
+  description: "RATE_LIMITED: over the limit; nothing was done.",
+  headers: {
+    "Retry-After": integerHeader("Seconds until one request is allowed again (429 only)"),
+    "RateLimit-Limit": integerHeader("Requests allowed per window"),
+    "RateLimit-Remaining": integerHeader("Requests still allowed at once"),
+    "RateLimit-Reset": integerHeader("Seconds until the allowance is whole again"),
+    "RateLimit-Policy": {
+      description: "The limit and its window in seconds, as `limit;w=window`",
+      schema: { type: "string" },
+    },
+  },
+  content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
+};
+
 /**
  * Builds the OpenAPI 3.1 document of the broker from the protocol's zod schemas and the route
  * table: the single source the SDK's wire types are generated from.
@@ -80,6 +98,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
             "application/json": { schema: { $ref: `#/components/schemas/${route.success.schema}` } },
           },
         },
+        ...(route.rateLimited && { "429": RATE_LIMITED_RESPONSE }),
         default: {
           description: `An error envelope. Codes this route may answer: ${[...new Set(errorCodes)].join(", ")}.`,
           content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
