@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Signs up and returns the account with its first account key (mk_…), shown once.
+         * @description Signs up and returns the account with its first account key (mk_…), shown once. One client address may create 20 accounts an hour (the default; the broker's `--signup-rate-limit`): every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`, and one past the limit is RATE_LIMITED (429) with `Retry-After`, creating nothing.
          */
         post: operations["createAccount"];
         delete?: never;
@@ -1629,6 +1629,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreateAccountResponse"];
+                };
+            };
+            /** @description RATE_LIMITED: over the limit; nothing was done. */
+            429: {
+                headers: {
+                    /** @description Seconds until one request is allowed again (429 only) */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed per window */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests still allowed at once */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is whole again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The limit and its window in seconds, as `limit;w=window` */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
