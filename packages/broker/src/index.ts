@@ -1,6 +1,6 @@
 export type { AlertEvent, AlertNotifier, AlertNotifierOptions } from "./alerts/index.js";
 export { createAlertNotifier } from "./alerts/index.js";
-export type { GeneratedKey, KeyKind } from "./auth/api-keys.js";
+export type { GeneratedKey, KeyKind, KeyMode } from "./auth/api-keys.js";
 export { generateApiKey, hashApiKey } from "./auth/api-keys.js";
 export type { Clock } from "./clock.js";
 export { createManualClock, systemClock } from "./clock.js";

@@ -448,7 +448,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 30_000 }, 
   it("purchase: prints the access key once and keeps it for invoke", async () => {
     const human = await mercatoHuman(["purchase", state.agentOk, "--name", "echo"], { persona: BUYER });
     expect(human).toContain("Bought access");
-    const accessKey = human.match(/\b(sk_live_[A-Za-z0-9_-]+)/)?.[1];
+    const accessKey = human.match(/\b(sk_test_[A-Za-z0-9_-]+)/)?.[1];
     const config = JSON.parse(await readFile(join(dir, BUYER, "config.json"), "utf8"));
     expect(config.access_keys[state.agentOk]).toBe(accessKey);
 
@@ -563,7 +563,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 30_000 }, 
       /^KEY\s+KIND\s+NAME\s+PREFIX\s+AGENT\s+STATUS\s+SPENT\s+CAP\s+CREATED\s+EXPIRES\n/,
     );
     expect(listed.match(/ access /g)).toHaveLength(2);
-    expect(listed).toMatch(/access\s+echo\s+sk_live_\S+…\s+agent_\w+\s+active\s+\$0\.06/);
+    expect(listed).toMatch(/access\s+echo\s+sk_test_\S+…\s+agent_\w+\s+active\s+\$0\.06/);
 
     const created = await mercatoHuman(["keys", "create", "--name", "ci"], { persona: BUYER });
     const ciKey = created.match(/\b(mk_[A-Za-z0-9_-]+)/)?.[1] ?? "";

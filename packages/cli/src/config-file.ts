@@ -13,7 +13,7 @@ export interface StoredConfig {
   /** The account the key belongs to, as the broker answered at login. */
   account_id?: string;
   account_name?: string;
-  /** Access keys (`sk_live_…`) bought by `mercato purchase` or `mercato invoke`, by agent id. */
+  /** Access keys (`sk_live_…`, or `sk_test_…` from a dev broker) bought by `mercato purchase` or `mercato invoke`, by agent id. */
   access_keys?: Record<string, string>;
 }
 

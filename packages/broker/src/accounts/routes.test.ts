@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateApiKey } from "../auth/api-keys.js";
 import { createTestBroker, plantAccessKey, type TestBroker } from "../testing/harness.js";
 
@@ -8,6 +8,74 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await broker.close();
+});
+
+describe("the sign-up limit", () => {
+  const signUpFrom = (remoteAddress: string, name = "Someone") =>
+    broker.app.inject({ method: "POST", url: "/accounts", payload: { name }, remoteAddress });
+
+  it("answers 429 with Retry-After and the RateLimit headers past the limit, creating nothing", async () => {
+    await broker.close();
+    broker = await createTestBroker({ fraud: { signupsPerHour: 3 } });
+    for (let i = 0; i < 3; i++) {
+      const created = await signUpFrom("203.0.113.9");
+      expect(created.statusCode).toBe(201);
+      expect(created.headers["ratelimit-limit"]).toBe("3");
+      expect(created.headers["ratelimit-remaining"]).toBe(String(2 - i));
+      expect(created.headers["ratelimit-policy"]).toBe("3;w=3600");
+    }
+    const createAccount = vi.spyOn(broker.store, "createAccount");
+    const refused = await signUpFrom("203.0.113.9", "One too many");
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error).toMatchObject({
+      code: "RATE_LIMITED",
+      details: { limit_per_hour: 3, retry_after_s: 1200 },
+      request_id: expect.stringMatching(/^req_/),
+    });
+    // One sign-up every 20 minutes refills.
+    expect(refused.headers["retry-after"]).toBe("1200");
+    expect(refused.headers["ratelimit-remaining"]).toBe("0");
+    expect(refused.headers["ratelimit-limit"]).toBe("3");
+    expect(refused.headers["ratelimit-policy"]).toBe("3;w=3600");
+    expect(Number(refused.headers["ratelimit-reset"])).toBeGreaterThan(0);
+    expect(createAccount).not.toHaveBeenCalled();
+
+    // Another address has an allowance of its own, and the first one's refills with time.
+    expect((await signUpFrom("198.51.100.4")).statusCode).toBe(201);
+    broker.clock.advance(20 * 60_000);
+    expect((await signUpFrom("203.0.113.9")).statusCode).toBe(201);
+    expect((await signUpFrom("203.0.113.9")).statusCode).toBe(429);
+  });
+
+  it("limits an IPv6 client by its /64, as one client holds a whole /64", async () => {
+    await broker.close();
+    broker = await createTestBroker({ fraud: { signupsPerHour: 2 } });
+    expect((await signUpFrom("2001:db8:1:2::1")).statusCode).toBe(201);
+    expect((await signUpFrom("2001:db8:1:2:aaaa::2")).statusCode).toBe(201);
+    expect((await signUpFrom("2001:db8:1:2:ffff:ffff:ffff:ffff")).statusCode).toBe(429);
+    expect((await signUpFrom("2001:db8:1:3::1")).statusCode).toBe(201);
+    // An IPv4 client seen through an IPv6 socket is the IPv4 client.
+    expect((await signUpFrom("192.0.2.7")).statusCode).toBe(201);
+    expect((await signUpFrom("::ffff:192.0.2.7")).statusCode).toBe(201);
+    expect((await signUpFrom("192.0.2.7")).statusCode).toBe(429);
+  });
+
+  it("is off at 0", async () => {
+    await broker.close();
+    broker = await createTestBroker({ fraud: { signupsPerHour: 0 } });
+    for (let i = 0; i < 30; i++) {
+      const created = await signUpFrom("203.0.113.9");
+      expect(created.statusCode).toBe(201);
+      expect(created.headers["ratelimit-limit"]).toBeUndefined();
+    }
+  });
+
+  it("is 20 an hour by default", async () => {
+    const answers = [];
+    for (let i = 0; i < 21; i++) answers.push((await signUpFrom("203.0.113.9")).statusCode);
+    expect(answers.filter((status) => status === 201)).toHaveLength(20);
+    expect(answers[20]).toBe(429);
+  });
 });
 
 describe("accounts", () => {

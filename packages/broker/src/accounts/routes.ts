@@ -5,6 +5,7 @@ import { defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { ApiKeyRecord, Store } from "../store/types.js";
 import { presentAccount, presentKey } from "./presenters.js";
+import { enforceSignupLimit } from "./signup-limit.js";
 
 const KeyParams = z.object({ id: z.string().max(64).describe("Key id (key_…)") });
 
@@ -16,11 +17,15 @@ export const accountRoutes = [
     operationId: "createAccount",
     tag: "Accounts",
     summary: "Create an account",
-    description: "Signs up and returns the account with its first account key (mk_…), shown once.",
+    description:
+      "Signs up and returns the account with its first account key (mk_…), shown once. One client address may create 20 accounts an hour (the default; the broker's `--signup-rate-limit`): every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`, and one past the limit is RATE_LIMITED (429) with `Retry-After`, creating nothing.",
     auth: "none",
     body: "CreateAccountRequest",
+    errors: ["RATE_LIMITED"],
+    rateLimited: true,
     success: { status: 201, schema: "CreateAccountResponse", description: "The account and its key" },
-    async handler({ deps, body }) {
+    async handler({ deps, body, request, reply }) {
+      await enforceSignupLimit(deps, request, reply);
       const now = deps.clock.now().toISOString();
       const account = { id: newId("acct"), name: body.name, email: body.email ?? null, createdAt: now };
       const generated = generateApiKey("account");
@@ -135,7 +140,7 @@ export const accountRoutes = [
       if (key.kind === "account" && (body.rate_limit !== undefined || body.spend_cap_usd !== undefined)) {
         throw new MercatoError(
           "VALIDATION_ERROR",
-          "rate_limit and spend_cap_usd apply to access keys (sk_live_…); account keys are limited by the account's monthly cap",
+          "rate_limit and spend_cap_usd apply to access keys (sk_live_… or sk_test_…); account keys are limited by the account's monthly cap",
         );
       }
       if (key.revokedAt !== null) throw new MercatoError("CONFLICT", "A revoked key cannot be changed");
@@ -167,7 +172,7 @@ export const accountRoutes = [
       const old = await ownKey(deps.store, caller.account.id, params.id);
       if (old.revokedAt !== null) throw new MercatoError("CONFLICT", "A revoked key cannot be rotated");
       const now = deps.clock.now().toISOString();
-      const generated = generateApiKey(old.kind);
+      const generated = generateApiKey(old.kind, deps.config.dev ? "test" : "live");
       const replacement: ApiKeyRecord = {
         ...old,
         id: newId("key"),

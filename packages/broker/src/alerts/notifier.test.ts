@@ -61,6 +61,13 @@ async function channels(slackWebhookUrl: string | null, email: string | null) {
   });
 }
 
+/** An error's message and those of its causes, outermost first. */
+function causes(error: unknown): string[] {
+  const messages: string[] = [];
+  for (let e = error; e instanceof Error; e = e.cause) messages.push(e.message);
+  return messages;
+}
+
 const down: AlertEvent = { kind: "agent_down", agentId: "", at: AT, consecutiveFailures: 3 };
 const slackTexts = () => slack.calls.map((call) => (JSON.parse(call.body) as { text: string }).text);
 
@@ -207,6 +214,29 @@ describe("the alert notifier", () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(delays).toEqual([]);
     expect(log.error).toHaveBeenCalledTimes(1);
+  });
+
+  it("connects only to an address it vetted: a host re-pointed at a private address after the check is not reached", async () => {
+    const port = new URL(slack.url).port;
+    await channels(`https://hooks.rebound.test:${port}/services/T/B/x`, null);
+    const lookups: string[] = [];
+    // Public when the URL is checked, loopback (where the stand-in listens) when the sender connects.
+    const resolveHost = async (host: string) => {
+      lookups.push(host);
+      return lookups.length === 1 ? ["93.184.215.14"] : ["127.0.0.1"];
+    };
+    const { alerts } = notifier({
+      fetch: undefined,
+      retryDelaysMs: [],
+      urlPolicy: { dev: false, resolveHost },
+    });
+    alerts.notify({ ...down, agentId });
+    await alerts.drain();
+    expect(lookups).toEqual(["hooks.rebound.test", "hooks.rebound.test"]);
+    expect(slack.calls).toHaveLength(0);
+    expect(log.error).toHaveBeenCalledTimes(1);
+    const failure = log.error.mock.calls[0]?.[0] as { err: Error };
+    expect(JSON.stringify(causes(failure.err))).toContain("non-public address (127.0.0.1)");
   });
 
   it("delivers one agent's alerts in the order they happened, even across retries", async () => {

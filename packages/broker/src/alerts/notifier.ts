@@ -1,8 +1,9 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
+import { Agent, fetch as undiciFetch } from "undici";
 import type { Clock } from "../clock.js";
 import type { AlertSettings } from "../config/config.js";
-import { checkSellerEndpoint, type EndpointPolicy } from "../registry/endpoint-policy.js";
+import { checkSellerEndpoint, type EndpointPolicy, publicOnlyLookup } from "../registry/endpoint-policy.js";
 import type { Store } from "../store/types.js";
 import { createSmtpTransport, type EmailTransport, sendEmailAlert } from "./email.js";
 import { type AlertContext, type AlertMessage, renderAlert } from "./messages.js";
@@ -18,7 +19,11 @@ export interface AlertNotifierOptions {
   log: Pick<FastifyBaseLogger, "debug" | "info" | "warn" | "error">;
   settings: AlertSettings;
   clock: Clock;
-  /** Posts to Slack webhooks; the standard `fetch` by default. */
+  /**
+   * Posts to Slack webhooks. By default the standard `fetch`, except outside dev mode with a
+   * `urlPolicy`: then one whose connections go only to addresses `urlPolicy.resolveHost` gave and
+   * the policy allowed, checked as the connection is made.
+   */
   fetch?: FetchLike;
   /** Sends e-mail; by default nodemailer over `settings.smtpUrl`, and no e-mail without one. */
   transport?: EmailTransport;
@@ -36,6 +41,21 @@ export interface AlertNotifierOptions {
 }
 
 type Channel = "slack" | "email";
+
+/**
+ * Checking the webhook URL and then letting `fetch` resolve its host again would connect to
+ * whatever the second answer says (DNS rebinding). Outside dev mode the connection instead takes
+ * its address from the policy's own lookup, which refuses non-public addresses, as seller calls do.
+ */
+function defaultFetch(policy: EndpointPolicy | undefined): FetchLike {
+  if (policy === undefined || policy.dev) return (input, init) => globalThis.fetch(input, init);
+  let dispatcher: Agent | undefined;
+  return async (input, init) => {
+    dispatcher ??= new Agent({ connect: { lookup: publicOnlyLookup(policy.resolveHost) } });
+    const response = await undiciFetch(input, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
+    return response as unknown as Response;
+  };
+}
 
 /** One message to one channel. */
 interface Delivery {
@@ -60,7 +80,7 @@ class PermanentDeliveryError extends DeliveryError {}
  */
 export function createAlertNotifier(options: AlertNotifierOptions): AlertNotifier {
   const { store, log, clock } = options;
-  const fetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const fetch: FetchLike = options.fetch ?? defaultFetch(options.urlPolicy);
   const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const sleep = options.sleep ?? ((ms: number) => delay(ms, undefined, { ref: false }));
   const timeoutMs = options.timeoutMs ?? 10_000;

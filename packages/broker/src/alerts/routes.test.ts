@@ -88,6 +88,10 @@ describe("PUT and GET /agents/{id}/alerts", () => {
       [{ slack_webhook_url: "https://127.0.0.1/services/T/B/X" }, "slack_webhook_url"],
       [{ slack_webhook_url: "https://hooks.internal-test/services/T/B/X" }, "slack_webhook_url"],
       [{ slack_webhook_url: "https://localhost/services/T/B/X" }, "slack_webhook_url"],
+      [{ slack_webhook_url: "https://[::127.0.0.1]/services/T/B/X" }, "slack_webhook_url"],
+      [{ slack_webhook_url: "https://[::ffff:0:127.0.0.1]/services/T/B/X" }, "slack_webhook_url"],
+      [{ slack_webhook_url: "https://[64:ff9b::10.0.0.1]/services/T/B/X" }, "slack_webhook_url"],
+      [{ slack_webhook_url: "https://[2002:a9fe:a9fe::1]/services/T/B/X" }, "slack_webhook_url"],
       [{ slack_webhook_url: "https://user:pw@hooks.slack.com/services/T/B/X" }, "slack_webhook_url"],
     ] as const) {
       const response = await broker.call("PUT", `/agents/${agentId}/alerts`, { key: owner.apiKey, body });

@@ -1,10 +1,19 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-/** Key kinds: `account` keys (`mk_…`) manage an account; `access` keys (`sk_live_…`) invoke one agent. */
+/**
+ * Key kinds: `account` keys (`mk_…`) manage an account; `access` keys (`sk_live_…`, or `sk_test_…`
+ * from a dev broker) invoke one agent.
+ */
 export type KeyKind = "account" | "access";
 
-const PREFIX: Record<KeyKind, string> = { account: "mk_", access: "sk_live_" };
-const KEY_PATTERN = /^(mk_|sk_live_)[A-Za-z0-9_-]{43}$/;
+/**
+ * Whether real money is behind a key: a dev broker moves test money only and issues `test` access
+ * keys, so that a key's prefix tells, as Stripe's do.
+ */
+export type KeyMode = "live" | "test";
+
+const ACCESS_PREFIX: Record<KeyMode, string> = { live: "sk_live_", test: "sk_test_" };
+const KEY_PATTERN = /^(mk_|sk_live_|sk_test_)[A-Za-z0-9_-]{43}$/;
 
 /** A freshly generated key: the secret (shown once), its SHA-256 and its visible prefix. */
 export interface GeneratedKey {
@@ -13,9 +22,12 @@ export interface GeneratedKey {
   prefix: string;
 }
 
-/** Generates a key of `kind` with 256 random bits, base64url-encoded. */
-export function generateApiKey(kind: KeyKind): GeneratedKey {
-  const secret = PREFIX[kind] + randomBytes(32).toString("base64url");
+/**
+ * Generates a key of `kind` with 256 random bits, base64url-encoded. `mode` names an access key
+ * `sk_live_…` or `sk_test_…`; account keys are `mk_…` in both.
+ */
+export function generateApiKey(kind: KeyKind, mode: KeyMode = "live"): GeneratedKey {
+  const secret = (kind === "account" ? "mk_" : ACCESS_PREFIX[mode]) + randomBytes(32).toString("base64url");
   return { secret, hash: hashApiKey(secret), prefix: visiblePrefix(secret) };
 }
 
@@ -42,6 +54,6 @@ export function digestsEqual(a: string, b: string): boolean {
 }
 
 function visiblePrefix(secret: string): string {
-  const kindPrefix = secret.startsWith("mk_") ? "mk_" : "sk_live_";
+  const kindPrefix = /^(mk_|sk_live_|sk_test_)/.exec(secret)?.[0] ?? "";
   return secret.slice(0, kindPrefix.length + 6);
 }

@@ -19,7 +19,7 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
   if (key.kind !== "account") {
     throw new MercatoError(
       "FORBIDDEN",
-      "Access keys (sk_live_…) only invoke the agent they were bought for; use an account key (mk_…)",
+      "Access keys (sk_live_… or sk_test_…) only invoke the agent they were bought for; use an account key (mk_…)",
     );
   }
   const account = await deps.store.getAccount(key.accountId);
@@ -28,7 +28,7 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
 }
 
 /**
- * Authenticates an invoke by its access key (`sk_live_…`). Keys are looked up through the key
+ * Authenticates an invoke by its access key (`sk_live_…`, or `sk_test_…` from a dev broker). Keys are looked up through the key
  * cache, so a call reads the store for its key at most once per cache period (a suspension made
  * in this process drops the key from the cache at once; one made by another process sharing the
  * store is seen within the cache period).
@@ -42,7 +42,7 @@ export async function authenticateAccess(request: FastifyRequest, deps: BrokerDe
   if (key.kind !== "access") {
     throw new MercatoError(
       "AGENT_NOT_PURCHASED",
-      "Invoke with the access key (sk_live_…) that POST /purchase issued for this agent, not an account key",
+      "Invoke with the access key (sk_live_… or sk_test_…) that POST /purchase issued for this agent, not an account key",
     );
   }
   if (key.suspendedAt !== null) throw keySuspended(key);
@@ -104,7 +104,7 @@ function bearerKey(request: FastifyRequest): string {
   if (secret === undefined || !isWellFormedKey(secret)) {
     throw new MercatoError(
       "UNAUTHENTICATED",
-      "The Authorization header must be `Bearer <key>` with a Mercato key (mk_… or sk_live_…)",
+      "The Authorization header must be `Bearer <key>` with a Mercato key (mk_…, sk_live_… or sk_test_…)",
     );
   }
   return secret;

@@ -87,6 +87,24 @@ describe("parseConfig", () => {
     expect(() => parseConfig(["--new-account-daily-limit", "-1"], {})).toThrow(ConfigError);
   });
 
+  it("reads the sign-up limit: accounts per hour per client address, 0 = off", () => {
+    expect(DEFAULT_FRAUD_SETTINGS.signupsPerHour).toBe(20);
+    expect(parseConfig([], {}).fraud.signupsPerHour).toBe(20);
+    expect(parseConfig(["--signup-rate-limit", "5"], {}).fraud.signupsPerHour).toBe(5);
+    expect(parseConfig([], { MERCATO_SIGNUP_RATE_LIMIT: "0" }).fraud.signupsPerHour).toBe(0);
+    expect(
+      parseConfig(["--signup-rate-limit", "7"], { MERCATO_SIGNUP_RATE_LIMIT: "9" }).fraud.signupsPerHour,
+    ).toBe(7);
+    for (const bad of ["-1", "1.5", "many", "100000001"]) {
+      expect(() => parseConfig([`--signup-rate-limit=${bad}`], {}), bad).toThrow(
+        /--signup-rate-limit must be/,
+      );
+    }
+    expect(() => parseConfig([], { MERCATO_SIGNUP_RATE_LIMIT: "x" })).toThrow(
+      /MERCATO_SIGNUP_RATE_LIMIT must be/,
+    );
+  });
+
   it("reads the invoke limits, and refuses a default timeout above the maximum", () => {
     expect(
       parseConfig(["--invoke-timeout", "2000", "--rate-limit", "30"], {

@@ -98,6 +98,12 @@ export interface FraudSettings {
   newAccountDailyLimitMicros: number | null;
   /** An account is new for this many days after sign-up. Default 7. */
   newAccountDays: number;
+  /**
+   * Accounts one client address may create per hour (`POST /accounts`), shared through Redis by
+   * brokers that share one; 0: no limit. Flag `--signup-rate-limit`, env `MERCATO_SIGNUP_RATE_LIMIT`;
+   * default 20.
+   */
+  signupsPerHour: number;
 }
 
 /** Monitoring settings when nothing is configured. */
@@ -120,6 +126,7 @@ export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
   burstMultiplier: 10,
   newAccountDailyLimitMicros: 100_000_000,
   newAccountDays: 7,
+  signupsPerHour: 20,
 };
 
 /** Limits of the invoke proxy. */
@@ -202,6 +209,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --alert-from <address>     MERCATO_ALERT_FROM             From of alert e-mails (default "Mercato <alerts@localhost>")
   --burst-floor <n>          MERCATO_BURST_FLOOR            calls per minute a key may always make before fraud checks look (default 1000)
   --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than 7 days (default 100; 0 = none)
+  --signup-rate-limit <n>    MERCATO_SIGNUP_RATE_LIMIT      accounts one client address may create per hour (default 20; 0 = none)
   -h, --help                                show this help
 
 Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
@@ -247,6 +255,7 @@ export function parseConfig(
         "alert-from": { type: "string" },
         "new-account-daily-limit": { type: "string" },
         "burst-floor": { type: "string" },
+        "signup-rate-limit": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -279,6 +288,7 @@ export function parseConfig(
   const alertFrom = pick("alert-from", "MERCATO_ALERT_FROM");
   const dailyLimit = pick("new-account-daily-limit", "MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD");
   const burstFloor = pick("burst-floor", "MERCATO_BURST_FLOOR");
+  const signupLimit = pick("signup-rate-limit", "MERCATO_SIGNUP_RATE_LIMIT");
   const invoke: InvokeSettings = {
     ...DEFAULT_INVOKE_SETTINGS,
     ...(maxInvokeTimeout && {
@@ -327,6 +337,9 @@ export function parseConfig(
       ...(dailyLimit && { newAccountDailyLimitMicros: parseDailyLimit(dailyLimit.value, dailyLimit.source) }),
       ...(burstFloor && {
         burstFloorPerMinute: parseCount(burstFloor.value, burstFloor.source, 100_000_000),
+      }),
+      ...(signupLimit && {
+        signupsPerHour: parseCount(signupLimit.value, signupLimit.source, 100_000_000, 0),
       }),
     },
   };
@@ -395,9 +408,11 @@ function parsePublicUrl(value: string, source: string): string {
   return url.href.replace(/\/+$/, "");
 }
 
-function parseCount(value: string, source: string, max: number): number {
-  if (!/^\d{1,9}$/.test(value) || Number(value) < 1 || Number(value) > max) {
-    throw new ConfigError(`${source} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+function parseCount(value: string, source: string, max: number, min = 1): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(
+      `${source} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return Number(value);
 }

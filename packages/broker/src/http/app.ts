@@ -94,7 +94,10 @@ export interface CreateBrokerOptions {
   keyCache?: KeyCacheOptions | KeyCache;
   /** Prometheus metrics, served at `GET /metrics` (default: new ones, in a registry of their own). */
   metrics?: BrokerMetrics;
-  /** Fraud prevention: burst suspension and the new-account daily limit (default `DEFAULT_FRAUD_SETTINGS`). */
+  /**
+   * Fraud prevention: burst suspension, the new-account daily limit and the sign-up limit per client
+   * address (default `DEFAULT_FRAUD_SETTINGS`).
+   */
   fraud?: Partial<FraudSettings>;
   /** Largest request body in bytes (default 64 KiB). */
   bodyLimit?: number;
@@ -216,8 +219,9 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     options.keyCache !== undefined && "invalidate" in options.keyCache
       ? options.keyCache
       : createKeyCache(options.keyCache);
+  const fraudSettings = { ...DEFAULT_FRAUD_SETTINGS, ...options.fraud };
   const fraud = createFraudDetector({
-    settings: { ...DEFAULT_FRAUD_SETTINGS, ...options.fraud },
+    settings: fraudSettings,
     store: options.store,
     alerts,
     keyCache,
@@ -227,7 +231,13 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   const deps: BrokerDeps = {
     store: options.store,
     clock,
-    config: { dev, adminToken: options.config?.adminToken, publicUrl: options.config?.publicUrl, invoke },
+    config: {
+      dev,
+      adminToken: options.config?.adminToken,
+      publicUrl: options.config?.publicUrl,
+      invoke,
+      fraud: fraudSettings,
+    },
     resolveHost,
     signer: createReceiptSigner(options.store, clock),
     log: logger,

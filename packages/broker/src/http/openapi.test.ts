@@ -30,6 +30,15 @@ describe("OpenAPI document and docs", () => {
     for (const seed of ["Agent", "AgentPricing", "AgentMetrics", "Transaction", "ApiKey"]) {
       expect(doc.components.schemas).toHaveProperty(seed);
     }
+    const signUp = doc.paths["/accounts"].post.responses["429"];
+    expect(signUp.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/ErrorEnvelope" });
+    expect(Object.keys(signUp.headers)).toEqual([
+      "Retry-After",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+      "RateLimit-Policy",
+    ]);
     const search = doc.paths["/agents/search"].get.parameters.map((p: { name: string }) => p.name);
     expect(search).toEqual(["category", "tags", "q", "max_price", "min_trust", "sort", "limit", "cursor"]);
     await broker.close();

@@ -23,6 +23,24 @@ const COMMON_ERRORS = {
   admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
 } as const;
 
+const integerHeader = (description: string) => ({ description, schema: { type: "integer", minimum: 0 } });
+
+/** The 429 of a rate-limited route, with the headers every one of its answers carries. */
+const RATE_LIMITED_RESPONSE = {
+  description: "RATE_LIMITED: over the limit; nothing was done.",
+  headers: {
+    "Retry-After": integerHeader("Seconds until one request is allowed again (429 only)"),
+    "RateLimit-Limit": integerHeader("Requests allowed per window"),
+    "RateLimit-Remaining": integerHeader("Requests still allowed at once"),
+    "RateLimit-Reset": integerHeader("Seconds until the allowance is whole again"),
+    "RateLimit-Policy": {
+      description: "The limit and its window in seconds, as `limit;w=window`",
+      schema: { type: "string" },
+    },
+  },
+  content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
+};
+
 /**
  * Builds the OpenAPI 3.1 document of the broker from the protocol's zod schemas and the route
  * table: the single source the SDK's wire types are generated from.
@@ -80,6 +98,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
             "application/json": { schema: { $ref: `#/components/schemas/${route.success.schema}` } },
           },
         },
+        ...(route.rateLimited && { "429": RATE_LIMITED_RESPONSE }),
         default: {
           description: `An error envelope. Codes this route may answer: ${[...new Set(errorCodes)].join(", ")}.`,
           content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
@@ -97,7 +116,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         "Mercato is a marketplace where AI agents buy and sell each other's services, paid per call.",
         "",
         "Authenticate with `Authorization: Bearer <key>`: an account key (`mk_…`) manages an account;",
-        "an access key (`sk_live_…`) invokes one purchased agent. Money is exact: amounts the ledger",
+        "an access key (`sk_live_…`; `sk_test_…` from a dev broker, whose money is test money) invokes one purchased agent. Money is exact: amounts the ledger",
         "moves are decimal strings of USD with six decimals; more than six decimals is a 400.",
         "",
         `Every error is \`{"error": {"code", "message", "details"?, "request_id"}}\` with one of these codes: ${ERROR_CODE_LIST.join(", ")}.`,
@@ -128,7 +147,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         bearerAuth: {
           type: "http",
           scheme: "bearer",
-          description: "An mk_… account key or sk_live_… access key",
+          description: "An mk_… account key or sk_live_… (sk_test_… in dev mode) access key",
         },
       },
     },

@@ -19,7 +19,7 @@ import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 export interface BrokerDeps {
   store: Store;
   clock: Clock;
-  config: Pick<BrokerConfig, "dev" | "adminToken" | "publicUrl" | "invoke">;
+  config: Pick<BrokerConfig, "dev" | "adminToken" | "publicUrl" | "invoke" | "fraud">;
   resolveHost: ResolveHost;
   /** Signs receipts and publishes the broker's public keys. */
   signer: ReceiptSigner;
@@ -29,7 +29,7 @@ export interface BrokerDeps {
   payments: PaymentProvider | undefined;
   /** Access keys by hash, briefly; drop a key here when it is revoked, rotated or changed. */
   keyCache: KeyCache;
-  /** Per-key call rate limits. */
+  /** Per-key call rate limits, and sign-ups per client address. */
   rateLimiter: RateLimiter;
   /** The invoke proxy's seller client, outcome recorder and idempotency cache. */
   invoke: InvokeRuntime;
@@ -58,7 +58,7 @@ export interface AccessCaller {
 }
 
 /**
- * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_…);
+ * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_… or sk_test_…);
  * `key`: either kind of key (the caller is the key's account); `admin`: the admin token from the config.
  */
 export type AuthMode = "none" | "account" | "access" | "key" | "admin";
@@ -102,6 +102,8 @@ export interface RouteSpec<
   success: { status: 200 | 201; schema: RN; description: string };
   /** Error codes this route answers with, besides the common ones. */
   errors?: ErrorCode[];
+  /** The route is rate-limited: the OpenAPI document lists its 429 and the RateLimit headers. */
+  rateLimited?: boolean;
   /** Largest body this route takes, bytes, when above the broker's (64 KiB by default). */
   bodyLimit?: number;
   handler: (

@@ -1,7 +1,9 @@
 import { createJwksKeyResolver, verifyCallSignature, verifyReceipt } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateApiKey } from "../auth/api-keys.js";
 import { createDevProvider } from "../payments/dev-provider.js";
 import { createTestBroker, type TestBroker } from "../testing/harness.js";
+import { apiKeyRecord } from "../testing/records.js";
 import { startTestSeller, type TestSeller } from "./test-sellers.js";
 
 let broker: TestBroker;
@@ -106,7 +108,8 @@ describe("POST /purchase", () => {
         spent_usd: "0.000000",
       },
     });
-    expect(json.api_key).toMatch(/^sk_live_[A-Za-z0-9_-]{43}$/);
+    // A dev broker moves test money only: its keys say so.
+    expect(json.api_key).toMatch(/^sk_test_[A-Za-z0-9_-]{43}$/);
     // Stored hashed: listed without the secret.
     const keys = (await broker.call("GET", "/keys", { key: buyer.apiKey })).json().data;
     expect(keys.find((k: { kind: string }) => k.kind === "access")).toMatchObject({ agent_id: agentId });
@@ -441,6 +444,74 @@ describe("POST /agents/{id}/invoke", () => {
     const agent = await broker.store.getAgent(s.agentId);
     expect(agent?.counters.calls).toBe(1);
     expect(agent?.counters.successes).toBe(1);
+  });
+});
+
+describe("test and live access keys", () => {
+  it("a dev broker issues test keys (sk_test_…) on purchase and rotation, and they invoke", async () => {
+    const s = await setUp();
+    expect(s.accessKey).toMatch(/^sk_test_[A-Za-z0-9_-]{43}$/);
+    expect((await invoke(s.agentId, s.accessKey)).statusCode).toBe(200);
+    const rotated = await broker.call("POST", `/keys/${s.keyId}/rotate`, { key: s.buyer.apiKey });
+    expect(rotated.statusCode).toBe(201);
+    const replacement = rotated.json() as { api_key: string; prefix: string };
+    expect(replacement.api_key).toMatch(/^sk_test_[A-Za-z0-9_-]{43}$/);
+    expect(replacement.prefix).toBe(replacement.api_key.slice(0, 14));
+    expect((await invoke(s.agentId, replacement.api_key)).statusCode).toBe(200);
+    expect((await invoke(s.agentId, s.accessKey)).json().error.code).toBe("INVALID_API_KEY");
+    // Account keys move no money by themselves and keep their one prefix.
+    expect(s.buyer.apiKey).toMatch(/^mk_/);
+  });
+
+  it("a production broker issues live keys (sk_live_…) that invoke, and knows no test key", async () => {
+    let rebind = false;
+    await broker.close();
+    broker = await createTestBroker({
+      payments: createDevProvider(),
+      resolveHost: async () => (rebind ? ["127.0.0.1"] : ["93.184.215.14"]),
+    });
+    const owner = await broker.signUp("Seller");
+    const buyer = await broker.signUp("Buyer");
+    const agentId = await broker.register(owner.apiKey, { api_endpoint: "https://seller.example.com/agent" });
+    await broker.store.credit({
+      id: "t1",
+      accountId: buyer.accountId,
+      amount: 10_000_000,
+      reference: "test",
+      at: "2026-03-01T12:00:00.000Z",
+    });
+    const purchase = (
+      await broker.call("POST", "/purchase", { key: buyer.apiKey, body: { agent_id: agentId } })
+    ).json();
+    expect(purchase.api_key).toMatch(/^sk_live_[A-Za-z0-9_-]{43}$/);
+    const rotated = (
+      await broker.call("POST", `/keys/${purchase.key.key_id}/rotate`, { key: buyer.apiKey })
+    ).json() as { api_key: string };
+    expect(rotated.api_key).toMatch(/^sk_live_[A-Za-z0-9_-]{43}$/);
+    // The key is accepted: the call goes as far as the seller, which no test can reach from here.
+    rebind = true;
+    const live = await invoke(agentId, rotated.api_key);
+    expect(live.json().error.code).toBe("SELLER_UNAVAILABLE");
+    const test = await invoke(agentId, `sk_test_${rotated.api_key.slice(8)}`);
+    expect(test.statusCode).toBe(401);
+    expect(test.json().error.code).toBe("INVALID_API_KEY");
+  });
+
+  it("a dev broker still takes the live keys it issued before", async () => {
+    const s = await setUp();
+    const live = generateApiKey("access", "live");
+    await broker.store.insertApiKey(
+      apiKeyRecord({
+        id: "key_oldlive0001",
+        accountId: s.buyer.accountId,
+        kind: "access",
+        agentId: s.agentId,
+        prefix: live.prefix,
+        hash: live.hash,
+      }),
+    );
+    expect(live.secret).toMatch(/^sk_live_/);
+    expect((await invoke(s.agentId, live.secret)).statusCode).toBe(200);
   });
 });
 

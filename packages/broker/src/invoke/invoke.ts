@@ -34,13 +34,8 @@ export async function enforceRateLimit(
 ): Promise<void> {
   const limit = key.rateLimit ?? deps.config.invoke.defaultRateLimit;
   const decision: RateDecision = await deps.rateLimiter.consume(key.id, limit, deps.clock.now().getTime());
-  reply.header("ratelimit-limit", decision.limit);
-  reply.header("ratelimit-remaining", decision.remaining);
-  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
-  reply.header("ratelimit-policy", `${decision.limit};w=60`);
-  if (!decision.allowed) {
-    const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    reply.header("retry-after", retryAfter);
+  const retryAfter = setRateLimitHeaders(reply, decision, 60);
+  if (retryAfter !== undefined) {
     throw new MercatoError(
       "RATE_LIMITED",
       `${subject} may make ${decision.limit} calls per minute; retry in ${retryAfter} s`,
@@ -49,6 +44,27 @@ export async function enforceRateLimit(
       },
     );
   }
+}
+
+/**
+ * Sets the RateLimit headers (IETF draft `RateLimit-*`) of a decision over a window of `windowS`
+ * seconds, and `Retry-After` when it refuses.
+ *
+ * @returns the seconds to wait when the decision refuses, undefined when it allows.
+ */
+export function setRateLimitHeaders(
+  reply: FastifyReply,
+  decision: RateDecision,
+  windowS: number,
+): number | undefined {
+  reply.header("ratelimit-limit", decision.limit);
+  reply.header("ratelimit-remaining", decision.remaining);
+  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
+  reply.header("ratelimit-policy", `${decision.limit};w=${windowS}`);
+  if (decision.allowed) return undefined;
+  const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  reply.header("retry-after", retryAfter);
+  return retryAfter;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The answer of a rate limiter for one call. */
 export interface RateDecision {
   allowed: boolean;
-  /** Calls per minute the key may make. */
+  /** Calls the key may make per window (a minute unless the limit says otherwise). */
   limit: number;
   /** Calls the key may still make at once. */
   remaining: number;
@@ -16,15 +16,18 @@ export interface RateDecision {
  * implement it; the in-memory one answers at once.
  */
 export interface RateLimiter {
-  /** Takes one call from `id`'s allowance of `limitPerMinute`, if there is one left. */
-  consume(id: string, limitPerMinute: number, nowMs: number): Promise<RateDecision>;
+  /**
+   * Takes one call from `id`'s allowance of `limit` calls per `windowMs` (default a minute), if
+   * there is one left.
+   */
+  consume(id: string, limit: number, nowMs: number, windowMs?: number): Promise<RateDecision>;
 }
 
 const WINDOW_MS = 60_000;
 
 /**
  * One step of the generic cell rate algorithm (GCRA): a key may make `limit` calls at once, then one
- * every `60 s / limit`. All the state is one number per key, its theoretical arrival time (`tat`):
+ * every `windowMs / limit` (a minute's by default). All the state is one number per key, its theoretical arrival time (`tat`):
  * the time at which the key's allowance would be whole again. Returns the decision and the new
  * `tat` to keep (unchanged when refused).
  */
@@ -32,11 +35,12 @@ export function gcra(
   tat: number | undefined,
   limit: number,
   now: number,
+  windowMs = WINDOW_MS,
 ): { decision: RateDecision; tat: number } {
-  const interval = WINDOW_MS / limit;
+  const interval = windowMs / limit;
   const start = Math.max(tat ?? now, now);
   const next = start + interval;
-  const allowAt = next - WINDOW_MS;
+  const allowAt = next - windowMs;
   if (now < allowAt) {
     const waited = start - now;
     return {
@@ -54,7 +58,7 @@ export function gcra(
     decision: {
       allowed: true,
       limit,
-      remaining: Math.max(0, Math.floor((now + WINDOW_MS - next) / interval)),
+      remaining: Math.max(0, Math.floor((now + windowMs - next) / interval)),
       resetMs: Math.ceil(next - now),
       retryAfterMs: 0,
     },
@@ -64,7 +68,7 @@ export function gcra(
 
 /**
  * A rate limiter in this process's memory: right for one broker process. Keys whose allowance is
- * whole again are forgotten, so memory follows the keys active in the last minute.
+ * whole again are forgotten, so memory follows the keys active in their last window.
  */
 export function createMemoryRateLimiter(): RateLimiter & { size(): number } {
   const tats = new Map<string, number>();
@@ -74,9 +78,9 @@ export function createMemoryRateLimiter(): RateLimiter & { size(): number } {
     nextSweep = now + WINDOW_MS;
   };
   return {
-    async consume(id, limitPerMinute, nowMs) {
+    async consume(id, limit, nowMs, windowMs = WINDOW_MS) {
       if (nowMs >= nextSweep) sweep(nowMs);
-      const { decision, tat } = gcra(tats.get(id), limitPerMinute, nowMs);
+      const { decision, tat } = gcra(tats.get(id), limit, nowMs, windowMs);
       tats.set(id, tat);
       return decision;
     },

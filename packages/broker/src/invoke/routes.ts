@@ -29,7 +29,7 @@ export const invokeRoutes = [
     tag: "Invoke",
     summary: "Buy per-call access to an agent",
     description: [
-      "Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.",
+      "Issues an access key (sk_live_…; sk_test_… from a dev broker, whose money is test money) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.",
       "",
       "Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.",
     ].join("\n"),
@@ -46,7 +46,7 @@ export const invokeRoutes = [
       if (body.expires_at !== undefined && body.expires_at <= now) {
         throw new MercatoError("VALIDATION_ERROR", "expires_at must be in the future");
       }
-      const generated = generateApiKey("access");
+      const generated = generateApiKey("access", deps.config.dev ? "test" : "live");
       const key: ApiKeyRecord = {
         id: newId("key"),
         accountId: caller.account.id,

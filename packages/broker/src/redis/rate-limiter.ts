@@ -9,7 +9,7 @@ import type { RedisLink } from "./connection.js";
  */
 const GCRA_SCRIPT = `
 local limit = tonumber(ARGV[1])
-local window = 60000000
+local window = tonumber(ARGV[2])
 local interval = window / limit
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -28,11 +28,11 @@ type GcraReply = [number, number, number, number];
 
 /** The client with the script defined as a command (sent by SHA, the whole script only once). */
 interface WithGcra {
-  mercatoGcra(key: string, limit: number): Promise<GcraReply>;
+  mercatoGcra(key: string, limit: number, windowUs: number): Promise<GcraReply>;
 }
 
 /**
- * Per-key rate limits shared by every broker on one Redis: a limit of N calls per minute holds
+ * Per-key rate limits shared by every broker on one Redis: a limit of N calls per window holds
  * across all of them (within one call per broker in flight when Redis answers a decision). While
  * Redis is down each broker falls back to its own memory (so the effective limit is N per broker),
  * logs it once, and goes back to Redis when it answers again.
@@ -42,17 +42,18 @@ export function createRedisRateLimiter(link: RedisLink): RateLimiter {
   link.redis.defineCommand("mercatoGcra", { numberOfKeys: 1, lua: GCRA_SCRIPT });
   const redis = link.redis as unknown as WithGcra;
   return {
-    async consume(id, limitPerMinute, nowMs): Promise<RateDecision> {
+    async consume(id, limit, nowMs, windowMs = 60_000): Promise<RateDecision> {
       try {
         const [allowed, remaining, resetMs, retryAfterMs] = await redis.mercatoGcra(
           `rl:${id}`,
-          limitPerMinute,
+          limit,
+          windowMs * 1000,
         );
         link.succeeded();
-        return { allowed: allowed === 1, limit: limitPerMinute, remaining, resetMs, retryAfterMs };
+        return { allowed: allowed === 1, limit, remaining, resetMs, retryAfterMs };
       } catch (error) {
         link.failed(error);
-        return local.consume(id, limitPerMinute, nowMs);
+        return local.consume(id, limit, nowMs, windowMs);
       }
     },
   };

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { createBroker } from "../http/app.js";
+import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { apiKeyRecord } from "../testing/records.js";
 import { connectRedis, type RedisLink } from "./connection.js";
 import { createRedisKeyCache } from "./key-cache.js";
@@ -102,6 +104,35 @@ describe("the Redis rate limiter", () => {
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.info).toHaveBeenCalledTimes(1);
     expect(logger.info.mock.calls[0]?.[1]).toMatch(/Redis is back/);
+  });
+});
+
+describe("the sign-up limit on a shared Redis", () => {
+  it("holds across brokers: N accounts an hour per address in all", async () => {
+    const brokers = await Promise.all(
+      [0, 1].map(async () => {
+        const app = createBroker({
+          store: createSqliteStore({ path: ":memory:" }),
+          config: { logLevel: "silent" },
+          rateLimiter: createRedisRateLimiter(await link()),
+          fraud: { signupsPerHour: 3 },
+        });
+        await app.ready();
+        return app;
+      }),
+    );
+    const signUp = (n: number, remoteAddress: string) =>
+      brokers[n % 2]?.inject({ method: "POST", url: "/accounts", payload: { name: `n${n}` }, remoteAddress });
+    const statuses = [];
+    for (let n = 0; n < 5; n++) statuses.push((await signUp(n, "203.0.113.77"))?.statusCode);
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const refused = await signUp(1, "203.0.113.77");
+    expect(refused?.json().error.code).toBe("RATE_LIMITED");
+    expect(Number(refused?.headers["retry-after"])).toBeGreaterThan(1_000);
+    expect(refused?.headers["ratelimit-policy"]).toBe("3;w=3600");
+    // Another address is not held back by the first.
+    expect((await signUp(0, "203.0.113.78"))?.statusCode).toBe(201);
+    await Promise.all(brokers.map((app) => app.close()));
   });
 });
 

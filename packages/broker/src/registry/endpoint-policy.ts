@@ -16,11 +16,13 @@ export const systemResolveHost: ResolveHost = async (hostname) => {
 
 /**
  * Addresses a seller endpoint may never point at outside dev mode: loopback, private, shared,
- * link-local (cloud metadata lives at 169.254.169.254), documentation, multicast, reserved, and
- * IPv6 forms that embed an IPv4 address. (BlockList checks IPv4-mapped IPv6 addresses such as
- * `::ffff:127.0.0.1` against the IPv4 subnets.)
+ * link-local (cloud metadata lives at 169.254.169.254), documentation, multicast and reserved.
+ * An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
+ * NAT64, 6to4) is judged by the IPv4 address it carries, so the IPv6 list needs none of those.
+ * Two lists, because a BlockList also checks an IPv4 address against its IPv6 subnets.
  */
-const NON_PUBLIC = new BlockList();
+const NON_PUBLIC_IPV4 = new BlockList();
+const NON_PUBLIC_IPV6 = new BlockList();
 for (const [network, prefix] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -38,23 +40,22 @@ for (const [network, prefix] of [
   ["224.0.0.0", 4],
   ["240.0.0.0", 4],
 ] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, "ipv4");
+  NON_PUBLIC_IPV4.addSubnet(network, prefix, "ipv4");
 }
 for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["64:ff9b::", 96],
-  ["64:ff9b:1::", 48],
+  // Reserved, after the forms that carry an IPv4 address are read out of it. This includes
+  // local-use NAT64 (64:ff9b:1::/48), where the operator chooses where the IPv4 address sits.
+  ["::", 8],
   ["100::", 64],
+  // Teredo (2001::/32) hides its IPv4 addresses obfuscated; the rest of 2001::/23 is reserved.
   ["2001::", 23],
   ["2001:db8::", 32],
-  ["2002::", 16],
   ["fc00::", 7],
   ["fe80::", 10],
   ["fec0::", 10],
   ["ff00::", 8],
 ] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, "ipv6");
+  NON_PUBLIC_IPV6.addSubnet(network, prefix, "ipv6");
 }
 
 const NON_PUBLIC_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa)$/i;
@@ -62,8 +63,50 @@ const NON_PUBLIC_NAMES = /(^|\.)(localhost|local|internal|localdomain|home\.arpa
 /** True when `address` (IPv4 or IPv6) is a public unicast address. */
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 0) return false;
-  return !NON_PUBLIC.check(address, family === 4 ? "ipv4" : "ipv6");
+  if (family === 4) return !NON_PUBLIC_IPV4.check(address, "ipv4");
+  if (family !== 6) return false;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return false;
+  const ipv4 = embeddedIPv4(groups);
+  if (ipv4 !== undefined) return !NON_PUBLIC_IPV4.check(ipv4, "ipv4");
+  return !NON_PUBLIC_IPV6.check(groups.map((group) => group.toString(16)).join(":"), "ipv6");
+}
+
+/** The first six groups of the IPv6 prefixes whose last 32 bits are an IPv4 address. */
+const IPV4_CARRYING_PREFIXES: ReadonlyArray<readonly number[]> = [
+  [0, 0, 0, 0, 0, 0xffff], // IPv4-mapped ::ffff:0:0/96
+  [0, 0, 0, 0, 0, 0], // IPv4-compatible ::/96 (:: and ::1 too, which land in 0.0.0.0/8)
+  [0, 0, 0, 0, 0xffff, 0], // IPv4-translated ::ffff:0:0:0/96
+  [0x64, 0xff9b, 0, 0, 0, 0], // NAT64 64:ff9b::/96
+];
+
+/** The IPv4 address that an IPv6 address reaches through one of the forms that carry one. */
+function embeddedIPv4(groups: readonly number[]): string | undefined {
+  const dotted = (high = 0, low = 0) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+  // 6to4 2002::/16: the site's IPv4 address follows the prefix.
+  if (groups[0] === 0x2002) return dotted(groups[1], groups[2]);
+  const carries = IPV4_CARRYING_PREFIXES.some((prefix) => prefix.every((group, i) => groups[i] === group));
+  return carries ? dotted(groups[6], groups[7]) : undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (a zone id is ignored), or undefined if it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.replace(/%.*$/, "");
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const parse = (part: string | undefined) =>
+    part === undefined || part === "" ? [] : part.split(":").map((group) => Number.parseInt(group, 16));
+  const head = parse(halves[0]);
+  const tail = parse(halves[1]);
+  const groups =
+    halves.length === 2 ? [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
+  if (groups.length !== 8 || groups.some((group) => !(group >= 0 && group <= 0xffff))) return undefined;
+  return groups;
 }
 
 /** Options of {@link checkSellerEndpoint}. */

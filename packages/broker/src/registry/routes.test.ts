@@ -69,6 +69,11 @@ describe("registration", () => {
       "https://169.254.169.254/latest/meta-data",
       "https://[::1]/agent",
       "https://[::ffff:127.0.0.1]/agent",
+      "https://[::127.0.0.1]/agent",
+      "https://[::ffff:0:127.0.0.1]/agent",
+      "https://[64:ff9b::10.0.0.1]/agent",
+      "https://[64:ff9b::169.254.169.254]/agent",
+      "https://[2002:7f00:1::1]/agent",
       "https://localhost/agent",
       "https://seller.internal-test/agent",
       "https://user:pass@api.example.com/agent",
@@ -130,6 +135,26 @@ describe("updates", () => {
     });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe("AGENT_NOT_FOUND");
+  });
+
+  it("refuses an update to an IPv6 form of a private address, and changes nothing", async () => {
+    const { apiKey } = await broker.signUp();
+    const id = await broker.register(apiKey);
+    const before = (await broker.call("GET", `/agents/${id}`)).json().api_endpoint;
+    for (const endpoint of [
+      "https://[::127.0.0.1]/agent",
+      "https://[::ffff:0:127.0.0.1]/agent",
+      "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+      "https://[2002:c0a8:101::1]/agent",
+    ]) {
+      const response = await broker.call("PATCH", `/agents/${id}`, {
+        key: apiKey,
+        body: { api_endpoint: endpoint },
+      });
+      expect(response.statusCode, endpoint).toBe(400);
+      expect(response.json().error.code, endpoint).toBe("INVALID_ENDPOINT");
+    }
+    expect((await broker.call("GET", `/agents/${id}`)).json().api_endpoint).toBe(before);
   });
 
   it("keeps every price as history and re-ranks on the new price", async () => {

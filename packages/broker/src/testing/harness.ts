@@ -39,7 +39,7 @@ export const SEED_REGISTRATION = {
 } as const;
 
 /**
- * Stores an access key (sk_live_…) for `accountId` straight in the store, until purchases issue
+ * Stores a live access key (sk_live_…) for `accountId` straight in the store, until purchases issue
  * them; returns its secret.
  */
 export async function plantAccessKey(store: Store, accountId: string, id: string): Promise<string> {

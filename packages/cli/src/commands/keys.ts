@@ -14,7 +14,9 @@ interface CreateFlags {
 export function addKeysCommands(program: Command, context: CliContext): void {
   const keys = program
     .command("keys")
-    .description("Manage API keys: account keys (mk_…) and the access keys (sk_live_…) you bought")
+    .description(
+      "Manage API keys: account keys (mk_…) and the access keys (sk_live_… or sk_test_…) you bought",
+    )
     .addHelpText(
       "after",
       `

@@ -31,7 +31,7 @@ Examples:
         }
         if (!key.startsWith("mk_")) {
           throw new UsageError(
-            "mercato login takes an account key (mk_…); access keys (sk_live_…) only invoke",
+            "mercato login takes an account key (mk_…); access keys (sk_live_… or sk_test_…) only invoke",
           );
         }
         const url = await runtime.url();

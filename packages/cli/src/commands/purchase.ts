@@ -18,7 +18,7 @@ export function addPurchaseCommand(program: Command, context: CliContext): void 
     .summary("Buy per-call access to an agent")
     .description(
       "Buy per-call access to an agent. Buying is free; each successful call is charged the agent's\n" +
-        "price. The access key (sk_live_…) is printed once and kept in the config for `mercato invoke`.",
+        "price. The access key (sk_live_…, or sk_test_… from a dev broker) is printed once and kept in the config for `mercato invoke`.",
     )
     .argument("<agent-id>", "the agent (agent_…), as `mercato agents search` lists it")
     .option("--name <name>", "a name for the access key")

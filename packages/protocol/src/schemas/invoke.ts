@@ -21,7 +21,7 @@ const SpendCap = z
 
 /**
  * `POST /purchase`: buy per-call access to an agent (the seed's request). Issues an access key
- * (`sk_live_…`) that invokes this agent only; each successful call is charged at the agent's price.
+ * (`sk_live_…`, or `sk_test_…` from a dev broker) that invokes this agent only; each successful call is charged at the agent's price.
  * `buyer_id`, when given, must be the caller's own account.
  */
 export const PurchaseRequest = z.strictObject({
@@ -36,7 +36,11 @@ export const PurchaseRequest = z.strictObject({
 
 /** `POST /purchase` answer: the seed's `{api_key, endpoint, price_per_call}` plus the key's metadata. */
 export const PurchaseResponse = z.object({
-  api_key: z.string().describe("The access key (sk_live_…) for this agent. Shown once: store it now."),
+  api_key: z
+    .string()
+    .describe(
+      "The access key (sk_live_…, or sk_test_… from a dev broker) for this agent. Shown once: store it now.",
+    ),
   endpoint: z.string().describe("Where to invoke: POST here with the access key"),
   price_per_call: z.number().describe("Display price in USD, as in the seed"),
   price_per_call_usd: UsdAmount.describe("The exact price each successful call is charged"),

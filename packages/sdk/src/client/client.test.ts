@@ -246,7 +246,7 @@ describe("buying and invoking through a real broker", () => {
     const answer = await buyer.client.invoke(agentId, { symbol: "BTC" }, { idempotencyKey: "first-call" });
     expect(answer.output).toEqual({ echo: { symbol: "BTC" } });
     expect(answer.cost_usd).toBe("0.020000");
-    expect(await buyer.client.accessKeys.get(agentId)).toMatch(/^sk_live_/);
+    expect(await buyer.client.accessKeys.get(agentId)).toMatch(/^sk_test_/);
     // The same Idempotency-Key answers the first outcome and is not charged again.
     const again = await buyer.client.invoke(agentId, { symbol: "BTC" }, { idempotencyKey: "first-call" });
     expect(again.transaction_id).toBe(answer.transaction_id);

@@ -1,5 +1,5 @@
 /**
- * Where a client keeps the access keys (`sk_live_…`) it bought, one per agent. The default keeps
+ * Where a client keeps the access keys (`sk_live_…`, or `sk_test_…` from a dev broker) it bought, one per agent. The default keeps
  * them in memory for the life of the client; give `createClient` your own to keep them across
  * restarts (a file, a database, a secret manager). Every method may be synchronous or return a
  * promise. A store belongs to one account: the keys it holds spend that account's balance.

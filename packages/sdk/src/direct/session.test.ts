@@ -130,7 +130,7 @@ describe("a direct session", () => {
     expect(requests.filter((r) => r.startsWith("POST /grants"))).toEqual(["POST /grants"]);
     // The access key was bought (as invoke does) and kept.
     expect(requests).toContain("POST /purchase");
-    expect(await client.accessKeys.get(agentId)).toMatch(/^sk_live_/);
+    expect(await client.accessKeys.get(agentId)).toMatch(/^sk_test_/);
   });
 
   it("holds the budget once when the broker's answer to opening the grant is lost", async () => {

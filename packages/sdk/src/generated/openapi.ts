@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Signs up and returns the account with its first account key (mk_…), shown once.
+         * @description Signs up and returns the account with its first account key (mk_…), shown once. One client address may create 20 accounts an hour (the default; the broker's `--signup-rate-limit`): every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`, and one past the limit is RATE_LIMITED (429) with `Retry-After`, creating nothing.
          */
         post: operations["createAccount"];
         delete?: never;
@@ -380,7 +380,7 @@ export interface paths {
         put?: never;
         /**
          * Buy per-call access to an agent
-         * @description Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
+         * @description Issues an access key (sk_live_…; sk_test_… from a dev broker, whose money is test money) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
          *
          *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
          */
@@ -1298,7 +1298,7 @@ export interface components {
             use: "sig";
         };
         PurchaseResponse: {
-            /** @description The access key (sk_live_…) for this agent. Shown once: store it now. */
+            /** @description The access key (sk_live_…, or sk_test_… from a dev broker) for this agent. Shown once: store it now. */
             api_key: string;
             /** @description Where to invoke: POST here with the access key */
             endpoint: string;
@@ -1629,6 +1629,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreateAccountResponse"];
+                };
+            };
+            /** @description RATE_LIMITED: over the limit; nothing was done. */
+            429: {
+                headers: {
+                    /** @description Seconds until one request is allowed again (429 only) */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed per window */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests still allowed at once */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is whole again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The limit and its window in seconds, as `limit;w=window` */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */

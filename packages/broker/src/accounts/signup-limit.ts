@@ -1,0 +1,60 @@
+import { isIP } from "node:net";
+import { MercatoError } from "@mercato/protocol";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { BrokerDeps } from "../http/route.js";
+import { setRateLimitHeaders } from "../invoke/invoke.js";
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Takes one sign-up from the client address's hourly allowance (`fraud.signupsPerHour`, through
+ * the broker's rate limiter, so brokers sharing Redis share it) and sets the RateLimit headers.
+ * The address is the connection's: the broker does not read `X-Forwarded-For`, so behind a load
+ * balancer every client shares the balancer's allowance.
+ *
+ * @throws MercatoError `RATE_LIMITED`, with `Retry-After` set, when the allowance is spent.
+ */
+export async function enforceSignupLimit(
+  deps: BrokerDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const limit = deps.config.fraud.signupsPerHour;
+  if (limit === 0) return;
+  const decision = await deps.rateLimiter.consume(
+    `signup:${clientOf(request.ip)}`,
+    limit,
+    deps.clock.now().getTime(),
+    HOUR_MS,
+  );
+  const retryAfter = setRateLimitHeaders(reply, decision, HOUR_MS / 1000);
+  if (retryAfter !== undefined) {
+    throw new MercatoError(
+      "RATE_LIMITED",
+      `This address may create ${decision.limit} accounts per hour; retry in ${retryAfter} s`,
+      { details: { limit_per_hour: decision.limit, retry_after_s: retryAfter } },
+    );
+  }
+}
+
+/**
+ * Who a client address stands for: an IPv4 address (also when seen as `::ffff:a.b.c.d` on a
+ * dual-stack socket), or an IPv6 address's /64, since one subscriber is given a whole /64.
+ */
+export function clientOf(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (isIP(address) !== 6) return address;
+  const [head = "", tail = ""] = address.replace(/%.*$/, "").split("::");
+  const headGroups = head === "" ? [] : head.split(":");
+  const tailGroups = tail === "" ? [] : tail.split(":");
+  const groups = [
+    ...headGroups,
+    ...Array<string>(8 - headGroups.length - tailGroups.length).fill("0"),
+    ...tailGroups,
+  ];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
+}
