@@ -1,3 +1,4 @@
+import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { describe, expect, it } from "vitest";
 import { createTestBroker } from "../testing/harness.js";
 import { ROUTES } from "./app.js";
@@ -15,9 +16,9 @@ describe("OpenAPI document and docs", () => {
       expect(operation?.operationId, `${route.method} ${path}`).toBe(route.operationId);
       const security = {
         none: [],
-        account: [{ bearerAuth: [] }],
-        access: [{ bearerAuth: [] }],
-        key: [{ bearerAuth: [] }],
+        account: [{ accountKey: [] }],
+        access: [{ accessKey: [] }],
+        key: [{ accountKey: [] }, { accessKey: [] }],
         admin: [{ adminToken: [] }],
       }[route.auth];
       expect(operation.security).toEqual(security);
@@ -33,6 +34,52 @@ describe("OpenAPI document and docs", () => {
     const search = doc.paths["/agents/search"].get.parameters.map((p: { name: string }) => p.name);
     expect(search).toEqual(["category", "tags", "q", "max_price", "min_trust", "sort", "limit", "cursor"]);
     await broker.close();
+  });
+
+  it("passes Redocly's recommended rules with no error and no warning", async () => {
+    const broker = await createTestBroker();
+    const response = await broker.call("GET", "/openapi.json");
+    await broker.close();
+    const problems = await lintFromString({
+      source: response.body,
+      absoluteRef: "openapi.json",
+      config: await createConfig({ extends: ["recommended"] }),
+    });
+    const report = problems.map(
+      (p) => `${p.severity} ${p.ruleId}: ${p.message} (${p.location.map((l) => l.pointer).join(", ")})`,
+    );
+    expect(report).toEqual([]);
+  });
+
+  it("declares every status a route may answer with the error envelope, and the security schemes it names", async () => {
+    const broker = await createTestBroker();
+    const doc = (await broker.call("GET", "/openapi.json")).json();
+    await broker.close();
+    const invoke = doc.paths["/agents/{id}/invoke"].post.responses;
+    for (const status of [
+      "400",
+      "401",
+      "402",
+      "403",
+      "404",
+      "409",
+      "413",
+      "415",
+      "429",
+      "502",
+      "503",
+      "504",
+    ]) {
+      expect(invoke[status]?.content["application/json"].schema, status).toEqual({
+        $ref: "#/components/schemas/ErrorEnvelope",
+      });
+    }
+    expect(invoke["504"].description).toContain("SELLER_TIMEOUT");
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([
+      "accessKey",
+      "accountKey",
+      "adminToken",
+    ]);
   });
 
   it("serves a self-contained HTML reference at /docs", async () => {
