@@ -961,27 +961,7 @@ export interface components {
              */
             updated_at: string;
         };
-        AgentDetail: {
-            id: string;
-            name: string;
-            description: string;
-            owner_id: string;
-            category: string;
-            tags: string[];
-            version: string;
-            api_endpoint: string;
-            /** @enum {string} */
-            status: "active" | "down" | "inactive";
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            updated_at: string;
+        AgentDetail: components["schemas"]["Agent"] & {
             pricing: components["schemas"]["AgentPricing"];
             metrics: components["schemas"]["AgentMetrics"];
         };
@@ -1433,21 +1413,10 @@ export interface components {
              */
             created_at: string;
         };
-        TransactionDetail: {
-            id: string;
-            buyer_id: string;
-            seller_id: string;
+        TransactionDetail: components["schemas"]["Transaction"] & {
             seller_account_id: string;
-            amount: number;
-            /** @constant */
-            currency: "USD";
             /** @enum {string} */
             status: "pending" | "completed" | "voided";
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            created_at: string;
             /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
             held_usd: string;
             /** @description Captured (charged); 0 unless completed */
@@ -1495,6 +1464,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     getDocs: {
@@ -1513,6 +1500,24 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -1546,7 +1551,43 @@ export interface operations {
                     };
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR (bad signature; nothing credited), NOT_FOUND (no such provider here), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1578,6 +1619,24 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     healthz: {
@@ -1598,7 +1657,25 @@ export interface operations {
                     "application/json": components["schemas"]["HealthzResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1631,7 +1708,43 @@ export interface operations {
                     "application/json": components["schemas"]["CreateAccountResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1660,7 +1773,43 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1689,7 +1838,43 @@ export interface operations {
                     "application/json": components["schemas"]["KeyList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1722,7 +1907,61 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1754,7 +1993,61 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1790,7 +2083,79 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1822,7 +2187,61 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1854,7 +2273,61 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1887,7 +2360,61 @@ export interface operations {
                     "application/json": components["schemas"]["RegisterAgentResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, INVALID_ENDPOINT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or INVALID_ENDPOINT. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1932,7 +2459,25 @@ export interface operations {
                     "application/json": components["schemas"]["SearchAgentsResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1961,7 +2506,25 @@ export interface operations {
                     "application/json": components["schemas"]["CategoryList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1993,7 +2556,34 @@ export interface operations {
                     "application/json": components["schemas"]["AgentDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2025,7 +2615,52 @@ export interface operations {
                     "application/json": components["schemas"]["DeactivateAgentResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2061,7 +2696,70 @@ export interface operations {
                     "application/json": components["schemas"]["AgentDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND, INVALID_ENDPOINT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or INVALID_ENDPOINT. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2093,7 +2791,34 @@ export interface operations {
                     "application/json": components["schemas"]["PriceHistory"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2128,7 +2853,34 @@ export interface operations {
                     "application/json": components["schemas"]["AgentWindowMetrics"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2160,7 +2912,52 @@ export interface operations {
                     "application/json": components["schemas"]["AlertChannels"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2196,7 +2993,70 @@ export interface operations {
                     "application/json": components["schemas"]["AlertChannels"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +3089,79 @@ export interface operations {
                     "application/json": components["schemas"]["PurchaseResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2265,7 +3197,115 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, KEY_SUSPENDED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code INSUFFICIENT_FUNDS or SPEND_CAP_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_PURCHASED or KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE or CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_ERROR. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_UNAVAILABLE. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_TIMEOUT. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2298,7 +3338,88 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, AGENT_NOT_PURCHASED, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code INSUFFICIENT_FUNDS or SPEND_CAP_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED or AGENT_NOT_PURCHASED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE or CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2330,7 +3451,52 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2366,7 +3532,79 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, NOT_FOUND, UNAUTHENTICATED, BUDGET_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code BUDGET_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2402,7 +3640,88 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND, BUDGET_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code BUDGET_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2435,7 +3754,61 @@ export interface operations {
                     "application/json": components["schemas"]["UsageReportResult"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2464,7 +3837,43 @@ export interface operations {
                     "application/json": components["schemas"]["Balance"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2497,7 +3906,61 @@ export interface operations {
                     "application/json": components["schemas"]["Limits"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2533,7 +3996,43 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2565,7 +4064,52 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2597,7 +4141,61 @@ export interface operations {
                     "application/json": components["schemas"]["Receipt"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2626,7 +4224,25 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2655,7 +4271,34 @@ export interface operations {
                     "application/json": components["schemas"]["AuditReport"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2688,7 +4331,79 @@ export interface operations {
                     "application/json": components["schemas"]["Topup"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, TOPUP_TOO_SMALL, SERVICE_UNAVAILABLE, PAYMENT_PROVIDER_ERROR. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or TOPUP_TOO_SMALL. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYMENT_PROVIDER_ERROR. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SERVICE_UNAVAILABLE. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2720,7 +4435,52 @@ export interface operations {
                     "application/json": components["schemas"]["Topup"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2749,7 +4509,43 @@ export interface operations {
                     "application/json": components["schemas"]["SettlementList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2778,7 +4574,43 @@ export interface operations {
                     "application/json": components["schemas"]["PayoutAccount"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2811,7 +4643,61 @@ export interface operations {
                     "application/json": components["schemas"]["PayoutAccount"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2843,7 +4729,34 @@ export interface operations {
                     "application/json": components["schemas"]["SettlementRun"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
