@@ -1,5 +1,11 @@
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_FRAUD_SETTINGS,
+  DEFAULT_GRANT_GRACE_MS,
+  DEFAULT_INVOKE_SETTINGS,
+  DEFAULT_MONITORING_SETTINGS,
+} from "../config/config.js";
 import { createTestBroker } from "../testing/harness.js";
 import { ROUTES } from "./app.js";
 
@@ -28,8 +34,8 @@ describe("OpenAPI document and docs", () => {
     );
     expect(refs.length).toBeGreaterThan(20);
     for (const ref of refs) expect(doc.components.schemas, ref).toHaveProperty(ref as string);
-    for (const seed of ["Agent", "AgentPricing", "AgentMetrics", "Transaction", "ApiKey"]) {
-      expect(doc.components.schemas).toHaveProperty(seed);
+    for (const named of ["Agent", "AgentPricing", "AgentMetrics", "Transaction", "ApiKey"]) {
+      expect(doc.components.schemas).toHaveProperty(named);
     }
     const search = doc.paths["/agents/search"].get.parameters.map((p: { name: string }) => p.name);
     expect(search).toEqual(["category", "tags", "q", "max_price", "min_trust", "sort", "limit", "cursor"]);
@@ -80,6 +86,31 @@ describe("OpenAPI document and docs", () => {
       "accountKey",
       "adminToken",
     ]);
+  });
+
+  it("states the broker's defaults from the constants the code uses, and no stale figure", async () => {
+    const broker = await createTestBroker();
+    const response = await broker.call("GET", "/openapi.json");
+    await broker.close();
+    const text = JSON.stringify(response.json());
+    const figure = (n: number) => n.toLocaleString("en-US");
+    const fraud = DEFAULT_FRAUD_SETTINGS;
+    expect(fraud.burstFloorPerMinute).toBe(1_000);
+    const expected = [
+      `more than ${figure(fraud.burstFloorPerMinute)} in a minute`,
+      `pass both ${figure(fraud.burstFloorPerMinute)} and ${fraud.burstMultiplier}×`,
+      `younger than ${fraud.newAccountDays} days`,
+      `${figure(Number(fraud.newAccountDailyLimitMicros) / 1e6)} USD per UTC day`,
+      `${figure(DEFAULT_INVOKE_SETTINGS.defaultRateLimit)} calls a minute`,
+      `at most ${figure(DEFAULT_INVOKE_SETTINGS.maxTimeoutMs)} ms`,
+      `${figure(DEFAULT_GRANT_GRACE_MS / 1000)} s by default`,
+      `every ${figure(DEFAULT_MONITORING_SETTINGS.healthIntervalMs / 1000)} s`,
+      "at least 10 USD",
+      "less the 10% fee",
+    ];
+    expect(expected.filter((phrase) => !text.includes(phrase))).toEqual([]);
+    const stale = ["120 in a minute", "pass both 120", "only the 120", "seed", "DESIGN"];
+    expect(stale.filter((phrase) => text.includes(phrase))).toEqual([]);
   });
 
   it("serves a self-contained HTML reference at /docs", async () => {
