@@ -334,7 +334,7 @@ export interface paths {
         };
         /**
          * An agent's metrics over a window
-         * @description The seed's AgentMetrics measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
+         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
          */
         get: operations["getAgentMetrics"];
         put?: never;
@@ -359,7 +359,7 @@ export interface paths {
         get: operations["getAgentAlerts"];
         /**
          * Set an agent's alert channels
-         * @description Owner only. The broker alerts once per change of state: when the agent fails its health check several times in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.
+         * @description Owner only. The broker checks each agent's `GET {api_endpoint}/health` every 30 s (default; the broker's `--health-interval`) and alerts once per change of state: when the agent fails 3 checks in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.
          */
         put: operations["setAgentAlerts"];
         post?: never;
@@ -382,7 +382,7 @@ export interface paths {
          * Buy per-call access to an agent
          * @description Issues an access key (sk_live_…) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
          *
-         *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
+         *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 1,000 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
          */
         post: operations["purchaseAgent"];
         delete?: never;
@@ -406,11 +406,13 @@ export interface paths {
          *
          *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs.
          *
-         *     Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
+         *     The seller has `timeout_ms` to answer: 10,000 ms when the call names none, at most 60,000 ms (defaults; the broker's `--invoke-timeout` and `--max-invoke-timeout`).
+         *
+         *     An access key without its own `rate_limit` may make 600 calls a minute (default; the broker's `--rate-limit`). Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
          *
          *     Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than 7 days, the new-account limit of 100 USD per UTC day (defaults; captured charges plus calls in flight count; `details.daily_limit_usd`, `spent_today_usd`, `required_usd`).
          *
-         *     Fraud prevention: a key whose calls in one minute pass both 120 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 120 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.
+         *     Fraud prevention: a key whose calls in one minute pass both 1,000 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 1,000 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.
          */
         post: operations["invokeAgent"];
         delete?: never;
@@ -600,7 +602,7 @@ export interface paths {
         };
         /**
          * Get a charge
-         * @description The seed's Transaction plus the exact amounts, fee and seller share. Buyer or seller only.
+         * @description A Transaction (id, buyer, seller agent, display amount, currency, status, creation time) plus the exact amounts, fee and seller share. Buyer or seller only.
          */
         get: operations["getTransaction"];
         put?: never;
@@ -1221,7 +1223,7 @@ export interface components {
         InvokeResponse: {
             /** @description The seller's output */
             output: unknown;
-            /** @description Display cost in USD, as in the seed */
+            /** @description Cost in USD as a number, for display; `cost_usd` is exact */
             cost: number;
             /** @description The exact amount charged */
             cost_usd: string;
@@ -1282,7 +1284,7 @@ export interface components {
             api_key: string;
             /** @description Where to invoke: POST here with the access key */
             endpoint: string;
-            /** @description Display price in USD, as in the seed */
+            /** @description Price in USD as a number, for display; `price_per_call_usd` is exact */
             price_per_call: number;
             /** @description The exact price each successful call is charged */
             price_per_call_usd: string;
