@@ -7,7 +7,7 @@ export function presentAccount(account: AccountRecord) {
 }
 
 /**
- * The wire form of a key's metadata (the seed's APIKey, never the hash). `spentMicros` is what an
+ * The wire form of a key's metadata (the APIKey object, never the hash). `spentMicros` is what an
  * access key has spent (`getKeySpend`); account keys show null.
  */
 export function presentKey(key: ApiKeyRecord, spentMicros = 0) {

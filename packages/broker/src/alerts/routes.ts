@@ -1,6 +1,9 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import { z } from "zod";
+import { DEFAULT_MONITORING_SETTINGS } from "../config/config.js";
+import { figure } from "../http/figures.js";
 import { type BrokerDeps, defineRoute } from "../http/route.js";
+import { SUCCESS_RATE_MIN_CALLS } from "../monitoring/success-rate.js";
 import { checkSellerEndpoint } from "../registry/endpoint-policy.js";
 import type { AgentRecord, AlertChannelsRecord } from "../store/types.js";
 
@@ -30,8 +33,7 @@ export const alertRoutes = [
     operationId: "setAgentAlerts",
     tag: "Agents",
     summary: "Set an agent's alert channels",
-    description:
-      "Owner only. The broker alerts once per change of state: when the agent fails its health check several times in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.",
+    description: `Owner only. The broker checks each agent's \`GET {api_endpoint}/health\` every ${figure(DEFAULT_MONITORING_SETTINGS.healthIntervalMs / 1000)} s (default; the broker's \`--health-interval\`) and alerts once per change of state: when the agent fails ${DEFAULT_MONITORING_SETTINGS.failuresBeforeDown} checks in a row (down), when it answers again (recovered), and when the last hour's success rate over at least ${SUCCESS_RATE_MIN_CALLS} calls falls below \`success_rate_threshold\`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.`,
     auth: "account",
     params: AgentParams,
     body: "SetAlertChannelsRequest",

@@ -129,6 +129,9 @@ export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
   signupsPerHour: 20,
 };
 
+/** How long after its close or expiry a direct-mode grant is settled when nothing is configured, ms. */
+export const DEFAULT_GRANT_GRACE_MS = 120_000;
+
 /** Limits of the invoke proxy. */
 export interface InvokeSettings {
   /** Seller timeout when a call names none, ms. Flag `--invoke-timeout`, env `MERCATO_INVOKE_TIMEOUT_MS`; default 10,000. */
@@ -200,16 +203,16 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --admin-token <t>    MERCATO_ADMIN_TOKEN  token of the admin routes (at least 16 characters)
   --log-level <level>  LOG_LEVEL            ${LOG_LEVELS.join(", ")} (default info)
   --public-url <url>   MERCATO_PUBLIC_URL   URL buyers reach the broker at (default its own)
-  --invoke-timeout <ms>      MERCATO_INVOKE_TIMEOUT_MS      seller timeout when a call names none (default 10000)
-  --grant-grace <s>          MERCATO_GRANT_GRACE_S          direct mode: seconds between a grant's close or expiry and its settlement (default 120)
-  --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default 60000)
-  --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default 600)
-  --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default 30000)
+  --invoke-timeout <ms>      MERCATO_INVOKE_TIMEOUT_MS      seller timeout when a call names none (default ${DEFAULT_INVOKE_SETTINGS.defaultTimeoutMs})
+  --grant-grace <s>          MERCATO_GRANT_GRACE_S          direct mode: seconds between a grant's close or expiry and its settlement (default ${DEFAULT_GRANT_GRACE_MS / 1000})
+  --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default ${DEFAULT_INVOKE_SETTINGS.maxTimeoutMs})
+  --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default ${DEFAULT_INVOKE_SETTINGS.defaultRateLimit})
+  --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default ${DEFAULT_MONITORING_SETTINGS.healthIntervalMs})
   --smtp-url <url>           MERCATO_SMTP_URL               SMTP server for e-mail alerts (smtp://user:pass@host:587)
   --alert-from <address>     MERCATO_ALERT_FROM             From of alert e-mails (default "Mercato <alerts@localhost>")
-  --burst-floor <n>          MERCATO_BURST_FLOOR            calls per minute a key may always make before fraud checks look (default 1000)
-  --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than 7 days (default 100; 0 = none)
-  --signup-rate-limit <n>    MERCATO_SIGNUP_RATE_LIMIT      accounts one client address may create per hour (default 20; 0 = none)
+  --burst-floor <n>          MERCATO_BURST_FLOOR            calls per minute a key may always make before fraud checks look (default ${DEFAULT_FRAUD_SETTINGS.burstFloorPerMinute})
+  --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than ${DEFAULT_FRAUD_SETTINGS.newAccountDays} days (default ${Number(DEFAULT_FRAUD_SETTINGS.newAccountDailyLimitMicros) / 1_000_000}; 0 = none)
+  --signup-rate-limit <n>    MERCATO_SIGNUP_RATE_LIMIT      accounts one client address may create per hour (default ${DEFAULT_FRAUD_SETTINGS.signupsPerHour}; 0 = none)
   -h, --help                                show this help
 
 Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
@@ -321,7 +324,9 @@ export function parseConfig(
     stripe: parseStripe(env),
     publicUrl: publicUrl ? parsePublicUrl(publicUrl.value, publicUrl.source) : undefined,
     invoke,
-    grantGraceMs: grantGrace ? parseCount(grantGrace.value, grantGrace.source, 86_400) * 1000 : 120_000,
+    grantGraceMs: grantGrace
+      ? parseCount(grantGrace.value, grantGrace.source, 86_400) * 1000
+      : DEFAULT_GRANT_GRACE_MS,
     monitoring: {
       ...DEFAULT_MONITORING_SETTINGS,
       ...(healthInterval && {

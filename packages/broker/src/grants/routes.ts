@@ -4,12 +4,15 @@ import {
   formatUsd,
   GrantPayload,
   type GrantPayloadValue,
+  MAX_USAGE_REPORTS,
   MercatoError,
   parseUsd,
   verifyVoucher,
 } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
+import { DEFAULT_GRANT_GRACE_MS } from "../config/config.js";
+import { FEE_PERCENT, figure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { idempotencyKeyOf } from "../invoke/idempotency.js";
@@ -32,6 +35,8 @@ const REDEMPTIONS_PER_MINUTE = 120;
  */
 const HOLD_MARGIN_MS = 24 * 60 * 60_000;
 
+const GRACE_S = figure(DEFAULT_GRANT_GRACE_MS / 1000);
+
 const DIRECT_DOC =
   "Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.";
 
@@ -50,7 +55,7 @@ export const grantRoutes = [
       "",
       "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key answers the grant the first request opened, and never holds the budget twice; the same key with another body is a CONFLICT.",
       "",
-      "Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.",
+      `Send each direct call to \`endpoint\` with the headers \`Mercato-Grant: <token>\` and \`Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>\`. Close the grant with \`POST /grants/{id}/close\` when you are done: what you did not spend is released once it settles, a grace period (the broker's \`--grant-grace\`, ${GRACE_S} s by default) after the close or the expiry.`,
     ].join("\n"),
     auth: "key",
     body: "CreateGrantRequest",
@@ -189,7 +194,7 @@ export const grantRoutes = [
     description: [
       DIRECT_DOC,
       "",
-      "The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most 120 redemptions a minute (RATE_LIMITED). The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.",
+      `The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most ${figure(REDEMPTIONS_PER_MINUTE)} redemptions a minute (RATE_LIMITED). The answer's \`status\` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with \`details.reason\` \`grant_settled\`.`,
     ].join("\n"),
     auth: "none",
     params: GrantParams,
@@ -218,7 +223,7 @@ export const grantRoutes = [
     description: [
       DIRECT_DOC,
       "",
-      "Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's `--grant-grace`, 120 s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the 10% fee, and releases the rest of the budget. Closing again answers the grant as it stands.",
+      `Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's \`--grant-grace\`, ${GRACE_S} s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the ${FEE_PERCENT} fee, and releases the rest of the budget. Closing again answers the grant as it stands.`,
     ].join("\n"),
     auth: "key",
     params: GrantParams,
@@ -245,7 +250,7 @@ export const grantRoutes = [
     tag: "Direct",
     summary: "Report the outcomes of direct calls, for the agents' metrics",
     description: [
-      "The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.",
+      `The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to ${figure(MAX_USAGE_REPORTS)}. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.`,
       "",
       "Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, reports arriving more than a day after the grant settled, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.",
     ].join("\n"),

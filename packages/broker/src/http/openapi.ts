@@ -1,8 +1,9 @@
-import { ERROR_CODE_LIST, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
+import { ERROR_CODE_LIST, type ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
 import * as z from "zod";
 import { PAYMENT_WEBHOOK_PATHS } from "../payments/webhooks.js";
 import { BROKER_VERSION } from "../version.js";
-import type { Route } from "./route.js";
+import { errorResponses, NO_ERROR_RESPONSES } from "./error-responses.js";
+import type { AuthMode, Route } from "./route.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -21,7 +22,25 @@ const COMMON_ERRORS = {
   access: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "AGENT_NOT_PURCHASED", "RATE_LIMITED"],
   key: ["VALIDATION_ERROR", "UNAUTHENTICATED", "INVALID_API_KEY", "KEY_SUSPENDED", "RATE_LIMITED"],
   admin: ["VALIDATION_ERROR", "UNAUTHENTICATED", "FORBIDDEN"],
-} as const;
+} as const satisfies Record<AuthMode, readonly ErrorCode[]>;
+
+/** What the broker answers any route with a JSON body before the route sees it. */
+const BODY_ERRORS: readonly ErrorCode[] = ["INVALID_JSON", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"];
+
+/** The security requirement of each kind of route: either of a route's schemes will do. */
+const SECURITY: Record<AuthMode, Record<string, string[]>[]> = {
+  none: [],
+  account: [{ accountKey: [] }],
+  access: [{ accessKey: [] }],
+  key: [{ accountKey: [] }, { accessKey: [] }],
+  admin: [{ adminToken: [] }],
+};
+
+/**
+ * Detail objects that are a named object plus more fields: listed as the named object and the
+ * extra fields, so that the named objects are part of the answers that carry them.
+ */
+const EXTENDED_SCHEMAS = { AgentDetail: "Agent", TransactionDetail: "Transaction" } as const;
 
 const integerHeader = (description: string) => ({ description, schema: { type: "integer", minimum: 0 } });
 
@@ -50,13 +69,18 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
     ...componentsOf(REQUEST_SCHEMAS, "input"),
     ...componentsOf(RESPONSE_SCHEMAS, "output"),
   };
+  for (const [name, base] of Object.entries(EXTENDED_SCHEMAS)) composeSchema(schemas, name, base);
   const paths: OpenApiDocument["paths"] = {
     "/openapi.json": {
       get: {
         operationId: "getOpenApiDocument",
         tags: ["System"],
         summary: "This OpenAPI 3.1 document",
-        responses: { "200": { description: "The document", content: { "application/json": {} } } },
+        security: [],
+        responses: {
+          "200": { description: "The document", content: { "application/json": {} } },
+          ...NO_ERROR_RESPONSES,
+        },
       },
     },
     "/docs": {
@@ -64,7 +88,11 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         operationId: "getDocs",
         tags: ["System"],
         summary: "Human-readable API reference (HTML)",
-        responses: { "200": { description: "The reference", content: { "text/html": {} } } },
+        security: [],
+        responses: {
+          "200": { description: "The reference", content: { "text/html": {} } },
+          ...NO_ERROR_RESPONSES,
+        },
       },
     },
     ...PAYMENT_WEBHOOK_PATHS,
@@ -72,18 +100,17 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
   for (const route of routes) {
     const path = route.url.replace(/:(\w+)/g, "{$1}");
     const parameters = [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")];
-    const errorCodes = [...COMMON_ERRORS[route.auth], ...(route.errors ?? [])];
+    const errorCodes = [
+      ...COMMON_ERRORS[route.auth],
+      ...(route.body !== undefined ? BODY_ERRORS : []),
+      ...(route.errors ?? []),
+    ];
     const operation: Record<string, unknown> = {
       operationId: route.operationId,
       tags: [route.tag],
       summary: route.summary,
       ...(route.description !== undefined && { description: route.description }),
-      security:
-        route.auth === "account" || route.auth === "access" || route.auth === "key"
-          ? [{ bearerAuth: [] }]
-          : route.auth === "admin"
-            ? [{ adminToken: [] }]
-            : [],
+      security: SECURITY[route.auth],
       ...(parameters.length > 0 && { parameters }),
       ...(route.body !== undefined && {
         requestBody: {
@@ -98,11 +125,8 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
             "application/json": { schema: { $ref: `#/components/schemas/${route.success.schema}` } },
           },
         },
+        ...errorResponses(errorCodes),
         ...(route.rateLimited && { "429": RATE_LIMITED_RESPONSE }),
-        default: {
-          description: `An error envelope. Codes this route may answer: ${[...new Set(errorCodes)].join(", ")}.`,
-          content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
-        },
       },
     };
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };
@@ -112,6 +136,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
     info: {
       title: "Mercato broker API",
       version: BROKER_VERSION,
+      license: { name: "MIT", identifier: "MIT" },
       description: [
         "Mercato is a marketplace where AI agents buy and sell each other's services, paid per call.",
         "",
@@ -144,14 +169,61 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
     components: {
       schemas,
       securitySchemes: {
-        bearerAuth: {
+        accountKey: {
           type: "http",
           scheme: "bearer",
-          description: "An mk_… account key or sk_live_… (sk_test_… in dev mode) access key",
+          description: "An account key (`mk_…`): manages its account, its keys, agents and money",
+        },
+        accessKey: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "An access key (`sk_live_…`; `sk_test_…` from a dev-mode broker), bought for one agent: invokes that agent",
+        },
+        adminToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "The operator's admin token (`--admin-token`); admin routes are off without one",
         },
       },
     },
   };
+}
+
+/**
+ * Rewrites `schemas[name]` as `schemas[base]` and the fields it adds or narrows (both must hold).
+ * Throws when the base has a field the derived object lacks: it would not be a base then.
+ */
+function composeSchema(schemas: Record<string, JsonSchema>, name: string, base: string): void {
+  const derived = schemas[name] as ObjectSchema | undefined;
+  const parent = schemas[base] as ObjectSchema | undefined;
+  if (derived === undefined || parent === undefined) throw new Error(`No schema ${name} or ${base}`);
+  const missing = Object.keys(parent.properties).filter((key) => !(key in derived.properties));
+  if (missing.length > 0) throw new Error(`${name} lacks ${base}'s ${missing.join(", ")}`);
+  const own = Object.keys(derived.properties).filter(
+    (key) => JSON.stringify(derived.properties[key]) !== JSON.stringify(parent.properties[key]),
+  );
+  // The base lists only the fields it guarantees: closing it would refuse the derived object's own.
+  const { additionalProperties: _closed, ...open } = parent;
+  schemas[base] = open;
+  const { properties: _all, required: _required, additionalProperties: _derivedClosed, ...rest } = derived;
+  schemas[name] = {
+    ...rest,
+    allOf: [
+      { $ref: `#/components/schemas/${base}` },
+      {
+        type: "object",
+        properties: Object.fromEntries(own.map((key) => [key, derived.properties[key]])),
+        required: (derived.required ?? []).filter((key) => own.includes(key)),
+      },
+    ],
+    unevaluatedProperties: false,
+  };
+}
+
+interface ObjectSchema extends JsonSchema {
+  properties: Record<string, JsonSchema>;
+  required?: string[];
 }
 
 function componentsOf(named: Record<string, z.ZodType>, io: "input" | "output"): Record<string, JsonSchema> {

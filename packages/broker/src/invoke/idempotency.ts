@@ -19,6 +19,9 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return header;
 }
 
+/** How long an invoke's outcome answers its retries when nothing else is configured, ms. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** The first outcome of an idempotent invoke: the answer it sent, or the error it answered with. */
 export type InvokeOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -65,7 +68,7 @@ export interface IdempotencyCache<T> {
 
 /** An in-memory {@link IdempotencyCache}. */
 export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {}): IdempotencyCache<T> {
-  const ttl = options.ttlMs ?? 24 * 60 * 60 * 1000;
+  const ttl = options.ttlMs ?? IDEMPOTENCY_TTL_MS;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   const entries = new Map<string, Entry<T>>();
   let bytes = 0;

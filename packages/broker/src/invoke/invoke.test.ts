@@ -78,7 +78,7 @@ afterEach(async () => {
 });
 
 describe("POST /purchase", () => {
-  it("issues an access key for the agent, as in the seed", async () => {
+  it("issues an access key for the agent, with where to invoke it and the price", async () => {
     const owner = await broker.signUp("Seller");
     const buyer = await broker.signUp("Buyer");
     const agentId = await broker.register(owner.apiKey, { api_endpoint: `${seller.url}/agent` });

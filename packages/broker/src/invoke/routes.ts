@@ -11,14 +11,23 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { presentKey } from "../accounts/presenters.js";
 import { generateApiKey } from "../auth/api-keys.js";
+import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
+import { figure, usdFigure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
-import { idempotencyKeyOf } from "./idempotency.js";
+import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "./idempotency.js";
 import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
 
 const AgentParams = z.object({ id: z.string().max(200).describe("Agent id") });
+
+const FRAUD = DEFAULT_FRAUD_SETTINGS;
+const NEW_ACCOUNT_LIMIT =
+  FRAUD.newAccountDailyLimitMicros === null
+    ? "no limit by default"
+    : `${usdFigure(FRAUD.newAccountDailyLimitMicros)} USD per UTC day`;
+const BURST_FLOOR = figure(FRAUD.burstFloorPerMinute);
 
 /** Purchase (access keys) and the invoke proxy. */
 export const invokeRoutes = [
@@ -31,7 +40,7 @@ export const invokeRoutes = [
     description: [
       "Issues an access key (sk_live_…; sk_test_… from a dev broker, whose money is test money) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.",
       "",
-      "Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.",
+      `Fraud prevention: an account younger than ${FRAUD.newAccountDays} days may spend at most ${NEW_ACCOUNT_LIMIT} (captured charges plus calls in flight; defaults, the limit is the broker's \`--new-account-daily-limit\`); a call past it answers SPEND_CAP_EXCEEDED with \`daily_limit_usd\` in \`details\`. A key whose calls burst far above its own usual rate (by default more than ${BURST_FLOOR} in a minute and more than ${FRAUD.burstMultiplier}× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with \`POST /keys/{id}/reinstate\`.`,
     ].join("\n"),
     auth: "account",
     body: "PurchaseRequest",
@@ -85,13 +94,15 @@ export const invokeRoutes = [
     description: [
       "Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).",
       "",
-      "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.",
+      `Send an \`Idempotency-Key\` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for ${figure(IDEMPOTENCY_TTL_MS / 3_600_000)} h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.`,
       "",
-      "Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.",
+      `The seller has \`timeout_ms\` to answer: ${figure(DEFAULT_INVOKE_SETTINGS.defaultTimeoutMs)} ms when the call names none, at most ${figure(DEFAULT_INVOKE_SETTINGS.maxTimeoutMs)} ms (defaults; the broker's \`--invoke-timeout\` and \`--max-invoke-timeout\`).`,
       "",
-      "Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than 7 days, the new-account limit of 100 USD per UTC day (defaults; captured charges plus calls in flight count; `details.daily_limit_usd`, `spent_today_usd`, `required_usd`).",
+      `An access key without its own \`rate_limit\` may make ${figure(DEFAULT_INVOKE_SETTINGS.defaultRateLimit)} calls a minute (default; the broker's \`--rate-limit\`). Every answer carries \`RateLimit-Limit\`, \`RateLimit-Remaining\`, \`RateLimit-Reset\` and \`RateLimit-Policy\`; a 429 also \`Retry-After\`.`,
       "",
-      "Fraud prevention: a key whose calls in one minute pass both 120 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 120 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.",
+      `Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than ${FRAUD.newAccountDays} days, the new-account limit of ${NEW_ACCOUNT_LIMIT} (defaults; captured charges plus calls in flight count; \`details.daily_limit_usd\`, \`spent_today_usd\`, \`required_usd\`).`,
+      "",
+      `Fraud prevention: a key whose calls in one minute pass both ${BURST_FLOOR} and ${FRAUD.burstMultiplier}× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the ${BURST_FLOOR} then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows \`suspended_at\` and \`suspend_reason\` until its owner reinstates it with \`POST /keys/{id}/reinstate\`.`,
     ].join("\n"),
     auth: "access",
     params: AgentParams,

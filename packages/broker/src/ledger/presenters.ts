@@ -14,7 +14,7 @@ export function presentBalance(balance: BalanceRecord) {
   };
 }
 
-/** A charge in the seed's Transaction shape, plus the exact figures. */
+/** A charge in the Transaction shape, plus the exact figures. */
 export function presentCharge(charge: ChargeRecord) {
   const shown = charge.status === "pending" ? charge.held : charge.captured;
   return {

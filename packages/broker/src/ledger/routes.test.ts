@@ -63,7 +63,7 @@ describe("balance and transactions", () => {
     });
   });
 
-  it("lists charges newest first to buyer and seller, in the seed's shape with fee and share", async () => {
+  it("lists charges newest first to buyer and seller, in the Transaction shape with fee and share", async () => {
     await topUp(10_000_000);
     await charge("txn_first", 20_000, 15_000);
     broker.clock.advance(1000);

@@ -1,5 +1,6 @@
 import { formatUsd, ListTransactionsQuery, MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
+import { FEE_PERCENT } from "../http/figures.js";
 import { defineRoute } from "../http/route.js";
 import { receiptPayload } from "../receipts/receipt-payload.js";
 import type { ChargeRecord, Store } from "../store/types.js";
@@ -16,8 +17,7 @@ export const ledgerRoutes = [
     operationId: "getBalance",
     tag: "Billing",
     summary: "The account's balance",
-    description:
-      "Available = top-ups − charges − holds for calls in flight. Earnings are what the account's agents earned (after the 10% fee) and have not been settled yet.",
+    description: `Available = top-ups − charges − holds for calls in flight. Earnings are what the account's agents earned (after the ${FEE_PERCENT} fee) and have not been settled yet.`,
     auth: "account",
     success: { status: 200, schema: "Balance", description: "The balance" },
     async handler({ deps, caller }) {
@@ -67,7 +67,8 @@ export const ledgerRoutes = [
     operationId: "getTransaction",
     tag: "Billing",
     summary: "Get a charge",
-    description: "The seed's Transaction plus the exact amounts, fee and seller share. Buyer or seller only.",
+    description:
+      "A Transaction (id, buyer, seller agent, display amount, currency, status, creation time) plus the exact amounts, fee and seller share. Buyer or seller only.",
     auth: "account",
     params: TransactionParams,
     errors: ["NOT_FOUND"],

@@ -34,6 +34,9 @@ interface Window {
   successes: Uint32Array;
 }
 
+/** Fewer calls in the last hour than this never raise the low-success-rate alert, by default. */
+export const SUCCESS_RATE_MIN_CALLS = 20;
+
 /**
  * The low-success-rate alert. The store keeps figures per hour bucket over 24 h and more; the
  * alert wants a sliding hour, so calls are counted here as well, in memory, in a ring of 60
@@ -45,7 +48,7 @@ interface Window {
  */
 export function createSuccessRateMonitor(options: SuccessRateMonitorOptions): SuccessRateMonitor {
   const { store, clock, alerts } = options;
-  const minCalls = options.minCalls ?? 20;
+  const minCalls = options.minCalls ?? SUCCESS_RATE_MIN_CALLS;
   const windows = new Map<string, Window>();
   /** Agents alerted and not yet recovered: not alerted again. */
   const alerted = new Set<string>();

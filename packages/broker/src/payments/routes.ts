@@ -1,5 +1,6 @@
 import { formatUsd, MercatoError, MIN_TOPUP_MICROS, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
+import { usdFigure } from "../http/figures.js";
 import { defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { TopupRecord } from "../store/types.js";
@@ -25,8 +26,7 @@ export const paymentRoutes = [
     operationId: "createTopup",
     tag: "Billing",
     summary: "Top up the wallet",
-    description:
-      "Starts a top-up of at least 10 USD, in whole cents. With Stripe, answers a pending top-up with the Checkout URL to pay at; the wallet is credited once Stripe confirms the payment (webhook). In dev mode without Stripe, the dev provider credits at once and says so in `note`. Without a payment provider, answers 503.",
+    description: `Starts a top-up of at least ${usdFigure(MIN_TOPUP_MICROS)} USD, in whole cents. With Stripe, answers a pending top-up with the Checkout URL to pay at; the wallet is credited once Stripe confirms the payment (webhook). In dev mode without Stripe, the dev provider credits at once and says so in \`note\`. Without a payment provider, answers 503.`,
     auth: "account",
     body: "CreateTopupRequest",
     errors: ["TOPUP_TOO_SMALL", "SERVICE_UNAVAILABLE", "PAYMENT_PROVIDER_ERROR"],

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../clock.js";
+import { DEFAULT_GRANT_GRACE_MS } from "../config/config.js";
 import { pruneGrantReports, settleDueGrants } from "../grants/settle.js";
 import type { Store } from "../store/types.js";
 import type { PaymentProvider } from "./provider.js";
@@ -61,7 +62,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     timers.add(timer);
   };
 
-  const grantGraceMs = options.grantGraceMs ?? 120_000;
+  const grantGraceMs = options.grantGraceMs ?? DEFAULT_GRANT_GRACE_MS;
 
   const sweep = async (): Promise<void> => {
     try {

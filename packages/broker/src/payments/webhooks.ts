@@ -1,5 +1,6 @@
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { errorResponses, NO_ERROR_RESPONSES } from "../http/error-responses.js";
 import type { BrokerDeps } from "../http/route.js";
 import type { TopupCompletion } from "../store/types.js";
 import type { PaymentEvent, PaymentProvider } from "./provider.js";
@@ -161,11 +162,8 @@ export const PAYMENT_WEBHOOK_PATHS: Record<string, Record<string, unknown>> = {
             },
           },
         },
-        default: {
-          description:
-            "An error envelope. Codes this route may answer: VALIDATION_ERROR (bad signature; nothing credited), NOT_FOUND (no such provider here), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE.",
-          content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
-        },
+        // VALIDATION_ERROR: a bad signature, nothing credited; NOT_FOUND: no such provider here.
+        ...errorResponses(["VALIDATION_ERROR", "NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]),
       },
     },
   },
@@ -179,7 +177,10 @@ export const PAYMENT_WEBHOOK_PATHS: Record<string, Record<string, unknown>> = {
         { name: "topup_id", in: "query", required: false, schema: { type: "string" } },
         { name: "outcome", in: "query", required: false, schema: { enum: ["success", "cancel"] } },
       ],
-      responses: { "200": { description: "A short HTML page", content: { "text/html": {} } } },
+      responses: {
+        "200": { description: "A short HTML page", content: { "text/html": {} } },
+        ...NO_ERROR_RESPONSES,
+      },
     },
   },
 };

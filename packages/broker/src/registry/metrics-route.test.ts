@@ -31,7 +31,7 @@ const getMetrics = async (b: TestBroker, agentId: string, query = "") => {
 };
 
 describe("GET /agents/{id}/metrics", () => {
-  it("answers the seed's AgentMetrics over the last 24 hours by default, with the raw figures", async () => {
+  it("answers the AgentMetrics figures over the last 24 hours by default, with the raw figures", async () => {
     const b = await start();
     const { apiKey } = await b.signUp("Seller");
     const agentId = await b.register(apiKey);

@@ -8,7 +8,7 @@ import {
 } from "@mercato/protocol";
 import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
 
-/** The seed's Agent. */
+/** The Agent object: the listing without its pricing and metrics. */
 export function presentAgent(agent: AgentRecord) {
   return {
     id: agent.id,
@@ -42,7 +42,7 @@ function scoreFigures(scores: AgentScores, totalCalls: number) {
 }
 
 /**
- * `GET /agents/{id}/metrics`: the seed's AgentMetrics over one window, then the raw figures behind
+ * `GET /agents/{id}/metrics`: the AgentMetrics figures over one window, then the raw figures behind
  * it. The smoothed figures apply the ranking formulas to the window's calls and the last 24 hours'
  * health checks (`day`), so over 30 days they are the figures search ranks by; `total_calls` stays
  * the lifetime count and `uptime` is the window's own.
@@ -79,7 +79,7 @@ export function presentAgentWindowMetrics(
   };
 }
 
-/** `GET /agents/{id}`: the agent with the seed's AgentPricing and AgentMetrics. */
+/** `GET /agents/{id}`: the agent with its AgentPricing and AgentMetrics. */
 export function presentAgentDetail(agent: AgentRecord) {
   return {
     ...presentAgent(agent),
@@ -95,7 +95,7 @@ export function presentAgentDetail(agent: AgentRecord) {
   };
 }
 
-/** One search result: the seed's shape plus status, tags and trust. */
+/** One search result: the listing, price and metrics, plus status, tags and trust. */
 export function presentSearchResult(agent: AgentRecord) {
   return {
     agent_id: agent.id,

@@ -1,6 +1,6 @@
 import { AgentDetail, SearchAgentsResponse } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestBroker, SEED_REGISTRATION, type TestBroker } from "../testing/harness.js";
+import { createTestBroker, EXAMPLE_REGISTRATION, type TestBroker } from "../testing/harness.js";
 
 let broker: TestBroker;
 beforeEach(async () => {
@@ -20,11 +20,11 @@ const outcomes = (agentId: string, calls: number, successes: number, responseTim
   Array.from({ length: calls }, (_, i) => ({ agentId, success: i < successes, responseTimeMs }));
 
 describe("registration", () => {
-  it("registers with the seed's request and answers with the seed's response and detail", async () => {
+  it("registers with the example request and answers with the registration response and detail", async () => {
     const { apiKey, accountId } = await broker.signUp("Seller");
     const response = await broker.call("POST", "/agents/register", {
       key: apiKey,
-      body: SEED_REGISTRATION,
+      body: EXAMPLE_REGISTRATION,
     });
     expect(response.statusCode).toBe(201);
     const { agent_id, status } = response.json();

@@ -23,7 +23,9 @@ function* read<R>(sql: string): Generator<string, Iterable<R>, Iterable<unknown>
 export type AuditSteps = Generator<string, AuditRecord, Iterable<unknown>>;
 
 /**
- * Every invariant of DESIGN.md's ledger, checked from the transfers up, in a few scans: the audit
+ * Every invariant of the ledger (balances sum to zero, each balance is the sum of its transfers, no
+ * wallet is negative, no hold resolved twice, money in minus payouts is what accounts hold),
+ * checked from the transfers up, in a few scans: the audit
  * of both ledgers. It does no I/O itself: it yields each statement it needs and is resumed with the
  * rows, so that SQLite runs it synchronously in one read transaction and PostgreSQL in one
  * repeatable-read transaction (every figure from one snapshot either way). `accounts` is the

@@ -388,7 +388,7 @@ export function describeMetricsConformance(
     });
 
     describe("ranking figures from windows", () => {
-      it("scores success rate and mean time over 30 days and uptime over 24 hours, per DESIGN.md", async () => {
+      it("scores success rate and mean time over 30 days and uptime over 24 hours", async () => {
         const [agent] = await withAgents();
         const id = (agent as AgentRecord).id;
         const calls: TimedCall[] = [

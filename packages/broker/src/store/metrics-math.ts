@@ -187,7 +187,7 @@ export function totalsSums(delta: BucketDelta): number[] {
   return bucketSums(delta).slice(0, WINDOW_TOTALS.length);
 }
 
-/** The ranking figures of an agent priced `priceMicros` from its window totals (see DESIGN.md). */
+/** The ranking figures of an agent priced `priceMicros` from its window totals: success rate and mean time over 30 days, uptime over 24 hours. */
 export function scoresOf(priceMicros: number, totals: WindowTotals): AgentScores {
   return scoreFromWindows(
     priceMicros,

@@ -242,7 +242,7 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
 /** Ledger account kinds: one wallet and one earnings account per marketplace account, two system accounts. */
 export type LedgerAccountKind = "wallet" | "earnings" | "platform_revenue" | "external";
 
-/** Transfer kinds, as in DESIGN.md. */
+/** Transfer kinds: what moved the money. */
 export type TransferKind = "topup" | "hold" | "capture" | "void" | "fee" | "payout" | "refund";
 
 /** A charge: one hold on a buyer's wallet and how it resolved. Amounts are integer micro-USD. */
@@ -374,7 +374,7 @@ export interface SigningKeyRecord {
 }
 
 /**
- * The double-entry ledger (see DESIGN.md "Ledger"): accounts with pending and posted debits and
+ * The double-entry ledger: accounts with pending and posted debits and
  * credits, immutable transfers with caller-chosen ids, two-phase holds.
  */
 export interface LedgerStore {

@@ -23,13 +23,13 @@ export interface TestBroker {
   ): Promise<LightMyRequestResponse>;
   /** Creates an account; returns its id and account key. */
   signUp(name?: string): Promise<{ accountId: string; apiKey: string; keyId: string }>;
-  /** Registers an agent with the seed's example fields, overridden by `fields`. */
+  /** Registers an agent with {@link EXAMPLE_REGISTRATION}'s fields, overridden by `fields`. */
   register(apiKey: string, fields?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
-/** The seed's example registration request (SEED-architecture.md, POST /agents/register). */
-export const SEED_REGISTRATION = {
+/** A complete `POST /agents/register` request: every field a listing takes. */
+export const EXAMPLE_REGISTRATION = {
   name: "Crypto News Summarizer",
   description: "Summarizes crypto news from multiple sources",
   category: "crypto",
@@ -118,7 +118,7 @@ export async function createTestBroker(
     async register(apiKey, fields = {}) {
       const response = await call("POST", "/agents/register", {
         key: apiKey,
-        body: { ...SEED_REGISTRATION, ...fields },
+        body: { ...EXAMPLE_REGISTRATION, ...fields },
       });
       if (response.statusCode !== 201) throw new Error(`register failed: ${response.body}`);
       return (response.json() as { agent_id: string }).agent_id;

@@ -134,8 +134,8 @@ Examples:
     .command("register")
     .summary("Put your endpoint on the marketplace from a JSON file")
     .description(
-      "Put your endpoint on the marketplace from a JSON file of the seed's shape: name, description,\n" +
-        "category, tags, api_endpoint, pricing {model: per_call, price_per_call}.",
+      "Put your endpoint on the marketplace from a JSON file of a registration request (POST /agents/register):\n" +
+        "name, description, category, tags, api_endpoint, pricing {model: per_call, price_per_call}.",
     )
     .requiredOption("--file <path>", "the agent's JSON file, or - for standard input")
     .addHelpText(

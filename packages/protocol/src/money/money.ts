@@ -86,7 +86,7 @@ export function formatUsd(micros: bigint | number): string {
 }
 
 /**
- * Micros as a JavaScript number of USD, for display fields the seed's API shows as numbers
+ * Micros as a JavaScript number of USD, for the display fields the API shows as numbers
  * (`price_per_call: 0.02`). Below {@link MAX_NUMBER_MICROS} (2^33 USD) the result prints back to the
  * same decimal, so `parseUsd` of it returns the same micros; above, a double cannot be exact.
  * Never feed it to arithmetic that moves money.

@@ -16,7 +16,7 @@ export const Account = z.object({
 });
 
 /**
- * An API key's metadata, as the seed's APIKey (never the secret, nor its hash). `kind` is
+ * An API key's metadata, the APIKey object (never the secret, nor its hash). `kind` is
  * `account` for `mk_…` keys that manage an account and `access` for `sk_live_…` (`sk_test_…` in dev mode) keys that invoke one
  * purchased agent (`agent_id`).
  */

@@ -35,7 +35,7 @@ const Endpoint = z
   .max(2048)
   .describe("The seller's HTTPS endpoint; the broker POSTs calls here and GETs {api_endpoint}/health");
 
-/** Pricing in a registration request (the seed's AgentPricing, minus what the broker decides). */
+/** Pricing in a registration request (AgentPricing, minus what the broker decides). */
 export const PricingInput = z.strictObject({
   model: PricingModel,
   price_per_call: PricePerCallInput,
@@ -44,7 +44,7 @@ export const PricingInput = z.strictObject({
   min_calls: z.number().int().min(1).max(1_000_000).optional(),
 });
 
-/** `POST /agents/register`, the seed's request. */
+/** `POST /agents/register`: the listing's name, description, category, tags, endpoint and pricing. */
 export const RegisterAgentRequest = z.strictObject({
   name: Name,
   description: Description,
@@ -55,7 +55,7 @@ export const RegisterAgentRequest = z.strictObject({
   pricing: PricingInput,
 });
 
-/** `POST /agents/register` answer, the seed's response. */
+/** `POST /agents/register` answer: `{agent_id, status: "registered"}`. */
 export const RegisterAgentResponse = z.object({
   agent_id: AgentId,
   status: z.literal("registered"),
@@ -88,7 +88,7 @@ function hasAField(patch: object): boolean {
   return Object.values(patch).some((value) => value !== undefined);
 }
 
-/** The seed's Agent. */
+/** An agent as listed: who owns it, what it does, where it answers, and its status. */
 export const Agent = z.object({
   id: AgentId,
   name: z.string(),
@@ -103,7 +103,7 @@ export const Agent = z.object({
   updated_at: Timestamp,
 });
 
-/** The seed's AgentPricing. `price_per_call` is a display number of USD (exact to 6 decimals). */
+/** An agent's pricing. `price_per_call` is a display number of USD (exact to 6 decimals). */
 export const AgentPricing = z.object({
   agent_id: AgentId,
   model: PricingModel,
@@ -114,7 +114,7 @@ export const AgentPricing = z.object({
 });
 
 /**
- * The seed's AgentMetrics plus the figures ranking uses. Rates and the mean response time are
+ * An agent's metrics (success rate, mean response time, uptime, calls) plus the figures ranking uses. Rates and the mean response time are
  * smoothed estimates (see `TRUST_PRIOR`): until calls are measured they are the prior.
  */
 export const AgentMetrics = z.object({
@@ -132,7 +132,7 @@ export const AgentMetrics = z.object({
 export const MetricsWindow = z.enum(["24h", "7d", "30d"]);
 
 /**
- * `GET /agents/{id}/metrics`: the seed's AgentMetrics measured over one window, with the raw
+ * `GET /agents/{id}/metrics`: the AgentMetrics figures measured over one window, with the raw
  * figures behind it. `success_rate`, `avg_response_time_ms` and `uptime` are smoothed over the
  * window (see `TRUST_PRIOR`); `trust_score` and `cost_per_success` apply the ranking formulas to the
  * window's calls and the last 24 hours' uptime (over `30d` they are the figures search ranks by).
@@ -208,7 +208,7 @@ export const SearchAgentsQuery = z.strictObject({
   cursor: z.string().max(512).optional().describe("next_cursor of the previous page"),
 });
 
-/** One search result, the seed's shape plus status, tags and trust. */
+/** One search result: the agent's listing, price and metrics, with status, tags and trust. */
 export const SearchResult = z.object({
   agent_id: AgentId,
   name: z.string(),

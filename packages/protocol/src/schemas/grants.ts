@@ -53,6 +53,8 @@ export const GrantPayload = z
 /** Shortest and longest life of a grant, in seconds: 1 minute to 1 day. */
 export const MIN_GRANT_TTL_S = 60;
 export const MAX_GRANT_TTL_S = 86_400;
+/** Life of a grant that names none, in seconds. */
+export const DEFAULT_GRANT_TTL_S = 3600;
 
 /**
  * `POST /grants` (direct mode): open a grant on an agent the caller may buy. The broker holds
@@ -70,8 +72,10 @@ export const CreateGrantRequest = z.strictObject({
     .int()
     .min(MIN_GRANT_TTL_S)
     .max(MAX_GRANT_TTL_S)
-    .default(3600)
-    .describe("Seconds until the grant expires, 60–86400 (default 3600)"),
+    .default(DEFAULT_GRANT_TTL_S)
+    .describe(
+      `Seconds until the grant expires, ${MIN_GRANT_TTL_S}–${MAX_GRANT_TTL_S} (default ${DEFAULT_GRANT_TTL_S})`,
+    ),
   buyer_public_key: BuyerPublicKey,
 });
 

@@ -184,7 +184,7 @@ export const REQUEST_SCHEMAS = {
   UsageReport,
 } satisfies Record<string, z.ZodType>;
 
-/** Named response bodies and the seed's objects, as they appear in the OpenAPI components. */
+/** Named response bodies and the objects they are made of, as they appear in the OpenAPI components. */
 export const RESPONSE_SCHEMAS = {
   Account,
   Agent,

@@ -20,7 +20,7 @@ const SpendCap = z
   .describe("Most this key may ever spend, in USD (captured charges plus calls in flight)");
 
 /**
- * `POST /purchase`: buy per-call access to an agent (the seed's request). Issues an access key
+ * `POST /purchase`: buy per-call access to an agent. Issues an access key
  * (`sk_live_…`, or `sk_test_…` from a dev broker) that invokes this agent only; each successful call is charged at the agent's price.
  * `buyer_id`, when given, must be the caller's own account.
  */
@@ -34,7 +34,7 @@ export const PurchaseRequest = z.strictObject({
   spend_cap_usd: SpendCap.optional(),
 });
 
-/** `POST /purchase` answer: the seed's `{api_key, endpoint, price_per_call}` plus the key's metadata. */
+/** `POST /purchase` answer: `{api_key, endpoint, price_per_call}` plus the key's metadata. */
 export const PurchaseResponse = z.object({
   api_key: z
     .string()
@@ -42,7 +42,7 @@ export const PurchaseResponse = z.object({
       "The access key (sk_live_…, or sk_test_… from a dev broker) for this agent. Shown once: store it now.",
     ),
   endpoint: z.string().describe("Where to invoke: POST here with the access key"),
-  price_per_call: z.number().describe("Display price in USD, as in the seed"),
+  price_per_call: z.number().describe("Price in USD as a number, for display; `price_per_call_usd` is exact"),
   price_per_call_usd: UsdAmount.describe("The exact price each successful call is charged"),
   agent_id: AgentId,
   plan: z.literal("per_call"),
@@ -58,7 +58,7 @@ export const UpdateKeyRequest = z
   })
   .refine((body) => Object.keys(body).length > 0, "name at least one field to change");
 
-/** `POST /agents/{id}/invoke`: the seed's request. */
+/** `POST /agents/{id}/invoke`: the seller's input and an optional timeout. */
 export const InvokeRequest = z.strictObject({
   input: z.unknown().describe("The input for the seller, any JSON value (missing is sent as null)"),
   timeout_ms: z
@@ -80,13 +80,13 @@ export const InvokeMetrics = z.object({
 });
 
 /**
- * `POST /agents/{id}/invoke` answer, as in the seed, plus the exact cost, the charge's transaction id
+ * `POST /agents/{id}/invoke` answer: `{output, cost, metrics}` plus the exact cost, the charge's transaction id
  * and its signed receipt. Only successful calls answer this; a failed one answers the error envelope
  * (SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE) and costs nothing.
  */
 export const InvokeResponse = z.object({
   output: z.unknown().describe("The seller's output"),
-  cost: z.number().describe("Display cost in USD, as in the seed"),
+  cost: z.number().describe("Cost in USD as a number, for display; `cost_usd` is exact"),
   cost_usd: UsdAmount.describe("The exact amount charged"),
   metrics: InvokeMetrics,
   transaction_id: z.string(),

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { isUsdAmount, MICROS_PER_USD, parseUsd } from "../money/money.js";
+import { isUsdAmount, MICROS_PER_USD, PLATFORM_FEE_BPS, parseUsd } from "../money/money.js";
 import { AccountId, AgentId, Currency, Timestamp, UsdAmount } from "./common.js";
 
 /** The smallest top-up: 10 USD. */
@@ -19,7 +19,7 @@ export const Balance = z.object({
 });
 
 /**
- * One charge: the seed's Transaction (a display `amount` as number) plus the exact figures as
+ * One charge: a Transaction (a display `amount` as number) plus the exact figures as
  * decimal strings, the fee and the seller's share. `status`: `pending` while the call runs,
  * `completed` once captured, `voided` when the call failed or the hold expired (nothing paid).
  */
@@ -34,7 +34,7 @@ export const TransactionDetail = z.object({
   created_at: Timestamp,
   held_usd: UsdAmount,
   amount_usd: UsdAmount.describe("Captured (charged); 0 unless completed"),
-  fee_usd: UsdAmount.describe("The marketplace's 10%"),
+  fee_usd: UsdAmount.describe(`The marketplace's ${Number(PLATFORM_FEE_BPS) / 100}%`),
   seller_share_usd: UsdAmount.describe("amount − fee"),
   resolved_at: Timestamp.nullable(),
 });
@@ -108,9 +108,9 @@ export const CreateTopupRequest = z.strictObject({
     .refine(isUsdAmount, "must be a USD amount with at most 6 decimal places")
     .refine(
       (value) => !isUsdAmount(value) || parseUsd(value) <= MAX_TOPUP_MICROS,
-      "must be at most 10000 USD per top-up",
+      `must be at most ${MAX_TOPUP_MICROS / MICROS_PER_USD} USD per top-up`,
     )
-    .describe("At least 10 USD"),
+    .describe(`At least ${MIN_TOPUP_MICROS / MICROS_PER_USD} USD`),
 });
 
 /** A top-up: pending until the payment provider confirms it, then the wallet is credited once. */

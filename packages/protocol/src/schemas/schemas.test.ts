@@ -10,8 +10,8 @@ import {
 } from "./agents.js";
 import { Slug, UsdAmount, UsdAmountInput } from "./common.js";
 
-/** The seed's example registration request. */
-const SEED_REQUEST = {
+/** A complete registration request. */
+const EXAMPLE_REQUEST = {
   name: "Crypto News Agent",
   description: "Summarises the day's crypto news.",
   category: "crypto",
@@ -20,9 +20,9 @@ const SEED_REQUEST = {
   pricing: { model: "per_call", price_per_call: 0.02 },
 } as const;
 
-/** The seed's request with `patch` applied to it (and `pricingPatch` to its pricing). */
+/** The example request with `patch` applied to it (and `pricingPatch` to its pricing). */
 function withChanges(patch: Record<string, unknown>, pricingPatch: Record<string, unknown> = {}): unknown {
-  return { ...SEED_REQUEST, ...patch, pricing: { ...SEED_REQUEST.pricing, ...pricingPatch } };
+  return { ...EXAMPLE_REQUEST, ...patch, pricing: { ...EXAMPLE_REQUEST.pricing, ...pricingPatch } };
 }
 
 /** The paths of the issues of a failed parse, as dotted strings. */
@@ -32,10 +32,10 @@ function issuePaths(result: { success: boolean; error?: { issues: { path: Proper
 }
 
 describe("RegisterAgentRequest", () => {
-  it("accepts the seed's example request unchanged", () => {
-    const result = RegisterAgentRequest.safeParse(SEED_REQUEST);
+  it("accepts a complete example request unchanged", () => {
+    const result = RegisterAgentRequest.safeParse(EXAMPLE_REQUEST);
     expect(result.success).toBe(true);
-    expect(result.data).toEqual(SEED_REQUEST);
+    expect(result.data).toEqual(EXAMPLE_REQUEST);
   });
 
   it("accepts the optional fields", () => {
@@ -46,7 +46,7 @@ describe("RegisterAgentRequest", () => {
   });
 
   it("accepts a request without tags, and trims the name", () => {
-    const { tags: _tags, ...withoutTags } = SEED_REQUEST;
+    const { tags: _tags, ...withoutTags } = EXAMPLE_REQUEST;
     expect(RegisterAgentRequest.safeParse(withoutTags).success).toBe(true);
     expect(RegisterAgentRequest.parse(withChanges({ name: "  Crypto News  " })).name).toBe("Crypto News");
   });
@@ -147,7 +147,7 @@ describe("RegisterAgentRequest", () => {
 
   it("refuses missing required fields, a blank name and another pricing model or currency", () => {
     for (const field of ["name", "description", "category", "api_endpoint", "pricing"] as const) {
-      const { [field]: _dropped, ...rest } = SEED_REQUEST;
+      const { [field]: _dropped, ...rest } = EXAMPLE_REQUEST;
       expect(issuePaths(RegisterAgentRequest.safeParse(rest))).toContain(field);
     }
     expect(RegisterAgentRequest.safeParse(withChanges({ name: "   " })).success).toBe(false);

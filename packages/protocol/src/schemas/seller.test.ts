@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SellerCallRequest, SellerCallResponse } from "./seller.js";
 
 describe("SellerCallRequest", () => {
-  it("accepts the design's body with any JSON input, and drops unknown fields", () => {
+  it("accepts the seller protocol's body with any JSON input, and drops unknown fields", () => {
     for (const input of [{ symbol: "BTC" }, "text", 3, null, [1, 2], false]) {
       const parsed = SellerCallRequest.parse({ input, call_id: "call_1", timeout_ms: 5000, extra: 1 });
       expect(parsed).toStrictEqual({ input, call_id: "call_1", timeout_ms: 5000 });

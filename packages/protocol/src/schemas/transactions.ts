@@ -2,8 +2,8 @@ import * as z from "zod";
 import { AccountId, AgentId, Currency, Timestamp } from "./common.js";
 
 /**
- * The seed's Transaction: one charge from a buyer to a seller agent. `amount` is a display number
- * of USD as in the seed; the exact figure is the ledger's.
+ * A Transaction: one charge from a buyer to a seller agent. `amount` is a display number of USD;
+ * the exact figure is the ledger's.
  */
 export const Transaction = z.object({
   id: z.string(),

@@ -57,7 +57,10 @@ export function smoothedRate(hits: number, total: number, prior: number): number
   return (hits + prior * TRUST_PRIOR.weight) / (total + TRUST_PRIOR.weight);
 }
 
-/** The seed's trust formula, on smoothed inputs, clamped to [0, 1]. */
+/**
+ * The trust formula, `success_rate × 0.5 + clamp(1 − avg_response_time_ms / 1000, 0, 1) × 0.2 +
+ * uptime × 0.3`, on smoothed inputs, clamped to [0, 1].
+ */
 export function trustScore(successRate: number, avgResponseTimeMs: number, uptime: number): number {
   const speed = clamp(1 - avgResponseTimeMs / 1000, 0, 1);
   return clamp(successRate * 0.5 + speed * 0.2 + uptime * 0.3, 0, 1);

@@ -334,7 +334,7 @@ export interface paths {
         };
         /**
          * An agent's metrics over a window
-         * @description The seed's AgentMetrics measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
+         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
          */
         get: operations["getAgentMetrics"];
         put?: never;
@@ -359,7 +359,7 @@ export interface paths {
         get: operations["getAgentAlerts"];
         /**
          * Set an agent's alert channels
-         * @description Owner only. The broker alerts once per change of state: when the agent fails its health check several times in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.
+         * @description Owner only. The broker checks each agent's `GET {api_endpoint}/health` every 30 s (default; the broker's `--health-interval`) and alerts once per change of state: when the agent fails 3 checks in a row (down), when it answers again (recovered), and when the last hour's success rate over at least 20 calls falls below `success_rate_threshold`. Alerts go to a Slack incoming webhook (https; a public host outside dev mode) and by e-mail (when the broker has an SMTP server). A field left out is kept; null removes it.
          */
         put: operations["setAgentAlerts"];
         post?: never;
@@ -382,7 +382,7 @@ export interface paths {
          * Buy per-call access to an agent
          * @description Issues an access key (sk_live_…; sk_test_… from a dev broker, whose money is test money) that invokes this agent only, shown once. Buying is free: each successful call is charged the agent's price from the buyer's wallet; failed calls cost nothing. The key may carry an expiry, its own rate limit (calls per minute) and its own spend cap.
          *
-         *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 120 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
+         *     Fraud prevention: an account younger than 7 days may spend at most 100 USD per UTC day (captured charges plus calls in flight; defaults, the limit is the broker's `--new-account-daily-limit`); a call past it answers SPEND_CAP_EXCEEDED with `daily_limit_usd` in `details`. A key whose calls burst far above its own usual rate (by default more than 1,000 in a minute and more than 10× its trailing mean per minute) is suspended: its calls answer KEY_SUSPENDED (403) and the account is alerted, until the account reinstates the key with `POST /keys/{id}/reinstate`.
          */
         post: operations["purchaseAgent"];
         delete?: never;
@@ -406,11 +406,13 @@ export interface paths {
          *
          *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.
          *
-         *     Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
+         *     The seller has `timeout_ms` to answer: 10,000 ms when the call names none, at most 60,000 ms (defaults; the broker's `--invoke-timeout` and `--max-invoke-timeout`).
+         *
+         *     An access key without its own `rate_limit` may make 600 calls a minute (default; the broker's `--rate-limit`). Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`; a 429 also `Retry-After`.
          *
          *     Spend limits: the hold is refused with SPEND_CAP_EXCEEDED (402) past the account's monthly cap, the key's own cap, or, for an account younger than 7 days, the new-account limit of 100 USD per UTC day (defaults; captured charges plus calls in flight count; `details.daily_limit_usd`, `spent_today_usd`, `required_usd`).
          *
-         *     Fraud prevention: a key whose calls in one minute pass both 120 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 120 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.
+         *     Fraud prevention: a key whose calls in one minute pass both 1,000 and 10× its own trailing mean per minute (defaults; the mean is of about the last hour, and 0 for a new key, which only the 1,000 then limits) is suspended at that call: it and every later call answer KEY_SUSPENDED (403), the account is alerted, and the key shows `suspended_at` and `suspend_reason` until its owner reinstates it with `POST /keys/{id}/reinstate`.
          */
         post: operations["invokeAgent"];
         delete?: never;
@@ -600,7 +602,7 @@ export interface paths {
         };
         /**
          * Get a charge
-         * @description The seed's Transaction plus the exact amounts, fee and seller share. Buyer or seller only.
+         * @description A Transaction (id, buyer, seller agent, display amount, currency, status, creation time) plus the exact amounts, fee and seller share. Buyer or seller only.
          */
         get: operations["getTransaction"];
         put?: never;
@@ -961,27 +963,7 @@ export interface components {
              */
             updated_at: string;
         };
-        AgentDetail: {
-            id: string;
-            name: string;
-            description: string;
-            owner_id: string;
-            category: string;
-            tags: string[];
-            version: string;
-            api_endpoint: string;
-            /** @enum {string} */
-            status: "active" | "down" | "inactive";
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            updated_at: string;
+        AgentDetail: components["schemas"]["Agent"] & {
             pricing: components["schemas"]["AgentPricing"];
             metrics: components["schemas"]["AgentMetrics"];
         };
@@ -1241,7 +1223,7 @@ export interface components {
         InvokeResponse: {
             /** @description The seller's output */
             output: unknown;
-            /** @description Display cost in USD, as in the seed */
+            /** @description Cost in USD as a number, for display; `cost_usd` is exact */
             cost: number;
             /** @description The exact amount charged */
             cost_usd: string;
@@ -1302,7 +1284,7 @@ export interface components {
             api_key: string;
             /** @description Where to invoke: POST here with the access key */
             endpoint: string;
-            /** @description Display price in USD, as in the seed */
+            /** @description Price in USD as a number, for display; `price_per_call_usd` is exact */
             price_per_call: number;
             /** @description The exact price each successful call is charged */
             price_per_call_usd: string;
@@ -1433,21 +1415,10 @@ export interface components {
              */
             created_at: string;
         };
-        TransactionDetail: {
-            id: string;
-            buyer_id: string;
-            seller_id: string;
+        TransactionDetail: components["schemas"]["Transaction"] & {
             seller_account_id: string;
-            amount: number;
-            /** @constant */
-            currency: "USD";
             /** @enum {string} */
             status: "pending" | "completed" | "voided";
-            /**
-             * Format: date-time
-             * @description ISO 8601 timestamp in UTC
-             */
-            created_at: string;
             /** @description USD amount as a decimal string with 6 decimals, e.g. "0.020000" */
             held_usd: string;
             /** @description Captured (charged); 0 unless completed */
@@ -1495,6 +1466,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     getDocs: {
@@ -1513,6 +1502,24 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -1546,7 +1553,43 @@ export interface operations {
                     };
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR (bad signature; nothing credited), NOT_FOUND (no such provider here), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1578,6 +1621,24 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     healthz: {
@@ -1598,7 +1659,25 @@ export interface operations {
                     "application/json": components["schemas"]["HealthzResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1631,6 +1710,33 @@ export interface operations {
                     "application/json": components["schemas"]["CreateAccountResponse"];
                 };
             };
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description RATE_LIMITED: over the limit; nothing was done. */
             429: {
                 headers: {
@@ -1650,7 +1756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1679,7 +1785,43 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1708,7 +1850,43 @@ export interface operations {
                     "application/json": components["schemas"]["KeyList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1741,7 +1919,61 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1773,7 +2005,61 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1809,7 +2095,79 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1841,7 +2199,61 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1873,7 +2285,61 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1906,7 +2372,61 @@ export interface operations {
                     "application/json": components["schemas"]["RegisterAgentResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, INVALID_ENDPOINT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or INVALID_ENDPOINT. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1951,7 +2471,25 @@ export interface operations {
                     "application/json": components["schemas"]["SearchAgentsResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -1980,7 +2518,25 @@ export interface operations {
                     "application/json": components["schemas"]["CategoryList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,7 +2568,34 @@ export interface operations {
                     "application/json": components["schemas"]["AgentDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2044,7 +2627,52 @@ export interface operations {
                     "application/json": components["schemas"]["DeactivateAgentResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2080,7 +2708,70 @@ export interface operations {
                     "application/json": components["schemas"]["AgentDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND, INVALID_ENDPOINT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or INVALID_ENDPOINT. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2112,7 +2803,34 @@ export interface operations {
                     "application/json": components["schemas"]["PriceHistory"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,7 +2865,34 @@ export interface operations {
                     "application/json": components["schemas"]["AgentWindowMetrics"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2179,7 +2924,52 @@ export interface operations {
                     "application/json": components["schemas"]["AlertChannels"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2215,7 +3005,70 @@ export interface operations {
                     "application/json": components["schemas"]["AlertChannels"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2248,7 +3101,79 @@ export interface operations {
                     "application/json": components["schemas"]["PurchaseResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2284,7 +3209,115 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeResponse"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, AGENT_NOT_PURCHASED, RATE_LIMITED, KEY_SUSPENDED, AGENT_NOT_FOUND, AGENT_INACTIVE, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT, SELLER_ERROR, SELLER_TIMEOUT, SELLER_UNAVAILABLE. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code INSUFFICIENT_FUNDS or SPEND_CAP_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_PURCHASED or KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE or CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_ERROR. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_UNAVAILABLE. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SELLER_TIMEOUT. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2317,7 +3350,88 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, AGENT_NOT_FOUND, AGENT_INACTIVE, AGENT_NOT_PURCHASED, INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code INSUFFICIENT_FUNDS or SPEND_CAP_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED or AGENT_NOT_PURCHASED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE or CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2349,7 +3463,52 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2385,7 +3544,79 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED, NOT_FOUND, UNAUTHENTICATED, BUDGET_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code BUDGET_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2421,7 +3652,88 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED, NOT_FOUND, BUDGET_EXCEEDED, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code BUDGET_EXCEEDED. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2454,7 +3766,61 @@ export interface operations {
                     "application/json": components["schemas"]["UsageReportResult"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, KEY_SUSPENDED, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code KEY_SUSPENDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2483,7 +3849,43 @@ export interface operations {
                     "application/json": components["schemas"]["Balance"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2516,7 +3918,61 @@ export interface operations {
                     "application/json": components["schemas"]["Limits"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2552,7 +4008,43 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2584,7 +4076,52 @@ export interface operations {
                     "application/json": components["schemas"]["TransactionDetail"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2616,7 +4153,61 @@ export interface operations {
                     "application/json": components["schemas"]["Receipt"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND, CONFLICT. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2645,7 +4236,25 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2674,7 +4283,34 @@ export interface operations {
                     "application/json": components["schemas"]["AuditReport"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2707,7 +4343,79 @@ export interface operations {
                     "application/json": components["schemas"]["Topup"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, TOPUP_TOO_SMALL, SERVICE_UNAVAILABLE, PAYMENT_PROVIDER_ERROR. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON or TOPUP_TOO_SMALL. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYMENT_PROVIDER_ERROR. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code SERVICE_UNAVAILABLE. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2739,7 +4447,52 @@ export interface operations {
                     "application/json": components["schemas"]["Topup"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED, NOT_FOUND. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2768,7 +4521,43 @@ export interface operations {
                     "application/json": components["schemas"]["SettlementList"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2797,7 +4586,43 @@ export interface operations {
                     "application/json": components["schemas"]["PayoutAccount"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2830,7 +4655,61 @@ export interface operations {
                     "application/json": components["schemas"]["PayoutAccount"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, INVALID_API_KEY, FORBIDDEN, RATE_LIMITED. */
+            /** @description An error envelope with code VALIDATION_ERROR or INVALID_JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2862,7 +4741,34 @@ export interface operations {
                     "application/json": components["schemas"]["SettlementRun"];
                 };
             };
-            /** @description An error envelope. Codes this route may answer: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN. */
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
             default: {
                 headers: {
                     [name: string]: unknown;
