@@ -461,7 +461,9 @@ async function runDemo(
     const outcome = outcomes.get(agent.agentId);
     if (outcome === undefined) return;
     try {
-      const answer = await market.invoke(agent.agentId, agent.plan.input(n), { timeoutMs: HISTORY_TIMEOUT_MS });
+      const answer = await market.invoke(agent.agentId, agent.plan.input(n), {
+        timeoutMs: HISTORY_TIMEOUT_MS,
+      });
       outcome.ok++;
       outcome.paid += parseUsd(answer.cost_usd);
     } catch (error) {
