@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { BROKER_USAGE, ConfigError, parseConfig } from "./config/config.js";
-import { startBroker } from "./start.js";
+import { listenFailure, startBroker } from "./start.js";
 
 const PAYMENTS: Record<string, string> = {
   stripe: "stripe (Checkout top-ups, Connect payouts)",
@@ -42,9 +42,9 @@ try {
     process.stderr.write(`mercato-broker: ${error.message}\n\n${BROKER_USAGE}\n`);
     process.exit(2);
   }
-  const code = (error as { code?: string }).code;
-  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-    process.stderr.write(`mercato-broker: cannot listen: ${(error as Error).message}\n`);
+  const why = listenFailure(error);
+  if (why !== undefined) {
+    process.stderr.write(`mercato-broker: cannot listen: ${why}\n`);
     process.exit(1);
   }
   throw error;

@@ -143,3 +143,25 @@ export async function startBroker(
     },
   };
 }
+
+/**
+ * What to tell a person whose broker could not listen, in one line naming the port and the flag
+ * that fixes it; undefined for any other error.
+ *
+ * @example
+ * const why = listenFailure(error); // "port 4020 on 127.0.0.1 is already in use (EADDRINUSE); …"
+ */
+export function listenFailure(error: unknown): string | undefined {
+  const { code, port, address } = (error ?? {}) as { code?: unknown; port?: unknown; address?: unknown };
+  const where = `port ${String(port)} on ${String(address)}`;
+  switch (code) {
+    case "EADDRINUSE":
+      return `${where} is already in use (EADDRINUSE); stop what uses it, or pass another --port (--port 0 picks a free one)`;
+    case "EACCES":
+      return `${where} needs privileges this user does not have (EACCES); pass a port above 1023 with --port`;
+    case "EADDRNOTAVAIL":
+      return `${String(address)} is not an address of this machine (EADDRNOTAVAIL); pass another --host (default 127.0.0.1)`;
+    default:
+      return undefined;
+  }
+}
