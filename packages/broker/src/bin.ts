@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { BROKER_USAGE, ConfigError, parseConfig } from "./config/config.js";
-import { listenFailure, startBroker } from "./start.js";
+import { listenFailure, productionNotice, startBroker } from "./start.js";
 
 const PAYMENTS: Record<string, string> = {
   stripe: "stripe (Checkout top-ups, Connect payouts)",
@@ -20,7 +20,8 @@ try {
   process.stdout.write(
     `Mercato broker listening on ${broker.url}${config.dev ? " (dev mode)" : ""}\n` +
       `  database  ${config.dbPath}\n  payments  ${PAYMENTS[broker.payments ?? "none"] ?? broker.payments}\n` +
-      `  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n`,
+      `  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n` +
+      (config.dev ? "" : productionNotice(broker.payments, "npm start -- --dev")),
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -165,3 +165,19 @@ export function listenFailure(error: unknown): string | undefined {
       return undefined;
   }
 }
+
+/**
+ * The lines a broker started outside dev mode prints under its URL: what a newcomer cannot do on
+ * it (top-ups without a payment provider, http or local sellers) and the command that starts one
+ * they can try everything on.
+ *
+ * @example
+ * if (!config.dev) process.stdout.write(productionNotice(broker.payments, "npm start -- --dev"));
+ */
+export function productionNotice(payments: string | null, devCommand: string): string {
+  const topups = payments === null ? "top-ups answer 503 (no Stripe keys) and " : "";
+  return (
+    `Production mode: ${topups}seller endpoints must be public https.\n` +
+    `  To try Mercato on this machine, start it with --dev: ${devCommand}\n`
+  );
+}

@@ -63,7 +63,9 @@ Examples:
       action(context, async (runtime, flags: BrokerStartFlags) => {
         // Loaded here, not at the top: every other command stays quick to start without the broker's
         // server, database driver and logger.
-        const { ConfigError, listenFailure, parseConfig, startBroker } = await import("@mercato/broker");
+        const { ConfigError, listenFailure, parseConfig, productionNotice, startBroker } = await import(
+          "@mercato/broker"
+        );
         let config: ReturnType<typeof parseConfig>;
         try {
           config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
@@ -91,6 +93,7 @@ Examples:
               (config.redisUrl === undefined ? "" : `  redis     ${redact(config.redisUrl)}\n`) +
               `  API docs  ${running.url}/docs\n` +
               `  OpenAPI   ${running.url}/openapi.json\n` +
+              (config.dev ? "" : productionNotice(running.payments, "mercato broker start --dev")) +
               "Press Ctrl-C to stop.\n",
           );
         }
