@@ -104,6 +104,18 @@ async function expectFailure(
   return { human, json };
 }
 
+/**
+ * A loopback port nothing listens on: one just freed. (A low port like 9 would not do: fetch()
+ * refuses the Fetch standard's "bad ports" without trying to connect.)
+ */
+async function freedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function admin(path: string, method = "GET"): Promise<Record<string, unknown>> {
   const response = await fetch(`${brokerUrl}${path}`, {
     method,
@@ -273,7 +285,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
     const { human } = await expectFailure(["balance"], 1, "UNAUTHENTICATED", { persona: BUYER });
     expect(human.stderr).toContain("mercato login");
     await expectFailure(["agents", "search"], 1, "SERVICE_UNAVAILABLE", {
-      env: { MERCATO_URL: "http://127.0.0.1:9" },
+      env: { MERCATO_URL: `http://127.0.0.1:${await freedPort()}` },
     });
   });
 
