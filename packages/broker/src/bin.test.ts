@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +51,47 @@ describe.skipIf(!existsSync(bin))("mercato-broker binary", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  });
+
+  it("tells a newcomer outside dev mode that top-ups are off and sellers must be https, and how to start in dev mode", async () => {
+    const child = run(["--port", "0", "--db", join(cwd, "production.db")]);
+    const printed = await output(child, "stdout", /OpenAPI .*\n/);
+    expect(printed).not.toContain("(dev mode)");
+    expect(printed).toContain(
+      "Production mode: top-ups answer 503 (no Stripe keys) and seller endpoints must be public https.\n" +
+        "  To try Mercato on this machine, start it with --dev: npm start -- --dev\n",
+    );
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+
+    const dev = run(["--port", "0", "--dev", "--db", join(cwd, "dev.db")]);
+    const devPrinted = await output(dev, "stdout", /OpenAPI .*\n/);
+    expect(devPrinted).toContain("(dev mode)");
+    expect(devPrinted).not.toContain("Production mode");
+    const devExited = new Promise((resolve) => dev.on("exit", resolve));
+    dev.kill("SIGTERM");
+    await devExited;
+  });
+
+  it("names the port in use and suggests --port, in one line", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const child = run(["--port", String(port), "--db", join(cwd, "taken.db")]);
+      let stderr = "";
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      expect(code).toBe(1);
+      expect(stderr).toBe(
+        `mercato-broker: cannot listen: port ${port} on 127.0.0.1 is already in use (EADDRINUSE); stop what uses it, or pass another --port (--port 0 picks a free one)\n`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("fails fast with a clear message and exit code 2 on a bad setting", async () => {

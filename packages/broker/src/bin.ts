@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { BROKER_USAGE, ConfigError, parseConfig } from "./config/config.js";
-import { startBroker } from "./start.js";
+import { listenFailure, productionNotice, startBroker } from "./start.js";
 
 const PAYMENTS: Record<string, string> = {
   stripe: "stripe (Checkout top-ups, Connect payouts)",
@@ -20,7 +20,8 @@ try {
   process.stdout.write(
     `Mercato broker listening on ${broker.url}${config.dev ? " (dev mode)" : ""}\n` +
       `  database  ${config.dbPath}\n  payments  ${PAYMENTS[broker.payments ?? "none"] ?? broker.payments}\n` +
-      `  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n`,
+      `  API docs  ${broker.url}/docs\n  OpenAPI   ${broker.url}/openapi.json\n` +
+      (config.dev ? "" : productionNotice(broker.payments, "npm start -- --dev")),
   );
   let stopping = false;
   const stop = (signal: string) => {
@@ -42,9 +43,9 @@ try {
     process.stderr.write(`mercato-broker: ${error.message}\n\n${BROKER_USAGE}\n`);
     process.exit(2);
   }
-  const code = (error as { code?: string }).code;
-  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-    process.stderr.write(`mercato-broker: cannot listen: ${(error as Error).message}\n`);
+  const why = listenFailure(error);
+  if (why !== undefined) {
+    process.stderr.write(`mercato-broker: cannot listen: ${why}\n`);
     process.exit(1);
   }
   throw error;

@@ -45,7 +45,7 @@ export {
 export type { EndpointPolicy, ResolveHost } from "./registry/endpoint-policy.js";
 export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./registry/endpoint-policy.js";
 export type { RunningBroker, StartBrokerOptions } from "./start.js";
-export { startBroker } from "./start.js";
+export { listenFailure, productionNotice, startBroker } from "./start.js";
 export type { PostgresStoreOptions } from "./store/postgres/pg-store.js";
 export { createPostgresStore } from "./store/postgres/pg-store.js";
 export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";

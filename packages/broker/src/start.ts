@@ -143,3 +143,41 @@ export async function startBroker(
     },
   };
 }
+
+/**
+ * What to tell a person whose broker could not listen, in one line naming the port and the flag
+ * that fixes it; undefined for any other error.
+ *
+ * @example
+ * const why = listenFailure(error); // "port 4020 on 127.0.0.1 is already in use (EADDRINUSE); …"
+ */
+export function listenFailure(error: unknown): string | undefined {
+  const { code, port, address } = (error ?? {}) as { code?: unknown; port?: unknown; address?: unknown };
+  const where = `port ${String(port)} on ${String(address)}`;
+  switch (code) {
+    case "EADDRINUSE":
+      return `${where} is already in use (EADDRINUSE); stop what uses it, or pass another --port (--port 0 picks a free one)`;
+    case "EACCES":
+      return `${where} needs privileges this user does not have (EACCES); pass a port above 1023 with --port`;
+    case "EADDRNOTAVAIL":
+      return `${String(address)} is not an address of this machine (EADDRNOTAVAIL); pass another --host (default 127.0.0.1)`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The lines a broker started outside dev mode prints under its URL: what a newcomer cannot do on
+ * it (top-ups without a payment provider, http or local sellers) and the command that starts one
+ * they can try everything on.
+ *
+ * @example
+ * if (!config.dev) process.stdout.write(productionNotice(broker.payments, "npm start -- --dev"));
+ */
+export function productionNotice(payments: string | null, devCommand: string): string {
+  const topups = payments === null ? "top-ups answer 503 (no Stripe keys) and " : "";
+  return (
+    `Production mode: ${topups}seller endpoints must be public https.\n` +
+    `  To try Mercato on this machine, start it with --dev: ${devCommand}\n`
+  );
+}

@@ -26,6 +26,7 @@ let broker: ChildProcess;
 let brokerUrl: string;
 let seller: Server;
 let sellerUrl: string;
+/** Calls (POSTs) the seller answered; the broker's health checks (GETs) are not calls. */
 let sellerCalls = 0;
 
 /** Config directories: one per persona, as two people on two machines would have. */
@@ -103,6 +104,18 @@ async function expectFailure(
   return { human, json };
 }
 
+/**
+ * A loopback port nothing listens on: one just freed. (A low port like 9 would not do: fetch()
+ * refuses the Fetch standard's "bad ports" without trying to connect.)
+ */
+async function freedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function admin(path: string, method = "GET"): Promise<Record<string, unknown>> {
   const response = await fetch(`${brokerUrl}${path}`, {
     method,
@@ -121,15 +134,16 @@ beforeAll(async () => {
       body += chunk;
     });
     request.on("end", () => {
-      sellerCalls++;
       response.setHeader("content-type", "application/json");
+      // The broker's health checks: every seller here is up, even the one whose calls fail.
+      if (request.method === "GET") {
+        response.end(JSON.stringify({ status: "ok" }));
+        return;
+      }
+      sellerCalls++;
       if (request.url?.startsWith("/fail")) {
         response.statusCode = 500;
         response.end(JSON.stringify({ error: { code: "BOOM", message: "the seller broke" } }));
-        return;
-      }
-      if (request.method === "GET") {
-        response.end(JSON.stringify({ status: "ok" }));
         return;
       }
       const { input } = JSON.parse(body) as { input: unknown };
@@ -155,7 +169,13 @@ beforeAll(async () => {
       "--json",
     ],
     {
-      env: { PATH: process.env.PATH ?? "", MERCATO_ADMIN_TOKEN: ADMIN_TOKEN },
+      // Health checks every 200 ms rather than every 30 s: the seller sees them during every test,
+      // as it would during a long run, so nothing here may count them as calls.
+      env: {
+        PATH: process.env.PATH ?? "",
+        MERCATO_ADMIN_TOKEN: ADMIN_TOKEN,
+        MERCATO_HEALTH_INTERVAL_MS: "200",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -186,7 +206,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("mercato, as a subprocess against a real broker", { timeout: 30_000 }, () => {
+// A test here runs up to twenty `mercato` processes one after the other; each one starts Node and
+// loads the SDK, which takes seconds rather than milliseconds on a loaded 2-core machine.
+describe("mercato, as a subprocess against a real broker", { timeout: 120_000 }, () => {
   // Filled in as the story goes: each step builds on the one before.
   const state = {
     sellerKey: "",
@@ -263,7 +285,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 30_000 }, 
     const { human } = await expectFailure(["balance"], 1, "UNAUTHENTICATED", { persona: BUYER });
     expect(human.stderr).toContain("mercato login");
     await expectFailure(["agents", "search"], 1, "SERVICE_UNAVAILABLE", {
-      env: { MERCATO_URL: "http://127.0.0.1:9" },
+      env: { MERCATO_URL: `http://127.0.0.1:${await freedPort()}` },
     });
   });
 

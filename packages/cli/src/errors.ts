@@ -5,3 +5,11 @@
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/**
+ * A broker that could not listen (the port is taken, privileged, or the address is not this
+ * machine's): printed as `mercato: cannot listen: <message>` with exit status 1, never with a stack.
+ */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+}

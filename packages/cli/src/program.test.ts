@@ -65,6 +65,7 @@ describe("mercato broker start", () => {
     const url = await eventually(() => io.out.join("").match(/listening on (http:\/\/\S+)/)?.[1]);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(io.out.join("")).toContain("(dev mode)");
+    expect(io.out.join("")).not.toContain("Production mode");
     expect(io.out.join("")).toContain(`database  ${dbPath}`);
     const response = await fetch(`${url}/healthz`);
     expect(response.status).toBe(200);
@@ -137,6 +138,21 @@ describe("mercato broker start", () => {
     await eventually(() => (io.out.join("").includes("listening on") ? true : undefined));
     expect(io.out.join("")).toContain(`database  ${join(dir, "env.db")}`);
     expect(io.out.join("")).not.toContain("dev mode");
+    io.stop();
+    await running;
+  });
+
+  it("tells a newcomer outside dev mode that top-ups are off and sellers must be https, and how to start in dev mode", async () => {
+    const io = harness();
+    const running = createProgram(io.options).parseAsync(
+      ["broker", "start", "--port", "0", "--db", join(dir, "production.db")],
+      { from: "user" },
+    );
+    await eventually(() => (io.out.join("").includes("Press Ctrl-C") ? true : undefined));
+    expect(io.out.join("")).toContain(
+      "Production mode: top-ups answer 503 (no Stripe keys) and seller endpoints must be public https.\n" +
+        "  To try Mercato on this machine, start it with --dev: mercato broker start --dev\n",
+    );
     io.stop();
     await running;
   });

@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, type HelpContext } from "commander";
 import {
   addAccountCommands,
   addAgentsCommands,
@@ -15,6 +15,24 @@ import {
 } from "./commands/index.js";
 import { type CliContext, readProcessStdin, untilSignal } from "./context.js";
 import { CLI_VERSION } from "./version.js";
+
+/**
+ * A command whose help, when it is run without a subcommand (`mercato`, `mercato keys`), is the
+ * answer rather than an error: printed on standard output with status 0, as `gh` does. Commander
+ * would print it on standard error and fail.
+ */
+class MercatoCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new MercatoCommand(name);
+  }
+
+  override help(context?: HelpContext): never;
+  override help(cb: (str: string) => string): never;
+  override help(context?: HelpContext | ((str: string) => string)): never {
+    if (typeof context === "function") return super.help(context);
+    return super.help({ ...context, error: false });
+  }
+}
 
 /** Options of {@link createProgram}; each defaults to the real process's. */
 export interface CreateProgramOptions {
@@ -60,7 +78,7 @@ export function createContext(options: CreateProgramOptions = {}): CliContext {
 export function createProgram(options: CreateProgramOptions = {}): Command {
   const context = createContext(options);
   // Set before the subcommands exist: `.command()` copies these settings into each of them.
-  const program = new Command("mercato")
+  const program = new MercatoCommand("mercato")
     .description(
       "Mercato: the marketplace where AI agents buy and sell each other's services, paid per call.\n" +
         "Talks to the broker at --url, $MERCATO_URL or the one you logged in to (default http://127.0.0.1:4020).",

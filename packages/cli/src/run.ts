@@ -1,6 +1,6 @@
 import { isMercatoError, type MercatoError } from "@mercato/protocol";
 import { CommanderError } from "commander";
-import { UsageError } from "./errors.js";
+import { ListenError, UsageError } from "./errors.js";
 import { createStyle, wantsColor } from "./output/format.js";
 import { type CreateProgramOptions, createContext, createProgram } from "./program.js";
 
@@ -9,17 +9,30 @@ export const EXIT_FAILURE = 1;
 /** Exit status of a command whose flags, files, config or environment variables are invalid. */
 export const EXIT_USAGE = 2;
 
-const LISTEN_ERRORS = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"]);
-
 /** What to do next, for the errors a user can fix. */
 const HINTS: Partial<Record<string, string>> = {
   UNAUTHENTICATED:
     "Log in with `mercato login --url <broker> --key <mk_…>`, or create an account with `mercato account create`.",
   INVALID_API_KEY: "The key is revoked, expired or unknown to this broker: log in again with a working key.",
   INSUFFICIENT_FUNDS: "Add money with `mercato topup <usd>`; see the balance with `mercato balance`.",
-  SERVICE_UNAVAILABLE: "Is the broker running? Start one with `mercato broker start --dev`, or pass --url.",
   RATE_LIMITED: "Wait and try again, or raise the key's rate limit.",
 };
+
+/**
+ * The hint of an error, knowing which command ran. A `SERVICE_UNAVAILABLE` the broker answered
+ * (it has a request id) comes from a running broker that has something off; only one that no
+ * broker answered means there may be no broker at all.
+ */
+function hintFor(error: MercatoError, command: string | undefined): string | undefined {
+  if (error.code !== "SERVICE_UNAVAILABLE") return HINTS[error.code];
+  if (error.requestId === undefined) {
+    return "Is the broker running? Start one with `mercato broker start --dev`, or pass --url.";
+  }
+  if (command === "topup") {
+    return "Top-ups are off on this broker (no payment provider). For free test money, use a broker started in dev mode: `mercato broker start --dev`, or `npm start -- --dev` in the repository.";
+  }
+  return undefined;
+}
 
 /**
  * Runs `mercato` with the arguments after the program name and returns the exit status.
@@ -40,8 +53,13 @@ export async function runCli(args: readonly string[], options: CreateProgramOpti
       );
     return status;
   };
+  let command: string | undefined;
   try {
-    await createProgram(options).parseAsync([...args], { from: "user" });
+    const program = createProgram(options);
+    program.hook("preAction", (_program, actionCommand) => {
+      command = actionCommand.name();
+    });
+    await program.parseAsync([...args], { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -54,10 +72,7 @@ export async function runCli(args: readonly string[], options: CreateProgramOpti
     }
     if (error instanceof UsageError) return fail(EXIT_USAGE, "USAGE", error.message);
     if (isMercatoError(error)) return printMercatoError(error);
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === "string" && LISTEN_ERRORS.has(code)) {
-      return fail(EXIT_FAILURE, "USAGE", `cannot listen: ${(error as Error).message}`);
-    }
+    if (error instanceof ListenError) return fail(EXIT_FAILURE, "USAGE", `cannot listen: ${error.message}`);
     throw error;
   }
 
@@ -70,7 +85,7 @@ export async function runCli(args: readonly string[], options: CreateProgramOpti
     }
     fail(EXIT_FAILURE, error.code, error.message);
     for (const issue of issuesOf(error.details)) context.stderr(`  - ${issue}\n`);
-    const hint = HINTS[error.code];
+    const hint = hintFor(error, command);
     if (hint !== undefined) context.stderr(`${style.dim(hint)}\n`);
     return EXIT_FAILURE;
   }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { UsageError } from "../errors.js";
+import { ListenError, UsageError } from "../errors.js";
 import { action } from "../runtime.js";
 
 /** The options of `mercato broker start`, as commander parses them. */
@@ -19,7 +19,8 @@ interface BrokerStartFlags {
  * Adds `start` to the `broker` command: starts a broker from flags and environment variables,
  * prints its URL and runs until SIGINT or SIGTERM, then stops it cleanly.
  *
- * @throws UsageError naming the flag or variable when a value is invalid (the broker's ConfigError).
+ * @throws UsageError naming the flag or variable when a value is invalid (the broker's ConfigError),
+ *   ListenError naming the port when the broker cannot listen on it.
  */
 export function addBrokerStartCommand(broker: Command, context: CliContext): Command {
   return broker
@@ -62,7 +63,9 @@ Examples:
       action(context, async (runtime, flags: BrokerStartFlags) => {
         // Loaded here, not at the top: every other command stays quick to start without the broker's
         // server, database driver and logger.
-        const { ConfigError, parseConfig, startBroker } = await import("@mercato/broker");
+        const { ConfigError, listenFailure, parseConfig, productionNotice, startBroker } = await import(
+          "@mercato/broker"
+        );
         let config: ReturnType<typeof parseConfig>;
         try {
           config = parseConfig(toBrokerArgv(flags), context.env, context.cwd);
@@ -70,7 +73,14 @@ Examples:
           if (error instanceof ConfigError) throw new UsageError(error.message, { cause: error });
           throw error;
         }
-        const running = await startBroker(config);
+        let running: Awaited<ReturnType<typeof startBroker>>;
+        try {
+          running = await startBroker(config);
+        } catch (error) {
+          const why = listenFailure(error);
+          if (why !== undefined) throw new ListenError(why, { cause: error });
+          throw error;
+        }
         // With --json, one JSON line per event (the broker's own logs are JSON lines too).
         if (runtime.json) {
           context.stdout(
@@ -83,6 +93,7 @@ Examples:
               (config.redisUrl === undefined ? "" : `  redis     ${redact(config.redisUrl)}\n`) +
               `  API docs  ${running.url}/docs\n` +
               `  OpenAPI   ${running.url}/openapi.json\n` +
+              (config.dev ? "" : productionNotice(running.payments, "mercato broker start --dev")) +
               "Press Ctrl-C to stop.\n",
           );
         }

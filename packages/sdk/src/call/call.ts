@@ -374,9 +374,12 @@ function judge(error: MercatoError): Verdict {
     // Refused before any hold: the same key is still unused.
     case "RATE_LIMITED":
       return { kind: "retry", sameKey: true, retryAfterMs };
-    // The access key was revoked or expired; the client dropped it and buys a new one next time.
+    // A refused access key (revoked, expired) was dropped, and the next attempt buys a new one. The
+    // buyer's own account key refused (when buying) fails every attempt alike: stop at once.
     case "INVALID_API_KEY":
-      return { kind: "retry", sameKey: true, retryAfterMs: 0 };
+      return error.details?.access_key_dropped === true
+        ? { kind: "retry", sameKey: true, retryAfterMs: 0 }
+        : { kind: "stop" };
     // The broker could not be reached, or failed: the attempt may or may not have been charged.
     case "SERVICE_UNAVAILABLE":
     case "INTERNAL_ERROR":

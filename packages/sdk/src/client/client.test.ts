@@ -41,7 +41,7 @@ function agent(name: string, price: number, tags: string[]): RegisterAgentReques
     description: `${name}: prices of crypto assets`,
     category: "crypto",
     tags,
-    api_endpoint: `http://127.0.0.1:9/${name.toLowerCase().replace(/\W+/g, "-")}`,
+    api_endpoint: `http://127.0.0.1:65535/${name.toLowerCase().replace(/\W+/g, "-")}`,
     pricing: { model: "per_call", price_per_call: price },
   };
 }
@@ -202,9 +202,18 @@ describe("createClient against a real broker", () => {
   });
 
   it("turns a refused connection into SERVICE_UNAVAILABLE", async () => {
-    const error = await failure(() => createClient({ baseUrl: "http://127.0.0.1:9" }).agents.categories());
+    // A port just freed, not a low one like 9: fetch() refuses the Fetch standard's "bad ports"
+    // without connecting at all.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const error = await failure(() =>
+      createClient({ baseUrl: `http://127.0.0.1:${port}` }).agents.categories(),
+    );
     expect(error.code).toBe("SERVICE_UNAVAILABLE");
     expect(error.cause).toBeInstanceOf(Error);
+    expect((error.cause as Error & { cause?: { code?: string } }).cause?.code).toBe("ECONNREFUSED");
   });
 });
 

@@ -304,7 +304,7 @@ export interface MercatoClient {
    * store's, else one bought first with the account key (and kept). The broker charges the price
    * only when the seller answers; a failed call costs nothing and throws. An access key the broker
    * refuses as `INVALID_API_KEY` (revoked, expired) is removed from the key store before the error
-   * is thrown, so that the next call buys a new one.
+   * is thrown (with `details.access_key_dropped: true`), so that the next call buys a new one.
    * @throws MercatoError `SELLER_ERROR`, `SELLER_TIMEOUT`, `SELLER_UNAVAILABLE` (with the voided
    *   transaction in `details`), `RATE_LIMITED` (`details.retry_after_s`), `INSUFFICIENT_FUNDS`,
    *   `SPEND_CAP_EXCEEDED`, `INVALID_API_KEY`, `AGENT_NOT_PURCHASED`, `AGENT_NOT_FOUND`,
@@ -328,7 +328,8 @@ export interface MercatoClient {
    * attempt; failed attempts cost nothing.
    * @throws MercatoError `NO_CANDIDATES`, `BUDGET_EXCEEDED` (nothing spent), `ALL_CANDIDATES_FAILED`
    *   (`details.attempts` lists each attempt), or the buyer's own error (`INSUFFICIENT_FUNDS`,
-   *   `SPEND_CAP_EXCEEDED`, `VALIDATION_ERROR`…) with the attempts so far; an abort rejects with the
+   *   `SPEND_CAP_EXCEEDED`, `VALIDATION_ERROR`, `INVALID_API_KEY` or `UNAUTHENTICATED` for the
+   *   account key…) at its first occurrence, with the attempts so far; an abort rejects with the
    *   signal's reason.
    * With `mode: "direct"` each attempt calls the seller directly through a session the client
    * keeps for that agent (see {@link MercatoClient.openSession}); the result then has `grantId` and
@@ -484,7 +485,8 @@ export function createClient(options: CreateClientOptions): MercatoClient {
   /**
    * Runs `use` with an access key for the agent: `explicit`, else the key store's, else one bought
    * (and kept). A stored key the broker refuses as `INVALID_API_KEY` (revoked, expired) is removed
-   * from the store before the error is thrown, so that the next use buys a new one.
+   * from the store before the error is thrown, with `details.access_key_dropped`, so that the next
+   * use buys a new one: only then is that refusal worth another attempt.
    */
   const withAccessKey = async <T>(
     agentId: string,
@@ -497,6 +499,12 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     } catch (error) {
       if (explicit === undefined && isMercatoError(error) && error.code === "INVALID_API_KEY") {
         await forget(agentId, accessKey);
+        throw new MercatoError(error.code, error.message, {
+          status: error.status,
+          details: { ...error.details, access_key_dropped: true },
+          cause: error,
+          ...(error.requestId !== undefined && { requestId: error.requestId }),
+        });
       }
       throw error;
     }

@@ -1,7 +1,10 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createGrantLedger } from "@mercato/protocol";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { createBudget } from "../call/budget.js";
 import type { CallAttempt, DirectCallResult, ProxyCallResult } from "../call/call.js";
-import type { MercatoClient } from "../client/client.js";
+import { createClient, type MercatoClient } from "../client/client.js";
 import type { FetchFunction } from "../client/request.js";
 import { failure } from "../client/test-fixtures.js";
 import type { UsageReport } from "../client/types.js";
@@ -227,4 +230,92 @@ describe("client.call({ mode: 'direct' })", () => {
     expect(opened).not.toContain(again.grantId);
     await client.close();
   });
+});
+
+describe("client.call() with a key the broker refuses", () => {
+  /** A seller for calls through the broker: answers every POST with its input as the output. */
+  async function plainSeller(): Promise<TestSeller> {
+    const server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk) => {
+        text += chunk;
+      });
+      request.on("end", () => {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify({ output: (JSON.parse(text || "{}") as { input?: unknown }).input ?? null }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const started: TestSeller = {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/call`,
+      agentId: "",
+      answer: () => "ok",
+      ledger: createGrantLedger(),
+      seen: [],
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+    sellers.push(started);
+    return started;
+  }
+
+  /** A fetch that counts the broker's answers by route, e.g. `POST /purchase 401`. */
+  function counting() {
+    const seen: string[] = [];
+    const fetchAndCount: FetchFunction = async (url, init) => {
+      const response = await fetch(url, init);
+      const { origin, pathname } = new URL(url);
+      if (origin === market.baseUrl) seen.push(`${init.method ?? "GET"} ${pathname} ${response.status}`);
+      return response;
+    };
+    return { fetch: fetchAndCount, seen };
+  }
+
+  it.each(["proxy", "direct"] as const)(
+    "stops at the first refusal of the buyer's own account key in %s mode: INVALID_API_KEY (401), one attempt",
+    async (mode) => {
+      const category = `refused-${mode}`;
+      for (let i = 0; i < 3; i++) await market.agent(owner, await seller(), "0.01", category);
+      const { fetch, seen } = counting();
+      const client = createClient({ baseUrl: market.baseUrl, apiKey: `mk_${"A".repeat(43)}`, fetch });
+
+      const error = await failure(() => client.call({ category, input: 1, mode, backoff: FAST }));
+      expect(error).toMatchObject({ code: "INVALID_API_KEY", status: 401 });
+      expect(error.details?.attempts).toHaveLength(1);
+      expect(seen.filter((line) => !line.startsWith("GET /agents/search"))).toEqual(["POST /purchase 401"]);
+      await client.close();
+    },
+  );
+
+  it.each(["proxy", "direct"] as const)(
+    "replaces a revoked access key in %s mode: the refused attempt is retried with a key bought anew",
+    async (mode) => {
+      const category = `revoked-${mode}`;
+      // The test seller answers direct calls only; through the broker, a plain echo serves.
+      const answering = mode === "direct" ? await seller() : await plainSeller();
+      const agentId = await market.agent(owner, answering, "0.01", category);
+      const { client: buyer } = await market.account(`revoked-${mode}-buyer`);
+      const { api_key: revoked, key } = await buyer.purchase(agentId);
+      await buyer.keys.revoke(key.key_id);
+      const { fetch, seen } = counting();
+      const apiKey = (await buyer.keys.create({ name: "second" })).api_key;
+      const client = createClient({
+        baseUrl: market.baseUrl,
+        apiKey,
+        fetch,
+        accessKeys: { [agentId]: revoked },
+      });
+
+      const result = await client.call({ category, input: 1, mode, backoff: FAST });
+      expect(result.attempts.map((a) => [a.ok, a.code])).toEqual([
+        [false, "INVALID_API_KEY"],
+        [true, undefined],
+      ]);
+      expect(seen.filter((line) => line.includes(" 401"))).toHaveLength(1);
+      expect(seen.filter((line) => line.startsWith("POST /purchase"))).toEqual(["POST /purchase 201"]);
+      expect(await client.accessKeys.get(agentId)).not.toBe(revoked);
+      await client.close();
+    },
+  );
 });

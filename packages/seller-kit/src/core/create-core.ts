@@ -27,6 +27,7 @@ import {
   validateWith,
 } from "../validation/index.js";
 import { createBrokerKeyResolver, createReplayGuard, type ReplayGuard } from "../verification/index.js";
+import { createBadPortWarning } from "./bad-ports.js";
 import { newRequestId } from "./request-id.js";
 import type {
   DirectCallInfo,
@@ -122,6 +123,8 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     );
   }
 
+  // The port the world reaches the kit at is known only from the requests that arrive.
+  const warnOfBadPort = createBadPortWarning((message) => console.warn(message));
   const handler = options.handler as (input: unknown, context: SellerCallContext) => unknown;
   const inputSchema = options.input;
   const health = options.health;
@@ -394,6 +397,7 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
 
   const handle = async (call: SellerKitRequest): Promise<SellerKitResponse> => {
     const requestId = newRequestId();
+    warnOfBadPort(call.headers("host"));
     try {
       const method = call.method.toUpperCase();
       if (method === "POST") {

@@ -261,7 +261,12 @@ describe("direct mode: redemption", () => {
 
   it("reports an unreachable broker, and does not send again a voucher the broker refused for good", async () => {
     const broker = await openBroker();
-    const unreachable = directKit(broker, { broker: "http://127.0.0.1:9" });
+    // A port just freed: nothing listens there (a low one like 9 is a fetch "bad port" instead).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as { port: number };
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = directKit(broker, { broker: `http://127.0.0.1:${port}` });
     const grant = await testGrant(key);
     await callHonestly(unreachable, grant, 1, 2);
     expect(await unreachable.flush()).toEqual({ redeemed: 0, failed: 1, reported: 0 });

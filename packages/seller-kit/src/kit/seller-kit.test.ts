@@ -682,3 +682,36 @@ describe("sellerKit: verify: false, and options", () => {
     expect(attempt).toThrow(message);
   });
 });
+
+describe("sellerKit: a port fetch() refuses", () => {
+  const get = (kit: SellerKit, host: string) =>
+    kit.handle({
+      method: "GET",
+      target: "/agent/health",
+      headers: (name) => (name === "host" ? host : undefined),
+      body: new Uint8Array(),
+    });
+
+  it("warns once per port, naming it and why, when it is reached on one of the Fetch standard's bad ports", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const kit = kitWith();
+    expect((await get(kit, "127.0.0.1:5060")).status).toBe(200);
+    expect((await get(kit, "127.0.0.1:5060")).status).toBe(200);
+    expect(warn).toHaveBeenCalledTimes(1);
+    const message = String(warn.mock.calls[0]?.[0]);
+    expect(message).toContain("port 5060");
+    expect(message).toMatch(/fetch\(\) refuses/);
+    expect(message).toMatch(/direct mode/);
+    await get(kit, "[::1]:6667");
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(String(warn.mock.calls[1]?.[0])).toContain("port 6667");
+  });
+
+  it("says nothing for an allowed port or none", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const kit = kitWith();
+    for (const host of ["127.0.0.1:5070", "seller.example", "[::1]:8080", "127.0.0.1:4020"])
+      await get(kit, host);
+    expect(warn).not.toHaveBeenCalled();
+  });
+});
