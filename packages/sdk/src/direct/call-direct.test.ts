@@ -201,7 +201,7 @@ describe("client.call({ mode: 'direct' })", () => {
     expect(accepted).toBe(6);
     await vi.waitFor(
       async () => expect((await owner.agents.get(agentId)).metrics).toMatchObject({ total_calls: 6 }),
-      { timeout: 5_000, interval: 100 },
+      { timeout: 60_000, interval: 100 },
     );
   });
 

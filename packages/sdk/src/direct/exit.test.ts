@@ -30,13 +30,17 @@ it("closes the grants still open when the process is about to exit, with one bef
   // What Node does when the event loop empties: run the hook (once).
   process.removeListener("beforeExit", hook as () => void);
   (hook as (code: number) => void)(0);
-  await vi.waitFor(() => expect(sessions.every((session) => session?.closed)).toBe(true));
+  await vi.waitFor(() => expect(sessions.every((session) => session?.closed)).toBe(true), {
+    timeout: 60_000,
+  });
   for (const [index, grantId] of grants.entries()) {
-    await vi.waitFor(async () =>
-      expect(await buyers[index]?.client.grants.get(grantId ?? "")).toMatchObject({
-        status: "closed",
-        redeemed_usd: "0.020000",
-      }),
+    await vi.waitFor(
+      async () =>
+        expect(await buyers[index]?.client.grants.get(grantId ?? "")).toMatchObject({
+          status: "closed",
+          redeemed_usd: "0.020000",
+        }),
+      { timeout: 60_000 },
     );
   }
 });

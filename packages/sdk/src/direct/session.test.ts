@@ -50,7 +50,7 @@ async function settled(client: MercatoClient, grantId: string) {
       if (grant.settled_at === undefined) throw new Error(`${grantId} is not settled yet`);
       return grant;
     },
-    { timeout: 5_000, interval: 50 },
+    { timeout: 60_000, interval: 50 },
   );
 }
 
@@ -197,7 +197,9 @@ describe("a direct session", () => {
     const second = await session.call("late");
     expect(second.grantId).not.toBe(first.grantId);
     expect(second.sequence).toBe(1);
-    await vi.waitFor(async () => expect((await client.grants.get(first.grantId)).status).toBe("closed"));
+    await vi.waitFor(async () => expect((await client.grants.get(first.grantId)).status).toBe("closed"), {
+      timeout: 60_000,
+    });
     expect(await settled(client, first.grantId)).toMatchObject({ captured_usd: "0.020000" });
     // A fresh grant is used even when it is near expiry (a clock behind): no renewal loop.
     market.skew(-45_000);
@@ -221,7 +223,7 @@ describe("a direct session", () => {
     expect(third.sequence).toBe(1);
 
     // The seller served the late call and counts it a success; the buyer never saw it.
-    await vi.waitFor(() => expect(seller.seen[1]?.status).toBe(200), { timeout: 4_000 });
+    await vi.waitFor(() => expect(seller.seen[1]?.status).toBe(200), { timeout: 60_000 });
     expect(await session.close()).toMatchObject({ calls: 3, successes: 2, spentUsd: "0.040000" });
     expect(await settled(client, first.grantId)).toMatchObject({
       redeemed_usd: "0.020000",

@@ -297,7 +297,7 @@ describe("direct calls: admission", () => {
     const kit = directKit({ handler });
     const grant = await testGrant(key);
     const slow = call(kit, grant, 1, 0, { input: "slow" });
-    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1), { timeout: 60_000 });
     expect(refusal(await call(kit, grant, 2, 0, { input: "fast" }))).toMatchObject({
       status: 409,
       code: "CONFLICT",
