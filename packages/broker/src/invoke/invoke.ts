@@ -219,11 +219,6 @@ async function callSeller(
     throw error;
   }
   const responseTimeMs = Math.round(performance.now() - started);
-  // The buyer's answer must be buildable before anything is captured: an output that cannot be
-  // sent back is the seller's failure, not a charge.
-  if (result.kind === "ok" && !serialisable(result.output)) {
-    result = { kind: "error", status: result.status, reason: "answered an output that cannot be serialised" };
-  }
   // Calls between an owner's own accounts would let a seller inflate its own figures.
   if (key.accountId !== agent.ownerId) {
     deps.invoke.outcomes.record({ agentId: agent.id, success: result.kind === "ok", responseTimeMs });
@@ -263,15 +258,6 @@ async function callSeller(
     transaction_id: transactionId,
     receipt: signed,
   };
-}
-
-function serialisable(output: unknown): boolean {
-  try {
-    JSON.stringify(output);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<void> {

@@ -140,6 +140,8 @@ function interpret(status: number, text: string): SellerCallResult {
     return { kind: "error", status, reason: 'answered JSON without an "output" field' };
   }
   const output = (json as { output: unknown }).output;
+  // What JSON.parse built always serialises again, unless it nests so deep that JSON.stringify runs
+  // out of stack: refused here, before any capture, so the buyer's answer can always be built.
   if (exceedsJsonDepth(output, MAX_JSON_DEPTH)) {
     return {
       kind: "error",
