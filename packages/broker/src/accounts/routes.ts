@@ -1,6 +1,8 @@
 import { MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
 import { generateApiKey } from "../auth/api-keys.js";
+import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
+import { figure } from "../http/figures.js";
 import { defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import type { ApiKeyRecord, Store } from "../store/types.js";
@@ -17,8 +19,7 @@ export const accountRoutes = [
     operationId: "createAccount",
     tag: "Accounts",
     summary: "Create an account",
-    description:
-      "Signs up and returns the account with its first account key (mk_…), shown once. One client address may create 20 accounts an hour (the default; the broker's `--signup-rate-limit`): every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`, and one past the limit is RATE_LIMITED (429) with `Retry-After`, creating nothing.",
+    description: `Signs up and returns the account with its first account key (mk_…), shown once. One client address may create ${figure(DEFAULT_FRAUD_SETTINGS.signupsPerHour)} accounts an hour (the default; the broker's \`--signup-rate-limit\`): every answer carries \`RateLimit-Limit\`, \`RateLimit-Remaining\`, \`RateLimit-Reset\` and \`RateLimit-Policy\`, and one past the limit is RATE_LIMITED (429) with \`Retry-After\`, creating nothing.`,
     auth: "none",
     body: "CreateAccountRequest",
     errors: ["RATE_LIMITED"],
