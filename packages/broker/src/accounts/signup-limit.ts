@@ -3,6 +3,7 @@ import { MercatoError } from "@mercato/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
 import { setRateLimitHeaders } from "../invoke/invoke.js";
+import { ipv6Groups } from "../registry/endpoint-policy.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -44,17 +45,10 @@ export async function enforceSignupLimit(
 export function clientOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1] !== undefined) return mapped[1];
-  if (isIP(address) !== 6) return address;
-  const [head = "", tail = ""] = address.replace(/%.*$/, "").split("::");
-  const headGroups = head === "" ? [] : head.split(":");
-  const tailGroups = tail === "" ? [] : tail.split(":");
-  const groups = [
-    ...headGroups,
-    ...Array<string>(8 - headGroups.length - tailGroups.length).fill("0"),
-    ...tailGroups,
-  ];
+  const groups = isIP(address) === 6 ? ipv6Groups(address) : undefined;
+  if (groups === undefined) return address;
   return `${groups
     .slice(0, 4)
-    .map((group) => Number.parseInt(group, 16).toString(16))
+    .map((group) => group.toString(16))
     .join(":")}::/64`;
 }

@@ -90,7 +90,7 @@ function embeddedIPv4(groups: readonly number[]): string | undefined {
 }
 
 /** The eight 16-bit groups of an IPv6 address (a zone id is ignored), or undefined if it is not one. */
-function ipv6Groups(address: string): number[] | undefined {
+export function ipv6Groups(address: string): number[] | undefined {
   let text = address.replace(/%.*$/, "");
   const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (dotted) {
