@@ -189,7 +189,7 @@ beforeAll(async () => {
     });
     broker.on("exit", (status) => reject(new Error(`broker exited with ${status}: ${out}`)));
   });
-}, 30_000);
+});
 
 afterAll(async () => {
   if (broker.exitCode === null) {

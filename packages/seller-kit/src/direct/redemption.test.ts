@@ -482,7 +482,7 @@ describe("direct mode: usage reports", () => {
     expect(batches.map((batch) => batch.length).sort((a, b) => b - a)).toEqual([1_000, 1]);
     const sequences = batches.flat().map((outcome) => outcome.sequence);
     expect(sequences.sort((a, b) => a - b)).toEqual(Array.from({ length: 1_001 }, (_v, index) => index + 1));
-  }, 30_000);
+  });
 
   it("reports a failed send to onError and drops it", async () => {
     const broker = await openBroker();
