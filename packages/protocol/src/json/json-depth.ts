@@ -22,7 +22,18 @@ export function exceedsJsonDepth(value: unknown, maxDepth: number = MAX_JSON_DEP
     const depth = depths.pop() as number;
     if (current === null || typeof current !== "object") continue;
     if (depth > maxDepth) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+    if (Array.isArray(current)) {
+      for (const child of current) {
+        if (child !== null && typeof child === "object") {
+          pending.push(child);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    // for…in rather than Object.values: no array to allocate for each object on the invoke path.
+    for (const key in current) {
+      const child = Object.hasOwn(current, key) ? (current as Record<string, unknown>)[key] : undefined;
       if (child !== null && typeof child === "object") {
         pending.push(child);
         depths.push(depth + 1);
