@@ -1,5 +1,5 @@
 import { scoreFromWindows } from "@mercato/protocol";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestSchema } from "../../testing/postgres.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { minuteOf, windowStart } from "../metrics-math.js";
@@ -7,8 +7,6 @@ import type { AgentRecord, Store } from "../types.js";
 import { createPostgresStore } from "./pg-store.js";
 
 // Several brokers on one database: the races the registry and metrics must survive.
-vi.setConfig({ testTimeout: 60_000 });
-
 const MINUTE = 60_000;
 const T0 = Date.parse("2026-03-01T00:00:00.000Z");
 const iso = (ms: number) => new Date(ms).toISOString();

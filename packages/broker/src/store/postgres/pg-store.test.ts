@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createTestPostgresStore, createTestSchema, type TestSchema } from "../../testing/postgres.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
@@ -9,10 +9,6 @@ import { migratePostgres, PG_MIGRATIONS } from "./migrations.js";
 import { createPgDb } from "./pg-db.js";
 import { countPgMetricBuckets } from "./pg-metrics.js";
 import { createPostgresStore } from "./pg-store.js";
-
-// Every write is a round trip to a server here, not a call into SQLite: the suites' longest tests
-// (thousands of sequential writes) take a few seconds, more on a loaded machine.
-vi.setConfig({ testTimeout: 30_000 });
 
 // The same suites as the SQLite store's, on a PostgreSQL schema of their own per store.
 describeStoreConformance("postgres", () => createTestPostgresStore());
