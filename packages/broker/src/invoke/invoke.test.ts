@@ -42,6 +42,36 @@ async function setUp(
   return { buyer, owner, agentId, accessKey: json.api_key, keyId: json.key.key_id };
 }
 
+/**
+ * Replaces the test broker with one outside dev mode, whose seller host resolves to a public
+ * address until `rebindToLoopback()`; a buyer with $10 and one listed agent.
+ */
+async function productionBroker() {
+  let rebind = false;
+  await broker.close();
+  broker = await createTestBroker({
+    payments: createDevProvider(),
+    resolveHost: async () => (rebind ? ["127.0.0.1"] : ["93.184.215.14"]),
+  });
+  const owner = await broker.signUp("Seller");
+  const buyer = await broker.signUp("Buyer");
+  const agentId = await broker.register(owner.apiKey, { api_endpoint: "https://seller.example.com/agent" });
+  await broker.store.credit({
+    id: "t1",
+    accountId: buyer.accountId,
+    amount: 10_000_000,
+    reference: "test",
+    at: "2026-03-01T12:00:00.000Z",
+  });
+  return {
+    agentId,
+    buyer,
+    rebindToLoopback: () => {
+      rebind = true;
+    },
+  };
+}
+
 const invoke = (
   agentId: string,
   key: string,
@@ -464,22 +494,7 @@ describe("test and live access keys", () => {
   });
 
   it("a production broker issues live keys (sk_live_…) that invoke, and knows no test key", async () => {
-    let rebind = false;
-    await broker.close();
-    broker = await createTestBroker({
-      payments: createDevProvider(),
-      resolveHost: async () => (rebind ? ["127.0.0.1"] : ["93.184.215.14"]),
-    });
-    const owner = await broker.signUp("Seller");
-    const buyer = await broker.signUp("Buyer");
-    const agentId = await broker.register(owner.apiKey, { api_endpoint: "https://seller.example.com/agent" });
-    await broker.store.credit({
-      id: "t1",
-      accountId: buyer.accountId,
-      amount: 10_000_000,
-      reference: "test",
-      at: "2026-03-01T12:00:00.000Z",
-    });
+    const { agentId, buyer, rebindToLoopback } = await productionBroker();
     const purchase = (
       await broker.call("POST", "/purchase", { key: buyer.apiKey, body: { agent_id: agentId } })
     ).json();
@@ -489,7 +504,7 @@ describe("test and live access keys", () => {
     ).json() as { api_key: string };
     expect(rotated.api_key).toMatch(/^sk_live_[A-Za-z0-9_-]{43}$/);
     // The key is accepted: the call goes as far as the seller, which no test can reach from here.
-    rebind = true;
+    rebindToLoopback();
     const live = await invoke(agentId, rotated.api_key);
     expect(live.json().error.code).toBe("SELLER_UNAVAILABLE");
     const test = await invoke(agentId, `sk_test_${rotated.api_key.slice(8)}`);
@@ -517,26 +532,11 @@ describe("test and live access keys", () => {
 
 describe("invoke outside dev mode", () => {
   it("refuses a seller host that resolves to a private address at call time (DNS rebinding)", async () => {
-    let rebind = false;
-    await broker.close();
-    broker = await createTestBroker({
-      payments: createDevProvider(),
-      resolveHost: async () => (rebind ? ["127.0.0.1"] : ["93.184.215.14"]),
-    });
-    const owner = await broker.signUp("Seller");
-    const buyer = await broker.signUp("Buyer");
-    const agentId = await broker.register(owner.apiKey, { api_endpoint: "https://seller.example.com/agent" });
-    await broker.store.credit({
-      id: "t1",
-      accountId: buyer.accountId,
-      amount: 10_000_000,
-      reference: "test",
-      at: "2026-03-01T12:00:00.000Z",
-    });
+    const { agentId, buyer, rebindToLoopback } = await productionBroker();
     const key = (
       await broker.call("POST", "/purchase", { key: buyer.apiKey, body: { agent_id: agentId } })
     ).json().api_key;
-    rebind = true;
+    rebindToLoopback();
     const response = await invoke(agentId, key);
     expect(response.statusCode).toBe(503);
     expect(response.json().error.message).toContain("non-public address (127.0.0.1)");
