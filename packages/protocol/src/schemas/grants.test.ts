@@ -10,6 +10,7 @@ import {
   GrantPayload,
   RedeemGrantRequest,
   UsageReport,
+  usageOutcomeOf,
 } from "./grants.js";
 
 const KEY = "x4Gq2v9T1b8kQnY7cW3mZ5aR0dL6eF2hJ9sU1pV4iO8";
@@ -122,5 +123,29 @@ describe("grant schemas", () => {
     expect(UsageReport.safeParse({ reports: [{ ...report, grant_id: undefined }] }).success).toBe(false);
     expect(UsageReport.safeParse({ reports: [{ ...report, sequence: undefined }] }).success).toBe(false);
     expect(UsageReport.safeParse({ reports: [{ ...report, sequence: 0 }] }).success).toBe(false);
+  });
+
+  it("UsageReport: an outcome, or success, or both when they agree", () => {
+    const { success: _success, ...bare } = {
+      agent_id: "agent_seller01",
+      grant_id: "grt_0123456789ab",
+      sequence: 7,
+      success: true,
+      response_time_ms: 120,
+      at: "2026-03-01T12:05:00.000Z",
+    };
+    const parse = (fields: Record<string, unknown>) => UsageReport.safeParse({ reports: [{ ...bare, ...fields }] });
+    for (const outcome of ["success", "failure", "client_error"] as const) {
+      expect(parse({ outcome }).success).toBe(true);
+      expect(usageOutcomeOf({ outcome })).toBe(outcome);
+    }
+    expect(parse({ outcome: "client_error", success: false }).success).toBe(true);
+    expect(parse({ outcome: "success", success: true }).success).toBe(true);
+    expect(parse({ outcome: "success", success: false }).success).toBe(false);
+    expect(parse({ outcome: "client_error", success: true }).success).toBe(false);
+    expect(parse({ outcome: "timeout" }).success).toBe(false);
+    expect(parse({}).success).toBe(false);
+    expect(usageOutcomeOf({ success: true })).toBe("success");
+    expect(usageOutcomeOf({ success: false })).toBe("failure");
   });
 });

@@ -138,34 +138,67 @@ export const CloseGrantRequest = z
 export const MAX_USAGE_REPORTS = 1000;
 
 /**
+ * A direct call's outcome in a usage report: `success`; `failure` (the seller's fault: an error, a
+ * timeout, an invalid answer); `client_error` (the seller kit refused the buyer's input as invalid:
+ * counted apart, never as a seller failure).
+ */
+export const UsageOutcome = z.enum(["success", "failure", "client_error"]);
+export type UsageOutcomeValue = z.infer<typeof UsageOutcome>;
+
+/**
  * `POST /usage/reports` (the SDK, and the seller kit with its owner's account key): outcomes of
  * direct calls, which the broker never sees, for the agents' trust metrics. A call is named by its
- * grant and voucher sequence, and counted once, whichever side reports it first.
+ * grant and voucher sequence, and has one outcome: the seller's report decides, and a success
+ * counts only when the grant's vouchers pay for it (docs/direct-mode.md, §5). Each report gives
+ * `outcome`, or `success` (true: `success`, false: `failure`), or both when they agree.
  */
 export const UsageReport = z.strictObject({
   reports: z
     .array(
-      z.strictObject({
-        agent_id: AgentId,
-        grant_id: GrantId,
-        sequence: VoucherSequence.describe("The call's voucher sequence: a call is counted once"),
-        success: z.boolean(),
-        response_time_ms: z.number().int().min(0).max(3_600_000),
-        at: Timestamp,
-      }),
+      z
+        .strictObject({
+          agent_id: AgentId,
+          grant_id: GrantId,
+          sequence: VoucherSequence.describe("The call's voucher sequence: a call has one outcome"),
+          success: z.boolean().optional().describe("true: `outcome` success; false: failure"),
+          outcome: UsageOutcome.optional().describe(
+            "The call's outcome; `client_error` (the seller kit refused the input as invalid) is counted apart, never as a failure",
+          ),
+          response_time_ms: z.number().int().min(0).max(3_600_000),
+          at: Timestamp,
+        })
+        .refine(
+          (report) =>
+            report.outcome === undefined
+              ? report.success !== undefined
+              : report.success === undefined || report.success === (report.outcome === "success"),
+          "give outcome or success (or both, agreeing)",
+        ),
     )
     .min(1)
     .max(MAX_USAGE_REPORTS),
 });
 
-/** `POST /usage/reports` answer: how many outcomes were counted, and how many were not. */
+/** The outcome a usage report gives: its `outcome`, or what its `success` says. */
+export function usageOutcomeOf(report: { success?: boolean | undefined; outcome?: UsageOutcomeValue | undefined }): UsageOutcomeValue {
+  return report.outcome ?? (report.success ? "success" : "failure");
+}
+
+/** `POST /usage/reports` answer: how many outcomes were counted, kept for later, or not counted. */
 export const UsageReportResult = z.object({
-  accepted: z.number().int().min(0).describe("Outcomes counted toward the agents' metrics"),
+  accepted: z.number().int().min(0).describe("Outcomes counted toward the agents' metrics now"),
+  pending: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      "Successes kept, not counted yet: each counts once the grant's vouchers (a redemption, the buyer's final voucher) pay for it, or, from the buyer, once the grant settles without the seller's report of that call",
+    ),
   ignored: z
     .number()
     .int()
     .min(0)
     .describe(
-      "Outcomes not counted: already reported, for a grant the caller is not a party to, for a call between accounts of one owner, or past the grant's cap",
+      "Outcomes that will not count: a call whose outcome is already decided (the seller's report decides; a call has one outcome), a buyer's failure or client error (a buyer's word against the seller costs it nothing: direct failures count from the seller kit's own reports, and the broker measures sellers through proxied calls and health checks), a grant the caller is not a party to or that names another agent (an access key acts only on its own agent), a call between accounts of one owner, a report more than a day after the grant settled, or past the grant's caps",
     ),
 });

@@ -121,8 +121,11 @@ export {
   MAX_USAGE_REPORTS,
   MIN_GRANT_TTL_S,
   RedeemGrantRequest,
+  UsageOutcome,
+  type UsageOutcomeValue,
   UsageReport,
   UsageReportResult,
+  usageOutcomeOf,
   VoucherSequence,
 } from "./grants.js";
 export {
