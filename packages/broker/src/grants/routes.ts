@@ -19,7 +19,7 @@ import { idempotencyKeyOf } from "../invoke/idempotency.js";
 import { enforceRateLimit } from "../invoke/invoke.js";
 import type { GrantRecord, GrantVoucherRecord, NewGrant } from "../store/types.js";
 import { presentGrant } from "./presenters.js";
-import { REPORTS_WINDOW_MS } from "./settle.js";
+import { callOutcomesOf, claimsOf } from "./reports.js";
 
 const GrantParams = z.object({ id: z.string().max(100).describe("Grant id (grt_…)") });
 /**
@@ -175,7 +175,8 @@ export const grantRoutes = [
     operationId: "getGrant",
     tag: "Direct",
     summary: "A grant: its status, what was redeemed and what was captured",
-    description: "For the grant's buyer and the agent's owner (any of their keys).",
+    description:
+      "For the grant's buyer and the agent's owner (any of their keys; an access key only for grants of its own agent). Any other grant is NOT_FOUND.",
     auth: "key",
     params: GrantParams,
     errors: ["NOT_FOUND"],
@@ -224,6 +225,8 @@ export const grantRoutes = [
       DIRECT_DOC,
       "",
       `Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's \`--grant-grace\`, ${GRACE_S} s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the ${FEE_PERCENT} fee, and releases the rest of the budget. Closing again answers the grant as it stands.`,
+      "",
+      "Authenticate as the buyer: one of your account keys, or the access key of the grant's agent. Any other grant, including one of your account on another agent than the access key's, is NOT_FOUND and stays as it is.",
     ].join("\n"),
     auth: "key",
     params: GrantParams,
@@ -250,9 +253,13 @@ export const grantRoutes = [
     tag: "Direct",
     summary: "Report the outcomes of direct calls, for the agents' metrics",
     description: [
-      `The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to ${figure(MAX_USAGE_REPORTS)}. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.`,
+      `The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to ${figure(MAX_USAGE_REPORTS)}. A call, named by its grant and voucher sequence, has one outcome, and counts toward the agent's success rate and response times only as far as the protocol shows it happened:`,
       "",
-      "Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, reports arriving more than a day after the grant settled, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.",
+      "- A success counts only while the grant's vouchers pay for it: a grant counts at most `floor(paid / price)` successes, paid being what its settlement captures (the seller's redeemed voucher, the buyer's final one). A success not paid yet is kept (`pending`) and counts once a voucher pays for it.",
+      "- The seller's report decides a call's outcome: it replaces the buyer's report of the same call, and a buyer's success counts only once the grant settled without the seller's report of that call.",
+      "- Failures and client errors (`outcome: client_error`, input the seller kit refused as invalid: counted apart, never as a failure) count from the seller's side only, up to `floor(budget / price)` each. A buyer's failure report is ignored: it would cost nothing to forge. The broker measures failures through proxied calls and health checks.",
+      "",
+      "Not counted (`ignored`): a call already decided, a buyer's failure or client error, reports for grants the caller is not a party to or that name another agent (an access key reports only on its own agent's grants), calls between accounts of one owner, reports arriving more than a day after the grant settled, and past the caps above. Reports are rate-limited like calls.",
     ].join("\n"),
     auth: "key",
     body: "UsageReport",
@@ -266,36 +273,12 @@ export const grantRoutes = [
         if (!grants.has(report.grant_id))
           grants.set(report.grant_id, await deps.store.getGrant(report.grant_id));
       }
-      const account = caller.key.accountId;
-      const counted = new Date(deps.clock.now().getTime() - REPORTS_WINDOW_MS).toISOString();
-      const eligible = body.reports.filter((report) => {
-        const grant = grants.get(report.grant_id);
-        return (
-          grant !== undefined &&
-          (grant.settledAt === null || grant.settledAt > counted) &&
-          grant.agentId === report.agent_id &&
-          (grant.buyerId === account || grant.sellerAccountId === account) &&
-          grant.buyerId !== grant.sellerAccountId
-        );
-      });
-      const fresh = await deps.store.countGrantReports(
-        eligible.map((report) => ({
-          grantId: report.grant_id,
-          sequence: report.sequence,
-          success: report.success,
-        })),
-      );
-      let accepted = 0;
-      eligible.forEach((report, index) => {
-        if (!fresh[index]) return;
-        accepted++;
-        deps.invoke.outcomes.record({
-          agentId: report.agent_id,
-          success: report.success,
-          responseTimeMs: report.response_time_ms,
-        });
-      });
-      return { accepted, ignored: body.reports.length - accepted };
+      const claims = claimsOf(body.reports, grants, caller.key, deps.clock.now());
+      const { verdicts, counted } = await deps.store.countGrantReports(claims.map(({ claim }) => claim));
+      for (const outcome of callOutcomesOf(counted)) deps.invoke.outcomes.record(outcome);
+      const accepted = verdicts.filter((verdict) => verdict === "counted").length;
+      const pending = verdicts.filter((verdict) => verdict === "pending").length;
+      return { accepted, pending, ignored: body.reports.length - accepted - pending };
     },
   }),
 ];
@@ -339,8 +322,9 @@ function replayedGrant(
 }
 
 /**
- * The grant, when the caller's account is its buyer (or, with `either`, the agent's owner);
- * another account's grant is answered as missing.
+ * The grant, when the caller's account is its buyer (or, with `either`, the agent's owner), and,
+ * for an access key, when the grant is for the key's own agent; any other grant is answered as
+ * missing, so that a key learns nothing of grants it may not act on.
  */
 async function partyGrant(
   deps: BrokerDeps,
@@ -350,7 +334,8 @@ async function partyGrant(
 ): Promise<GrantRecord> {
   const grant = await deps.store.getGrant(id);
   const account = caller.key.accountId;
-  if (!grant || (grant.buyerId !== account && (who === "buyer" || grant.sellerAccountId !== account))) {
+  const party = grant !== undefined && (grant.buyerId === account || (who === "either" && grant.sellerAccountId === account));
+  if (!grant || !party || (caller.key.kind === "access" && caller.key.agentId !== grant.agentId)) {
     throw new MercatoError("NOT_FOUND", `No grant ${id}`);
   }
   return grant;

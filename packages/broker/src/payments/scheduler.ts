@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../clock.js";
 import { DEFAULT_GRANT_GRACE_MS } from "../config/config.js";
+import { countSettledGrantReports } from "../grants/reports.js";
 import { pruneGrantReports, settleDueGrants } from "../grants/settle.js";
 import type { Store } from "../store/types.js";
 import type { PaymentProvider } from "./provider.js";
@@ -70,6 +71,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // never voids what a grant's vouchers owe (unless grants went unsettled for that long).
       const settled = await settleDueGrants(store, clock.now().toISOString(), grantGraceMs);
       if (settled > 0) log.info({ settled }, "settled direct-mode grants");
+      // A settled grant's paid amount is final: its pending usage reports count as far as it pays.
+      await countSettledGrantReports(store, clock.now().toISOString());
       await pruneGrantReports(store, clock.now().toISOString());
     } catch (error) {
       log.error({ err: error }, "grant settlement sweep failed");

@@ -206,34 +206,144 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       expect(await store.getCharge(grant.id)).toMatchObject({ captured: PRICE, status: "completed" });
     });
 
-    it("counts each reported call once, up to budget / price successes and as many failures", async () => {
-      const grant = await open(3 * PRICE);
-      const counted = await store.countGrantReports([
-        { grantId: grant.id, sequence: 1, success: true },
-        { grantId: grant.id, sequence: 1, success: true },
-        { grantId: grant.id, sequence: 2, success: false },
-        { grantId: grant.id, sequence: 3, success: true },
-        { grantId: "grt_unknown0000", sequence: 1, success: true },
+    type Side = "buyer" | "seller";
+    type Outcome = "success" | "failure" | "client_error";
+    const claim = (grantId: string, sequence: number, source: Side, outcome: Outcome, responseTimeMs = 40) => ({
+      grantId,
+      sequence,
+      source,
+      outcome,
+      responseTimeMs,
+    });
+    const count = async (...claims: ReturnType<typeof claim>[]) => store.countGrantReports(claims);
+    /** The (sequence, outcome) pairs counted, sorted by sequence. */
+    const calls = (counted: { sequence: number; outcome: string }[]) =>
+      counted.map(({ sequence, outcome }) => [sequence, outcome]).sort(([a], [b]) => Number(a) - Number(b));
+
+    it("counts a success only as far as the grant's best voucher pays for it, and keeps the rest pending", async () => {
+      const grant = await open(10 * PRICE);
+      // Nothing paid: successes wait, from either side.
+      expect(
+        (await count(claim(grant.id, 1, "seller", "success"), claim(grant.id, 2, "seller", "success"))).verdicts,
+      ).toEqual(["pending", "pending"]);
+      // The seller redeems a voucher paying for one call: the first pending success counts at the next batch.
+      await store.recordGrantVoucher(grant.id, voucher(3, PRICE));
+      const next = await count(claim(grant.id, 3, "seller", "failure"));
+      expect(next.verdicts).toEqual(["counted"]);
+      expect(calls(next.counted)).toEqual([
+        [1, "success"],
+        [3, "failure"],
       ]);
-      expect(counted).toEqual([true, false, true, true, false]);
-      // The other side reporting the same calls: not counted again.
-      expect(await store.countGrantReports([{ grantId: grant.id, sequence: 3, success: true }])).toEqual([
-        false,
-      ]);
-      const more = await store.countGrantReports(
-        Array.from({ length: 6 }, (_, i) => ({ grantId: grant.id, sequence: 10 + i, success: true })),
+      expect(next.counted[0]).toMatchObject({ agentId, buyerId: buyer, grantId: grant.id, source: "seller" });
+      // Paid for two: the next success counts at once, the one after waits.
+      await store.recordGrantVoucher(grant.id, voucher(4, 2 * PRICE));
+      const more = await count(claim(grant.id, 4, "seller", "success"), claim(grant.id, 5, "seller", "success"));
+      expect(more.verdicts).toEqual(["pending", "pending"]);
+      expect(calls(more.counted)).toEqual([[2, "success"]]);
+      expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 2, reportedFailures: 1 });
+    });
+
+    it("never counts a buyer's failure or client error, and a buyer's success only once the grant settled", async () => {
+      const grant = await open(10 * PRICE);
+      await store.recordGrantVoucher(grant.id, voucher(5, 2 * PRICE));
+      const buyerReports = await count(
+        claim(grant.id, 1, "buyer", "success"),
+        claim(grant.id, 2, "buyer", "failure"),
+        claim(grant.id, 3, "buyer", "client_error"),
+        claim(grant.id, 4, "buyer", "success"),
+        claim(grant.id, 6, "buyer", "success"),
       );
-      // Cap: 3 successes in all (budget / price), so one more.
-      expect(more).toEqual([true, false, false, false, false, false]);
-      expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 3, reportedFailures: 1 });
-      expect(await store.countGrantReports([])).toEqual([]);
+      expect(buyerReports).toEqual({ verdicts: ["pending", "ignored", "ignored", "pending", "pending"], counted: [] });
+      // The buyer's failure was not even kept: the seller's report of call 2 decides it.
+      expect((await count(claim(grant.id, 2, "seller", "success"))).verdicts).toEqual(["counted"]);
+      await store.closeGrant(grant.id, at(10));
+      await settleGrant(store, grant.id, at(10));
+      // Settled, paid for 2 successes: one of the seller's is counted, so one buyer success (the lowest sequence).
+      const released = await store.releaseSettledGrantReports(10);
+      expect(calls(released)).toEqual([[1, "success"]]);
+      expect(released[0]).toMatchObject({ source: "buyer", responseTimeMs: 40 });
+      expect(await store.releaseSettledGrantReports(10)).toEqual([]);
+      expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 2, reportedFailures: 0 });
+      // Nothing more is paid: later reports of successes are ignored.
+      expect((await count(claim(grant.id, 7, "buyer", "success"))).verdicts).toEqual(["ignored"]);
+    });
+
+    it("decides a call by the seller's report, whatever the order of the two sides' reports", async () => {
+      const outcomes: unknown[] = [];
+      for (const sellerFirst of [false, true]) {
+        const grant = await open(10 * PRICE);
+        await store.recordGrantVoucher(grant.id, voucher(3, 2 * PRICE));
+        const buyerSays = [claim(grant.id, 1, "buyer", "success", 1), claim(grant.id, 2, "buyer", "success", 1)];
+        const sellerSays = [claim(grant.id, 1, "seller", "success", 90), claim(grant.id, 2, "seller", "failure", 90)];
+        const counted = [];
+        for (const batch of sellerFirst ? [sellerSays, buyerSays] : [buyerSays, sellerSays]) {
+          counted.push(...(await store.countGrantReports(batch)).counted);
+        }
+        await store.closeGrant(grant.id, at(10));
+        await settleGrant(store, grant.id, at(10));
+        counted.push(...(await store.releaseSettledGrantReports(10)));
+        outcomes.push(counted.map(({ sequence, outcome, source, responseTimeMs }) => [sequence, outcome, source, responseTimeMs]));
+        expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 1, reportedFailures: 1 });
+      }
+      expect(outcomes[0]).toEqual([
+        [1, "success", "seller", 90],
+        [2, "failure", "seller", 90],
+      ]);
+      expect(outcomes[1]).toEqual(outcomes[0]);
+    });
+
+    it("counts the seller's failures and client errors apart, once per call, up to budget / price each", async () => {
+      const grant = await open(3 * PRICE);
+      const first = await count(
+        claim(grant.id, 1, "seller", "failure"),
+        claim(grant.id, 1, "seller", "failure"),
+        claim(grant.id, 2, "seller", "client_error"),
+        claim("grt_unknown0000", 1, "seller", "failure"),
+      );
+      expect(first.verdicts).toEqual(["counted", "ignored", "counted", "ignored"]);
+      // The buyer's report of a call the seller decided: ignored.
+      expect((await count(claim(grant.id, 1, "buyer", "success"))).verdicts).toEqual(["ignored"]);
+      const more = await store.countGrantReports(
+        Array.from({ length: 4 }, (_, i) => claim(grant.id, 10 + i, "seller", i % 2 === 0 ? "failure" : "client_error")),
+      );
+      // Cap: 3 failures and 3 client errors in all (budget / price).
+      expect(more.verdicts).toEqual(["counted", "counted", "counted", "counted"]);
+      expect(
+        (await count(claim(grant.id, 20, "seller", "failure"), claim(grant.id, 21, "seller", "client_error"))).verdicts,
+      ).toEqual(["ignored", "ignored"]);
+      expect(await store.getGrant(grant.id)).toMatchObject({
+        reportedSuccesses: 0,
+        reportedFailures: 3,
+        reportedClientErrors: 3,
+      });
+      expect(await store.countGrantReports([])).toEqual({ verdicts: [], counted: [] });
+    });
+
+    it("keeps at most budget / price of the buyer's claims, so that they cannot crowd out the seller's", async () => {
+      const grant = await open(3 * PRICE);
+      const flood = await store.countGrantReports(
+        Array.from({ length: 5 }, (_, i) => claim(grant.id, 100 + i, "buyer", "success")),
+      );
+      expect(flood.verdicts).toEqual(["pending", "pending", "pending", "ignored", "ignored"]);
+      await store.recordGrantVoucher(grant.id, voucher(4, 3 * PRICE));
+      const seller = await count(
+        claim(grant.id, 1, "seller", "success"),
+        claim(grant.id, 2, "seller", "success"),
+        claim(grant.id, 3, "seller", "success"),
+      );
+      expect(seller.verdicts).toEqual(["counted", "counted", "counted"]);
+      await store.closeGrant(grant.id, at(10));
+      await settleGrant(store, grant.id, at(10));
+      // The paid successes went to the seller's reports: the buyer's claims get nothing.
+      expect(await store.releaseSettledGrantReports(10)).toEqual([]);
+      expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 3 });
     });
 
     it("drops the remembered reports of grants settled long enough ago, once each", async () => {
       const old = await open(USD);
       const recent = await open(USD);
       const reportsOf = (grantId: string, from: number) =>
-        Array.from({ length: 3 }, (_, i) => ({ grantId, sequence: from + i, success: true }));
+        Array.from({ length: 3 }, (_, i) => claim(grantId, from + i, "seller", "failure"));
       await store.countGrantReports([...reportsOf(old.id, 1), ...reportsOf(recent.id, 1)]);
       for (const [grant, when] of [
         [old, at(10)],
@@ -247,8 +357,12 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       expect(await store.pruneGrantReports(at(500), 10)).toBe(0);
       // The recent grant still knows its reported calls; the old one's memory is gone (its reports
       // no longer count anyway), its counters stay.
-      expect(await store.countGrantReports(reportsOf(recent.id, 1))).toEqual([false, false, false]);
-      expect(await store.getGrant(old.id)).toMatchObject({ reportedSuccesses: 3 });
+      expect((await store.countGrantReports(reportsOf(recent.id, 1))).verdicts).toEqual([
+        "ignored",
+        "ignored",
+        "ignored",
+      ]);
+      expect(await store.getGrant(old.id)).toMatchObject({ reportedFailures: 3 });
       expect(await store.pruneGrantReports(at(2000), 10)).toBe(1);
     });
   });

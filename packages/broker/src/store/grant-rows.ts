@@ -1,4 +1,5 @@
-import type { GrantRecord, GrantReportRecord } from "./types.js";
+import type { GrantReportState, ReportClaim } from "./grant-reports.js";
+import type { GrantRecord } from "./types.js";
 
 /** A `grants` row, as both stores read it. */
 export interface GrantRow {
@@ -23,9 +24,21 @@ export interface GrantRow {
   captured_micros: number | null;
   reported_successes: number;
   reported_failures: number;
+  reported_client_errors: number;
+  buyer_claims: number;
+  seller_claims: number;
+  reports_final: number | boolean;
 }
 
-export type GrantReportRow = GrantReportRecord;
+/** A `grant_reports` row: one call's stored claim. */
+export interface GrantReportRow {
+  grant_id: string;
+  sequence: number | string;
+  source: "buyer" | "seller" | null;
+  outcome: ReportClaim["outcome"];
+  response_time_ms: number | string | null;
+  counted: number | boolean;
+}
 
 const iso = (value: string | Date): string => (value instanceof Date ? value.toISOString() : value);
 const isoOrNull = (value: string | Date | null): string | null => (value === null ? null : iso(value));
@@ -53,14 +66,34 @@ export function toGrant(row: GrantRow): GrantRecord {
     capturedMicros: row.captured_micros,
     reportedSuccesses: row.reported_successes,
     reportedFailures: row.reported_failures,
+    reportedClientErrors: row.reported_client_errors,
   };
 }
 
-/**
- * How many successes, and how many failures, a grant's usage reports may count: the calls its
- * budget pays for, `floor(budget / price)`. A buyer cannot move an agent's figures more than its
- * own grants could have.
- */
-export function reportCap(grant: Pick<GrantRow, "budget_micros" | "price_micros">): number {
-  return Math.floor(grant.budget_micros / grant.price_micros);
+/** What the usage-report rules need of a grant. */
+export function toReportState(row: GrantRow): GrantReportState {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    buyerId: row.buyer_id,
+    priceMicros: Number(row.price_micros),
+    budgetMicros: Number(row.budget_micros),
+    paidMicros: Number(row.best_owed_micros),
+    final: Boolean(row.reports_final),
+    successes: Number(row.reported_successes),
+    failures: Number(row.reported_failures),
+    clientErrors: Number(row.reported_client_errors),
+    buyerClaims: Number(row.buyer_claims),
+    sellerClaims: Number(row.seller_claims),
+  };
+}
+
+/** A stored claim, as the rules read it. */
+export function toClaim(row: GrantReportRow): ReportClaim {
+  return {
+    source: row.source,
+    outcome: row.outcome,
+    responseTimeMs: row.response_time_ms === null ? null : Number(row.response_time_ms),
+    counted: Boolean(row.counted),
+  };
 }

@@ -505,9 +505,13 @@ export interface GrantRecord {
   /** When settlement finished (the hold captured or voided), and what was captured. */
   settledAt: string | null;
   capturedMicros: number | null;
-  /** Usage-report outcomes counted for this grant (capped at `budget / price` each). */
+  /**
+   * Usage-report outcomes counted for this grant: successes up to what its vouchers pay for,
+   * failures and client errors (the seller's reports) up to `budget / price` each.
+   */
   reportedSuccesses: number;
   reportedFailures: number;
+  reportedClientErrors: number;
 }
 
 /** A grant as opened: what `openGrant` writes; the rest starts empty. */
@@ -534,11 +538,36 @@ export interface GrantVoucherRecord {
   signature: string;
 }
 
-/** One reported outcome of a direct call. */
+/** A direct call's outcome as a usage report gives it. */
+export type ReportOutcome = "success" | "failure" | "client_error";
+
+/**
+ * One reported outcome of a direct call, from the grant's buyer or from the agent owner (the
+ * seller kit): the caller's side, which the route decided from the caller's account.
+ */
 export interface GrantReportRecord {
   grantId: string;
   sequence: number;
-  success: boolean;
+  source: "buyer" | "seller";
+  outcome: ReportOutcome;
+  responseTimeMs: number;
+}
+
+/**
+ * What became of a report: counted toward the metrics now, kept to be counted once the grant's
+ * vouchers pay for it (or it settles), or never counted.
+ */
+export type GrantReportVerdict = "counted" | "pending" | "ignored";
+
+/** A reported outcome counted toward an agent's metrics, with what the metrics need of its grant. */
+export interface CountedGrantReport {
+  grantId: string;
+  agentId: string;
+  buyerId: string;
+  sequence: number;
+  source: "buyer" | "seller";
+  outcome: ReportOutcome;
+  responseTimeMs: number;
 }
 
 /**
@@ -573,11 +602,22 @@ export interface GrantStore {
    */
   listGrantsDue(now: string, graceMs: number, limit: number): Promise<string[]>;
   /**
-   * Counts reported call outcomes once per (grant, sequence), each grant's successes and failures
-   * capped at `floor(budget / price)`: returns, for each report in order, whether it was counted.
-   * Reports of unknown grants are not counted.
+   * Weighs reported call outcomes by the rules of `grant-reports.ts`: one outcome per
+   * (grant, sequence), the seller's report deciding; successes only as far as the grant's best
+   * voucher pays for them (the rest kept, pending); failures and client errors only from the
+   * seller, up to `floor(budget / price)` each. Returns a verdict per report, in order, and every
+   * outcome counted by this call: the batch's own and earlier pending ones that are paid for now.
+   * Reports of unknown grants are ignored.
    */
-  countGrantReports(reports: GrantReportRecord[]): Promise<boolean[]>;
+  countGrantReports(
+    reports: GrantReportRecord[],
+  ): Promise<{ verdicts: GrantReportVerdict[]; counted: CountedGrantReport[] }>;
+  /**
+   * Weighs, once, the pending claims of up to `limit` grants that settled: their paid amount is
+   * final, so the seller's pending successes and then the buyer's count as far as it pays for them.
+   * Returns the outcomes counted. Safe to run on several brokers at once.
+   */
+  releaseSettledGrantReports(limit: number): Promise<CountedGrantReport[]>;
   /**
    * Drops the remembered reports of grants settled at or before `settledBefore` (at most `limit`
    * grants a run; returns how many): reports of those grants no longer count (`REPORTS_WINDOW_MS`),

@@ -1,5 +1,15 @@
-import { type GrantRow, reportCap, toGrant } from "../grant-rows.js";
-import type { GrantStore } from "../types.js";
+import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
+import {
+  callKey,
+  type GrantReportState,
+  type PendingClaim,
+  planGrantReports,
+  type ReportClaim,
+  releaseClaims,
+  successRoom,
+} from "../grant-reports.js";
+import type { CountedGrantReport, GrantStore } from "../types.js";
+import type { PgTx } from "./pg-db.js";
 import type { PgDb } from "./pg-db.js";
 
 /** PostgreSQL schema of direct-mode grants: SQLite's migration 8 (see `GRANTS_MIGRATION` there). */
@@ -39,6 +49,66 @@ export const GRANTS_SCHEMA = `
     PRIMARY KEY (grant_id, sequence)
   );
 `;
+
+/** PostgreSQL's migration 7: SQLite's migration 13 (see `GRANT_REPORTS_MIGRATION` there). */
+export const GRANT_REPORTS_SCHEMA = `
+  ALTER TABLE grant_reports ADD COLUMN source TEXT CHECK (source IN ('buyer', 'seller'));
+  ALTER TABLE grant_reports ADD COLUMN outcome TEXT CHECK (outcome IN ('success', 'failure', 'client_error'));
+  ALTER TABLE grant_reports ADD COLUMN response_time_ms BIGINT;
+  ALTER TABLE grant_reports ADD COLUMN counted BOOLEAN NOT NULL DEFAULT true;
+  CREATE INDEX grant_reports_pending ON grant_reports (grant_id, source DESC, sequence)
+    WHERE NOT counted AND outcome = 'success';
+
+  ALTER TABLE grants ADD COLUMN reported_client_errors BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE grants ADD COLUMN buyer_claims BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE grants ADD COLUMN seller_claims BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE grants ADD COLUMN reports_final BOOLEAN NOT NULL DEFAULT false;
+  UPDATE grants SET reports_final = true WHERE settled_at IS NOT NULL;
+  CREATE INDEX grants_reports_to_finalize ON grants (settled_at)
+    WHERE settled_at IS NOT NULL AND NOT reports_final;
+`;
+
+/** Counts the pending successes of `grant` its vouchers pay for now (in `tx`); updates its counters. */
+async function releasePending(tx: PgTx, grant: GrantReportState): Promise<CountedGrantReport[]> {
+  const room = successRoom(grant);
+  if (room <= 0) return [];
+  const pending = await tx.query<PendingClaim>(
+    `SELECT sequence, source, response_time_ms AS "responseTimeMs" FROM grant_reports
+     WHERE grant_id = $1 AND NOT counted AND outcome = 'success' AND (source = 'seller' OR $2::boolean)
+     ORDER BY source DESC, sequence LIMIT $3`,
+    [grant.id, grant.final, room],
+  );
+  const released = releaseClaims(grant, pending);
+  if (released.length > 0) {
+    await tx.run("UPDATE grant_reports SET counted = true WHERE grant_id = $1 AND sequence = ANY($2)", [
+      grant.id,
+      released.map((claim) => claim.sequence),
+    ]);
+  }
+  return released;
+}
+
+/** Writes the report counters of `grants` (in `tx`). */
+async function saveCounters(tx: PgTx, grants: GrantReportState[], final = false): Promise<void> {
+  if (grants.length === 0) return;
+  await tx.run(
+    `UPDATE grants SET reported_successes = c.successes, reported_failures = c.failures,
+       reported_client_errors = c.client_errors, buyer_claims = c.buyer_claims,
+       seller_claims = c.seller_claims, reports_final = reports_final OR $7::boolean
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+       AS c (id, successes, failures, client_errors, buyer_claims, seller_claims)
+     WHERE grants.id = c.id`,
+    [
+      grants.map((grant) => grant.id),
+      grants.map((grant) => grant.successes),
+      grants.map((grant) => grant.failures),
+      grants.map((grant) => grant.clientErrors),
+      grants.map((grant) => grant.buyerClaims),
+      grants.map((grant) => grant.sellerClaims),
+      final,
+    ],
+  );
+}
 
 /**
  * The grant store on PostgreSQL. Every change is one conditional UPDATE (atomic under concurrent
@@ -147,58 +217,63 @@ export function createPgGrants(db: PgDb): GrantStore {
     },
 
     async countGrantReports(reports) {
-      if (reports.length === 0) return [];
+      if (reports.length === 0) return { verdicts: [], counted: [] };
       const grantIds = [...new Set(reports.map((report) => report.grantId))].sort();
       return db.transaction(async (tx) => {
         // Locked in id order, so that two brokers counting reports of the same grants cannot deadlock.
-        const grants = await tx.query<GrantRow>(
+        const rows = await tx.query<GrantRow>(
           "SELECT * FROM grants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
           [grantIds],
         );
-        const room = new Map(
-          grants.map((grant) => {
-            const cap = reportCap(grant);
-            return [
-              grant.id,
-              { successes: cap - grant.reported_successes, failures: cap - grant.reported_failures },
-            ];
-          }),
-        );
-        const known = reports.filter((report) => room.has(report.grantId));
-        const inserted = await tx.query<{ grant_id: string; sequence: number }>(
-          `INSERT INTO grant_reports (grant_id, sequence)
-           SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING grant_id, sequence`,
+        const grants = new Map(rows.map((row) => [row.id, toReportState(row)]));
+        // Successes kept earlier that the vouchers pay for now come first.
+        const counted: CountedGrantReport[] = [];
+        for (const grant of grants.values()) counted.push(...(await releasePending(tx, grant)));
+        const known = reports.filter((report) => grants.has(report.grantId));
+        const stored = await tx.query<GrantReportRow>(
+          `SELECT r.* FROM grant_reports r
+           JOIN unnest($1::text[], $2::bigint[]) AS c (grant_id, sequence)
+             ON r.grant_id = c.grant_id AND r.sequence = c.sequence`,
           [known.map((report) => report.grantId), known.map((report) => report.sequence)],
         );
-        const fresh = new Set(inserted.map((row) => `${row.grant_id}:${row.sequence}`));
-        const added = new Map<string, { successes: number; failures: number }>();
-        const counted = reports.map((report) => {
-          const name = `${report.grantId}:${report.sequence}`;
-          const left = room.get(report.grantId);
-          // A call is counted once: the first of its reports that the insert saw as new.
-          if (!left || !fresh.delete(name)) return false;
-          const kind = report.success ? "successes" : "failures";
-          if (left[kind] <= 0) return false;
-          left[kind] -= 1;
-          const sums = added.get(report.grantId) ?? { successes: 0, failures: 0 };
-          sums[kind] += 1;
-          added.set(report.grantId, sums);
-          return true;
-        });
-        if (added.size > 0) {
-          const ids = [...added.keys()];
+        const existing = new Map<string, ReportClaim>(
+          stored.map((row) => [callKey(row.grant_id, Number(row.sequence)), toClaim(row)]),
+        );
+        const { verdicts, writes, counted: planned } = planGrantReports(grants, existing, reports);
+        if (writes.length > 0) {
           await tx.run(
-            `UPDATE grants SET reported_successes = reported_successes + add.successes,
-               reported_failures = reported_failures + add.failures
-             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS add (id, successes, failures)
-             WHERE grants.id = add.id`,
+            `INSERT INTO grant_reports (grant_id, sequence, source, outcome, response_time_ms, counted)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::boolean[])
+             ON CONFLICT (grant_id, sequence) DO UPDATE SET source = excluded.source,
+               outcome = excluded.outcome, response_time_ms = excluded.response_time_ms,
+               counted = excluded.counted`,
             [
-              ids,
-              ids.map((id) => added.get(id)?.successes ?? 0),
-              ids.map((id) => added.get(id)?.failures ?? 0),
+              writes.map((write) => write.grantId),
+              writes.map((write) => write.sequence),
+              writes.map((write) => write.source),
+              writes.map((write) => write.outcome),
+              writes.map((write) => write.responseTimeMs),
+              writes.map((write) => write.counted),
             ],
           );
         }
+        await saveCounters(tx, [...grants.values()]);
+        return { verdicts, counted: [...counted, ...planned] };
+      });
+    },
+
+    async releaseSettledGrantReports(limit) {
+      return db.transaction(async (tx) => {
+        // SKIP LOCKED: brokers finalizing at once take different grants.
+        const rows = await tx.query<GrantRow>(
+          `SELECT * FROM grants WHERE settled_at IS NOT NULL AND NOT reports_final
+           ORDER BY settled_at LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`,
+          [limit],
+        );
+        const grants = rows.map((row) => ({ ...toReportState(row), final: true }));
+        const counted: CountedGrantReport[] = [];
+        for (const grant of grants) counted.push(...(await releasePending(tx, grant)));
+        await saveCounters(tx, grants, true);
         return counted;
       });
     },

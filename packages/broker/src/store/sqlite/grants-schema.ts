@@ -1,6 +1,15 @@
 import type Database from "better-sqlite3";
-import { type GrantReportRow, type GrantRow, reportCap, toGrant } from "../grant-rows.js";
-import type { GrantStore } from "../types.js";
+import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
+import {
+  callKey,
+  type GrantReportState,
+  type PendingClaim,
+  planGrantReports,
+  type ReportClaim,
+  releaseClaims,
+  successRoom,
+} from "../grant-reports.js";
+import type { CountedGrantReport, GrantReportRecord, GrantStore } from "../types.js";
 
 /**
  * Migration 8: direct-mode grants (docs/direct-mode.md). A grant's budget is an ordinary hold in
@@ -51,6 +60,36 @@ export const GRANTS_MIGRATION = {
   `,
 } as const;
 
+/**
+ * Migration 13: usage reports count only for calls that demonstrably happened (docs/direct-mode.md,
+ * §5). `grant_reports` keeps each call's claim — its side, outcome and response time, and whether
+ * it was counted — so that the seller's report can replace a buyer's not counted yet, and a success
+ * not paid yet can count once a voucher pays for it. Calls counted before this migration keep
+ * `counted = 1` and no side: their outcome is decided. `reports_final` is set once a settled grant's
+ * pending claims were weighed; grants already settled are final.
+ */
+export const GRANT_REPORTS_MIGRATION = {
+  version: 13,
+  name: "usage report claims",
+  sql: `
+    ALTER TABLE grant_reports ADD COLUMN source TEXT CHECK (source IN ('buyer', 'seller'));
+    ALTER TABLE grant_reports ADD COLUMN outcome TEXT CHECK (outcome IN ('success', 'failure', 'client_error'));
+    ALTER TABLE grant_reports ADD COLUMN response_time_ms INTEGER;
+    ALTER TABLE grant_reports ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+    -- Pending successes of a grant, the seller's first, in the order they are released.
+    CREATE INDEX grant_reports_pending ON grant_reports (grant_id, source DESC, sequence)
+      WHERE counted = 0 AND outcome = 'success';
+
+    ALTER TABLE grants ADD COLUMN reported_client_errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN buyer_claims INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN seller_claims INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN reports_final INTEGER NOT NULL DEFAULT 0;
+    UPDATE grants SET reports_final = 1 WHERE settled_at IS NOT NULL;
+    CREATE INDEX grants_reports_to_finalize ON grants (settled_at)
+      WHERE settled_at IS NOT NULL AND reports_final = 0;
+  `,
+} as const;
+
 /** The grant store on SQLite: short transactions, each a few statements. */
 export function createSqliteGrants(
   db: Database.Database,
@@ -63,23 +102,93 @@ export function createSqliteGrants(
     return row && toGrant(row);
   };
 
-  const countReports = db.transaction((reports: GrantReportRow[]): boolean[] => {
-    const counted: boolean[] = [];
+  const claimOf = (grantId: string, sequence: number): ReportClaim | undefined => {
+    const row = prepare("SELECT * FROM grant_reports WHERE grant_id = ? AND sequence = ?").get(
+      grantId,
+      sequence,
+    ) as GrantReportRow | undefined;
+    return row && toClaim(row);
+  };
+
+  /** Counts the pending successes of `grant` its vouchers pay for now; updates its counter row. */
+  const release = (grant: GrantReportState): CountedGrantReport[] => {
+    const room = successRoom(grant);
+    if (room <= 0) return [];
+    const pending = prepare(
+      `SELECT sequence, source, response_time_ms AS responseTimeMs FROM grant_reports
+       WHERE grant_id = ? AND counted = 0 AND outcome = 'success' AND (source = 'seller' OR ?)
+       ORDER BY source DESC, sequence LIMIT ?`,
+    ).all(grant.id, grant.final ? 1 : 0, room) as PendingClaim[];
+    const released = releaseClaims(grant, pending);
+    for (const claim of released) {
+      prepare("UPDATE grant_reports SET counted = 1 WHERE grant_id = ? AND sequence = ?").run(
+        grant.id,
+        claim.sequence,
+      );
+    }
+    return released;
+  };
+
+  const saveCounters = (grant: GrantReportState) => {
+    prepare(
+      `UPDATE grants SET reported_successes = ?, reported_failures = ?, reported_client_errors = ?,
+         buyer_claims = ?, seller_claims = ? WHERE id = ?`,
+    ).run(
+      grant.successes,
+      grant.failures,
+      grant.clientErrors,
+      grant.buyerClaims,
+      grant.sellerClaims,
+      grant.id,
+    );
+  };
+
+  const countReports = db.transaction((reports: GrantReportRecord[]) => {
+    const grants = new Map<string, GrantReportState>();
     for (const report of reports) {
-      const grant = get(report.grantId);
-      const cap = grant ? reportCap(grant) : 0;
-      const column = report.success ? "reported_successes" : "reported_failures";
-      if (!grant || (report.success ? grant.reported_successes : grant.reported_failures) >= cap) {
-        counted.push(false);
-        continue;
-      }
-      const inserted = prepare(
-        "INSERT INTO grant_reports (grant_id, sequence) VALUES (?, ?) ON CONFLICT DO NOTHING",
-      ).run(report.grantId, report.sequence).changes;
-      if (inserted === 1) {
-        prepare(`UPDATE grants SET ${column} = ${column} + 1 WHERE id = ?`).run(report.grantId);
-      }
-      counted.push(inserted === 1);
+      const row = grants.has(report.grantId) ? undefined : get(report.grantId);
+      if (row) grants.set(report.grantId, toReportState(row));
+    }
+    // Successes kept earlier that the vouchers pay for now come first.
+    const counted: CountedGrantReport[] = [];
+    for (const grant of grants.values()) counted.push(...release(grant));
+    const existing = new Map<string, ReportClaim>();
+    for (const report of reports) {
+      const key = callKey(report.grantId, report.sequence);
+      if (!grants.has(report.grantId) || existing.has(key)) continue;
+      const claim = claimOf(report.grantId, report.sequence);
+      if (claim) existing.set(key, claim);
+    }
+    const planned = planGrantReports(grants, existing, reports);
+    for (const write of planned.writes) {
+      prepare(
+        `INSERT INTO grant_reports (grant_id, sequence, source, outcome, response_time_ms, counted)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (grant_id, sequence) DO UPDATE SET source = excluded.source,
+           outcome = excluded.outcome, response_time_ms = excluded.response_time_ms, counted = excluded.counted`,
+      ).run(
+        write.grantId,
+        write.sequence,
+        write.source,
+        write.outcome,
+        write.responseTimeMs,
+        write.counted ? 1 : 0,
+      );
+    }
+    for (const grant of grants.values()) saveCounters(grant);
+    return { verdicts: planned.verdicts, counted: [...counted, ...planned.counted] };
+  });
+
+  const releaseSettled = db.transaction((limit: number): CountedGrantReport[] => {
+    const rows = prepare(
+      `SELECT * FROM grants WHERE settled_at IS NOT NULL AND reports_final = 0 ORDER BY settled_at LIMIT ?`,
+    ).all(limit) as GrantRow[];
+    const counted: CountedGrantReport[] = [];
+    for (const row of rows) {
+      const grant = { ...toReportState(row), final: true };
+      counted.push(...release(grant));
+      saveCounters(grant);
+      prepare("UPDATE grants SET reports_final = 1 WHERE id = ?").run(grant.id);
     }
     return counted;
   });
@@ -177,6 +286,10 @@ export function createSqliteGrants(
 
     async countGrantReports(reports) {
       return countReports(reports);
+    },
+
+    async releaseSettledGrantReports(limit) {
+      return releaseSettled(limit);
     },
 
     async pruneGrantReports(settledBefore, limit) {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { settleGrant } from "../../grants/settle.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
 import { describeGrantConformance } from "../grant-conformance.js";
@@ -229,6 +230,92 @@ describe("sqlite store on disk", () => {
       });
     await expect(hold("txn_v6_over", 800_001)).rejects.toMatchObject({ code: "SPEND_CAP_EXCEEDED" });
     expect((await hold("txn_v6_last", 800_000)).status).toBe("pending");
+    await after.close();
+  });
+
+  it("migrates a version 8 database: calls reported before keep their outcome, settled grants are final", async () => {
+    const path = join(dir, "v8.db");
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const before = createSqliteStore({ path });
+    for (const id of ["acct_v8buyer", "acct_v8seller"]) {
+      await before.createAccount(
+        { id, name: id, email: null, createdAt: T0 },
+        apiKeyRecord({ id: `key_${id}`, accountId: id, hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"), createdAt: T0 }),
+      );
+    }
+    await before.insertAgent({
+      id: "agent_v8",
+      ownerId: "acct_v8seller",
+      name: "v8",
+      description: "v8",
+      category: "crypto",
+      tags: [],
+      version: "1.0.0",
+      apiEndpoint: "https://seller.example/agent",
+      status: "active",
+      pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
+      createdAt: T0,
+    });
+    await before.credit({ id: "credit_v8", accountId: "acct_v8buyer", amount: 5_000_000, reference: "t", at: T0 });
+    for (const id of ["grt_v8open0000", "grt_v8settled0"]) {
+      await before.hold({
+        id,
+        buyerId: "acct_v8buyer",
+        sellerAccountId: "acct_v8seller",
+        agentId: "agent_v8",
+        amount: 1_000_000,
+        expiresAt: "2026-01-12T13:00:00.000Z",
+        at: T0,
+      });
+      await before.insertGrant({
+        id,
+        agentId: "agent_v8",
+        buyerId: "acct_v8buyer",
+        sellerAccountId: "acct_v8seller",
+        keyId: null,
+        endpoint: "https://seller.example/agent",
+        priceMicros: 20_000,
+        budgetMicros: 1_000_000,
+        buyerPublicKey: "k".repeat(43),
+        token: "token",
+        issuedAt: T0,
+        expiresAt: "2026-01-10T13:00:00.000Z",
+      });
+    }
+    await before.closeGrant("grt_v8settled0", T0);
+    await settleGrant(before, "grt_v8settled0", T0);
+    await before.close();
+    // Back to version 8: without migration 13's columns; call 1 of the open grant counted then.
+    const raw = new Database(path);
+    raw.exec(
+      `DROP INDEX grant_reports_pending; DROP INDEX grants_reports_to_finalize;
+       ALTER TABLE grant_reports DROP COLUMN source; ALTER TABLE grant_reports DROP COLUMN outcome;
+       ALTER TABLE grant_reports DROP COLUMN response_time_ms; ALTER TABLE grant_reports DROP COLUMN counted;
+       ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;
+       ALTER TABLE grants DROP COLUMN seller_claims; ALTER TABLE grants DROP COLUMN reports_final;
+       INSERT INTO grant_reports (grant_id, sequence) VALUES ('grt_v8open0000', 1);
+       UPDATE grants SET reported_successes = 1 WHERE id = 'grt_v8open0000';
+       PRAGMA user_version = 8;`,
+    );
+    raw.close();
+
+    const after = createSqliteStore({ path });
+    const report = (sequence: number, source: "buyer" | "seller") => ({
+      grantId: "grt_v8open0000",
+      sequence,
+      source,
+      outcome: "failure" as const,
+      responseTimeMs: 5,
+    });
+    // Call 1 was decided before the migration: the seller's report of it does not count it again.
+    expect((await after.countGrantReports([report(1, "seller"), report(2, "seller")])).verdicts).toEqual([
+      "ignored",
+      "counted",
+    ]);
+    expect(await after.getGrant("grt_v8open0000")).toMatchObject({ reportedSuccesses: 1, reportedFailures: 1 });
+    // The grant settled before the migration has nothing left to weigh.
+    expect(await after.releaseSettledGrantReports(10)).toEqual([]);
+    expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
     await after.close();
   });
 
