@@ -166,9 +166,9 @@ export {
   type UsageOutcomeValue,
   UsageReport,
   UsageReportResult,
-  usageOutcomeOf,
   UsdAmount,
   UsdAmountInput,
+  usageOutcomeOf,
   VoucherSequence,
 } from "./schemas/index.js";
 export type {

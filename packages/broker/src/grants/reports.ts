@@ -1,5 +1,12 @@
-import { usageOutcomeOf, type UsageOutcomeValue } from "@mercato/protocol";
-import type { ApiKeyRecord, CallOutcome, CountedGrantReport, GrantRecord, GrantReportRecord, Store } from "../store/types.js";
+import { type UsageOutcomeValue, usageOutcomeOf } from "@mercato/protocol";
+import type {
+  ApiKeyRecord,
+  CallOutcome,
+  CountedGrantReport,
+  GrantRecord,
+  GrantReportRecord,
+  Store,
+} from "../store/types.js";
 import { REPORTS_WINDOW_MS } from "./settle.js";
 
 /** A usage report as the route takes it (`UsageReport`'s items). */

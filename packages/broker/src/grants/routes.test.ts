@@ -1,6 +1,7 @@
 import { type BuyerKeyPair, generateBuyerKeyPair, signVoucher, verifyGrant } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestBroker, type TestBroker } from "../testing/harness.js";
+import { countSettledGrantReports } from "./reports.js";
 import { settleDueGrants } from "./settle.js";
 
 const ADMIN = "admin-token-for-tests-only";
@@ -297,46 +298,91 @@ describe("redeeming, closing and settling", () => {
 });
 
 describe("POST /usage/reports", () => {
-  it("counts each direct call once toward the agent's metrics, from either side", async () => {
-    const grant = (await openGrant({ budget_usd: "0.10" })).json();
-    const report = (sequence: number, success: boolean) => ({
+  const reportOf =
+    (grantId: string) =>
+    (sequence: number, outcome: "success" | "failure" | "client_error", responseTimeMs = 40) => ({
       agent_id: agentId,
-      grant_id: grant.grant_id,
+      grant_id: grantId,
       sequence,
-      success,
-      response_time_ms: 40,
+      outcome,
+      response_time_ms: responseTimeMs,
       at: now(),
     });
-    const first = await broker.call("POST", "/usage/reports", {
-      key: accessKey,
-      body: { reports: [report(1, true), report(2, false), report(3, true), report(3, true)] },
-    });
-    expect(first.json()).toEqual({ accepted: 3, ignored: 1 });
-    const fromSeller = await broker.call("POST", "/usage/reports", {
-      key: seller.apiKey,
-      body: { reports: [report(3, true), report(4, true)] },
-    });
-    expect(fromSeller.json()).toEqual({ accepted: 1, ignored: 1 });
-    const stranger = await broker.signUp("Stranger");
-    const foreign = await broker.call("POST", "/usage/reports", {
-      key: stranger.apiKey,
-      body: { reports: [report(5, false)] },
-    });
-    expect(foreign.json()).toEqual({ accepted: 0, ignored: 1 });
-    // Capped at budget / price = 5 successes.
-    const many = await broker.call("POST", "/usage/reports", {
-      key: accessKey,
-      body: { reports: Array.from({ length: 10 }, (_, i) => report(10 + i, true)) },
-    });
-    expect(many.json()).toEqual({ accepted: 2, ignored: 8 });
-    // 6 calls counted (4 successes): the outcome recorder writes them within its 1 s interval.
-    await vi.waitFor(
+  const send = (key: string, reports: unknown[]) =>
+    broker.call("POST", "/usage/reports", { key, body: { reports } }).then((answer) => answer.json());
+  const figures = async () => (await broker.call("GET", `/agents/${agentId}`)).json().metrics;
+  /** Waits for the outcome recorder (1 s interval) to write `calls` calls. */
+  const untilCalls = (calls: number) =>
+    vi.waitFor(
       async () => {
-        const detail = (await broker.call("GET", `/agents/${agentId}`)).json();
-        expect(detail.metrics.total_calls).toBe(6);
+        expect((await figures()).total_calls).toBe(calls);
       },
       { timeout: 60_000, interval: 100 },
     );
+
+  it("counts a success only once the grant's vouchers pay for it, and a call once, the seller's report deciding", async () => {
+    const grant = (await openGrant({ budget_usd: "0.10" })).json();
+    const report = reportOf(grant.grant_id);
+    // The buyer first: successes wait for the evidence, its failure is not its to report.
+    expect(
+      await send(accessKey, [
+        report(1, "success"),
+        report(2, "failure"),
+        report(3, "success"),
+        report(3, "success"),
+      ]),
+    ).toEqual({ accepted: 0, pending: 2, ignored: 2 });
+    // The kit redeems a voucher paying for two calls, then reports: its reports decide calls 1 to 3.
+    await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 4, 2 * PRICE),
+    });
+    expect(
+      await send(seller.apiKey, [
+        report(1, "success"),
+        report(2, "failure"),
+        report(3, "success"),
+        report(4, "success"),
+      ]),
+    ).toEqual({ accepted: 3, pending: 1, ignored: 0 });
+    const stranger = await broker.signUp("Stranger");
+    expect(await send(stranger.apiKey, [report(5, "failure")])).toEqual({
+      accepted: 0,
+      pending: 0,
+      ignored: 1,
+    });
+    await untilCalls(3);
+    expect(await figures()).toMatchObject({ total_calls: 3 });
+    // The buyer's final voucher pays for call 4: counted when the grant settles.
+    await broker.call("POST", `/grants/${grant.grant_id}/close`, {
+      key: accessKey,
+      body: await voucherBody(grant.grant_id, 5, 3 * PRICE),
+    });
+    expect(await settle(GRACE_MS)).toBe(1);
+    expect(await countSettledGrantReports(broker.store, now())).toBe(1);
+    expect(await countSettledGrantReports(broker.store, now())).toBe(0);
+    await untilCalls(4);
+    expect(await broker.store.getGrant(grant.grant_id)).toMatchObject({
+      reportedSuccesses: 3,
+      reportedFailures: 1,
+    });
+  });
+
+  it("counts no success of a grant nobody paid, from either side, and no failure from the buyer", async () => {
+    const grant = (await openGrant({ budget_usd: "1.00" })).json();
+    const report = reportOf(grant.grant_id);
+    const successes = Array.from({ length: 50 }, (_, i) => report(i + 1, "success", 1));
+    expect(await send(accessKey, successes)).toEqual({ accepted: 0, pending: 50, ignored: 0 });
+    expect(await send(seller.apiKey, successes)).toEqual({ accepted: 0, pending: 50, ignored: 0 });
+    const failures = Array.from({ length: 50 }, (_, i) => report(100 + i, "failure", 60_000));
+    expect(await send(accessKey, failures)).toEqual({ accepted: 0, pending: 0, ignored: 50 });
+    await broker.call("POST", `/grants/${grant.grant_id}/close`, { key: accessKey, body: {} });
+    await settle(GRACE_MS);
+    expect(await countSettledGrantReports(broker.store, now())).toBe(0);
+    expect(await broker.store.getGrant(grant.grant_id)).toMatchObject({
+      reportedSuccesses: 0,
+      reportedFailures: 0,
+    });
+    expect((await figures()).total_calls).toBe(0);
   });
 
   it("takes a full batch of 1,000 reports in one request", async () => {
@@ -345,39 +391,47 @@ describe("POST /usage/reports", () => {
       agent_id: agentId,
       grant_id: grant.grant_id,
       sequence: 1_000_000 + i,
-      success: i % 3 !== 0,
+      ...(i % 2 === 0 ? { success: false } : { outcome: "client_error" }),
       response_time_ms: 3_599_999,
       at: now(),
     }));
-    const answer = await broker.call("POST", "/usage/reports", { key: accessKey, body: { reports } });
+    const answer = await broker.call("POST", "/usage/reports", { key: seller.apiKey, body: { reports } });
     expect(answer.statusCode).toBe(200);
-    // budget / price = 250 of each kind.
-    expect(answer.json()).toEqual({ accepted: 500, ignored: 500 });
+    // budget / price = 250 failures and 250 client errors.
+    expect(answer.json()).toEqual({ accepted: 500, pending: 0, ignored: 500 });
+    expect(await broker.store.getGrant(grant.grant_id)).toMatchObject({
+      reportedFailures: 250,
+      reportedClientErrors: 250,
+    });
+  });
+
+  it("refuses a report whose outcome and success disagree, and changes nothing", async () => {
+    const grant = (await openGrant()).json();
+    const answer = await broker.call("POST", "/usage/reports", {
+      key: seller.apiKey,
+      body: { reports: [{ ...reportOf(grant.grant_id)(1, "client_error"), success: true }] },
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json().error.code).toBe("VALIDATION_ERROR");
+    expect(await broker.store.getGrant(grant.grant_id)).toMatchObject({ reportedClientErrors: 0 });
   });
 
   it("stops counting a grant's reports a day after it settled", async () => {
     const grant = (await openGrant()).json();
     await broker.call("POST", `/grants/${grant.grant_id}/close`, { key: accessKey, body: {} });
     await settle(GRACE_MS);
-    const report = (sequence: number) => ({
-      agent_id: agentId,
-      grant_id: grant.grant_id,
-      sequence,
-      success: true,
-      response_time_ms: 5,
-      at: now(),
+    const report = reportOf(grant.grant_id);
+    expect(await send(seller.apiKey, [report(1, "failure")])).toEqual({
+      accepted: 1,
+      pending: 0,
+      ignored: 0,
     });
-    const late = await broker.call("POST", "/usage/reports", {
-      key: accessKey,
-      body: { reports: [report(1)] },
-    });
-    expect(late.json()).toEqual({ accepted: 1, ignored: 0 });
     broker.clock.advance(24 * 60 * 60_000);
-    const tooLate = await broker.call("POST", "/usage/reports", {
-      key: accessKey,
-      body: { reports: [report(2)] },
+    expect(await send(seller.apiKey, [report(2, "failure")])).toEqual({
+      accepted: 0,
+      pending: 0,
+      ignored: 1,
     });
-    expect(tooLate.json()).toEqual({ accepted: 0, ignored: 1 });
   });
 
   it("does not count calls between accounts of one owner", async () => {
@@ -414,6 +468,62 @@ describe("POST /usage/reports", () => {
         ],
       },
     });
-    expect(answer.json()).toEqual({ accepted: 0, ignored: 1 });
+    expect(answer.json()).toEqual({ accepted: 0, pending: 0, ignored: 1 });
+  });
+});
+
+describe("access keys", () => {
+  it("act only on their own agent's grants: another agent's grant of the same account is not found, and stays as it is", async () => {
+    const otherAgent = await broker.register(seller.apiKey, { name: "Another agent" });
+    const purchase = await broker.call("POST", "/purchase", {
+      key: buyer.apiKey,
+      body: { agent_id: otherAgent },
+    });
+    const otherKey = purchase.json().api_key;
+    const grant = (await openGrant({ agent_id: otherAgent }, otherKey)).json();
+    expect(grant.status).toBe("open");
+    const read = await broker.call("GET", `/grants/${grant.grant_id}`, { key: accessKey });
+    expect(read.statusCode).toBe(404);
+    expect(read.json().error).toMatchObject({ code: "NOT_FOUND", message: `No grant ${grant.grant_id}` });
+    const close = await broker.call("POST", `/grants/${grant.grant_id}/close`, {
+      key: accessKey,
+      body: await voucherBody(grant.grant_id, 2, PRICE),
+    });
+    expect(close.statusCode).toBe(404);
+    const reported = await broker.call("POST", "/usage/reports", {
+      key: accessKey,
+      body: {
+        reports: [
+          {
+            agent_id: otherAgent,
+            grant_id: grant.grant_id,
+            sequence: 1,
+            success: true,
+            response_time_ms: 1,
+            at: now(),
+          },
+        ],
+      },
+    });
+    expect(reported.json()).toEqual({ accepted: 0, pending: 0, ignored: 1 });
+    // Nothing changed: the grant's own key and the account key still see it open, unpaid, unreported.
+    for (const key of [otherKey, buyer.apiKey]) {
+      const seen = await broker.call("GET", `/grants/${grant.grant_id}`, { key });
+      expect(seen.statusCode).toBe(200);
+      expect(seen.json()).toMatchObject({ status: "open", redeemed_usd: "0.000000" });
+    }
+    expect(await broker.store.getGrant(grant.grant_id)).toMatchObject({
+      closedAt: null,
+      reportedSuccesses: 0,
+    });
+    // The account key acts on every grant of the account, the grant's own access key on its agent's.
+    expect(
+      (await broker.call("POST", `/grants/${grant.grant_id}/close`, { key: otherKey, body: {} })).statusCode,
+    ).toBe(200);
+    const second = (await openGrant()).json();
+    expect(
+      (await broker.call("POST", `/grants/${second.grant_id}/close`, { key: buyer.apiKey, body: {} })).json()
+        .status,
+    ).toBe("closed");
   });
 });

@@ -334,7 +334,9 @@ async function partyGrant(
 ): Promise<GrantRecord> {
   const grant = await deps.store.getGrant(id);
   const account = caller.key.accountId;
-  const party = grant !== undefined && (grant.buyerId === account || (who === "either" && grant.sellerAccountId === account));
+  const party =
+    grant !== undefined &&
+    (grant.buyerId === account || (who === "either" && grant.sellerAccountId === account));
   if (!grant || !party || (caller.key.kind === "access" && caller.key.agentId !== grant.agentId)) {
     throw new MercatoError("NOT_FOUND", `No grant ${id}`);
   }

@@ -208,7 +208,13 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
 
     type Side = "buyer" | "seller";
     type Outcome = "success" | "failure" | "client_error";
-    const claim = (grantId: string, sequence: number, source: Side, outcome: Outcome, responseTimeMs = 40) => ({
+    const claim = (
+      grantId: string,
+      sequence: number,
+      source: Side,
+      outcome: Outcome,
+      responseTimeMs = 40,
+    ) => ({
       grantId,
       sequence,
       source,
@@ -224,7 +230,8 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       const grant = await open(10 * PRICE);
       // Nothing paid: successes wait, from either side.
       expect(
-        (await count(claim(grant.id, 1, "seller", "success"), claim(grant.id, 2, "seller", "success"))).verdicts,
+        (await count(claim(grant.id, 1, "seller", "success"), claim(grant.id, 2, "seller", "success")))
+          .verdicts,
       ).toEqual(["pending", "pending"]);
       // The seller redeems a voucher paying for one call: the first pending success counts at the next batch.
       await store.recordGrantVoucher(grant.id, voucher(3, PRICE));
@@ -237,7 +244,10 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       expect(next.counted[0]).toMatchObject({ agentId, buyerId: buyer, grantId: grant.id, source: "seller" });
       // Paid for two: the next success counts at once, the one after waits.
       await store.recordGrantVoucher(grant.id, voucher(4, 2 * PRICE));
-      const more = await count(claim(grant.id, 4, "seller", "success"), claim(grant.id, 5, "seller", "success"));
+      const more = await count(
+        claim(grant.id, 4, "seller", "success"),
+        claim(grant.id, 5, "seller", "success"),
+      );
       expect(more.verdicts).toEqual(["pending", "pending"]);
       expect(calls(more.counted)).toEqual([[2, "success"]]);
       expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 2, reportedFailures: 1 });
@@ -253,7 +263,10 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
         claim(grant.id, 4, "buyer", "success"),
         claim(grant.id, 6, "buyer", "success"),
       );
-      expect(buyerReports).toEqual({ verdicts: ["pending", "ignored", "ignored", "pending", "pending"], counted: [] });
+      expect(buyerReports).toEqual({
+        verdicts: ["pending", "ignored", "ignored", "pending", "pending"],
+        counted: [],
+      });
       // The buyer's failure was not even kept: the seller's report of call 2 decides it.
       expect((await count(claim(grant.id, 2, "seller", "success"))).verdicts).toEqual(["counted"]);
       await store.closeGrant(grant.id, at(10));
@@ -273,8 +286,14 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       for (const sellerFirst of [false, true]) {
         const grant = await open(10 * PRICE);
         await store.recordGrantVoucher(grant.id, voucher(3, 2 * PRICE));
-        const buyerSays = [claim(grant.id, 1, "buyer", "success", 1), claim(grant.id, 2, "buyer", "success", 1)];
-        const sellerSays = [claim(grant.id, 1, "seller", "success", 90), claim(grant.id, 2, "seller", "failure", 90)];
+        const buyerSays = [
+          claim(grant.id, 1, "buyer", "success", 1),
+          claim(grant.id, 2, "buyer", "success", 1),
+        ];
+        const sellerSays = [
+          claim(grant.id, 1, "seller", "success", 90),
+          claim(grant.id, 2, "seller", "failure", 90),
+        ];
         const counted = [];
         for (const batch of sellerFirst ? [sellerSays, buyerSays] : [buyerSays, sellerSays]) {
           counted.push(...(await store.countGrantReports(batch)).counted);
@@ -282,7 +301,14 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
         await store.closeGrant(grant.id, at(10));
         await settleGrant(store, grant.id, at(10));
         counted.push(...(await store.releaseSettledGrantReports(10)));
-        outcomes.push(counted.map(({ sequence, outcome, source, responseTimeMs }) => [sequence, outcome, source, responseTimeMs]));
+        outcomes.push(
+          counted.map(({ sequence, outcome, source, responseTimeMs }) => [
+            sequence,
+            outcome,
+            source,
+            responseTimeMs,
+          ]),
+        );
         expect(await store.getGrant(grant.id)).toMatchObject({ reportedSuccesses: 1, reportedFailures: 1 });
       }
       expect(outcomes[0]).toEqual([
@@ -304,12 +330,15 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
       // The buyer's report of a call the seller decided: ignored.
       expect((await count(claim(grant.id, 1, "buyer", "success"))).verdicts).toEqual(["ignored"]);
       const more = await store.countGrantReports(
-        Array.from({ length: 4 }, (_, i) => claim(grant.id, 10 + i, "seller", i % 2 === 0 ? "failure" : "client_error")),
+        Array.from({ length: 4 }, (_, i) =>
+          claim(grant.id, 10 + i, "seller", i % 2 === 0 ? "failure" : "client_error"),
+        ),
       );
       // Cap: 3 failures and 3 client errors in all (budget / price).
       expect(more.verdicts).toEqual(["counted", "counted", "counted", "counted"]);
       expect(
-        (await count(claim(grant.id, 20, "seller", "failure"), claim(grant.id, 21, "seller", "client_error"))).verdicts,
+        (await count(claim(grant.id, 20, "seller", "failure"), claim(grant.id, 21, "seller", "client_error")))
+          .verdicts,
       ).toEqual(["ignored", "ignored"]);
       expect(await store.getGrant(grant.id)).toMatchObject({
         reportedSuccesses: 0,

@@ -155,7 +155,10 @@ function countSeller(grant: GrantReportState, outcome: ReportOutcome): boolean {
  * buyer's only once the grant is final. `pending` must be in that order (a store reads at most
  * {@link successRoom} of them). Updates the grant's counter.
  */
-export function releaseClaims(grant: GrantReportState, pending: readonly PendingClaim[]): CountedGrantReport[] {
+export function releaseClaims(
+  grant: GrantReportState,
+  pending: readonly PendingClaim[],
+): CountedGrantReport[] {
   const room = successRoom(grant);
   const released = pending
     .filter((claim) => claim.source === "seller" || grant.final)

@@ -134,7 +134,8 @@ describe("grant schemas", () => {
       response_time_ms: 120,
       at: "2026-03-01T12:05:00.000Z",
     };
-    const parse = (fields: Record<string, unknown>) => UsageReport.safeParse({ reports: [{ ...bare, ...fields }] });
+    const parse = (fields: Record<string, unknown>) =>
+      UsageReport.safeParse({ reports: [{ ...bare, ...fields }] });
     for (const outcome of ["success", "failure", "client_error"] as const) {
       expect(parse({ outcome }).success).toBe(true);
       expect(usageOutcomeOf({ outcome })).toBe(outcome);

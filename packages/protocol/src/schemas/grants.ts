@@ -180,7 +180,10 @@ export const UsageReport = z.strictObject({
 });
 
 /** The outcome a usage report gives: its `outcome`, or what its `success` says. */
-export function usageOutcomeOf(report: { success?: boolean | undefined; outcome?: UsageOutcomeValue | undefined }): UsageOutcomeValue {
+export function usageOutcomeOf(report: {
+  success?: boolean | undefined;
+  outcome?: UsageOutcomeValue | undefined;
+}): UsageOutcomeValue {
   return report.outcome ?? (report.success ? "success" : "failure");
 }
 

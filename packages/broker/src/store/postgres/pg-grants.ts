@@ -1,4 +1,3 @@
-import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
 import {
   callKey,
   type GrantReportState,
@@ -8,9 +7,9 @@ import {
   releaseClaims,
   successRoom,
 } from "../grant-reports.js";
+import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
 import type { CountedGrantReport, GrantStore } from "../types.js";
-import type { PgTx } from "./pg-db.js";
-import type { PgDb } from "./pg-db.js";
+import type { PgDb, PgTx } from "./pg-db.js";
 
 /** PostgreSQL schema of direct-mode grants: SQLite's migration 8 (see `GRANTS_MIGRATION` there). */
 export const GRANTS_SCHEMA = `

@@ -1,5 +1,4 @@
 import type Database from "better-sqlite3";
-import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
 import {
   callKey,
   type GrantReportState,
@@ -9,6 +8,7 @@ import {
   releaseClaims,
   successRoom,
 } from "../grant-reports.js";
+import { type GrantReportRow, type GrantRow, toClaim, toGrant, toReportState } from "../grant-rows.js";
 import type { CountedGrantReport, GrantReportRecord, GrantStore } from "../types.js";
 
 /**

@@ -240,7 +240,12 @@ describe("sqlite store on disk", () => {
     for (const id of ["acct_v8buyer", "acct_v8seller"]) {
       await before.createAccount(
         { id, name: id, email: null, createdAt: T0 },
-        apiKeyRecord({ id: `key_${id}`, accountId: id, hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"), createdAt: T0 }),
+        apiKeyRecord({
+          id: `key_${id}`,
+          accountId: id,
+          hash: id.padEnd(64, "0").replace(/[^0-9a-f]/g, "e"),
+          createdAt: T0,
+        }),
       );
     }
     await before.insertAgent({
@@ -256,7 +261,13 @@ describe("sqlite store on disk", () => {
       pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
       createdAt: T0,
     });
-    await before.credit({ id: "credit_v8", accountId: "acct_v8buyer", amount: 5_000_000, reference: "t", at: T0 });
+    await before.credit({
+      id: "credit_v8",
+      accountId: "acct_v8buyer",
+      amount: 5_000_000,
+      reference: "t",
+      at: T0,
+    });
     for (const id of ["grt_v8open0000", "grt_v8settled0"]) {
       await before.hold({
         id,
@@ -312,7 +323,10 @@ describe("sqlite store on disk", () => {
       "ignored",
       "counted",
     ]);
-    expect(await after.getGrant("grt_v8open0000")).toMatchObject({ reportedSuccesses: 1, reportedFailures: 1 });
+    expect(await after.getGrant("grt_v8open0000")).toMatchObject({
+      reportedSuccesses: 1,
+      reportedFailures: 1,
+    });
     // The grant settled before the migration has nothing left to weigh.
     expect(await after.releaseSettledGrantReports(10)).toEqual([]);
     expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
