@@ -456,7 +456,7 @@ export interface paths {
         };
         /**
          * A grant: its status, what was redeemed and what was captured
-         * @description For the grant's buyer and the agent's owner (any of their keys).
+         * @description For the grant's buyer and the agent's owner (any of their keys; an access key only for grants of its own agent). Any other grant is NOT_FOUND.
          */
         get: operations["getGrant"];
         put?: never;
@@ -503,6 +503,8 @@ export interface paths {
          * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
          *
          *     Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's `--grant-grace`, 120 s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the 10% fee, and releases the rest of the budget. Closing again answers the grant as it stands.
+         *
+         *     Authenticate as the buyer: one of your account keys, or the access key of the grant's agent. Any other grant, including one of your account on another agent than the access key's, is NOT_FOUND and stays as it is.
          */
         post: operations["closeGrant"];
         delete?: never;
@@ -522,9 +524,13 @@ export interface paths {
         put?: never;
         /**
          * Report the outcomes of direct calls, for the agents' metrics
-         * @description The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. Each call, named by its grant and voucher sequence, counts once toward the agent's success rate and response times, whichever side reports it first.
+         * @description The broker never sees direct calls, so the SDK (the buyer's key) and the seller kit (the agent owner's key) report their outcomes in batches of up to 1,000. A call, named by its grant and voucher sequence, has one outcome, and counts toward the agent's success rate and response times only as far as the protocol shows it happened:
          *
-         *     Not counted (`ignored`): reports for grants the caller is not a party to or that name another agent, calls between accounts of one owner, a call already reported, reports arriving more than a day after the grant settled, and past each grant's cap of `floor(budget / price)` successes and as many failures. Reports are rate-limited like calls.
+         *     - A success counts only while the grant's vouchers pay for it: a grant counts at most `floor(paid / price)` successes, paid being what its settlement captures (the seller's redeemed voucher, the buyer's final one). A success not paid yet is kept (`pending`) and counts once a voucher pays for it.
+         *     - The seller's report decides a call's outcome: it replaces the buyer's report of the same call, and a buyer's success counts only once the grant settled without the seller's report of that call.
+         *     - Failures and client errors (`outcome: client_error`, input the seller kit refused as invalid: counted apart, never as a failure) count from the seller's side only, up to `floor(budget / price)` each. A buyer's failure report is ignored: it would cost nothing to forge. The broker measures failures through proxied calls and health checks.
+         *
+         *     Not counted (`ignored`): a call already decided, a buyer's failure or client error, reports for grants the caller is not a party to or that name another agent (an access key reports only on its own agent's grants), calls between accounts of one owner, reports arriving more than a day after the grant settled, and past the caps above. Reports are rate-limited like calls.
          */
         post: operations["reportUsage"];
         delete?: never;
@@ -920,9 +926,15 @@ export interface components {
             reports: {
                 agent_id: string;
                 grant_id: string;
-                /** @description The call's voucher sequence: a call is counted once */
+                /** @description The call's voucher sequence: a call has one outcome */
                 sequence: number;
-                success: boolean;
+                /** @description true: `outcome` success; false: failure */
+                success?: boolean;
+                /**
+                 * @description The call's outcome; `client_error` (the seller kit refused the input as invalid) is counted apart, never as a failure
+                 * @enum {string}
+                 */
+                outcome?: "success" | "failure" | "client_error";
                 response_time_ms: number;
                 /**
                  * Format: date-time
@@ -1434,9 +1446,11 @@ export interface components {
             next_cursor: string | null;
         };
         UsageReportResult: {
-            /** @description Outcomes counted toward the agents' metrics */
+            /** @description Outcomes counted toward the agents' metrics now */
             accepted: number;
-            /** @description Outcomes not counted: already reported, for a grant the caller is not a party to, for a call between accounts of one owner, or past the grant's cap */
+            /** @description Successes kept, not counted yet: each counts once the grant's vouchers (a redemption, the buyer's final voucher) pay for it, or, from the buyer, once the grant settles without the seller's report of that call */
+            pending: number;
+            /** @description Outcomes that will not count: a call whose outcome is already decided (the seller's report decides; a call has one outcome), a buyer's failure or client error (a buyer's word against the seller costs it nothing: direct failures count from the seller kit's own reports, and the broker measures sellers through proxied calls and health checks), a grant the caller is not a party to or that names another agent (an access key acts only on its own agent), a call between accounts of one owner, a report more than a day after the grant settled, or past the grant's caps */
             ignored: number;
         };
     };

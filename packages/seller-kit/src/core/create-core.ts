@@ -390,8 +390,14 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       return answer;
     } finally {
       // A success the caller never received (it went away) is not one: it will not pay for it.
-      const success = answer?.status === 200 && call.signal?.aborted !== true;
-      direct.settle(credentials, success, clock() - started);
+      // A 400 is input the kit (or the handler) refused as invalid: the buyer's fault.
+      const outcome =
+        answer?.status === 200 && call.signal?.aborted !== true
+          ? "success"
+          : answer?.status === 400
+            ? "client_error"
+            : "failure";
+      direct.settle(credentials, outcome, clock() - started);
     }
   };
 

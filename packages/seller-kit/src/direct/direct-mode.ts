@@ -7,6 +7,7 @@ import {
   type GrantPayloadValue,
   type GrantRefusal,
   parseVoucherHeader,
+  type UsageOutcomeValue,
   type Voucher,
   type VoucherVerifier,
   verifyGrant,
@@ -37,9 +38,12 @@ export interface DirectMode {
   authenticate(token: string, voucherHeader: string | null | undefined): Promise<DirectCredentials>;
   /** The ledger's admission of the call (see `createGrantLedger`): `undefined` when admitted. */
   admit(credentials: DirectCredentials): GrantRefusal | undefined;
-  /** Settles an admitted call in the ledger and buffers its outcome for the usage reports. */
-  settle(credentials: DirectCredentials, success: boolean, durationMs: number): void;
-  /** Redeems now and sends the buffered outcomes now. */
+  /**
+   * Settles an admitted call in the ledger (only a success is owed) and buffers its outcome for the
+   * usage reports: `client_error` when the kit refused the buyer's input as invalid.
+   */
+  settle(credentials: DirectCredentials, outcome: UsageOutcomeValue, durationMs: number): void;
+  /** Redeems now, then sends the buffered outcomes. */
   flush(): Promise<DirectFlushResult>;
   /** Stops the timers and flushes once. */
   close(): Promise<void>;
@@ -108,7 +112,9 @@ export function createDirectMode(options: DirectModeOptions): DirectMode {
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const flush = async (): Promise<DirectFlushResult> => {
-    const [round, reported] = await Promise.all([redeemer.round(), reporter ? reporter.send() : 0]);
+    // Redeemed first: the broker counts a reported success only once a voucher it holds pays for it.
+    const round = await redeemer.round();
+    const reported = reporter ? await reporter.send() : 0;
     return { redeemed: round.redeemed, failed: round.failed, reported };
   };
   const tick = () => {
@@ -148,9 +154,9 @@ export function createDirectMode(options: DirectModeOptions): DirectMode {
       return admission.ok ? undefined : admission;
     },
 
-    settle({ grant, voucher }, success, durationMs) {
-      ledger.settle(grant.grant_id, voucher.sequence, success);
-      reporter?.record(grant.agent_id, grant.grant_id, voucher.sequence, success, durationMs, now());
+    settle({ grant, voucher }, outcome, durationMs) {
+      ledger.settle(grant.grant_id, voucher.sequence, outcome === "success");
+      reporter?.record(grant.agent_id, grant.grant_id, voucher.sequence, outcome, durationMs, now());
     },
 
     flush,

@@ -9,6 +9,7 @@ import {
   verifyVoucher,
 } from "@mercato/protocol";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import * as z from "zod";
 import type { SellerErrorContext, SellerKitOptions } from "../core/index.js";
 import { type SellerKit, sellerKit } from "../kit/index.js";
 import {
@@ -447,9 +448,34 @@ describe("direct mode: usage reports", () => {
       },
     ]);
     expect(redemptions(broker)[0]?.headers.authorization).toBeUndefined();
+    // Redeemed before the reports: the broker counts a success only once a voucher it holds pays for it.
+    expect(broker.requests.indexOf(redemptions(broker)[0] as BrokerRequest)).toBeLessThan(
+      broker.requests.indexOf(sent),
+    );
     // Sent once.
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
     expect(reports(broker)).toHaveLength(1);
+  });
+
+  it("reports input the kit refused as invalid as a client error, not as its failure", async () => {
+    const broker = await openBroker();
+    const kit = directKit(
+      broker,
+      { input: z.object({ symbol: z.string() }), handler: (input: unknown) => input },
+      { apiKey: "mk_test_seller" },
+    );
+    const grant = await testGrant(key);
+    expect((await call(kit, grant, 1, 0, { symbol: "BTC" })).status).toBe(200);
+    expect((await call(kit, grant, 2, PRICE_MICROS, { symbol: 7 })).status).toBe(400);
+    // Not owed: the next voucher pays for call 1 only.
+    expect((await call(kit, grant, 3, PRICE_MICROS, { symbol: "ETH" })).status).toBe(200);
+    await kit.flush();
+    const outcomes = reports(broker).flatMap((request) => UsageReport.parse(request.body).reports);
+    expect(outcomes.map(({ sequence, success, outcome }) => ({ sequence, success, outcome }))).toEqual([
+      { sequence: 1, success: true, outcome: undefined },
+      { sequence: 2, success: false, outcome: "client_error" },
+      { sequence: 3, success: true, outcome: undefined },
+    ]);
   });
 
   it("measures response_time_ms with the kit's clock", async () => {

@@ -1,4 +1,4 @@
-import { MAX_USAGE_REPORTS } from "@mercato/protocol";
+import { MAX_USAGE_REPORTS, type UsageOutcomeValue } from "@mercato/protocol";
 import { newRequestId } from "../core/request-id.js";
 import { type BrokerPost, brokerFailure } from "./broker-client.js";
 
@@ -13,12 +13,15 @@ export interface UsageReporterOptions {
 
 /** Reports the outcomes of direct calls to `POST {broker}/usage/reports`, in batches. */
 export interface UsageReporter {
-  /** Buffers the outcome of a settled direct call; a full batch is sent at once. */
+  /**
+   * Buffers the outcome of a settled direct call; a full batch is sent at once. `client_error`: the
+   * kit refused the buyer's input as invalid (counted apart, not as the seller's failure).
+   */
   record(
     agentId: string,
     grantId: string,
     sequence: number,
-    success: boolean,
+    outcome: UsageOutcomeValue,
     durationMs: number,
     atMs: number,
   ): void;
@@ -33,7 +36,7 @@ interface Outcome {
   agentId: string;
   grantId: string;
   sequence: number;
-  success: boolean;
+  outcome: UsageOutcomeValue;
   durationMs: number;
   atMs: number;
 }
@@ -61,7 +64,10 @@ export function createUsageReporter(options: UsageReporterOptions): UsageReporte
       agent_id: outcome.agentId,
       grant_id: outcome.grantId,
       sequence: outcome.sequence,
-      success: outcome.success,
+      success: outcome.outcome === "success",
+      // Named only when `success` cannot say it, so that a broker older than `outcome` still takes
+      // every batch without client errors.
+      ...(outcome.outcome === "client_error" && { outcome: outcome.outcome }),
       response_time_ms: Math.min(MAX_RESPONSE_TIME_MS, Math.max(0, Math.round(outcome.durationMs))),
       at: new Date(outcome.atMs).toISOString(),
     }));
@@ -92,12 +98,12 @@ export function createUsageReporter(options: UsageReporterOptions): UsageReporte
   };
 
   return {
-    record(agentId, grantId, sequence, success, durationMs, atMs) {
+    record(agentId, grantId, sequence, outcome, durationMs, atMs) {
       if (buffer.length >= MAX_BUFFERED) {
         dropped++;
         return;
       }
-      buffer.push({ agentId, grantId, sequence, success, durationMs, atMs });
+      buffer.push({ agentId, grantId, sequence, outcome, durationMs, atMs });
       if (buffer.length >= MAX_USAGE_REPORTS && inFlight.size < MAX_SENDS_IN_FLIGHT) {
         void sendBatch(takeBatch());
       }
