@@ -8,6 +8,7 @@ export type { BrokerConfig, LogLevel } from "./config/config.js";
 export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./config/config.js";
 export type { FraudDetector, FraudDetectorOptions } from "./fraud/index.js";
 export { createFraudDetector } from "./fraud/index.js";
+export { countSettledGrantReports } from "./grants/reports.js";
 export { settleDueGrants, settleGrant } from "./grants/settle.js";
 export type { CreateBrokerOptions } from "./http/app.js";
 export { createBroker, ROUTES } from "./http/app.js";
