@@ -19,18 +19,21 @@ export const HEALTH_CLAIMS_SCHEMA = `
 `;
 
 /**
- * One statement: the endpoint was not claimed in the last interval (`fresh`), then its host takes
- * one of its checks of the window (`h`, under the host row's lock, its condition re-read on the row
- * as it stands), then the endpoint is marked claimed (`e`, likewise). Two brokers claiming the same
- * endpoint at once may both pass `fresh` and both take a host check, but only one marks the
- * endpoint: the other is told `checked`, and its host check is lost, never one too many. A host row
- * in a later window (a broker whose clock runs ahead) refuses: conservative.
- * $1 endpoint, $2 host, $3 now (ms), $4 interval (ms), $5 checks per host per window.
+ * One statement, evaluated in the order its parts feed each other: the endpoint's row is locked
+ * (`locked`: FOR UPDATE waits for a concurrent claim of it and reads the row as that one left it),
+ * it must not have been claimed in the last interval (`fresh`), then its host takes one of its
+ * checks of the window (`h`, under the host row's lock, its condition re-read on the row as it
+ * stands), then the endpoint is marked claimed (`e`). Only an endpoint's very first claims can race
+ * past `fresh` together (no row to lock yet): the loser is told `checked` and its host check is
+ * lost, never one too many. A host row in a later window (a broker whose clock runs ahead) refuses:
+ * conservative. $1 endpoint, $2 host, $3 now (ms), $4 interval (ms), $5 checks per host per window.
  */
 const CLAIM = `
-  WITH fresh AS (
-    SELECT 1 AS ok WHERE NOT EXISTS (
-      SELECT 1 FROM health_endpoints WHERE endpoint = $1::text AND claimed_at > $3::bigint - $4::bigint)
+  WITH locked AS (
+    SELECT claimed_at FROM health_endpoints WHERE endpoint = $1::text FOR UPDATE
+  ),
+  fresh AS (
+    SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM locked WHERE claimed_at > $3::bigint - $4::bigint)
   ),
   h AS (
     INSERT INTO health_hosts AS h (host, window_start, claimed)
@@ -54,19 +57,23 @@ const CLAIM = `
          (SELECT count(*) FROM e)::int AS endpoint`;
 
 /**
- * The row locked first (FOR UPDATE reads the latest committed version), so that the count after
- * and before are those of this one check even when two brokers record the endpoint at once.
+ * The row is read and locked in the FROM (FOR UPDATE reads the latest committed version), so that
+ * the count after and before are those of this one check even when two brokers record it at once.
+ * $1 endpoint, $2 healthy, $3 when.
  */
 const RECORD = `
-  WITH old AS (SELECT failures FROM health_endpoints WHERE endpoint = $1::text FOR UPDATE),
-  upsert AS (
-    INSERT INTO health_endpoints AS e (endpoint, host, failures, checked_at)
-    VALUES ($1::text, $2::text, CASE WHEN $3::boolean THEN 0 ELSE 1 END, $4::text)
-    ON CONFLICT (endpoint) DO UPDATE
-      SET failures = CASE WHEN $3::boolean THEN 0 ELSE e.failures + 1 END, checked_at = excluded.checked_at
-    RETURNING failures
-  )
-  SELECT (SELECT failures FROM upsert) AS failures, COALESCE((SELECT failures FROM old), 0) AS previous`;
+  UPDATE health_endpoints AS e
+  SET failures = CASE WHEN $2::boolean THEN 0 ELSE old.failures + 1 END, checked_at = $3::text
+  FROM (SELECT endpoint, failures FROM health_endpoints WHERE endpoint = $1::text FOR UPDATE) AS old
+  WHERE e.endpoint = old.endpoint
+  RETURNING e.failures AS failures, old.failures AS previous`;
+
+/** An endpoint's first result (checked without a claim): $1 endpoint, $2 host, $3 healthy, $4 when. */
+const RECORD_FIRST = `
+  INSERT INTO health_endpoints (endpoint, host, failures, checked_at)
+  VALUES ($1::text, $2::text, CASE WHEN $3::boolean THEN 0 ELSE 1 END, $4::text)
+  ON CONFLICT (endpoint) DO NOTHING
+  RETURNING failures`;
 
 /** The health-check claims on PostgreSQL: one statement each, atomic across brokers. */
 export function createPgHealthClaims(db: PgDb): Pick<Store, "claimHealthCheck" | "recordEndpointHealth"> {
@@ -85,8 +92,13 @@ export function createPgHealthClaims(db: PgDb): Pick<Store, "claimHealthCheck" |
     },
 
     async recordEndpointHealth(endpoint, host, healthy, at): Promise<EndpointHealth> {
-      const row = await db.one<{ failures: number; previous: number }>(RECORD, [endpoint, host, healthy, at]);
-      return { failures: row?.failures ?? 0, previousFailures: row?.previous ?? 0 };
+      for (;;) {
+        const row = await db.one<{ failures: number; previous: number }>(RECORD, [endpoint, healthy, at]);
+        if (row) return { failures: row.failures, previousFailures: row.previous };
+        const first = await db.one<{ failures: number }>(RECORD_FIRST, [endpoint, host, healthy, at]);
+        // Another broker inserted the row in between: update it as it now stands.
+        if (first) return { failures: first.failures, previousFailures: 0 };
+      }
     },
   };
 }

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
+import { describeEndpointConformance } from "../endpoint-conformance.js";
 import { describeGrantConformance } from "../grant-conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
@@ -20,6 +21,8 @@ let files = 0;
 describeStoreConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `c${++files}.db`) }));
 describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeEndpointConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeEndpointConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `e${++files}.db`) }));
 describeGrantConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeLedgerConformance("sqlite file (WAL)", () =>
   createSqliteStore({ path: join(dir, `l${++files}.db`) }),
