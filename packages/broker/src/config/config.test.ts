@@ -122,7 +122,7 @@ describe("parseConfig", () => {
     });
     expect(env.fraud).toMatchObject({ maxAgentsPerAccount: 0, registrationsPerHour: 12 });
     expect(env.monitoring.healthChecksPerHost).toBe(2);
-    expect(() => parseConfig(["--max-agents-per-account", "-1"], {})).toThrow(
+    expect(() => parseConfig(["--max-agents-per-account=-1"], {})).toThrow(
       /--max-agents-per-account must be/,
     );
     expect(() => parseConfig([], { MERCATO_REGISTRATION_RATE_LIMIT: "1.5" })).toThrow(
