@@ -444,7 +444,10 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       if (buffer.length >= FLUSH_BATCH) void flush();
       else if (flushAt === Number.POSITIVE_INFINITY) flushAt = now() + flushInterval;
       if (!result.healthy) {
-        log.debug({ endpoint: endpoint.key, agents: checked.length, reason: result.reason }, "health check failed");
+        log.debug(
+          { endpoint: endpoint.key, agents: checked.length, reason: result.reason },
+          "health check failed",
+        );
       }
       const health = await store.recordEndpointHealth(
         endpoint.key,
@@ -454,7 +457,9 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       );
       await changeStatuses(endpoint, checked, result, health);
     })()
-      .catch((error: unknown) => log.error({ err: error, endpoint: endpoint.key }, "health check failed to run"))
+      .catch((error: unknown) =>
+        log.error({ err: error, endpoint: endpoint.key }, "health check failed to run"),
+      )
       .finally(() => {
         inFlight--;
         endpoint.running = false;

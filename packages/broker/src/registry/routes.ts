@@ -6,13 +6,13 @@ import { newId } from "../ids.js";
 import { searchWords } from "../store/search-terms.js";
 import type { AgentPatch, AgentRecord, Store } from "../store/types.js";
 import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
-import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
 import {
   presentAgentDetail,
   presentAgentWindowMetrics,
   presentPriceChange,
   presentSearchResult,
 } from "./presenters.js";
+import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 const MetricsQuery = z.strictObject({
@@ -39,25 +39,28 @@ export const registryRoutes = [
       // First: the allowance also bounds the DNS lookups and endpoint checks registrations cause.
       await enforceRegistrationRate(deps, caller.account.id, reply);
       await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
-      const agent = await deps.store.insertAgent({
-        id: newId("agent"),
-        ownerId: caller.account.id,
-        name: body.name,
-        description: body.description,
-        category: body.category,
-        tags: body.tags ?? [],
-        version: body.version ?? "1.0.0",
-        apiEndpoint: body.api_endpoint,
-        status: "active",
-        pricing: {
-          model: "per_call",
-          priceMicros: Number(parseUsd(body.pricing.price_per_call)),
-          currency: "USD",
-          tier: body.pricing.tier ?? "basic",
-          minCalls: body.pricing.min_calls ?? 1,
+      const agent = await deps.store.insertAgent(
+        {
+          id: newId("agent"),
+          ownerId: caller.account.id,
+          name: body.name,
+          description: body.description,
+          category: body.category,
+          tags: body.tags ?? [],
+          version: body.version ?? "1.0.0",
+          apiEndpoint: body.api_endpoint,
+          status: "active",
+          pricing: {
+            model: "per_call",
+            priceMicros: Number(parseUsd(body.pricing.price_per_call)),
+            currency: "USD",
+            tier: body.pricing.tier ?? "basic",
+            minCalls: body.pricing.min_calls ?? 1,
+          },
+          createdAt: deps.clock.now().toISOString(),
         },
-        createdAt: deps.clock.now().toISOString(),
-      }, listingLimits(deps));
+        listingLimits(deps),
+      );
       deps.health?.track(agent.id);
       return { agent_id: agent.id, status: "registered" as const };
     },

@@ -87,15 +87,17 @@ export function describeEndpointConformance(name: string, makeStore: () => Store
 
         await store.updateAgent(first.id, { status: "inactive" }, T0, { maxListings: 2 });
         const third = await store.insertAgent(newAgent(id), { maxListings: 2 });
-        const error = await refusal(store.updateAgent(first.id, { status: "active" }, T0, { maxListings: 2 }));
+        const error = await refusal(
+          store.updateAgent(first.id, { status: "active" }, T0, { maxListings: 2 }),
+        );
         expect(error.code).toBe("LISTING_LIMIT_REACHED");
         expect((await store.getAgent(first.id))?.status).toBe("inactive");
         // Other changes to listed agents, and re-activating within the limit, are not limited.
         await store.updateAgent(third.id, { name: "Renamed", status: "active" }, T0, { maxListings: 2 });
         await store.updateAgent(third.id, { status: "inactive" }, T0, { maxListings: 2 });
-        expect((await store.updateAgent(first.id, { status: "active" }, T0, { maxListings: 2 }))?.status).toBe(
-          "active",
-        );
+        expect(
+          (await store.updateAgent(first.id, { status: "active" }, T0, { maxListings: 2 }))?.status,
+        ).toBe("active");
       });
 
       it("lets concurrent registrations of one account past the limit by none", async () => {
@@ -135,7 +137,9 @@ export function describeEndpointConformance(name: string, makeStore: () => Store
         expect(results).toEqual(["granted", "granted", "granted", "host_busy", "host_busy"]);
         // Other hosts are counted apart.
         expect(
-          await store.claimHealthCheck(claim({ endpoint: "https://b.example/health", host: "b.example", at })),
+          await store.claimHealthCheck(
+            claim({ endpoint: "https://b.example/health", host: "b.example", at }),
+          ),
         ).toBe("granted");
         // A refused endpoint is not marked checked: the next window grants it.
         const next = MS0 + INTERVAL;

@@ -2,7 +2,8 @@ import { MercatoError } from "@mercato/protocol";
 import type { AgentPatch, AgentStatusValue, ListingLimits } from "./types.js";
 
 /** The statement both stores count an owner's listings with (`?`: the owner's id). */
-export const COUNT_LISTINGS = "SELECT count(*) AS count FROM agents WHERE owner_id = ? AND status <> 'inactive'";
+export const COUNT_LISTINGS =
+  "SELECT count(*) AS count FROM agents WHERE owner_id = ? AND status <> 'inactive'";
 
 /** The limit to enforce, or undefined when there is none. */
 export function listingLimit(limits: ListingLimits | undefined): number | undefined {

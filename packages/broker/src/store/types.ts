@@ -253,7 +253,12 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
    * @throws MercatoError `LISTING_LIMIT_REACHED` when the patch re-activates a deactivated agent
    *   whose owner already has `limits.maxListings` agents that are not deactivated.
    */
-  updateAgent(id: string, patch: AgentPatch, at: string, limits?: ListingLimits): Promise<AgentRecord | undefined>;
+  updateAgent(
+    id: string,
+    patch: AgentPatch,
+    at: string,
+    limits?: ListingLimits,
+  ): Promise<AgentRecord | undefined>;
   /** Price history, newest first. */
   listPriceHistory(agentId: string): Promise<PriceHistoryRecord[]>;
   searchAgents(search: AgentSearch): Promise<AgentSearchPage>;

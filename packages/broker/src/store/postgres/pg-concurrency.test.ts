@@ -173,7 +173,9 @@ describe("postgres store, several brokers claiming health checks and registering
     for (let round = 0; round < 3; round++) {
       const at = T0 + round * 30_000;
       const same = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => claim(brokers[i % 3] as Store, "https://race.example.com/a/health", at)),
+        Array.from({ length: 30 }, (_, i) =>
+          claim(brokers[i % 3] as Store, "https://race.example.com/a/health", at),
+        ),
       );
       expect(same.filter((result) => result === "granted")).toHaveLength(1);
       const paths = await Promise.all(

@@ -22,7 +22,9 @@ describeStoreConformance("sqlite in memory", () => createSqliteStore({ path: ":m
 describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `c${++files}.db`) }));
 describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeEndpointConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
-describeEndpointConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `e${++files}.db`) }));
+describeEndpointConformance("sqlite file (WAL)", () =>
+  createSqliteStore({ path: join(dir, `e${++files}.db`) }),
+);
 describeGrantConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeLedgerConformance("sqlite file (WAL)", () =>
   createSqliteStore({ path: join(dir, `l${++files}.db`) }),

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeCursor, SORTS, searchPage } from "../cursor.js";
+import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
 import {
   type AgentRow,
   assertSpendCap,
@@ -18,7 +19,6 @@ import {
   toKey,
   toPriceHistory,
 } from "../rows.js";
-import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
 import { createSellerSettings } from "../seller-settings.js";
 import type {
   AgentPatch,
@@ -141,20 +141,25 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   const updateAgent = db.transaction(
-    (id: string, patch: AgentPatch, at: string, limits: ListingLimits | undefined): AgentRecord | undefined => {
-    const row = getAgentRow(id);
-    if (!row) return undefined;
-    if (reactivates(row.status, patch)) checkListingLimit(row.owner_id, limits);
-    const { next, repriced, rescore } = patchAgent(toAgent(row), patch, at);
-    prepare(`UPDATE agents SET ${PATCHED_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`).run(
-      ...patchedValues(next),
-      row.seq,
-    );
-    if (patch.tags) writeTags(row.seq, patch.tags);
-    if (repriced) insertPrice(id, next.pricing, at);
-    if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
-    return toAgent(getAgentRow(id) as AgentRow);
-  },
+    (
+      id: string,
+      patch: AgentPatch,
+      at: string,
+      limits: ListingLimits | undefined,
+    ): AgentRecord | undefined => {
+      const row = getAgentRow(id);
+      if (!row) return undefined;
+      if (reactivates(row.status, patch)) checkListingLimit(row.owner_id, limits);
+      const { next, repriced, rescore } = patchAgent(toAgent(row), patch, at);
+      prepare(`UPDATE agents SET ${PATCHED_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`).run(
+        ...patchedValues(next),
+        row.seq,
+      );
+      if (patch.tags) writeTags(row.seq, patch.tags);
+      if (repriced) insertPrice(id, next.pricing, at);
+      if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
+      return toAgent(getAgentRow(id) as AgentRow);
+    },
   );
 
   const ledger = createSqliteLedger(db, prepare);
