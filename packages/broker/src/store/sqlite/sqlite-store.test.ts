@@ -150,6 +150,7 @@ describe("sqlite store on disk", () => {
     raw.exec(
       "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
     );
+    raw.exec("DROP TABLE health_endpoints; DROP TABLE health_hosts;");
     raw.exec("DROP TABLE grant_reports; DROP TABLE grants; DROP TABLE alert_channels;");
     raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
     raw.close();
@@ -208,7 +209,8 @@ describe("sqlite store on disk", () => {
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
     raw.exec(
-      `DROP TABLE grant_reports; DROP TABLE grants;
+      `DROP TABLE health_endpoints; DROP TABLE health_hosts;
+       DROP TABLE grant_reports; DROP TABLE grants;
        DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
        ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
     );
