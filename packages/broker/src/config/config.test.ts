@@ -105,6 +105,35 @@ describe("parseConfig", () => {
     );
   });
 
+  it("reads the registration limits (0 = off) and the health checks per host", () => {
+    const defaults = parseConfig([], {});
+    expect(defaults.fraud).toMatchObject({ maxAgentsPerAccount: 100, registrationsPerHour: 30 });
+    expect(defaults.monitoring.healthChecksPerHost).toBe(10);
+    const flags = parseConfig(
+      ["--max-agents-per-account", "5", "--registration-rate-limit", "0", "--health-checks-per-host", "3"],
+      { MERCATO_MAX_AGENTS_PER_ACCOUNT: "9", MERCATO_HEALTH_CHECKS_PER_HOST: "7" },
+    );
+    expect(flags.fraud).toMatchObject({ maxAgentsPerAccount: 5, registrationsPerHour: 0 });
+    expect(flags.monitoring.healthChecksPerHost).toBe(3);
+    const env = parseConfig([], {
+      MERCATO_MAX_AGENTS_PER_ACCOUNT: "0",
+      MERCATO_REGISTRATION_RATE_LIMIT: "12",
+      MERCATO_HEALTH_CHECKS_PER_HOST: "2",
+    });
+    expect(env.fraud).toMatchObject({ maxAgentsPerAccount: 0, registrationsPerHour: 12 });
+    expect(env.monitoring.healthChecksPerHost).toBe(2);
+    expect(() => parseConfig(["--max-agents-per-account=-1"], {})).toThrow(
+      /--max-agents-per-account must be/,
+    );
+    expect(() => parseConfig([], { MERCATO_REGISTRATION_RATE_LIMIT: "1.5" })).toThrow(
+      /MERCATO_REGISTRATION_RATE_LIMIT must be/,
+    );
+    // A host always has a bound: 0 would stop every check.
+    expect(() => parseConfig(["--health-checks-per-host", "0"], {})).toThrow(
+      /--health-checks-per-host must be a whole number from 1/,
+    );
+  });
+
   it("reads the invoke limits, and refuses a default timeout above the maximum", () => {
     expect(
       parseConfig(["--invoke-timeout", "2000", "--rate-limit", "30"], {

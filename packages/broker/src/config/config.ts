@@ -71,6 +71,13 @@ export interface MonitoringSettings {
   healthConcurrency: number;
   /** Failed checks in a row that mark an agent down. Default 3. */
   failuresBeforeDown: number;
+  /**
+   * Most health checks one host name receives per interval from every broker sharing the store,
+   * however many distinct endpoints are listed on it; the others wait their turn (oldest waiting
+   * first), so each is still checked every few intervals. Flag `--health-checks-per-host`, env
+   * `MERCATO_HEALTH_CHECKS_PER_HOST`; default 10.
+   */
+  healthChecksPerHost: number;
 }
 
 /** Alert delivery. */
@@ -104,6 +111,19 @@ export interface FraudSettings {
    * default 20.
    */
   signupsPerHour: number;
+  /**
+   * Listings (agents not deactivated) one account may have at once; registering or re-activating
+   * past it answers `LISTING_LIMIT_REACHED` (403); 0: no limit. Flag `--max-agents-per-account`,
+   * env `MERCATO_MAX_AGENTS_PER_ACCOUNT`; default 100.
+   */
+  maxAgentsPerAccount: number;
+  /**
+   * Registrations, endpoint changes and re-activations one account may make per hour (a burst of
+   * this many, then one every 3600/n s), shared through Redis by brokers that share one; past it,
+   * `RATE_LIMITED` (429) with `Retry-After`; 0: no limit. Flag `--registration-rate-limit`, env
+   * `MERCATO_REGISTRATION_RATE_LIMIT`; default 30.
+   */
+  registrationsPerHour: number;
 }
 
 /** Monitoring settings when nothing is configured. */
@@ -112,6 +132,7 @@ export const DEFAULT_MONITORING_SETTINGS: MonitoringSettings = {
   healthTimeoutMs: 5_000,
   healthConcurrency: 64,
   failuresBeforeDown: 3,
+  healthChecksPerHost: 10,
 };
 
 /** Alert settings when nothing is configured. */
@@ -127,6 +148,8 @@ export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
   newAccountDailyLimitMicros: 100_000_000,
   newAccountDays: 7,
   signupsPerHour: 20,
+  maxAgentsPerAccount: 100,
+  registrationsPerHour: 30,
 };
 
 /** How long after its close or expiry a direct-mode grant is settled when nothing is configured, ms. */
@@ -208,11 +231,14 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --max-invoke-timeout <ms>  MERCATO_MAX_INVOKE_TIMEOUT_MS  largest timeout_ms a call may ask for (default ${DEFAULT_INVOKE_SETTINGS.maxTimeoutMs})
   --rate-limit <n>           MERCATO_RATE_LIMIT             calls per minute of an access key without its own (default ${DEFAULT_INVOKE_SETTINGS.defaultRateLimit})
   --health-interval <ms>     MERCATO_HEALTH_INTERVAL_MS     time between health checks of one seller (default ${DEFAULT_MONITORING_SETTINGS.healthIntervalMs})
+  --health-checks-per-host <n>  MERCATO_HEALTH_CHECKS_PER_HOST  health checks one host receives per interval, from all brokers (default ${DEFAULT_MONITORING_SETTINGS.healthChecksPerHost})
   --smtp-url <url>           MERCATO_SMTP_URL               SMTP server for e-mail alerts (smtp://user:pass@host:587)
   --alert-from <address>     MERCATO_ALERT_FROM             From of alert e-mails (default "Mercato <alerts@localhost>")
   --burst-floor <n>          MERCATO_BURST_FLOOR            calls per minute a key may always make before fraud checks look (default ${DEFAULT_FRAUD_SETTINGS.burstFloorPerMinute})
   --new-account-daily-limit <usd>  MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD  daily spend of accounts younger than ${DEFAULT_FRAUD_SETTINGS.newAccountDays} days (default ${Number(DEFAULT_FRAUD_SETTINGS.newAccountDailyLimitMicros) / 1_000_000}; 0 = none)
   --signup-rate-limit <n>    MERCATO_SIGNUP_RATE_LIMIT      accounts one client address may create per hour (default ${DEFAULT_FRAUD_SETTINGS.signupsPerHour}; 0 = none)
+  --max-agents-per-account <n>   MERCATO_MAX_AGENTS_PER_ACCOUNT   listings (agents not deactivated) one account may have (default ${DEFAULT_FRAUD_SETTINGS.maxAgentsPerAccount}; 0 = none)
+  --registration-rate-limit <n>  MERCATO_REGISTRATION_RATE_LIMIT  registrations, endpoint changes and re-activations per account per hour (default ${DEFAULT_FRAUD_SETTINGS.registrationsPerHour}; 0 = none)
   -h, --help                                show this help
 
 Payments (environment only): STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, both or neither,
@@ -254,11 +280,14 @@ export function parseConfig(
         "rate-limit": { type: "string" },
         "grant-grace": { type: "string" },
         "health-interval": { type: "string" },
+        "health-checks-per-host": { type: "string" },
         "smtp-url": { type: "string" },
         "alert-from": { type: "string" },
         "new-account-daily-limit": { type: "string" },
         "burst-floor": { type: "string" },
         "signup-rate-limit": { type: "string" },
+        "max-agents-per-account": { type: "string" },
+        "registration-rate-limit": { type: "string" },
       },
     }));
   } catch (cause) {
@@ -292,6 +321,9 @@ export function parseConfig(
   const dailyLimit = pick("new-account-daily-limit", "MERCATO_NEW_ACCOUNT_DAILY_LIMIT_USD");
   const burstFloor = pick("burst-floor", "MERCATO_BURST_FLOOR");
   const signupLimit = pick("signup-rate-limit", "MERCATO_SIGNUP_RATE_LIMIT");
+  const healthPerHost = pick("health-checks-per-host", "MERCATO_HEALTH_CHECKS_PER_HOST");
+  const maxAgents = pick("max-agents-per-account", "MERCATO_MAX_AGENTS_PER_ACCOUNT");
+  const registrationLimit = pick("registration-rate-limit", "MERCATO_REGISTRATION_RATE_LIMIT");
   const invoke: InvokeSettings = {
     ...DEFAULT_INVOKE_SETTINGS,
     ...(maxInvokeTimeout && {
@@ -332,6 +364,9 @@ export function parseConfig(
       ...(healthInterval && {
         healthIntervalMs: parseCount(healthInterval.value, healthInterval.source, 86_400_000),
       }),
+      ...(healthPerHost && {
+        healthChecksPerHost: parseCount(healthPerHost.value, healthPerHost.source, 10_000),
+      }),
     },
     alerts: {
       smtpUrl: smtpUrl ? parseSmtpUrl(smtpUrl.value, smtpUrl.source) : undefined,
@@ -345,6 +380,12 @@ export function parseConfig(
       }),
       ...(signupLimit && {
         signupsPerHour: parseCount(signupLimit.value, signupLimit.source, 100_000_000, 0),
+      }),
+      ...(maxAgents && {
+        maxAgentsPerAccount: parseCount(maxAgents.value, maxAgents.source, 100_000_000, 0),
+      }),
+      ...(registrationLimit && {
+        registrationsPerHour: parseCount(registrationLimit.value, registrationLimit.source, 100_000_000, 0),
       }),
     },
   };

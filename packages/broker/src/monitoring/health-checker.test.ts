@@ -29,6 +29,8 @@ const SETTINGS: MonitoringSettings = {
   healthTimeoutMs: 5_000,
   healthConcurrency: 8,
   failuresBeforeDown: 3,
+  // The tests below list many endpoints on one test seller: the per-host bound has tests of its own.
+  healthChecksPerHost: 10_000,
 };
 
 /** vi.waitFor gives up after 1 s by default: far too soon when CI runs every package at once. */
@@ -544,6 +546,113 @@ describe("the health checker", () => {
     expect(record).not.toHaveBeenCalled();
     expect(alerts.events).toEqual([]);
     expect(await statusOf(id)).toBe("active");
+  });
+});
+
+describe("the health checker, when many listings share endpoints and hosts (issue 16, item 7)", () => {
+  it("checks an endpoint shared by many listings once per interval, and records the result for each", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await agent(`${seller.url}/shared`));
+    // The same endpoint, written another way (trailing slash): the same health URL.
+    ids.push(await agent(`${seller.url}/shared/`));
+    const health = checker();
+    await health.start();
+    expect(health.stats()).toMatchObject({ agents: 51, endpoints: 1 });
+    await step(health, 30_000);
+    await step(health, 30_000);
+    expect(seller.requests).toEqual(["/shared/health", "/shared/health"]);
+    for (const id of [ids[0], ids[50]] as string[]) {
+      const metrics = await broker.store.getAgentMetrics(id, "24h", broker.clock.now().toISOString());
+      expect(metrics).toMatchObject({ healthChecks: 2, healthyChecks: 2 });
+    }
+    // Every listing goes down together, each alerted once.
+    const alerts = recordingAlerts();
+    await health.stop();
+    const failing = checker({ alerts });
+    await failing.start();
+    seller.health.status = 500;
+    for (let i = 0; i < 3; i++) await step(failing, 30_000);
+    expect(seller.requests).toHaveLength(5);
+    expect(alerts.events.filter((event) => event.kind === "agent_down")).toHaveLength(51);
+    for (const id of ids) expect(await statusOf(id)).toBe("down");
+  });
+
+  it("shares the checks of one store between checkers (brokers): once per interval in all, failures adding up", async () => {
+    const id = await agent(`${seller.url}/both`);
+    const alerts = [recordingAlerts(), recordingAlerts(), recordingAlerts()];
+    // Each broker places the endpoint elsewhere in the interval.
+    const healths = [0.1, 0.5, 0.9].map((place, i) =>
+      checker({ random: () => place, alerts: alerts[i] as AlertNotifier }),
+    );
+    for (const health of healths) await health.start();
+    const round = async () => {
+      timers.advance(30_000);
+      for (const health of healths) await health.idle();
+    };
+    await round();
+    expect(seller.requests).toHaveLength(1);
+    for (let i = 0; i < 4; i++) await round();
+    expect(seller.requests).toHaveLength(5);
+    expect(healths.reduce((sum, health) => sum + health.stats().checks, 0)).toBe(5);
+    expect(healths.reduce((sum, health) => sum + health.stats().shared, 0)).toBeGreaterThanOrEqual(8);
+
+    // Three failures in a row, whichever broker saw them: down, alerted once.
+    seller.health.status = 500;
+    for (let i = 0; i < 3; i++) await round();
+    expect(await statusOf(id)).toBe("down");
+    expect(alerts.flatMap((a) => a.events).map((event) => event.kind)).toEqual(["agent_down"]);
+    seller.health.status = 200;
+    await round();
+    expect(await statusOf(id)).toBe("active");
+    expect(alerts.flatMap((a) => a.events).map((event) => event.kind)).toEqual([
+      "agent_down",
+      "agent_recovered",
+    ]);
+  });
+
+  it("sends one host at most healthChecksPerHost checks per interval, the endpoints waiting longest first", async () => {
+    const paths = Array.from({ length: 12 }, (_, i) => `/p${i}`);
+    for (const path of paths) await agent(`${seller.url}${path}`);
+    const health = checker({ settings: { ...SETTINGS, healthChecksPerHost: 5 }, random: seeded(3) });
+    await health.start();
+    // Steps of one window each: [0, 29.999 s], then [30 s, 59.999 s], …
+    const rounds: string[][] = [];
+    for (let i = 0; i < 6; i++) {
+      const before = seller.requests.length;
+      await step(health, i === 0 ? 29_999 : 30_000);
+      rounds.push(seller.requests.slice(before));
+    }
+    for (const checked of rounds) expect(checked.length).toBeLessThanOrEqual(5);
+    // Five a window, and every endpoint in turn: each is checked every third window.
+    expect(rounds.slice(1).map((checked) => checked.length)).toEqual([5, 5, 5, 5, 5]);
+    const counts = new Map<string, number>();
+    for (const path of seller.requests) counts.set(path, (counts.get(path) ?? 0) + 1);
+    expect(counts.size).toBe(12);
+    for (const count of counts.values()) expect(count).toBeGreaterThanOrEqual(2);
+    expect(health.stats().deferred).toBeGreaterThan(0);
+    // Another host is not held back by this one's turn.
+    const other = await startHealthSeller();
+    try {
+      const otherId = await agent(`${other.url.replace("127.0.0.1", "localhost")}/x`);
+      expect(await health.checkNow(otherId)).toEqual([{ agentId: otherId, healthy: true }]);
+      await step(health, 30_000);
+      expect(other.requests).toEqual(["/x/health", "/x/health"]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("checks only listings that are up or down: not deactivated ones", async () => {
+    const listed = await agent(`${seller.url}/listed`);
+    const off = await agent(`${seller.url}/off`);
+    await broker.store.updateAgent(off, { status: "inactive" }, broker.clock.now().toISOString());
+    const health = checker();
+    await health.start();
+    health.track(off);
+    await step(health, 30_000);
+    expect(seller.requests).toEqual(["/listed/health"]);
+    expect(await health.checkNow(off)).toEqual([]);
+    expect(await statusOf(listed)).toBe("active");
   });
 });
 

@@ -5,7 +5,13 @@ import type { AlertNotifier } from "../alerts/types.js";
 import type { Clock } from "../clock.js";
 import type { MonitoringSettings } from "../config/config.js";
 import { isPublicAddress, publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
-import type { HealthCheckOutcome, HealthCheckTarget, Store } from "../store/types.js";
+import type {
+  EndpointHealth,
+  HealthCheckOutcome,
+  HealthCheckTarget,
+  HealthClaimResult,
+  Store,
+} from "../store/types.js";
 import type { SuccessRateMonitor } from "./success-rate.js";
 
 /** The timer the checker's loop sleeps on; injected so that a test moves time by hand. */
@@ -38,13 +44,19 @@ export interface HealthTracker {
 export interface HealthCheckerStats {
   /** Agents on the schedule. */
   agents: number;
+  /** Distinct endpoints they are listed at: what is checked. */
+  endpoints: number;
   inFlight: number;
   /** Most checks ever in flight at once. */
   maxInFlight: number;
-  /** Checks finished since the start. */
+  /** Checks finished since the start (requests sent to sellers). */
   checks: number;
-  /** Checks past their due time still waiting for a free slot. */
+  /** Endpoints past their due time still waiting for a free slot or their host's turn. */
   waiting: number;
+  /** Checks not made because another broker had made them in the interval, since the start. */
+  shared: number;
+  /** Checks put off because their host had had its checks of the interval, since the start. */
+  deferred: number;
 }
 
 /** The broker's health checker of sellers. */
@@ -54,8 +66,10 @@ export interface HealthChecker extends HealthTracker {
   /** Stops the loop, abandons the checks in flight, writes the outcomes gathered, frees the connections. */
   stop(): Promise<void>;
   /**
-   * Checks one agent (or every agent on the schedule) now, within the concurrency limit, and
-   * resolves with the outcomes once they are recorded and any change of status is made.
+   * Checks one agent's endpoint (or every endpoint on the schedule) now, within the concurrency
+   * limit but outside the per-interval claims (an operator's or a test's explicit check), and
+   * resolves with the outcomes (the agent's, or every agent's) once they are recorded and any
+   * change of status is made.
    */
   checkNow(agentId?: string): Promise<HealthCheckOutcome[]>;
   /** Resolves once nothing is due or in flight and every outcome is written (tests). */
@@ -76,7 +90,7 @@ export interface HealthCheckerOptions {
   alerts: AlertNotifier;
   /** Default: Node's timers. Tests pass manual ones driven by the same clock. */
   timers?: CheckerTimers;
-  /** Default `Math.random`: spreads the checks (jitter). */
+  /** Default `Math.random`: spreads the first round of checks over one interval. */
   random?: () => number;
   /** Evaluated once a minute on the same loop: the low-success-rate alerts. */
   successRates?: SuccessRateMonitor;
@@ -96,27 +110,36 @@ interface HealthRequestUrl {
   host: string;
 }
 
-interface Target {
+/** One listed agent: it takes the result of its endpoint's checks. */
+interface Listing {
   id: string;
-  /** The agent's `api_endpoint`, and the health URL made from it (strings: lighter than `URL`s). */
-  endpoint: string;
-  url: HealthRequestUrl;
+  endpoint: Endpoint;
   status: "active" | "down";
-  /** Failed checks in a row. */
-  failures: number;
-  /** When the next check is due (ms since the epoch, by the injected clock). */
-  due: number;
-  /** When (in `seq` order) the target was created, and its status last changed here. */
+  /** When (in `seq` order) the listing was created, and its status last changed here. */
   born: number;
   changed: number;
+}
+
+/** One distinct endpoint (its health URL), checked once for every listing at it. */
+interface Endpoint {
+  /** The health URL, the key shared with other brokers. */
+  key: string;
+  url: HealthRequestUrl;
+  /** Lower-case host name without a trailing dot: what the per-host bound counts. */
+  host: string;
+  listings: Map<string, Listing>;
+  /** When the next check is due (ms since the epoch, by the injected clock). */
+  due: number;
+  /** Order among endpoints waiting for their host's turn (oldest first); +∞ when not waiting. */
+  waitingSince: number;
   /** Position in the heap; -1 while running or removed. */
   index: number;
   running: boolean;
   removed: boolean;
-  /** Checked again as soon as the check in flight ends (its endpoint changed meanwhile). */
-  recheck: boolean;
+  /** The next run is an explicit check (`checkNow`): no claim. */
+  forced: boolean;
   controller: AbortController | undefined;
-  waiters: Array<(outcome: HealthCheckOutcome | undefined) => void>;
+  waiters: Array<(outcomes: HealthCheckOutcome[] | undefined) => void>;
 }
 
 const MINUTE_MS = 60_000;
@@ -127,17 +150,30 @@ const LOAD_SLICE = 1_000;
 const USER_AGENT = "mercato-health-check/1";
 
 /**
- * Checks every listed agent's `GET {api_endpoint}/health` every `healthIntervalMs` (±10% jitter),
- * at most `healthConcurrency` at once: a 2xx answer within `healthTimeoutMs` is healthy; anything
- * else, a timeout or a refused connection is not. `failuresBeforeDown` failures in a row mark the
- * agent `down` and alert its owner once; the next healthy check marks it `active` again and says
- * so once. Outcomes are written in batches for the uptime figures.
+ * Checks every listed agent's `GET {api_endpoint}/health` every `healthIntervalMs`, at most
+ * `healthConcurrency` at once: a
+ * 2xx answer within `healthTimeoutMs` is healthy; anything else, a timeout or a refused connection
+ * is not. `failuresBeforeDown` failures in a row mark the agent `down` and alert its owner once; the
+ * next healthy check marks it `active` again and says so once. Outcomes are written in batches for
+ * the uptime figures.
  *
- * One loop serves all agents: a min-heap of due times and a single timer set for the earliest,
- * so 10,000 agents cost 10,000 heap entries, not 10,000 timers. Due checks wait in the heap (oldest
- * first) while every slot is busy: a slow fleet delays checks rather than bursting them. Checks are
- * I/O on one keep-alive undici agent; outside dev mode its DNS lookup refuses non-public addresses
- * at connect time, as the invoke path's does.
+ * Health checks must never become a way to aim traffic at someone (issue 16, item 7):
+ * - Listings that share an endpoint (the same health URL) share its checks: one request per
+ *   interval, whose result every listing records.
+ * - Brokers sharing a store share the checks: each check is claimed in the store first
+ *   (`claimHealthCheck`), granted once per endpoint per interval to whichever broker asks first.
+ *   Failures in a row are counted in the store too, so checks made by different brokers add up.
+ * - One host name receives at most `healthChecksPerHost` checks per interval window (windows
+ *   aligned on multiples of the interval) from all brokers, however many endpoints are listed on
+ *   it; the others wait for the next window, oldest waiting first, so every endpoint is still
+ *   checked about every ⌈endpoints / bound⌉ intervals.
+ *
+ * One loop serves all endpoints: a min-heap of due times and a single timer set for the earliest,
+ * so 10,000 endpoints cost 10,000 heap entries, not 10,000 timers. The first round is spread over
+ * one interval; each endpoint is then due one interval after its last turn. Due checks wait in the heap (oldest first)
+ * while every slot is busy: a slow fleet delays checks rather than bursting them. Checks are I/O on
+ * one keep-alive undici agent; outside dev mode its DNS lookup refuses non-public addresses at
+ * connect time, as the invoke path's does.
  *
  * @example
  * const checker = createHealthChecker({ store, clock, log, settings: config.monitoring, dev, resolveHost, alerts });
@@ -152,7 +188,8 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   const reloadInterval = options.reloadIntervalMs ?? 5 * MINUTE_MS;
   const flushInterval = options.flushIntervalMs ?? 1_000;
   const concurrency = Math.max(1, settings.healthConcurrency);
-  const interval = settings.healthIntervalMs;
+  const interval = Math.max(1, settings.healthIntervalMs);
+  const perHost = Math.max(1, settings.healthChecksPerHost);
 
   const agent = new Agent({
     connections: concurrency,
@@ -163,8 +200,13 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     ...(!options.dev && { connect: { lookup: publicOnlyLookup(options.resolveHost) } }),
   });
 
-  const targets = new Map<string, Target>();
-  const heap: Target[] = [];
+  const listings = new Map<string, Listing>();
+  const endpoints = new Map<string, Endpoint>();
+  const heap: Endpoint[] = [];
+  /** Hosts known to have had their checks of a window (host → the window's start): no need to ask. */
+  const busyHosts = new Map<string, number>();
+  /** Claims of one host are asked one after another, in the order the endpoints came due. */
+  const hostClaims = new Map<string, Promise<unknown>>();
   /** Promises of work the loop started (checks, status changes, loads): `stop` and `idle` wait for them. */
   const pending = new Set<Promise<unknown>>();
   let buffer: HealthCheckOutcome[] = [];
@@ -173,16 +215,19 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   /** Set by `stop`: the checks it abandons are not outcomes. */
   let stopped = false;
   /**
-   * Orders creations and changes of status, so that a reload never drops a target added, nor
+   * Orders creations and changes of status, so that a reload never drops a listing added, nor
    * undoes a status changed, after it read the store.
    */
   let seq = 0;
+  let waitSeq = 0;
   let warnedLagAt = Number.NEGATIVE_INFINITY;
   let timer: unknown;
   let armedFor = Number.POSITIVE_INFINITY;
   let inFlight = 0;
   let maxInFlight = 0;
   let checks = 0;
+  let shared = 0;
+  let deferred = 0;
   let flushAt = Number.POSITIVE_INFINITY;
   let rateAt = Number.POSITIVE_INFINITY;
   let reloadAt = Number.POSITIVE_INFINITY;
@@ -190,8 +235,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   let reloading = false;
 
   const now = (): number => clock.now().getTime();
-  // Whole milliseconds, as clocks tell them: a due time between two ticks of the clock would spin.
-  const nextDue = (from: number): number => from + Math.round(interval * (0.9 + 0.2 * random()));
+  const windowOf = (at: number): number => Math.floor(at / interval) * interval;
 
   const keep = <T>(promise: Promise<T>): Promise<T> => {
     pending.add(promise);
@@ -201,9 +245,12 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
 
   // --- the schedule -------------------------------------------------------------------------
 
+  /** Earlier due first; at the same time, the endpoint waiting longest for its host's turn. */
+  const before = (a: Endpoint, b: Endpoint): boolean =>
+    a.due < b.due || (a.due === b.due && a.waitingSince < b.waitingSince);
   const swap = (i: number, j: number): void => {
-    const a = heap[i] as Target;
-    const b = heap[j] as Target;
+    const a = heap[i] as Endpoint;
+    const b = heap[j] as Endpoint;
     heap[i] = b;
     heap[j] = a;
     b.index = i;
@@ -213,7 +260,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     let i = start;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((heap[parent] as Target).due <= (heap[i] as Target).due) return;
+      if (!before(heap[i] as Endpoint, heap[parent] as Endpoint)) return;
       swap(i, parent);
       i = parent;
     }
@@ -224,36 +271,36 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       const left = 2 * i + 1;
       const right = left + 1;
       let least = i;
-      if (left < heap.length && (heap[left] as Target).due < (heap[least] as Target).due) least = left;
-      if (right < heap.length && (heap[right] as Target).due < (heap[least] as Target).due) least = right;
+      if (left < heap.length && before(heap[left] as Endpoint, heap[least] as Endpoint)) least = left;
+      if (right < heap.length && before(heap[right] as Endpoint, heap[least] as Endpoint)) least = right;
       if (least === i) return;
       swap(i, least);
       i = least;
     }
   };
-  const push = (target: Target): void => {
-    target.index = heap.length;
-    heap.push(target);
-    siftUp(target.index);
+  const push = (endpoint: Endpoint): void => {
+    endpoint.index = heap.length;
+    heap.push(endpoint);
+    siftUp(endpoint.index);
   };
-  const removeFromHeap = (target: Target): void => {
-    const i = target.index;
+  const removeFromHeap = (endpoint: Endpoint): void => {
+    const i = endpoint.index;
     if (i < 0) return;
-    const last = heap.pop() as Target;
-    target.index = -1;
-    if (last === target) return;
+    const last = heap.pop() as Endpoint;
+    endpoint.index = -1;
+    if (last === endpoint) return;
     heap[i] = last;
     last.index = i;
     siftDown(i);
     siftUp(last.index);
   };
-  const reschedule = (target: Target, due: number): void => {
-    target.due = due;
-    if (target.index >= 0) {
-      siftDown(target.index);
-      siftUp(target.index);
-    } else if (!target.running && !target.removed) {
-      push(target);
+  const reschedule = (endpoint: Endpoint, due: number): void => {
+    endpoint.due = due;
+    if (endpoint.index >= 0) {
+      siftDown(endpoint.index);
+      siftUp(endpoint.index);
+    } else if (!endpoint.running && !endpoint.removed) {
+      push(endpoint);
     }
   };
 
@@ -313,9 +360,9 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     if (at - warnedLagAt < 10 * MINUTE_MS) return;
     warnedLagAt = at;
     let waiting = 0;
-    for (const target of heap) if (target.due <= at) waiting++;
+    for (const endpoint of heap) if (endpoint.due <= at) waiting++;
     log.warn(
-      { waiting, lagMs: at - first.due, concurrency, agents: targets.size },
+      { waiting, lagMs: at - first.due, concurrency, agents: listings.size },
       "health checks are falling behind: sellers answer too slowly for healthConcurrency; raise it or the interval",
     );
   };
@@ -333,55 +380,113 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
 
   // --- one check ------------------------------------------------------------------------------
 
-  const run = (target: Target): void => {
+  /**
+   * Asks the store for the endpoint's check; a host known to have had its checks of the window is
+   * not asked again. One host's claims go one after another, so that the endpoints waiting longest
+   * for its turn are the ones it serves.
+   */
+  const claim = (endpoint: Endpoint, at: number): Promise<HealthClaimResult> => {
+    const windowStart = windowOf(at);
+    const previous = hostClaims.get(endpoint.host) ?? Promise.resolve();
+    const asked = previous.then(async () => {
+      if (busyHosts.get(endpoint.host) === windowStart) return "host_busy" as const;
+      const result = await store.claimHealthCheck({
+        endpoint: endpoint.key,
+        host: endpoint.host,
+        at,
+        intervalMs: interval,
+        perHost,
+      });
+      if (result === "host_busy") busyHosts.set(endpoint.host, windowStart);
+      return result;
+    });
+    const settled = asked.catch(() => {});
+    hostClaims.set(endpoint.host, settled);
+    void settled.then(() => {
+      if (hostClaims.get(endpoint.host) === settled) hostClaims.delete(endpoint.host);
+    });
+    return asked;
+  };
+
+  const run = (endpoint: Endpoint): void => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    target.running = true;
-    let outcome: HealthCheckOutcome | undefined;
+    endpoint.running = true;
+    const forced = endpoint.forced;
+    endpoint.forced = false;
+    let outcomes: HealthCheckOutcome[] | undefined;
+    // Its next turn: one interval after this one (the store refuses a claim any sooner), or, when
+    // its host has had its checks of this window, the next window's start.
+    const at = now();
+    let next = at + interval;
     const work = (async () => {
-      const result = await probe(target);
+      if (!forced) {
+        const granted = await claim(endpoint, at);
+        if (granted === "host_busy") {
+          deferred++;
+          if (endpoint.waitingSince === Number.POSITIVE_INFINITY) endpoint.waitingSince = ++waitSeq;
+          next = windowOf(at) + interval;
+          return;
+        }
+        endpoint.waitingSince = Number.POSITIVE_INFINITY;
+        if (granted === "checked") {
+          shared++;
+          return;
+        }
+      }
+      const result = await probe(endpoint);
       checks++;
-      if (target.removed || stopped) return;
-      outcome = { agentId: target.id, healthy: result.healthy };
+      if (endpoint.removed || stopped) return;
+      const checked = [...endpoint.listings.values()];
+      outcomes = checked.map((listing) => ({ agentId: listing.id, healthy: result.healthy }));
       options.onCheck?.(result.healthy);
-      buffer.push(outcome);
+      buffer.push(...outcomes);
       if (buffer.length >= FLUSH_BATCH) void flush();
       else if (flushAt === Number.POSITIVE_INFINITY) flushAt = now() + flushInterval;
-      if (!result.healthy) log.debug({ agentId: target.id, reason: result.reason }, "health check failed");
-      await changeStatus(target, result);
+      if (!result.healthy) {
+        log.debug(
+          { endpoint: endpoint.key, agents: checked.length, reason: result.reason },
+          "health check failed",
+        );
+      }
+      const health = await store.recordEndpointHealth(
+        endpoint.key,
+        endpoint.host,
+        result.healthy,
+        clock.now().toISOString(),
+      );
+      await changeStatuses(endpoint, checked, result, health);
     })()
-      .catch((error: unknown) => log.error({ err: error, agentId: target.id }, "health check failed to run"))
+      .catch((error: unknown) =>
+        log.error({ err: error, endpoint: endpoint.key }, "health check failed to run"),
+      )
       .finally(() => {
         inFlight--;
-        target.running = false;
-        target.controller = undefined;
-        const waiters = target.waiters;
-        target.waiters = [];
-        for (const resolve of waiters) resolve(outcome);
-        if (!target.removed) {
-          const at = now();
-          reschedule(target, target.recheck ? at : nextDue(at));
-          target.recheck = false;
-        }
+        endpoint.running = false;
+        endpoint.controller = undefined;
+        const waiters = endpoint.waiters;
+        endpoint.waiters = [];
+        for (const resolve of waiters) resolve(outcomes);
+        if (!endpoint.removed) reschedule(endpoint, Math.max(next, now()));
         pump(now());
         arm();
       });
     keep(work);
   };
 
-  const probe = async (target: Target): Promise<{ healthy: boolean; reason?: string }> => {
-    const { host } = target.url;
+  const probe = async (endpoint: Endpoint): Promise<{ healthy: boolean; reason?: string }> => {
+    const { host } = endpoint.url;
     // The lookup below is not asked about IP literals: refuse a non-public one here.
     if (!options.dev && isIP(host) !== 0 && !isPublicAddress(host)) {
       return { healthy: false, reason: `non-public address ${host}` };
     }
     const controller = new AbortController();
-    target.controller = controller;
+    endpoint.controller = controller;
     const timeout = timers.setTimeout(() => controller.abort(), settings.healthTimeoutMs);
     try {
       const response = await agent.request({
-        origin: target.url.origin,
-        path: target.url.path,
+        origin: endpoint.url.origin,
+        path: endpoint.url.path,
         method: "GET",
         headers: { "user-agent": USER_AGENT, accept: "application/json" },
         signal: controller.signal,
@@ -402,42 +507,58 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   };
 
   /**
-   * Marks the agent down after enough failures in a row, or up at the first success, and alerts
-   * once per change. The store says whether this process made the change: it alone alerts.
+   * Marks the endpoint's listings down once its failures in a row (counted in the store, by every
+   * broker) reach `failuresBeforeDown`, or up at its first success, and alerts once per change.
+   * The store says whether this process made the change: it alone alerts. At the crossing itself
+   * the change is asked for even when this process already believes it made: another broker may
+   * have changed the listing back since this one last read it.
    */
-  const changeStatus = async (
-    target: Target,
+  const changeStatuses = async (
+    endpoint: Endpoint,
+    checked: Listing[],
     result: { healthy: boolean; reason?: string },
+    health: EndpointHealth,
+  ): Promise<void> => {
+    const threshold = settings.failuresBeforeDown;
+    for (const listing of checked) {
+      if (endpoint.listings.get(listing.id) !== listing) continue;
+      if (result.healthy) {
+        if (listing.status === "down" || health.previousFailures >= threshold) {
+          await changeStatus(listing, "active", health.failures, result.reason);
+        }
+      } else if (
+        health.failures >= threshold &&
+        (listing.status === "active" || health.failures === threshold)
+      ) {
+        await changeStatus(listing, "down", health.failures, result.reason);
+      }
+    }
+  };
+
+  const changeStatus = async (
+    listing: Listing,
+    status: "active" | "down",
+    failures: number,
+    reason: string | undefined,
   ): Promise<void> => {
     const at = clock.now().toISOString();
-    if (result.healthy) {
-      target.failures = 0;
-      if (target.status !== "down") return;
-      target.status = "active";
-      target.changed = ++seq;
-      try {
-        if (await store.setAgentHealthStatus(target.id, "active", at)) {
-          log.info({ agentId: target.id }, "agent recovered");
-          alerts.notify({ kind: "agent_recovered", agentId: target.id, at });
-        }
-      } catch (error) {
-        target.status = "down";
-        throw error;
-      }
-      return;
-    }
-    target.failures++;
-    if (target.status !== "active" || target.failures < settings.failuresBeforeDown) return;
-    target.status = "down";
-    target.changed = ++seq;
+    const was = listing.status;
+    listing.status = status;
+    listing.changed = ++seq;
+    let changed: boolean;
     try {
-      if (await store.setAgentHealthStatus(target.id, "down", at)) {
-        log.warn({ agentId: target.id, failures: target.failures, reason: result.reason }, "agent is down");
-        alerts.notify({ kind: "agent_down", agentId: target.id, at, consecutiveFailures: target.failures });
-      }
+      changed = await store.setAgentHealthStatus(listing.id, status, at);
     } catch (error) {
-      target.status = "active";
+      listing.status = was;
       throw error;
+    }
+    if (!changed) return;
+    if (status === "active") {
+      log.info({ agentId: listing.id }, "agent recovered");
+      alerts.notify({ kind: "agent_recovered", agentId: listing.id, at });
+    } else {
+      log.warn({ agentId: listing.id, failures, reason }, "agent is down");
+      alerts.notify({ kind: "agent_down", agentId: listing.id, at, consecutiveFailures: failures });
     }
   };
 
@@ -455,78 +576,98 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     return keep(flushing);
   };
 
-  // --- the agents -----------------------------------------------------------------------------
+  // --- the listings ---------------------------------------------------------------------------
 
-  /**
-   * Adds a target or refreshes one from the store's view, read when `seq` was `readAt`: the stored
-   * status wins unless the status changed here since.
-   */
-  const upsert = (record: HealthCheckTarget, due: number, readAt: number): Target | undefined => {
-    const existing = targets.get(record.id);
-    // A stored `down` agent starts at the threshold: it is not alerted as down again.
-    const failures = record.status === "down" ? settings.failuresBeforeDown : 0;
-    if (existing && existing.endpoint === record.apiEndpoint) {
-      adopt(existing, record.status, failures, readAt);
-      return existing;
-    }
-    let url: HealthRequestUrl;
+  /** The endpoint of `apiEndpoint`, created (and scheduled at `at`) if it is new; undefined when not a URL. */
+  const endpointFor = (apiEndpoint: string, at: number): Endpoint | undefined => {
+    let parsed: URL;
     try {
-      const parsed = new URL(healthUrl(record.apiEndpoint));
-      url = {
-        origin: parsed.origin,
-        path: `${parsed.pathname}${parsed.search}`,
-        host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
-      };
+      parsed = new URL(healthUrl(apiEndpoint));
     } catch {
-      log.warn({ agentId: record.id }, "agent endpoint is not a URL; not health-checked");
       return undefined;
     }
-    if (existing) {
-      existing.endpoint = record.apiEndpoint;
-      existing.url = url;
-      adopt(existing, record.status, failures, readAt);
-      return existing;
-    }
-    const born = ++seq;
-    const target: Target = {
-      id: record.id,
-      endpoint: record.apiEndpoint,
-      url,
-      status: record.status,
-      failures,
-      born,
-      changed: born,
-      due,
+    const existing = endpoints.get(parsed.href);
+    if (existing) return existing;
+    const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+    const endpoint: Endpoint = {
+      key: parsed.href,
+      url: { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, host },
+      host: host.toLowerCase().replace(/\.+$/, ""),
+      listings: new Map(),
+      due: at,
+      waitingSince: Number.POSITIVE_INFINITY,
       index: -1,
       running: false,
       removed: false,
-      recheck: false,
+      forced: false,
       controller: undefined,
       waiters: [],
     };
-    targets.set(target.id, target);
-    push(target);
-    return target;
+    endpoints.set(endpoint.key, endpoint);
+    push(endpoint);
+    return endpoint;
   };
 
-  const adopt = (target: Target, status: "active" | "down", failures: number, readAt: number): void => {
-    if (target.running || target.changed > readAt || target.status === status) return;
-    target.status = status;
-    target.failures = failures;
-    target.changed = ++seq;
-  };
-
-  const remove = (agentId: string): void => {
-    const target = targets.get(agentId);
-    if (!target) return;
-    targets.delete(agentId);
-    target.removed = true;
-    removeFromHeap(target);
-    target.controller?.abort();
+  /** Takes a listing off its endpoint; an endpoint left without listings is no longer checked. */
+  const detach = (listing: Listing): void => {
+    const endpoint = listing.endpoint;
+    endpoint.listings.delete(listing.id);
+    if (endpoint.listings.size > 0) return;
+    endpoints.delete(endpoint.key);
+    endpoint.removed = true;
+    removeFromHeap(endpoint);
+    endpoint.controller?.abort();
   };
 
   /**
-   * Reconciles the schedule with the store; new agents are spread over one interval. Works in
+   * Adds a listing or refreshes one from the store's view, read when `seq` was `readAt`: the
+   * stored status wins unless the status changed here since.
+   */
+  const upsert = (record: HealthCheckTarget, at: number, readAt: number): Listing | undefined => {
+    const existing = listings.get(record.id);
+    let endpoint = existing?.endpoint;
+    if (!existing || healthUrlOf(record.apiEndpoint) !== existing.endpoint.key) {
+      endpoint = endpointFor(record.apiEndpoint, at);
+      if (!endpoint) {
+        log.warn({ agentId: record.id }, "agent endpoint is not a URL; not health-checked");
+        if (existing) remove(record.id);
+        return undefined;
+      }
+    }
+    if (existing) {
+      if (existing.endpoint !== endpoint) {
+        detach(existing);
+        existing.endpoint = endpoint as Endpoint;
+        (endpoint as Endpoint).listings.set(existing.id, existing);
+      }
+      if (!(existing.changed > readAt) && existing.status !== record.status) {
+        existing.status = record.status;
+        existing.changed = ++seq;
+      }
+      return existing;
+    }
+    const born = ++seq;
+    const listing: Listing = {
+      id: record.id,
+      endpoint: endpoint as Endpoint,
+      status: record.status,
+      born,
+      changed: born,
+    };
+    listings.set(listing.id, listing);
+    listing.endpoint.listings.set(listing.id, listing);
+    return listing;
+  };
+
+  const remove = (agentId: string): void => {
+    const listing = listings.get(agentId);
+    if (!listing) return;
+    listings.delete(agentId);
+    detach(listing);
+  };
+
+  /**
+   * Reconciles the schedule with the store; new endpoints are spread over one interval. Works in
    * slices, yielding between them, so a reload of many agents never holds the event loop long.
    */
   const load = async (first: boolean): Promise<void> => {
@@ -543,34 +684,40 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       }
       arm();
     }
-    for (const [id, target] of [...targets]) if (!seen.has(id) && target.born <= readAt) remove(id);
-    if (first) log.info({ agents: list.length, intervalMs: interval, concurrency }, "health checks started");
+    for (const [id, listing] of [...listings]) if (!seen.has(id) && listing.born <= readAt) remove(id);
+    if (first) {
+      log.info(
+        { agents: list.length, endpoints: endpoints.size, intervalMs: interval, concurrency, perHost },
+        "health checks started",
+      );
+    }
     arm();
   };
 
-  const trackAgent = async (agentId: string): Promise<Target | undefined> => {
+  const trackAgent = async (agentId: string): Promise<Listing | undefined> => {
     const readAt = seq;
     const record = await store.getAgent(agentId);
-    if (!record || record.status === "inactive") {
+    // Only listings that are up or down are checked (not deactivated ones, nor any other status).
+    if (!record || (record.status !== "active" && record.status !== "down")) {
       remove(agentId);
       return undefined;
     }
-    const target = upsert(
+    const listing = upsert(
       { id: record.id, apiEndpoint: record.apiEndpoint, status: record.status },
       now(),
       readAt,
     );
-    if (!target) return undefined;
-    if (target.running) target.recheck = true;
-    else reschedule(target, now());
+    if (!listing) return undefined;
+    // Checked at once, unless its endpoint was already checked in this window (by any broker).
+    if (!listing.endpoint.running) reschedule(listing.endpoint, Math.min(listing.endpoint.due, now()));
     pump(now());
     arm();
-    return target;
+    return listing;
   };
 
-  const waitFor = (target: Target): Promise<HealthCheckOutcome | undefined> =>
+  const waitFor = (endpoint: Endpoint): Promise<HealthCheckOutcome[] | undefined> =>
     new Promise((resolve) => {
-      target.waiters.push(resolve);
+      endpoint.waiters.push(resolve);
     });
 
   return {
@@ -590,7 +737,7 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
       if (timer !== undefined) timers.clearTimeout(timer);
       timer = undefined;
       armedFor = Number.POSITIVE_INFINITY;
-      for (const target of targets.values()) target.controller?.abort();
+      for (const endpoint of endpoints.values()) endpoint.controller?.abort();
       while (pending.size > 0) await Promise.allSettled([...pending]);
       await flush();
       await agent.close();
@@ -609,23 +756,26 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     },
 
     async checkNow(agentId) {
-      let chosen: Target[];
+      let chosen: Endpoint[];
       if (agentId === undefined) {
-        if (targets.size === 0) await load(false);
-        chosen = [...targets.values()];
+        if (endpoints.size === 0) await load(false);
+        chosen = [...endpoints.values()];
       } else {
-        const target = targets.get(agentId) ?? (await trackAgent(agentId));
-        chosen = target ? [target] : [];
+        const listing = listings.get(agentId) ?? (await trackAgent(agentId));
+        chosen = listing ? [listing.endpoint] : [];
       }
-      const waits = chosen.map((target) => {
-        const wait = waitFor(target);
-        if (!target.running) reschedule(target, Number.NEGATIVE_INFINITY);
+      const waits = chosen.map((endpoint) => {
+        const wait = waitFor(endpoint);
+        if (!endpoint.running) {
+          endpoint.forced = true;
+          reschedule(endpoint, Number.NEGATIVE_INFINITY);
+        }
         return wait;
       });
       pump(now());
-      const outcomes = await Promise.all(waits);
+      const outcomes = (await Promise.all(waits)).flatMap((list) => list ?? []);
       await flush();
-      return outcomes.filter((outcome): outcome is HealthCheckOutcome => outcome !== undefined);
+      return agentId === undefined ? outcomes : outcomes.filter((outcome) => outcome.agentId === agentId);
     },
 
     async idle() {
@@ -641,10 +791,28 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
     stats() {
       const at = now();
       let waiting = 0;
-      for (const target of heap) if (target.due <= at) waiting++;
-      return { agents: targets.size, inFlight, maxInFlight, checks, waiting };
+      for (const endpoint of heap) if (endpoint.due <= at) waiting++;
+      return {
+        agents: listings.size,
+        endpoints: endpoints.size,
+        inFlight,
+        maxInFlight,
+        checks,
+        waiting,
+        shared,
+        deferred,
+      };
     },
   };
+}
+
+/** The health URL of an endpoint, or undefined when it is not a URL. */
+function healthUrlOf(apiEndpoint: string): string | undefined {
+  try {
+    return healthUrl(apiEndpoint);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `GET {api_endpoint}/health`: the path gets `/health`, the query is kept. */

@@ -327,3 +327,100 @@ describe("search", () => {
     });
   });
 });
+
+describe("registration limits per account (issue 16, item 7)", () => {
+  it("allows 30 registrations an hour, then answers 429 with Retry-After and lists nothing more", async () => {
+    const { apiKey } = await broker.signUp("Flooder");
+    const answers = [];
+    for (let i = 0; i < 32; i++) {
+      answers.push(
+        await broker.call("POST", "/agents/register", {
+          key: apiKey,
+          body: { ...EXAMPLE_REGISTRATION, name: `Flood ${i}` },
+        }),
+      );
+    }
+    expect(answers.slice(0, 30).map((answer) => answer.statusCode)).toEqual(Array(30).fill(201));
+    const refused = answers[30];
+    expect(refused?.statusCode).toBe(429);
+    expect(refused?.json().error).toMatchObject({
+      code: "RATE_LIMITED",
+      details: { limit_per_hour: 30, retry_after_s: 120 },
+    });
+    expect(refused?.headers["retry-after"]).toBe("120");
+    expect(refused?.headers["ratelimit-policy"]).toBe("30;w=3600");
+    expect(names(await search("?q=flood&limit=100"))).toHaveLength(30);
+    // Another account has its own allowance; the first one's refills one registration per 2 minutes.
+    const other = await broker.signUp("Other");
+    expect(
+      (await broker.call("POST", "/agents/register", { key: other.apiKey, body: EXAMPLE_REGISTRATION }))
+        .statusCode,
+    ).toBe(201);
+    broker.clock.advance(120_000);
+    expect(
+      (await broker.call("POST", "/agents/register", { key: apiKey, body: EXAMPLE_REGISTRATION })).statusCode,
+    ).toBe(201);
+  });
+
+  it("counts endpoint changes and re-activations against the allowance, not other changes", async () => {
+    const limited = await createTestBroker({ fraud: { registrationsPerHour: 2 } });
+    try {
+      const { apiKey } = await limited.signUp("Mover");
+      const id = await limited.register(apiKey);
+      const patch = (body: object) => limited.call("PATCH", `/agents/${id}`, { key: apiKey, body });
+      expect(
+        (await patch({ name: "Renamed", api_endpoint: EXAMPLE_REGISTRATION.api_endpoint })).statusCode,
+      ).toBe(200);
+      expect((await patch({ api_endpoint: "https://api.example.com/moved" })).statusCode).toBe(200);
+      const refused = await patch({ api_endpoint: "https://api.example.com/again" });
+      expect(refused.statusCode).toBe(429);
+      expect((await limited.call("GET", `/agents/${id}`)).json().api_endpoint).toBe(
+        "https://api.example.com/moved",
+      );
+      expect((await limited.call("DELETE", `/agents/${id}`, { key: apiKey })).statusCode).toBe(200);
+      expect((await patch({ status: "active" })).statusCode).toBe(429);
+      expect((await limited.call("GET", `/agents/${id}`)).json().status).toBe("inactive");
+      expect((await patch({ description: "Still changeable" })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("refuses a listing past maxAgentsPerAccount with LISTING_LIMIT_REACHED (403), also a re-activation, changing nothing", async () => {
+    const limited = await createTestBroker({ fraud: { maxAgentsPerAccount: 2 } });
+    try {
+      const { apiKey } = await limited.signUp("Lister");
+      const first = await limited.register(apiKey, { name: "One" });
+      await limited.register(apiKey, { name: "Two" });
+      const refused = await limited.call("POST", "/agents/register", {
+        key: apiKey,
+        body: { ...EXAMPLE_REGISTRATION, name: "Three" },
+      });
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().error).toMatchObject({ code: "LISTING_LIMIT_REACHED", details: { limit: 2 } });
+      expect((await limited.call("GET", "/agents/search?q=three")).json().results).toEqual([]);
+      // Deactivating one frees a place; re-activating it then is past the limit.
+      expect((await limited.call("DELETE", `/agents/${first}`, { key: apiKey })).statusCode).toBe(200);
+      await limited.register(apiKey, { name: "Three" });
+      const back = await limited.call("PATCH", `/agents/${first}`, {
+        key: apiKey,
+        body: { status: "active" },
+      });
+      expect(back.statusCode).toBe(403);
+      expect(back.json().error.code).toBe("LISTING_LIMIT_REACHED");
+      expect((await limited.call("GET", `/agents/${first}`)).json().status).toBe("inactive");
+      // 0: no limit.
+      const unlimited = await createTestBroker({
+        fraud: { maxAgentsPerAccount: 0, registrationsPerHour: 0 },
+      });
+      try {
+        const { apiKey: key } = await unlimited.signUp("Unlimited");
+        for (let i = 0; i < 40; i++) await unlimited.register(key, { name: `Many ${i}` });
+      } finally {
+        await unlimited.close();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { MercatoError, MetricsWindow, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
 import { z } from "zod";
+import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
 import { type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { searchWords } from "../store/search-terms.js";
@@ -11,12 +12,14 @@ import {
   presentPriceChange,
   presentSearchResult,
 } from "./presenters.js";
+import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 const MetricsQuery = z.strictObject({
   window: MetricsWindow.optional().describe("The last 24h (default), 7d or 30d"),
 });
 const DEFAULT_PAGE_SIZE = 20;
+const FRAUD = DEFAULT_FRAUD_SETTINGS;
 
 /** Agent registration, updates, search and categories. */
 export const registryRoutes = [
@@ -26,33 +29,38 @@ export const registryRoutes = [
     operationId: "registerAgent",
     tag: "Agents",
     summary: "Register an agent",
-    description:
-      "Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).",
+    description: `Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses). Limits per account (defaults; the broker's \`--max-agents-per-account\` and \`--registration-rate-limit\`): at most ${FRAUD.maxAgentsPerAccount} agents that are not deactivated (past it, LISTING_LIMIT_REACHED, 403), and ${FRAUD.registrationsPerHour} registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.`,
     auth: "account",
     body: "RegisterAgentRequest",
-    errors: ["INVALID_ENDPOINT"],
+    errors: ["INVALID_ENDPOINT", "LISTING_LIMIT_REACHED"],
+    rateLimited: true,
     success: { status: 201, schema: "RegisterAgentResponse", description: "The new agent's id" },
-    async handler({ deps, caller, body }) {
+    async handler({ deps, caller, body, reply }) {
+      // First: the allowance also bounds the DNS lookups and endpoint checks registrations cause.
+      await enforceRegistrationRate(deps, caller.account.id, reply);
       await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
-      const agent = await deps.store.insertAgent({
-        id: newId("agent"),
-        ownerId: caller.account.id,
-        name: body.name,
-        description: body.description,
-        category: body.category,
-        tags: body.tags ?? [],
-        version: body.version ?? "1.0.0",
-        apiEndpoint: body.api_endpoint,
-        status: "active",
-        pricing: {
-          model: "per_call",
-          priceMicros: Number(parseUsd(body.pricing.price_per_call)),
-          currency: "USD",
-          tier: body.pricing.tier ?? "basic",
-          minCalls: body.pricing.min_calls ?? 1,
+      const agent = await deps.store.insertAgent(
+        {
+          id: newId("agent"),
+          ownerId: caller.account.id,
+          name: body.name,
+          description: body.description,
+          category: body.category,
+          tags: body.tags ?? [],
+          version: body.version ?? "1.0.0",
+          apiEndpoint: body.api_endpoint,
+          status: "active",
+          pricing: {
+            model: "per_call",
+            priceMicros: Number(parseUsd(body.pricing.price_per_call)),
+            currency: "USD",
+            tier: body.pricing.tier ?? "basic",
+            minCalls: body.pricing.min_calls ?? 1,
+          },
+          createdAt: deps.clock.now().toISOString(),
         },
-        createdAt: deps.clock.now().toISOString(),
-      });
+        listingLimits(deps),
+      );
       deps.health?.track(agent.id);
       return { agent_id: agent.id, status: "registered" as const };
     },
@@ -166,14 +174,18 @@ export const registryRoutes = [
     tag: "Agents",
     summary: "Update an agent",
     description:
-      "Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates.",
+      "Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).",
     auth: "account",
     params: AgentParams,
     body: "UpdateAgentRequest",
-    errors: ["AGENT_NOT_FOUND", "INVALID_ENDPOINT"],
+    errors: ["AGENT_NOT_FOUND", "INVALID_ENDPOINT", "LISTING_LIMIT_REACHED"],
+    rateLimited: true,
     success: { status: 200, schema: "AgentDetail", description: "The updated agent" },
-    async handler({ deps, caller, params, body }) {
+    async handler({ deps, caller, params, body, reply }) {
       const agent = await ownAgent(deps.store, caller.account.id, params.id);
+      const moves = body.api_endpoint !== undefined && body.api_endpoint !== agent.apiEndpoint;
+      const reactivates = body.status === "active" && agent.status === "inactive";
+      if (moves || reactivates) await enforceRegistrationRate(deps, caller.account.id, reply);
       if (body.api_endpoint !== undefined) await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
       const patch: AgentPatch = {
         ...(body.name !== undefined && { name: body.name }),
@@ -193,7 +205,12 @@ export const registryRoutes = [
           ...(p.min_calls !== undefined && { minCalls: p.min_calls }),
         };
       }
-      const updated = await deps.store.updateAgent(agent.id, patch, deps.clock.now().toISOString());
+      const updated = await deps.store.updateAgent(
+        agent.id,
+        patch,
+        deps.clock.now().toISOString(),
+        listingLimits(deps),
+      );
       deps.invoke.agents.invalidate(agent.id);
       if (!updated) throw agentNotFound(agent.id);
       if (updated.status === "inactive") deps.health?.untrack(agent.id);

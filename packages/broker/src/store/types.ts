@@ -164,6 +164,44 @@ export interface HealthCheckTarget {
   status: "active" | "down";
 }
 
+/** Limits on an account's listings, checked atomically with the write that would pass them. */
+export interface ListingLimits {
+  /** Most agents not deactivated one owner may have; undefined or 0: no limit. */
+  maxListings?: number;
+}
+
+/**
+ * A broker's claim to health-check one endpoint now. Brokers sharing a store check each endpoint at
+ * most once per interval between them, and one host at most `perHost` times per interval window.
+ */
+export interface HealthCheckClaim {
+  /** The endpoint's health URL (`GET {api_endpoint}/health`), the same for every listing of it. */
+  endpoint: string;
+  /** Its host name, lowercase, without port: what `perHost` counts. */
+  host: string;
+  /** Now, ms since the epoch. */
+  at: number;
+  /**
+   * The health-check interval, ms: the endpoint must not have been claimed in the last
+   * `intervalMs`, and its host's checks are counted per window `[k·intervalMs, (k+1)·intervalMs)`.
+   */
+  intervalMs: number;
+  /** Most checks of `host` in one window, by every broker on the store. */
+  perHost: number;
+}
+
+/**
+ * `granted`: check it now; `checked`: some broker claimed it less than an interval ago;
+ * `host_busy`: its host has had `perHost` checks in this window.
+ */
+export type HealthClaimResult = "granted" | "checked" | "host_busy";
+
+/** An endpoint's failed health checks in a row, after a check and before it. */
+export interface EndpointHealth {
+  failures: number;
+  previousFailures: number;
+}
+
 /** Where a seller wants alerts about an agent. */
 export interface AlertChannelsRecord {
   agentId: string;
@@ -201,10 +239,26 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
   /** Changes a key's name, rate limit or spend cap (a field left out is kept); undefined when no such key. */
   updateApiKey(id: string, patch: ApiKeyPatch): Promise<ApiKeyRecord | undefined>;
 
-  insertAgent(agent: NewAgent): Promise<AgentRecord>;
+  /**
+   * Registers an agent.
+   *
+   * @throws MercatoError `LISTING_LIMIT_REACHED` when its owner already has `limits.maxListings`
+   *   agents that are not deactivated (checked atomically: concurrent registrations cannot pass it).
+   */
+  insertAgent(agent: NewAgent, limits?: ListingLimits): Promise<AgentRecord>;
   getAgent(id: string): Promise<AgentRecord | undefined>;
-  /** Applies a patch; undefined when no such agent. A pricing change is added to the price history. */
-  updateAgent(id: string, patch: AgentPatch, at: string): Promise<AgentRecord | undefined>;
+  /**
+   * Applies a patch; undefined when no such agent. A pricing change is added to the price history.
+   *
+   * @throws MercatoError `LISTING_LIMIT_REACHED` when the patch re-activates a deactivated agent
+   *   whose owner already has `limits.maxListings` agents that are not deactivated.
+   */
+  updateAgent(
+    id: string,
+    patch: AgentPatch,
+    at: string,
+    limits?: ListingLimits,
+  ): Promise<AgentRecord | undefined>;
   /** Price history, newest first. */
   listPriceHistory(agentId: string): Promise<PriceHistoryRecord[]>;
   searchAgents(search: AgentSearch): Promise<AgentSearchPage>;
@@ -222,8 +276,18 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
    * agent measured in the last 30 days, from their windows as of `now`; returns how many changed.
    */
   refreshScores(now: string, agentIds?: string[]): Promise<number>;
-  /** Agents to health-check: every agent that is not deactivated. */
+  /** Agents to health-check: every agent listed as up (`active`) or `down`. */
   listHealthCheckTargets(): Promise<HealthCheckTarget[]>;
+  /**
+   * Claims one health check of an endpoint, atomically across every broker on the store: granted
+   * at most once per endpoint per interval, and at most `perHost` times per host per window.
+   */
+  claimHealthCheck(claim: HealthCheckClaim): Promise<HealthClaimResult>;
+  /**
+   * Records the result of an endpoint's check: its count of failures in a row, shared by every
+   * broker on the store (so that checks made by different brokers add up), after and before.
+   */
+  recordEndpointHealth(endpoint: string, host: string, healthy: boolean, at: string): Promise<EndpointHealth>;
   /** Marks an agent up (`active`) or `down`; false (nothing changed) when it is deactivated, missing or already so. */
   setAgentHealthStatus(agentId: string, status: "active" | "down", at: string): Promise<boolean>;
 

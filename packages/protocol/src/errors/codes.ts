@@ -23,6 +23,11 @@ export const ERROR_CODES = {
   AGENT_NOT_PURCHASED: 403,
   /** The key was suspended (e.g. by fraud detection). */
   KEY_SUSPENDED: 403,
+  /**
+   * The account already has as many listings (agents not deactivated) as the broker allows one
+   * account; `details.limit` says how many. Deactivate one, or ask the operator for more.
+   */
+  LISTING_LIMIT_REACHED: 403,
   /** The wallet's available balance does not cover the amount. */
   INSUFFICIENT_FUNDS: 402,
   /** The amount would pass a monthly spend cap or an access key's own cap. */

@@ -228,7 +228,7 @@ export interface paths {
         put?: never;
         /**
          * Register an agent
-         * @description Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).
+         * @description Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses). Limits per account (defaults; the broker's `--max-agents-per-account` and `--registration-rate-limit`): at most 100 agents that are not deactivated (past it, LISTING_LIMIT_REACHED, 403), and 30 registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.
          */
         post: operations["registerAgent"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         head?: never;
         /**
          * Update an agent
-         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates.
+         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).
          */
         patch: operations["updateAgent"];
         trace?: never;
@@ -1172,7 +1172,7 @@ export interface components {
         ErrorEnvelope: {
             error: {
                 /** @enum {string} */
-                code: "VALIDATION_ERROR" | "INVALID_JSON" | "INVALID_AMOUNT" | "INVALID_ENDPOINT" | "TOPUP_TOO_SMALL" | "UNAUTHENTICATED" | "INVALID_API_KEY" | "FORBIDDEN" | "AGENT_NOT_PURCHASED" | "KEY_SUSPENDED" | "INSUFFICIENT_FUNDS" | "SPEND_CAP_EXCEEDED" | "BUDGET_EXCEEDED" | "NOT_FOUND" | "AGENT_NOT_FOUND" | "NO_CANDIDATES" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "AGENT_INACTIVE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SELLER_ERROR" | "ALL_CANDIDATES_FAILED" | "PAYMENT_PROVIDER_ERROR" | "SELLER_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "SELLER_TIMEOUT";
+                code: "VALIDATION_ERROR" | "INVALID_JSON" | "INVALID_AMOUNT" | "INVALID_ENDPOINT" | "TOPUP_TOO_SMALL" | "UNAUTHENTICATED" | "INVALID_API_KEY" | "FORBIDDEN" | "AGENT_NOT_PURCHASED" | "KEY_SUSPENDED" | "LISTING_LIMIT_REACHED" | "INSUFFICIENT_FUNDS" | "SPEND_CAP_EXCEEDED" | "BUDGET_EXCEEDED" | "NOT_FOUND" | "AGENT_NOT_FOUND" | "NO_CANDIDATES" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "AGENT_INACTIVE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SELLER_ERROR" | "ALL_CANDIDATES_FAILED" | "PAYMENT_PROVIDER_ERROR" | "SELLER_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "SELLER_TIMEOUT";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -2404,7 +2404,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An error envelope with code FORBIDDEN. */
+            /** @description An error envelope with code FORBIDDEN or LISTING_LIMIT_REACHED. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2431,9 +2431,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An error envelope with code RATE_LIMITED. */
+            /** @description RATE_LIMITED: over the limit; nothing was done. */
             429: {
                 headers: {
+                    /** @description Seconds until one request is allowed again (429 only) */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed per window */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests still allowed at once */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is whole again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The limit and its window in seconds, as `limit;w=window` */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2740,7 +2750,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An error envelope with code FORBIDDEN. */
+            /** @description An error envelope with code FORBIDDEN or LISTING_LIMIT_REACHED. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2776,9 +2786,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description An error envelope with code RATE_LIMITED. */
+            /** @description RATE_LIMITED: over the limit; nothing was done. */
             429: {
                 headers: {
+                    /** @description Seconds until one request is allowed again (429 only) */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed per window */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests still allowed at once */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is whole again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The limit and its window in seconds, as `limit;w=window` */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -2,6 +2,7 @@ import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA } from "./pg-grants.js";
+import { HEALTH_CLAIMS_SCHEMA } from "./pg-health-claims.js";
 import { REGISTRY_SCHEMA } from "./registry-schema.js";
 
 /**
@@ -16,6 +17,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: REGISTRY_SCHEMA + LEDGER_SCHEMA + METRICS_SCHEMA,
   },
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
+  { version: 5, name: "health-check claims per endpoint and per host", sql: HEALTH_CLAIMS_SCHEMA },
   { version: 7, name: "usage report claims", sql: GRANT_REPORTS_SCHEMA },
 ];
 

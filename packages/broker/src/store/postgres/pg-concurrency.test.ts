@@ -150,3 +150,76 @@ describe("postgres store, several brokers at once", () => {
     expect(await (brokers[1] as Store).setAgentHealthStatus(other.id, "active", iso(T0))).toBe(false);
   });
 });
+
+describe("postgres store, several brokers claiming health checks and registering at once", () => {
+  const target = createTestSchema();
+  let brokers: Store[] = [];
+
+  beforeAll(async () => {
+    brokers = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        createPostgresStore({ url: target.url, schema: target.schema, poolSize: 4 }),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(brokers.map((broker) => broker.close()));
+    await target.drop();
+  });
+
+  it("grant one endpoint's check once per interval, and one host's checks at most perHost times, between them", async () => {
+    const claim = (broker: Store, endpoint: string, at: number) =>
+      broker.claimHealthCheck({ endpoint, host: "race.example.com", at, intervalMs: 30_000, perHost: 5 });
+    for (let round = 0; round < 3; round++) {
+      const at = T0 + round * 30_000;
+      const same = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          claim(brokers[i % 3] as Store, "https://race.example.com/a/health", at),
+        ),
+      );
+      expect(same.filter((result) => result === "granted")).toHaveLength(1);
+      const paths = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          claim(brokers[i % 3] as Store, `https://race.example.com/p${i % 12}/health`, at + 1_000),
+        ),
+      );
+      // The shared endpoint took one of the host's five checks of the window. An endpoint's very
+      // first claims (no row to lock yet) may lose a host check to their race, never grant one more.
+      const granted = paths.filter((result) => result === "granted").length;
+      if (round === 0) expect(granted).toBeGreaterThanOrEqual(1);
+      if (round === 0) expect(granted).toBeLessThanOrEqual(4);
+      else expect(granted).toBe(4);
+    }
+  });
+
+  it("let an account's registrations through all three past its limit by none", async () => {
+    const [first] = brokers as [Store];
+    await first.createAccount(
+      { id: "acct_limit0001", name: "Flooder", email: null, createdAt: iso(T0) },
+      apiKeyRecord({ id: "key_limit0001", accountId: "acct_limit0001" }),
+    );
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        (brokers[i % 3] as Store).insertAgent(
+          {
+            id: `agent_limit${String(i).padStart(5, "0")}`,
+            ownerId: "acct_limit0001",
+            name: `Flood ${i}`,
+            description: "",
+            category: "flood",
+            tags: [],
+            version: "1.0.0",
+            apiEndpoint: "https://victim.example.com",
+            status: "active",
+            pricing: { model: "per_call", priceMicros: 10_000, currency: "USD", tier: "basic", minCalls: 1 },
+            createdAt: iso(T0),
+          },
+          { maxListings: 7 },
+        ),
+      ),
+    );
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(7);
+    const listed = await first.searchAgents({ category: "flood", sort: "price_asc", limit: 100 });
+    expect(listed.agents).toHaveLength(7);
+  });
+});

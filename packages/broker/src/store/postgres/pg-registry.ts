@@ -1,3 +1,4 @@
+import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
 import { scoresOf, ZERO_TOTALS } from "../metrics-math.js";
 import {
   type AgentRow,
@@ -18,7 +19,7 @@ import {
 } from "../rows.js";
 import { searchTokens } from "../search-terms.js";
 import { createSellerSettings } from "../seller-settings.js";
-import type { AgentPatch, AgentRecord, ApiKeyRecord, NewAgent } from "../types.js";
+import type { AgentPatch, AgentRecord, ApiKeyRecord, ListingLimits, NewAgent } from "../types.js";
 import type { PgDb, PgTx } from "./pg-db.js";
 import { windowTotals, writeScores } from "./pg-metrics.js";
 import { searchAgents } from "./pg-search.js";
@@ -147,8 +148,13 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       return changed === 1;
     },
 
-    async insertAgent(agent) {
-      return insertAgent(db, agent);
+    async insertAgent(agent, limits) {
+      const limit = listingLimit(limits);
+      if (limit === undefined || agent.status === "inactive") return insertAgent(db, agent);
+      return db.transaction(async (tx) => {
+        await checkListingLimit(tx, agent.ownerId, limit);
+        return insertAgent(tx, agent);
+      });
     },
 
     async getAgent(id) {
@@ -156,8 +162,8 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       return row && toAgent(row);
     },
 
-    async updateAgent(id, patch, at) {
-      return db.transaction((tx) => updateAgent(tx, id, patch, at));
+    async updateAgent(id, patch, at, limits) {
+      return db.transaction((tx) => updateAgent(tx, id, patch, at, limits));
     },
 
     async listPriceHistory(agentId) {
@@ -182,7 +188,7 @@ export function createPgRegistry(db: PgDb): PgRegistry {
 
     async listHealthCheckTargets() {
       const rows = await db.query<{ id: string; api_endpoint: string; status: "active" | "down" }>(
-        "SELECT id, api_endpoint, status FROM agents WHERE status <> 'inactive' ORDER BY seq",
+        "SELECT id, api_endpoint, status FROM agents WHERE status IN ('active', 'down') ORDER BY seq",
       );
       return rows.map((row) => ({ id: row.id, apiEndpoint: row.api_endpoint, status: row.status }));
     },
@@ -231,7 +237,7 @@ function termsOf(agent: Pick<AgentRecord, "name" | "description" | "tags">): str
  * Registers an agent, scored at the prior, with its tags, search terms and first price: one
  * statement, so atomic without a transaction.
  */
-async function insertAgent(db: PgDb, agent: NewAgent): Promise<AgentRecord> {
+async function insertAgent(db: PgDb | PgTx, agent: NewAgent): Promise<AgentRecord> {
   const values = newAgentValues(agent);
   const tags = values.length + 1;
   const row = await db.one<AgentRow>(
@@ -252,6 +258,17 @@ async function insertAgent(db: PgDb, agent: NewAgent): Promise<AgentRecord> {
 }
 
 /**
+ * Refuses one listing too many for `ownerId`. The owner's account row is locked first (FOR NO KEY
+ * UPDATE: it does not block the foreign-key checks of other writes), so that registrations and
+ * re-activations of one owner count one after another, each seeing the others' commits.
+ */
+async function checkListingLimit(tx: PgTx, ownerId: string, limit: number): Promise<void> {
+  await tx.run("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", [ownerId]);
+  const row = await tx.one<{ count: number }>(COUNT_LISTINGS.replace("?", "$1"), [ownerId]);
+  if ((row?.count ?? 0) >= limit) throw listingLimitReached(limit);
+}
+
+/**
  * Applies an owner's patch holding the agent's row lock, so that it neither loses nor undoes a
  * concurrent health flip or metrics flush: those rewrite other columns, and figures re-priced
  * here are computed from the window totals as they stand under the lock.
@@ -261,9 +278,13 @@ async function updateAgent(
   id: string,
   patch: AgentPatch,
   at: string,
+  limits: ListingLimits | undefined,
 ): Promise<AgentRecord | undefined> {
   const row = await tx.one<AgentRow>(`SELECT ${AGENT} FROM agents WHERE id = $1 FOR NO KEY UPDATE`, [id]);
   if (!row) return undefined;
+  const limit = listingLimit(limits);
+  // The agent's row lock is held: its status cannot change until this transaction ends.
+  if (limit !== undefined && reactivates(row.status, patch)) await checkListingLimit(tx, row.owner_id, limit);
   const current = toAgent(row);
   const { next, repriced, rescore } = patchAgent(current, patch, at);
   const seq = row.seq;

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createTestPostgresStore, createTestSchema, type TestSchema } from "../../testing/postgres.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
+import { describeEndpointConformance } from "../endpoint-conformance.js";
 import { describeGrantConformance } from "../grant-conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
@@ -14,6 +15,7 @@ import { createPostgresStore } from "./pg-store.js";
 describeStoreConformance("postgres", () => createTestPostgresStore());
 describeLedgerConformance("postgres", () => createTestPostgresStore());
 describeGrantConformance("postgres", () => createTestPostgresStore());
+describeEndpointConformance("postgres", () => createTestPostgresStore());
 let metricsTarget: TestSchema | undefined;
 describeMetricsConformance(
   "postgres",

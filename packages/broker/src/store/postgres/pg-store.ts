@@ -2,6 +2,7 @@ import type { GrantStore, LedgerStore, Store } from "../types.js";
 import { migratePostgres } from "./migrations.js";
 import { createPgDb, type PgDb } from "./pg-db.js";
 import { createPgGrants } from "./pg-grants.js";
+import { createPgHealthClaims } from "./pg-health-claims.js";
 import { createPgLedger } from "./pg-ledger.js";
 import { createPgMetrics } from "./pg-metrics.js";
 import { createPgRegistry } from "./pg-registry.js";
@@ -12,8 +13,13 @@ export type MetricsMethods =
   | "recordHealthChecks"
   | "getAgentMetrics"
   | "refreshScores";
+/** The health-check claims shared by brokers. */
+export type HealthClaimMethods = "claimHealthCheck" | "recordEndpointHealth";
 /** Accounts, keys, agents, search, alert channels and payout destinations. */
-export type PgRegistry = Omit<Store, keyof LedgerStore | keyof GrantStore | MetricsMethods | "close">;
+export type PgRegistry = Omit<
+  Store,
+  keyof LedgerStore | keyof GrantStore | MetricsMethods | HealthClaimMethods | "close"
+>;
 /** Metrics and ranking figures. */
 export type PgMetrics = Pick<Store, MetricsMethods>;
 
@@ -59,6 +65,7 @@ function assemble(db: PgDb): Store {
     ...ledger,
     ...metrics,
     ...createPgGrants(db),
+    ...createPgHealthClaims(db),
     close: () => db.close(),
   };
 }

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION } from "./grants-schema.js";
+import { HEALTH_CLAIMS_MIGRATION } from "./health-claims-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
 import { METRICS_MIGRATION } from "./metrics-schema.js";
@@ -136,6 +137,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   ALERTS_MIGRATION,
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
+  HEALTH_CLAIMS_MIGRATION,
   GRANT_REPORTS_MIGRATION,
 ];
 

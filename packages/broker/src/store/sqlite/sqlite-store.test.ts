@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { settleGrant } from "../../grants/settle.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { describeStoreConformance } from "../conformance.js";
+import { describeEndpointConformance } from "../endpoint-conformance.js";
 import { describeGrantConformance } from "../grant-conformance.js";
 import { describeLedgerConformance } from "../ledger-conformance.js";
 import { describeMetricsConformance } from "../metrics-conformance.js";
@@ -21,6 +22,10 @@ let files = 0;
 describeStoreConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeStoreConformance("sqlite file (WAL)", () => createSqliteStore({ path: join(dir, `c${++files}.db`) }));
 describeLedgerConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeEndpointConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
+describeEndpointConformance("sqlite file (WAL)", () =>
+  createSqliteStore({ path: join(dir, `e${++files}.db`) }),
+);
 describeGrantConformance("sqlite in memory", () => createSqliteStore({ path: ":memory:" }));
 describeLedgerConformance("sqlite file (WAL)", () =>
   createSqliteStore({ path: join(dir, `l${++files}.db`) }),
@@ -146,6 +151,7 @@ describe("sqlite store on disk", () => {
     raw.exec(
       "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
     );
+    raw.exec("DROP TABLE health_endpoints; DROP TABLE health_hosts;");
     raw.exec("DROP TABLE grant_reports; DROP TABLE grants; DROP TABLE alert_channels;");
     raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
     raw.close();
@@ -204,7 +210,8 @@ describe("sqlite store on disk", () => {
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
     raw.exec(
-      `DROP TABLE grant_reports; DROP TABLE grants;
+      `DROP TABLE health_endpoints; DROP TABLE health_hosts;
+       DROP TABLE grant_reports; DROP TABLE grants;
        DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
        ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
     );
@@ -299,7 +306,8 @@ describe("sqlite store on disk", () => {
     // Back to version 8: without migration 13's columns; call 1 of the open grant counted then.
     const raw = new Database(path);
     raw.exec(
-      `DROP INDEX grant_reports_pending; DROP INDEX grants_reports_to_finalize;
+      `DROP TABLE health_endpoints; DROP TABLE health_hosts;
+       DROP INDEX grant_reports_pending; DROP INDEX grants_reports_to_finalize;
        ALTER TABLE grant_reports DROP COLUMN source; ALTER TABLE grant_reports DROP COLUMN outcome;
        ALTER TABLE grant_reports DROP COLUMN response_time_ms; ALTER TABLE grant_reports DROP COLUMN counted;
        ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;

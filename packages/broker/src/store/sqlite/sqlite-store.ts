@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeCursor, SORTS, searchPage } from "../cursor.js";
+import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
 import {
   type AgentRow,
   assertSpendCap,
@@ -25,11 +26,13 @@ import type {
   AgentSearch,
   ApiKeyPatch,
   ApiKeyRecord,
+  ListingLimits,
   NewAgent,
   SearchSortValue,
   Store,
 } from "../types.js";
 import { createSqliteGrants } from "./grants-schema.js";
+import { createSqliteHealthClaims } from "./health-claims-schema.js";
 import { carryKeySpend } from "./key-spend-schema.js";
 import { createSqliteMetrics } from "./metrics-schema.js";
 import { migrate } from "./migrations.js";
@@ -108,7 +111,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   // Call outcomes, health checks, window metrics and the ranking figures derived from them.
   const metrics = createSqliteMetrics(db, prepare);
 
-  const insertAgent = db.transaction((agent: NewAgent): AgentRecord => {
+  /** Refuses one listing too many for `ownerId`; inside the transaction that would add it. */
+  const checkListingLimit = (ownerId: string, limits: ListingLimits | undefined): void => {
+    const limit = listingLimit(limits);
+    if (limit === undefined) return;
+    const { count } = prepare(COUNT_LISTINGS).get(ownerId) as { count: number };
+    if (count >= limit) throw listingLimitReached(limit);
+  };
+
+  const insertAgent = db.transaction((agent: NewAgent, limits: ListingLimits | undefined): AgentRecord => {
+    if (agent.status !== "inactive") checkListingLimit(agent.ownerId, limits);
     const result = prepare(
       `INSERT INTO agents (${NEW_AGENT_COLUMNS.join(", ")}) VALUES (${NEW_AGENT_COLUMNS.map(() => "?").join(", ")})`,
     ).run(...newAgentValues(agent));
@@ -128,19 +140,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ).run(agentId, pricing.priceMicros, pricing.currency, pricing.tier, pricing.minCalls, at);
   };
 
-  const updateAgent = db.transaction((id: string, patch: AgentPatch, at: string): AgentRecord | undefined => {
-    const row = getAgentRow(id);
-    if (!row) return undefined;
-    const { next, repriced, rescore } = patchAgent(toAgent(row), patch, at);
-    prepare(`UPDATE agents SET ${PATCHED_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`).run(
-      ...patchedValues(next),
-      row.seq,
-    );
-    if (patch.tags) writeTags(row.seq, patch.tags);
-    if (repriced) insertPrice(id, next.pricing, at);
-    if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
-    return toAgent(getAgentRow(id) as AgentRow);
-  });
+  const updateAgent = db.transaction(
+    (
+      id: string,
+      patch: AgentPatch,
+      at: string,
+      limits: ListingLimits | undefined,
+    ): AgentRecord | undefined => {
+      const row = getAgentRow(id);
+      if (!row) return undefined;
+      if (reactivates(row.status, patch)) checkListingLimit(row.owner_id, limits);
+      const { next, repriced, rescore } = patchAgent(toAgent(row), patch, at);
+      prepare(`UPDATE agents SET ${PATCHED_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`).run(
+        ...patchedValues(next),
+        row.seq,
+      );
+      if (patch.tags) writeTags(row.seq, patch.tags);
+      if (repriced) insertPrice(id, next.pricing, at);
+      if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
+      return toAgent(getAgentRow(id) as AgentRow);
+    },
+  );
 
   const ledger = createSqliteLedger(db, prepare);
 
@@ -235,8 +255,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return changes === 1;
     },
 
-    async insertAgent(agent) {
-      return insertAgent(agent);
+    async insertAgent(agent, limits) {
+      // IMMEDIATE: the count and the insert hold the write lock, also against other processes.
+      return insertAgent.immediate(agent, limits);
     },
 
     async getAgent(id) {
@@ -244,8 +265,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return row && toAgent(row);
     },
 
-    async updateAgent(id, patch, at) {
-      return updateAgent(id, patch, at);
+    async updateAgent(id, patch, at, limits) {
+      return updateAgent.immediate(id, patch, at, limits);
     },
 
     async listPriceHistory(agentId) {
@@ -269,10 +290,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     ...metrics.store,
+    ...createSqliteHealthClaims(db, prepare),
 
     async listHealthCheckTargets() {
       const rows = prepare(
-        "SELECT id, api_endpoint, status FROM agents WHERE status <> 'inactive' ORDER BY seq",
+        "SELECT id, api_endpoint, status FROM agents WHERE status IN ('active', 'down') ORDER BY seq",
       ).all() as Array<{ id: string; api_endpoint: string; status: "active" | "down" }>;
       return rows.map((row) => ({ id: row.id, apiEndpoint: row.api_endpoint, status: row.status }));
     },

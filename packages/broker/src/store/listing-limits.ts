@@ -1,0 +1,31 @@
+import { MercatoError } from "@mercato/protocol";
+import type { AgentPatch, AgentStatusValue, ListingLimits } from "./types.js";
+
+/** The statement both stores count an owner's listings with (`?`: the owner's id). */
+export const COUNT_LISTINGS =
+  "SELECT count(*) AS count FROM agents WHERE owner_id = ? AND status <> 'inactive'";
+
+/** The limit to enforce, or undefined when there is none. */
+export function listingLimit(limits: ListingLimits | undefined): number | undefined {
+  const max = limits?.maxListings;
+  return max === undefined || max <= 0 ? undefined : max;
+}
+
+/** True when `patch` would list again an agent that is now deactivated. */
+export function reactivates(status: AgentStatusValue, patch: AgentPatch): boolean {
+  return status === "inactive" && patch.status === "active";
+}
+
+/**
+ * The refusal of one listing too many.
+ *
+ * @example
+ * if (count >= limit) throw listingLimitReached(limit);
+ */
+export function listingLimitReached(limit: number): MercatoError {
+  return new MercatoError(
+    "LISTING_LIMIT_REACHED",
+    `An account may have at most ${limit} agents that are not deactivated; deactivate one (DELETE /agents/{id}) before listing another`,
+    { details: { limit } },
+  );
+}
