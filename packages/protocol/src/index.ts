@@ -1,5 +1,6 @@
 export type {
   CallKeyResolver,
+  CallListing,
   CallSignatureFailure,
   CallSignatureParts,
   JwksKeyResolverOptions,
@@ -10,6 +11,7 @@ export type {
 export {
   CALL_HEADERS,
   CALL_SIGNATURE_SCHEME,
+  callHeaders,
   callSigningInput,
   createJwksKeyResolver,
   DEFAULT_REPLAY_WINDOW_SECONDS,
@@ -17,6 +19,16 @@ export {
   signCall,
   verifyCallSignature,
 } from "./call-signatures/index.js";
+export type { EndpointChallengeAnswerValue } from "./endpoint-challenge/index.js";
+export {
+  ChallengeToken,
+  challengeFailure,
+  challengeTokenOf,
+  challengeUrl,
+  ENDPOINT_CHALLENGE_PATH,
+  EndpointChallengeAnswer,
+  MAX_CHALLENGE_ANSWER_BYTES,
+} from "./endpoint-challenge/index.js";
 export type {
   Admission,
   BuyerKeyPair,
@@ -102,6 +114,7 @@ export {
   CreateTopupRequest,
   Currency,
   DeactivateAgentResponse,
+  EndpointVerification,
   Ed25519Signature,
   ErrorEnvelopeSchema,
   Grant,
@@ -164,6 +177,7 @@ export {
   UpdateKeyRequest,
   UsageReport,
   UsageReportResult,
+  VerifyAgentResponse,
   UsdAmount,
   UsdAmountInput,
   VoucherSequence,
