@@ -19,16 +19,6 @@ export {
   signCall,
   verifyCallSignature,
 } from "./call-signatures/index.js";
-export type { EndpointChallengeAnswerValue } from "./endpoint-challenge/index.js";
-export {
-  ChallengeToken,
-  challengeFailure,
-  challengeTokenOf,
-  challengeUrl,
-  ENDPOINT_CHALLENGE_PATH,
-  EndpointChallengeAnswer,
-  MAX_CHALLENGE_ANSWER_BYTES,
-} from "./endpoint-challenge/index.js";
 export type {
   Admission,
   BuyerKeyPair,
@@ -64,6 +54,16 @@ export {
   verifyVoucher,
   voucherSigningInput,
 } from "./direct/index.js";
+export type { EndpointChallengeAnswerValue } from "./endpoint-challenge/index.js";
+export {
+  ChallengeToken,
+  challengeFailure,
+  challengeTokenOf,
+  challengeUrl,
+  ENDPOINT_CHALLENGE_PATH,
+  EndpointChallengeAnswer,
+  MAX_CHALLENGE_ANSWER_BYTES,
+} from "./endpoint-challenge/index.js";
 export type { ErrorCode, ErrorEnvelope, MercatoErrorOptions } from "./errors/index.js";
 export {
   ERROR_CODE_LIST,
@@ -114,8 +114,8 @@ export {
   CreateTopupRequest,
   Currency,
   DeactivateAgentResponse,
-  EndpointVerification,
   Ed25519Signature,
+  EndpointVerification,
   ErrorEnvelopeSchema,
   Grant,
   GrantId,
@@ -177,9 +177,9 @@ export {
   UpdateKeyRequest,
   UsageReport,
   UsageReportResult,
-  VerifyAgentResponse,
   UsdAmount,
   UsdAmountInput,
+  VerifyAgentResponse,
   VoucherSequence,
 } from "./schemas/index.js";
 export type {

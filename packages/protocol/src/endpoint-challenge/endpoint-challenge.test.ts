@@ -30,10 +30,12 @@ describe("endpoint challenges", () => {
   });
 
   it("refuses an answer for another account or listing (an impostor's), another token, or no answer", () => {
-    expect(challengeFailure({ token: TOKEN, owner: "acct_victim" }, TOKEN, {
-      agentId: "agent_impostor",
-      ownerId: "acct_impostor",
-    })).toContain("serves owner acct_victim, not this listing (agent_impostor of acct_impostor)");
+    expect(
+      challengeFailure({ token: TOKEN, owner: "acct_victim" }, TOKEN, {
+        agentId: "agent_impostor",
+        ownerId: "acct_impostor",
+      }),
+    ).toContain("serves owner acct_victim, not this listing (agent_impostor of acct_impostor)");
     expect(challengeFailure({ token: TOKEN, agents: ["agent_other"] }, TOKEN, LISTING)).toContain(
       "serves agents agent_other",
     );

@@ -2,7 +2,7 @@ import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANTS_SCHEMA } from "./pg-grants.js";
-import { REGISTRY_SCHEMA } from "./registry-schema.js";
+import { ENDPOINT_PROOF_SCHEMA, REGISTRY_SCHEMA } from "./registry-schema.js";
 
 /**
  * Versioned schema migrations of the PostgreSQL store, applied in order, each in its own
@@ -16,6 +16,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: REGISTRY_SCHEMA + LEDGER_SCHEMA + METRICS_SCHEMA,
   },
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
+  { version: 3, name: "endpoint control proofs", sql: ENDPOINT_PROOF_SCHEMA },
 ];
 
 /** Any value: the advisory lock several brokers starting at once take to migrate one at a time. */

@@ -3,6 +3,8 @@ import {
   type AgentRow,
   agentColumns,
   assertSpendCap,
+  endpointProofUpdate,
+  graceEndpointsQuery,
   KEY_COLUMNS,
   type KeyRow,
   keyValues,
@@ -178,6 +180,17 @@ export function createPgRegistry(db: PgDb): PgRegistry {
         `SELECT category, count(*) AS count FROM agents WHERE status <> 'inactive'
          GROUP BY category ORDER BY count DESC, category ASC`,
       );
+    },
+
+    async setEndpointProof(agentId, proof, options) {
+      const { sql, params } = endpointProofUpdate(agentId, proof, options);
+      const row = await db.one<AgentRow>(`${numbered(sql)} RETURNING ${AGENT}`, params);
+      return row && toAgent(row);
+    },
+
+    async listGraceEndpoints(checkedBefore, limit) {
+      const rows = await db.query<AgentRow>(numbered(graceEndpointsQuery(AGENT)), [checkedBefore, limit]);
+      return rows.map(toAgent);
     },
 
     async listHealthCheckTargets() {

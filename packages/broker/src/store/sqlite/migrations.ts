@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
+import { ENDPOINT_PROOF_MIGRATION } from "./endpoint-proof-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { GRANTS_MIGRATION } from "./grants-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
@@ -136,6 +137,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   ALERTS_MIGRATION,
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
+  ENDPOINT_PROOF_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

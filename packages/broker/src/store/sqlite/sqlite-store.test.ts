@@ -14,6 +14,11 @@ import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mercato-sqlite-"));
+/** Undoes migration 9, for the tests that take a database back to an older version. */
+const UNDO_ENDPOINT_PROOFS = `DROP INDEX agents_endpoint_unproven;
+  ALTER TABLE agents DROP COLUMN endpoint_verified_at; ALTER TABLE agents DROP COLUMN endpoint_challenge;
+  ALTER TABLE agents DROP COLUMN endpoint_grace_until; ALTER TABLE agents DROP COLUMN endpoint_checked_at;
+  ALTER TABLE agents DROP COLUMN endpoint_check_error;`;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
@@ -139,6 +144,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 3: without migration 4's table and column.
     const raw = new Database(path);
+    raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
     );
@@ -202,6 +208,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
+    raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       `DROP TABLE grant_reports; DROP TABLE grants;
        DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
@@ -229,6 +236,44 @@ describe("sqlite store on disk", () => {
       });
     await expect(hold("txn_v6_over", 800_001)).rejects.toMatchObject({ code: "SPEND_CAP_EXCEEDED" });
     expect((await hold("txn_v6_last", 800_000)).status).toBe("pending");
+    await after.close();
+  });
+
+  it("migrates a version 8 database: listings made before endpoint proofs get a 14-day grace period", async () => {
+    const path = join(dir, "v8.db");
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const before = createSqliteStore({ path });
+    await before.createAccount(
+      { id: "acct_v8", name: "v8", email: null, createdAt: T0 },
+      apiKeyRecord({ id: "key_acct_v8", accountId: "acct_v8", hash: "8".repeat(64), createdAt: T0 }),
+    );
+    await before.insertAgent({
+      id: "agent_v8",
+      ownerId: "acct_v8",
+      name: "Old listing",
+      description: "",
+      category: "crypto",
+      tags: [],
+      version: "1.0.0",
+      apiEndpoint: "https://old.example.com/agent",
+      status: "active",
+      pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
+      createdAt: T0,
+    });
+    await before.close();
+    const raw = new Database(path);
+    raw.exec(`${UNDO_ENDPOINT_PROOFS} PRAGMA user_version = 8;`);
+    raw.close();
+
+    const migratedAt = Date.now();
+    const after = createSqliteStore({ path });
+    const agent = await after.getAgent("agent_v8");
+    expect(agent).toMatchObject({ status: "active", endpoint: { verifiedAt: null, challenge: null } });
+    const graceMs = Date.parse(agent?.endpoint.graceUntil ?? "") - migratedAt;
+    expect(Math.abs(graceMs - 14 * 86_400_000)).toBeLessThan(60_000);
+    expect((await after.listGraceEndpoints(new Date(migratedAt).toISOString(), 10)).map((a) => a.id)).toEqual(
+      ["agent_v8"],
+    );
     await after.close();
   });
 

@@ -5,6 +5,8 @@ import { decodeCursor, SORTS, searchPage } from "../cursor.js";
 import {
   type AgentRow,
   assertSpendCap,
+  endpointProofUpdate,
+  graceEndpointsQuery,
   KEY_COLUMNS,
   type KeyRow,
   keyValues,
@@ -269,6 +271,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     ...metrics.store,
+
+    async setEndpointProof(agentId, proof, options) {
+      const { sql, params } = endpointProofUpdate(agentId, proof, options);
+      const { changes } = prepare(sql).run(...params);
+      if (changes !== 1) return undefined;
+      return toAgent(getAgentRow(agentId) as AgentRow);
+    },
+
+    async listGraceEndpoints(checkedBefore, limit) {
+      const rows = prepare(graceEndpointsQuery("*")).all(checkedBefore, limit) as AgentRow[];
+      return rows.map(toAgent);
+    },
 
     async listHealthCheckTargets() {
       const rows = prepare(
