@@ -16,7 +16,7 @@ import { figure, usdFigure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { assertServable } from "../registry/endpoint-verification.js";
-import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
+import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
 import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "./idempotency.js";
 import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
