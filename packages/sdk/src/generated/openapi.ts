@@ -229,8 +229,30 @@ export interface paths {
         /**
          * Register an agent
          * @description Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).
+         *
+         *     Outside dev mode the listing goes active only once its endpoint proves it serves this account: the broker GETs `{api_endpoint}/.well-known/mercato-challenge/{token}` (no redirects, 5 s, 16 KiB at most) and expects `{"token": "<token>", "owner": "<your account id>"}` (or `"agents": ["<agent id>", …]` naming this listing), which the seller kit answers by itself. The broker tries once at registration: `status` is `registered` when the proof came, else `pending_verification` with the reason and the challenge URL in `verification`; the listing is then not listed, purchasable or callable until `POST /agents/{id}/verify` succeeds. In dev mode the listing is active at once.
          */
         post: operations["registerAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an agent's endpoint
+         * @description Asks the agent's endpoint for its challenge again (see `POST /agents/register`); owner only. When the endpoint answers naming this listing or its owner, the listing is verified and, if it was waiting for the proof, goes active. An already verified endpoint is not asked again. At most one attempt per agent every 10 s (else 429). A listing its owner deactivated is re-activated (and verified) with PATCH {status: "active"}.
+         */
+        post: operations["verifyAgentEndpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -300,7 +322,7 @@ export interface paths {
         head?: never;
         /**
          * Update an agent
-         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates.
+         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. Outside dev mode, a new `api_endpoint` (or re-activating a listing whose endpoint is not verified) takes the listing off the market until the endpoint proves it serves this listing (see `POST /agents/register`); the broker tries at once, and `verification` says how it went.
          */
         patch: operations["updateAgent"];
         trace?: never;
@@ -966,6 +988,7 @@ export interface components {
         AgentDetail: components["schemas"]["Agent"] & {
             pricing: components["schemas"]["AgentPricing"];
             metrics: components["schemas"]["AgentMetrics"];
+            verification: components["schemas"]["EndpointVerification"];
         };
         AgentMetrics: {
             agent_id: string;
@@ -1156,6 +1179,18 @@ export interface components {
             /** @constant */
             status: "inactive";
         };
+        EndpointVerification: {
+            /** @enum {string} */
+            state: "verified" | "pending" | "grace";
+            verified_at: string | null;
+            grace_until: string | null;
+            /** @description Where the broker asks for the proof (GET), when not verified: answer {"token": "<the token at the end of the URL>", "owner": "<your account id>"} (the seller kit does it by itself) */
+            challenge_url: string | null;
+            /** @description Why the endpoint is not verified yet (the last attempt's failure) */
+            reason: string | null;
+            /** @description When the broker last tried to verify the endpoint */
+            checked_at: string | null;
+        };
         /** @description Every error: a code from the closed set, a message, optional details and the request id */
         ErrorEnvelope: {
             error: {
@@ -1322,8 +1357,9 @@ export interface components {
         };
         RegisterAgentResponse: {
             agent_id: string;
-            /** @constant */
-            status: "registered";
+            /** @enum {string} */
+            status: "registered" | "pending_verification";
+            verification: components["schemas"]["EndpointVerification"];
         };
         SearchAgentsResponse: {
             results: components["schemas"]["SearchResult"][];
@@ -1438,6 +1474,12 @@ export interface components {
             accepted: number;
             /** @description Outcomes not counted: already reported, for a grant the caller is not a party to, for a call between accounts of one owner, or past the grant's cap */
             ignored: number;
+        };
+        VerifyAgentResponse: {
+            agent_id: string;
+            /** @enum {string} */
+            status: "active" | "down" | "inactive";
+            verification: components["schemas"]["EndpointVerification"];
         };
     };
     responses: never;
@@ -2363,7 +2405,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new agent's id */
+            /** @description The new agent's id, and whether its endpoint is verified */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2410,6 +2452,92 @@ export interface operations {
             };
             /** @description An error envelope with code UNSUPPORTED_MEDIA_TYPE. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    verifyAgentEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's status and verification */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyAgentResponse"];
+                };
+            };
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
