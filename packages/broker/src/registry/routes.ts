@@ -269,7 +269,8 @@ export const registryRoutes = [
               ? { challenge: null, ...(moved && { verifiedAt: null, graceUntil: null, error: null }) }
               : {
                   verifiedAt: null,
-                  challenge: agent.endpoint.challenge ?? newChallengeToken(),
+                  // A new endpoint gets a new token: an answer prepared for the old one proves nothing.
+                  challenge: moved ? newChallengeToken() : (agent.endpoint.challenge ?? newChallengeToken()),
                   graceUntil: null,
                   checkedAt: null,
                   error: null,
