@@ -397,6 +397,8 @@ async function runDemo(
   const anonymous = createClient({ baseUrl: brokerUrl });
 
   out.heading("Sellers");
+  // The sellers' account first: each seller kit serves only this account's listings.
+  const sellerAccount = await anonymous.accounts.create({ name: "Example Sellers" });
   const here = dirname(fileURLToPath(import.meta.url));
   const processes = await Promise.all(
     SELLERS.map((plan) =>
@@ -407,6 +409,7 @@ async function runDemo(
         childEnv({
           PORT: "0",
           MERCATO_URL: brokerUrl,
+          MERCATO_OWNER: sellerAccount.account_id,
           SELLER_NAME: plan.name,
           SELLER_PRICE: plan.priceUsd,
           FAIL_RATE: plan.failRate,
@@ -415,7 +418,6 @@ async function runDemo(
       ),
     ),
   );
-  const sellerAccount = await anonymous.accounts.create({ name: "Example Sellers" });
   const seller = createClient({ baseUrl: brokerUrl, apiKey: sellerAccount.api_key });
   const agents: { plan: SellerPlan; url: string; agentId: string }[] = [];
   for (const [index, plan] of SELLERS.entries()) {

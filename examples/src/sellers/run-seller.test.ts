@@ -65,7 +65,7 @@ describe("settings", () => {
   const defaults = { name: "Oracle", priceUsd: "0.002" };
 
   it("defaults to a free port and the local broker", () => {
-    expect(parseSellerSettings([], {}, defaults)).toEqual({
+    expect(parseSellerSettings([], { MERCATO_OWNER: "acct_seller" }, defaults)).toEqual({
       port: 0,
       brokerUrl: DEFAULT_BROKER_URL,
       name: "Oracle",
@@ -73,11 +73,13 @@ describe("settings", () => {
       failRatePpm: 0,
       register: false,
       apiKey: undefined,
+      owner: "acct_seller",
     });
   });
 
   it("reads the environment, and a flag wins over its variable", () => {
     const env = {
+      MERCATO_OWNER: "acct_seller",
       PORT: "5051",
       MERCATO_URL: "http://127.0.0.1:9999/",
       SELLER_NAME: "Digest",
@@ -107,13 +109,17 @@ describe("settings", () => {
       }
       throw new Error("accepted");
     };
-    expect(refused([], { PORT: "http" })).toMatch(/^PORT /);
-    expect(refused(["--port", "70000"], {})).toMatch(/^--port /);
-    expect(refused([], { MERCATO_URL: "ftp://x" })).toMatch(/^MERCATO_URL /);
-    expect(refused(["--price", "0.0000001"], {})).toMatch(/^--price /);
-    expect(refused([], { FAIL_RATE: "2" })).toMatch(/^FAIL_RATE /);
-    expect(refused(["--register"], {})).toMatch(/MERCATO_API_KEY/);
-    expect(refused(["--colour"], {})).toMatch(/colour/);
+    const owned = { MERCATO_OWNER: "acct_seller" };
+    expect(refused([], { ...owned, PORT: "http" })).toMatch(/^PORT /);
+    expect(refused(["--port", "70000"], owned)).toMatch(/^--port /);
+    expect(refused([], { ...owned, MERCATO_URL: "ftp://x" })).toMatch(/^MERCATO_URL /);
+    expect(refused(["--price", "0.0000001"], owned)).toMatch(/^--price /);
+    expect(refused([], { ...owned, FAIL_RATE: "2" })).toMatch(/^FAIL_RATE /);
+    expect(refused(["--register"], owned)).toMatch(/MERCATO_API_KEY/);
+    expect(refused(["--colour"], owned)).toMatch(/colour/);
+    // The kit serves only its owner's listings: it must know whose.
+    expect(refused([], {})).toMatch(/^--owner is required/);
+    expect(refused(["--owner", "ada"], {})).toMatch(/^--owner must be an account id/);
   });
 });
 
@@ -121,7 +127,7 @@ describe("startSeller", () => {
   it("prints one listening line, serves health checks and refuses unsigned calls", async () => {
     const lines: string[] = [];
     const running = await startSeller(priceOracle, {
-      argv: ["--broker", "http://127.0.0.1:9"],
+      argv: ["--broker", "http://127.0.0.1:9", "--owner", "acct_seller"],
       env: {},
       stdout: (line) => lines.push(line),
       stderr: (line) => lines.push(`stderr: ${line}`),

@@ -30,6 +30,11 @@ export interface SellerSettings {
   register: boolean;
   /** The account key for `register`. */
   apiKey: string | undefined;
+  /**
+   * The seller's account id (`acct_…`): the kit serves this account's listings only. Without it,
+   * the account of `apiKey` (looked up at start).
+   */
+  owner: string | undefined;
 }
 
 /** What a handler learns about the program running it. */
@@ -99,6 +104,10 @@ export function cryptoManifest(
  * | `--price` | `SELLER_PRICE` | the seller's own |
  * | `--fail-rate` | `FAIL_RATE` | `0` |
  * | `--register` | `MERCATO_REGISTER=1` | off (needs `MERCATO_API_KEY`) |
+ * | `--owner` | `MERCATO_OWNER` | the account of `MERCATO_API_KEY` |
+ *
+ * One of `--owner`, `MERCATO_OWNER` or `MERCATO_API_KEY` is required: the seller kit serves only
+ * its owner's listings.
  *
  * @throws MercatoError `VALIDATION_ERROR` naming the flag or variable whose value is invalid.
  */
@@ -118,6 +127,7 @@ export function parseSellerSettings(
         price: { type: "string" },
         "fail-rate": { type: "string" },
         register: { type: "boolean" },
+        owner: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -138,6 +148,7 @@ export function parseSellerSettings(
   const name = pick("name", "SELLER_NAME");
   const price = pick("price", "SELLER_PRICE");
   const failRate = pick("fail-rate", "FAIL_RATE");
+  const owner = pick("owner", "MERCATO_OWNER");
   const settings: SellerSettings = {
     port: port === undefined ? 0 : parsePort(port.value, port.from),
     brokerUrl: broker === undefined ? DEFAULT_BROKER_URL : parseBrokerUrl(broker.value, broker.from),
@@ -146,12 +157,25 @@ export function parseSellerSettings(
     failRatePpm: failRate === undefined ? 0 : parseRatePpm(failRate.value, failRate.from),
     register: values.register === true || env.MERCATO_REGISTER === "1",
     apiKey: env.MERCATO_API_KEY === "" ? undefined : env.MERCATO_API_KEY,
+    owner: owner === undefined ? undefined : parseOwner(owner.value, owner.from),
   };
   if (settings.name === "") throw invalid(name?.from ?? "--name", "must not be empty");
   if (settings.register && settings.apiKey === undefined) {
     throw invalid("--register", "needs an account key in MERCATO_API_KEY");
   }
+  if (settings.owner === undefined && settings.apiKey === undefined) {
+    throw invalid(
+      "--owner",
+      "is required (or MERCATO_OWNER, or an account key in MERCATO_API_KEY): your account id, acct_…, whose listings the seller kit serves",
+    );
+  }
   return settings;
+}
+
+function parseOwner(text: string, from: string): string {
+  const owner = text.trim();
+  if (!/^acct_[\x21-\x7e]+$/.test(owner)) throw invalid(from, `must be an account id (acct_…), got ${text}`);
+  return owner;
 }
 
 /**
@@ -239,7 +263,7 @@ export interface StartSellerOptions {
 
 /**
  * Starts a seller program: reads its settings, puts the seller kit (verifying the broker's
- * signatures, checking input with the definition's schema) in front of its handler on
+ * signatures, serving its owner's listings only, checking input with the definition's schema) in front of its handler on
  * `node:http`, listens on 127.0.0.1, and prints exactly one line, `listening on <endpoint>`, which
  * scripts wait for. With `--register` it then registers itself with the broker.
  *
@@ -258,8 +282,12 @@ export async function startSeller<Schema extends StandardSchemaV1>(
   });
   const schedule = createFailureSchedule(settings.failRatePpm);
   const context: SellerRunContext = { name: settings.name };
+  const owner =
+    settings.owner ??
+    (await createClient({ baseUrl: settings.brokerUrl, apiKey: settings.apiKey }).accounts.me()).account_id;
   const kit = sellerKit({
     broker: settings.brokerUrl,
+    owner,
     input: definition.input,
     handler: (input) => {
       if (schedule.next()) throw new ScheduledFailure(`call ${schedule.calls} failed on schedule`);

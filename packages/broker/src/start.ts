@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { systemClock } from "./clock.js";
 import type { BrokerConfig } from "./config/config.js";
-import { createBroker, createLogger } from "./http/app.js";
+import { type CreateBrokerOptions, createBroker, createLogger } from "./http/app.js";
 import { createScoreRefresher } from "./monitoring/score-refresher.js";
 import { paymentProviderFromConfig } from "./payments/from-config.js";
 import type { PaymentProvider } from "./payments/provider.js";
@@ -40,6 +40,8 @@ export interface StartBrokerOptions {
    * none. On by default, and off with `scheduler: false` unless set here.
    */
   monitoring?: boolean;
+  /** Tests only: see `CreateBrokerOptions.probeDispatcher`. */
+  probeDispatcher?: CreateBrokerOptions["probeDispatcher"];
 }
 
 /** Opens the store the configuration names: PostgreSQL when it has a URL, else the SQLite file. */
@@ -93,6 +95,7 @@ export async function startBroker(
       alerts: config.alerts,
     },
     fraud: config.fraud,
+    ...(options.probeDispatcher && { probeDispatcher: options.probeDispatcher }),
     ...((options.monitoring ?? options.scheduler !== false) && {
       monitoring: { settings: config.monitoring },
     }),

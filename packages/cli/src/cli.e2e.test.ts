@@ -368,8 +368,12 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
         pricing: { model: "per_call", price_per_call: "0.010000" },
       }),
     });
-    expect(registered).toMatchObject({ status: "registered" });
+    expect(registered).toMatchObject({ status: "registered", verification: { state: "verified" } });
     state.agentFail = String(registered.agent_id);
+    // A dev broker verifies a listing's endpoint at once; verify says so.
+    expect(await mercatoHuman(["agents", "verify", state.agentFail], { persona: SELLER })).toMatch(
+      /✓ agent_\w+'s endpoint is verified; the agent is active\./,
+    );
 
     const bad = await expectFailure(["agents", "register", "--file", "-"], 1, "VALIDATION_ERROR", {
       persona: SELLER,

@@ -49,13 +49,18 @@ try {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
   const benchJwk = { ...publicKey.export({ format: "jwk" }), kid: "bench", alg: "EdDSA", use: "sig" };
   const brokerJwks = await api(broker, "GET", "/.well-known/jwks.json");
+  // The seller's account first: its kit serves only this account's listings.
+  const owner = await api(broker, "POST", "/accounts", { body: { name: "Bench seller" } });
   const seller = await start(
     [fileURLToPath(new URL("./seller.mjs", import.meta.url))],
-    { BENCH_BROKER_URL: broker, BENCH_JWKS: JSON.stringify({ keys: [...brokerJwks.keys, benchJwk] }) },
+    {
+      BENCH_BROKER_URL: broker,
+      BENCH_OWNER: owner.account_id,
+      BENCH_JWKS: JSON.stringify({ keys: [...brokerJwks.keys, benchJwk] }),
+    },
     /READY (http:\/\/[\d.:]+)/,
   );
 
-  const owner = await api(broker, "POST", "/accounts", { body: { name: "Bench seller" } });
   const buyer = await api(broker, "POST", "/accounts", { body: { name: "Bench buyer" } });
   await api(broker, "POST", "/topups", { key: buyer.api_key, body: { amount_usd: "10000" } });
   const agent = await api(broker, "POST", "/agents/register", {
@@ -85,6 +90,9 @@ try {
       bodyDigest: createHash("sha256").update(body).digest("base64url"),
       timestamp,
       callId,
+      agentId: agent.agent_id,
+      agentOwner: owner.account_id,
+      priceMicros: 1000,
     });
     return {
       path: "/agent",
@@ -95,6 +103,9 @@ try {
         [CALL_HEADERS.timestamp]: String(timestamp),
         [CALL_HEADERS.keyId]: "bench",
         [CALL_HEADERS.signature]: sign(null, Buffer.from(input), privateKey).toString("base64url"),
+        [CALL_HEADERS.agentId]: agent.agent_id,
+        [CALL_HEADERS.agentOwner]: owner.account_id,
+        [CALL_HEADERS.priceMicros]: "1000",
       },
     };
   };

@@ -69,12 +69,12 @@ async function measure(brokerCount) {
       );
     }
     const jwks = await api(brokers[0], "GET", "/.well-known/jwks.json");
+    const owner = await api(brokers[0], "POST", "/accounts", { body: { name: "Bench seller" } });
     const seller = await start(
       [fileURLToPath(new URL("./seller.mjs", import.meta.url))],
-      { BENCH_BROKER_URL: brokers[0], BENCH_JWKS: JSON.stringify(jwks) },
+      { BENCH_BROKER_URL: brokers[0], BENCH_OWNER: owner.account_id, BENCH_JWKS: JSON.stringify(jwks) },
       /READY (http:\/\/[\d.:]+)/,
     );
-    const owner = await api(brokers[0], "POST", "/accounts", { body: { name: "Bench seller" } });
     const agent = await api(brokers[0], "POST", "/agents/register", {
       key: owner.api_key,
       body: {

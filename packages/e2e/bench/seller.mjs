@@ -6,6 +6,7 @@ import { sellerKit } from "@mercato/seller-kit";
 
 const kit = sellerKit({
   broker: process.env.BENCH_BROKER_URL,
+  owner: process.env.BENCH_OWNER,
   jwks: JSON.parse(process.env.BENCH_JWKS),
   handler: async (input) => ({ price_usd: "64123.50", symbol: input?.symbol ?? "BTC" }),
 });

@@ -33,6 +33,7 @@ function api(
 function kitFor(handler: (input: { symbol: string }) => unknown): SellerKit {
   return sellerKit({
     broker: broker.url,
+    owner: owner.account_id,
     input: z.object({ symbol: z.string() }),
     handler: async (input) => handler(input),
     onError: () => {},
@@ -272,6 +273,7 @@ describe("the seller kit refuses calls the broker did not sign", () => {
     let handled = 0;
     const kit = sellerKit({
       broker: broker.url,
+      owner: owner.account_id,
       handler: async () => {
         handled++;
         return { ok: true };

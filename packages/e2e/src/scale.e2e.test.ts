@@ -75,6 +75,7 @@ function startBrokerProcess(): Promise<{ process: ChildProcess; url: string }> {
 }
 
 const api = brokerRequest;
+let sellerOwner: { api_key: string; account_id: string };
 /** How long a broker keeps a key it looked up (the key cache's default). */
 const KEY_CACHE_TTL_MS = 5_000;
 
@@ -84,9 +85,12 @@ beforeAll(async () => {
   await admin(`CREATE DATABASE ${DATABASE}`);
   // Three brokers starting at once: they migrate the empty database once between them.
   brokers.push(...(await Promise.all([startBrokerProcess(), startBrokerProcess(), startBrokerProcess()])));
+  // The seller's account first: its kit serves only this account's listings.
+  sellerOwner = (await api(on(0), "POST", "/accounts", { body: { name: "Scale Seller" } })).json;
   seller = await startSeller(
     sellerKit({
       broker: on(0),
+      owner: sellerOwner.account_id,
       handler: async (input) => {
         sellerCalls++;
         return { echo: input };
@@ -116,7 +120,7 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
   let agentId = "";
 
   it("share accounts, agents and keys: what one broker writes, the others read", async () => {
-    const owner = (await api(on(0), "POST", "/accounts", { body: { name: "Scale Seller" } })).json;
+    const owner = sellerOwner;
     const registered = await api(on(1), "POST", "/agents/register", {
       key: owner.api_key,
       body: {

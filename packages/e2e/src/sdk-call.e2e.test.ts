@@ -14,6 +14,7 @@ let dir: string;
 let broker: RunningBroker;
 let buyer: MercatoClient;
 let owner: MercatoClient;
+let ownerId: string;
 const sellers: Record<string, RunningSeller> = {};
 const served = { flaky: 0, steady: 0 };
 const agentIds: Record<string, string> = {};
@@ -22,6 +23,7 @@ const agentIds: Record<string, string> = {};
 async function startPriceSeller(name: "flaky" | "steady"): Promise<RunningSeller> {
   const kit = sellerKit({
     broker: broker.url,
+    owner: ownerId,
     onError: () => {},
     handler: async () => {
       const n = served[name]++;
@@ -49,6 +51,7 @@ beforeAll(async () => {
   const ownerAccount = await createClient({ baseUrl: broker.url }).accounts.create({ name: "Seller" });
   const buyerAccount = await createClient({ baseUrl: broker.url }).accounts.create({ name: "Buyer" });
   owner = createClient({ baseUrl: broker.url, apiKey: ownerAccount.api_key });
+  ownerId = ownerAccount.account_id;
   buyer = createClient({ baseUrl: broker.url, apiKey: buyerAccount.api_key });
   await fetch(`${broker.url}/topups`, {
     method: "POST",

@@ -1,5 +1,6 @@
 export type {
   CallKeyResolver,
+  CallListing,
   CallSignatureFailure,
   CallSignatureParts,
   JwksKeyResolverOptions,
@@ -10,6 +11,7 @@ export type {
 export {
   CALL_HEADERS,
   CALL_SIGNATURE_SCHEME,
+  callHeaders,
   callSigningInput,
   createJwksKeyResolver,
   DEFAULT_REPLAY_WINDOW_SECONDS,
@@ -52,6 +54,16 @@ export {
   verifyVoucher,
   voucherSigningInput,
 } from "./direct/index.js";
+export type { EndpointChallengeAnswerValue } from "./endpoint-challenge/index.js";
+export {
+  ChallengeToken,
+  challengeFailure,
+  challengeTokenOf,
+  challengeUrl,
+  ENDPOINT_CHALLENGE_PATH,
+  EndpointChallengeAnswer,
+  MAX_CHALLENGE_ANSWER_BYTES,
+} from "./endpoint-challenge/index.js";
 export type { ErrorCode, ErrorEnvelope, MercatoErrorOptions } from "./errors/index.js";
 export {
   ERROR_CODE_LIST,
@@ -103,6 +115,7 @@ export {
   Currency,
   DeactivateAgentResponse,
   Ed25519Signature,
+  EndpointVerification,
   ErrorEnvelopeSchema,
   Grant,
   GrantId,
@@ -169,6 +182,7 @@ export {
   UsdAmount,
   UsdAmountInput,
   usageOutcomeOf,
+  VerifyAgentResponse,
   VoucherSequence,
 } from "./schemas/index.js";
 export type {

@@ -71,6 +71,7 @@ export type {
   UpdateKeyRequest,
   UsageReport,
   UsageReportResult,
+  VerifyAgentResponse,
 } from "./client/index.js";
 export {
   createClient,

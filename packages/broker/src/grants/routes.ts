@@ -17,6 +17,7 @@ import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.j
 import { newId } from "../ids.js";
 import { idempotencyKeyOf } from "../invoke/idempotency.js";
 import { enforceRateLimit } from "../invoke/invoke.js";
+import { assertServable } from "../registry/endpoint-verification.js";
 import type { GrantRecord, GrantVoucherRecord, NewGrant } from "../store/types.js";
 import { presentGrant } from "./presenters.js";
 import { callOutcomesOf, claimsOf } from "./reports.js";
@@ -79,9 +80,7 @@ export const grantRoutes = [
       await enforceRateLimit(deps, key, reply);
       const agent = await deps.store.getAgent(body.agent_id);
       if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${body.agent_id}`);
-      if (agent.status === "inactive") {
-        throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);
-      }
+      assertServable(agent, { dev: deps.config.dev, now: deps.clock.now().toISOString() });
       const price = agent.pricing.priceMicros;
       const budget = Number(parseUsd(body.budget_usd));
       if (budget < price) {

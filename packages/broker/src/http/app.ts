@@ -8,6 +8,7 @@ import {
 } from "@mercato/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pino } from "pino";
+import type { Dispatcher } from "undici";
 import { accountRoutes } from "../accounts/routes.js";
 import { createAlertNotifier } from "../alerts/notifier.js";
 import { alertRoutes } from "../alerts/routes.js";
@@ -46,6 +47,7 @@ import { paymentRoutes } from "../payments/routes.js";
 import { registerPaymentWebhooks } from "../payments/webhooks.js";
 import { createReceiptSigner } from "../receipts/signer.js";
 import { type ResolveHost, systemResolveHost } from "../registry/endpoint-policy.js";
+import { createEndpointProber, createEndpointVerifier } from "../registry/endpoint-verification.js";
 import { registryRoutes } from "../registry/routes.js";
 import type { Store } from "../store/types.js";
 import { systemRoutes } from "../system/routes.js";
@@ -103,6 +105,12 @@ export interface CreateBrokerOptions {
   bodyLimit?: number;
   /** Check every response against its schema (tests turn this on; a mismatch is a 500). */
   validateResponses?: boolean;
+  /**
+   * Tests only: the undici dispatcher endpoint challenges are fetched with, instead of the broker's
+   * own (which, outside dev mode, connects only to public addresses). It lets a test prove a
+   * loopback seller's endpoint on a broker outside dev mode; nothing in the configuration sets it.
+   */
+  probeDispatcher?: Dispatcher;
 }
 
 /**
@@ -228,6 +236,34 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     log: logger.child({ component: "fraud" }),
     onSuspended: () => metrics.keySuspended(),
   });
+  const invokeRuntime = createInvokeRuntime({
+    store: options.store,
+    clock,
+    log: logger,
+    dev,
+    resolveHost,
+    settings: invoke,
+    ...(successRates && { onOutcome: (outcome) => successRates.record(outcome) }),
+  });
+  const endpoints = createEndpointVerifier({
+    store: options.store,
+    clock,
+    dev,
+    prober: createEndpointProber({
+      dev,
+      resolveHost,
+      ...(options.probeDispatcher && { dispatcher: options.probeDispatcher }),
+    }),
+    log: logger.child({ component: "endpoints" }),
+    onActivated: (agentId) => {
+      invokeRuntime.agents.invalidate(agentId);
+      tracker?.track(agentId);
+    },
+    onDeactivated: (agentId) => {
+      invokeRuntime.agents.invalidate(agentId);
+      tracker?.untrack(agentId);
+    },
+  });
   const deps: BrokerDeps = {
     store: options.store,
     clock,
@@ -244,19 +280,12 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     payments: options.payments,
     keyCache,
     rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(),
-    invoke: createInvokeRuntime({
-      store: options.store,
-      clock,
-      log: logger,
-      dev,
-      resolveHost,
-      settings: invoke,
-      ...(successRates && { onOutcome: (outcome) => successRates.record(outcome) }),
-    }),
+    invoke: invokeRuntime,
     alerts,
     ...(tracker && { health: tracker }),
     fraud,
     metrics,
+    endpoints,
   };
   const app = Fastify({
     loggerInstance: logger,
@@ -276,6 +305,9 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   app.addHook("onClose", () => deps.invoke.close());
   app.addHook("onClose", () => fraud.drain());
   if (health) app.addHook("onListen", () => health.start());
+  // Listings in their grace period are verified in the background where monitoring runs.
+  if (monitoring) app.addHook("onListen", () => endpoints.start());
+  app.addHook("onClose", () => endpoints.stop());
   app.addHook("onClose", async () => {
     await health?.stop();
     // Alerts being retried get a moment to go out; a delivery still failing then is given up.

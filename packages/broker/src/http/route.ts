@@ -13,6 +13,7 @@ import type { BrokerMetrics } from "../observability/prometheus.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import type { ReceiptSigner } from "../receipts/signer.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
+import type { EndpointVerifier } from "../registry/endpoint-verification.js";
 import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 
 /** What every route handler may use: injected, never module-level. */
@@ -44,6 +45,8 @@ export interface BrokerDeps {
   fraud: FraudDetector;
   /** Prometheus metrics (`GET /metrics`). */
   metrics: BrokerMetrics;
+  /** Proves listings' endpoints (the challenge), and retries listings in their grace period. */
+  endpoints: EndpointVerifier;
 }
 
 /** The authenticated caller of a route with `auth: "account"`. */

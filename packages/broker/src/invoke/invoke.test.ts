@@ -205,6 +205,12 @@ describe("POST /agents/{id}/invoke", () => {
       { resolveKey },
     );
     expect(verified.callId).toBe(json.transaction_id);
+    // The signature names the listing the buyer pays: its agent, its owner and the price.
+    expect(verified).toMatchObject({
+      agentId: s.agentId,
+      agentOwner: s.owner.accountId,
+      priceMicros: 20_000,
+    });
 
     // Money: 10.00 − 0.02 for the buyer; 0.018 for the seller; 0.002 fee.
     expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "9.980000", held_usd: "0.000000" });

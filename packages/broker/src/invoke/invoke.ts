@@ -153,6 +153,10 @@ export async function invokeOnce(
     callId: transactionId,
     // The seller checks the timestamp against its own wall clock, not the broker's injected clock.
     timestamp: Math.floor(Date.now() / 1000),
+    // The listing the buyer pays: the seller kit refuses a call for a listing that is not its own.
+    agentId: agent.id,
+    agentOwner: agent.ownerId,
+    priceMicros: price,
   });
   signing.catch(() => {});
   const dailyCap = await deps.fraud.dailyCap(key.accountId, heldAt.getTime());

@@ -15,7 +15,8 @@ import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../config/confi
 import { figure, usdFigure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
-import type { AgentRecord, ApiKeyRecord, Store } from "../store/types.js";
+import { assertServable } from "../registry/endpoint-verification.js";
+import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
 import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "./idempotency.js";
 import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
@@ -50,7 +51,7 @@ export const invokeRoutes = [
       if (body.buyer_id !== undefined && body.buyer_id !== caller.account.id) {
         throw new MercatoError("FORBIDDEN", "buyer_id must be your own account (or leave it out)");
       }
-      const agent = await purchasableAgent(deps.store, body.agent_id);
+      const agent = await purchasableAgent(deps, body.agent_id);
       const now = deps.clock.now().toISOString();
       if (body.expires_at !== undefined && body.expires_at <= now) {
         throw new MercatoError("VALIDATION_ERROR", "expires_at must be in the future");
@@ -166,8 +167,7 @@ async function invoke({
   await enforceRateLimit(deps, key, reply);
   const agent = await deps.invoke.agents.get(params.id, deps.clock.now().getTime());
   if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
-  if (agent.status === "inactive")
-    throw new MercatoError("AGENT_INACTIVE", `Agent ${agent.id} is deactivated`);
+  assertServable(agent, { dev: deps.config.dev, now: deps.clock.now().toISOString() });
   const { maxTimeoutMs, defaultTimeoutMs } = deps.config.invoke;
   const timeoutMs = body.timeout_ms ?? defaultTimeoutMs;
   if (timeoutMs > maxTimeoutMs) {
@@ -182,11 +182,13 @@ async function invoke({
   return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
 }
 
-async function purchasableAgent(store: Store, agentId: string): Promise<AgentRecord> {
-  const agent = await store.getAgent(agentId);
+async function purchasableAgent(deps: BrokerDeps, agentId: string): Promise<AgentRecord> {
+  const agent = await deps.store.getAgent(agentId);
   if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${agentId}`);
-  if (agent.status === "inactive") {
-    throw new MercatoError("AGENT_INACTIVE", `Agent ${agentId} is deactivated and cannot be bought`);
-  }
+  assertServable(agent, {
+    dev: deps.config.dev,
+    now: deps.clock.now().toISOString(),
+    action: " and cannot be bought",
+  });
   return agent;
 }

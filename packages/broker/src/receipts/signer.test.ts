@@ -17,6 +17,9 @@ describe("the receipt signer", () => {
       body: "{}",
       callId: "c1",
       timestamp: 1,
+      agentId: "agent_1",
+      agentOwner: "acct_1",
+      priceMicros: 20_000,
     });
     expect(Object.values(headers)).toContain(a?.kid);
     await store.close();

@@ -7,7 +7,7 @@ import {
   sign,
 } from "node:crypto";
 import {
-  CALL_HEADERS,
+  callHeaders,
   callSigningInput,
   type GrantPayloadValue,
   type PublicJwk,
@@ -24,7 +24,10 @@ import type { SigningKeyRecord, Store } from "../store/types.js";
 /** A public key as published at `/.well-known/jwks.json`. */
 export type PublishedJwk = z.output<typeof PublicJwk>;
 
-/** A seller call to sign: method, request target (path and query), exact body, call id. */
+/**
+ * A seller call to sign: method, request target (path and query), exact body, call id, and the
+ * listing it is for (agent, owner, price), so a seller kit can refuse a call for another's listing.
+ */
 export interface CallToSign {
   method: string;
   path: string;
@@ -32,6 +35,10 @@ export interface CallToSign {
   callId: string;
   /** Seconds since the epoch. */
   timestamp: number;
+  agentId: string;
+  agentOwner: string;
+  /** The call's price, integer micro-USD. */
+  priceMicros: number;
 }
 
 /** Signs receipts and seller calls with the broker's Ed25519 key and publishes the public keys. */
@@ -115,15 +122,12 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
         bodyDigest: createHash("sha256").update(call.body, "utf8").digest("base64url"),
         timestamp: call.timestamp,
         callId: call.callId,
+        agentId: call.agentId,
+        agentOwner: call.agentOwner,
+        priceMicros: call.priceMicros,
       });
-      return {
-        [CALL_HEADERS.callId]: call.callId,
-        [CALL_HEADERS.timestamp]: String(call.timestamp),
-        [CALL_HEADERS.keyId]: kid,
-        [CALL_HEADERS.signature]: (await signOffThread(Buffer.from(input, "utf8"), keyObject)).toString(
-          "base64url",
-        ),
-      };
+      const signature = await signOffThread(Buffer.from(input, "utf8"), keyObject);
+      return callHeaders(call, kid, signature.toString("base64url"));
     },
     async signGrant(payload) {
       const { kid, privateKey } = await ready();

@@ -7,6 +7,7 @@ import {
   TRUST_PRIOR,
 } from "@mercato/protocol";
 import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
+import { presentVerification } from "./endpoint-verification.js";
 
 /** The Agent object: the listing without its pricing and metrics. */
 export function presentAgent(agent: AgentRecord) {
@@ -79,8 +80,8 @@ export function presentAgentWindowMetrics(
   };
 }
 
-/** `GET /agents/{id}`: the agent with its AgentPricing and AgentMetrics. */
-export function presentAgentDetail(agent: AgentRecord) {
+/** `GET /agents/{id}`: the agent with its AgentPricing, AgentMetrics and endpoint verification as of `now`. */
+export function presentAgentDetail(agent: AgentRecord, now: string) {
   return {
     ...presentAgent(agent),
     pricing: {
@@ -92,6 +93,7 @@ export function presentAgentDetail(agent: AgentRecord) {
       min_calls: agent.pricing.minCalls,
     },
     metrics: { agent_id: agent.id, ...figures(agent), last_updated: agent.metricsUpdatedAt },
+    verification: presentVerification(agent, now),
   };
 }
 

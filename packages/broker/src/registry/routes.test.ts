@@ -22,13 +22,21 @@ const outcomes = (agentId: string, calls: number, successes: number, responseTim
 describe("registration", () => {
   it("registers with the example request and answers with the registration response and detail", async () => {
     const { apiKey, accountId } = await broker.signUp("Seller");
+    broker.probes
+      .get("https://api.example.com")
+      .intercept({
+        method: "GET",
+        path: (p: string) => p.startsWith("/agent/abc123/.well-known/mercato-challenge/"),
+      })
+      .reply(200, (request) => ({ token: request.path.split("/").at(-1), owner: accountId }));
     const response = await broker.call("POST", "/agents/register", {
       key: apiKey,
       body: EXAMPLE_REGISTRATION,
     });
     expect(response.statusCode).toBe(201);
-    const { agent_id, status } = response.json();
+    const { agent_id, status, verification } = response.json();
     expect(status).toBe("registered");
+    expect(verification).toMatchObject({ state: "verified", reason: null, challenge_url: null });
     expect(agent_id).toMatch(/^agent_/);
 
     const detail = AgentDetail.parse((await broker.call("GET", `/agents/${agent_id}`)).json());

@@ -1,4 +1,10 @@
-import { MercatoError, MetricsWindow, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
+import {
+  ENDPOINT_CHALLENGE_PATH,
+  MercatoError,
+  MetricsWindow,
+  parseUsd,
+  SearchAgentsQuery,
+} from "@mercato/protocol";
 import { z } from "zod";
 import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
 import { type BrokerDeps, defineRoute } from "../http/route.js";
@@ -6,6 +12,12 @@ import { newId } from "../ids.js";
 import { searchWords } from "../store/search-terms.js";
 import type { AgentPatch, AgentRecord, Store } from "../store/types.js";
 import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
+import {
+  newChallengeToken,
+  presentVerification,
+  servableEndpoint,
+  VERIFY_RETRY_MS,
+} from "./endpoint-verification.js";
 import {
   presentAgentDetail,
   presentAgentWindowMetrics,
@@ -29,17 +41,29 @@ export const registryRoutes = [
     operationId: "registerAgent",
     tag: "Agents",
     summary: "Register an agent",
-    description: `Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses). Limits per account (defaults; the broker's \`--max-agents-per-account\` and \`--registration-rate-limit\`): at most ${FRAUD.maxAgentsPerAccount} agents that are not deactivated (past it, LISTING_LIMIT_REACHED, 403), and ${FRAUD.registrationsPerHour} registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.`,
+    description: [
+      "Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).",
+      "",
+      `Outside dev mode the listing goes active only once its endpoint proves it serves this account: the broker GETs \`{api_endpoint}${ENDPOINT_CHALLENGE_PATH}{token}\` (no redirects, ${5} s, 16 KiB at most) and expects \`{"token": "<token>", "owner": "<your account id>"}\` (or \`"agents": ["<agent id>", …]\` naming this listing), which the seller kit answers by itself. The broker tries once at registration: \`status\` is \`registered\` when the proof came, else \`pending_verification\` with the reason and the challenge URL in \`verification\`; the listing is then not listed, purchasable or callable until \`POST /agents/{id}/verify\` succeeds. In dev mode the listing is active at once.`,
+      "",
+      `Limits per account (defaults; the broker's \`--max-agents-per-account\` and \`--registration-rate-limit\`): at most \${FRAUD.maxAgentsPerAccount} agents that are not deactivated, pending ones included (past it, LISTING_LIMIT_REACHED, 403), and \${FRAUD.registrationsPerHour} registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.`,
+    ].join("\n"),
     auth: "account",
     body: "RegisterAgentRequest",
     errors: ["INVALID_ENDPOINT", "LISTING_LIMIT_REACHED"],
     rateLimited: true,
-    success: { status: 201, schema: "RegisterAgentResponse", description: "The new agent's id" },
+    success: {
+      status: 201,
+      schema: "RegisterAgentResponse",
+      description: "The new agent's id, and whether its endpoint is verified",
+    },
     async handler({ deps, caller, body, reply }) {
       // First: the allowance also bounds the DNS lookups and endpoint checks registrations cause.
       await enforceRegistrationRate(deps, caller.account.id, reply);
       await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
-      const agent = await deps.store.insertAgent(
+      const now = deps.clock.now().toISOString();
+      const dev = deps.config.dev;
+      const registered = await deps.store.insertAgent(
         {
           id: newId("agent"),
           ownerId: caller.account.id,
@@ -49,7 +73,15 @@ export const registryRoutes = [
           tags: body.tags ?? [],
           version: body.version ?? "1.0.0",
           apiEndpoint: body.api_endpoint,
-          status: "active",
+          // Outside dev mode a listing waits, off the market, for its endpoint's proof.
+          status: dev ? "active" : "inactive",
+          endpoint: {
+            verifiedAt: dev ? now : null,
+            challenge: dev ? null : newChallengeToken(),
+            graceUntil: null,
+            checkedAt: dev ? now : null,
+            error: null,
+          },
           pricing: {
             model: "per_call",
             priceMicros: Number(parseUsd(body.pricing.price_per_call)),
@@ -57,12 +89,62 @@ export const registryRoutes = [
             tier: body.pricing.tier ?? "basic",
             minCalls: body.pricing.min_calls ?? 1,
           },
-          createdAt: deps.clock.now().toISOString(),
+          createdAt: now,
         },
         listingLimits(deps),
       );
-      deps.health?.track(agent.id);
-      return { agent_id: agent.id, status: "registered" as const };
+      let agent = registered;
+      if (dev) deps.health?.track(agent.id);
+      else agent = (await deps.endpoints.verify(registered)) ?? registered;
+      return {
+        agent_id: agent.id,
+        status: agent.status === "inactive" ? ("pending_verification" as const) : ("registered" as const),
+        verification: presentVerification(agent, deps.clock.now().toISOString()),
+      };
+    },
+  }),
+  defineRoute({
+    method: "POST",
+    url: "/agents/:id/verify",
+    operationId: "verifyAgentEndpoint",
+    tag: "Agents",
+    summary: "Verify an agent's endpoint",
+    description: `Asks the agent's endpoint for its challenge again (see \`POST /agents/register\`); owner only. When the endpoint answers naming this listing or its owner, the listing is verified and, if it was waiting for the proof, goes active. An already verified endpoint is not asked again. At most one attempt per agent every ${VERIFY_RETRY_MS / 1000} s (else 429). A listing its owner deactivated is re-activated (and verified) with PATCH {status: "active"}.`,
+    auth: "account",
+    params: AgentParams,
+    errors: ["AGENT_NOT_FOUND", "CONFLICT", "RATE_LIMITED"],
+    success: {
+      status: 200,
+      schema: "VerifyAgentResponse",
+      description: "The agent's status and verification",
+    },
+    async handler({ deps, caller, params, reply }) {
+      let agent = await ownAgent(deps.store, caller.account.id, params.id);
+      const nowMs = deps.clock.now().getTime();
+      if (agent.endpoint.verifiedAt === null) {
+        if (agent.status === "inactive" && agent.endpoint.challenge === null) {
+          throw new MercatoError(
+            "CONFLICT",
+            `Agent ${agent.id} is deactivated: re-activate it with PATCH {"status": "active"}, which verifies its endpoint`,
+          );
+        }
+        const last = agent.endpoint.checkedAt === null ? undefined : Date.parse(agent.endpoint.checkedAt);
+        if (last !== undefined && nowMs - last < VERIFY_RETRY_MS) {
+          const retryAfter = Math.max(1, Math.ceil((last + VERIFY_RETRY_MS - nowMs) / 1000));
+          reply.header("retry-after", retryAfter);
+          throw new MercatoError(
+            "RATE_LIMITED",
+            `Agent ${agent.id}'s endpoint was checked less than ${VERIFY_RETRY_MS / 1000} s ago; retry in ${retryAfter} s`,
+            { details: { retry_after_s: retryAfter } },
+          );
+        }
+        agent = (await deps.endpoints.verify(agent)) ?? (await findAgent(deps.store, agent.id));
+      }
+      return {
+        agent_id: agent.id,
+        status: agent.status,
+        verification: presentVerification(agent, deps.clock.now().toISOString()),
+      };
     },
   }),
   defineRoute({
@@ -125,7 +207,7 @@ export const registryRoutes = [
     errors: ["AGENT_NOT_FOUND"],
     success: { status: 200, schema: "AgentDetail", description: "The agent" },
     async handler({ deps, params }) {
-      return presentAgentDetail(await findAgent(deps.store, params.id));
+      return presentAgentDetail(await findAgent(deps.store, params.id), deps.clock.now().toISOString());
     },
   }),
   defineRoute({
@@ -174,7 +256,7 @@ export const registryRoutes = [
     tag: "Agents",
     summary: "Update an agent",
     description:
-      "Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).",
+      "Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. Outside dev mode, a new `api_endpoint` (or re-activating a listing whose endpoint is not verified) takes the listing off the market until the endpoint proves it serves this listing (see `POST /agents/register`); the broker tries at once, and `verification` says how it went. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).",
     auth: "account",
     params: AgentParams,
     body: "UpdateAgentRequest",
@@ -182,11 +264,35 @@ export const registryRoutes = [
     rateLimited: true,
     success: { status: 200, schema: "AgentDetail", description: "The updated agent" },
     async handler({ deps, caller, params, body, reply }) {
-      const agent = await ownAgent(deps.store, caller.account.id, params.id);
-      const moves = body.api_endpoint !== undefined && body.api_endpoint !== agent.apiEndpoint;
-      const reactivates = body.status === "active" && agent.status === "inactive";
-      if (moves || reactivates) await enforceRegistrationRate(deps, caller.account.id, reply);
+      let agent = await ownAgent(deps.store, caller.account.id, params.id);
+      const moved = body.api_endpoint !== undefined && body.api_endpoint !== agent.apiEndpoint;
+      const reactivating = body.status === "active" && agent.status === "inactive";
+      if (moved || reactivating) await enforceRegistrationRate(deps, caller.account.id, reply);
       if (body.api_endpoint !== undefined) await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
+      const now = deps.clock.now().toISOString();
+      const needsProof = !deps.config.dev && (moved || (reactivating && !servableEndpoint(agent, now)));
+      if (needsProof || body.status === "inactive" || (deps.config.dev && moved)) {
+        // The listing is off the market (or stays so) until the new endpoint proves it serves it.
+        const waits = needsProof && body.status !== "inactive";
+        const reset = await deps.store.setEndpointProof(
+          agent.id,
+          deps.config.dev && moved
+            ? { verifiedAt: now, challenge: null, graceUntil: null, checkedAt: now, error: null }
+            : body.status === "inactive"
+              ? { challenge: null, ...(moved && { verifiedAt: null, graceUntil: null, error: null }) }
+              : {
+                  verifiedAt: null,
+                  // A new endpoint gets a new token: an answer prepared for the old one proves nothing.
+                  challenge: moved ? newChallengeToken() : (agent.endpoint.challenge ?? newChallengeToken()),
+                  graceUntil: null,
+                  checkedAt: null,
+                  error: null,
+                },
+          { at: now, ...(waits && { status: "inactive" as const }) },
+        );
+        if (!reset) throw agentNotFound(agent.id);
+        agent = reset;
+      }
       const patch: AgentPatch = {
         ...(body.name !== undefined && { name: body.name }),
         ...(body.description !== undefined && { description: body.description }),
@@ -194,7 +300,9 @@ export const registryRoutes = [
         ...(body.tags !== undefined && { tags: body.tags }),
         ...(body.version !== undefined && { version: body.version }),
         ...(body.api_endpoint !== undefined && { apiEndpoint: body.api_endpoint }),
-        ...(body.status !== undefined && { status: body.status }),
+        // A listing waiting for its endpoint's proof goes active only with the proof.
+        ...(body.status !== undefined &&
+          !(needsProof && body.status === "active") && { status: body.status }),
       };
       if (body.pricing !== undefined) {
         const p = body.pricing;
@@ -205,17 +313,15 @@ export const registryRoutes = [
           ...(p.min_calls !== undefined && { minCalls: p.min_calls }),
         };
       }
-      const updated = await deps.store.updateAgent(
-        agent.id,
-        patch,
-        deps.clock.now().toISOString(),
-        listingLimits(deps),
-      );
+      let updated = await deps.store.updateAgent(agent.id, patch, now, listingLimits(deps));
       deps.invoke.agents.invalidate(agent.id);
       if (!updated) throw agentNotFound(agent.id);
+      if (needsProof && body.status !== "inactive") {
+        updated = (await deps.endpoints.verify(updated)) ?? (await findAgent(deps.store, agent.id));
+      }
       if (updated.status === "inactive") deps.health?.untrack(agent.id);
       else if (body.status === "active" || body.api_endpoint !== undefined) deps.health?.track(agent.id);
-      return presentAgentDetail(updated);
+      return presentAgentDetail(updated, deps.clock.now().toISOString());
     },
   }),
   defineRoute({
@@ -232,8 +338,13 @@ export const registryRoutes = [
     success: { status: 200, schema: "DeactivateAgentResponse", description: "The agent is inactive" },
     async handler({ deps, caller, params }) {
       const agent = await ownAgent(deps.store, caller.account.id, params.id);
-      if (agent.status !== "inactive") {
-        await deps.store.updateAgent(agent.id, { status: "inactive" }, deps.clock.now().toISOString());
+      if (agent.status !== "inactive" || agent.endpoint.challenge !== null) {
+        // A pending challenge is dropped too: a later proof must not re-activate what its owner took off.
+        await deps.store.setEndpointProof(
+          agent.id,
+          { challenge: null },
+          { status: "inactive", at: deps.clock.now().toISOString() },
+        );
         deps.invoke.agents.invalidate(agent.id);
       }
       deps.health?.untrack(agent.id);

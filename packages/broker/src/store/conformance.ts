@@ -316,6 +316,66 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       });
     });
 
+    describe("endpoint proofs", () => {
+      const unproven = { verifiedAt: null, challenge: null, graceUntil: null, checkedAt: null, error: null };
+
+      it("registers with a proof or without one, and keeps it across an owner's patch", async () => {
+        const ownerId = await withOwner();
+        const bare = await store.insertAgent(newAgent(ownerId));
+        expect(bare.endpoint).toEqual(unproven);
+        const pending = { ...unproven, challenge: "tok_0123456789abcdefghijkl" };
+        const waiting = await store.insertAgent(newAgent(ownerId, { status: "inactive", endpoint: pending }));
+        expect(waiting.endpoint).toEqual(pending);
+        expect((await store.updateAgent(waiting.id, { name: "Renamed" }, at(1)))?.endpoint).toEqual(pending);
+      });
+
+      it("sets the given fields and the status in one write, only while the endpoint is the one proven", async () => {
+        const ownerId = await withOwner();
+        const agent = await store.insertAgent(
+          newAgent(ownerId, { status: "inactive", endpoint: { ...unproven, challenge: "tok_a" } }),
+        );
+        const proven = await store.setEndpointProof(
+          agent.id,
+          { verifiedAt: at(2), challenge: null, checkedAt: at(2), error: null },
+          { status: "active", ifEndpoint: agent.apiEndpoint, at: at(2) },
+        );
+        expect(proven).toMatchObject({
+          status: "active",
+          updatedAt: at(2),
+          endpoint: { verifiedAt: at(2), challenge: null, graceUntil: null, checkedAt: at(2), error: null },
+        });
+        expect(await store.getAgent(agent.id)).toEqual(proven);
+        // A proof of an endpoint the owner moved away from changes nothing.
+        await store.updateAgent(agent.id, { apiEndpoint: "https://moved.example.com/agent" }, at(3));
+        expect(
+          await store.setEndpointProof(
+            agent.id,
+            { error: "late" },
+            { ifEndpoint: agent.apiEndpoint, at: at(4) },
+          ),
+        ).toBeUndefined();
+        expect((await store.getAgent(agent.id))?.endpoint.error).toBeNull();
+        expect(await store.setEndpointProof("agent_missing", { error: "x" }, { at: at(4) })).toBeUndefined();
+      });
+
+      it("lists unproven listings in their grace period, least recently checked first", async () => {
+        const ownerId = await withOwner();
+        const grace = { ...unproven, graceUntil: at(60 * 24 * 14) };
+        const never = await store.insertAgent(newAgent(ownerId, { endpoint: grace }));
+        const old = await store.insertAgent(newAgent(ownerId, { endpoint: { ...grace, checkedAt: at(1) } }));
+        const recent = await store.insertAgent(
+          newAgent(ownerId, { endpoint: { ...grace, checkedAt: at(50) } }),
+        );
+        await store.insertAgent(newAgent(ownerId, { endpoint: { ...grace, verifiedAt: at(2) } }));
+        await store.insertAgent(
+          newAgent(ownerId, { status: "inactive", endpoint: { ...unproven, challenge: "t" } }),
+        );
+        expect(ids(await store.listGraceEndpoints(at(30), 10))).toEqual([never.id, old.id]);
+        expect(ids(await store.listGraceEndpoints(at(60), 10))).toEqual([never.id, old.id, recent.id]);
+        expect(ids(await store.listGraceEndpoints(at(60), 1))).toEqual([never.id]);
+      });
+    });
+
     describe("search", () => {
       /** Four agents whose orders differ by every sort. */
       const seed = async () => {

@@ -1,9 +1,17 @@
 import { MercatoError } from "@mercato/protocol";
-import type { AgentPatch, AgentStatusValue, ListingLimits } from "./types.js";
+import type { AgentPatch, AgentStatusValue, ListingLimits, NewAgent } from "./types.js";
 
-/** The statement both stores count an owner's listings with (`?`: the owner's id). */
+/**
+ * The statement both stores count an owner's listings with (`?`: the owner's id): listings not
+ * deactivated, and listings waiting for their endpoint's proof (which go active once it comes).
+ */
 export const COUNT_LISTINGS =
-  "SELECT count(*) AS count FROM agents WHERE owner_id = ? AND status <> 'inactive'";
+  "SELECT count(*) AS count FROM agents WHERE owner_id = ? AND (status <> 'inactive' OR endpoint_challenge IS NOT NULL)";
+
+/** True when a new listing counts against its owner's limit: it is listed, or waits for its proof. */
+export function countsAsListing(agent: NewAgent): boolean {
+  return agent.status !== "inactive" || (agent.endpoint?.challenge ?? null) !== null;
+}
 
 /** The limit to enforce, or undefined when there is none. */
 export function listingLimit(limits: ListingLimits | undefined): number | undefined {

@@ -6,6 +6,7 @@ import type {
   AgentRecord,
   AlertChannelsRecord,
   ApiKeyRecord,
+  EndpointProofRecord,
   NewAgent,
   PriceHistoryRecord,
 } from "./types.js";
@@ -137,6 +138,37 @@ export interface AgentRow {
   metrics_updated_at: string;
   created_at: string;
   updated_at: string;
+  endpoint_verified_at: string | null;
+  endpoint_challenge: string | null;
+  endpoint_grace_until: string | null;
+  endpoint_checked_at: string | null;
+  endpoint_check_error: string | null;
+}
+
+/** The endpoint-proof columns, in the order of {@link endpointProofValues}. */
+export const ENDPOINT_PROOF_COLUMNS = [
+  "endpoint_verified_at",
+  "endpoint_challenge",
+  "endpoint_grace_until",
+  "endpoint_checked_at",
+  "endpoint_check_error",
+] as const;
+
+/** The proof's field of each endpoint-proof column. */
+export const ENDPOINT_PROOF_FIELDS: Record<
+  (typeof ENDPOINT_PROOF_COLUMNS)[number],
+  keyof EndpointProofRecord
+> = {
+  endpoint_verified_at: "verifiedAt",
+  endpoint_challenge: "challenge",
+  endpoint_grace_until: "graceUntil",
+  endpoint_checked_at: "checkedAt",
+  endpoint_check_error: "error",
+};
+
+/** A proof's values, in the order of {@link ENDPOINT_PROOF_COLUMNS}. */
+export function endpointProofValues(proof: EndpointProofRecord | undefined): unknown[] {
+  return ENDPOINT_PROOF_COLUMNS.map((column) => proof?.[ENDPOINT_PROOF_FIELDS[column]] ?? null);
 }
 
 /**
@@ -167,6 +199,7 @@ export const NEW_AGENT_COLUMNS: readonly string[] = Object.freeze([
   "metrics_updated_at",
   "created_at",
   "updated_at",
+  ...ENDPOINT_PROOF_COLUMNS,
 ]);
 
 /** The columns an owner's patch rewrites, in the order of {@link patchedValues}. */
@@ -223,6 +256,13 @@ export function toAgent(row: AgentRow): AgentRecord {
     metricsUpdatedAt: row.metrics_updated_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    endpoint: {
+      verifiedAt: row.endpoint_verified_at,
+      challenge: row.endpoint_challenge,
+      graceUntil: row.endpoint_grace_until,
+      checkedAt: row.endpoint_checked_at,
+      error: row.endpoint_check_error,
+    },
   };
 }
 
@@ -234,6 +274,7 @@ export function newAgentValues(agent: NewAgent): unknown[] {
     agent.createdAt,
     agent.createdAt,
     agent.createdAt,
+    ...endpointProofValues(agent.endpoint),
   ];
 }
 
@@ -320,4 +361,48 @@ export function toAlertChannels(row: AlertChannelsRow): AlertChannelsRecord {
     successRateThreshold: row.success_rate_threshold,
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * The `UPDATE agents` statement of `setEndpointProof`, with `?` placeholders (both stores share it):
+ * the proof's given fields, the status when given, `updated_at`; guarded by the endpoint when
+ * `ifEndpoint` is given.
+ */
+export function endpointProofUpdate(
+  agentId: string,
+  proof: Partial<EndpointProofRecord>,
+  options: { status?: "active" | "inactive"; ifEndpoint?: string; at: string },
+): { sql: string; params: unknown[] } {
+  const sets: string[] = [];
+  const params: unknown[] = [];
+  for (const column of ENDPOINT_PROOF_COLUMNS) {
+    const value = proof[ENDPOINT_PROOF_FIELDS[column]];
+    if (value === undefined) continue;
+    sets.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (options.status !== undefined) {
+    sets.push("status = ?");
+    params.push(options.status);
+  }
+  sets.push("updated_at = ?");
+  params.push(options.at, agentId);
+  let sql = `UPDATE agents SET ${sets.join(", ")} WHERE id = ?`;
+  if (options.ifEndpoint !== undefined) {
+    sql += " AND api_endpoint = ?";
+    params.push(options.ifEndpoint);
+  }
+  return { sql, params };
+}
+
+/**
+ * The `SELECT` of `listGraceEndpoints` (two `?`: checked before, the limit), over the partial index
+ * of migration 9.
+ */
+export function graceEndpointsQuery(columns: string): string {
+  return `SELECT ${columns} FROM agents
+    WHERE endpoint_verified_at IS NULL AND endpoint_grace_until IS NOT NULL
+      AND (endpoint_checked_at IS NULL OR endpoint_checked_at < ?)
+    ORDER BY endpoint_checked_at IS NOT NULL, endpoint_checked_at, seq
+    LIMIT ?`;
 }

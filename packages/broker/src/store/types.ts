@@ -53,6 +53,19 @@ export interface PricingRecord {
   minCalls: number;
 }
 
+/**
+ * What the broker knows of a listing's endpoint control: when the endpoint last proved it serves
+ * this listing (null: never, for its current endpoint), the token of a pending challenge, the end
+ * of a pre-verification listing's grace period, and the last attempt.
+ */
+export interface EndpointProofRecord {
+  verifiedAt: string | null;
+  challenge: string | null;
+  graceUntil: string | null;
+  checkedAt: string | null;
+  error: string | null;
+}
+
 /** A registered agent with its pricing, raw counters and the ranking figures derived from them. */
 export interface AgentRecord {
   id: string;
@@ -70,10 +83,20 @@ export interface AgentRecord {
   metricsUpdatedAt: string;
   createdAt: string;
   updatedAt: string;
+  /** Endpoint control (see {@link EndpointProofRecord}). */
+  endpoint: EndpointProofRecord;
 }
 
-/** A new agent: what registration decides; counters start at zero. */
-export type NewAgent = Omit<AgentRecord, "counters" | "scores" | "metricsUpdatedAt" | "updatedAt">;
+/**
+ * A new agent: what registration decides; counters start at zero. Without `endpoint`, the endpoint
+ * is unproven and has no challenge.
+ */
+export type NewAgent = Omit<
+  AgentRecord,
+  "counters" | "scores" | "metricsUpdatedAt" | "updatedAt" | "endpoint"
+> & {
+  endpoint?: EndpointProofRecord;
+};
 
 /** Fields an owner may change. A pricing change starts a new price-history entry. */
 export interface AgentPatch {
@@ -264,6 +287,22 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
   searchAgents(search: AgentSearch): Promise<AgentSearchPage>;
   /** Categories of listed (not inactive) agents, most agents first. */
   listCategories(): Promise<Array<{ category: string; count: number }>>;
+  /**
+   * Sets an agent's endpoint proof (the fields given; the others kept) and, with `status`, its
+   * status too, in one write. With `ifEndpoint`, nothing changes unless the agent's endpoint is still
+   * that one (a proof of an endpoint the owner has since moved from is dropped). Undefined when no
+   * such agent or the endpoint moved.
+   */
+  setEndpointProof(
+    agentId: string,
+    proof: Partial<EndpointProofRecord>,
+    options: { status?: "active" | "inactive"; ifEndpoint?: string; at: string },
+  ): Promise<AgentRecord | undefined>;
+  /**
+   * Listings made before endpoint proofs (a grace period) whose endpoint is still unproven and was
+   * not checked since `checkedBefore`, the least recently checked first, at most `limit`.
+   */
+  listGraceEndpoints(checkedBefore: string, limit: number): Promise<AgentRecord[]>;
 
   /** Adds measured call outcomes to the agents' counters and refreshes their ranking figures. */
   recordCallOutcomes(outcomes: CallOutcome[], at: string): Promise<void>;

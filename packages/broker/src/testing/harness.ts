@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from "fastify";
+import { MockAgent } from "undici";
 import type { AlertNotifier } from "../alerts/types.js";
 import { generateApiKey } from "../auth/api-keys.js";
 import { type Clock, createManualClock } from "../clock.js";
@@ -23,8 +24,19 @@ export interface TestBroker {
   ): Promise<LightMyRequestResponse>;
   /** Creates an account; returns its id and account key. */
   signUp(name?: string): Promise<{ accountId: string; apiKey: string; keyId: string }>;
-  /** Registers an agent with {@link EXAMPLE_REGISTRATION}'s fields, overridden by `fields`. */
-  register(apiKey: string, fields?: Record<string, unknown>): Promise<string>;
+  /**
+   * Registers an agent with {@link EXAMPLE_REGISTRATION}'s fields, overridden by `fields`. Outside
+   * dev mode the listing waits for its endpoint's proof, which no test seller gives by default: the
+   * helper records the proof in the store, as the owner's seller kit would have given it (pass
+   * `{ prove: false }` to leave the listing pending).
+   */
+  register(apiKey: string, fields?: Record<string, unknown>, options?: { prove?: boolean }): Promise<string>;
+  /**
+   * Where endpoint challenges go: a mock with no network. Add an interceptor to answer one
+   * (`probes.get(origin).intercept({ path }).reply(200, body)`); without one a challenge fails as
+   * an unreachable endpoint.
+   */
+  probes: MockAgent;
   close(): Promise<void>;
 }
 
@@ -79,6 +91,8 @@ export async function createTestBroker(
   } = {},
 ): Promise<TestBroker> {
   const store = createSqliteStore({ path: ":memory:" });
+  const probes = new MockAgent();
+  probes.disableNetConnect();
   const clock = createManualClock(new Date("2026-03-01T12:00:00.000Z"));
   const app = createBroker({
     store,
@@ -95,6 +109,7 @@ export async function createTestBroker(
     ...(options.alerts && { alerts: options.alerts }),
     ...(options.fraud && { fraud: options.fraud }),
     validateResponses: true,
+    probeDispatcher: probes,
   });
   await app.ready();
   const call: TestBroker["call"] = (method, url, { key, body, headers } = {}) =>
@@ -115,16 +130,27 @@ export async function createTestBroker(
       const json = response.json() as { account_id: string; api_key: string; key: { key_id: string } };
       return { accountId: json.account_id, apiKey: json.api_key, keyId: json.key.key_id };
     },
-    async register(apiKey, fields = {}) {
+    async register(apiKey, fields = {}, { prove = true } = {}) {
       const response = await call("POST", "/agents/register", {
         key: apiKey,
         body: { ...EXAMPLE_REGISTRATION, ...fields },
       });
       if (response.statusCode !== 201) throw new Error(`register failed: ${response.body}`);
-      return (response.json() as { agent_id: string }).agent_id;
+      const json = response.json() as { agent_id: string; status: string };
+      if (prove && json.status === "pending_verification") {
+        const at = (options.clock ?? clock).now().toISOString();
+        await store.setEndpointProof(
+          json.agent_id,
+          { verifiedAt: at, challenge: null, checkedAt: at, error: null },
+          { status: "active", at },
+        );
+      }
+      return json.agent_id;
     },
+    probes,
     async close() {
       await app.close();
+      await probes.close();
       await store.close();
     },
   };

@@ -26,7 +26,7 @@ interface UpdateFlags {
   status?: "active" | "inactive";
 }
 
-/** Adds `agents register|update|deactivate|show|search`. */
+/** Adds `agents register|verify|update|deactivate|show|search`. */
 export function addAgentsCommands(program: Command, context: CliContext): void {
   const agents = program
     .command("agents")
@@ -38,6 +38,7 @@ Examples:
   $ mercato agents search --category crypto --tag news --max-price 0.05
   $ mercato agents show agent_...
   $ mercato agents register --file agent.json
+  $ mercato agents verify agent_...
   $ mercato agents update agent_... --price 0.015
   $ mercato agents deactivate agent_...`,
     );
@@ -113,6 +114,7 @@ Examples:
                 ["category", agent.category],
                 ["tags", agent.tags.join(", ") || "—"],
                 ["endpoint", agent.api_endpoint],
+                ["verified", verificationText(agent.verification)],
                 ["owner", agent.owner_id],
                 ["price", `${usd(pricing.price_per_call)} per call (${pricing.model}, ${pricing.tier})`],
                 ["success rate", percent(metrics.success_rate)],
@@ -135,7 +137,9 @@ Examples:
     .summary("Put your endpoint on the marketplace from a JSON file")
     .description(
       "Put your endpoint on the marketplace from a JSON file of a registration request (POST /agents/register):\n" +
-        "name, description, category, tags, api_endpoint, pricing {model: per_call, price_per_call}.",
+        "name, description, category, tags, api_endpoint, pricing {model: per_call, price_per_call}.\n" +
+        "Outside dev mode the agent goes active once its endpoint proves it serves your account: the seller\n" +
+        'kit does it when given your account id (sellerKit({ owner: "acct_…" })); then `mercato agents verify`.',
     )
     .requiredOption("--file <path>", "the agent's JSON file, or - for standard input")
     .addHelpText(
@@ -160,11 +164,42 @@ Examples:
         const body = (await readJsonFile(runtime.context, "--file", flags.file)) as RegisterAgentRequest;
         const client = await runtime.client({ needKey: true });
         const registered = await runtime.wait("Registering the agent", client.agents.register(body));
+        const named = `${runtime.style.bold(registered.agent_id)}${typeof body?.name === "string" ? ` (${body.name})` : ""}`;
         runtime.print(registered, () =>
-          [
-            `${runtime.style.green("✓")} Registered ${runtime.style.bold(registered.agent_id)}${typeof body?.name === "string" ? ` (${body.name})` : ""}.`,
-            `See it with: mercato agents show ${registered.agent_id}`,
-          ].join("\n"),
+          registered.status === "registered"
+            ? [
+                `${runtime.style.green("✓")} Registered ${named}.`,
+                `See it with: mercato agents show ${registered.agent_id}`,
+              ].join("\n")
+            : [
+                `${runtime.style.yellow("!")} Registered ${named}, not active yet: the broker has not verified that your endpoint serves your account.`,
+                ...pendingHelp(registered.agent_id, registered.verification, runtime.style),
+              ].join("\n"),
+        );
+      }),
+    );
+
+  agents
+    .command("verify")
+    .summary("Ask the broker to verify your agent's endpoint again")
+    .description(
+      "Ask the broker to verify your agent's endpoint again (POST /agents/{id}/verify): outside dev mode an\n" +
+        "agent goes active only once its endpoint answers the broker's challenge naming your account or the agent.\n" +
+        'The seller kit answers it when given sellerKit({ owner: "acct_…" }) or agents: ["agent_…"].',
+    )
+    .argument("<agent-id>", "your agent (agent_…)")
+    .addHelpText("after", "\nExample:\n  $ mercato agents verify agent_...")
+    .action(
+      action(context, async (runtime, _flags: object, agentId: string) => {
+        const client = await runtime.client({ needKey: true });
+        const answer = await runtime.wait(`Verifying ${agentId}'s endpoint`, client.agents.verify(agentId));
+        runtime.print(answer, () =>
+          answer.verification.state === "pending"
+            ? [
+                `${runtime.style.yellow("!")} ${answer.agent_id} is not verified yet.`,
+                ...pendingHelp(answer.agent_id, answer.verification, runtime.style),
+              ].join("\n")
+            : `${runtime.style.green("✓")} ${answer.agent_id}'s endpoint is ${answer.verification.state === "grace" ? `not verified yet; it is served until ${when(answer.verification.grace_until ?? "")} (${answer.verification.reason ?? "not checked yet"})` : "verified"}; the agent is ${statusText(answer.status, runtime.style)}.`,
         );
       }),
     );
@@ -233,6 +268,39 @@ Examples:
         );
       }),
     );
+}
+
+/** An endpoint's verification in one line. */
+function verificationText(verification: {
+  state: string;
+  verified_at: string | null;
+  grace_until: string | null;
+  reason: string | null;
+}): string {
+  if (verification.state === "verified") return `yes (${when(verification.verified_at ?? "")})`;
+  if (verification.state === "grace") return `not yet, served until ${when(verification.grace_until ?? "")}`;
+  return `no: the endpoint ${verification.reason ?? "was not checked yet"} (mercato agents verify)`;
+}
+
+/** What to do about a listing whose endpoint is not verified yet. */
+function pendingHelp(
+  agentId: string,
+  verification: { reason: string | null; challenge_url: string | null },
+  style: Style,
+): string[] {
+  return [
+    `  Why: the endpoint ${verification.reason ?? "was not checked yet"}.`,
+    "  To fix it: run your endpoint behind the seller kit with your account id,",
+    `    sellerKit({ …, owner: "acct_…" })   (your id: mercato account show), or agents: ["${agentId}"];`,
+    ...(verification.challenge_url === null
+      ? []
+      : [
+          "  or, without the kit, answer GET",
+          `    ${verification.challenge_url}`,
+          '    with {"token": "<the last part of that URL>", "owner": "<your account id>"} (see docs/sellers.md).',
+        ]),
+    `  Then: ${style.bold(`mercato agents verify ${agentId}`)}`,
+  ];
 }
 
 function collect(value: string, previous: string[]): string[] {

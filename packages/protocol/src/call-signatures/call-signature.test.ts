@@ -31,11 +31,20 @@ async function keyPair() {
 
 const NOW = 1_800_000_000_000;
 const body = JSON.stringify({ input: { q: "btc" }, call_id: "txn_1", timeout_ms: 5000 });
+const LISTING = { agentId: "agent_victim", agentOwner: "acct_victim", priceMicros: 50_000 };
 
 async function signed(overrides: Partial<{ path: string; body: string; timestamp: number }> = {}) {
   const { privateKey, publicKey } = await keyPair();
   const headers = await signCall(
-    { method: "POST", path: "/agent", body, callId: "txn_1", timestamp: NOW / 1000, ...overrides },
+    {
+      method: "POST",
+      path: "/agent",
+      body,
+      callId: "txn_1",
+      timestamp: NOW / 1000,
+      ...LISTING,
+      ...overrides,
+    },
     privateKey,
     "k1",
   );
@@ -64,17 +73,31 @@ async function reason(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe("call signatures", () => {
-  it("signs a line-per-field input that names the scheme", async () => {
+  it("signs a line-per-field input that names the scheme and the listing", async () => {
     expect(
-      callSigningInput({ method: "post", path: "/a?b=1", bodyDigest: "d", timestamp: 5, callId: "c" }),
-    ).toBe("mercato-call-v1\nPOST\n/a?b=1\nd\n5\nc");
+      callSigningInput({
+        method: "post",
+        path: "/a?b=1",
+        bodyDigest: "d",
+        timestamp: 5,
+        callId: "c",
+        agentId: "agent_1",
+        agentOwner: "acct_1",
+        priceMicros: 20_000,
+      }),
+    ).toBe("mercato-call-v2\nPOST\n/a?b=1\nd\n5\nc\nagent_1\nacct_1\n20000");
     // SHA-256 of the empty string, base64url.
     expect(await digestBody("")).toBe("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
   });
 
   it("verifies what it signed", async () => {
     const { headers, publicKey } = await signed();
-    expect(await verify(headers, publicKey)).toEqual({ callId: "txn_1", timestamp: NOW / 1000, kid: "k1" });
+    expect(await verify(headers, publicKey)).toEqual({
+      callId: "txn_1",
+      timestamp: NOW / 1000,
+      kid: "k1",
+      ...LISTING,
+    });
   });
 
   it("refuses a changed body, path, call id or signature", async () => {
@@ -88,11 +111,37 @@ describe("call signatures", () => {
     );
     const other = await keyPair();
     const forged = await signCall(
-      { method: "POST", path: "/agent", body, callId: "txn_1" },
+      { method: "POST", path: "/agent", body, callId: "txn_1", ...LISTING },
       other.privateKey,
       "k1",
     );
     expect(await reason(verify(forged, publicKey, { now: Date.now() }))).toBe("bad_signature");
+  });
+
+  it("refuses a call whose listing was changed: another agent, owner or price (an impostor's relabelling)", async () => {
+    const { headers, publicKey } = await signed();
+    for (const [header, value] of [
+      [CALL_HEADERS.agentId, "agent_impostor"],
+      [CALL_HEADERS.agentOwner, "acct_impostor"],
+      [CALL_HEADERS.priceMicros, "500000"],
+    ] as const) {
+      expect(await reason(verify({ ...headers, [header]: value }, publicKey))).toBe("bad_signature");
+    }
+  });
+
+  it("refuses a v1 signature, which names no listing", async () => {
+    const { headers, publicKey } = await signed();
+    const v1 = { ...headers };
+    delete (v1 as Record<string, string>)[CALL_HEADERS.agentId];
+    delete (v1 as Record<string, string>)[CALL_HEADERS.agentOwner];
+    delete (v1 as Record<string, string>)[CALL_HEADERS.priceMicros];
+    expect(await reason(verify(v1, publicKey))).toBe("missing");
+    expect(
+      await reason(verify({ ...headers, [CALL_HEADERS.agentOwner]: "acct x\nagent_y" }, publicKey)),
+    ).toBe("malformed");
+    expect(await reason(verify({ ...headers, [CALL_HEADERS.priceMicros]: "0.5" }, publicKey))).toBe(
+      "malformed",
+    );
   });
 
   it("refuses missing, malformed, stale and unknown-key signatures", async () => {

@@ -17,10 +17,20 @@ export const CALL_HEADERS = {
   keyId: "mercato-key-id",
   /** The Ed25519 signature of the signing input, base64url. */
   signature: "mercato-signature",
+  /** The listing the call is for (`agent_…`): a seller kit serves only its own listings. */
+  agentId: "mercato-agent-id",
+  /** The account that owns that listing (`acct_…`), which the call's charge pays. */
+  agentOwner: "mercato-agent-owner",
+  /** The call's price, an integer number of micro-USD: what the buyer is charged on success. */
+  priceMicros: "mercato-price-micros",
 } as const;
 
-/** First line of every signing input: names the scheme, and keeps these signatures apart from receipts. */
-export const CALL_SIGNATURE_SCHEME = "mercato-call-v1";
+/**
+ * First line of every signing input: names the scheme, and keeps these signatures apart from
+ * receipts. v2 also signs the listing (agent id, its owner and the call's price); v1 signatures,
+ * which named no listing, are no longer accepted.
+ */
+export const CALL_SIGNATURE_SCHEME = "mercato-call-v2";
 
 /** How far a call's timestamp may be from the seller's clock, either way, by default: 5 minutes. */
 export const DEFAULT_REPLAY_WINDOW_SECONDS = 300;
@@ -36,12 +46,28 @@ export interface CallSignatureParts {
   /** Seconds since the Unix epoch. */
   timestamp: number;
   callId: string;
+  /** The listing the call is for (`agent_…`). */
+  agentId: string;
+  /** The listing's owner account (`acct_…`). */
+  agentOwner: string;
+  /** The call's price, integer micro-USD. */
+  priceMicros: number;
+}
+
+/** The listing a call is for, as the broker signs it. */
+export interface CallListing {
+  agentId: string;
+  agentOwner: string;
+  /** Integer micro-USD. */
+  priceMicros: number;
 }
 
 /**
  * The exact bytes a call signature signs, one field a line:
- * `mercato-call-v1\nPOST\n/path?query\n<body digest>\n<timestamp>\n<call id>`.
- * A receipt's JWS signing input never contains a newline, so one key can sign both safely.
+ * `mercato-call-v2\nPOST\n/path?query\n<body digest>\n<timestamp>\n<call id>\n<agent id>\n<owner id>\n<price micros>`.
+ * No field may contain a newline (ids are printable ASCII, checked on both sides), so the fields
+ * cannot be shifted into one another. A receipt's JWS signing input never contains a newline, so
+ * one key can sign both safely.
  */
 export function callSigningInput(parts: CallSignatureParts): string {
   return [
@@ -51,6 +77,9 @@ export function callSigningInput(parts: CallSignatureParts): string {
     parts.bodyDigest,
     String(parts.timestamp),
     parts.callId,
+    parts.agentId,
+    parts.agentOwner,
+    String(parts.priceMicros),
   ].join("\n");
 }
 
@@ -69,14 +98,18 @@ export interface SignableCall {
 }
 
 /**
- * Signs a seller call with an Ed25519 private key (WebCrypto) and returns the four headers to send
+ * Signs a seller call with an Ed25519 private key (WebCrypto) and returns the seven headers to send
  * with it. The broker uses this scheme for every proxied call.
  *
  * @example
- * const headers = await signCall({ method: "POST", path: "/agent", body, callId }, privateKey, kid);
+ * const headers = await signCall(
+ *   { method: "POST", path: "/agent", body, callId, agentId, agentOwner, priceMicros: 20_000 },
+ *   privateKey,
+ *   kid,
+ * );
  */
 export async function signCall(
-  call: SignableCall & { callId: string; timestamp?: number },
+  call: SignableCall & CallListing & { callId: string; timestamp?: number },
   privateKey: CryptoKey,
   kid: string,
 ): Promise<Record<(typeof CALL_HEADERS)[keyof typeof CALL_HEADERS], string>> {
@@ -87,13 +120,28 @@ export async function signCall(
     bodyDigest: await digestBody(call.body),
     timestamp,
     callId: call.callId,
+    agentId: call.agentId,
+    agentOwner: call.agentOwner,
+    priceMicros: call.priceMicros,
   });
   const signature = await crypto.subtle.sign({ name: "Ed25519" }, privateKey, utf8(input));
+  return callHeaders({ ...call, timestamp }, kid, base64url(new Uint8Array(signature)));
+}
+
+/** The headers of a signed call, from its signed facts and its signature (base64url). */
+export function callHeaders(
+  call: CallListing & { callId: string; timestamp: number },
+  kid: string,
+  signature: string,
+): Record<(typeof CALL_HEADERS)[keyof typeof CALL_HEADERS], string> {
   return {
     [CALL_HEADERS.callId]: call.callId,
-    [CALL_HEADERS.timestamp]: String(timestamp),
+    [CALL_HEADERS.timestamp]: String(call.timestamp),
     [CALL_HEADERS.keyId]: kid,
-    [CALL_HEADERS.signature]: base64url(new Uint8Array(signature)),
+    [CALL_HEADERS.signature]: signature,
+    [CALL_HEADERS.agentId]: call.agentId,
+    [CALL_HEADERS.agentOwner]: call.agentOwner,
+    [CALL_HEADERS.priceMicros]: String(call.priceMicros),
   };
 }
 
@@ -112,19 +160,22 @@ export interface VerifyCallOptions {
   windowSeconds?: number;
 }
 
-/** A verified call's signed facts. */
-export interface VerifiedCall {
+/** A verified call's signed facts: who signed, when, and the listing it is for. */
+export interface VerifiedCall extends CallListing {
   callId: string;
   timestamp: number;
   kid: string;
 }
 
 const CALL_ID = /^[\x21-\x7e]{1,200}$/;
+/** Listing and account ids: printable ASCII without spaces, as the broker makes them. */
+const LISTING_ID = /^[\x21-\x7e]{1,200}$/;
 
 /**
  * Checks a call's signature headers: all present and well formed, the timestamp within the window,
- * the key known, the Ed25519 signature valid over method, path, body digest, timestamp and call id.
- * Replay of a valid call inside the window is the caller's to refuse (remember the call ids).
+ * the key known, the Ed25519 signature valid over method, path, body digest, timestamp, call id,
+ * agent id, agent owner and price. Replay of a valid call inside the window is the caller's to
+ * refuse (remember the call ids); that the listing is the caller's own is the caller's to check.
  *
  * @throws MercatoError `UNAUTHENTICATED`, with `details.reason` a {@link CallSignatureFailure}.
  */
@@ -136,13 +187,31 @@ export async function verifyCallSignature(
   const timestampText = call.header(CALL_HEADERS.timestamp);
   const kid = call.header(CALL_HEADERS.keyId);
   const signatureText = call.header(CALL_HEADERS.signature);
+  const agentId = call.header(CALL_HEADERS.agentId);
+  const agentOwner = call.header(CALL_HEADERS.agentOwner);
+  const priceText = call.header(CALL_HEADERS.priceMicros);
   if (!callId || !timestampText || !kid || !signatureText) {
     throw refused("missing", "The call is not signed by a Mercato broker");
   }
+  if (!agentId || !agentOwner || !priceText) {
+    throw refused(
+      "missing",
+      "The call does not name its listing (mercato-agent-id, mercato-agent-owner, mercato-price-micros): it was not signed by a current Mercato broker",
+    );
+  }
   const signature = fromBase64url(signatureText);
-  if (!CALL_ID.test(callId) || !/^\d{1,12}$/.test(timestampText) || !signature || signature.length !== 64) {
+  if (
+    !CALL_ID.test(callId) ||
+    !/^\d{1,12}$/.test(timestampText) ||
+    !LISTING_ID.test(agentId) ||
+    !LISTING_ID.test(agentOwner) ||
+    !/^\d{1,15}$/.test(priceText) ||
+    !signature ||
+    signature.length !== 64
+  ) {
     throw refused("malformed", "The call's signature headers are malformed");
   }
+  const priceMicros = Number(priceText);
   const timestamp = Number(timestampText);
   const now = (options.now ?? Date.now()) / 1000;
   const window = options.windowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
@@ -160,10 +229,13 @@ export async function verifyCallSignature(
     bodyDigest: await digestBody(call.body),
     timestamp,
     callId,
+    agentId,
+    agentOwner,
+    priceMicros,
   });
   const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, signature, utf8(input));
   if (!ok) throw refused("bad_signature", "The call's signature does not verify");
-  return { callId, timestamp, kid };
+  return { callId, timestamp, kid, agentId, agentOwner, priceMicros };
 }
 
 function refused(reason: CallSignatureFailure, message: string): MercatoError {

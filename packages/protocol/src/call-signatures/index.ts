@@ -1,5 +1,6 @@
 export type {
   CallKeyResolver,
+  CallListing,
   CallSignatureFailure,
   CallSignatureParts,
   JwksKeyResolverOptions,
@@ -10,6 +11,7 @@ export type {
 export {
   CALL_HEADERS,
   CALL_SIGNATURE_SCHEME,
+  callHeaders,
   callSigningInput,
   createJwksKeyResolver,
   DEFAULT_REPLAY_WINDOW_SECONDS,

@@ -55,10 +55,43 @@ export const RegisterAgentRequest = z.strictObject({
   pricing: PricingInput,
 });
 
-/** `POST /agents/register` answer: `{agent_id, status: "registered"}`. */
+/**
+ * How far the broker has verified that a listing's endpoint serves the listing's owner: `verified`
+ * (the endpoint answered the challenge naming this listing or its owner; dev mode verifies at once),
+ * `pending` (not yet: the listing is not listed, purchasable or callable; `reason` says why, and
+ * `POST /agents/{id}/verify` tries again), `grace` (a listing made before endpoint verification
+ * existed: served until `grace_until` while the broker tries to verify it).
+ */
+export const EndpointVerification = z.object({
+  state: z.enum(["verified", "pending", "grace"]),
+  verified_at: Timestamp.nullable(),
+  grace_until: Timestamp.nullable(),
+  challenge_url: z
+    .string()
+    .nullable()
+    .describe(
+      'Where the broker asks for the proof (GET), when not verified: answer {"token": "<the token at the end of the URL>", "owner": "<your account id>"} (the seller kit does it by itself)',
+    ),
+  reason: z.string().nullable().describe("Why the endpoint is not verified yet (the last attempt's failure)"),
+  checked_at: Timestamp.nullable().describe("When the broker last tried to verify the endpoint"),
+});
+
+/**
+ * `POST /agents/register` answer: `{agent_id, status, verification}`. `status` is `registered` when
+ * the listing is active at once (its endpoint verified), `pending_verification` when it waits for the
+ * endpoint to prove it serves this account (see `verification`).
+ */
 export const RegisterAgentResponse = z.object({
   agent_id: AgentId,
-  status: z.literal("registered"),
+  status: z.enum(["registered", "pending_verification"]),
+  verification: EndpointVerification,
+});
+
+/** `POST /agents/{id}/verify` answer: the listing's status and its endpoint's verification. */
+export const VerifyAgentResponse = z.object({
+  agent_id: AgentId,
+  status: AgentStatus,
+  verification: EndpointVerification,
 });
 
 /** `PATCH /agents/{id}`: any subset of the registration's fields; `status` re-activates or deactivates. */
@@ -157,10 +190,11 @@ export const AgentWindowMetrics = AgentMetrics.extend({
   healthy_checks: z.number().int().min(0),
 });
 
-/** `GET /agents/{id}`: the agent with its pricing and metrics. */
+/** `GET /agents/{id}`: the agent with its pricing, metrics and its endpoint's verification. */
 export const AgentDetail = Agent.extend({
   pricing: AgentPricing,
   metrics: AgentMetrics,
+  verification: EndpointVerification,
 });
 
 /** One price an agent asked, from `effective_from` until `effective_to` (null: still in force). */

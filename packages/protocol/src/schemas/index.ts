@@ -16,6 +16,7 @@ import {
   AgentWindowMetrics,
   CategoryList,
   DeactivateAgentResponse,
+  EndpointVerification,
   PriceChange,
   PriceHistory,
   PricingInput,
@@ -24,6 +25,7 @@ import {
   SearchAgentsResponse,
   SearchResult,
   UpdateAgentRequest,
+  VerifyAgentResponse,
 } from "./agents.js";
 import { AlertChannels, SetAlertChannelsRequest } from "./alerts.js";
 import { ErrorEnvelopeSchema, HealthzResponse } from "./common.js";
@@ -81,6 +83,7 @@ export {
   AgentWindowMetrics,
   CategoryList,
   DeactivateAgentResponse,
+  EndpointVerification,
   MAX_PRICE_PER_CALL_MICROS,
   MetricsWindow,
   PriceChange,
@@ -95,6 +98,7 @@ export {
   SearchResult,
   SearchSort,
   UpdateAgentRequest,
+  VerifyAgentResponse,
 } from "./agents.js";
 export { AlertChannels, SetAlertChannelsRequest } from "./alerts.js";
 export {
@@ -203,6 +207,7 @@ export const RESPONSE_SCHEMAS = {
   CreateAccountResponse,
   CreatedKey,
   DeactivateAgentResponse,
+  EndpointVerification,
   ErrorEnvelope: ErrorEnvelopeSchema,
   Grant,
   HealthzResponse,
@@ -228,4 +233,5 @@ export const RESPONSE_SCHEMAS = {
   TransactionDetail,
   TransactionList,
   UsageReportResult,
+  VerifyAgentResponse,
 } satisfies Record<string, z.ZodType>;

@@ -38,6 +38,7 @@ import type {
   TransactionList,
   UpdateAgentRequest,
   UpdateKeyRequest,
+  VerifyAgentResponse,
 } from "./types.js";
 import { SDK_VERSION } from "./version.js";
 
@@ -134,7 +135,9 @@ export interface UpdateKeyOptions {
 /** The registry: register, read, update and search agents. */
 export interface AgentsResource {
   /**
-   * Puts a seller's endpoint on the marketplace.
+   * Puts a seller's endpoint on the marketplace. Outside dev mode the listing is active only once
+   * its endpoint proved it serves your account (the seller kit does, given `owner`): `status` is then
+   * `registered`, else `pending_verification` with the reason in `verification` (retry with `verify`).
    * @throws MercatoError `INVALID_ENDPOINT` when the endpoint is not allowed (https, public address).
    */
   register(body: RegisterAgentRequest): Promise<RegisterAgentResponse>;
@@ -153,6 +156,14 @@ export interface AgentsResource {
    * @throws MercatoError `FORBIDDEN` for someone else's agent, `AGENT_NOT_FOUND`.
    */
   deactivate(agentId: string): Promise<DeactivateAgentResponse>;
+  /**
+   * Asks the broker to verify the agent's endpoint again (its challenge, see `register`): a listing
+   * outside dev mode goes active only once its endpoint answered it naming the listing or its owner.
+   * Owner only; at most once every 10 s per agent.
+   * @throws MercatoError `FORBIDDEN` for someone else's agent, `AGENT_NOT_FOUND`, `CONFLICT` for a
+   *   listing its owner deactivated, `RATE_LIMITED`.
+   */
+  verify(agentId: string): Promise<VerifyAgentResponse>;
   /**
    * Every price the agent has asked, newest first.
    * @throws MercatoError `AGENT_NOT_FOUND`.
@@ -587,6 +598,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
       get: (agentId) => request("get", "/agents/{id}", { params: { id: agentId } }),
       update: (agentId, patch) => request("patch", "/agents/{id}", { params: { id: agentId }, body: patch }),
       deactivate: (agentId) => request("delete", "/agents/{id}", { params: { id: agentId } }),
+      verify: (agentId) => request("post", "/agents/{id}/verify", { params: { id: agentId } }),
       priceHistory: (agentId) => request("get", "/agents/{id}/price-history", { params: { id: agentId } }),
       search,
       async *searchAll(query = {}) {

@@ -59,5 +59,6 @@ export type {
   UpdateKeyRequest,
   UsageReport,
   UsageReportResult,
+  VerifyAgentResponse,
 } from "./types.js";
 export { SDK_VERSION } from "./version.js";

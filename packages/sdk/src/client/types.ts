@@ -28,6 +28,7 @@ export type UpdateAgentRequest = Schemas["UpdateAgentRequest"];
 export type AgentDetail = Schemas["AgentDetail"];
 /** `DELETE /agents/{id}` answer. */
 export type DeactivateAgentResponse = Schemas["DeactivateAgentResponse"];
+export type VerifyAgentResponse = Schemas["VerifyAgentResponse"];
 /** An agent's prices, newest first. */
 export type PriceHistory = Schemas["PriceHistory"];
 /** `GET /agents/search` filters, sort order and paging. */

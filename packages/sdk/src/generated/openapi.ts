@@ -228,9 +228,33 @@ export interface paths {
         put?: never;
         /**
          * Register an agent
-         * @description Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses). Limits per account (defaults; the broker's `--max-agents-per-account` and `--registration-rate-limit`): at most 100 agents that are not deactivated (past it, LISTING_LIMIT_REACHED, 403), and 30 registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.
+         * @description Puts a seller's endpoint on the marketplace at a price per call. The endpoint must be https and resolve to public addresses (dev mode allows http and local addresses).
+         *
+         *     Outside dev mode the listing goes active only once its endpoint proves it serves this account: the broker GETs `{api_endpoint}/.well-known/mercato-challenge/{token}` (no redirects, 5 s, 16 KiB at most) and expects `{"token": "<token>", "owner": "<your account id>"}` (or `"agents": ["<agent id>", …]` naming this listing), which the seller kit answers by itself. The broker tries once at registration: `status` is `registered` when the proof came, else `pending_verification` with the reason and the challenge URL in `verification`; the listing is then not listed, purchasable or callable until `POST /agents/{id}/verify` succeeds. In dev mode the listing is active at once.
+         *
+         *     Limits per account (defaults; the broker's `--max-agents-per-account` and `--registration-rate-limit`): at most ${FRAUD.maxAgentsPerAccount} agents that are not deactivated, pending ones included (past it, LISTING_LIMIT_REACHED, 403), and ${FRAUD.registrationsPerHour} registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.
          */
         post: operations["registerAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an agent's endpoint
+         * @description Asks the agent's endpoint for its challenge again (see `POST /agents/register`); owner only. When the endpoint answers naming this listing or its owner, the listing is verified and, if it was waiting for the proof, goes active. An already verified endpoint is not asked again. At most one attempt per agent every 10 s (else 429). A listing its owner deactivated is re-activated (and verified) with PATCH {status: "active"}.
+         */
+        post: operations["verifyAgentEndpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -300,7 +324,7 @@ export interface paths {
         head?: never;
         /**
          * Update an agent
-         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).
+         * @description Changes any of the registration's fields; owner only. A new price is kept in the price history. `status` deactivates or re-activates. Outside dev mode, a new `api_endpoint` (or re-activating a listing whose endpoint is not verified) takes the listing off the market until the endpoint proves it serves this listing (see `POST /agents/register`); the broker tries at once, and `verification` says how it went. A new `api_endpoint` or a re-activation takes from the account's hourly registration allowance (RATE_LIMITED, 429), and a re-activation counts against its limit of listings (LISTING_LIMIT_REACHED, 403).
          */
         patch: operations["updateAgent"];
         trace?: never;
@@ -978,6 +1002,7 @@ export interface components {
         AgentDetail: components["schemas"]["Agent"] & {
             pricing: components["schemas"]["AgentPricing"];
             metrics: components["schemas"]["AgentMetrics"];
+            verification: components["schemas"]["EndpointVerification"];
         };
         AgentMetrics: {
             agent_id: string;
@@ -1168,6 +1193,18 @@ export interface components {
             /** @constant */
             status: "inactive";
         };
+        EndpointVerification: {
+            /** @enum {string} */
+            state: "verified" | "pending" | "grace";
+            verified_at: string | null;
+            grace_until: string | null;
+            /** @description Where the broker asks for the proof (GET), when not verified: answer {"token": "<the token at the end of the URL>", "owner": "<your account id>"} (the seller kit does it by itself) */
+            challenge_url: string | null;
+            /** @description Why the endpoint is not verified yet (the last attempt's failure) */
+            reason: string | null;
+            /** @description When the broker last tried to verify the endpoint */
+            checked_at: string | null;
+        };
         /** @description Every error: a code from the closed set, a message, optional details and the request id */
         ErrorEnvelope: {
             error: {
@@ -1334,8 +1371,9 @@ export interface components {
         };
         RegisterAgentResponse: {
             agent_id: string;
-            /** @constant */
-            status: "registered";
+            /** @enum {string} */
+            status: "registered" | "pending_verification";
+            verification: components["schemas"]["EndpointVerification"];
         };
         SearchAgentsResponse: {
             results: components["schemas"]["SearchResult"][];
@@ -1452,6 +1490,12 @@ export interface components {
             pending: number;
             /** @description Outcomes that will not count: a call whose outcome is already decided (the seller's report decides; a call has one outcome), a buyer's failure or client error (a buyer's word against the seller costs it nothing: direct failures count from the seller kit's own reports, and the broker measures sellers through proxied calls and health checks), a grant the caller is not a party to or that names another agent (an access key acts only on its own agent), a call between accounts of one owner, a report more than a day after the grant settled, or past the grant's caps */
             ignored: number;
+        };
+        VerifyAgentResponse: {
+            agent_id: string;
+            /** @enum {string} */
+            status: "active" | "down" | "inactive";
+            verification: components["schemas"]["EndpointVerification"];
         };
     };
     responses: never;
@@ -2377,7 +2421,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new agent's id */
+            /** @description The new agent's id, and whether its endpoint is verified */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2444,6 +2488,92 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description The limit and its window in seconds, as `limit;w=window` */
                     "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    verifyAgentEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's status and verification */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyAgentResponse"];
+                };
+            };
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code UNAUTHENTICATED or INVALID_API_KEY. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code FORBIDDEN. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code CONFLICT. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code RATE_LIMITED. */
+            429: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

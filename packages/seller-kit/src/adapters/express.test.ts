@@ -3,7 +3,7 @@ import { ErrorEnvelopeSchema } from "@mercato/protocol";
 import express from "express";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type SellerKit, sellerKit } from "../kit/index.js";
-import { brokerKey, listen, postSigned, type TestBrokerKey } from "../testing/index.js";
+import { brokerKey, listen, postSigned, TEST_OWNER, type TestBrokerKey } from "../testing/index.js";
 import { PARSED_BODY_MESSAGE } from "./express.js";
 
 let key: TestBrokerKey;
@@ -17,7 +17,12 @@ afterEach(async () => {
 });
 
 function kitFor(onError = vi.fn()): SellerKit {
-  return sellerKit({ jwks: key.jwks, handler: (input, { callId }) => ({ input, callId }), onError });
+  return sellerKit({
+    owner: TEST_OWNER,
+    jwks: key.jwks,
+    handler: (input, { callId }) => ({ input, callId }),
+    onError,
+  });
 }
 
 async function serve(app: express.Express): Promise<string> {

@@ -2,7 +2,7 @@ import { ErrorEnvelopeSchema } from "@mercato/protocol";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sellerKit } from "../kit/index.js";
-import { brokerKey, postSigned, type TestBrokerKey } from "../testing/index.js";
+import { brokerKey, postSigned, TEST_OWNER, type TestBrokerKey } from "../testing/index.js";
 
 let key: TestBrokerKey;
 let apps: FastifyInstance[] = [];
@@ -20,7 +20,7 @@ const handler = vi.fn((input: unknown) => ({ input }));
 async function serve(options: { maxBodyBytes?: number } = {}): Promise<string> {
   const app = Fastify();
   apps.push(app);
-  const kit = sellerKit({ jwks: key.jwks, handler, metrics: true, ...options });
+  const kit = sellerKit({ owner: TEST_OWNER, jwks: key.jwks, handler, metrics: true, ...options });
   await app.register(kit.fastify, { prefix: "/agent" });
   app.post("/other", async (request) => ({ parsed: request.body }));
   return app.listen({ port: 0, host: "127.0.0.1" });

@@ -9,6 +9,7 @@ import {
   listen,
   liveHeaders,
   postSigned,
+  TEST_OWNER,
   type TestBrokerKey,
 } from "../testing/index.js";
 
@@ -20,7 +21,7 @@ const handler = vi.fn(
 
 beforeAll(async () => {
   key = await brokerKey("k1");
-  const kit = sellerKit({ jwks: key.jwks, handler, maxBodyBytes: 4096, metrics: true });
+  const kit = sellerKit({ owner: TEST_OWNER, jwks: key.jwks, handler, maxBodyBytes: 4096, metrics: true });
   server = await listen(createServer(kit.node));
 });
 afterAll(() => server.close());

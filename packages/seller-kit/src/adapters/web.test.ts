@@ -10,6 +10,7 @@ import {
   listen,
   liveHeaders,
   postSigned,
+  TEST_OWNER,
   type TestBrokerKey,
 } from "../testing/index.js";
 import { type SellerFetchHandler, targetOf } from "./web.js";
@@ -44,6 +45,7 @@ let server: Awaited<ReturnType<typeof listen>>;
 beforeAll(async () => {
   key = await brokerKey("k1");
   kit = sellerKit({
+    owner: TEST_OWNER,
     jwks: key.jwks,
     maxBodyBytes: 1000,
     handler: (input: unknown, context: SellerCallContext) => ({ input, kid: context.verified?.kid }),

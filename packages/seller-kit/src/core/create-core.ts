@@ -1,5 +1,6 @@
 import {
   type CallKeyResolver,
+  challengeTokenOf,
   DEFAULT_REPLAY_WINDOW_SECONDS,
   DIRECT_HEADERS,
   directCallId,
@@ -14,6 +15,7 @@ import {
   verifyCallSignature,
 } from "@mercato/protocol";
 import { createDirectMode, type DirectCredentials, type DirectMode, MAX_TIMER_MS } from "../direct/index.js";
+import { createListingMatcher, wrongListing } from "../listing/index.js";
 import {
   createMeter,
   PROMETHEUS_CONTENT_TYPE,
@@ -107,6 +109,14 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     checkBrokerUrl(options.broker);
   }
 
+  // The listings this kit serves: a call or grant for any other is refused before the handler.
+  const listing = createListingMatcher({
+    owner: options.owner,
+    agents: options.agents,
+    directAgentId: directOptions?.agentId,
+    required: verify || directOptions !== undefined,
+  });
+
   // Grants are signed by the broker's keys, as calls are: one resolver serves both.
   const resolveKey: CallKeyResolver | undefined =
     verify || directOptions
@@ -154,6 +164,8 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
           fetch: options.fetch,
           now,
           onError: report,
+          servesListing: listing.serves,
+          namesListing: listing.configured && (options.owner !== undefined || options.agents !== undefined),
         })
       : undefined;
 
@@ -178,6 +190,9 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
   };
 
   const serveGet = async (target: string, requestId: string): Promise<SellerKitResponse | undefined> => {
+    const token = listing.configured ? challengeTokenOf(target) : undefined;
+    // The broker's endpoint challenge: this endpoint serves these listings (see ENDPOINT_CHALLENGE_PATH).
+    if (token !== undefined) return respond(200, JSON.stringify(listing.challengeAnswer(token)), requestId);
     const path = pathOf(target);
     if (path.endsWith("/health")) {
       let healthy = true;
@@ -314,6 +329,10 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       } catch (error) {
         return refuseUnverified(error, requestId, false);
       }
+      // A call for another's listing of this endpoint (an impostor's): refused before any work.
+      if (!listing.serves(verified.agentId, verified.agentOwner)) {
+        return refuse(wrongListing(verified.agentId, verified.agentOwner), requestId);
+      }
       if (!replay.remember(verified.callId, verified.timestamp, now())) {
         return refuse(replayed(verified.callId), requestId);
       }
@@ -333,7 +352,13 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
       request,
       call,
       requestId,
-      verified && { kid: verified.kid, timestamp: verified.timestamp },
+      verified && {
+        kid: verified.kid,
+        timestamp: verified.timestamp,
+        agentId: verified.agentId,
+        agentOwner: verified.agentOwner,
+        priceMicros: verified.priceMicros,
+      },
       undefined,
     );
   };
@@ -521,7 +546,11 @@ function checkDirectOptions(direct: SellerDirectOptions, broker: string | undefi
   }
   checkBrokerUrl(broker);
   const { agentId, redeemIntervalMs, apiKey } = direct;
-  if (typeof agentId !== "function" && (typeof agentId !== "string" || agentId === "")) {
+  if (
+    agentId !== undefined &&
+    typeof agentId !== "function" &&
+    (typeof agentId !== "string" || agentId === "")
+  ) {
     throw invalidOption("direct.agentId must be the agent's id or a function answering it");
   }
   if (

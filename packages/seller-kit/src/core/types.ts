@@ -7,6 +7,12 @@ export interface VerifiedCallInfo {
   kid: string;
   /** When the broker signed the call, unix seconds. */
   timestamp: number;
+  /** The listing the call is for (`agent_…`): one this kit serves. */
+  agentId: string;
+  /** The listing's owner (`acct_…`), whose earnings the call's charge credits. */
+  agentOwner: string;
+  /** The call's price, integer micro-USD: what the buyer pays when the call succeeds. */
+  priceMicros: number;
 }
 
 /** The facts of a direct call (a buyer calling with a grant and a voucher, the broker off the path). */
@@ -77,11 +83,13 @@ export interface SellerErrorContext {
 /** Direct mode: the kit also takes calls that carry a broker-signed grant and a buyer's voucher. */
 export interface SellerDirectOptions {
   /**
-   * The agent this kit serves (its id from registration), or a function answering it (`undefined`
-   * while not yet registered: direct calls are then refused with 401 `direct_not_accepted`). A
-   * grant for another agent is refused with 401 `grant_wrong_agent`.
+   * @deprecated Give the kit's `owner` or `agents` instead: they apply to direct grants too. Kept
+   * for kits written before them: the agent this kit serves (its id from registration), or a
+   * function answering it (`undefined` while not yet registered: direct calls are then refused with
+   * 401 `direct_not_accepted`). It is added to the listings the kit serves. A grant for a listing
+   * the kit does not serve is refused with 401 `grant_wrong_agent`.
    */
-  agentId: string | (() => string | undefined);
+  agentId?: string | (() => string | undefined);
   /**
    * Redeem grants whose best voucher grew every this many ms (default 30_000). Keep it well below
    * the broker's settlement grace period (120 s): a voucher redeemed after its grant settled is lost.
@@ -115,6 +123,22 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
   broker?: string;
   /** The seller's code, called once per valid call. */
   handler: SellerCallHandler<StandardSchemaV1.InferOutput<Schema>>;
+  /**
+   * The seller's account (`acct_…`, from `mercato account create` or `GET /accounts/me`): the kit
+   * serves every listing of this account and refuses a call (or a direct grant) for any other
+   * listing with 401 `UNAUTHENTICATED`, `details.reason` `wrong_listing`, before the handler runs —
+   * so that nobody can list this endpoint as their own agent and be paid for its work. It also
+   * answers the broker's endpoint challenge (`…/.well-known/mercato-challenge/{token}`) naming this
+   * account, which is how a listing of this endpoint goes active. `owner` or `agents` is required
+   * (unless `verify: false` without `direct`).
+   */
+  owner?: string;
+  /**
+   * The listings (`agent_…`) this kit serves, instead of (or beside) every listing of an `owner`:
+   * a call for any other listing is refused as with `owner`. Use it when the kit serves some of an
+   * account's listings only; a new listing is then served once its id is added here.
+   */
+  agents?: readonly string[];
   /**
    * A Standard Schema (zod 4, valibot, arktype, …) for the call's `input`. The handler gets its
    * output; an input it refuses is answered 400 `VALIDATION_ERROR` with `details.issues`.

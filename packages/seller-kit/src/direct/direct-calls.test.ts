@@ -491,7 +491,8 @@ describe("direct calls: admission", () => {
       handler: (_input: unknown, context: SellerCallContext) => context.direct ?? "proxied",
     });
     const body = callBody("txn_1");
-    const headers = await signedHeaders({ key, callId: "txn_1", body });
+    // Signed for the agent the kit serves (direct.agentId).
+    const headers = await signedHeaders({ key, callId: "txn_1", body, agentId: AGENT_ID });
     const answer = await kit.handle({
       method: "POST",
       target: "/agent",
@@ -505,7 +506,7 @@ describe("direct calls: admission", () => {
 describe("direct calls: without direct mode, and options", () => {
   it("answers 401 direct_not_accepted to a direct call when the kit has no direct option", async () => {
     const handler = vi.fn();
-    const kit = sellerKit({ jwks: key.jwks, now: () => NOW, handler });
+    const kit = sellerKit({ jwks: key.jwks, now: () => NOW, handler, owner: "acct_seller001" });
     kits.push(kit);
     const grant = await testGrant(key);
     expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({

@@ -61,6 +61,10 @@ export interface DirectModeOptions {
   fetch: FetchLike | undefined;
   now: () => number;
   onError: (error: unknown, context: SellerErrorContext) => void;
+  /** True when a grant for this listing (agent, its owner) is one this kit serves. */
+  servesListing: (agentId: string, ownerId: string) => boolean;
+  /** True when the kit names its listings (`owner` or `agents`), not only the deprecated `direct.agentId`. */
+  namesListing: boolean;
 }
 
 /** Default of `direct.redeemIntervalMs`. */
@@ -135,12 +139,14 @@ export function createDirectMode(options: DirectModeOptions): DirectMode {
   return {
     async authenticate(token, voucherHeader) {
       const { grant, verifyVoucher } = await grantOf(token);
-      const served = typeof agentId === "function" ? agentId() : agentId;
-      if (served === undefined) {
+      if (!options.namesListing && (typeof agentId === "function" ? agentId() : agentId) === undefined) {
         throw directError("direct_not_accepted", "This seller is not registered yet: call it later");
       }
-      if (grant.agent_id !== served) {
-        throw directError("grant_wrong_agent", `The grant pays for ${grant.agent_id}, not this agent`);
+      if (!options.servesListing(grant.agent_id, grant.seller_account_id)) {
+        throw directError(
+          "grant_wrong_agent",
+          `The grant pays for ${grant.agent_id} of ${grant.seller_account_id}, a listing this seller does not serve`,
+        );
       }
       return { grant, voucher: await verifyVoucher(parseVoucherHeader(voucherHeader)) };
     },

@@ -8,6 +8,7 @@ import {
   callBody,
   NOW,
   signedHeaders,
+  TEST_OWNER,
   type TestBrokerKey,
 } from "../testing/index.js";
 import { type SellerKit, sellerKit } from "./seller-kit.js";
@@ -29,6 +30,7 @@ const encoder = new TextEncoder();
 /** A kit verifying with the test key on the fixed clock. */
 function kitWith<Options extends Partial<SellerKitOptions>>(options: Options = {} as Options): SellerKit {
   return sellerKit({
+    owner: TEST_OWNER,
     jwks: key.jwks,
     now: () => NOW,
     handler: () => ({ price: 64_000 }),
@@ -301,6 +303,7 @@ describe("sellerKit: the call's body", () => {
   it("checks the input with a Standard Schema and types the handler's input from it", async () => {
     const seen: string[] = [];
     const kit = sellerKit({
+      owner: TEST_OWNER,
       jwks: key.jwks,
       now: () => NOW,
       input: z.object({ symbol: z.string().toUpperCase() }),
@@ -334,7 +337,13 @@ describe("sellerKit: the call's body", () => {
         types: undefined as unknown as { input: number; output: number },
       },
     };
-    const kit = sellerKit({ jwks: key.jwks, now: () => NOW, input: even, handler: (n) => n / 2 });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      jwks: key.jwks,
+      now: () => NOW,
+      input: even,
+      handler: (n) => n / 2,
+    });
     expect((await signedPost(kit, "c1", { input: 4 })).json).toEqual({ output: 2 });
     const error = expectError(await signedPost(kit, "c2", { input: 3 }), 400, "VALIDATION_ERROR");
     expect(error.details?.issues).toEqual([{ path: "n", message: "must be even" }]);
@@ -351,7 +360,14 @@ describe("sellerKit: the call's body", () => {
         },
       },
     };
-    const kit = sellerKit({ jwks: key.jwks, now: () => NOW, input: broken, handler: () => 1, onError });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      jwks: key.jwks,
+      now: () => NOW,
+      input: broken,
+      handler: () => 1,
+      onError,
+    });
     expectError(await signedPost(kit, "c1"), 500, "INTERNAL_ERROR");
     expect(onError).toHaveBeenCalledWith(expect.any(Error), expect.objectContaining({ stage: "handler" }));
     expect(kit.stats()).toMatchObject({ calls: 1, failures: 1 });
@@ -360,6 +376,7 @@ describe("sellerKit: the call's body", () => {
   it("gives an untyped handler the input as unknown", () => {
     vi.spyOn(console, "warn").mockImplementation(() => undefined);
     sellerKit({
+      owner: TEST_OWNER,
       verify: false,
       handler: (input) => {
         expectTypeOf(input).toBeUnknown();
@@ -658,6 +675,7 @@ describe("sellerKit: verify: false, and options", () => {
   it("accepts unsigned calls with verify: false, after a loud warning at creation", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const kit = sellerKit({
+      owner: TEST_OWNER,
       verify: false,
       handler: (input, { verified }) => ({ input, verified: verified ?? "none" }),
     });
@@ -677,7 +695,7 @@ describe("sellerKit: verify: false, and options", () => {
     ["a fractional body limit", { jwks: { keys: [] }, maxBodyBytes: 1.5 }, /maxBodyBytes/],
     ["a metrics path that is no path", { jwks: { keys: [] }, metrics: { path: "metrics" } }, /metrics.path/],
   ])("throws VALIDATION_ERROR for %s", (_label, options, message) => {
-    const attempt = () => sellerKit({ handler: () => 1, ...options } as SellerKitOptions);
+    const attempt = () => sellerKit({ handler: () => 1, owner: TEST_OWNER, ...options } as SellerKitOptions);
     expect(attempt).toThrow(MercatoError);
     expect(attempt).toThrow(message);
   });

@@ -54,12 +54,16 @@ export interface SellerKit {
 /**
  * Puts a seller's handler on the Mercato marketplace. The kit speaks the seller protocol: the broker
  * sends `POST <api_endpoint>` with `{"input", "call_id", "timeout_ms"}` and signature headers, the
- * kit answers `{"output"}`; `GET <api_endpoint>/health` answers `{"status":"ok"}`.
+ * kit answers `{"output"}`; `GET <api_endpoint>/health` answers `{"status":"ok"}`, and
+ * `GET <api_endpoint>/.well-known/mercato-challenge/{token}` answers the broker's endpoint challenge
+ * (`{"token", "owner"}` and/or `"agents"`), which is how a listing of this endpoint goes active.
  *
  * Before the handler runs, every call is checked: the body is at most `maxBodyBytes` (else 413); the
- * broker's Ed25519 signature over method, path and query, body digest, timestamp and call id
- * verifies against the broker's published keys (else 401 `UNAUTHENTICATED`, `details.reason`
- * `missing`, `malformed`, `stale`, `unknown_key` or `bad_signature`); the call id was not seen
+ * broker's Ed25519 signature (`mercato-call-v2`) over method, path and query, body digest,
+ * timestamp, call id and the listing (agent id, its owner, the price) verifies against the broker's
+ * published keys (else 401 `UNAUTHENTICATED`, `details.reason` `missing`, `malformed`, `stale`,
+ * `unknown_key` or `bad_signature`); the listing is one this kit serves — of its `owner`, or among
+ * its `agents` (else 401, reason `wrong_listing`: someone else listed this endpoint); the call id was not seen
  * within the replay window (else 401, reason `replayed`); the body is a seller call (else 400) whose
  * `call_id` is the signed one (else 401); the input matches the `input` schema (else 400). The
  * handler gets an `AbortSignal` that fires at `timeout_ms` or when the caller goes away. A handler
@@ -75,8 +79,8 @@ export interface SellerKit {
  * each grant's best voucher at the broker (`kit.flush()` does it now, `kit.close()` on shutdown).
  * Direct calls are checked even with `verify: false`: they are how the seller is paid.
  *
- * @throws MercatoError `VALIDATION_ERROR` when an option is invalid (no `broker` nor `jwks` while
- * verifying, a `broker` that is not an http(s) URL, a non-positive window or body limit, `direct`
+ * @throws MercatoError `VALIDATION_ERROR` when an option is invalid (neither `owner` nor `agents`
+ * while verifying or in direct mode, no `broker` nor `jwks` while verifying, a `broker` that is not an http(s) URL, a non-positive window or body limit, `direct`
  * without `broker`, a bad `direct` option).
  *
  * @example
@@ -85,6 +89,7 @@ export interface SellerKit {
  *
  * const kit = sellerKit({
  *   broker: "https://broker.example",
+ *   owner: "acct_…", // your account id: the kit serves your listings only
  *   input: z.object({ symbol: z.string() }),
  *   handler: async ({ symbol }, { signal }) => ({ symbol, price: await lookUpPrice(symbol, { signal }) }),
  * });

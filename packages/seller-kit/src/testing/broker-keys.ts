@@ -8,6 +8,10 @@ import type { JsonWebKeySetLike } from "../verification/index.js";
 /** A fixed clock for tests: 2027-01-15, in ms. */
 export const NOW = 1_800_000_000_000;
 
+/** The seller account the test kits serve (`owner`), and the listing test calls are signed for. */
+export const TEST_OWNER = "acct_seller001";
+export const TEST_AGENT = "agent_seller001";
+
 export interface TestBrokerKey {
   kid: string;
   privateKey: CryptoKey;
@@ -41,9 +45,13 @@ export interface SignOptions {
   method?: string;
   /** Unix seconds; default `NOW / 1000`. */
   timestamp?: number;
+  /** The listing signed: default {@link TEST_AGENT} of {@link TEST_OWNER} at 20,000 micro-USD. */
+  agentId?: string;
+  agentOwner?: string;
+  priceMicros?: number;
 }
 
-/** The four signature headers of a call. */
+/** The signature headers of a call. */
 export async function signedHeaders(options: SignOptions): Promise<Record<string, string>> {
   return signCall(
     {
@@ -52,6 +60,9 @@ export async function signedHeaders(options: SignOptions): Promise<Record<string
       body: options.body ?? callBody(options.callId),
       callId: options.callId,
       timestamp: options.timestamp ?? NOW / 1000,
+      agentId: options.agentId ?? TEST_AGENT,
+      agentOwner: options.agentOwner ?? TEST_OWNER,
+      priceMicros: options.priceMicros ?? 20_000,
     },
     options.key.privateKey,
     options.key.kid,

@@ -1,7 +1,7 @@
 import { ErrorEnvelopeSchema } from "@mercato/protocol";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { sellerKit } from "../kit/index.js";
-import { brokerKey, callBody, NOW, signedHeaders, type TestBrokerKey } from "../testing/index.js";
+import { brokerKey, callBody, NOW, signedHeaders, TEST_OWNER, type TestBrokerKey } from "../testing/index.js";
 import { type FetchLike, jwksUrl } from "./broker-keys.js";
 
 let first: TestBrokerKey;
@@ -48,6 +48,7 @@ describe("broker keys", () => {
     let keys = [first.jwk];
     const fetch = fakeBroker(() => ({ keys }));
     const kit = sellerKit({
+      owner: TEST_OWNER,
       broker: "https://broker.example/",
       fetch,
       now: () => clock,
@@ -73,7 +74,13 @@ describe("broker keys", () => {
   it("asks the broker about unknown kids at most every 30 s", async () => {
     let clock = NOW;
     const fetch = fakeBroker(() => ({ keys: [first.jwk] }));
-    const kit = sellerKit({ broker: "https://broker.example", fetch, now: () => clock, handler: () => "ok" });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      broker: "https://broker.example",
+      fetch,
+      now: () => clock,
+      handler: () => "ok",
+    });
     const stranger = await brokerKey("forged");
     for (let i = 0; i < 5; i++) {
       const answer = await call(kit, stranger, `f${i}`);
@@ -88,7 +95,13 @@ describe("broker keys", () => {
 
   it("shares one fetch between concurrent first calls", async () => {
     const fetch = fakeBroker(() => ({ keys: [first.jwk] }));
-    const kit = sellerKit({ broker: "https://broker.example", fetch, now: () => NOW, handler: () => "ok" });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      broker: "https://broker.example",
+      fetch,
+      now: () => NOW,
+      handler: () => "ok",
+    });
     const answers = await Promise.all(["a", "b", "c", "d"].map((id) => call(kit, first, id)));
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
     expect(fetch).toHaveBeenCalledTimes(1);
@@ -103,7 +116,13 @@ describe("broker keys", () => {
         rotated.jwk,
       ],
     }));
-    const kit = sellerKit({ broker: "https://broker.example", fetch, now: () => NOW, handler: () => "ok" });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      broker: "https://broker.example",
+      fetch,
+      now: () => NOW,
+      handler: () => "ok",
+    });
     expect((await call(kit, rotated, "c1")).status).toBe(200);
     expect((await call(kit, first, "c2")).status).toBe(401);
   });
@@ -123,7 +142,14 @@ describe("broker keys", () => {
     const fetch = make();
     const onError = vi.fn();
     const handler = vi.fn();
-    const kit = sellerKit({ broker: "https://broker.example", fetch, now: () => clock, handler, onError });
+    const kit = sellerKit({
+      owner: TEST_OWNER,
+      broker: "https://broker.example",
+      fetch,
+      now: () => clock,
+      handler,
+      onError,
+    });
     const answer = await call(kit, first, "c1");
     expect(answer.status).toBe(503);
     const { error } = ErrorEnvelopeSchema.parse(answer.json);
@@ -150,6 +176,7 @@ describe("broker keys", () => {
       return { ok: true, status: 200, json: async () => ({ keys: [first.jwk] }) };
     });
     const kit = sellerKit({
+      owner: TEST_OWNER,
       broker: "https://broker.example",
       fetch,
       now: () => clock,

@@ -3,7 +3,7 @@ import { METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA } from "./pg-grants.js";
 import { HEALTH_CLAIMS_SCHEMA } from "./pg-health-claims.js";
-import { REGISTRY_SCHEMA } from "./registry-schema.js";
+import { ENDPOINT_PROOF_SCHEMA, REGISTRY_SCHEMA } from "./registry-schema.js";
 
 /**
  * Versioned schema migrations of the PostgreSQL store, applied in order, each in its own
@@ -17,6 +17,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: REGISTRY_SCHEMA + LEDGER_SCHEMA + METRICS_SCHEMA,
   },
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
+  { version: 3, name: "endpoint control proofs", sql: ENDPOINT_PROOF_SCHEMA },
   { version: 5, name: "health-check claims per endpoint and per host", sql: HEALTH_CLAIMS_SCHEMA },
   { version: 7, name: "usage report claims", sql: GRANT_REPORTS_SCHEMA },
 ];
@@ -38,19 +39,23 @@ export async function migratePostgres(db: PgDb, schema?: string): Promise<number
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
     );
-    const row = await tx.one<{ version: number | null }>(
-      "SELECT max(version) AS version FROM schema_migrations",
+    const done = new Set(
+      (await tx.query<{ version: number }>("SELECT version FROM schema_migrations")).map(
+        (row) => row.version,
+      ),
     );
-    const current = row?.version ?? 0;
+    const current = Math.max(0, ...done);
     const latest = PG_MIGRATIONS.at(-1)?.version ?? 0;
     if (current > latest) {
       throw new Error(
         `The database's schema version ${current} is newer than this broker knows (${latest}): upgrade the broker`,
       );
     }
+    // Every migration not recorded yet, in order: a version missing below the newest one applied
+    // (numbers kept for work that landed later) is applied too, never skipped.
     const applied: number[] = [];
     for (const migration of PG_MIGRATIONS) {
-      if (migration.version <= current) continue;
+      if (done.has(migration.version)) continue;
       await tx.exec(migration.sql);
       await tx.run("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
         migration.version,

@@ -1,9 +1,17 @@
-import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
+import {
+  COUNT_LISTINGS,
+  countsAsListing,
+  listingLimit,
+  listingLimitReached,
+  reactivates,
+} from "../listing-limits.js";
 import { scoresOf, ZERO_TOTALS } from "../metrics-math.js";
 import {
   type AgentRow,
   agentColumns,
   assertSpendCap,
+  endpointProofUpdate,
+  graceEndpointsQuery,
   KEY_COLUMNS,
   type KeyRow,
   keyValues,
@@ -150,7 +158,7 @@ export function createPgRegistry(db: PgDb): PgRegistry {
 
     async insertAgent(agent, limits) {
       const limit = listingLimit(limits);
-      if (limit === undefined || agent.status === "inactive") return insertAgent(db, agent);
+      if (limit === undefined || !countsAsListing(agent)) return insertAgent(db, agent);
       return db.transaction(async (tx) => {
         await checkListingLimit(tx, agent.ownerId, limit);
         return insertAgent(tx, agent);
@@ -184,6 +192,17 @@ export function createPgRegistry(db: PgDb): PgRegistry {
         `SELECT category, count(*) AS count FROM agents WHERE status <> 'inactive'
          GROUP BY category ORDER BY count DESC, category ASC`,
       );
+    },
+
+    async setEndpointProof(agentId, proof, options) {
+      const { sql, params } = endpointProofUpdate(agentId, proof, options);
+      const row = await db.one<AgentRow>(`${numbered(sql)} RETURNING ${AGENT}`, params);
+      return row && toAgent(row);
+    },
+
+    async listGraceEndpoints(checkedBefore, limit) {
+      const rows = await db.query<AgentRow>(numbered(graceEndpointsQuery(AGENT)), [checkedBefore, limit]);
+      return rows.map(toAgent);
     },
 
     async listHealthCheckTargets() {

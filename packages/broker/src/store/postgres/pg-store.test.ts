@@ -81,4 +81,49 @@ describe("postgres migrations", () => {
       await second.close();
     }
   });
+
+  it("migration 3 gives listings made before endpoint proofs a 14-day grace period", async () => {
+    const at = "2026-01-01T00:00:00.000Z";
+    const before = await createPostgresStore({ url: target.url, schema: target.schema });
+    await before.createAccount(
+      { id: "acct_pgv2", name: "v2", email: null, createdAt: at },
+      apiKeyRecord({ id: "key_pgv2", accountId: "acct_pgv2", hash: "2".repeat(64) }),
+    );
+    await before.insertAgent({
+      id: "agent_pgv2",
+      ownerId: "acct_pgv2",
+      name: "Old listing",
+      description: "",
+      category: "crypto",
+      tags: [],
+      version: "1.0.0",
+      apiEndpoint: "https://old.example.com/agent",
+      status: "active",
+      pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
+      createdAt: at,
+    });
+    await before.close();
+    const db = createPgDb({ url: target.url, schema: target.schema, max: 1 });
+    try {
+      await db.exec(`DROP INDEX agents_endpoint_unproven;
+        ALTER TABLE agents DROP COLUMN endpoint_verified_at, DROP COLUMN endpoint_challenge,
+          DROP COLUMN endpoint_grace_until, DROP COLUMN endpoint_checked_at, DROP COLUMN endpoint_check_error;
+        DELETE FROM schema_migrations WHERE version = 3;`);
+    } finally {
+      await db.close();
+    }
+    const migratedAt = Date.now();
+    const after = await createPostgresStore({ url: target.url, schema: target.schema });
+    try {
+      const agent = await after.getAgent("agent_pgv2");
+      expect(agent).toMatchObject({ status: "active", endpoint: { verifiedAt: null, challenge: null } });
+      const graceMs = Date.parse(agent?.endpoint.graceUntil ?? "") - migratedAt;
+      expect(Math.abs(graceMs - 14 * 86_400_000)).toBeLessThan(60_000);
+      expect(
+        (await after.listGraceEndpoints(new Date(migratedAt).toISOString(), 10)).map((a) => a.id),
+      ).toEqual(["agent_pgv2"]);
+    } finally {
+      await after.close();
+    }
+  });
 });

@@ -122,3 +122,19 @@ export const REGISTRY_SCHEMA = `
     PRIMARY KEY (account_id, provider)
   );
 `;
+
+/**
+ * Migration 3: endpoint control proofs (SQLite migration 9). Listings made before it keep working
+ * for 14 days (`endpoint_grace_until`) while the broker verifies their endpoints.
+ */
+export const ENDPOINT_PROOF_SCHEMA = `
+  ALTER TABLE agents ADD COLUMN endpoint_verified_at TEXT;
+  ALTER TABLE agents ADD COLUMN endpoint_challenge TEXT;
+  ALTER TABLE agents ADD COLUMN endpoint_grace_until TEXT;
+  ALTER TABLE agents ADD COLUMN endpoint_checked_at TEXT;
+  ALTER TABLE agents ADD COLUMN endpoint_check_error TEXT;
+  UPDATE agents SET endpoint_grace_until =
+    to_char((now() + interval '14 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  CREATE INDEX agents_endpoint_unproven ON agents (endpoint_checked_at, seq)
+    WHERE endpoint_verified_at IS NULL AND endpoint_grace_until IS NOT NULL;
+`;

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
+import { ENDPOINT_PROOF_MIGRATION } from "./endpoint-proof-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION } from "./grants-schema.js";
 import { HEALTH_CLAIMS_MIGRATION } from "./health-claims-schema.js";
@@ -137,6 +138,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   ALERTS_MIGRATION,
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
+  ENDPOINT_PROOF_MIGRATION,
   HEALTH_CLAIMS_MIGRATION,
   GRANT_REPORTS_MIGRATION,
 ];

@@ -16,6 +16,19 @@ import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mercato-sqlite-"));
+/** Undoes migration 9, for the tests that take a database back to an older version. */
+const UNDO_ENDPOINT_PROOFS = `DROP INDEX agents_endpoint_unproven;
+  ALTER TABLE agents DROP COLUMN endpoint_verified_at; ALTER TABLE agents DROP COLUMN endpoint_challenge;
+  ALTER TABLE agents DROP COLUMN endpoint_grace_until; ALTER TABLE agents DROP COLUMN endpoint_checked_at;
+  ALTER TABLE agents DROP COLUMN endpoint_check_error;`;
+const UNDO_HEALTH_CLAIMS = "DROP TABLE health_endpoints; DROP TABLE health_hosts;";
+const UNDO_GRANT_REPORTS = `DROP INDEX grant_reports_pending; DROP INDEX grants_reports_to_finalize;
+  ALTER TABLE grant_reports DROP COLUMN source; ALTER TABLE grant_reports DROP COLUMN outcome;
+  ALTER TABLE grant_reports DROP COLUMN response_time_ms; ALTER TABLE grant_reports DROP COLUMN counted;
+  ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;
+  ALTER TABLE grants DROP COLUMN seller_claims; ALTER TABLE grants DROP COLUMN reports_final;`;
+/** Undoes every migration after 8, newest first, for tests that start from a version 8 database. */
+const UNDO_ABOVE_8 = [UNDO_GRANT_REPORTS, UNDO_HEALTH_CLAIMS, UNDO_ENDPOINT_PROOFS].join("\n");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
@@ -145,6 +158,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 3: without migration 4's table and column.
     const raw = new Database(path);
+    raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
     );
@@ -209,6 +223,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
+    raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       `DROP TABLE health_endpoints; DROP TABLE health_hosts;
        DROP TABLE grant_reports; DROP TABLE grants;
@@ -306,12 +321,7 @@ describe("sqlite store on disk", () => {
     // Back to version 8: without migration 13's columns; call 1 of the open grant counted then.
     const raw = new Database(path);
     raw.exec(
-      `DROP TABLE health_endpoints; DROP TABLE health_hosts;
-       DROP INDEX grant_reports_pending; DROP INDEX grants_reports_to_finalize;
-       ALTER TABLE grant_reports DROP COLUMN source; ALTER TABLE grant_reports DROP COLUMN outcome;
-       ALTER TABLE grant_reports DROP COLUMN response_time_ms; ALTER TABLE grant_reports DROP COLUMN counted;
-       ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;
-       ALTER TABLE grants DROP COLUMN seller_claims; ALTER TABLE grants DROP COLUMN reports_final;
+      `${UNDO_ABOVE_8}
        INSERT INTO grant_reports (grant_id, sequence) VALUES ('grt_v8open0000', 1);
        UPDATE grants SET reported_successes = 1 WHERE id = 'grt_v8open0000';
        PRAGMA user_version = 8;`,
@@ -338,6 +348,44 @@ describe("sqlite store on disk", () => {
     // The grant settled before the migration has nothing left to weigh.
     expect(await after.releaseSettledGrantReports(10)).toEqual([]);
     expect(await after.audit()).toMatchObject({ ok: true, violations: [] });
+    await after.close();
+  });
+
+  it("migrates a version 8 database: listings made before endpoint proofs get a 14-day grace period", async () => {
+    const path = join(dir, "v8-proofs.db");
+    const T0 = "2026-01-10T12:00:00.000Z";
+    const before = createSqliteStore({ path });
+    await before.createAccount(
+      { id: "acct_v8", name: "v8", email: null, createdAt: T0 },
+      apiKeyRecord({ id: "key_acct_v8", accountId: "acct_v8", hash: "8".repeat(64), createdAt: T0 }),
+    );
+    await before.insertAgent({
+      id: "agent_v8",
+      ownerId: "acct_v8",
+      name: "Old listing",
+      description: "",
+      category: "crypto",
+      tags: [],
+      version: "1.0.0",
+      apiEndpoint: "https://old.example.com/agent",
+      status: "active",
+      pricing: { model: "per_call", priceMicros: 20_000, currency: "USD", tier: "basic", minCalls: 1 },
+      createdAt: T0,
+    });
+    await before.close();
+    const raw = new Database(path);
+    raw.exec(`${UNDO_ABOVE_8} PRAGMA user_version = 8;`);
+    raw.close();
+
+    const migratedAt = Date.now();
+    const after = createSqliteStore({ path });
+    const agent = await after.getAgent("agent_v8");
+    expect(agent).toMatchObject({ status: "active", endpoint: { verifiedAt: null, challenge: null } });
+    const graceMs = Date.parse(agent?.endpoint.graceUntil ?? "") - migratedAt;
+    expect(Math.abs(graceMs - 14 * 86_400_000)).toBeLessThan(60_000);
+    expect((await after.listGraceEndpoints(new Date(migratedAt).toISOString(), 10)).map((a) => a.id)).toEqual(
+      ["agent_v8"],
+    );
     await after.close();
   });
 

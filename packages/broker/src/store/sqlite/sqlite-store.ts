@@ -2,10 +2,18 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeCursor, SORTS, searchPage } from "../cursor.js";
-import { COUNT_LISTINGS, listingLimit, listingLimitReached, reactivates } from "../listing-limits.js";
+import {
+  COUNT_LISTINGS,
+  countsAsListing,
+  listingLimit,
+  listingLimitReached,
+  reactivates,
+} from "../listing-limits.js";
 import {
   type AgentRow,
   assertSpendCap,
+  endpointProofUpdate,
+  graceEndpointsQuery,
   KEY_COLUMNS,
   type KeyRow,
   keyValues,
@@ -120,7 +128,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   const insertAgent = db.transaction((agent: NewAgent, limits: ListingLimits | undefined): AgentRecord => {
-    if (agent.status !== "inactive") checkListingLimit(agent.ownerId, limits);
+    if (countsAsListing(agent)) checkListingLimit(agent.ownerId, limits);
     const result = prepare(
       `INSERT INTO agents (${NEW_AGENT_COLUMNS.join(", ")}) VALUES (${NEW_AGENT_COLUMNS.map(() => "?").join(", ")})`,
     ).run(...newAgentValues(agent));
@@ -291,6 +299,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     ...metrics.store,
     ...createSqliteHealthClaims(db, prepare),
+
+    async setEndpointProof(agentId, proof, options) {
+      const { sql, params } = endpointProofUpdate(agentId, proof, options);
+      const { changes } = prepare(sql).run(...params);
+      if (changes !== 1) return undefined;
+      return toAgent(getAgentRow(agentId) as AgentRow);
+    },
+
+    async listGraceEndpoints(checkedBefore, limit) {
+      const rows = prepare(graceEndpointsQuery("*")).all(checkedBefore, limit) as AgentRow[];
+      return rows.map(toAgent);
+    },
 
     async listHealthCheckTargets() {
       const rows = prepare(

@@ -1,0 +1,2 @@
+export type { ListingMatcher, ListingOptions } from "./listing.js";
+export { createListingMatcher, wrongListing } from "./listing.js";
