@@ -70,7 +70,11 @@ describe("the seller's grant ledger", () => {
     const ledger = createGrantLedger({ now: clock });
     for (let i = 0; i < 30; i++) {
       const grantId = `grt_farm${String(i).padStart(8, "0")}`;
-      const grant = grantPayload({ grant_id: grantId, price_per_call_usd: "0.020000", budget_usd: "1.000000" });
+      const grant = grantPayload({
+        grant_id: grantId,
+        price_per_call_usd: "0.020000",
+        budget_usd: "1.000000",
+      });
       const refusal = ledger.admit(grant, voucher(1, 0, grantId));
       expect(refusal).toEqual({
         ok: false,
@@ -262,7 +266,8 @@ describe("the seller's grant ledger", () => {
   it("a restarted seller (an empty ledger) counts from the first voucher it sees: one unpaid call at most", () => {
     const grant = grantOf(1_000_000);
     const before = createGrantLedger({ now: clock });
-    for (let sequence = 1; sequence <= 10; sequence++) call(before, grant, voucher(sequence, sequence * PRICE));
+    for (let sequence = 1; sequence <= 10; sequence++)
+      call(before, grant, voucher(sequence, sequence * PRICE));
     // 10 successes served, all 10 paid for by voucher 10. The process restarts.
     expect(before.claim(GRANT_ID)?.earnedMicros).toBe(10 * PRICE);
     const after = createGrantLedger({ now: clock });
@@ -362,8 +367,12 @@ describe("the seller's grant ledger", () => {
       code: "UNAUTHENTICATED",
       reason: "grant_expired",
     });
-    expect(createGrantLedger({ now: () => expiry - 1 }).admit(grant, voucher(1, PRICE))).toEqual({ ok: true });
-    expect(createGrantLedger({ now: clock }).admit(grant, voucher(1, PRICE, "grt_otherother01"))).toMatchObject({
+    expect(createGrantLedger({ now: () => expiry - 1 }).admit(grant, voucher(1, PRICE))).toEqual({
+      ok: true,
+    });
+    expect(
+      createGrantLedger({ now: clock }).admit(grant, voucher(1, PRICE, "grt_otherother01")),
+    ).toMatchObject({
       status: 401,
       reason: "voucher_wrong_grant",
     });
@@ -379,7 +388,10 @@ describe("the seller's grant ledger", () => {
     expect(ledger.settle(GRANT_ID, 1, true)).toBe(false);
     expect(ledger.settle("grt_unknownunknown", 1, true)).toBe(false);
     // Voucher 2 was used up by the refused call; the next one must pay for call 1 and itself.
-    expect(ledger.admit(grant, voucher(3, PRICE))).toMatchObject({ reason: "payment_behind", owedMicros: PRICE });
+    expect(ledger.admit(grant, voucher(3, PRICE))).toMatchObject({
+      reason: "payment_behind",
+      owedMicros: PRICE,
+    });
     expect(call(ledger, grant, voucher(4, 2 * PRICE))).toEqual({ ok: true });
   });
 

@@ -47,7 +47,11 @@ describe("vouchers", () => {
     const { keys, grant } = await buyerGrant();
     // What a buyer on the v1 scheme signed for its grant's first call: owing 0, the call unpaid.
     const v1 = new Uint8Array(
-      await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, utf8(`mercato-voucher-v1\n${GRANT_ID}\n1\n0`)),
+      await crypto.subtle.sign(
+        { name: "Ed25519" },
+        keys.privateKey,
+        utf8(`mercato-voucher-v1\n${GRANT_ID}\n1\n0`),
+      ),
     );
     const header = `seq=1;owed=0;sig=${base64url(v1)}`;
     await expect(verifyVoucher(parseVoucherHeader(header), grant)).rejects.toMatchObject({
@@ -56,7 +60,10 @@ describe("vouchers", () => {
     });
     // The same claim signed on v2 verifies: only the scheme differs.
     const v2 = await signVoucher({ grantId: GRANT_ID, sequence: 1, owedMicros: 0 }, keys.privateKey);
-    expect(await verifyVoucher(parseVoucherHeader(v2.header), grant)).toMatchObject({ sequence: 1, owedMicros: 0 });
+    expect(await verifyVoucher(parseVoucherHeader(v2.header), grant)).toMatchObject({
+      sequence: 1,
+      owedMicros: 0,
+    });
   });
 
   it("generateBuyerKeyPair gives a non-extractable signing key and the 32 raw public bytes, base64url", async () => {
