@@ -21,6 +21,7 @@ export type {
   Admission,
   BuyerKeyPair,
   DirectFailure,
+  GrantClaim,
   GrantLedger,
   GrantLedgerOptions,
   GrantPayloadValue,
