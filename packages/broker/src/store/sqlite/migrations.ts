@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
-import { GRANTS_MIGRATION } from "./grants-schema.js";
+import { GRANTS_MIGRATION, PREPAID_VOUCHERS_MIGRATION } from "./grants-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
 import { METRICS_MIGRATION } from "./metrics-schema.js";
@@ -136,6 +136,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   ALERTS_MIGRATION,
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
+  PREPAID_VOUCHERS_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

@@ -232,6 +232,32 @@ describe("sqlite store on disk", () => {
     await after.close();
   });
 
+  it("migrates grants recorded before prepaid vouchers: their best claim was their voucher's whole amount", async () => {
+    const path = join(dir, "v8.db");
+    const before = createSqliteStore({ path });
+    await before.close();
+    // Back to version 8: grants without the column of migration 12, one grant recorded.
+    const raw = new Database(path);
+    raw.pragma("foreign_keys = OFF");
+    raw.exec(
+      `ALTER TABLE grants DROP COLUMN best_voucher_owed_micros;
+       INSERT INTO grants (id, agent_id, buyer_id, seller_account_id, endpoint, price_micros, budget_micros,
+         buyer_public_key, token, issued_at, expires_at, best_owed_micros, best_sequence, best_signature)
+       VALUES ('grt_v8grant0001', 'agent_v8', 'acct_v8buyer', 'acct_v8seller', 'https://s.example', 20000,
+         1000000, '${"A".repeat(43)}', 'a.b.c', '2026-01-10T12:00:00.000Z', '2026-01-11T13:00:00.000Z', 60000, 4, 'sig4');
+       PRAGMA user_version = 8;`,
+    );
+    raw.close();
+    const after = createSqliteStore({ path });
+    expect(await after.getGrant("grt_v8grant0001")).toMatchObject({
+      bestOwedMicros: 60_000,
+      bestVoucherOwedMicros: 60_000,
+      bestSequence: 4,
+      bestSignature: "sig4",
+    });
+    await after.close();
+  });
+
   it("refuses a database from a newer broker instead of corrupting it", () => {
     const path = join(dir, "future.db");
     const raw = new Database(path);
