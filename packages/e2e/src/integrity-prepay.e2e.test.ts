@@ -22,7 +22,7 @@ import {
   splitCharge,
 } from "@mercato/protocol";
 import { createClient } from "@mercato/sdk";
-import { type SellerKit, sellerKit } from "@mercato/seller-kit";
+import { type SellerCallContext, type SellerKit, sellerKit } from "@mercato/seller-kit";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest } from "./broker-api.js";
@@ -62,18 +62,27 @@ async function signUp(name: string, fundsMicros = 0) {
   return account;
 }
 
-/** A seller in direct mode whose handler counts its runs and fails on `{fail: true}`. */
+/**
+ * A seller in direct mode whose handler counts its runs (and the runs that ended), fails on
+ * `{fail: true}`, and on `{untilAbandoned: true}` answers only once its caller has gone away.
+ */
 async function startDirectSeller(category: string) {
-  const state = { agentId: undefined as string | undefined, runs: 0 };
+  const state = { agentId: undefined as string | undefined, runs: 0, ended: 0 };
   const kit = sellerKit({
     broker: brokerUrl,
     onError: () => {},
     // The tests hand in what the kit holds themselves (kit.flush()).
     direct: { agentId: () => state.agentId, redeemIntervalMs: 3_600_000 },
-    handler: async (input: unknown) => {
+    handler: async (input: unknown, { signal }: SellerCallContext) => {
       state.runs++;
-      if ((input as { fail?: boolean } | null)?.fail) throw new Error("upstream feed timed out");
-      return { echo: input };
+      try {
+        const { fail, untilAbandoned } = (input ?? {}) as { fail?: boolean; untilAbandoned?: boolean };
+        if (untilAbandoned) await new Promise((resolve) => signal.addEventListener("abort", resolve));
+        if (fail) throw new Error("upstream feed timed out");
+        return { echo: input };
+      } finally {
+        state.ended++;
+      }
     },
   });
   kits.push(kit);
@@ -257,6 +266,32 @@ describe("one free call per grant (issue 16, item 5)", () => {
       micros((await api("GET", "/balance", { key: owner.apiKey })).json.earnings_usd) - earningsBefore;
     expect(earned).toBe(share(charge));
     expect(earned).toBe(charge - Math.floor(charge / 10));
+    await expectCleanAudit();
+  }, 60_000);
+
+  it("a call the buyer gave up on before the answer came is not paid for: the honest kit claims only answers received", async () => {
+    const seller = await startDirectSeller("prepay-abandoned");
+    const buyer = await signUp("Impatient buyer", 10_000_000);
+    const client = createClient({ baseUrl: brokerUrl, apiKey: buyer.apiKey });
+    const session = client.openSession(seller.agentId, { budgetUsd: "0.30" });
+    const first = await session.call({ n: 1 });
+    // The buyer stops waiting while the handler runs: its voucher prepaid the call, the kit
+    // finishes it, but nobody is there to receive the answer.
+    const gaveUp = await session
+      .call({ untilAbandoned: true }, { signal: AbortSignal.timeout(100) })
+      .catch((e) => e);
+    expect((gaveUp as Error).name).toBe("TimeoutError");
+    await expect.poll(() => seller.state.ended, { timeout: 10_000 }).toBe(2);
+    // The kit holds the prepaid voucher of the abandoned call, and claims the one answer received.
+    await seller.kit.flush();
+    expect((await api("GET", `/grants/${first.grantId}`, { key: buyer.apiKey })).json.redeemed_usd).toBe(
+      "0.003000",
+    );
+    const summary = await session.close();
+    expect(summary).toMatchObject({ calls: 1, successes: 1, spentUsd: "0.003000" });
+    const grant = await settled(first.grantId, buyer.apiKey);
+    expect(grant.captured_usd).toBe("0.003000");
+    await client.close();
     await expectCleanAudit();
   }, 60_000);
 });
