@@ -72,9 +72,10 @@ const SKIPPED: Promise<RedeemOutcome> = Promise.resolve("skipped");
  * The seller's redemptions. Vouchers are prepaid and cumulative, so one redemption of a grant's
  * best voucher covers every call before it; the seller claims what it earned by its own count
  * (`GrantLedger.claim`), never the prepaid unit of a call that failed. A grant is redeemed only when
- * it earned more than the last claim the broker accepted. A `Grant` answered with a status other than `open` is closed in the
- * ledger (its later calls are refused `grant_closed`); a 409 `grant_settled` closes it and stops its
- * redemptions. Other failures are reported and retried at the next round.
+ * it earned more than the last claim the broker accepted. A `Grant` answered with a status other
+ * than `open` is closed in the ledger (its later calls are refused `grant_closed`); a 409
+ * `grant_settled` closes it and stops its redemptions. Other failures are reported and retried at
+ * the next round.
  */
 export function createRedeemer(options: RedeemerOptions): Redeemer {
   const { ledger, post, now, intervalMs, report } = options;
