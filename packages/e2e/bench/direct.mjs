@@ -117,8 +117,9 @@ try {
           buyer_public_key: keys.publicKey.export({ format: "jwk" }).x,
         },
       });
-      const voucher = (sequence) => {
-        const claim = { grantId: grant.grant_id, sequence, owedMicros: (sequence - 1) * PRICE_MICROS };
+      // Prepaid: call n's voucher owes n calls (every call succeeds); the final voucher owes the calls made.
+      const voucher = (sequence, owedMicros = sequence * PRICE_MICROS) => {
+        const claim = { grantId: grant.grant_id, sequence, owedMicros };
         const signature = sign(null, Buffer.from(voucherSigningInput(claim)), keys.privateKey).toString(
           "base64url",
         );
@@ -215,7 +216,7 @@ try {
   // The money: close every grant with its final voucher, let the broker settle them, check.
   let expected = 0;
   for (const state of grants) {
-    const final = state.voucher(state.used + 1);
+    const final = state.voucher(state.used + 1, state.used * PRICE_MICROS);
     await api(broker, "POST", `/grants/${state.grant.grant_id}/close`, {
       key: state.accessKey,
       body: {

@@ -178,13 +178,12 @@ describe("direct mode, end to end", () => {
     // One grant paid for all of them: the budget covers 2,500 calls, and failures cost nothing.
     expect(grants.size).toBe(1);
     const [grantId] = [...grants] as [string];
-    // While the grant is open the seller holds vouchers paying for every success but the last.
+    // While the grant is open the seller holds prepaid vouchers paying for every success, and
+    // claims exactly those: not the prepayment of a failed call.
     await seller.kit.flush();
     const open = (await api("GET", `/grants/${grantId}`, { key: buyerAccount.apiKey })).json;
     expect(open.status).toBe("open");
-    const redeemed = micros(open.redeemed_usd);
-    expect(redeemed).toBeLessThanOrEqual(successes * PRICE_MICROS);
-    expect(redeemed).toBeGreaterThanOrEqual((successes - 1) * PRICE_MICROS);
+    expect(micros(open.redeemed_usd)).toBe(successes * PRICE_MICROS);
     expect((await balanceOf(buyerAccount.apiKey)).held_usd).toBe("5.000000");
 
     const summary = await session.close();
@@ -239,34 +238,39 @@ describe("direct mode, end to end", () => {
       const json = (await response.json()) as { error: { details: Record<string, unknown> } };
       return { status: response.status, json };
     };
-    expect((await call(1, 0)).status).toBe(200);
-    const forged = await call(2, PRICE_MICROS, await generateBuyerKeyPair());
+    // A first call that does not pay for itself is refused, with what it costs.
+    const unpaid = await call(1, 0);
+    expect(unpaid.status).toBe(402);
+    expect(unpaid.json.error.details).toMatchObject({ reason: "payment_behind", owed_usd: "0.002000" });
+    expect((await call(2, PRICE_MICROS)).status).toBe(200);
+    const forged = await call(3, 2 * PRICE_MICROS, await generateBuyerKeyPair());
     expect(forged.status).toBe(401);
     expect(forged.json.error.details.reason).toBe("voucher_bad_signature");
-    const replayed = await call(1, 0);
+    const replayed = await call(2, PRICE_MICROS);
     expect(replayed.status).toBe(409);
     expect(replayed.json.error.details.reason).toBe("voucher_replayed");
-    const over = await call(2, 10_002);
+    const over = await call(3, 10_002);
     expect(over.status).toBe(402);
     expect(over.json.error.details.reason).toBe("voucher_over_budget");
-    // A buyer that stops paying is refused on its second unpaid call, with what it owes.
-    expect((await call(3, PRICE_MICROS)).status).toBe(200);
-    const behind = await call(4, PRICE_MICROS);
+    // A buyer that stops paying is refused before its first unpaid call runs, with what it owes.
+    expect((await call(4, 2 * PRICE_MICROS)).status).toBe(200);
+    const behind = await call(5, 2 * PRICE_MICROS);
     expect(behind.status).toBe(402);
     expect(behind.json.error.details).toMatchObject({ reason: "payment_behind", owed_usd: "0.002000" });
     // The same grant at a second process of the seller whose clock is past the grant's expiry.
     const later = await startDirectSeller({ now: () => Date.now() + 61_000, serves: seller.agentId });
-    const expired = await call(5, 2 * PRICE_MICROS, buyerKey, later.url);
+    const expired = await call(6, 3 * PRICE_MICROS, buyerKey, later.url);
     expect(expired.status).toBe(401);
     expect(expired.json.error.details.reason).toBe("grant_expired");
     expect(seller.state.served).toBe(2);
     expect(later.state.served).toBe(0);
 
-    // The seller redeems what it holds; the buyer never closes: the grant settles at expiry.
+    // The seller redeems what it holds; the buyer never closes: the grant settles at expiry, and
+    // both calls served were paid for.
     await seller.kit.flush();
     offsetMs += 61_000 + GRACE_MS;
     const done = await settled(grant.grant_id, buyerAccount.apiKey);
-    expect(done).toMatchObject({ status: "expired", captured_usd: "0.002000" });
+    expect(done).toMatchObject({ status: "expired", captured_usd: "0.004000" });
   });
 
   it("pays a seller that never redeems from the buyer's close, and a buyer that never closes through the seller's redemptions", async () => {
@@ -284,13 +288,14 @@ describe("direct mode, end to end", () => {
     const leaving = buyer.openSession(diligent.agentId, { budgetUsd: "1", ttlS: 60 });
     for (let i = 0; i < 9; i++) await leaving.call({ i });
     const abandoned = (await leaving.call({ i: 9 })).grantId;
-    // The buyer goes away without closing; the seller redeems its best voucher (9 calls paid).
+    // The buyer goes away without closing; the seller redeems its best voucher, which prepaid the
+    // last call too: all 10 calls paid.
     await diligent.kit.flush();
     offsetMs += 61_000 + GRACE_MS;
     const fromRedeem = await settled(abandoned, buyerAccount.apiKey);
     expect(fromRedeem.status).toBe("expired");
-    expect(micros(fromRedeem.captured_usd)).toBe(9 * PRICE_MICROS);
+    expect(micros(fromRedeem.captured_usd)).toBe(10 * PRICE_MICROS);
     const earned = micros((await balanceOf(owner.apiKey)).earnings_usd) - earningsBefore;
-    expect(earned).toBe(share(26 * PRICE_MICROS) + share(9 * PRICE_MICROS));
+    expect(earned).toBe(share(26 * PRICE_MICROS) + share(10 * PRICE_MICROS));
   });
 });

@@ -267,10 +267,15 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
       );
       return { sequence, owed_usd: formatUsd(calls * price), signature: signed.signature };
     };
-    // The seller's redemptions reach two brokers at once; the highest counts.
+    /** A seller's redemption: the voucher of call `sequence`, prepaying `calls`, and `earned` successes. */
+    const redemption = async (sequence: number, calls: bigint, earned: bigint) => ({
+      ...(await voucher(sequence, calls)),
+      earned_usd: formatUsd(earned * price),
+    });
+    // The seller's redemptions reach two brokers at once; the highest claim counts.
     const [high, low] = await Promise.all([
-      api(on(1), "POST", `/grants/${grantId}/redeem`, { body: await voucher(4, 3n) }),
-      api(on(2), "POST", `/grants/${grantId}/redeem`, { body: await voucher(3, 2n) }),
+      api(on(1), "POST", `/grants/${grantId}/redeem`, { body: await redemption(4, 4n, 3n) }),
+      api(on(2), "POST", `/grants/${grantId}/redeem`, { body: await redemption(3, 3n, 2n) }),
     ]);
     expect([high.status, low.status]).toEqual([200, 200]);
     const closed = await api(on(2), "POST", `/grants/${grantId}/close`, {
@@ -293,7 +298,9 @@ describe("three brokers on one PostgreSQL and one Redis", () => {
     }
     const charge = (await api(on(1), "GET", `/transactions/${grantId}`, { key: buyer.api_key })).json;
     expect(charge).toMatchObject({ status: "completed", amount_usd: "0.800000", fee_usd: "0.080000" });
-    const late = await api(on(0), "POST", `/grants/${grantId}/redeem`, { body: await voucher(7, 5n) });
+    const late = await api(on(0), "POST", `/grants/${grantId}/redeem`, {
+      body: await redemption(7, 5n, 5n),
+    });
     expect(late.status).toBe(409);
     expect(late.json.error.details.reason).toBe("grant_settled");
   });

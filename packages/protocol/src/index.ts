@@ -23,6 +23,7 @@ export type {
   Admission,
   BuyerKeyPair,
   DirectFailure,
+  GrantClaim,
   GrantLedger,
   GrantLedgerOptions,
   GrantPayloadValue,

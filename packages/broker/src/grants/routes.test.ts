@@ -55,12 +55,60 @@ const voucherBody = async (grantId: string, sequence: number, owedMicros: number
   const voucher = await signVoucher({ grantId, sequence, owedMicros }, key.privateKey);
   return { sequence, owed_usd: (owedMicros / 1e6).toFixed(6), signature: voucher.signature };
 };
+/** A redemption: the voucher and what the seller earned (by default all the voucher owes). */
+const redeemBody = async (
+  grantId: string,
+  sequence: number,
+  owedMicros: number,
+  earnedMicros = owedMicros,
+  key = buyerKey,
+) => ({
+  ...(await voucherBody(grantId, sequence, owedMicros, key)),
+  earned_usd: (earnedMicros / 1e6).toFixed(6),
+});
 const settle = (afterMs: number) => {
   broker.clock.advance(afterMs);
   return settleDueGrants(broker.store, now(), GRACE_MS);
 };
 
 describe("POST /grants", () => {
+  it("is rate-limited per key as an invoke is: a refused opening holds nothing", async () => {
+    const limited = await createTestBroker({ adminToken: ADMIN, invoke: { defaultRateLimit: 5 } });
+    try {
+      const farmer = await limited.signUp("Grant farmer");
+      const owner = await limited.signUp("Owner");
+      const agent = await limited.register(owner.apiKey);
+      await limited.store.credit({
+        id: "topup:farmer",
+        accountId: farmer.accountId,
+        amount: 10_000_000,
+        reference: "test",
+        at: limited.clock.now().toISOString(),
+      });
+      const key = (
+        await limited.call("POST", "/purchase", { key: farmer.apiKey, body: { agent_id: agent } })
+      ).json().api_key;
+      const open = () =>
+        limited.call("POST", "/grants", {
+          key,
+          body: { agent_id: agent, budget_usd: "0.02", ttl_s: 60, buyer_public_key: buyerKey.publicKey },
+        });
+      for (let i = 0; i < 5; i++) expect((await open()).statusCode).toBe(201);
+      const refused = await open();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error.code).toBe("RATE_LIMITED");
+      expect(refused.headers["retry-after"]).toBeDefined();
+      expect((await limited.call("GET", "/balance", { key: farmer.apiKey })).json()).toMatchObject({
+        held_usd: "0.100000",
+      });
+      limited.clock.advance(60_000);
+      expect((await open()).statusCode).toBe(201);
+      expect((await limited.call("GET", "/admin/audit", { key: ADMIN })).json()).toMatchObject({ ok: true });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("holds the budget and answers a token the broker's keys verify", async () => {
     const response = await openGrant();
     expect(response.statusCode).toBe(201);
@@ -177,18 +225,31 @@ describe("POST /grants", () => {
 });
 
 describe("redeeming, closing and settling", () => {
-  it("pays the seller its share of the highest voucher when the buyer closes, and releases the rest", async () => {
+  it("pays the seller its share of the highest claim when the buyer closes, and releases the rest", async () => {
     const grant = (await openGrant()).json();
-    // The seller redeems what it holds: 3 successes paid.
+    // The seller redeems what it holds: the voucher of call 5, which prepaid it (0.08 USD), and
+    // failed: it earned 3 successes.
     const redeemed = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 5, 3 * PRICE),
+      body: await redeemBody(grant.grant_id, 5, 4 * PRICE, 3 * PRICE),
     });
     expect(redeemed.statusCode).toBe(200);
     expect(redeemed.json()).toMatchObject({ status: "open", redeemed_usd: "0.060000" });
     // A replay or an older voucher gains nothing.
     await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 4, 2 * PRICE),
+      body: await redeemBody(grant.grant_id, 4, 3 * PRICE, 2 * PRICE),
     });
+    // A claim above what the voucher owes is refused (400) and changes nothing.
+    const overClaim = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await redeemBody(grant.grant_id, 5, 4 * PRICE, 4 * PRICE + 1),
+    });
+    expect(overClaim.statusCode).toBe(400);
+    expect(overClaim.json().error).toMatchObject({
+      code: "VALIDATION_ERROR",
+      details: { issues: [{ path: "earned_usd" }] },
+    });
+    expect(
+      (await broker.call("GET", `/grants/${grant.grant_id}`, { key: buyer.apiKey })).json().redeemed_usd,
+    ).toBe("0.060000");
     // The buyer closes with its final voucher: 4 successes.
     const closed = await broker.call("POST", `/grants/${grant.grant_id}/close`, {
       key: accessKey,
@@ -197,7 +258,7 @@ describe("redeeming, closing and settling", () => {
     expect(closed.json()).toMatchObject({ status: "closed", redeemed_usd: "0.080000" });
     // The seller learns of the close from its next redemption.
     const late = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 5, 3 * PRICE),
+      body: await redeemBody(grant.grant_id, 5, 4 * PRICE, 3 * PRICE),
     });
     expect(late.json()).toMatchObject({ status: "closed", redeemed_usd: "0.080000" });
 
@@ -213,7 +274,7 @@ describe("redeeming, closing and settling", () => {
     expect(charge).toMatchObject({ status: "completed", amount_usd: "0.080000", fee_usd: "0.008000" });
 
     const tooLate = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 9, 5 * PRICE),
+      body: await redeemBody(grant.grant_id, 9, 6 * PRICE, 5 * PRICE),
     });
     expect(tooLate.statusCode).toBe(409);
     expect(tooLate.json().error.details).toMatchObject({ reason: "grant_settled", captured_usd: "0.080000" });
@@ -221,8 +282,9 @@ describe("redeeming, closing and settling", () => {
 
   it("pays the seller from its redemptions when the buyer never closes", async () => {
     const grant = (await openGrant()).json();
+    // The voucher of call 12 prepaid it; the call failed: 11 successes earned.
     await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 12, 11 * PRICE),
+      body: await redeemBody(grant.grant_id, 12, 12 * PRICE, 11 * PRICE),
     });
     expect(await settle(600_000 + GRACE_MS - 1)).toBe(0);
     expect(await settle(1)).toBe(1);
@@ -236,9 +298,43 @@ describe("redeeming, closing and settling", () => {
     expect((await balance(seller.apiKey)).earnings_usd).toBe("0.198000");
   });
 
+  it("captures the higher of the seller's claim and the buyer's final voucher, never more than the buyer signed", async () => {
+    // Three grants, each of 3 successes and a failed 4th call whose voucher prepaid it (0.08 USD).
+    const honest = (await openGrant()).json();
+    const underpaid = (await openGrant()).json();
+    const tampered = (await openGrant()).json();
+    const redeem = async (grantId: string, earned: number) =>
+      broker.call("POST", `/grants/${grantId}/redeem`, {
+        body: await redeemBody(grantId, 4, 4 * PRICE, earned),
+      });
+    const close = async (grantId: string, owed: number) =>
+      broker.call("POST", `/grants/${grantId}/close`, {
+        key: accessKey,
+        body: await voucherBody(grantId, 5, owed),
+      });
+    // Both honest: the seller claims its 3 successes, the buyer's final voucher owes them.
+    await redeem(honest.grant_id, 3 * PRICE);
+    await close(honest.grant_id, 3 * PRICE);
+    // A buyer closing low does not lower what the seller earned within the voucher it signed.
+    await redeem(underpaid.grant_id, 3 * PRICE);
+    await close(underpaid.grant_id, PRICE);
+    // A seller that tampers with its kit claims the failed call's prepayment: one price more, the
+    // most it can take, since the buyer signed it.
+    await redeem(tampered.grant_id, 4 * PRICE);
+    await close(tampered.grant_id, 3 * PRICE);
+    expect(await settle(GRACE_MS)).toBe(3);
+    const captured = async (grantId: string) =>
+      (await broker.call("GET", `/grants/${grantId}`, { key: buyer.apiKey })).json().captured_usd;
+    expect(await captured(honest.grant_id)).toBe("0.060000");
+    expect(await captured(underpaid.grant_id)).toBe("0.060000");
+    expect(await captured(tampered.grant_id)).toBe("0.080000");
+    expect(await balance(buyer.apiKey)).toMatchObject({ available_usd: "9.800000", held_usd: "0.000000" });
+    expect((await balance(seller.apiKey)).earnings_usd).toBe("0.180000");
+  });
+
   it("takes at most 120 redemptions of a grant a minute", async () => {
     const grant = (await openGrant()).json();
-    const body = await voucherBody(grant.grant_id, 2, PRICE);
+    const body = await redeemBody(grant.grant_id, 2, PRICE);
     for (let i = 0; i < 120; i++) {
       const answer = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, { body });
       expect(answer.statusCode).toBe(200);
@@ -255,28 +351,33 @@ describe("redeeming, closing and settling", () => {
     const grant = (await openGrant()).json();
     const thief = await generateBuyerKeyPair();
     const forged = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 2, PRICE, thief),
+      body: await redeemBody(grant.grant_id, 2, PRICE, PRICE, thief),
     });
     expect(forged.statusCode).toBe(401);
     expect(forged.json().error.details.reason).toBe("voucher_bad_signature");
     const other = (await openGrant()).json();
     const foreign = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(other.grant_id, 2, PRICE),
+      body: await redeemBody(other.grant_id, 2, PRICE),
     });
     expect(foreign.json().error.details.reason).toBe("voucher_bad_signature");
     const over = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 2, 1_000_001),
+      body: await redeemBody(grant.grant_id, 2, 1_000_001, PRICE),
     });
     expect(over.statusCode).toBe(402);
     expect(over.json().error.details.reason).toBe("voucher_over_budget");
     const missing = await broker.call("POST", "/grants/grt_nosuchgrant00/redeem", {
-      body: await voucherBody(grant.grant_id, 2, PRICE),
+      body: await redeemBody(grant.grant_id, 2, PRICE),
     });
     expect(missing.statusCode).toBe(404);
     const malformed = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: { sequence: 0, owed_usd: "x", signature: "short" },
+      body: { sequence: 0, owed_usd: "x", signature: "short", earned_usd: "0" },
     });
     expect(malformed.statusCode).toBe(400);
+    // A voucher without what the seller earned is not a claim.
+    const bare = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await voucherBody(grant.grant_id, 2, PRICE),
+    });
+    expect(bare.statusCode).toBe(400);
     expect(
       (await broker.call("GET", `/grants/${grant.grant_id}`, { key: buyer.apiKey })).json().redeemed_usd,
     ).toBe("0.000000");

@@ -39,7 +39,7 @@ const HOLD_MARGIN_MS = 24 * 60 * 60_000;
 const GRACE_S = figure(DEFAULT_GRANT_GRACE_MS / 1000);
 
 const DIRECT_DOC =
-  "Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.";
+  "Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying up front with vouchers signed by a key it made for the grant (each call's voucher pays for the successes before it and for that call); the broker holds the budget, and captures the highest claim when the grant settles: what the seller earned by its count, bounded by the buyer's voucher, or the buyer's final voucher.";
 
 /** Direct mode: grants, redemptions, closing, usage reports. */
 export const grantRoutes = [
@@ -56,7 +56,7 @@ export const grantRoutes = [
       "",
       "Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key answers the grant the first request opened, and never holds the budget twice; the same key with another body is a CONFLICT.",
       "",
-      `Send each direct call to \`endpoint\` with the headers \`Mercato-Grant: <token>\` and \`Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>\`. Close the grant with \`POST /grants/{id}/close\` when you are done: what you did not spend is released once it settles, a grace period (the broker's \`--grant-grace\`, ${GRACE_S} s by default) after the close or the expiry.`,
+      `Send each direct call to \`endpoint\` with the headers \`Mercato-Grant: <token>\` and \`Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>\`, the voucher owing \`price × (successes so far + 1)\`: the first call's voucher owes the price, and a voucher owing 0 is refused. Close the grant with \`POST /grants/{id}/close\` when you are done: what you did not spend is released once it settles, a grace period (the broker's \`--grant-grace\`, ${GRACE_S} s by default) after the close or the expiry.`,
     ].join("\n"),
     auth: "key",
     body: "CreateGrantRequest",
@@ -194,7 +194,7 @@ export const grantRoutes = [
     description: [
       DIRECT_DOC,
       "",
-      `The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most ${figure(REDEMPTIONS_PER_MINUTE)} redemptions a minute (RATE_LIMITED). The answer's \`status\` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with \`details.reason\` \`grant_settled\`.`,
+      `The seller kit calls this in batches with the highest voucher it received and \`earned_usd\`, what it earned by its own count: the price of its successful calls, at most what the voucher owes (vouchers are prepaid, so the voucher of a call that failed owes one price more than was earned; a larger claim is a VALIDATION_ERROR). No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies the voucher and keeps the claim when it is above every claim recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most ${figure(REDEMPTIONS_PER_MINUTE)} redemptions a minute (RATE_LIMITED). The answer's \`status\` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with \`details.reason\` \`grant_settled\`.`,
     ].join("\n"),
     auth: "none",
     params: GrantParams,
@@ -202,6 +202,19 @@ export const grantRoutes = [
     errors: ["NOT_FOUND", "UNAUTHENTICATED", "BUDGET_EXCEEDED", "CONFLICT", "RATE_LIMITED"],
     success: { status: 200, schema: "Grant", description: "The grant as it stands" },
     async handler({ deps, params, body, reply }) {
+      const owed = parseUsd(body.owed_usd);
+      const earned = parseUsd(body.earned_usd);
+      if (earned > owed) {
+        throw new MercatoError(
+          "VALIDATION_ERROR",
+          `earned_usd (${formatUsd(earned)}) is more than the voucher owes (${formatUsd(owed)}): a seller claims at most what the buyer signed`,
+          {
+            details: {
+              issues: [{ path: "earned_usd", message: `must be at most owed_usd, ${formatUsd(owed)}` }],
+            },
+          },
+        );
+      }
       const grant = await deps.store.getGrant(params.id);
       if (!grant) throw new MercatoError("NOT_FOUND", `No grant ${params.id}`);
       await enforceRateLimit(
@@ -210,7 +223,7 @@ export const grantRoutes = [
         reply,
         "Redemptions of this grant",
       );
-      const recorded = await recordVoucher(deps, grant, body);
+      const recorded = await recordVoucher(deps, grant, body, earned);
       return presentGrant(recorded, deps.clock.now().toISOString());
     },
   }),
@@ -223,7 +236,7 @@ export const grantRoutes = [
     description: [
       DIRECT_DOC,
       "",
-      `Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's \`--grant-grace\`, ${GRACE_S} s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the ${FEE_PERCENT} fee, and releases the rest of the budget. Closing again answers the grant as it stands.`,
+      `Send your final voucher (a sequence above your last call's, owing \`price × successes\`: every successful call and nothing more, so not the prepayment of a failed last call), or an empty body when nothing is owed. The broker records it as your claim and marks the grant closed; it settles a grace period later (the broker's \`--grant-grace\`, ${GRACE_S} s by default), so that the seller's last redemptions still count: it captures the highest claim recorded — the seller's earnings (each at most its voucher) or your final voucher — never above the budget, pays the seller its share less the ${FEE_PERCENT} fee, and releases the rest of the budget. Closing again answers the grant as it stands.`,
       "",
       "Authenticate as the buyer: one of your account keys, or the access key of the grant's agent. Any other grant, including one of your account on another agent than the access key's, is NOT_FOUND and stays as it is.",
     ].join("\n"),
@@ -235,11 +248,13 @@ export const grantRoutes = [
     async handler({ deps, caller, params, body }) {
       let grant = await partyGrant(deps, caller, params.id, "buyer");
       if (body.sequence !== undefined && body.owed_usd !== undefined && body.signature !== undefined) {
-        grant = await recordVoucher(deps, grant, {
-          sequence: body.sequence,
-          owed_usd: body.owed_usd,
-          signature: body.signature,
-        });
+        // The buyer's final voucher claims all it owes: price × the successes the buyer saw.
+        grant = await recordVoucher(
+          deps,
+          grant,
+          { sequence: body.sequence, owed_usd: body.owed_usd, signature: body.signature },
+          parseUsd(body.owed_usd),
+        );
       }
       const closed = await deps.store.closeGrant(grant.id, deps.clock.now().toISOString());
       return presentGrant(closed ?? grant, deps.clock.now().toISOString());
@@ -343,27 +358,30 @@ async function partyGrant(
 }
 
 /**
- * Verifies a voucher of `grant` (the buyer's key, the budget) and records it when it owes more
- * than the best so far.
+ * Verifies a voucher of `grant` (the buyer's key, the budget) and records the claim it backs,
+ * `claim` micros (at most what the voucher owes), when it is above the best claim so far.
  *
  * @throws MercatoError `UNAUTHENTICATED` (a forged or malformed voucher), `BUDGET_EXCEEDED` (over
- *   the budget), `CONFLICT` with reason `grant_settled` (a voucher that would have counted, too late).
+ *   the budget), `CONFLICT` with reason `grant_settled` (a claim that would have counted, too late).
  */
 async function recordVoucher(
   deps: BrokerDeps,
   grant: GrantRecord,
   body: { sequence: number; owed_usd: string | number; signature: string },
+  claim: bigint,
 ): Promise<GrantRecord> {
   const owed = parseUsd(body.owed_usd);
   const voucher: GrantVoucherRecord = {
     sequence: body.sequence,
-    owedMicros: owed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(owed) : Number.MAX_SAFE_INTEGER + 1,
+    owedMicros: safeMicros(owed),
     signature: body.signature,
+    // Never above the voucher: the redeem route refuses a larger claim, and the close claims the voucher.
+    claimMicros: safeMicros(claim <= owed ? claim : owed),
   };
   await verifyVoucher(voucher, tokenPayload(grant));
   const recorded = await deps.store.recordGrantVoucher(grant.id, voucher);
   if (!recorded) throw new MercatoError("NOT_FOUND", `No grant ${grant.id}`);
-  if (recorded.settlingMicros !== null && recorded.bestOwedMicros < voucher.owedMicros) {
+  if (recorded.settlingMicros !== null && recorded.bestOwedMicros < voucher.claimMicros) {
     throw directError(
       "grant_settled",
       `Grant ${grant.id} was settled${recorded.settledAt ? ` at ${recorded.settledAt}` : ""}: ${formatUsd(recorded.settlingMicros)} USD was captured, and no voucher counts any more`,
@@ -371,6 +389,14 @@ async function recordVoucher(
     );
   }
   return recorded;
+}
+
+/**
+ * An amount of micros as a JavaScript number: past the safe integers it is one more than the
+ * largest, which no budget allows (`verifyVoucher` refuses it as over the budget).
+ */
+function safeMicros(micros: bigint): number {
+  return micros <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micros) : Number.MAX_SAFE_INTEGER + 1;
 }
 
 /** The payload of the grant's own token, as the broker signed it. */

@@ -105,8 +105,9 @@ describe("the background jobs", () => {
     });
     await broker.store.recordGrantVoucher("grt_schedulertest01", {
       sequence: 4,
-      owedMicros: 60_000,
+      owedMicros: 80_000,
       signature: "s",
+      claimMicros: 60_000,
     });
     await broker.store.closeGrant("grt_schedulertest01", at);
     start({ sweepIntervalMs: 1_000, grantGraceMs: 10_000 });

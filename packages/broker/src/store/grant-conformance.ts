@@ -107,15 +107,67 @@ export function describeGrantConformance(name: string, makeStore: () => Store | 
         ...grant,
         bestOwedMicros: 0,
         bestSequence: 0,
+        bestVoucherOwedMicros: 0,
+        bestSignature: null,
         closedAt: null,
         settledAt: null,
       });
       return grant;
     };
-    const voucher = (sequence: number, owedMicros: number) => ({
+    /** A voucher and the claim it backs: by default all it owes, as the buyer's final voucher claims. */
+    const voucher = (sequence: number, owedMicros: number, claimMicros = owedMicros) => ({
       sequence,
       owedMicros,
       signature: `sig${sequence}`,
+      claimMicros,
+    });
+
+    it("keeps the highest claim, each within its voucher: a seller's earnings or the buyer's final voucher", async () => {
+      const grant = await open(10 * PRICE);
+      // The seller redeems the voucher of a failed call (prepaid: 5 prices) with its 4 successes.
+      expect(await store.recordGrantVoucher(grant.id, voucher(5, 5 * PRICE, 4 * PRICE))).toMatchObject({
+        bestOwedMicros: 4 * PRICE,
+        bestVoucherOwedMicros: 5 * PRICE,
+        bestSequence: 5,
+        bestSignature: "sig5",
+      });
+      // The buyer's final voucher owes the same 4 successes: nothing changes.
+      expect(await store.recordGrantVoucher(grant.id, voucher(6, 4 * PRICE))).toMatchObject({
+        bestOwedMicros: 4 * PRICE,
+        bestVoucherOwedMicros: 5 * PRICE,
+        bestSequence: 5,
+      });
+      // A claim above what its voucher owes is never recorded, however high.
+      expect(await store.recordGrantVoucher(grant.id, voucher(7, 5 * PRICE, 5 * PRICE + 1))).toMatchObject({
+        bestOwedMicros: 4 * PRICE,
+        bestSequence: 5,
+      });
+      expect(await store.recordGrantVoucher(grant.id, voucher(8, 11 * PRICE, 10 * PRICE))).toMatchObject({
+        bestOwedMicros: 4 * PRICE,
+      });
+      // A higher claim on the same voucher (the seller earned the prepaid call after all) counts.
+      expect(await store.recordGrantVoucher(grant.id, voucher(5, 5 * PRICE, 5 * PRICE))).toMatchObject({
+        bestOwedMicros: 5 * PRICE,
+        bestVoucherOwedMicros: 5 * PRICE,
+      });
+    });
+
+    it("settles at the best claim, not at what the voucher behind it owes", async () => {
+      const grant = await open(USD);
+      // The seller earned 3 calls; the voucher it holds prepaid a 4th, which failed. The buyer
+      // closes owing less than the seller earned: the higher claim, the seller's, is captured.
+      await store.recordGrantVoucher(grant.id, voucher(4, 4 * PRICE, 3 * PRICE));
+      await store.recordGrantVoucher(grant.id, voucher(5, 2 * PRICE));
+      await store.closeGrant(grant.id, at(1));
+      expect(await settleDueGrants(store, at(200), 120_000)).toBe(1);
+      expect(await store.getGrant(grant.id)).toMatchObject({
+        settlingMicros: 3 * PRICE,
+        capturedMicros: 3 * PRICE,
+        bestVoucherOwedMicros: 4 * PRICE,
+      });
+      expect(await store.getCharge(grant.id)).toMatchObject({ captured: 3 * PRICE, fee: 6_000 });
+      expect((await store.getBalance(buyer, at(200))).available).toBe(10 * USD - 3 * PRICE);
+      expect((await store.getBalance(seller, at(200))).earnings).toBe(3 * PRICE - 6_000);
     });
 
     it("keeps the highest voucher only, and none above the budget", async () => {

@@ -17,6 +17,7 @@ export interface GrantRow {
   expires_at: string | Date;
   best_owed_micros: number;
   best_sequence: number;
+  best_voucher_owed_micros: number;
   best_signature: string | null;
   closed_at: string | Date | null;
   settling_micros: number | null;
@@ -59,6 +60,7 @@ export function toGrant(row: GrantRow): GrantRecord {
     expiresAt: iso(row.expires_at),
     bestOwedMicros: row.best_owed_micros,
     bestSequence: row.best_sequence,
+    bestVoucherOwedMicros: row.best_voucher_owed_micros,
     bestSignature: row.best_signature,
     closedAt: isoOrNull(row.closed_at),
     settlingMicros: row.settling_micros,

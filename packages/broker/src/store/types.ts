@@ -593,10 +593,21 @@ export interface GrantRecord {
   token: string;
   issuedAt: string;
   expiresAt: string;
-  /** The highest voucher recorded (seller redemptions, the buyer's final voucher): what settlement captures. */
+  /**
+   * **What settlement captures**: the highest claim recorded, never above the budget. A claim is
+   * either a seller's redemption — what it earned by its own count, at most what its voucher owes
+   * (vouchers are prepaid: a call's voucher also pays for that call, which the seller earns only if
+   * it succeeded) — or the buyer's final voucher, which owes `price × successes`. Either way
+   * `floor(bestOwedMicros / priceMicros)` is the number of the grant's calls paid for as successes.
+   * 0 before any claim.
+   */
   bestOwedMicros: number;
-  /** That voucher's sequence and signature (0 and null before any). */
+  /**
+   * The voucher behind that claim: its sequence, what it owes (≥ `bestOwedMicros`: the buyer's
+   * signature covers this amount) and its signature (0, 0 and null before any).
+   */
   bestSequence: number;
+  bestVoucherOwedMicros: number;
   bestSignature: string | null;
   /** When the buyer closed it. */
   closedAt: string | null;
@@ -634,11 +645,16 @@ export type NewGrant = Pick<
   | "expiresAt"
 >;
 
-/** A voucher as the broker records it: verified by the caller before it reaches the store. */
+/**
+ * A voucher as the broker records it, verified by the caller before it reaches the store, and the
+ * claim it backs: `claimMicros` ≤ `owedMicros` (what a seller earned; the buyer's final voucher
+ * claims all it owes).
+ */
 export interface GrantVoucherRecord {
   sequence: number;
   owedMicros: number;
   signature: string;
+  claimMicros: number;
 }
 
 /** A direct call's outcome as a usage report gives it. */
@@ -686,14 +702,15 @@ export interface GrantStore {
   insertGrant(grant: NewGrant): Promise<GrantRecord>;
   getGrant(id: string): Promise<GrantRecord | undefined>;
   /**
-   * Keeps `voucher` as the grant's best when it owes more than the best so far and settlement has
-   * not started; otherwise changes nothing. Returns the grant as it stands, undefined when unknown.
+   * Keeps `voucher` and its claim as the grant's best when the claim is above the best so far (and
+   * within the voucher's amount, itself within the budget) and settlement has not started; otherwise
+   * changes nothing. Returns the grant as it stands, undefined when unknown.
    */
   recordGrantVoucher(id: string, voucher: GrantVoucherRecord): Promise<GrantRecord | undefined>;
   /** Sets `closedAt` unless already closed or settling; returns the grant as it stands. */
   closeGrant(id: string, at: string): Promise<GrantRecord | undefined>;
   /**
-   * Starts settlement: fixes `settlingMicros` to the best voucher's amount, once (a second call
+   * Starts settlement: fixes `settlingMicros` to the best claim (`bestOwedMicros`), once (a second call
    * answers the grant with the amount fixed the first time). Returns the grant as it stands.
    */
   beginGrantSettlement(id: string): Promise<GrantRecord | undefined>;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fromBase64url, utf8 } from "../encoding.js";
+import { base64url, fromBase64url, utf8 } from "../encoding.js";
 import { BuyerPublicKey } from "../schemas/grants.js";
 import { DIRECT_HEADERS, directCallId } from "./headers.js";
 import { failureOf, grantPayload } from "./test-fixtures.js";
@@ -22,9 +22,9 @@ async function buyerGrant(overrides: Parameters<typeof grantPayload>[0] = {}) {
 }
 
 describe("vouchers", () => {
-  it("sign the exact string mercato-voucher-v1\\n{grant_id}\\n{sequence}\\n{owed_micros}", async () => {
+  it("sign the exact string mercato-voucher-v2\\n{grant_id}\\n{sequence}\\n{owed_micros}", async () => {
     expect(voucherSigningInput({ grantId: GRANT_ID, sequence: 3, owedMicros: 40_000 })).toBe(
-      "mercato-voucher-v1\ngrt_0123456789ab\n3\n40000",
+      "mercato-voucher-v2\ngrt_0123456789ab\n3\n40000",
     );
     const { keys } = await buyerGrant();
     const voucher = await signVoucher(
@@ -39,8 +39,31 @@ describe("vouchers", () => {
       ["verify"],
     );
     const signature = fromBase64url(voucher.signature) as Uint8Array<ArrayBuffer>;
-    const input = utf8("mercato-voucher-v1\ngrt_0123456789ab\n3\n40000");
+    const input = utf8("mercato-voucher-v2\ngrt_0123456789ab\n3\n40000");
     expect(await crypto.subtle.verify({ name: "Ed25519" }, publicKey, signature, input)).toBe(true);
+  });
+
+  it("never reads a v1 voucher (paid after) as a v2 one (prepaid): its signature does not verify", async () => {
+    const { keys, grant } = await buyerGrant();
+    // What a buyer on the v1 scheme signed for its grant's first call: owing 0, the call unpaid.
+    const v1 = new Uint8Array(
+      await crypto.subtle.sign(
+        { name: "Ed25519" },
+        keys.privateKey,
+        utf8(`mercato-voucher-v1\n${GRANT_ID}\n1\n0`),
+      ),
+    );
+    const header = `seq=1;owed=0;sig=${base64url(v1)}`;
+    await expect(verifyVoucher(parseVoucherHeader(header), grant)).rejects.toMatchObject({
+      code: "UNAUTHENTICATED",
+      details: { reason: "voucher_bad_signature" },
+    });
+    // The same claim signed on v2 verifies: only the scheme differs.
+    const v2 = await signVoucher({ grantId: GRANT_ID, sequence: 1, owedMicros: 0 }, keys.privateKey);
+    expect(await verifyVoucher(parseVoucherHeader(v2.header), grant)).toMatchObject({
+      sequence: 1,
+      owedMicros: 0,
+    });
   });
 
   it("generateBuyerKeyPair gives a non-extractable signing key and the 32 raw public bytes, base64url", async () => {
@@ -51,7 +74,7 @@ describe("vouchers", () => {
     expect(fromBase64url(keys.publicKey)).toHaveLength(32);
   });
 
-  it("round-trip: sign → header → parse → verify, the first voucher owing 0", async () => {
+  it("round-trip: sign → header → parse → verify, even a voucher owing 0 (refusing it is the ledger's rule)", async () => {
     const { keys, grant } = await buyerGrant();
     const voucher = await signVoucher({ grantId: GRANT_ID, sequence: 1, owedMicros: 0 }, keys.privateKey);
     expect(voucher.header).toBe(`seq=1;owed=0;sig=${voucher.signature}`);

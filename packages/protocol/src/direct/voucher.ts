@@ -5,19 +5,29 @@ import { GrantId } from "../schemas/grants.js";
 import { directError } from "./failures.js";
 import type { GrantPayloadValue } from "./grant.js";
 
-/** First line of every voucher's signing input: names the scheme and keeps vouchers apart from any other signature. */
-export const VOUCHER_SCHEME = "mercato-voucher-v1";
+/**
+ * First line of every voucher's signing input: names the scheme and keeps vouchers apart from any
+ * other signature. `v2` vouchers are prepaid (each pays for the call it comes with); a `v1` voucher
+ * (paid after) never verifies as one, so it is never read with that meaning.
+ */
+export const VOUCHER_SCHEME = "mercato-voucher-v2";
 
 /**
  * What a voucher promises: for grant `grantId`, the call numbered `sequence` (1, 2, 3, … per grant)
- * comes with the buyer's promise to pay `owedMicros` in all, the cumulative price of the successful
- * calls before it. Amounts are safe-integer micro-USD (JavaScript numbers, as in the ledger).
+ * comes with the buyer's promise to pay `owedMicros` in all. Vouchers are **prepaid**: a call's
+ * voucher owes `price × (successful calls before it + 1)`, paying for every earlier success and for
+ * the call it comes with; a failed call's prepaid unit carries over to the next voucher. The
+ * buyer's final voucher (its `close`) owes `price × successes`. Amounts are safe-integer micro-USD
+ * (JavaScript numbers, as in the ledger).
  */
 export interface VoucherClaim {
   grantId: string;
   /** Positive integer: 1 for the first call of the grant, one more for each later call. */
   sequence: number;
-  /** Cumulative micro-USD owed for the successful calls before this one (0 on the first call). */
+  /**
+   * Cumulative micro-USD owed: on a call, for the successful calls before it and for this one, paid
+   * up front (the first call's voucher owes the price); on the final voucher, for every success.
+   */
   owedMicros: number;
 }
 
@@ -47,7 +57,7 @@ const HEADER = /^seq=([1-9]\d{0,15});owed=(0|[1-9]\d{0,15});sig=([A-Za-z0-9_-]{8
 
 /**
  * The exact string a voucher signs, UTF-8, one field a line, integers in decimal:
- * `mercato-voucher-v1\n{grant_id}\n{sequence}\n{owed_micros}`.
+ * `mercato-voucher-v2\n{grant_id}\n{sequence}\n{owed_micros}`.
  *
  * @throws MercatoError `VALIDATION_ERROR` when the grant id is not a `grt_…` id, the sequence not a
  *   positive safe integer, or the amount not a non-negative safe integer.
@@ -80,7 +90,8 @@ export async function generateBuyerKeyPair(): Promise<BuyerKeyPair> {
  *
  * @throws MercatoError `VALIDATION_ERROR` for a claim {@link voucherSigningInput} refuses.
  * @example
- * const voucher = await signVoucher({ grantId, sequence: 1, owedMicros: 0 }, keys.privateKey);
+ * // The first call of a grant pays for itself up front.
+ * const voucher = await signVoucher({ grantId, sequence: 1, owedMicros: priceMicros }, keys.privateKey);
  * headers[DIRECT_HEADERS.voucher] = voucher.header;
  */
 export async function signVoucher(claim: VoucherClaim, buyerPrivateKey: CryptoKey): Promise<SignedVoucher> {

@@ -93,13 +93,18 @@ describe("grant schemas", () => {
     expect(Grant.safeParse({ ...grant, status: "spent" }).success).toBe(false);
   });
 
-  it("RedeemGrantRequest and CloseGrantRequest carry a voucher; close may carry none", () => {
+  it("RedeemGrantRequest carries a voucher and what the seller earned; CloseGrantRequest a voucher, or none", () => {
     const v = { sequence: 12, owed_usd: "0.220000", signature: SIG };
-    expect(RedeemGrantRequest.parse(v)).toEqual(v);
-    expect(RedeemGrantRequest.safeParse({ ...v, sequence: 0 }).success).toBe(false);
-    expect(RedeemGrantRequest.safeParse({ ...v, owed_usd: "-1" }).success).toBe(false);
-    expect(RedeemGrantRequest.safeParse({ sequence: 1, owed_usd: "0" }).success).toBe(false);
+    const redeem = { ...v, earned_usd: "0.200000" };
+    expect(RedeemGrantRequest.parse(redeem)).toEqual(redeem);
+    // What the seller earned is required: a voucher alone says what the buyer prepaid, not what was served.
+    expect(RedeemGrantRequest.safeParse(v).success).toBe(false);
+    expect(RedeemGrantRequest.safeParse({ ...redeem, earned_usd: "-0.02" }).success).toBe(false);
+    expect(RedeemGrantRequest.safeParse({ ...redeem, sequence: 0 }).success).toBe(false);
+    expect(RedeemGrantRequest.safeParse({ ...redeem, owed_usd: "-1" }).success).toBe(false);
+    expect(RedeemGrantRequest.safeParse({ sequence: 1, owed_usd: "0", earned_usd: "0" }).success).toBe(false);
     expect(CloseGrantRequest.parse(v)).toEqual(v);
+    expect(CloseGrantRequest.safeParse(redeem).success).toBe(false);
     expect(CloseGrantRequest.parse({})).toEqual({});
     expect(CloseGrantRequest.safeParse({ sequence: 3 }).success).toBe(false);
     expect(CloseGrantRequest.safeParse({ sequence: 3, owed_usd: "0.1" }).success).toBe(false);

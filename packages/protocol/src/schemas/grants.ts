@@ -96,7 +96,7 @@ export const Grant = z.object({
       "open: usable; closed: the buyer closed it (it settles a grace period later); expired: past expires_at",
     ),
   redeemed_usd: UsdAmount.optional().describe(
-    "Highest voucher amount recorded so far, from the seller's redemptions or the buyer's close: what settlement captures",
+    "Highest amount claimed so far, by the seller's redemptions (what it earned, at most its voucher's amount) or the buyer's final voucher: what settlement captures",
   ),
   captured_usd: UsdAmount.optional().describe(
     "What was charged when the grant was settled (closed or expired)",
@@ -107,19 +107,29 @@ export const Grant = z.object({
 
 const VoucherFields = {
   sequence: VoucherSequence,
-  owed_usd: UsdAmountInput.describe("The voucher's cumulative amount owed, in USD"),
+  owed_usd: UsdAmountInput.describe(
+    "The voucher's cumulative amount owed, in USD: on a call's voucher, every earlier success and that call, paid up front",
+  ),
   signature: Ed25519Signature,
 };
 
 /**
- * `POST /grants/{id}/redeem` (the seller): hand in the highest voucher seen for the grant. Vouchers
- * are cumulative, so one redemption covers every call before it; the broker keeps the highest.
+ * `POST /grants/{id}/redeem` (the seller): hand in the highest voucher seen for the grant, and
+ * what the seller earned by its own count (`earned_usd`, at most the voucher's `owed_usd`).
+ * Vouchers are prepaid and cumulative: the best one pays for every call the seller ran, and the
+ * prepaid unit of a call that failed is not earned. The broker keeps the highest claim.
  */
-export const RedeemGrantRequest = z.strictObject(VoucherFields);
+export const RedeemGrantRequest = z.strictObject({
+  ...VoucherFields,
+  earned_usd: UsdAmountInput.describe(
+    "What the seller earned by its own count, in USD: the price of its successful calls of the grant, at most owed_usd (a larger claim is a VALIDATION_ERROR)",
+  ),
+});
 
 /**
- * `POST /grants/{id}/close` (the buyer): the buyer's final voucher, paying for every successful
- * call, or none when nothing is owed. All three fields, or none.
+ * `POST /grants/{id}/close` (the buyer): the buyer's final voucher (a sequence above its last
+ * call's), owing for every successful call and nothing more, or none when nothing is owed. All
+ * three fields, or none.
  */
 export const CloseGrantRequest = z
   .strictObject({

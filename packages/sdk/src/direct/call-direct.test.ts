@@ -74,6 +74,9 @@ describe("client.call({ mode: 'direct' })", () => {
     expect(budget.spentUsd).toBe("0.030000");
     expect(budget.reservedUsd).toBe("0.000000");
     expect(broken.seen.map((s) => s.status)).toEqual([500, 500]);
+    // Each prepaid the cheap agent's price; the failed first attempt's prepayment carried over.
+    expect(broken.seen.map((s) => s.owedMicros)).toEqual([10_000, 10_000]);
+    expect(working.seen.map((s) => s.owedMicros)).toEqual([30_000]);
 
     // The default grant budget: 50 calls at the agent's price.
     expect(await client.grants.get(result.grantId)).toMatchObject({ budget_usd: "1.500000", status: "open" });
@@ -81,6 +84,11 @@ describe("client.call({ mode: 'direct' })", () => {
     expect(await client.grants.get(result.grantId)).toMatchObject({
       status: "closed",
       redeemed_usd: "0.030000",
+    });
+    // The cheap agent's grant closes owing nothing: neither prepaid attempt succeeded.
+    expect(await client.grants.get(result.attempts[0]?.grantId ?? "")).toMatchObject({
+      status: "closed",
+      redeemed_usd: "0.000000",
     });
   });
 

@@ -79,12 +79,15 @@ describe("a direct session", () => {
 
     const grantId = answers[0]?.grantId ?? "";
     expect(new Set(answers.map((a) => a.grantId))).toEqual(new Set([grantId]));
-    // Each voucher owes the successes before its call: calls 3, 6 and 9 failed.
+    // Each voucher prepays its call and owes the successes before it: calls 3, 6 and 9 failed, and
+    // the voucher after a failure carries its prepayment over.
     expect(seller.seen.map((s) => s.owedMicros)).toEqual([
-      0, 20_000, 40_000, 40_000, 60_000, 80_000, 80_000, 100_000, 120_000,
+      20_000, 40_000, 60_000, 60_000, 80_000, 100_000, 100_000, 120_000, 140_000,
     ]);
     expect(seller.seen.every((s) => s.status !== 402 && s.status !== 409)).toBe(true);
-    expect(seller.ledger.best(grantId)).toMatchObject({ sequence: 9, owedMicros: 120_000 });
+    expect(seller.ledger.best(grantId)).toMatchObject({ sequence: 9, owedMicros: 140_000 });
+    // The seller holds the prepayment of the failed last call, and earned the six successes only.
+    expect(seller.ledger.claim(grantId)?.earnedMicros).toBe(120_000);
 
     expect(await session.close()).toEqual({
       calls: 9,
@@ -185,6 +188,31 @@ describe("a direct session", () => {
     });
     expect(await settled(client, first)).toMatchObject({ status: "closed", captured_usd: "0.060000" });
     expect(await settled(client, second)).toMatchObject({ status: "closed", captured_usd: "0.040000" });
+  });
+
+  it("keeps the budget exact with prepaid vouchers: a failed call spends none of it", async () => {
+    const { seller, agentId, client } = await setUp("0.02", (input) =>
+      input === "fail" ? { status: 503 } : "ok",
+    );
+    const session = client.openSession(agentId, { budgetUsd: "0.06" });
+    const outcomes = await callInTurn(
+      ["a", "fail", "b", "fail", "c", "d"].map((input) => () => session.call(input)),
+    );
+    const answers = outcomes.filter((o): o is DirectResponse => !(o instanceof Error));
+    const [first, second] = [answers[0]?.grantId ?? "", answers[3]?.grantId ?? ""];
+    // Three successes fill the first grant's 0.06 USD, failures or not; the fourth opens another.
+    expect(answers.map((a) => [a.grantId, a.sequence])).toEqual([
+      [first, 1],
+      [first, 3],
+      [first, 5],
+      [second, 1],
+    ]);
+    // No voucher ever owed more than the budget, and the seller never refused one.
+    expect(seller.seen.map((s) => s.owedMicros)).toEqual([20_000, 40_000, 40_000, 60_000, 60_000, 20_000]);
+    expect(seller.seen.every((s) => s.status === 200 || s.status === 503)).toBe(true);
+    expect(await session.close()).toMatchObject({ calls: 6, successes: 4, spentUsd: "0.080000" });
+    expect(await settled(client, first)).toMatchObject({ status: "closed", captured_usd: "0.060000" });
+    expect(await settled(client, second)).toMatchObject({ status: "closed", captured_usd: "0.020000" });
   });
 
   it("renews a grant shortly before it expires", async () => {

@@ -40,7 +40,11 @@ export interface DirectResponse {
   output: unknown;
   /** Display cost in USD. */
   cost: number;
-  /** The exact cost: the grant's price (direct calls are only paid for when they succeed). */
+  /**
+   * The exact cost: the grant's price. Each call's voucher prepays it, but only successful calls are
+   * paid for: a failed call's prepayment carries over to the next call, and the final voucher owes
+   * the successes alone.
+   */
   costUsd: string;
   agentId: string;
   grantId: string;
@@ -68,9 +72,14 @@ export interface DirectSessionSummary {
  * expires or when its budget cannot pay another call. Calls of a session run one at a time, in
  * order (a grant takes one call at a time): open several sessions to call in parallel.
  *
- * Only successful calls are paid for, each voucher paying for the successes before it. A call
- * whose outcome the SDK cannot know (no answer in time, a lost or unreadable answer) is never paid
- * for; the session then closes that grant with its own count and uses a fresh one.
+ * Vouchers are prepaid: each call's voucher pays for the successes before it and for the call
+ * itself, so that a seller never serves a call it is not paid for. Only successful calls are paid
+ * for: a failed call's prepayment carries over to the next call of the grant, and the grant is
+ * closed with a final voucher owing `price × successes`. A call whose outcome the SDK cannot know
+ * (no answer in time, a lost or unreadable answer) ends the grant: the session closes it with its
+ * own count and uses a fresh one. An honest seller kit counts a call a success only when it answered
+ * it within its `timeout_ms` to a caller still waiting, and redeems only its successes, so the
+ * buyer pays for no call it did not receive an answer to — but for an answer lost on its way.
  *
  * @example
  * const session = client.openSession("agent_…", { budgetUsd: "1.00" });
@@ -142,7 +151,10 @@ interface LiveGrant {
   renewWithinMs: number;
   /** The last voucher sequence used. */
   sequence: number;
-  /** Calls of the grant the SDK saw succeed: what its vouchers pay for. */
+  /**
+   * Calls of the grant the SDK saw succeed: the next call's voucher owes `(successes + 1) × price`
+   * (prepaid), the final voucher `successes × price`.
+   */
   successes: bigint;
 }
 
@@ -205,7 +217,10 @@ export function createDirectSession(
     };
   };
 
-  /** Tells the broker the grant is done, with a final voucher paying for every success seen. */
+  /**
+   * Tells the broker the grant is done, with a final voucher (a sequence above the last call's)
+   * paying for every success seen and nothing more: the prepayment of a failed last call is not owed.
+   */
   const closeGrant = async (held: LiveGrant): Promise<void> => {
     const owed = held.successes * held.price;
     let body: CloseGrantRequest = {};
@@ -256,8 +271,9 @@ export function createDirectSession(
       const held = await ready(signal);
       const { grant } = held;
       const sequence = ++held.sequence;
+      // Prepaid: every success so far and this call. `ready` made sure the budget covers it.
       const voucher = await signVoucher(
-        { grantId: grant.grant_id, sequence, owedMicros: Number(held.successes * held.price) },
+        { grantId: grant.grant_id, sequence, owedMicros: Number((held.successes + 1n) * held.price) },
         held.keys.privateKey,
       );
       const started = Date.now();

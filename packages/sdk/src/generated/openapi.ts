@@ -456,13 +456,13 @@ export interface paths {
         put?: never;
         /**
          * Open a grant: hold a budget for direct calls to an agent
-         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying up front with vouchers signed by a key it made for the grant (each call's voucher pays for the successes before it and for that call); the broker holds the budget, and captures the highest claim when the grant settles: what the seller earned by its count, bounded by the buyer's voucher, or the buyer's final voucher.
          *
          *     Authenticate with the agent's access key (its spend cap then covers the budget) or an account key. The broker holds `budget_usd` on your wallet (refused like any hold: INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) and answers the grant with its token, signed with the broker's key, at the agent's current price, which stays the grant's price for its life. The budget must pay for at least one call.
          *
          *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key answers the grant the first request opened, and never holds the budget twice; the same key with another body is a CONFLICT.
          *
-         *     Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.
+         *     Send each direct call to `endpoint` with the headers `Mercato-Grant: <token>` and `Mercato-Voucher: seq=<n>;owed=<micros>;sig=<signature>`, the voucher owing `price × (successes so far + 1)`: the first call's voucher owes the price, and a voucher owing 0 is refused. Close the grant with `POST /grants/{id}/close` when you are done: what you did not spend is released once it settles, a grace period (the broker's `--grant-grace`, 120 s by default) after the close or the expiry.
          */
         post: operations["createGrant"];
         delete?: never;
@@ -502,9 +502,9 @@ export interface paths {
         put?: never;
         /**
          * Hand in the best voucher of a grant (the seller)
-         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying up front with vouchers signed by a key it made for the grant (each call's voucher pays for the successes before it and for that call); the broker holds the budget, and captures the highest claim when the grant settles: what the seller earned by its count, bounded by the buyer's voucher, or the buyer's final voucher.
          *
-         *     The seller kit calls this in batches with the highest voucher it received. No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies it and keeps it when it owes more than any voucher recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most 120 redemptions a minute (RATE_LIMITED). The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.
+         *     The seller kit calls this in batches with the highest voucher it received and `earned_usd`, what it earned by its own count: the price of its successful calls, at most what the voucher owes (vouchers are prepaid, so the voucher of a call that failed owes one price more than was earned; a larger claim is a VALIDATION_ERROR). No API key is needed: a voucher signed by the grant's buyer key pays the grant's seller and no one else. The broker verifies the voucher and keeps the claim when it is above every claim recorded so far; a lower one changes nothing (a replay gains nothing). Redeeming records; the money moves once, when the grant settles. A grant takes at most 120 redemptions a minute (RATE_LIMITED). The answer's `status` tells the kit whether the buyer closed the grant (stop serving it). After settlement a redemption answers CONFLICT with `details.reason` `grant_settled`.
          */
         post: operations["redeemGrant"];
         delete?: never;
@@ -524,9 +524,9 @@ export interface paths {
         put?: never;
         /**
          * Close a grant with the final voucher (the buyer)
-         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying with vouchers signed by a key it made for the grant; the broker holds the budget, and captures the highest voucher when the grant settles.
+         * @description Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying up front with vouchers signed by a key it made for the grant (each call's voucher pays for the successes before it and for that call); the broker holds the budget, and captures the highest claim when the grant settles: what the seller earned by its count, bounded by the buyer's voucher, or the buyer's final voucher.
          *
-         *     Send your final voucher (a sequence above your last call's, owing for every successful call), or an empty body when nothing is owed. The broker records it like a redemption and marks the grant closed; it settles a grace period later (the broker's `--grant-grace`, 120 s by default), so that the seller's last redemptions still count: it captures the highest voucher recorded from either side, pays the seller its share less the 10% fee, and releases the rest of the budget. Closing again answers the grant as it stands.
+         *     Send your final voucher (a sequence above your last call's, owing `price × successes`: every successful call and nothing more, so not the prepayment of a failed last call), or an empty body when nothing is owed. The broker records it as your claim and marks the grant closed; it settles a grace period later (the broker's `--grant-grace`, 120 s by default), so that the seller's last redemptions still count: it captures the highest claim recorded — the seller's earnings (each at most its voucher) or your final voucher — never above the budget, pays the seller its share less the 10% fee, and releases the rest of the budget. Closing again answers the grant as it stands.
          *
          *     Authenticate as the buyer: one of your account keys, or the access key of the grant's agent. Any other grant, including one of your account on another agent than the access key's, is NOT_FOUND and stays as it is.
          */
@@ -810,7 +810,7 @@ export interface components {
     schemas: {
         CloseGrantRequest: {
             sequence?: number;
-            /** @description The voucher's cumulative amount owed, in USD */
+            /** @description The voucher's cumulative amount owed, in USD: on a call's voucher, every earlier success and that call, paid up front */
             owed_usd?: string | number;
             /** @description Ed25519 signature, 64 bytes, base64url */
             signature?: string;
@@ -884,10 +884,12 @@ export interface components {
         };
         RedeemGrantRequest: {
             sequence: number;
-            /** @description The voucher's cumulative amount owed, in USD */
+            /** @description The voucher's cumulative amount owed, in USD: on a call's voucher, every earlier success and that call, paid up front */
             owed_usd: string | number;
             /** @description Ed25519 signature, 64 bytes, base64url */
             signature: string;
+            /** @description What the seller earned by its own count, in USD: the price of its successful calls of the grant, at most owed_usd (a larger claim is a VALIDATION_ERROR) */
+            earned_usd: string | number;
         };
         RegisterAgentRequest: {
             name: string;
@@ -1244,7 +1246,7 @@ export interface components {
              * @enum {string}
              */
             status: "open" | "closed" | "expired";
-            /** @description Highest voucher amount recorded so far, from the seller's redemptions or the buyer's close: what settlement captures */
+            /** @description Highest amount claimed so far, by the seller's redemptions (what it earned, at most its voucher's amount) or the buyer's final voucher: what settlement captures */
             redeemed_usd?: string;
             /** @description What was charged when the grant was settled (closed or expired) */
             captured_usd?: string;

@@ -91,7 +91,7 @@ export interface SellerDirectOptions {
    */
   agentId?: string | (() => string | undefined);
   /**
-   * Redeem grants whose best voucher grew every this many ms (default 30_000). Keep it well below
+   * Redeem grants whose earnings grew every this many ms (default 30_000). Keep it well below
    * the broker's settlement grace period (120 s): a voucher redeemed after its grant settled is lost.
    */
   redeemIntervalMs?: number;
@@ -104,7 +104,7 @@ export interface SellerDirectOptions {
 
 /** What `kit.flush()` did. */
 export interface DirectFlushResult {
-  /** Grants whose best voucher the broker accepted. */
+  /** Grants whose claim (best voucher and what the seller earned) the broker accepted. */
   redeemed: number;
   /** Redemptions that failed (network, broker errors); they are retried at the next round. */
   failed: number;

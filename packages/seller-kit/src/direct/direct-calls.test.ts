@@ -96,7 +96,7 @@ function refusal(answer: Answer) {
 }
 
 describe("direct calls: admission", () => {
-  it("serves an honest buyer's calls, failures unpaid, and keeps a best voucher owing price × successes", async () => {
+  it("serves an honest buyer's prepaid calls, failures unpaid, and redeems what it earned: price × successes", async () => {
     const seen: SellerCallContext[] = [];
     const kit = directKit({
       handler: (input: unknown, context: SellerCallContext) => {
@@ -110,8 +110,8 @@ describe("direct calls: admission", () => {
     const inputs = ["a", "fail", "b", "c", "fail", "d"];
     let successes = 0;
     for (const [index, input] of inputs.entries()) {
-      // The honest SDK's voucher owes the successes it saw before this call.
-      const answer = await call(kit, grant, index + 1, successes * PRICE_MICROS, { input });
+      // The honest SDK's voucher owes the successes it saw before this call, and this call.
+      const answer = await call(kit, grant, index + 1, (successes + 1) * PRICE_MICROS, { input });
       if (input === "fail") {
         expect(refusal(answer)).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
       } else {
@@ -130,21 +130,31 @@ describe("direct calls: admission", () => {
     );
     expect(seen[0]).toMatchObject({ callId: `${grant.grantId}:1`, timeoutMs: 5000, verified: undefined });
 
-    // The voucher of call 7 pays for the 4 successes: 0.08 USD. It is admitted, then redeemed.
-    expect((await call(kit, grant, 7, 4 * PRICE_MICROS, { input: "e" })).status).toBe(200);
+    // The voucher of call 7 pays for the 4 successes and itself: 0.10 USD. It succeeds; call 8,
+    // prepaid at 0.12 USD, fails.
+    expect((await call(kit, grant, 7, 5 * PRICE_MICROS, { input: "e" })).status).toBe(200);
+    successes++;
+    expect(refusal(await call(kit, grant, 8, 6 * PRICE_MICROS, { input: "fail" }))).toMatchObject({
+      status: 500,
+    });
     quietBroker.mockClear();
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
     const [url, init] = quietBroker.mock.calls[0] ?? [];
     expect(url).toBe(`https://broker.example/grants/${grant.grantId}/redeem`);
-    const redeemed = JSON.parse(init?.body ?? "{}") as { sequence: number; owed_usd: string };
-    expect(redeemed).toMatchObject({ sequence: 7, owed_usd: "0.080000" });
-    expect(Number(parseUsd(redeemed.owed_usd))).toBe(successes * PRICE_MICROS);
+    const redeemed = JSON.parse(init?.body ?? "{}") as {
+      sequence: number;
+      owed_usd: string;
+      earned_usd: string;
+    };
+    // The best voucher, and what the seller earned: not the prepaid unit of the failed last call.
+    expect(redeemed).toMatchObject({ sequence: 8, owed_usd: "0.120000", earned_usd: "0.100000" });
+    expect(Number(parseUsd(redeemed.earned_usd))).toBe(successes * PRICE_MICROS);
     expect(kit.stats()).toMatchObject({
-      calls: 7,
+      calls: 8,
       successes: 5,
-      failures: 2,
+      failures: 3,
       rejected: 0,
-      direct: { calls: 7, refused: 0, grants: 1 },
+      direct: { calls: 8, refused: 0, grants: 1 },
     });
   });
 
@@ -153,7 +163,7 @@ describe("direct calls: admission", () => {
     const kit = directKit({ handler });
     const grant = await testGrant(key);
     const thief = await generateBuyerKeyPair();
-    const answer = await call(kit, grant, 1, 0, { signer: thief.privateKey });
+    const answer = await call(kit, grant, 1, PRICE_MICROS, { signer: thief.privateKey });
     expect(refusal(answer)).toMatchObject({
       status: 401,
       code: "UNAUTHENTICATED",
@@ -167,7 +177,7 @@ describe("direct calls: admission", () => {
     const handler = vi.fn(() => "ok");
     const kit = directKit({ handler });
     const grant = await testGrant(key);
-    const request = await directRequest(grant, 1, 0);
+    const request = await directRequest(grant, 1, PRICE_MICROS);
     expect((await send(kit, request)).status).toBe(200);
     expect(refusal(await send(kit, request))).toMatchObject({
       status: 409,
@@ -175,8 +185,8 @@ describe("direct calls: admission", () => {
       reason: "voucher_replayed",
     });
     // A lower sequence is a replay too, even with a fresh signature.
-    expect((await call(kit, grant, 3, PRICE_MICROS)).status).toBe(200);
-    expect(refusal(await call(kit, grant, 2, 2 * PRICE_MICROS)).reason).toBe("voucher_replayed");
+    expect((await call(kit, grant, 3, 2 * PRICE_MICROS)).status).toBe(200);
+    expect(refusal(await call(kit, grant, 2, 3 * PRICE_MICROS)).reason).toBe("voucher_replayed");
     expect(handler).toHaveBeenCalledTimes(2);
   });
 
@@ -192,8 +202,9 @@ describe("direct calls: admission", () => {
       details: { owed_micros: 100_001, budget_micros: 100_000 },
     });
     expect(handler).not.toHaveBeenCalled();
-    // Exactly the budget is fine as a voucher (it pays for calls already served), but leaves no room for this call.
-    expect(refusal(await call(kit, grant, 2, 100_000))).toMatchObject({ status: 402, reason: "grant_spent" });
+    // Exactly the budget is fine as a voucher: it prepays this call (and more).
+    expect((await call(kit, grant, 1, 100_000)).status).toBe(200);
+    expect(handler).toHaveBeenCalledTimes(1);
   });
 
   it("answers 401 grant_expired to an expired grant, also when its verification was cached", async () => {
@@ -204,12 +215,15 @@ describe("direct calls: admission", () => {
       issued_at: new Date(NOW - 7_200_000).toISOString(),
       expires_at: new Date(NOW - 1).toISOString(),
     });
-    expect(refusal(await call(kit, expired, 1, 0))).toMatchObject({ status: 401, reason: "grant_expired" });
+    expect(refusal(await call(kit, expired, 1, PRICE_MICROS))).toMatchObject({
+      status: 401,
+      reason: "grant_expired",
+    });
 
     const grant = await testGrant(key, { expires_at: new Date(NOW + 60_000).toISOString() });
-    expect((await call(kit, grant, 1, 0)).status).toBe(200);
+    expect((await call(kit, grant, 1, PRICE_MICROS)).status).toBe(200);
     clock = NOW + 60_000; // expires_at ≤ now is expired
-    expect(refusal(await call(kit, grant, 2, PRICE_MICROS))).toMatchObject({
+    expect(refusal(await call(kit, grant, 2, 2 * PRICE_MICROS))).toMatchObject({
       status: 401,
       code: "UNAUTHENTICATED",
       reason: "grant_expired",
@@ -221,7 +235,7 @@ describe("direct calls: admission", () => {
     const handler = vi.fn();
     const kit = directKit({ handler });
     const grant = await testGrant(key, { agent_id: "agent_someoneelse" });
-    expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS))).toMatchObject({
       status: 401,
       code: "UNAUTHENTICATED",
       reason: "grant_wrong_agent",
@@ -233,14 +247,14 @@ describe("direct calls: admission", () => {
     let registered: string | undefined;
     const kit = directKit({ direct: { agentId: () => registered } });
     const grant = await testGrant(key);
-    expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS))).toMatchObject({
       status: 401,
       reason: "direct_not_accepted",
     });
     registered = AGENT_ID;
-    expect((await call(kit, grant, 2, 0)).status).toBe(200);
+    expect((await call(kit, grant, 2, PRICE_MICROS)).status).toBe(200);
     registered = "agent_renamed01";
-    expect(refusal(await call(kit, grant, 3, PRICE_MICROS)).reason).toBe("grant_wrong_agent");
+    expect(refusal(await call(kit, grant, 3, 2 * PRICE_MICROS)).reason).toBe("grant_wrong_agent");
   });
 
   it("answers 401 call_id_mismatch when the body's call_id is not {grant}:{sequence}", async () => {
@@ -248,40 +262,50 @@ describe("direct calls: admission", () => {
     const kit = directKit({ handler });
     const grant = await testGrant(key);
     for (const callId of [`${grant.grantId}:2`, "txn_1", `grt_other0001:1`]) {
-      const error = refusal(await call(kit, grant, 1, 0, { callId }));
+      const error = refusal(await call(kit, grant, 1, PRICE_MICROS, { callId }));
       expect(error).toMatchObject({ status: 401, code: "UNAUTHENTICATED", reason: "call_id_mismatch" });
     }
     expect(handler).not.toHaveBeenCalled();
     // Refused before the ledger: the voucher is still good.
-    expect((await call(kit, grant, 1, 0)).status).toBe(200);
+    expect((await call(kit, grant, 1, PRICE_MICROS)).status).toBe(200);
   });
 
-  it("answers 402 payment_behind with owed_usd = the price when a voucher leaves a success unpaid", async () => {
+  it("answers 402 payment_behind with owed_usd = the price to a grant's first call on a voucher owing 0, without running the handler", async () => {
     const handler = vi.fn(() => "ok");
     const kit = directKit({ handler });
     const grant = await testGrant(key);
-    expect((await call(kit, grant, 1, 0)).status).toBe(200);
-    // The buyer's next voucher does not pay for call 1: refused, the handler does not run.
-    expect(refusal(await call(kit, grant, 2, 0))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({
+      status: 402,
+      code: "BUDGET_EXCEEDED",
+      reason: "payment_behind",
+      details: { owed_usd: formatUsd(PRICE_MICROS) },
+    });
+    expect(handler).not.toHaveBeenCalled();
+    expect(kit.stats()).toMatchObject({ calls: 0, rejected: 1, direct: { calls: 0, refused: 1 } });
+    expect((await call(kit, grant, 2, PRICE_MICROS)).status).toBe(200);
+    // The buyer's next voucher does not prepay call 3: refused, the handler does not run.
+    expect(refusal(await call(kit, grant, 3, PRICE_MICROS))).toMatchObject({
       status: 402,
       code: "BUDGET_EXCEEDED",
       reason: "payment_behind",
       details: { owed_usd: formatUsd(PRICE_MICROS) },
     });
     expect(handler).toHaveBeenCalledTimes(1);
-    expect((await call(kit, grant, 3, PRICE_MICROS)).status).toBe(200);
+    expect((await call(kit, grant, 4, 2 * PRICE_MICROS)).status).toBe(200);
+    expect(handler).toHaveBeenCalledTimes(2);
   });
 
   it("answers 402 grant_spent when the budget does not cover another call", async () => {
     const kit = directKit();
     const grant = await testGrant(key, { budget_usd: "0.040000" });
-    expect((await call(kit, grant, 1, 0)).status).toBe(200);
-    expect((await call(kit, grant, 2, PRICE_MICROS)).status).toBe(200);
+    expect((await call(kit, grant, 1, PRICE_MICROS)).status).toBe(200);
+    expect((await call(kit, grant, 2, 2 * PRICE_MICROS)).status).toBe(200);
+    // Two successes have spent the budget: no voucher within it can prepay a third call.
     expect(refusal(await call(kit, grant, 3, 2 * PRICE_MICROS))).toMatchObject({
       status: 402,
       code: "BUDGET_EXCEEDED",
       reason: "grant_spent",
-      details: { owed_usd: "0.000000" },
+      details: { owed_usd: formatUsd(PRICE_MICROS) },
     });
   });
 
@@ -296,17 +320,19 @@ describe("direct calls: admission", () => {
     });
     const kit = directKit({ handler });
     const grant = await testGrant(key);
-    const slow = call(kit, grant, 1, 0, { input: "slow" });
+    const slow = call(kit, grant, 1, PRICE_MICROS, { input: "slow" });
     await vi.waitFor(() => expect(handler).toHaveBeenCalledTimes(1), { timeout: 60_000 });
-    expect(refusal(await call(kit, grant, 2, 0, { input: "fast" }))).toMatchObject({
+    expect(refusal(await call(kit, grant, 2, PRICE_MICROS, { input: "fast" }))).toMatchObject({
       status: 409,
       code: "CONFLICT",
       reason: "call_in_flight",
     });
     release();
     expect((await slow).json).toEqual({ output: "slow" });
-    // Sequence 2 was used up by the refused call; the next voucher pays for call 1.
-    expect((await call(kit, grant, 3, PRICE_MICROS, { input: "after" })).json).toEqual({ output: "after" });
+    // Sequence 2 was used up by the refused call; the next voucher pays for call 1 and itself.
+    expect((await call(kit, grant, 3, 2 * PRICE_MICROS, { input: "after" })).json).toEqual({
+      output: "after",
+    });
     expect(handler).toHaveBeenCalledTimes(2);
     expect(kit.stats().direct).toMatchObject({ calls: 2, refused: 1 });
   });
@@ -330,12 +356,12 @@ describe("direct calls: admission", () => {
       [1, "ignores the signal"],
       [2, "obeys the signal"],
     ] as const) {
-      const answer = await call(kit, grant, sequence, 0, { input, timeoutMs: 20 });
+      const answer = await call(kit, grant, sequence, PRICE_MICROS, { input, timeoutMs: 20 });
       expect(refusal(answer)).toMatchObject({ status: 504, code: "SELLER_TIMEOUT" });
     }
-    // Neither call is owed: a voucher owing nothing is admitted, and no unpaid success is counted.
-    expect((await call(kit, grant, 3, 0, { input: "quick" })).json).toEqual({ output: "late" });
-    expect(refusal(await call(kit, grant, 4, 0)).details).toMatchObject({
+    // Neither call is earned: their prepaid unit carries over to the next voucher, which is admitted.
+    expect((await call(kit, grant, 3, PRICE_MICROS, { input: "quick" })).json).toEqual({ output: "late" });
+    expect(refusal(await call(kit, grant, 4, PRICE_MICROS)).details).toMatchObject({
       reason: "payment_behind",
       owed_usd: "0.020000",
     });
@@ -353,15 +379,19 @@ describe("direct calls: admission", () => {
       },
     });
     const grant = await testGrant(key);
-    expect(refusal(await call(kit, grant, 1, 0, { input: { symbol: 1 } }))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS, { input: { symbol: 1 } }))).toMatchObject({
       status: 400,
       code: "VALIDATION_ERROR",
     });
-    expect(refusal(await call(kit, grant, 2, 0, { input: { symbol: "XYZ" } }))).toMatchObject({
+    expect(refusal(await call(kit, grant, 2, PRICE_MICROS, { input: { symbol: "XYZ" } }))).toMatchObject({
       status: 404,
       code: "NOT_FOUND",
     });
-    expect((await call(kit, grant, 3, 0, { input: { symbol: "BTC" } })).json).toEqual({ output: "BTC" });
+    // Neither was earned: the same prepaid unit pays for the third call.
+    expect((await call(kit, grant, 3, PRICE_MICROS, { input: { symbol: "BTC" } })).json).toEqual({
+      output: "BTC",
+    });
+    expect(refusal(await call(kit, grant, 4, PRICE_MICROS)).reason).toBe("payment_behind");
   });
 
   it("counts a call whose caller went away as a failure: it will not pay for it", async () => {
@@ -373,10 +403,12 @@ describe("direct calls: admission", () => {
       },
     });
     const grant = await testGrant(key);
-    await send(kit, await directRequest(grant, 1, 0), gone.signal);
-    // The next voucher owing nothing is admitted: the ledger counted no success to pay for.
-    expect((await call(kit, grant, 2, 0)).status).toBe(200);
-    expect(refusal(await call(kit, grant, 3, 0)).details).toMatchObject({ reason: "payment_behind" });
+    await send(kit, await directRequest(grant, 1, PRICE_MICROS), gone.signal);
+    // The next voucher carrying the same prepaid unit is admitted: the ledger counted no success.
+    expect((await call(kit, grant, 2, PRICE_MICROS)).status).toBe(200);
+    expect(refusal(await call(kit, grant, 3, PRICE_MICROS)).details).toMatchObject({
+      reason: "payment_behind",
+    });
   });
 
   it.each<[string, (grant: TestGrant) => Promise<Record<string, string>>, string]>([
@@ -398,9 +430,12 @@ describe("direct calls: admission", () => {
     [
       "a voucher whose amount was changed",
       async (grant) => {
-        const { headers } = await directRequest(grant, 1, 0);
+        const { headers } = await directRequest(grant, 1, PRICE_MICROS);
         return {
-          [DIRECT_HEADERS.voucher]: (headers[DIRECT_HEADERS.voucher] as string).replace("owed=0", "owed=1"),
+          [DIRECT_HEADERS.voucher]: (headers[DIRECT_HEADERS.voucher] as string).replace(
+            `owed=${PRICE_MICROS}`,
+            `owed=${PRICE_MICROS + 1}`,
+          ),
         };
       },
       "voucher_bad_signature",
@@ -410,7 +445,7 @@ describe("direct calls: admission", () => {
       async (grant) => {
         const sibling = await testGrant(key, {}, grant.buyer);
         return {
-          [DIRECT_HEADERS.voucher]: (await directRequest(sibling, 1, 0)).headers[
+          [DIRECT_HEADERS.voucher]: (await directRequest(sibling, 1, PRICE_MICROS)).headers[
             DIRECT_HEADERS.voucher
           ] as string,
         };
@@ -421,7 +456,7 @@ describe("direct calls: admission", () => {
     const handler = vi.fn();
     const kit = directKit({ handler });
     const grant = await testGrant(key);
-    const request = await directRequest(grant, 1, 0);
+    const request = await directRequest(grant, 1, PRICE_MICROS);
     const headers = { ...request.headers, ...(await tamper(grant)) };
     expect(refusal(await send(kit, { headers, body: request.body }))).toMatchObject({
       status: 401,
@@ -435,10 +470,10 @@ describe("direct calls: admission", () => {
     const kit = directKit();
     const grant = await testGrant(key);
     const verify = vi.spyOn(crypto.subtle, "verify");
-    expect((await call(kit, grant, 1, 0)).status).toBe(200);
+    expect((await call(kit, grant, 1, PRICE_MICROS)).status).toBe(200);
     expect(verify).toHaveBeenCalledTimes(2); // the grant, the voucher
-    expect((await call(kit, grant, 2, PRICE_MICROS)).status).toBe(200);
-    expect((await call(kit, grant, 3, 2 * PRICE_MICROS)).status).toBe(200);
+    expect((await call(kit, grant, 2, 2 * PRICE_MICROS)).status).toBe(200);
+    expect((await call(kit, grant, 3, 3 * PRICE_MICROS)).status).toBe(200);
     expect(verify).toHaveBeenCalledTimes(4);
   });
 
@@ -454,7 +489,7 @@ describe("direct calls: admission", () => {
       onError,
     });
     const grant = await testGrant(key);
-    expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS))).toMatchObject({
       status: 503,
       code: "SERVICE_UNAVAILABLE",
       reason: "keys_unavailable",
@@ -469,7 +504,7 @@ describe("direct calls: admission", () => {
   it("answers 413 to a direct call over maxBodyBytes", async () => {
     const kit = directKit({ maxBodyBytes: 64 });
     const grant = await testGrant(key);
-    const answer = await call(kit, grant, 1, 0, { input: "x".repeat(100) });
+    const answer = await call(kit, grant, 1, PRICE_MICROS, { input: "x".repeat(100) });
     expect(refusal(answer)).toMatchObject({ status: 413, code: "PAYLOAD_TOO_LARGE" });
   });
 
@@ -479,10 +514,12 @@ describe("direct calls: admission", () => {
     const kit = directKit({ verify: false, handler });
     const grant = await testGrant(key);
     const thief = await generateBuyerKeyPair();
-    expect(refusal(await call(kit, grant, 1, 0, { signer: thief.privateKey })).reason).toBe(
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS, { signer: thief.privateKey })).reason).toBe(
       "voucher_bad_signature",
     );
-    expect(refusal(await call(kit, await testGrant(impostor), 1, 0)).reason).toBe("grant_bad_signature");
+    expect(refusal(await call(kit, await testGrant(impostor), 1, PRICE_MICROS)).reason).toBe(
+      "grant_bad_signature",
+    );
     expect(handler).not.toHaveBeenCalled();
   });
 
@@ -509,7 +546,7 @@ describe("direct calls: without direct mode, and options", () => {
     const kit = sellerKit({ jwks: key.jwks, now: () => NOW, handler, owner: "acct_seller001" });
     kits.push(kit);
     const grant = await testGrant(key);
-    expect(refusal(await call(kit, grant, 1, 0))).toMatchObject({
+    expect(refusal(await call(kit, grant, 1, PRICE_MICROS))).toMatchObject({
       status: 401,
       code: "UNAUTHENTICATED",
       reason: "direct_not_accepted",

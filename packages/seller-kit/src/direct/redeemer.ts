@@ -1,4 +1,4 @@
-import { formatUsd, type GrantLedger, type GrantPayloadValue, type Voucher } from "@mercato/protocol";
+import { formatUsd, type GrantClaim, type GrantLedger, type GrantPayloadValue } from "@mercato/protocol";
 import { newRequestId } from "../core/request-id.js";
 import { type BrokerPost, brokerFailure, reasonOf } from "./broker-client.js";
 import { unrefTimer } from "./timers.js";
@@ -8,7 +8,7 @@ type RedeemOutcome = "redeemed" | "settled" | "failed" | "skipped";
 
 /** Counts of a {@link Redeemer.round}. */
 export interface RedeemRound {
-  /** Grants whose best voucher the broker accepted. */
+  /** Grants whose claim the broker accepted. */
   redeemed: number;
   /** Redemptions that failed; retried at the next round. */
   failed: number;
@@ -25,16 +25,20 @@ export interface RedeemerOptions {
   report: (error: unknown, requestId: string, grantId: string) => void;
 }
 
-/** Hands the best voucher of each grant to the broker (`POST /grants/{id}/redeem`). */
+/**
+ * Hands the best voucher of each grant to the broker with what the seller earned by its own count
+ * (`POST /grants/{id}/redeem`, `earned_usd`).
+ */
 export interface Redeemer {
   /**
    * Notes a call of `grant` whose voucher the ledger kept as the grant's best: the grant is
-   * redeemed at the next round, or within a second when it expires within two intervals.
+   * redeemed at the next round (when its claim grew), or within a second when it expires within
+   * two intervals.
    */
   track(grant: GrantPayloadValue): void;
   /**
-   * Redeems every grant whose best voucher grew since its last redemption (after any redemption of
-   * it already under way), and forgets the expired grants that have nothing left to redeem.
+   * Redeems every grant whose earnings grew since its last redemption (after any redemption of it
+   * already under way), and forgets the expired grants that have nothing left to redeem.
    */
   round(): Promise<RedeemRound>;
   /** How many grants are tracked. */
@@ -46,9 +50,9 @@ export interface Redeemer {
 interface TrackedGrant {
   readonly grantId: string;
   readonly expiresAt: number;
-  /** What the last voucher the broker accepted owed (0: none yet, and owing 0 is never redeemed). */
+  /** What the last claim the broker accepted earned (0: none yet, and earning 0 is never redeemed). */
   redeemedMicros: number;
-  /** What a voucher the broker refused for good owed (a 4xx other than `grant_settled`): not sent again. */
+  /** What a claim the broker refused for good earned (a 4xx other than `grant_settled`): not sent again. */
   refusedMicros: number;
   /** The broker settled the grant: nothing more can be redeemed. */
   settled: boolean;
@@ -65,11 +69,13 @@ const FORGET_AFTER_EXPIRY_MS = 3_600_000;
 const SKIPPED: Promise<RedeemOutcome> = Promise.resolve("skipped");
 
 /**
- * The seller's redemptions. Vouchers are cumulative, so one redemption of a grant's best voucher
- * covers every call before it: a grant is redeemed only when its best voucher owes more than the
- * last one the broker accepted. A `Grant` answered with a status other than `open` is closed in the
- * ledger (its later calls are refused `grant_closed`); a 409 `grant_settled` closes it and stops its
- * redemptions. Other failures are reported and retried at the next round.
+ * The seller's redemptions. Vouchers are prepaid and cumulative, so one redemption of a grant's
+ * best voucher covers every call before it; the seller claims what it earned by its own count
+ * (`GrantLedger.claim`), never the prepaid unit of a call that failed. A grant is redeemed only when
+ * it earned more than the last claim the broker accepted. A `Grant` answered with a status other
+ * than `open` is closed in the ledger (its later calls are refused `grant_closed`); a 409
+ * `grant_settled` closes it and stops its redemptions. Other failures are reported and retried at
+ * the next round.
  */
 export function createRedeemer(options: RedeemerOptions): Redeemer {
   const { ledger, post, now, intervalMs, report } = options;
@@ -77,18 +83,24 @@ export function createRedeemer(options: RedeemerOptions): Redeemer {
   const early = new Set<TrackedGrant>();
   let earlyTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const leftToRedeem = (grant: TrackedGrant, best: Voucher | undefined): best is Voucher =>
+  const leftToRedeem = (grant: TrackedGrant, claim: GrantClaim | undefined): claim is GrantClaim =>
     !grant.settled &&
-    best !== undefined &&
-    best.owedMicros > Math.max(grant.redeemedMicros, grant.refusedMicros);
+    claim !== undefined &&
+    claim.earnedMicros > Math.max(grant.redeemedMicros, grant.refusedMicros);
 
-  const send = async (grant: TrackedGrant, best: Voucher): Promise<RedeemOutcome> => {
+  const send = async (grant: TrackedGrant, claim: GrantClaim): Promise<RedeemOutcome> => {
+    const { voucher: best, earnedMicros } = claim;
     const requestId = newRequestId();
     const route = `/grants/${grant.grantId}/redeem`;
     try {
       const answer = await post(
         route,
-        { sequence: best.sequence, owed_usd: formatUsd(best.owedMicros), signature: best.signature },
+        {
+          sequence: best.sequence,
+          owed_usd: formatUsd(best.owedMicros),
+          signature: best.signature,
+          earned_usd: formatUsd(earnedMicros),
+        },
         requestId,
         // No account key: the buyer's signature authorizes paying this grant's seller, and no one else.
         undefined,
@@ -98,7 +110,7 @@ export function createRedeemer(options: RedeemerOptions): Redeemer {
         if (status !== "open" && status !== "closed" && status !== "expired") {
           throw brokerFailure(`POST ${route} (no grant status in the answer)`, answer);
         }
-        grant.redeemedMicros = Math.max(grant.redeemedMicros, best.owedMicros);
+        grant.redeemedMicros = Math.max(grant.redeemedMicros, earnedMicros);
         // closed (by the buyer) or expired: refuse its later calls. It settles a grace period later.
         if (status !== "open") ledger.close(grant.grantId);
         if (typeof settled_at === "string") grant.settled = true;
@@ -111,7 +123,7 @@ export function createRedeemer(options: RedeemerOptions): Redeemer {
       }
       // Another 4xx will not change by asking again with the same voucher (a timeout or a rate limit may).
       if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) {
-        grant.refusedMicros = best.owedMicros;
+        grant.refusedMicros = earnedMicros;
       }
       throw brokerFailure(`POST ${route}`, answer);
     } catch (error) {
@@ -122,9 +134,9 @@ export function createRedeemer(options: RedeemerOptions): Redeemer {
 
   const redeem = (grant: TrackedGrant): Promise<RedeemOutcome> => {
     if (grant.pending) return grant.pending;
-    const best = ledger.best(grant.grantId);
-    if (!leftToRedeem(grant, best)) return SKIPPED;
-    const pending = send(grant, best).finally(() => {
+    const claim = ledger.claim(grant.grantId);
+    if (!leftToRedeem(grant, claim)) return SKIPPED;
+    const pending = send(grant, claim).finally(() => {
       grant.pending = undefined;
     });
     grant.pending = pending;
@@ -172,8 +184,8 @@ export function createRedeemer(options: RedeemerOptions): Redeemer {
           continue;
         }
         if (grant.expiresAt <= nowMs) {
-          // An expired grant's best voucher is final: forget it once there is nothing left to redeem.
-          const done = grant.settled || !leftToRedeem(grant, ledger.best(grant.grantId));
+          // An expired grant's claim is final: forget it once there is nothing left to redeem.
+          const done = grant.settled || !leftToRedeem(grant, ledger.claim(grant.grantId));
           if (done || nowMs - grant.expiresAt > FORGET_AFTER_EXPIRY_MS) {
             ledger.forget(grant.grantId);
             grants.delete(grant.grantId);

@@ -72,7 +72,7 @@ async function openBroker(): Promise<FakeBroker> {
         body: { accepted: (request.body as { reports: unknown[] }).reports.length, ignored: 0 },
       };
     }
-    const redeemed = (request.body as { owed_usd: string }).owed_usd;
+    const redeemed = (request.body as { earned_usd: string }).earned_usd;
     return { status: 200, body: { status: "open", redeemed_usd: redeemed } };
   });
   cleanups.push(() => broker.close());
@@ -131,11 +131,14 @@ async function call(
   return { status: answer.status, json: JSON.parse(answer.body) as unknown };
 }
 
-/** Calls `grant` honestly `count` times from `first`; returns the successes. */
+/**
+ * Calls `grant` honestly `count` times from `first`, after `paid` successes, each voucher prepaying
+ * its call; returns the successes.
+ */
 async function callHonestly(kit: SellerKit, grant: TestGrant, first: number, count: number, paid = 0) {
   let successes = paid;
   for (let sequence = first; sequence < first + count; sequence++) {
-    const answer = await call(kit, grant, sequence, successes * PRICE_MICROS);
+    const answer = await call(kit, grant, sequence, (successes + 1) * PRICE_MICROS);
     expect(answer.status).toBe(200);
     successes++;
   }
@@ -152,12 +155,13 @@ const reports = (broker: FakeBroker) =>
   broker.requests.filter((request) => request.path === "/usage/reports");
 
 describe("direct mode: redemption", () => {
-  it("redeems a grant's best voucher once, and again only when it grew", async () => {
+  it("redeems a grant's best voucher with what the seller earned, once, and again only when its earnings grew", async () => {
     const broker = await openBroker();
     const kit = directKit(broker);
     const grant = await testGrant(key);
-    // Three successes, then the voucher of call 4 pays for them: 0.06 USD.
-    await callHonestly(kit, grant, 1, 4);
+    // Three successes, then call 4, prepaid by a voucher owing 0.08 USD, fails: 0.06 USD earned.
+    await callHonestly(kit, grant, 1, 3);
+    expect((await call(kit, grant, 4, 4 * PRICE_MICROS, "fail")).status).toBe(500);
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
 
     const [sent] = redemptions(broker) as [BrokerRequest];
@@ -167,34 +171,46 @@ describe("direct mode: redemption", () => {
     expect(sent.headers["content-type"]).toBe("application/json");
     expect(sent.headers["x-request-id"]).toMatch(/^req_[0-9a-f]{32}$/);
     const body = RedeemGrantRequest.parse(sent.body);
-    expect(body).toEqual({ sequence: 4, owed_usd: "0.060000", signature: expect.any(String) });
-    expect(sent.body).toMatchObject({ owed_usd: formatUsd(3 * PRICE_MICROS) });
+    expect(body).toEqual({
+      sequence: 4,
+      owed_usd: "0.080000",
+      signature: expect.any(String),
+      earned_usd: "0.060000",
+    });
+    // The prepaid unit of the failed call is not claimed.
+    expect(sent.body).toMatchObject({ earned_usd: formatUsd(3 * PRICE_MICROS) });
     // The broker can check it: the buyer's signature over exactly this sequence and amount.
     const owedMicros = Number(parseUsd(body.owed_usd));
     await expect(verifyVoucher({ ...body, owedMicros }, grant.payload)).resolves.toMatchObject({
       sequence: 4,
-      owedMicros: 60_000,
+      owedMicros: 80_000,
     });
 
     // Nothing grew: nothing to send.
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
     expect(redemptions(broker)).toHaveLength(1);
 
-    await call(kit, grant, 5, 4 * PRICE_MICROS);
+    // Call 5 carries the prepaid unit over and succeeds: 0.08 USD earned.
+    expect((await call(kit, grant, 5, 4 * PRICE_MICROS)).status).toBe(200);
     expect(await kit.flush()).toMatchObject({ redeemed: 1 });
+    // Call 6 fails: its voucher owes more, but the seller earned nothing more: nothing to send.
+    expect((await call(kit, grant, 6, 5 * PRICE_MICROS, "fail")).status).toBe(500);
+    expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
     expect(redemptions(broker).map((request) => request.body)).toMatchObject([
-      { sequence: 4, owed_usd: "0.060000" },
-      { sequence: 5, owed_usd: "0.080000" },
+      { sequence: 4, owed_usd: "0.080000", earned_usd: "0.060000" },
+      { sequence: 5, owed_usd: "0.080000", earned_usd: "0.080000" },
     ]);
-    expect(kit.errors).toEqual([]);
+    // Only the two failed calls' handler errors: no redemption failed.
+    expect(kit.errors.map(([, context]) => context.stage)).toEqual(["handler", "handler"]);
   });
 
-  it("never redeems a voucher owing nothing, and redeems several grants in one round", async () => {
+  it("never redeems a grant that earned nothing, and redeems several grants in one round", async () => {
     const broker = await openBroker();
     const kit = directKit(broker);
     const idle = await testGrant(key);
-    await call(kit, idle, 1, 0, "fail");
-    await call(kit, idle, 2, 0);
+    expect((await call(kit, idle, 1, 0)).status).toBe(402);
+    expect((await call(kit, idle, 2, PRICE_MICROS, "fail")).status).toBe(500);
+    expect((await call(kit, idle, 3, PRICE_MICROS, "fail")).status).toBe(500);
     const busy = await testGrant(key);
     const other = await testGrant(key);
     await callHonestly(kit, busy, 1, 3);
@@ -202,10 +218,10 @@ describe("direct mode: redemption", () => {
     expect(await kit.flush()).toEqual({ redeemed: 2, failed: 0, reported: 0 });
     expect(redemptions(broker, idle)).toEqual([]);
     expect(redemptions(broker, busy).map((request) => request.body)).toMatchObject([
-      { owed_usd: "0.040000" },
+      { owed_usd: "0.060000", earned_usd: "0.060000" },
     ]);
     expect(redemptions(broker, other).map((request) => request.body)).toMatchObject([
-      { owed_usd: "0.020000" },
+      { owed_usd: "0.040000", earned_usd: "0.040000" },
     ]);
   });
 
@@ -216,7 +232,7 @@ describe("direct mode: redemption", () => {
     await callHonestly(kit, grant, 1, 3);
     broker.reply = () => grantAnswer(grant, "closed");
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
-    const refused = await call(kit, grant, 4, 3 * PRICE_MICROS);
+    const refused = await call(kit, grant, 4, 4 * PRICE_MICROS);
     expect(refused.status).toBe(401);
     expect(ErrorEnvelopeSchema.parse(refused.json).error.details).toMatchObject({ reason: "grant_closed" });
     // Refused before the ledger kept it: the voucher of call 4 is not redeemed.
@@ -234,7 +250,7 @@ describe("direct mode: redemption", () => {
     // The voucher was not accepted, yet it is not sent again: the grant is settled for good.
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
     expect(redemptions(broker)).toHaveLength(1);
-    const refused = await call(kit, grant, 3, 2 * PRICE_MICROS);
+    const refused = await call(kit, grant, 3, 3 * PRICE_MICROS);
     expect(ErrorEnvelopeSchema.parse(refused.json).error.details).toMatchObject({ reason: "grant_closed" });
     expect(kit.errors).toEqual([]);
   });
@@ -255,8 +271,8 @@ describe("direct mode: redemption", () => {
     broker.reply = (request) => ({ status: 200, body: { status: "open", ...(request.body as object) } });
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
     expect(redemptions(broker).map((request) => request.body)).toMatchObject([
-      { sequence: 2, owed_usd: "0.020000" },
-      { sequence: 2, owed_usd: "0.020000" },
+      { sequence: 2, owed_usd: "0.040000", earned_usd: "0.040000" },
+      { sequence: 2, owed_usd: "0.040000", earned_usd: "0.040000" },
     ]);
   });
 
@@ -280,8 +296,8 @@ describe("direct mode: redemption", () => {
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 1, reported: 0 });
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
     expect(redemptions(broker)).toHaveLength(1);
-    // A better voucher is tried again.
-    await call(kit, refused, 3, 2 * PRICE_MICROS);
+    // A better claim is tried again.
+    expect((await call(kit, refused, 3, 3 * PRICE_MICROS)).status).toBe(200);
     expect(await kit.flush()).toMatchObject({ failed: 1 });
     expect(redemptions(broker)).toHaveLength(2);
   });
@@ -360,21 +376,21 @@ describe("direct mode: timers", () => {
     const timer = setInterval.mock.results[0]?.value as NodeJS.Timeout;
     expect(timer.hasRef()).toBe(false); // it never keeps the process alive
     await vi.waitFor(() => expect(redemptions(broker)).toHaveLength(1), { timeout: 60_000 });
-    expect(redemptions(broker)[0]?.body).toMatchObject({ sequence: 2, owed_usd: "0.020000" });
+    expect(redemptions(broker)[0]?.body).toMatchObject({ sequence: 2, owed_usd: "0.040000" });
 
-    await call(kit, grant, 3, 2 * PRICE_MICROS);
+    await call(kit, grant, 3, 3 * PRICE_MICROS);
     await kit.close();
     expect(clearInterval).toHaveBeenCalledWith(timer);
     // close() flushed the last voucher…
     expect(redemptions(broker).map((request) => request.body)).toMatchObject([
       { sequence: 2 },
-      { sequence: 3, owed_usd: "0.040000" },
+      { sequence: 3, owed_usd: "0.060000", earned_usd: "0.060000" },
     ]);
     // A call after close() starts the timer again; closing once more stops it and flushes: nothing runs after.
     await callHonestly(kit, grant, 4, 1, 3);
     expect(setInterval).toHaveBeenCalledTimes(2);
     await kit.close();
-    expect(redemptions(broker).at(-1)?.body).toMatchObject({ sequence: 4, owed_usd: "0.060000" });
+    expect(redemptions(broker).at(-1)?.body).toMatchObject({ sequence: 4, owed_usd: "0.080000" });
     const count = broker.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(broker.requests).toHaveLength(count);
@@ -411,10 +427,10 @@ describe("direct mode: usage reports", () => {
     const kit = directKit(broker, {}, { apiKey: "mk_test_seller" });
     const grant = await testGrant(key);
     kit.clock = NOW;
-    await call(kit, grant, 1, 0);
-    await call(kit, grant, 2, PRICE_MICROS, "fail");
-    await call(kit, grant, 3, PRICE_MICROS);
-    await call(kit, grant, 4, PRICE_MICROS); // refused: payment_behind; not a call, not reported
+    await call(kit, grant, 1, PRICE_MICROS);
+    await call(kit, grant, 2, 2 * PRICE_MICROS, "fail");
+    await call(kit, grant, 3, 2 * PRICE_MICROS);
+    await call(kit, grant, 4, 2 * PRICE_MICROS); // refused: payment_behind; not a call, not reported
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 3 });
 
     const [sent] = reports(broker) as [BrokerRequest];
@@ -491,7 +507,7 @@ describe("direct mode: usage reports", () => {
       },
       { apiKey: "mk_test_seller" },
     );
-    await call(kit, await testGrant(key), 1, 0);
+    await call(kit, await testGrant(key), 1, PRICE_MICROS);
     await kit.flush();
     expect(UsageReport.parse(reports(broker)[0]?.body).reports[0]?.response_time_ms).toBe(38);
   });
@@ -519,8 +535,9 @@ describe("direct mode: usage reports", () => {
       request.path === "/usage/reports"
         ? errorAnswer(500, "INTERNAL_ERROR", "oops")
         : { status: 200, body: { status: "open" } };
-    await call(kit, await testGrant(key), 1, 0);
-    expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
+    await call(kit, await testGrant(key), 1, PRICE_MICROS);
+    // The redemption goes through; the report does not.
+    expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
     expect(kit.errors.map(([, context]) => context.stage)).toEqual(["report"]);
     expect(kit.errors[0]?.[0]).toMatchObject({ code: "INTERNAL_ERROR", status: 500 });
     expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
@@ -554,14 +571,14 @@ describe("direct mode over HTTP", () => {
       expires_at: new Date(now + 600_000).toISOString(),
     });
     for (let sequence = 1; sequence <= 3; sequence++) {
-      const { headers, body } = await directRequest(grant, sequence, (sequence - 1) * PRICE_MICROS, {
+      const { headers, body } = await directRequest(grant, sequence, sequence * PRICE_MICROS, {
         input: sequence,
       });
       const response = await fetch(`${seller.url}/agent`, { method: "POST", headers, body });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ output: { echo: sequence } });
     }
-    const replay = await directRequest(grant, 3, 2 * PRICE_MICROS);
+    const replay = await directRequest(grant, 3, 3 * PRICE_MICROS);
     const refused = await fetch(`${seller.url}/agent`, { method: "POST", ...replay });
     expect(refused.status).toBe(409);
     expect(ErrorEnvelopeSchema.parse(await refused.json()).error.details?.reason).toBe("voucher_replayed");
@@ -574,6 +591,10 @@ describe("direct mode over HTTP", () => {
     expect(ErrorEnvelopeSchema.parse(await noGrant.json()).error.details?.reason).toBe("missing");
 
     expect(await kit.flush()).toEqual({ redeemed: 1, failed: 0, reported: 0 });
-    expect(redemptions(broker)[0]?.body).toMatchObject({ sequence: 3, owed_usd: "0.040000" });
+    expect(redemptions(broker)[0]?.body).toMatchObject({
+      sequence: 3,
+      owed_usd: "0.060000",
+      earned_usd: "0.060000",
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
-import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA } from "./pg-grants.js";
+import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA, PREPAID_VOUCHERS_SCHEMA } from "./pg-grants.js";
 import { HEALTH_CLAIMS_SCHEMA } from "./pg-health-claims.js";
 import { ENDPOINT_PROOF_SCHEMA, REGISTRY_SCHEMA } from "./registry-schema.js";
 
@@ -19,6 +19,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
   { version: 3, name: "endpoint control proofs", sql: ENDPOINT_PROOF_SCHEMA },
   { version: 5, name: "health-check claims per endpoint and per host", sql: HEALTH_CLAIMS_SCHEMA },
+  {
+    version: 6,
+    name: "prepaid vouchers: a grant's best claim and the voucher behind it",
+    sql: PREPAID_VOUCHERS_SCHEMA,
+  },
   { version: 7, name: "usage report claims", sql: GRANT_REPORTS_SCHEMA },
 ];
 

@@ -109,6 +109,12 @@ async function saveCounters(tx: PgTx, grants: GrantReportState[], final = false)
   );
 }
 
+/** PostgreSQL migration 6: SQLite's migration 12 (see `PREPAID_VOUCHERS_MIGRATION` there). */
+export const PREPAID_VOUCHERS_SCHEMA = `
+  ALTER TABLE grants ADD COLUMN best_voucher_owed_micros BIGINT NOT NULL DEFAULT 0;
+  UPDATE grants SET best_voucher_owed_micros = best_owed_micros;
+`;
+
 /**
  * The grant store on PostgreSQL. Every change is one conditional UPDATE (atomic under concurrent
  * brokers: PostgreSQL re-checks the condition on the locked row), except usage reports, counted in
@@ -153,9 +159,11 @@ export function createPgGrants(db: PgDb): GrantStore {
 
     recordGrantVoucher(id, voucher) {
       return update(
-        `UPDATE grants SET best_owed_micros = $2, best_sequence = $3, best_signature = $4
-         WHERE id = $1 AND settling_micros IS NULL AND best_owed_micros < $2 AND $2 <= budget_micros`,
-        [id, voucher.owedMicros, voucher.sequence, voucher.signature],
+        `UPDATE grants SET best_owed_micros = $2, best_voucher_owed_micros = $3, best_sequence = $4,
+           best_signature = $5
+         WHERE id = $1 AND settling_micros IS NULL AND best_owed_micros < $2 AND $2 <= $3
+           AND $3 <= budget_micros`,
+        [id, voucher.claimMicros, voucher.owedMicros, voucher.sequence, voucher.signature],
         id,
       );
     },

@@ -90,6 +90,23 @@ export const GRANT_REPORTS_MIGRATION = {
   `,
 } as const;
 
+/**
+ * Migration 12: prepaid vouchers (`mercato-voucher-v2`). A call's voucher also pays for that call,
+ * so what a grant's best voucher owes is no longer what settlement captures: the seller claims what
+ * it earned (at most its voucher's amount), the buyer's final voucher what it owes.
+ * `best_owed_micros` becomes the best claim; `best_voucher_owed_micros` keeps what the voucher
+ * behind it owes (the amount its signature covers). Grants recorded before claimed their
+ * voucher's whole amount.
+ */
+export const PREPAID_VOUCHERS_MIGRATION = {
+  version: 12,
+  name: "prepaid vouchers: a grant's best claim and the voucher behind it",
+  sql: `
+    ALTER TABLE grants ADD COLUMN best_voucher_owed_micros INTEGER NOT NULL DEFAULT 0;
+    UPDATE grants SET best_voucher_owed_micros = best_owed_micros;
+  `,
+} as const;
+
 /** The grant store on SQLite: short transactions, each a few statements. */
 export function createSqliteGrants(
   db: Database.Database,
@@ -236,16 +253,17 @@ export function createSqliteGrants(
 
     async recordGrantVoucher(id, voucher) {
       prepare(
-        `UPDATE grants SET best_owed_micros = ?, best_sequence = ?, best_signature = ?
-         WHERE id = ? AND settling_micros IS NULL AND best_owed_micros < ? AND ? <= budget_micros`,
-      ).run(
-        voucher.owedMicros,
-        voucher.sequence,
-        voucher.signature,
+        `UPDATE grants SET best_owed_micros = @claim, best_voucher_owed_micros = @owed,
+           best_sequence = @sequence, best_signature = @signature
+         WHERE id = @id AND settling_micros IS NULL AND best_owed_micros < @claim AND @claim <= @owed
+           AND @owed <= budget_micros`,
+      ).run({
         id,
-        voucher.owedMicros,
-        voucher.owedMicros,
-      );
+        claim: voucher.claimMicros,
+        owed: voucher.owedMicros,
+        sequence: voucher.sequence,
+        signature: voucher.signature,
+      });
       return current(id);
     },
 

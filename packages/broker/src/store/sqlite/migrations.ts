@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
 import { ENDPOINT_PROOF_MIGRATION } from "./endpoint-proof-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
-import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION } from "./grants-schema.js";
+import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION, PREPAID_VOUCHERS_MIGRATION } from "./grants-schema.js";
 import { HEALTH_CLAIMS_MIGRATION } from "./health-claims-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
@@ -140,6 +140,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   GRANTS_MIGRATION,
   ENDPOINT_PROOF_MIGRATION,
   HEALTH_CLAIMS_MIGRATION,
+  PREPAID_VOUCHERS_MIGRATION,
   GRANT_REPORTS_MIGRATION,
 ];
 

@@ -27,8 +27,14 @@ const UNDO_GRANT_REPORTS = `DROP INDEX grant_reports_pending; DROP INDEX grants_
   ALTER TABLE grant_reports DROP COLUMN response_time_ms; ALTER TABLE grant_reports DROP COLUMN counted;
   ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;
   ALTER TABLE grants DROP COLUMN seller_claims; ALTER TABLE grants DROP COLUMN reports_final;`;
+const UNDO_PREPAID_VOUCHERS = "ALTER TABLE grants DROP COLUMN best_voucher_owed_micros;";
 /** Undoes every migration after 8, newest first, for tests that start from a version 8 database. */
-const UNDO_ABOVE_8 = [UNDO_GRANT_REPORTS, UNDO_HEALTH_CLAIMS, UNDO_ENDPOINT_PROOFS].join("\n");
+const UNDO_ABOVE_8 = [
+  UNDO_GRANT_REPORTS,
+  UNDO_PREPAID_VOUCHERS,
+  UNDO_HEALTH_CLAIMS,
+  UNDO_ENDPOINT_PROOFS,
+].join("\n");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
@@ -386,6 +392,32 @@ describe("sqlite store on disk", () => {
     expect((await after.listGraceEndpoints(new Date(migratedAt).toISOString(), 10)).map((a) => a.id)).toEqual(
       ["agent_v8"],
     );
+    await after.close();
+  });
+
+  it("migrates grants recorded before prepaid vouchers: their best claim was their voucher's whole amount", async () => {
+    const path = join(dir, "v8-prepaid.db");
+    const before = createSqliteStore({ path });
+    await before.close();
+    // Back to version 8: grants without the column of migration 12, one grant recorded.
+    const raw = new Database(path);
+    raw.pragma("foreign_keys = OFF");
+    raw.exec(
+      `${UNDO_ABOVE_8}
+       INSERT INTO grants (id, agent_id, buyer_id, seller_account_id, endpoint, price_micros, budget_micros,
+         buyer_public_key, token, issued_at, expires_at, best_owed_micros, best_sequence, best_signature)
+       VALUES ('grt_v8grant0001', 'agent_v8', 'acct_v8buyer', 'acct_v8seller', 'https://s.example', 20000,
+         1000000, '${"A".repeat(43)}', 'a.b.c', '2026-01-10T12:00:00.000Z', '2026-01-11T13:00:00.000Z', 60000, 4, 'sig4');
+       PRAGMA user_version = 8;`,
+    );
+    raw.close();
+    const after = createSqliteStore({ path });
+    expect(await after.getGrant("grt_v8grant0001")).toMatchObject({
+      bestOwedMicros: 60_000,
+      bestVoucherOwedMicros: 60_000,
+      bestSequence: 4,
+      bestSignature: "sig4",
+    });
     await after.close();
   });
 
