@@ -60,6 +60,7 @@ export type {
   AlertChannelsRecord,
   ApiKeyRecord,
   CallOutcome,
+  CallOutcomeKind,
   GrantRecord,
   HealthCheckOutcome,
   HealthCheckTarget,

@@ -291,7 +291,8 @@ export const grantRoutes = [
         accepted++;
         deps.invoke.outcomes.record({
           agentId: report.agent_id,
-          success: report.success,
+          buyerId: (grants.get(report.grant_id) as GrantRecord).buyerId,
+          outcome: report.success ? "success" : "failure",
           responseTimeMs: report.response_time_ms,
         });
       });

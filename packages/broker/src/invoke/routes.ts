@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { presentKey } from "../accounts/presenters.js";
 import { generateApiKey } from "../auth/api-keys.js";
+import { authenticateAccess } from "../auth/authenticate.js";
 import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
 import { figure, usdFigure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
@@ -107,6 +108,7 @@ export const invokeRoutes = [
     auth: "access",
     params: AgentParams,
     body: "InvokeRequest",
+    onRefused: countRefusedInput,
     errors: [
       "KEY_SUSPENDED",
       "AGENT_NOT_FOUND",
@@ -180,6 +182,36 @@ async function invoke({
   if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
   const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
   return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
+}
+
+/** The broker's refusals of a request's input: the buyer's mistake, whatever the agent. */
+const INPUT_REFUSALS: ReadonlySet<string> = new Set([
+  "VALIDATION_ERROR",
+  "INVALID_JSON",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+]);
+
+/**
+ * Counts an invoke whose input the broker refused (a body that is not JSON, too large, too deep,
+ * not an InvokeRequest, a `timeout_ms` past the limit) as the agent's client error, when the
+ * request carries an access key that may call the agent: the buyer's mistake, never the seller's
+ * failure. Anything else (no key, another agent's key, a suspended key, the owner's own call) is
+ * not counted. Never throws.
+ */
+async function countRefusedInput(deps: BrokerDeps, request: FastifyRequest, error: MercatoError): Promise<void> {
+  if (!INPUT_REFUSALS.has(error.code)) return;
+  try {
+    const agentId = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof agentId !== "string") return;
+    const { key } = await authenticateAccess(request, deps);
+    if (key.agentId !== agentId) return;
+    const agent = await deps.invoke.agents.get(agentId, deps.clock.now().getTime());
+    if (!agent || agent.status === "inactive" || key.accountId === agent.ownerId) return;
+    deps.invoke.outcomes.record({ agentId, buyerId: key.accountId, outcome: "client_error", responseTimeMs: 0 });
+  } catch {
+    // No key that may call this agent: nothing to count.
+  }
 }
 
 async function purchasableAgent(store: Store, agentId: string): Promise<AgentRecord> {

@@ -1,5 +1,5 @@
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
-import { METRICS_SCHEMA } from "./metrics-schema.js";
+import { METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANTS_SCHEMA } from "./pg-grants.js";
 import { REGISTRY_SCHEMA } from "./registry-schema.js";
@@ -16,6 +16,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: REGISTRY_SCHEMA + LEDGER_SCHEMA + METRICS_SCHEMA,
   },
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
+  {
+    version: 4,
+    name: "client errors apart, and per-buyer weights for the capped ranking",
+    sql: METRICS_BUYERS_SCHEMA,
+  },
 ];
 
 /** Any value: the advisory lock several brokers starting at once take to migrate one at a time. */

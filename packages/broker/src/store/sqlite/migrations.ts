@@ -4,7 +4,7 @@ import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { GRANTS_MIGRATION } from "./grants-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
-import { METRICS_MIGRATION } from "./metrics-schema.js";
+import { METRICS_BUYERS_MIGRATION, METRICS_MIGRATION } from "./metrics-schema.js";
 import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
 /**
@@ -136,6 +136,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   ALERTS_MIGRATION,
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
+  METRICS_BUYERS_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */
