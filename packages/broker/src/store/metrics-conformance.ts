@@ -1,12 +1,12 @@
 import { EMPTY_COUNTERS, scoreAgent, scoreFromWindows, smoothedRate, TRUST_PRIOR } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
 import type {
   AccountRecord,
   AgentRecord,
   AgentWindowMetrics,
   ApiKeyRecord,
-  CallOutcome,
   MetricsWindow,
   NewAgent,
   Store,
@@ -57,7 +57,19 @@ export function describeMetricsConformance(
     const iso = (ms: number) => new Date(ms).toISOString();
     const PRICE = 20_000;
 
+    /** 60 established buyers, made on first use: calls spread over them are never capped. */
+    let buyers: string[] | undefined;
+    /** Records calls spread over the established buyers (a success, or a seller failure). */
+    const recordOld = async (
+      calls: ReadonlyArray<{ agentId: string; success: boolean; responseTimeMs: number }>,
+      at: string,
+    ) => {
+      buyers ??= await establishedBuyers(store, 60);
+      await store.recordCallOutcomes(spreadOverBuyers(buyers, calls), at);
+    };
+
     beforeEach(async () => {
+      buyers = undefined;
       store = await makeStore();
     });
     afterEach(async () => {
@@ -106,14 +118,14 @@ export function describeMetricsConformance(
 
     /** Records `calls` one flush per distinct time, as the outcome recorder would. */
     const recordCalls = async (agentId: string, calls: TimedCall[]): Promise<void> => {
-      const byTime = new Map<number, CallOutcome[]>();
+      const byTime = new Map<number, Array<{ agentId: string; success: boolean; responseTimeMs: number }>>();
       for (const call of calls) {
         const list = byTime.get(call.at) ?? [];
         list.push({ agentId, success: call.success, responseTimeMs: call.responseTimeMs });
         byTime.set(call.at, list);
       }
       for (const [at, outcomes] of [...byTime].sort(([a], [b]) => a - b)) {
-        await store.recordCallOutcomes(outcomes, iso(at));
+        await recordOld(outcomes, iso(at));
       }
     };
     const metrics = (agentId: string, window: MetricsWindow, now = NOW) =>
@@ -138,7 +150,7 @@ export function describeMetricsConformance(
       it("records calls and health checks and answers a window's raw figures", async () => {
         const [agent] = await withAgents();
         const id = (agent as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             { agentId: id, success: true, responseTimeMs: 100 },
             { agentId: id, success: false, responseTimeMs: 300 },
@@ -288,7 +300,7 @@ export function describeMetricsConformance(
           calls.push({ at: t, success: i % 3 !== 0, responseTimeMs: 80 + (i % 7) });
         }
         for (const call of calls) {
-          await store.recordCallOutcomes([{ agentId: id, ...call }], iso(call.at));
+          await recordOld([{ agentId: id, ...call }], iso(call.at));
           if (call.at >= NOW - 26 * HOUR)
             await store.recordHealthChecks([{ agentId: id, healthy: true }], iso(call.at));
           // The refresher's daily-ish passes along the way.
@@ -314,7 +326,7 @@ export function describeMetricsConformance(
         const [fixed, mixed, uniform] = await withAgents(3);
         const at = NOW - HOUR;
         // Every call the same: both percentiles within a factor 2 of it (bucket bounds are ≤ 2× apart).
-        await store.recordCallOutcomes(
+        await recordOld(
           Array.from({ length: 40 }, () => ({
             agentId: (fixed as AgentRecord).id,
             success: true,
@@ -334,7 +346,7 @@ export function describeMetricsConformance(
           ...Array.from({ length: 45 }, () => 100),
           ...Array.from({ length: 5 }, () => 2_000),
         ];
-        await store.recordCallOutcomes(
+        await recordOld(
           spread.map((ms) => ({ agentId: (mixed as AgentRecord).id, success: true, responseTimeMs: ms })),
           iso(at),
         );
@@ -450,7 +462,7 @@ export function describeMetricsConformance(
       it("rescores the touched agents on every write, without waiting for a refresh", async () => {
         const [agent, other] = await withAgents(2);
         const id = (agent as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             { agentId: id, success: true, responseTimeMs: 100 },
             { agentId: id, success: false, responseTimeMs: 300 },
@@ -480,7 +492,7 @@ export function describeMetricsConformance(
           id,
           Array.from({ length: 50 }, () => ({ at: NOW - 29 * DAY, success: false, responseTimeMs: 100 })),
         );
-        await store.recordCallOutcomes(
+        await recordOld(
           [{ agentId: id, success: true, responseTimeMs: 100 }],
           iso(NOW + 2 * DAY),
         );
@@ -562,7 +574,7 @@ export function describeMetricsConformance(
         const [veteran, newcomer] = await withAgents(2);
         const veteranId = (veteran as AgentRecord).id;
         const newcomerId = (newcomer as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           Array.from({ length: 10_000 }, (_, i) => ({
             agentId: veteranId,
             success: i < 9_980,
@@ -570,7 +582,7 @@ export function describeMetricsConformance(
           })),
           iso(NOW - 5 * DAY),
         );
-        await store.recordCallOutcomes(
+        await recordOld(
           [{ agentId: newcomerId, success: true, responseTimeMs: 200 }],
           iso(NOW),
         );

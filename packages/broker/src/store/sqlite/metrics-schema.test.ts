@@ -15,6 +15,7 @@ import {
 import { METRICS_MIGRATION } from "./metrics-schema.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
+import type { CallOutcome } from "../types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mercato-metrics-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,7 +122,9 @@ describe("refreshing scores", () => {
       });
       ids.push(agent.id);
     }
-    const fail = ids.map((agentId) => ({ agentId, success: false, responseTimeMs: 100 }));
+    const fail = ids.map(
+      (agentId): CallOutcome => ({ agentId, buyerId: "acct_buyer", outcome: "failure", responseTimeMs: 100 }),
+    );
     await store.recordCallOutcomes(fail, "2026-01-01T00:00:00.000Z");
     // 31 days on, every failure has left the 30-day window.
     expect(await store.refreshScores("2026-02-01T00:00:00.000Z")).toBe(2_500);

@@ -143,7 +143,7 @@ describe("sqlite store on disk", () => {
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
     );
     raw.exec(
-      "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
+      "DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows; DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
     );
     raw.exec("DROP TABLE grant_reports; DROP TABLE grants; DROP TABLE alert_channels;");
     raw.exec("DROP TABLE key_spend; ALTER TABLE api_keys DROP COLUMN spend_cap; PRAGMA user_version = 3;");
@@ -203,7 +203,10 @@ describe("sqlite store on disk", () => {
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
     raw.exec(
-      `DROP TABLE grant_reports; DROP TABLE grants;
+      `DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows;
+       ALTER TABLE agent_metric_minutes DROP COLUMN client_errors; ALTER TABLE agent_metric_hours DROP COLUMN client_errors;
+       ALTER TABLE agent_metric_windows DROP COLUMN units_30d; ALTER TABLE agent_metric_windows DROP COLUMN success_units_30d;
+       DROP TABLE grant_reports; DROP TABLE grants;
        DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
        ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
     );
