@@ -158,11 +158,14 @@ describe("GET /agents/{id}/metrics", () => {
     expect(seller.calls).toHaveLength(6);
     const agent = await b.store.getAgent(agentId);
     const window = await b.store.getAgentMetrics(agentId, "30d", b.clock.now().toISOString());
+    // The buyer's account is younger than a day: its call weighs a quarter call in the ranking.
+    expect(window.ranked).toEqual({ calls: 0.25, successes: 0.25 });
     expect(agent?.scores).toEqual(
       scoreFromWindows(
         20_000,
         { calls: 1, successes: 1, totalResponseTimeMs: window.meanResponseTimeMs ?? 0 },
         { healthChecks: 0, healthyChecks: 0 },
+        { calls: 0.25, successes: 0.25 },
       ),
     );
     expect(agent?.scores).not.toEqual(before?.scores);

@@ -1,4 +1,11 @@
-import { EMPTY_COUNTERS, scoreAgent, scoreFromWindows, smoothedRate, TRUST_PRIOR } from "@mercato/protocol";
+import {
+  cappedBuyerWeights,
+  EMPTY_COUNTERS,
+  scoreAgent,
+  scoreFromWindows,
+  smoothedRate,
+  TRUST_PRIOR,
+} from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
@@ -7,6 +14,7 @@ import type {
   AgentRecord,
   AgentWindowMetrics,
   ApiKeyRecord,
+  CallOutcome,
   MetricsWindow,
   NewAgent,
   Store,
@@ -594,6 +602,124 @@ export function describeMetricsConformance(
         const [v, c] = [await agentOf(veteranId), await agentOf(newcomerId)];
         expect(v.scores.successRate).toBeCloseTo(9_999 / 10_020, 12);
         expect(c.scores.successRate).toBeCloseTo(20 / 21, 12);
+      });
+    });
+
+    describe("buyer faults and per-buyer weights", () => {
+      /** `count` calls of one buyer: `failures` of them seller failures, the rest successes. */
+      const callsOf = (agentId: string, buyerId: string, count: number, failures = 0): CallOutcome[] =>
+        Array.from({ length: count }, (_, i) => ({
+          agentId,
+          buyerId,
+          outcome: i < failures ? "failure" : "success",
+          responseTimeMs: 100,
+        }));
+
+      it("counts client errors apart: never calls, successes, times or scores", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const honest = await establishedBuyers(store, 60);
+        await recordOld(
+          Array.from({ length: 60 }, () => ({ agentId: id, success: true, responseTimeMs: 100 })),
+          iso(NOW - HOUR),
+        );
+        const before = await agentOf(id);
+        const junk = Array.from(
+          { length: 1_000 },
+          (): CallOutcome => ({
+            agentId: id,
+            buyerId: honest[0] as string,
+            outcome: "client_error",
+            responseTimeMs: 5_000,
+          }),
+        );
+        await store.recordCallOutcomes(junk, iso(NOW - 30 * MINUTE));
+        for (const window of ["24h", "7d", "30d"] as const) {
+          expect(await metrics(id, window)).toMatchObject({
+            calls: 60,
+            successes: 60,
+            clientErrors: 1_000,
+            meanResponseTimeMs: 100,
+          });
+        }
+        const after = await agentOf(id);
+        expect(after.scores).toEqual(before.scores);
+        expect(after.counters).toEqual(before.counters);
+        // Client errors leave the windows as calls do.
+        expect((await metrics(id, "24h", NOW + DAY)).clientErrors).toBe(0);
+        expect((await metrics(id, "30d", NOW + DAY)).clientErrors).toBe(1_000);
+      });
+
+      it("caps one buyer's weight: 1,000 failures among 60 honest buyers move the ranked rate ≤ 2 points", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const honest = await establishedBuyers(store, 60);
+        const [attacker] = await establishedBuyers(store, 1, "acct_attacker");
+        // 60 buyers of 10 calls each, one failure among them all.
+        await store.recordCallOutcomes(
+          honest.flatMap((buyer, i) => callsOf(id, buyer, 10, i === 0 ? 1 : 0)),
+          iso(NOW - 2 * HOUR),
+        );
+        const before = (await agentOf(id)).scores.successRate;
+        expect(before).toBeCloseTo((599 + 19) / 620, 12);
+        await store.recordCallOutcomes(callsOf(id, attacker as string, 1_000, 1_000), iso(NOW - HOUR));
+        const after = await agentOf(id);
+        // Raw figures keep every call; the ranked rate weighs the attacker at 1/50 of the total.
+        expect(after.counters.calls).toBe(1_600);
+        const month = await metrics(id, "30d");
+        expect(month).toMatchObject({ calls: 1_600, successes: 599 });
+        const expected = cappedBuyerWeights(6_400, 2_396, [
+          ...honest.map((_, i) => ({ calls: 10, units: 40, successUnits: i === 0 ? 36 : 40 })),
+          { calls: 1_000, units: 4_000, successUnits: 0 },
+        ]);
+        expect(month.ranked?.calls).toBeCloseTo(expected.calls, 9);
+        expect(month.ranked?.successes).toBeCloseTo(expected.successes, 9);
+        expect(month.ranked?.calls).toBeCloseTo(600 * (50 / 49), 9);
+        expect(after.scores.successRate).toBeCloseTo(smoothedRate(599, 600 * (50 / 49), 0.95), 12);
+        expect(before - after.scores.successRate).toBeLessThanOrEqual(0.02);
+        expect(before - after.scores.successRate).toBeGreaterThan(0.015);
+        // A refresh reads the same sums.
+        await store.refreshScores(iso(NOW));
+        expect((await agentOf(id)).scores).toEqual(after.scores);
+        // Thirty days on, the attacker's weight has left with its hours, and the honest calls too.
+        await store.refreshScores(iso(NOW + 31 * DAY));
+        expect((await agentOf(id)).scores).toEqual(scoreAgent(PRICE, EMPTY_COUNTERS));
+        expect((await metrics(id, "30d", NOW + 31 * DAY)).ranked).toEqual({ calls: 0, successes: 0 });
+      });
+
+      it("weighs a buyer younger than a day, or without a completed top-up, a quarter call", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const fresh = account();
+        await store.createAccount({ ...fresh, createdAt: iso(NOW - HOUR) }, key(fresh.id));
+        const [old] = await establishedBuyers(store, 1, "acct_old");
+        const unpaid = account();
+        await store.createAccount(unpaid, key(unpaid.id));
+        await store.recordCallOutcomes(
+          [
+            ...callsOf(id, fresh.id, 4),
+            ...callsOf(id, unpaid.id, 4),
+            ...callsOf(id, "acct_nosuchbuyer", 4),
+            ...callsOf(id, old as string, 4),
+          ],
+          iso(NOW - MINUTE),
+        );
+        // 12 quarter calls and 4 whole ones: 7 calls' weight (none over the 10-call level).
+        expect((await metrics(id, "30d")).ranked).toEqual({ calls: 7, successes: 7 });
+        expect((await metrics(id, "30d")).calls).toBe(16);
+        expect((await metrics(id, "24h")).ranked).toBeNull();
+      });
+
+      it("keeps any one buyer to ten calls' weight while fewer than 50 buyers have called", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const [one, two] = await establishedBuyers(store, 2);
+        await store.recordCallOutcomes(
+          [...callsOf(id, one as string, 500), ...callsOf(id, two as string, 30, 30)],
+          iso(NOW - MINUTE),
+        );
+        expect((await metrics(id, "30d")).ranked).toEqual({ calls: 20, successes: 10 });
+        expect((await agentOf(id)).scores.successRate).toBeCloseTo((10 + 19) / 40, 12);
       });
     });
 

@@ -248,9 +248,8 @@ export function cappedBuyerWeights(
   for (const buyer of buyers) {
     if (buyer.reach <= level) break;
     // e_b = L × w_b = L × u_b / reach_b; its successes scale with it.
-    const kept = level / buyer.reach;
-    units -= buyer.units * (1 - kept);
-    successUnits -= buyer.successUnits * (1 - kept);
+    units += (buyer.units * level) / buyer.reach - buyer.units;
+    successUnits += (buyer.successUnits * level) / buyer.reach - buyer.successUnits;
   }
   const perCall = BUYER_WEIGHT.establishedUnits;
   return { calls: Math.max(0, units) / perCall, successes: Math.max(0, successUnits) / perCall };
