@@ -154,7 +154,8 @@ describe("a buyer's own mistakes count against the buyer, not the seller (item 3
     const agentId = await priceSeller();
     const honest = await buyer("Honest");
     const honestKey = await accessKey(honest, agentId);
-    for (let i = 0; i < 20; i++) expect((await invoke(agentId, honestKey, { symbol: "BTC" })).status).toBe(200);
+    for (let i = 0; i < 20; i++)
+      expect((await invoke(agentId, honestKey, { symbol: "BTC" })).status).toBe(200);
     const dayBefore = await flushed(agentId, "24h", { calls: 20, successes: 20 });
     const monthBefore = await flushed(agentId, "30d", { calls: 20, successes: 20 });
     const before = await ranked(agentId);
@@ -168,7 +169,10 @@ describe("a buyer's own mistakes count against the buyer, not the seller (item 3
       );
       for (const answer of answers) {
         expect(answer.status).toBe(502);
-        expect(answer.json.error.details).toMatchObject({ seller_status: 400, seller_error_code: "VALIDATION_ERROR" });
+        expect(answer.json.error.details).toMatchObject({
+          seller_status: 400,
+          seller_error_code: "VALIDATION_ERROR",
+        });
       }
     }
     const day = await flushed(agentId, "24h", { calls: 20, successes: 20, client_errors: 1_000 });
@@ -286,12 +290,15 @@ describe("no single buyer moves a seller's figures much (item 4)", () => {
     clock.advance(DAY + 60_000);
     await store.recordCallOutcomes(
       regulars.flatMap((regular) =>
-        Array.from({ length: 10 }, (): CallOutcome => ({
-          agentId,
-          buyerId: regular.account_id,
-          outcome: "success",
-          responseTimeMs: 120,
-        })),
+        Array.from(
+          { length: 10 },
+          (): CallOutcome => ({
+            agentId,
+            buyerId: regular.account_id,
+            outcome: "success",
+            responseTimeMs: 120,
+          }),
+        ),
       ),
       clock.now().toISOString(),
     );

@@ -500,10 +500,7 @@ export function describeMetricsConformance(
           id,
           Array.from({ length: 50 }, () => ({ at: NOW - 29 * DAY, success: false, responseTimeMs: 100 })),
         );
-        await recordOld(
-          [{ agentId: id, success: true, responseTimeMs: 100 }],
-          iso(NOW + 2 * DAY),
-        );
+        await recordOld([{ agentId: id, success: true, responseTimeMs: 100 }], iso(NOW + 2 * DAY));
         expect((await agentOf(id)).scores).toEqual(
           scoreFromWindows(
             PRICE,
@@ -590,10 +587,7 @@ export function describeMetricsConformance(
           })),
           iso(NOW - 5 * DAY),
         );
-        await recordOld(
-          [{ agentId: newcomerId, success: true, responseTimeMs: 200 }],
-          iso(NOW),
-        );
+        await recordOld([{ agentId: newcomerId, success: true, responseTimeMs: 200 }], iso(NOW));
         await store.refreshScores(iso(NOW));
         for (const sort of ["cost_per_success", "trust_score_desc"] as const) {
           const page = await store.searchAgents({ sort, limit: 10 });

@@ -247,7 +247,9 @@ export function buyerDeltas(
       delta = { agentId: outcome.agentId, buyerId: outcome.buyerId, calls: 0, units: 0, successUnits: 0 };
       deltas.set(key, delta);
     }
-    const units = established(outcome.buyerId) ? BUYER_WEIGHT.establishedUnits : BUYER_WEIGHT.provisionalUnits;
+    const units = established(outcome.buyerId)
+      ? BUYER_WEIGHT.establishedUnits
+      : BUYER_WEIGHT.provisionalUnits;
     delta.calls++;
     delta.units += units;
     if (outcome.outcome === "success") delta.successUnits += units;

@@ -11,7 +11,11 @@ let made = 0;
  * any time a test records calls), so that each of their calls weighs a whole call in the ranking.
  * Returns their ids.
  */
-export async function establishedBuyers(store: Store, count: number, prefix = "acct_buyer"): Promise<string[]> {
+export async function establishedBuyers(
+  store: Store,
+  count: number,
+  prefix = "acct_buyer",
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const id = `${prefix}${process.pid}x${++made}`;
@@ -45,12 +49,14 @@ export function spreadOverBuyers(
   calls: ReadonlyArray<{ agentId: string; success: boolean; responseTimeMs: number }>,
 ): CallOutcome[] {
   let next = turns.get(buyers) ?? 0;
-  const outcomes = calls.map((call): CallOutcome => ({
-    agentId: call.agentId,
-    buyerId: buyers[next++ % buyers.length] as string,
-    outcome: call.success ? "success" : "failure",
-    responseTimeMs: call.responseTimeMs,
-  }));
+  const outcomes = calls.map(
+    (call): CallOutcome => ({
+      agentId: call.agentId,
+      buyerId: buyers[next++ % buyers.length] as string,
+      outcome: call.success ? "success" : "failure",
+      responseTimeMs: call.responseTimeMs,
+    }),
+  );
   turns.set(buyers, next);
   return outcomes;
 }

@@ -426,9 +426,9 @@ describe("cappedBuyerWeights: no single buyer moves the ranked success rate much
           // The weights depend on volumes only: both windows weigh the same.
           expect(failing.calls).toBeCloseTo(succeeding.calls, 6);
           expect(rate(succeeding) - rate(failing)).toBeLessThanOrEqual(0.02 + 1e-12);
-          expect(succeeding.successes / succeeding.calls - failing.successes / failing.calls).toBeLessThanOrEqual(
-            0.02 + 1e-12,
-          );
+          expect(
+            succeeding.successes / succeeding.calls - failing.successes / failing.calls,
+          ).toBeLessThanOrEqual(0.02 + 1e-12);
         },
       ),
       { numRuns: 300 },
@@ -439,7 +439,13 @@ describe("cappedBuyerWeights: no single buyer moves the ranked success rate much
     // 60 to 120 other buyers of 10 to 12 calls: the level is at least 48 units (2% of 2,400), so none is capped.
     const other = fc
       .record({ calls: fc.integer({ min: 10, max: 12 }), rate: fc.double({ min: 0, max: 1, noNaN: true }) })
-      .map(({ calls, rate }): BuyerWindow => ({ calls, units: calls * 4, successUnits: Math.round(calls * rate) * 4 }));
+      .map(
+        ({ calls, rate }): BuyerWindow => ({
+          calls,
+          units: calls * 4,
+          successUnits: Math.round(calls * rate) * 4,
+        }),
+      );
     fc.assert(
       fc.property(
         fc.array(other, { minLength: 60, maxLength: 120 }),
@@ -448,7 +454,10 @@ describe("cappedBuyerWeights: no single buyer moves the ranked success rate much
         (others, calls, attackerRate) => {
           const without = ranked(others);
           expect(without.calls * 4).toBe(others.reduce((sum, b) => sum + b.units, 0));
-          const withIt = ranked([...others, { calls, units: calls * 4, successUnits: Math.round(calls * attackerRate) * 4 }]);
+          const withIt = ranked([
+            ...others,
+            { calls, units: calls * 4, successUnits: Math.round(calls * attackerRate) * 4 },
+          ]);
           expect(Math.abs(rate(withIt) - rate(without))).toBeLessThanOrEqual(0.02 + 1e-12);
         },
       ),
@@ -467,6 +476,8 @@ describe("cappedBuyerWeights: no single buyer moves the ranked success rate much
     // Ten fresh accounts of 100 failed calls each weigh what 2.5 established ones would.
     const burst = Array.from({ length: 10 }, () => ({ calls: 100, units: 100, successUnits: 0 }));
     const established = Array.from({ length: 10 }, () => ({ calls: 100, units: 400, successUnits: 0 }));
-    expect(ranked([...honest, ...burst]).calls - 600).toBeLessThan((ranked([...honest, ...established]).calls - 600) / 3);
+    expect(ranked([...honest, ...burst]).calls - 600).toBeLessThan(
+      (ranked([...honest, ...established]).calls - 600) / 3,
+    );
   });
 });

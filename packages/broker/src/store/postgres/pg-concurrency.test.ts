@@ -136,18 +136,16 @@ describe("postgres store, several brokers at once", () => {
         if (call.success) buyer.successUnits++;
         byBuyer.set(call.buyerId, buyer);
       }
-      const ranked = cappedBuyerWeights(
-        inMonth.length,
-        inMonth.filter((call) => call.success).length,
-        [...byBuyer.values()],
-      );
+      const ranked = cappedBuyerWeights(inMonth.length, inMonth.filter((call) => call.success).length, [
+        ...byBuyer.values(),
+      ]);
       expect(month.ranked?.calls).toBeCloseTo(ranked.calls, 9);
       expect(month.ranked?.successes).toBeCloseTo(ranked.successes, 9);
       const expected = scoreFromWindows(
-          stored.pricing.priceMicros,
-          { calls: inMonth.length, successes: month.successes, totalResponseTimeMs: totalMs },
-          { healthChecks: checksToday.length, healthyChecks: checksToday.filter((c) => c.healthy).length },
-          ranked,
+        stored.pricing.priceMicros,
+        { calls: inMonth.length, successes: month.successes, totalResponseTimeMs: totalMs },
+        { healthChecks: checksToday.length, healthyChecks: checksToday.filter((c) => c.healthy).length },
+        ranked,
       );
       for (const [figure, value] of Object.entries(expected)) {
         expect(stored.scores[figure as keyof typeof expected]).toBeCloseTo(value, 9);

@@ -1,11 +1,10 @@
 import { type AgentScores, BUYER_CAP, SCORE_WINDOWS } from "@mercato/protocol";
-import type { CallOutcome } from "../types.js";
 import {
   type BucketDelta,
   type BuyerDelta,
   type BuyerTotals,
-  buyerDeltas,
   bucketSums,
+  buyerDeltas,
   callDeltas,
   checkDeltas,
   isEstablished,
@@ -24,6 +23,7 @@ import {
   windowStart,
   ZERO_TOTALS,
 } from "../metrics-math.js";
+import type { CallOutcome } from "../types.js";
 import type { PgDb, PgQueryable, PgTx } from "./pg-db.js";
 import type { PgMetrics } from "./pg-store.js";
 
@@ -377,7 +377,12 @@ export function createPgMetrics(db: PgDb): PgMetrics {
       const windows = totals.get(agent.seq);
       const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS, windows?.buyers ?? NO_BUYERS);
       if (scoresDiffer(agent, scores)) changed.push({ seq: agent.seq, scores });
-      if (windows && windows.calls_30d === 0 && windows.health_checks_24h === 0 && windows.buyers.units === 0) {
+      if (
+        windows &&
+        windows.calls_30d === 0 &&
+        windows.health_checks_24h === 0 &&
+        windows.buyers.units === 0
+      ) {
         empty.push(agent.seq);
       }
     }

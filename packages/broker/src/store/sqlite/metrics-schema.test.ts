@@ -12,10 +12,10 @@ import {
   RESPONSE_TIME_BOUNDS_MS,
   windowStart,
 } from "../metrics-math.js";
+import type { CallOutcome } from "../types.js";
 import { METRICS_MIGRATION } from "./metrics-schema.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
-import type { CallOutcome } from "../types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mercato-metrics-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

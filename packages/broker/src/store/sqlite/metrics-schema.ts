@@ -1,12 +1,12 @@
 import type { AgentScores } from "@mercato/protocol";
-import Database from "better-sqlite3";
 import { BUYER_CAP, BUYER_WEIGHT, SCORE_WINDOWS } from "@mercato/protocol";
+import Database from "better-sqlite3";
 import {
   type BucketDelta,
   type BuyerDelta,
   type BuyerTotals,
-  buyerDeltas,
   bucketSums,
+  buyerDeltas,
   callDeltas,
   checkDeltas,
   isEstablished,
@@ -303,45 +303,52 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
 
   const record = db.transaction(
     (deltas: Map<string, BucketDelta>, buyers: readonly BuyerDelta[], at: string): void => {
-    const minute = minuteOf(at);
-    // The agents written are rescored on windows as of `at`, even with no refresher running. Cheap:
-    // the refresher has usually rolled up already, and then this reads nothing.
-    rollUp(minute);
-    const byAgent = new Map<string, BuyerDelta[]>();
-    for (const buyer of buyers) byAgent.set(buyer.agentId, [...(byAgent.get(buyer.agentId) ?? []), buyer]);
-    for (const [agentId, delta] of deltas) {
-      const agent = agentOf(agentId);
-      if (!agent) continue;
-      const weights = byAgent.get(agentId);
-      if (weights) addBuyers(agent.seq, weights, minute - (minute % 60));
-      prepare(
-        `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
+      const minute = minuteOf(at);
+      // The agents written are rescored on windows as of `at`, even with no refresher running. Cheap:
+      // the refresher has usually rolled up already, and then this reads nothing.
+      rollUp(minute);
+      const byAgent = new Map<string, BuyerDelta[]>();
+      for (const buyer of buyers) byAgent.set(buyer.agentId, [...(byAgent.get(buyer.agentId) ?? []), buyer]);
+      for (const [agentId, delta] of deltas) {
+        const agent = agentOf(agentId);
+        if (!agent) continue;
+        const weights = byAgent.get(agentId);
+        if (weights) addBuyers(agent.seq, weights, minute - (minute % 60));
+        prepare(
+          `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
          VALUES (?, ?, ${SUMS.map(() => "?").join(", ")})
          ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
-      ).run(agent.seq, minute, ...bucketSums(delta));
-      const totals = prepare(
-        `INSERT INTO agent_metric_windows (agent_seq, ${TOTALS_LIST}) VALUES (?, ?, ?, ?, ?, ?)
+        ).run(agent.seq, minute, ...bucketSums(delta));
+        const totals = prepare(
+          `INSERT INTO agent_metric_windows (agent_seq, ${TOTALS_LIST}) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}
          RETURNING ${TOTALS_LIST}, units_30d, success_units_30d`,
-      ).get(agent.seq, ...totalsSums(delta)) as WindowTotals & { units_30d: number; success_units_30d: number };
-      prepare(
-        `UPDATE agents SET calls = calls + ?, successes = successes + ?,
+        ).get(agent.seq, ...totalsSums(delta)) as WindowTotals & {
+          units_30d: number;
+          success_units_30d: number;
+        };
+        prepare(
+          `UPDATE agents SET calls = calls + ?, successes = successes + ?,
            total_response_time_ms = total_response_time_ms + ?, health_checks = health_checks + ?,
            healthy_checks = healthy_checks + ?, ${SET_SCORES}, metrics_updated_at = ?
          WHERE seq = ?`,
-      ).run(
-        delta.calls,
-        delta.successes,
-        delta.responseMs,
-        delta.healthChecks,
-        delta.healthyChecks,
-        ...scoreValues(
-          scoresOf(agent.price_micros, totals, buyersOf(agent.seq, totals.units_30d, totals.success_units_30d)),
-        ),
-        at,
-        agent.seq,
-      );
-    }
+        ).run(
+          delta.calls,
+          delta.successes,
+          delta.responseMs,
+          delta.healthChecks,
+          delta.healthyChecks,
+          ...scoreValues(
+            scoresOf(
+              agent.price_micros,
+              totals,
+              buyersOf(agent.seq, totals.units_30d, totals.success_units_30d),
+            ),
+          ),
+          at,
+          agent.seq,
+        );
+      }
     },
   );
 
@@ -442,7 +449,14 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
         const nowMinute = minuteOf(now);
         const from = windowStart(window, nowMinute);
         const seq = agentOf(agentId)?.seq;
-        if (seq === undefined) return windowMetrics(agentId, window, now, from, SUMS.map(() => 0));
+        if (seq === undefined)
+          return windowMetrics(
+            agentId,
+            window,
+            now,
+            from,
+            SUMS.map(() => 0),
+          );
         const read = db.transaction(() => {
           const sums = windowSums(seq, from, nowMinute);
           if (window !== SCORE_WINDOWS.calls) return windowMetrics(agentId, window, now, from, sums);
