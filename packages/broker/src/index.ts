@@ -61,6 +61,7 @@ export type {
   AlertChannelsRecord,
   ApiKeyRecord,
   CallOutcome,
+  CallOutcomeKind,
   GrantRecord,
   HealthCheckOutcome,
   HealthCheckTarget,

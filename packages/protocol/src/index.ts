@@ -189,10 +189,15 @@ export {
 export type {
   AgentCounters,
   AgentScores,
+  BuyerWindow,
   CallWindowCounters,
+  RankedCalls,
   UptimeWindowCounters,
 } from "./trust/index.js";
 export {
+  BUYER_CAP,
+  BUYER_WEIGHT,
+  cappedBuyerWeights,
   EMPTY_COUNTERS,
   roundTo,
   SCORE_WINDOWS,

@@ -66,28 +66,22 @@ export function claimsOf(
 }
 
 /**
- * The one place a counted usage report becomes a {@link CallOutcome} for the agent's metrics.
- * A client error (the seller kit refused the buyer's input) is not the seller's failure: until the
- * metrics count client errors apart, it is not recorded. `buyerId` and `outcome` are what a
- * CallOutcome of the shape `{agentId, buyerId, outcome, responseTimeMs}` takes.
+ * The one place a counted usage report becomes a {@link CallOutcome} for the agent's metrics, with
+ * the grant's buyer as the buyer: a client error (the seller kit refused the buyer's input) is
+ * counted apart, never as the seller's failure.
  */
-export function callOutcomeOf(report: CountedGrantReport): CallOutcome | undefined {
-  if (report.outcome === "client_error") return undefined;
+export function callOutcomeOf(report: CountedGrantReport): CallOutcome {
   return {
     agentId: report.agentId,
-    success: report.outcome === "success",
+    buyerId: report.buyerId,
+    outcome: report.outcome,
     responseTimeMs: report.responseTimeMs,
   };
 }
 
 /** The call outcomes of counted reports (see {@link callOutcomeOf}). */
 export function callOutcomesOf(reports: readonly CountedGrantReport[]): CallOutcome[] {
-  const outcomes: CallOutcome[] = [];
-  for (const report of reports) {
-    const outcome = callOutcomeOf(report);
-    if (outcome !== undefined) outcomes.push(outcome);
-  }
-  return outcomes;
+  return reports.map(callOutcomeOf);
 }
 
 /**

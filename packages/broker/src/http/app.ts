@@ -6,7 +6,12 @@ import {
   REQUEST_SCHEMAS,
   RESPONSE_SCHEMAS,
 } from "@mercato/protocol";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { pino } from "pino";
 import type { Dispatcher } from "undici";
 import { accountRoutes } from "../accounts/routes.js";
@@ -137,6 +142,16 @@ function limitJsonDepth(app: FastifyInstance): void {
       done(null, value);
     });
   });
+}
+
+/** Answers an error with its envelope and status (logged when it is the broker's fault). */
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const mercato = toMercatoError(error);
+  if (mercato.status >= 500) request.log.error({ err: error }, "request failed");
+  if (mercato.code === "UNAUTHENTICATED" || mercato.code === "INVALID_API_KEY") {
+    reply.header("www-authenticate", 'Bearer realm="mercato"');
+  }
+  void reply.code(mercato.status).send(mercato.toEnvelope(request.id));
 }
 
 /**
@@ -322,14 +337,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     reply.header("x-request-id", request.id);
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const mercato = toMercatoError(error);
-    if (mercato.status >= 500) request.log.error({ err: error }, "request failed");
-    if (mercato.code === "UNAUTHENTICATED" || mercato.code === "INVALID_API_KEY") {
-      reply.header("www-authenticate", 'Bearer realm="mercato"');
-    }
-    void reply.code(mercato.status).send(mercato.toEnvelope(request.id));
-  });
+  app.setErrorHandler(sendError);
 
   app.setNotFoundHandler((request, reply) => {
     const error = new MercatoError("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`);
@@ -354,6 +362,13 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
       method: route.method,
       url: route.url,
       ...(route.bodyLimit !== undefined && { bodyLimit: Math.max(route.bodyLimit, options.bodyLimit ?? 0) }),
+      ...(route.onRefused && {
+        errorHandler: async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+          const mercato = toMercatoError(error);
+          if (mercato.status >= 400 && mercato.status < 500) await route.onRefused?.(deps, request, mercato);
+          sendError(mercato, request, reply);
+        },
+      }),
       handler: async (request, reply) => {
         if (route.auth === "admin") authenticateAdmin(request, deps);
         const caller =

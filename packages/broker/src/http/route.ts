@@ -1,4 +1,4 @@
-import type { ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
+import type { ErrorCode, MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
 import type { AlertNotifier } from "../alerts/types.js";
@@ -109,6 +109,12 @@ export interface RouteSpec<
   rateLimited?: boolean;
   /** Largest body this route takes, bytes, when above the broker's (64 KiB by default). */
   bodyLimit?: number;
+  /**
+   * Told of every 4xx this route answers (before the handler, as a body that is not JSON or too
+   * large, or from it), before the answer is sent: the invoke proxy counts a buyer's invalid input
+   * as a client error. Must not throw.
+   */
+  onRefused?: (deps: BrokerDeps, request: FastifyRequest, error: MercatoError) => Promise<void>;
   handler: (
     context: RouteContext<
       BN extends RequestName ? z.output<(typeof REQUEST_SCHEMAS)[BN]> : undefined,

@@ -4,7 +4,7 @@ import type { FastifyReply } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
 import { newId } from "../ids.js";
 import { receiptPayload } from "../receipts/receipt-payload.js";
-import type { AgentRecord, ApiKeyRecord, ChargeRecord } from "../store/types.js";
+import type { AgentRecord, ApiKeyRecord, CallOutcomeKind, ChargeRecord } from "../store/types.js";
 import type { RateDecision } from "./rate-limiter.js";
 import type { InvokeAnswer } from "./runtime.js";
 import type { SellerCallResult } from "./seller-client.js";
@@ -225,7 +225,12 @@ async function callSeller(
   const responseTimeMs = Math.round(performance.now() - started);
   // Calls between an owner's own accounts would let a seller inflate its own figures.
   if (key.accountId !== agent.ownerId) {
-    deps.invoke.outcomes.record({ agentId: agent.id, success: result.kind === "ok", responseTimeMs });
+    deps.invoke.outcomes.record({
+      agentId: agent.id,
+      buyerId: key.accountId,
+      outcome: outcomeOf(result),
+      responseTimeMs,
+    });
   }
 
   if (result.kind !== "ok") {
@@ -262,6 +267,20 @@ async function callSeller(
     transaction_id: transactionId,
     receipt: signed,
   };
+}
+
+/**
+ * Whose fault a call's end was. Only the seller kit's refusal of the input as invalid (400 with
+ * its `VALIDATION_ERROR` envelope) is the buyer's: every other 4xx, a 5xx, a timeout, an
+ * unreachable seller or an invalid answer is the seller's. A seller that answers its own failures
+ * with that envelope gains nothing by it: the call is not paid, and counts apart in `client_errors`.
+ */
+export function outcomeOf(result: SellerCallResult): CallOutcomeKind {
+  if (result.kind === "ok") return "success";
+  if (result.kind === "error" && result.status === 400 && result.sellerCode === "VALIDATION_ERROR") {
+    return "client_error";
+  }
+  return "failure";
 }
 
 async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<void> {

@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { presentKey } from "../accounts/presenters.js";
 import { generateApiKey } from "../auth/api-keys.js";
+import { authenticateAccess } from "../auth/authenticate.js";
 import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
 import { figure, usdFigure } from "../http/figures.js";
 import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
@@ -95,6 +96,8 @@ export const invokeRoutes = [
     description: [
       "Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).",
       "",
+      "Whose fault a failed call is decides what it does to the seller's figures: input the seller kit refuses as invalid (it answers 400 VALIDATION_ERROR, `details.seller_status` and `seller_error_code`) and input the broker refuses here (not JSON, too large, too deep, not an InvokeRequest) are the buyer's, counted as the agent's `client_errors` and never in its success rate; any other failure is the seller's.",
+      "",
       `Send an \`Idempotency-Key\` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for ${figure(IDEMPOTENCY_TTL_MS / 3_600_000)} h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.`,
       "",
       `The seller has \`timeout_ms\` to answer: ${figure(DEFAULT_INVOKE_SETTINGS.defaultTimeoutMs)} ms when the call names none, at most ${figure(DEFAULT_INVOKE_SETTINGS.maxTimeoutMs)} ms (defaults; the broker's \`--invoke-timeout\` and \`--max-invoke-timeout\`).`,
@@ -108,6 +111,7 @@ export const invokeRoutes = [
     auth: "access",
     params: AgentParams,
     body: "InvokeRequest",
+    onRefused: countRefusedInput,
     errors: [
       "KEY_SUSPENDED",
       "AGENT_NOT_FOUND",
@@ -180,6 +184,45 @@ async function invoke({
   if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
   const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
   return invokeIdempotent(deps, call, idempotencyKey, fingerprint, reply);
+}
+
+/** The broker's refusals of a request's input: the buyer's mistake, whatever the agent. */
+const INPUT_REFUSALS: ReadonlySet<string> = new Set([
+  "VALIDATION_ERROR",
+  "INVALID_JSON",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+]);
+
+/**
+ * Counts an invoke whose input the broker refused (a body that is not JSON, too large, too deep,
+ * not an InvokeRequest, a `timeout_ms` past the limit) as the agent's client error, when the
+ * request carries an access key that may call the agent: the buyer's mistake, never the seller's
+ * failure. Anything else (no key, another agent's key, a suspended key, the owner's own call) is
+ * not counted. Never throws.
+ */
+async function countRefusedInput(
+  deps: BrokerDeps,
+  request: FastifyRequest,
+  error: MercatoError,
+): Promise<void> {
+  if (!INPUT_REFUSALS.has(error.code)) return;
+  try {
+    const agentId = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof agentId !== "string") return;
+    const { key } = await authenticateAccess(request, deps);
+    if (key.agentId !== agentId) return;
+    const agent = await deps.invoke.agents.get(agentId, deps.clock.now().getTime());
+    if (!agent || agent.status === "inactive" || key.accountId === agent.ownerId) return;
+    deps.invoke.outcomes.record({
+      agentId,
+      buyerId: key.accountId,
+      outcome: "client_error",
+      responseTimeMs: 0,
+    });
+  } catch {
+    // No key that may call this agent: nothing to count.
+  }
 }
 
 async function purchasableAgent(deps: BrokerDeps, agentId: string): Promise<AgentRecord> {

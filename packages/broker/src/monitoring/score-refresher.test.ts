@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createManualClock } from "../clock.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/types.js";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
 import { createScoreRefresher, type ScoreRefresher } from "./score-refresher.js";
 
@@ -48,7 +49,10 @@ async function failingAgent(): Promise<string> {
     createdAt: T0,
   });
   await store.recordCallOutcomes(
-    Array.from({ length: 100 }, () => ({ agentId: agent.id, success: false, responseTimeMs: 100 })),
+    spreadOverBuyers(
+      await establishedBuyers(store, 60),
+      Array.from({ length: 100 }, () => ({ agentId: agent.id, success: false, responseTimeMs: 100 })),
+    ),
     new Date(Date.parse(T0) - 28 * DAY).toISOString(),
   );
   return agent.id;

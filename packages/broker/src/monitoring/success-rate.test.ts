@@ -44,7 +44,14 @@ const threshold = (value: number | null) =>
 
 /** Records `calls` calls of which `successes` succeed, spread over the current minute. */
 function calls(count: number, successes: number, id = agentId) {
-  for (let i = 0; i < count; i++) monitor.record({ agentId: id, success: i < successes, responseTimeMs: 50 });
+  for (let i = 0; i < count; i++) {
+    monitor.record({
+      agentId: id,
+      buyerId: "acct_buyer",
+      outcome: i < successes ? "success" : "failure",
+      responseTimeMs: 50,
+    });
+  }
 }
 
 describe("the low-success-rate alert", () => {

@@ -9,7 +9,7 @@ const BUCKETS = 60;
 
 /** Watches each agent's success rate over the last hour and alerts below its owner's threshold. */
 export interface SuccessRateMonitor {
-  /** Counts one call (the outcome recorder's listener): O(1), no I/O. */
+  /** Counts one call (the outcome recorder's listener): O(1), no I/O; client errors are not the seller's. */
   record(outcome: CallOutcome): void;
   /** Compares each agent's last hour with its threshold and alerts on a crossing (once a minute). */
   evaluate(): Promise<void>;
@@ -67,6 +67,8 @@ export function createSuccessRateMonitor(options: SuccessRateMonitorOptions): Su
 
   return {
     record(outcome) {
+      // The buyer's own mistakes say nothing of the seller.
+      if (outcome.outcome === "client_error") return;
       const minute = Math.floor(clock.now().getTime() / MINUTE_MS);
       let window = windows.get(outcome.agentId);
       if (!window) {
@@ -84,7 +86,7 @@ export function createSuccessRateMonitor(options: SuccessRateMonitorOptions): Su
         window.successes[i] = 0;
       }
       (window.calls[i] as number)++;
-      if (outcome.success) (window.successes[i] as number)++;
+      if (outcome.outcome === "success") (window.successes[i] as number)++;
     },
 
     async evaluate() {

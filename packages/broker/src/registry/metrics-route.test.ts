@@ -2,6 +2,7 @@ import { AgentDetail, AgentWindowMetrics, scoreFromWindows } from "@mercato/prot
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startTestSeller, type TestSeller } from "../invoke/test-sellers.js";
 import { createDevProvider } from "../payments/dev-provider.js";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { createTestBroker, type TestBroker } from "../testing/harness.js";
 
 const MINUTE = 60_000;
@@ -37,8 +38,9 @@ describe("GET /agents/{id}/metrics", () => {
     const agentId = await b.register(apiKey);
     const calls = (count: number, successes: number, responseTimeMs: number) =>
       Array.from({ length: count }, (_, i) => ({ agentId, success: i < successes, responseTimeMs }));
-    await b.store.recordCallOutcomes(calls(20, 18, 100), ago(b, 2 * HOUR));
-    await b.store.recordCallOutcomes(calls(10, 5, 900), ago(b, 3 * DAY));
+    const buyers = await establishedBuyers(b.store, 60);
+    await b.store.recordCallOutcomes(spreadOverBuyers(buyers, calls(20, 18, 100)), ago(b, 2 * HOUR));
+    await b.store.recordCallOutcomes(spreadOverBuyers(buyers, calls(10, 5, 900)), ago(b, 3 * DAY));
     await b.store.recordHealthChecks(
       [
         { agentId, healthy: true },
@@ -156,11 +158,14 @@ describe("GET /agents/{id}/metrics", () => {
     expect(seller.calls).toHaveLength(6);
     const agent = await b.store.getAgent(agentId);
     const window = await b.store.getAgentMetrics(agentId, "30d", b.clock.now().toISOString());
+    // The buyer's account is younger than a day: its call weighs a quarter call in the ranking.
+    expect(window.ranked).toEqual({ calls: 0.25, successes: 0.25 });
     expect(agent?.scores).toEqual(
       scoreFromWindows(
         20_000,
         { calls: 1, successes: 1, totalResponseTimeMs: window.meanResponseTimeMs ?? 0 },
         { healthChecks: 0, healthyChecks: 0 },
+        { calls: 0.25, successes: 0.25 },
       ),
     );
     expect(agent?.scores).not.toEqual(before?.scores);

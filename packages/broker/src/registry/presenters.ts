@@ -45,8 +45,9 @@ function scoreFigures(scores: AgentScores, totalCalls: number) {
 /**
  * `GET /agents/{id}/metrics`: the AgentMetrics figures over one window, then the raw figures behind
  * it. The smoothed figures apply the ranking formulas to the window's calls and the last 24 hours'
- * health checks (`day`), so over 30 days they are the figures search ranks by; `total_calls` stays
- * the lifetime count and `uptime` is the window's own.
+ * health checks (`day`), so over 30 days, where the success rate counts each buyer's weight capped
+ * (`metrics.ranked`), they are the figures search ranks by; `total_calls` stays the lifetime count
+ * and `uptime` is the window's own.
  */
 export function presentAgentWindowMetrics(
   agent: AgentRecord,
@@ -61,6 +62,7 @@ export function presentAgentWindowMetrics(
       totalResponseTimeMs: (metrics.meanResponseTimeMs ?? 0) * metrics.calls,
     },
     { healthChecks: day.healthChecks, healthyChecks: day.healthyChecks },
+    metrics.ranked ?? undefined,
   );
   const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
   return {
@@ -72,6 +74,7 @@ export function presentAgentWindowMetrics(
     to: metrics.to,
     calls: metrics.calls,
     successes: metrics.successes,
+    client_errors: metrics.clientErrors,
     p50_response_time_ms: time(metrics.p50ResponseTimeMs),
     p95_response_time_ms: time(metrics.p95ResponseTimeMs),
     uptime: roundTo(smoothedRate(metrics.healthyChecks, metrics.healthChecks, TRUST_PRIOR.uptime), 4),

@@ -1,5 +1,6 @@
 import { AgentDetail, SearchAgentsResponse } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { createTestBroker, EXAMPLE_REGISTRATION, type TestBroker } from "../testing/harness.js";
 
 let broker: TestBroker;
@@ -228,14 +229,15 @@ describe("search", () => {
       description: "Thorough summaries",
       tags: ["news"],
     });
+    const buyers = await establishedBuyers(broker.store, 60);
     await broker.store.recordCallOutcomes(
-      [
+      spreadOverBuyers(buyers, [
         ...outcomes(veteran, 10_000, 9_980, 150),
         ...outcomes(rookie, 1, 1, 100),
         ...outcomes(flaky, 1_000, 600, 200),
         ...outcomes(oracle, 500, 499, 40),
         ...outcomes(slow, 1_000, 990, 2_500),
-      ],
+      ]),
       "2026-03-01T12:00:00.000Z",
     );
     await broker.store.recordHealthChecks(

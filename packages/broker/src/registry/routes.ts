@@ -234,7 +234,7 @@ export const registryRoutes = [
     tag: "Agents",
     summary: "An agent's metrics over a window",
     description:
-      "The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
+      "The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d the success rate is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
     auth: "none",
     params: AgentParams,
     query: MetricsQuery,

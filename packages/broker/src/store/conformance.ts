@@ -1,5 +1,6 @@
 import { EMPTY_COUNTERS, isMercatoError, scoreAgent } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
 import type { AccountRecord, AgentRecord, AgentSearch, ApiKeyRecord, NewAgent, Store } from "./types.js";
 
@@ -17,7 +18,19 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
     const T0 = "2026-01-01T00:00:00.000Z";
     const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
 
+    /** 60 established buyers, made on first use: calls spread over them are never capped. */
+    let buyers: string[] | undefined;
+    /** Records calls spread over the established buyers (a success, or a seller failure). */
+    const recordOld = async (
+      calls: ReadonlyArray<{ agentId: string; success: boolean; responseTimeMs: number }>,
+      at: string,
+    ) => {
+      buyers ??= await establishedBuyers(store, 60);
+      await store.recordCallOutcomes(spreadOverBuyers(buyers, calls), at);
+    };
+
     beforeEach(async () => {
+      buyers = undefined;
       store = await makeStore();
     });
     afterEach(async () => {
@@ -286,7 +299,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       it("records call outcomes and health checks into counters and scores", async () => {
         const ownerId = await withOwner();
         const agent = await store.insertAgent(newAgent(ownerId));
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             { agentId: agent.id, success: true, responseTimeMs: 100 },
             { agentId: agent.id, success: false, responseTimeMs: 300 },
@@ -412,7 +425,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         await store.updateAgent(gone.id, { status: "inactive" }, at(1));
         const calls = (agentId: string, total: number, successes: number, responseTimeMs: number) =>
           Array.from({ length: total }, (_, i) => ({ agentId, success: i < successes, responseTimeMs }));
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             ...calls(cheapFlaky.id, 200, 100, 400),
             ...calls(reliable.id, 200, 199, 300),

@@ -1,5 +1,13 @@
-import { EMPTY_COUNTERS, scoreAgent, scoreFromWindows, smoothedRate, TRUST_PRIOR } from "@mercato/protocol";
+import {
+  cappedBuyerWeights,
+  EMPTY_COUNTERS,
+  scoreAgent,
+  scoreFromWindows,
+  smoothedRate,
+  TRUST_PRIOR,
+} from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
 import type {
   AccountRecord,
@@ -57,7 +65,19 @@ export function describeMetricsConformance(
     const iso = (ms: number) => new Date(ms).toISOString();
     const PRICE = 20_000;
 
+    /** 60 established buyers, made on first use: calls spread over them are never capped. */
+    let buyers: string[] | undefined;
+    /** Records calls spread over the established buyers (a success, or a seller failure). */
+    const recordOld = async (
+      calls: ReadonlyArray<{ agentId: string; success: boolean; responseTimeMs: number }>,
+      at: string,
+    ) => {
+      buyers ??= await establishedBuyers(store, 60);
+      await store.recordCallOutcomes(spreadOverBuyers(buyers, calls), at);
+    };
+
     beforeEach(async () => {
+      buyers = undefined;
       store = await makeStore();
     });
     afterEach(async () => {
@@ -106,14 +126,14 @@ export function describeMetricsConformance(
 
     /** Records `calls` one flush per distinct time, as the outcome recorder would. */
     const recordCalls = async (agentId: string, calls: TimedCall[]): Promise<void> => {
-      const byTime = new Map<number, CallOutcome[]>();
+      const byTime = new Map<number, Array<{ agentId: string; success: boolean; responseTimeMs: number }>>();
       for (const call of calls) {
         const list = byTime.get(call.at) ?? [];
         list.push({ agentId, success: call.success, responseTimeMs: call.responseTimeMs });
         byTime.set(call.at, list);
       }
       for (const [at, outcomes] of [...byTime].sort(([a], [b]) => a - b)) {
-        await store.recordCallOutcomes(outcomes, iso(at));
+        await recordOld(outcomes, iso(at));
       }
     };
     const metrics = (agentId: string, window: MetricsWindow, now = NOW) =>
@@ -138,7 +158,7 @@ export function describeMetricsConformance(
       it("records calls and health checks and answers a window's raw figures", async () => {
         const [agent] = await withAgents();
         const id = (agent as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             { agentId: id, success: true, responseTimeMs: 100 },
             { agentId: id, success: false, responseTimeMs: 300 },
@@ -288,7 +308,7 @@ export function describeMetricsConformance(
           calls.push({ at: t, success: i % 3 !== 0, responseTimeMs: 80 + (i % 7) });
         }
         for (const call of calls) {
-          await store.recordCallOutcomes([{ agentId: id, ...call }], iso(call.at));
+          await recordOld([{ agentId: id, ...call }], iso(call.at));
           if (call.at >= NOW - 26 * HOUR)
             await store.recordHealthChecks([{ agentId: id, healthy: true }], iso(call.at));
           // The refresher's daily-ish passes along the way.
@@ -314,7 +334,7 @@ export function describeMetricsConformance(
         const [fixed, mixed, uniform] = await withAgents(3);
         const at = NOW - HOUR;
         // Every call the same: both percentiles within a factor 2 of it (bucket bounds are ≤ 2× apart).
-        await store.recordCallOutcomes(
+        await recordOld(
           Array.from({ length: 40 }, () => ({
             agentId: (fixed as AgentRecord).id,
             success: true,
@@ -334,7 +354,7 @@ export function describeMetricsConformance(
           ...Array.from({ length: 45 }, () => 100),
           ...Array.from({ length: 5 }, () => 2_000),
         ];
-        await store.recordCallOutcomes(
+        await recordOld(
           spread.map((ms) => ({ agentId: (mixed as AgentRecord).id, success: true, responseTimeMs: ms })),
           iso(at),
         );
@@ -450,7 +470,7 @@ export function describeMetricsConformance(
       it("rescores the touched agents on every write, without waiting for a refresh", async () => {
         const [agent, other] = await withAgents(2);
         const id = (agent as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           [
             { agentId: id, success: true, responseTimeMs: 100 },
             { agentId: id, success: false, responseTimeMs: 300 },
@@ -480,10 +500,7 @@ export function describeMetricsConformance(
           id,
           Array.from({ length: 50 }, () => ({ at: NOW - 29 * DAY, success: false, responseTimeMs: 100 })),
         );
-        await store.recordCallOutcomes(
-          [{ agentId: id, success: true, responseTimeMs: 100 }],
-          iso(NOW + 2 * DAY),
-        );
+        await recordOld([{ agentId: id, success: true, responseTimeMs: 100 }], iso(NOW + 2 * DAY));
         expect((await agentOf(id)).scores).toEqual(
           scoreFromWindows(
             PRICE,
@@ -562,7 +579,7 @@ export function describeMetricsConformance(
         const [veteran, newcomer] = await withAgents(2);
         const veteranId = (veteran as AgentRecord).id;
         const newcomerId = (newcomer as AgentRecord).id;
-        await store.recordCallOutcomes(
+        await recordOld(
           Array.from({ length: 10_000 }, (_, i) => ({
             agentId: veteranId,
             success: i < 9_980,
@@ -570,10 +587,7 @@ export function describeMetricsConformance(
           })),
           iso(NOW - 5 * DAY),
         );
-        await store.recordCallOutcomes(
-          [{ agentId: newcomerId, success: true, responseTimeMs: 200 }],
-          iso(NOW),
-        );
+        await recordOld([{ agentId: newcomerId, success: true, responseTimeMs: 200 }], iso(NOW));
         await store.refreshScores(iso(NOW));
         for (const sort of ["cost_per_success", "trust_score_desc"] as const) {
           const page = await store.searchAgents({ sort, limit: 10 });
@@ -582,6 +596,124 @@ export function describeMetricsConformance(
         const [v, c] = [await agentOf(veteranId), await agentOf(newcomerId)];
         expect(v.scores.successRate).toBeCloseTo(9_999 / 10_020, 12);
         expect(c.scores.successRate).toBeCloseTo(20 / 21, 12);
+      });
+    });
+
+    describe("buyer faults and per-buyer weights", () => {
+      /** `count` calls of one buyer: `failures` of them seller failures, the rest successes. */
+      const callsOf = (agentId: string, buyerId: string, count: number, failures = 0): CallOutcome[] =>
+        Array.from({ length: count }, (_, i) => ({
+          agentId,
+          buyerId,
+          outcome: i < failures ? "failure" : "success",
+          responseTimeMs: 100,
+        }));
+
+      it("counts client errors apart: never calls, successes, times or scores", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const honest = await establishedBuyers(store, 60);
+        await recordOld(
+          Array.from({ length: 60 }, () => ({ agentId: id, success: true, responseTimeMs: 100 })),
+          iso(NOW - HOUR),
+        );
+        const before = await agentOf(id);
+        const junk = Array.from(
+          { length: 1_000 },
+          (): CallOutcome => ({
+            agentId: id,
+            buyerId: honest[0] as string,
+            outcome: "client_error",
+            responseTimeMs: 5_000,
+          }),
+        );
+        await store.recordCallOutcomes(junk, iso(NOW - 30 * MINUTE));
+        for (const window of ["24h", "7d", "30d"] as const) {
+          expect(await metrics(id, window)).toMatchObject({
+            calls: 60,
+            successes: 60,
+            clientErrors: 1_000,
+            meanResponseTimeMs: 100,
+          });
+        }
+        const after = await agentOf(id);
+        expect(after.scores).toEqual(before.scores);
+        expect(after.counters).toEqual(before.counters);
+        // Client errors leave the windows as calls do.
+        expect((await metrics(id, "24h", NOW + DAY)).clientErrors).toBe(0);
+        expect((await metrics(id, "30d", NOW + DAY)).clientErrors).toBe(1_000);
+      });
+
+      it("caps one buyer's weight: 1,000 failures among 60 honest buyers move the ranked rate ≤ 2 points", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const honest = await establishedBuyers(store, 60);
+        const [attacker] = await establishedBuyers(store, 1, "acct_attacker");
+        // 60 buyers of 10 calls each, one failure among them all.
+        await store.recordCallOutcomes(
+          honest.flatMap((buyer, i) => callsOf(id, buyer, 10, i === 0 ? 1 : 0)),
+          iso(NOW - 2 * HOUR),
+        );
+        const before = (await agentOf(id)).scores.successRate;
+        expect(before).toBeCloseTo((599 + 19) / 620, 12);
+        await store.recordCallOutcomes(callsOf(id, attacker as string, 1_000, 1_000), iso(NOW - HOUR));
+        const after = await agentOf(id);
+        // Raw figures keep every call; the ranked rate weighs the attacker at 1/50 of the total.
+        expect(after.counters.calls).toBe(1_600);
+        const month = await metrics(id, "30d");
+        expect(month).toMatchObject({ calls: 1_600, successes: 599 });
+        const expected = cappedBuyerWeights(6_400, 2_396, [
+          ...honest.map((_, i) => ({ calls: 10, units: 40, successUnits: i === 0 ? 36 : 40 })),
+          { calls: 1_000, units: 4_000, successUnits: 0 },
+        ]);
+        expect(month.ranked?.calls).toBeCloseTo(expected.calls, 9);
+        expect(month.ranked?.successes).toBeCloseTo(expected.successes, 9);
+        expect(month.ranked?.calls).toBeCloseTo(600 * (50 / 49), 9);
+        expect(after.scores.successRate).toBeCloseTo(smoothedRate(599, 600 * (50 / 49), 0.95), 12);
+        expect(before - after.scores.successRate).toBeLessThanOrEqual(0.02);
+        expect(before - after.scores.successRate).toBeGreaterThan(0.015);
+        // A refresh reads the same sums.
+        await store.refreshScores(iso(NOW));
+        expect((await agentOf(id)).scores).toEqual(after.scores);
+        // Thirty days on, the attacker's weight has left with its hours, and the honest calls too.
+        await store.refreshScores(iso(NOW + 31 * DAY));
+        expect((await agentOf(id)).scores).toEqual(scoreAgent(PRICE, EMPTY_COUNTERS));
+        expect((await metrics(id, "30d", NOW + 31 * DAY)).ranked).toEqual({ calls: 0, successes: 0 });
+      });
+
+      it("weighs a buyer younger than a day, or without a completed top-up, a quarter call", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const fresh = account();
+        await store.createAccount({ ...fresh, createdAt: iso(NOW - HOUR) }, key(fresh.id));
+        const [old] = await establishedBuyers(store, 1, "acct_old");
+        const unpaid = account();
+        await store.createAccount(unpaid, key(unpaid.id));
+        await store.recordCallOutcomes(
+          [
+            ...callsOf(id, fresh.id, 4),
+            ...callsOf(id, unpaid.id, 4),
+            ...callsOf(id, "acct_nosuchbuyer", 4),
+            ...callsOf(id, old as string, 4),
+          ],
+          iso(NOW - MINUTE),
+        );
+        // 12 quarter calls and 4 whole ones: 7 calls' weight (none over the 10-call level).
+        expect((await metrics(id, "30d")).ranked).toEqual({ calls: 7, successes: 7 });
+        expect((await metrics(id, "30d")).calls).toBe(16);
+        expect((await metrics(id, "24h")).ranked).toBeNull();
+      });
+
+      it("keeps any one buyer to ten calls' weight while fewer than 50 buyers have called", async () => {
+        const [agent] = await withAgents();
+        const id = (agent as AgentRecord).id;
+        const [one, two] = await establishedBuyers(store, 2);
+        await store.recordCallOutcomes(
+          [...callsOf(id, one as string, 500), ...callsOf(id, two as string, 30, 30)],
+          iso(NOW - MINUTE),
+        );
+        expect((await metrics(id, "30d")).ranked).toEqual({ calls: 20, successes: 10 });
+        expect((await agentOf(id)).scores.successRate).toBeCloseTo((10 + 19) / 40, 12);
       });
     });
 

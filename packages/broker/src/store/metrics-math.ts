@@ -1,4 +1,10 @@
-import { type AgentScores, scoreFromWindows } from "@mercato/protocol";
+import {
+  type AgentScores,
+  BUYER_WEIGHT,
+  type BuyerWindow,
+  cappedBuyerWeights,
+  scoreFromWindows,
+} from "@mercato/protocol";
 import type { AgentWindowMetrics, CallOutcome, HealthCheckOutcome, MetricsWindow } from "./types.js";
 
 // What both stores compute the same way around their metric buckets: time and window arithmetic,
@@ -17,13 +23,30 @@ export const RESPONSE_TIME_BOUNDS_MS: readonly number[] = Object.freeze([
 /** Histogram columns: `rtN` counts calls that took at most bound N and more than bound N − 1. */
 const HISTOGRAM = Array.from({ length: RESPONSE_TIME_BOUNDS_MS.length + 1 }, (_, i) => `rt${i}`);
 
-/** Every summed column of a bucket, in the order buckets are read and written. */
+/**
+ * The summed columns of a bucket as migration 5 (SQLite) and version 1 (PostgreSQL) created them:
+ * frozen, as shipped migrations are.
+ */
+export const SUMS_V5: readonly string[] = Object.freeze([
+  "calls",
+  "successes",
+  "response_us",
+  "health_checks",
+  "healthy_checks",
+  ...HISTOGRAM,
+]);
+
+/**
+ * Every summed column of a bucket, in the order buckets are read and written: migration 10
+ * (PostgreSQL 4) added `client_errors`, calls that failed by the buyer's fault (not in `calls`).
+ */
 export const SUMS: readonly string[] = Object.freeze([
   "calls",
   "successes",
   "response_us",
   "health_checks",
   "healthy_checks",
+  "client_errors",
   ...HISTOGRAM,
 ]);
 
@@ -122,6 +145,7 @@ export function histogramQuantile(histogram: readonly number[], q: number): numb
 export interface BucketDelta {
   calls: number;
   successes: number;
+  clientErrors: number;
   /** Summed response times in ms, for the agent's lifetime counter. */
   responseMs: number;
   /** The same in whole µs, for the buckets. */
@@ -134,6 +158,7 @@ export interface BucketDelta {
 const emptyDelta = (): BucketDelta => ({
   calls: 0,
   successes: 0,
+  clientErrors: 0,
   responseMs: 0,
   responseUs: 0,
   healthChecks: 0,
@@ -147,10 +172,15 @@ export function callDeltas(outcomes: readonly CallOutcome[]): Map<string, Bucket
   for (const outcome of outcomes) {
     const delta = deltas.get(outcome.agentId) ?? emptyDelta();
     deltas.set(outcome.agentId, delta);
+    // The buyer's mistake: counted apart, never a call of the success rate or its times.
+    if (outcome.outcome === "client_error") {
+      delta.clientErrors++;
+      continue;
+    }
     // A clock jump can make a time negative or absurd: keep it in range rather than poison the sums.
     const ms = outcome.responseTimeMs > 0 ? Math.min(outcome.responseTimeMs, MAX_RESPONSE_MS) : 0;
     delta.calls++;
-    if (outcome.success) delta.successes++;
+    if (outcome.outcome === "success") delta.successes++;
     delta.responseMs += ms;
     delta.responseUs += Math.round(ms * 1000);
     (delta.histogram[histogramBucket(ms)] as number)++;
@@ -178,17 +208,79 @@ export function bucketSums(delta: BucketDelta): number[] {
     delta.responseUs,
     delta.healthChecks,
     delta.healthyChecks,
+    delta.clientErrors,
     ...delta.histogram,
   ];
 }
+
+/** What one flush adds to one buyer's weight on one agent (see `BUYER_WEIGHT`). */
+export interface BuyerDelta {
+  agentId: string;
+  buyerId: string;
+  calls: number;
+  units: number;
+  successUnits: number;
+}
+
+/**
+ * Whether a buyer's calls weigh a whole call at `at`: its account is at least a day old and has a
+ * completed top-up. Decided when a call is recorded, from the account as it is then.
+ */
+export function isEstablished(createdAt: string, hasCompletedTopup: boolean, at: string): boolean {
+  return hasCompletedTopup && Date.parse(at) - Date.parse(createdAt) >= BUYER_WEIGHT.establishedAfterMs;
+}
+
+/**
+ * What a flush of call outcomes adds to each (agent, buyer) weight, weighing each call by whether
+ * its buyer is `established` (see {@link isEstablished}). Client errors weigh nothing.
+ */
+export function buyerDeltas(
+  outcomes: readonly CallOutcome[],
+  established: (buyerId: string) => boolean,
+): BuyerDelta[] {
+  const deltas = new Map<string, BuyerDelta>();
+  for (const outcome of outcomes) {
+    if (outcome.outcome === "client_error") continue;
+    const key = `${outcome.agentId}\n${outcome.buyerId}`;
+    let delta = deltas.get(key);
+    if (!delta) {
+      delta = { agentId: outcome.agentId, buyerId: outcome.buyerId, calls: 0, units: 0, successUnits: 0 };
+      deltas.set(key, delta);
+    }
+    const units = established(outcome.buyerId)
+      ? BUYER_WEIGHT.establishedUnits
+      : BUYER_WEIGHT.provisionalUnits;
+    delta.calls++;
+    delta.units += units;
+    if (outcome.outcome === "success") delta.successUnits += units;
+  }
+  return [...deltas.values()];
+}
+
+/**
+ * What ranking reads of an agent's buyers over the 30-day window: its total weight and the weight
+ * of its successes (units), and its top buyers by calls (`BUYER_CAP.topBuyers` of them).
+ */
+export interface BuyerTotals {
+  units: number;
+  successUnits: number;
+  top: BuyerWindow[];
+}
+
+/** An agent with no weighed calls. */
+export const NO_BUYERS: Readonly<BuyerTotals> = Object.freeze({ units: 0, successUnits: 0, top: [] });
 
 /** A delta's values in {@link WINDOW_TOTALS} order: what it adds to the window totals. */
 export function totalsSums(delta: BucketDelta): number[] {
   return bucketSums(delta).slice(0, WINDOW_TOTALS.length);
 }
 
-/** The ranking figures of an agent priced `priceMicros` from its window totals: success rate and mean time over 30 days, uptime over 24 hours. */
-export function scoresOf(priceMicros: number, totals: WindowTotals): AgentScores {
+/**
+ * The ranking figures of an agent priced `priceMicros` from its window totals and buyers: success
+ * rate over 30 days with each buyer's weight capped (`cappedBuyerWeights`), mean time over 30
+ * days, uptime over 24 hours.
+ */
+export function scoresOf(priceMicros: number, totals: WindowTotals, buyers: BuyerTotals): AgentScores {
   return scoreFromWindows(
     priceMicros,
     {
@@ -197,6 +289,7 @@ export function scoresOf(priceMicros: number, totals: WindowTotals): AgentScores
       totalResponseTimeMs: totals.response_us_30d / 1000,
     },
     { healthChecks: totals.health_checks_24h, healthyChecks: totals.healthy_checks_24h },
+    cappedBuyerWeights(buyers.units, buyers.successUnits, buyers.top),
   );
 }
 
@@ -256,9 +349,12 @@ export function windowMetrics(
   now: string,
   from: number,
   sums: readonly number[],
+  /** The agent's buyers over the ranking window, for `30d`. */
+  buyers?: BuyerTotals,
 ): AgentWindowMetrics {
-  const [calls = 0, successes = 0, responseUs = 0, healthChecks = 0, healthyChecks = 0] = sums;
-  const histogram = sums.slice(5);
+  const [calls = 0, successes = 0, responseUs = 0, healthChecks = 0, healthyChecks = 0, clientErrors = 0] =
+    sums;
+  const histogram = sums.slice(6);
   return {
     agentId,
     window,
@@ -266,10 +362,12 @@ export function windowMetrics(
     to: now,
     calls,
     successes,
+    clientErrors,
     meanResponseTimeMs: calls === 0 ? null : responseUs / 1000 / calls,
     p50ResponseTimeMs: histogramQuantile(histogram, 0.5),
     p95ResponseTimeMs: histogramQuantile(histogram, 0.95),
     healthChecks,
     healthyChecks,
+    ranked: buyers ? cappedBuyerWeights(buyers.units, buyers.successUnits, buyers.top) : null,
   };
 }

@@ -1,4 +1,4 @@
-import type { AgentCounters, AgentScores } from "@mercato/protocol";
+import type { AgentCounters, AgentScores, RankedCalls } from "@mercato/protocol";
 import type { KeyKind } from "../auth/api-keys.js";
 
 /** A marketplace account. Times are ISO 8601 strings in UTC throughout the store. */
@@ -144,10 +144,27 @@ export interface AgentSearchPage {
   nextCursor: string | null;
 }
 
-/** The outcome of one measured call, as the invoke path records it. */
+/**
+ * How a measured call ended, by whose fault:
+ * - `success`: the seller answered and was paid.
+ * - `failure`: the seller's fault (a 5xx, a timeout, unreachable, an invalid answer, any 4xx that
+ *   is not the seller kit's refusal of invalid input). Lowers the agent's success rate.
+ * - `client_error`: the buyer's fault (input the seller kit refused as invalid, `400
+ *   VALIDATION_ERROR`, or input the broker itself refused for an agent the key may call). Never
+ *   counts in the success rate or the calls behind it; counted apart (`client_errors`).
+ */
+export type CallOutcomeKind = "success" | "failure" | "client_error";
+
+/**
+ * The outcome of one measured call, as the invoke path (and direct-mode usage reports) record it.
+ * Calls between accounts of the agent's owner are never recorded (no wash trading).
+ */
 export interface CallOutcome {
   agentId: string;
-  success: boolean;
+  /** The buying account: its calls' weight in the ranking is capped per buyer (see `BUYER_WEIGHT`). */
+  buyerId: string;
+  outcome: CallOutcomeKind;
+  /** How long the seller took; not counted for a `client_error`. */
   responseTimeMs: number;
 }
 
@@ -170,8 +187,16 @@ export interface AgentWindowMetrics {
   /** Start and end of the window (ISO 8601). */
   from: string;
   to: string;
+  /** Calls measured: successes and seller failures (client errors are apart). */
   calls: number;
   successes: number;
+  /** Calls that failed by the buyer's fault (see {@link CallOutcomeKind}): not in `calls`. */
+  clientErrors: number;
+  /**
+   * Over the ranking window (30d) only, null otherwise: the window's calls and successes with each
+   * buyer's weight capped (`cappedBuyerWeights`), from which the ranked success rate is smoothed.
+   */
+  ranked: RankedCalls | null;
   /** Null when there were no calls in the window. */
   meanResponseTimeMs: number | null;
   p50ResponseTimeMs: number | null;

@@ -168,7 +168,8 @@ export const MetricsWindow = z.enum(["24h", "7d", "30d"]);
  * `GET /agents/{id}/metrics`: the AgentMetrics figures measured over one window, with the raw
  * figures behind it. `success_rate`, `avg_response_time_ms` and `uptime` are smoothed over the
  * window (see `TRUST_PRIOR`); `trust_score` and `cost_per_success` apply the ranking formulas to the
- * window's calls and the last 24 hours' uptime (over `30d` they are the figures search ranks by).
+ * window's calls and the last 24 hours' uptime. Over `30d` they are the figures search ranks by:
+ * the success rate then weighs each buyer's calls, capped per buyer (see `BUYER_WEIGHT`).
  * Percentiles come from a fixed log-scale histogram, interpolated within a bucket; null without calls.
  */
 export const AgentWindowMetrics = AgentMetrics.extend({
@@ -181,8 +182,17 @@ export const AgentWindowMetrics = AgentMetrics.extend({
     .number()
     .int()
     .min(0)
-    .describe("Measured calls in the window (calls between one owner's accounts excluded)"),
+    .describe(
+      "Measured calls in the window: successes and seller failures (calls between one owner's accounts, and client errors, excluded)",
+    ),
   successes: z.number().int().min(0),
+  client_errors: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      "Calls that failed by the buyer's fault in the window: input the seller kit refused as invalid (400 VALIDATION_ERROR) or the broker refused. Not in `calls`: they never lower the success rate",
+    ),
   p50_response_time_ms: z.number().min(0).nullable(),
   p95_response_time_ms: z.number().min(0).nullable(),
   uptime: z.number().min(0).max(1).describe("Smoothed share of healthy checks in the window"),

@@ -1,5 +1,15 @@
-export type { AgentCounters, AgentScores, CallWindowCounters, UptimeWindowCounters } from "./trust.js";
+export type {
+  AgentCounters,
+  AgentScores,
+  BuyerWindow,
+  CallWindowCounters,
+  RankedCalls,
+  UptimeWindowCounters,
+} from "./trust.js";
 export {
+  BUYER_CAP,
+  BUYER_WEIGHT,
+  cappedBuyerWeights,
   EMPTY_COUNTERS,
   roundTo,
   SCORE_WINDOWS,

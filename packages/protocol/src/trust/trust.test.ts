@@ -2,6 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type AgentCounters,
+  BUYER_CAP,
+  BUYER_WEIGHT,
+  type BuyerWindow,
+  cappedBuyerWeights,
   EMPTY_COUNTERS,
   roundTo,
   SCORE_WINDOWS,
@@ -342,5 +346,138 @@ describe("roundTo", () => {
     [2.5, 0, 3],
   ])("rounds %d to %i digits as %d", (value, digits, expected) => {
     expect(roundTo(value, digits)).toBe(expected);
+  });
+});
+
+describe("cappedBuyerWeights: no single buyer moves the ranked success rate much", () => {
+  const C = BUYER_CAP.minUnits;
+  /** A buyer's window: `calls` calls, each a whole call or a quarter one, `rate` of them successful. */
+  const buyer = fc
+    .record({
+      calls: fc.integer({ min: 1, max: 400 }),
+      established: fc.boolean(),
+      rate: fc.double({ min: 0, max: 1, noNaN: true }),
+    })
+    .map(({ calls, established, rate }): BuyerWindow => {
+      const per = established ? BUYER_WEIGHT.establishedUnits : BUYER_WEIGHT.provisionalUnits;
+      return { calls, units: calls * per, successUnits: Math.round(calls * rate) * per };
+    });
+  const ranked = (buyers: readonly BuyerWindow[]) =>
+    cappedBuyerWeights(
+      buyers.reduce((sum, b) => sum + b.units, 0),
+      buyers.reduce((sum, b) => sum + b.successUnits, 0),
+      buyers,
+    );
+  const rate = (r: { calls: number; successes: number }) =>
+    smoothedRate(r.successes, r.calls, TRUST_PRIOR.successRate);
+  /** Units of everyone's weight but the last buyer's, capped as ranking caps them: a lower bound. */
+  const othersFloor = (others: readonly BuyerWindow[]) =>
+    others.reduce((sum, b) => sum + Math.min(b.units, (C * b.units) / (4 * b.calls)), 0);
+
+  it("weighs every buyer in full while none is past the level", () => {
+    const honest = Array.from({ length: 60 }, () => ({ calls: 10, units: 40, successUnits: 36 }));
+    expect(ranked(honest)).toEqual({ calls: 600, successes: 540 });
+    expect(ranked([{ calls: 10, units: 40, successUnits: 40 }])).toEqual({ calls: 10, successes: 10 });
+    expect(ranked([])).toEqual({ calls: 0, successes: 0 });
+  });
+
+  it("reads only the top buyers: the rest are never capped", () => {
+    fc.assert(
+      fc.property(fc.array(buyer, { minLength: 0, maxLength: 320 }), (buyers) => {
+        const all = ranked(buyers);
+        const top = [...buyers].sort((a, b) => b.calls - a.calls).slice(0, BUYER_CAP.topBuyers);
+        const fromTop = cappedBuyerWeights(
+          buyers.reduce((sum, b) => sum + b.units, 0),
+          buyers.reduce((sum, b) => sum + b.successUnits, 0),
+          top,
+        );
+        expect(fromTop.calls).toBeCloseTo(all.calls, 6);
+        expect(fromTop.successes).toBeCloseTo(all.successes, 6);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps the capped total between the level's floor and the raw total, successes within it", () => {
+    fc.assert(
+      fc.property(fc.array(buyer, { minLength: 1, maxLength: 120 }), (buyers) => {
+        const r = ranked(buyers);
+        const raw = buyers.reduce((sum, b) => sum + b.units, 0) / 4;
+        expect(r.calls).toBeLessThanOrEqual(raw + 1e-9);
+        expect(r.calls * 4).toBeGreaterThanOrEqual(othersFloor(buyers) - 1e-6);
+        expect(r.successes).toBeGreaterThanOrEqual(0);
+        expect(r.successes).toBeLessThanOrEqual(r.calls + 1e-9);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("lets one buyer's outcomes move the rate by at most 2 points once the others weigh 49 levels", () => {
+    fc.assert(
+      fc.property(
+        fc.array(buyer, { minLength: 80, maxLength: 200 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.boolean(),
+        (others, calls, established) => {
+          fc.pre(othersFloor(others) >= 49 * C);
+          const per = established ? BUYER_WEIGHT.establishedUnits : BUYER_WEIGHT.provisionalUnits;
+          const succeeding = ranked([...others, { calls, units: calls * per, successUnits: calls * per }]);
+          const failing = ranked([...others, { calls, units: calls * per, successUnits: 0 }]);
+          // The weights depend on volumes only: both windows weigh the same.
+          expect(failing.calls).toBeCloseTo(succeeding.calls, 6);
+          expect(rate(succeeding) - rate(failing)).toBeLessThanOrEqual(0.02 + 1e-12);
+          expect(
+            succeeding.successes / succeeding.calls - failing.successes / failing.calls,
+          ).toBeLessThanOrEqual(0.02 + 1e-12);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("moves the rate by at most 2 points with or without a buyer, when no other buyer is past the level", () => {
+    // 60 to 120 other buyers of 10 to 12 calls: the level is at least 48 units (2% of 2,400), so none is capped.
+    const other = fc
+      .record({ calls: fc.integer({ min: 10, max: 12 }), rate: fc.double({ min: 0, max: 1, noNaN: true }) })
+      .map(
+        ({ calls, rate }): BuyerWindow => ({
+          calls,
+          units: calls * 4,
+          successUnits: Math.round(calls * rate) * 4,
+        }),
+      );
+    fc.assert(
+      fc.property(
+        fc.array(other, { minLength: 60, maxLength: 120 }),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (others, calls, attackerRate) => {
+          const without = ranked(others);
+          expect(without.calls * 4).toBe(others.reduce((sum, b) => sum + b.units, 0));
+          const withIt = ranked([
+            ...others,
+            { calls, units: calls * 4, successUnits: Math.round(calls * attackerRate) * 4 },
+          ]);
+          expect(Math.abs(rate(withIt) - rate(without))).toBeLessThanOrEqual(0.02 + 1e-12);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives an attacker 1/50 of the weight among 60 honest buyers, and a provisional one a quarter of that", () => {
+    const honest = Array.from({ length: 60 }, () => ({ calls: 10, units: 40, successUnits: 40 }));
+    const attacked = ranked([...honest, { calls: 1_000, units: 4_000, successUnits: 0 }]);
+    expect(attacked.calls).toBeCloseTo(600 * (50 / 49), 9);
+    expect(rate({ calls: 600, successes: 600 }) - rate(attacked)).toBeLessThanOrEqual(0.02);
+    // A provisional account is capped at a quarter of the level: about a quarter of that weight.
+    const provisional = ranked([...honest, { calls: 1_000, units: 1_000, successUnits: 0 }]);
+    expect((provisional.calls - 600) / (attacked.calls - 600)).toBeCloseTo(0.25, 1);
+    // Ten fresh accounts of 100 failed calls each weigh what 2.5 established ones would.
+    const burst = Array.from({ length: 10 }, () => ({ calls: 100, units: 100, successUnits: 0 }));
+    const established = Array.from({ length: 10 }, () => ({ calls: 100, units: 400, successUnits: 0 }));
+    expect(ranked([...honest, ...burst]).calls - 600).toBeLessThan(
+      (ranked([...honest, ...established]).calls - 600) / 3,
+    );
   });
 });

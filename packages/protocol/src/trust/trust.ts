@@ -102,7 +102,8 @@ export type UptimeWindowCounters = Pick<AgentCounters, "healthChecks" | "healthy
 /**
  * Computes an agent's ranking figures from its windows (see {@link SCORE_WINDOWS}), with
  * {@link scoreAgent}'s formulas and prior: the calls of the last 30 days give the success rate and
- * mean response time, the health checks of the last 24 hours the uptime.
+ * mean response time, the health checks of the last 24 hours the uptime. Ranking passes `ranked`:
+ * the success rate then counts each buyer's calls by its weight, capped (see {@link BUYER_WEIGHT}).
  *
  * @example
  * scoreFromWindows(20000, { calls: 1, successes: 1, totalResponseTimeMs: 200 }, { healthChecks: 0, healthyChecks: 0 })
@@ -112,14 +113,166 @@ export function scoreFromWindows(
   priceMicros: number,
   calls: CallWindowCounters,
   uptime: UptimeWindowCounters,
+  /**
+   * The window's calls weighted and capped per buyer ({@link cappedBuyerWeights}): the success
+   * rate is smoothed from these instead of the raw `calls`. The mean response time stays raw.
+   */
+  ranked?: RankedCalls,
 ): AgentScores {
-  return scoreAgent(priceMicros, {
+  const scores = scoreAgent(priceMicros, {
     calls: calls.calls,
     successes: calls.successes,
     totalResponseTimeMs: calls.totalResponseTimeMs,
     healthChecks: uptime.healthChecks,
     healthyChecks: uptime.healthyChecks,
   });
+  if (ranked === undefined) return scores;
+  const successRate = smoothedRate(ranked.successes, ranked.calls, TRUST_PRIOR.successRate);
+  return {
+    ...scores,
+    successRate,
+    trustScore: trustScore(successRate, scores.avgResponseTimeMs, scores.uptime),
+    costPerSuccessMicros: priceMicros / successRate,
+  };
+}
+
+/**
+ * How much one buyer's calls weigh in an agent's ranked success rate, and how far one buyer's
+ * weight is capped. Weights are integer units, so the stored sums stay exact:
+ *
+ * - A call weighs {@link BUYER_WEIGHT}.establishedUnits (4 units, one call) when the buying account
+ *   is at least a day old and has a completed top-up when the call is recorded, and
+ *   `provisionalUnits` (1 unit, a quarter call) otherwise.
+ * - A buyer's weight in the window (see {@link SCORE_WINDOWS}) is capped at `L × w_b`, where `w_b`
+ *   is the buyer's mean weight per call (1 for an established account, 1/4 for a provisional one)
+ *   and the level `L = max(C, r)`: `C` = {@link BUYER_CAP}.minUnits (40 units, ten calls) and `r`
+ *   the level at which every buyer at the cap holds exactly 1/50 of the capped total
+ *   (`r = E(r) / 50`, E the sum of every buyer's capped weight). Within its capped weight, a
+ *   buyer's successes count in proportion (`s_b × e_b / u_b`).
+ *
+ * See {@link cappedBuyerWeights} for the bound this gives and its proof.
+ */
+export const BUYER_WEIGHT = Object.freeze({
+  /** Units of one call of an established account: a whole call. */
+  establishedUnits: 4,
+  /** Units of one call of a provisional account (younger than a day, or no completed top-up). */
+  provisionalUnits: 1,
+  /** An account is established this long (ms) after its creation, once it has a completed top-up. */
+  establishedAfterMs: 24 * 60 * 60 * 1000,
+});
+
+/** The per-buyer cap of the ranked success rate (see {@link BUYER_WEIGHT}). */
+export const BUYER_CAP = Object.freeze({
+  /** A buyer at the cap holds at most 1/share of the capped total (1/50: 2%). */
+  share: 50,
+  /** The lowest level, units (ten established calls): the cap while few buyers have called. */
+  minUnits: 40,
+  /**
+   * At most this many buyers can be at the cap (each holds at least a quarter of the level, and
+   * the capped total is at most 50 levels): scoring reads an agent's top buyers by calls only.
+   */
+  topBuyers: 200,
+});
+
+/** One buyer's calls to one agent over the ranking window. */
+export interface BuyerWindow {
+  /** Calls recorded. */
+  calls: number;
+  /** Their weight, units (see {@link BUYER_WEIGHT}). */
+  units: number;
+  /** The weight of the successful ones, units. */
+  successUnits: number;
+}
+
+/** An agent's calls over the ranking window, weighted and capped, in calls (units / 4). */
+export interface RankedCalls {
+  calls: number;
+  successes: number;
+}
+
+/**
+ * An agent's ranked calls and successes (in calls: units / 4) from its buyers' weights over the
+ * window: `totalUnits` and `totalSuccessUnits` over every buyer (and any weight of no known
+ * buyer, which is never capped), and `top`, at least the {@link BUYER_CAP}.topBuyers buyers with
+ * the most calls (any order; fewer when the agent has fewer buyers).
+ *
+ * The rule (see {@link BUYER_WEIGHT}): `e_b = min(u_b, L × w_b)` with `w_b = u_b / (4 × n_b)`, so a
+ * buyer is at the cap when `4 × n_b > L`; the level `L = max(C, r)`, where `r` is the largest
+ * solution of `50 × r = E(r) = Σ_b min(u_b, r × w_b)` (0 when there is none). E(L) is concave and
+ * piecewise linear in L, so `r` is found by trying k = 0, 1, … buyers at the cap, most calls
+ * first: `r = (T − Σ_{capped} u_b) / (50 − Σ_{capped} w_b)`, valid when it lies between the
+ * k-th and (k+1)-th buyer's `4 × n_b`.
+ *
+ * Why the top buyers suffice: at the level L, the buyers at the cap each hold at least L / 4 and
+ * together at most E(L) ≤ 50 × L (when L = r, E = 50 r; when L = C > r, E(C) < 50 C), so at most
+ * 200 buyers are at the cap, and they are the ones with the most calls.
+ *
+ * The bound. Write E for the capped total and E₋b for everyone's but b's.
+ *
+ * 1. Every buyer's weight is `e_b ≤ L = max(C, E / 50)`.
+ * 2. The ranked rate is `Σ e_b ρ_b / E` with `ρ_b = s_b / u_b`, and the weights depend on volumes
+ *    only, never on outcomes. So whatever b's calls' outcomes, they move the rate by at most
+ *    `e_b / E`. Once `E₋b ≥ 49 × C` (1,960 units: e.g. 49 other established buyers with at least
+ *    ten calls each, 490 calls), `e_b / E ≤ 1/50`: if L = C, `e_b ≤ C ≤ E₋b / 49`; if L = r,
+ *    `e_b ≤ r = E / 50`. So one buyer moves the rate by at most 2 percentage points.
+ * 3. Adding b's calls to a window where no other buyer is at the cap changes no other weight (the
+ *    level only rises as weight is added, and an uncapped buyer keeps `e_i = u_i`): the rate
+ *    moves by at most `e_b / (E₋b + e_b) ≤ 1/50`, with or without b, outcomes as they may be.
+ *    Where other buyers are at the cap, b's volume lifts the level a little and gives those honest
+ *    buyers somewhat more of their own weight; their outcomes are not b's to choose.
+ * 4. The smoothing prior is a pseudo-buyer of 20 calls at 95% that is never capped: it only adds
+ *    to E₋b, so the bounds hold for the smoothed rate too.
+ *
+ * With fewer than 50 buyers nobody can be held to 2% of the rest (among ten buyers of equal
+ * volume, an eleventh of that volume is an eleventh of the evidence, whatever the rule, as long as
+ * it treats buyers alike): the level C then keeps any one buyer to ten calls' weight.
+ *
+ * @example
+ * // 60 established buyers of 10 calls each, all successful, and one of 1,000 failed calls:
+ * const honest = Array.from({ length: 60 }, () => ({ calls: 10, units: 40, successUnits: 40 }));
+ * const ranked = cappedBuyerWeights(2400 + 4000, 2400, [...honest, { calls: 1000, units: 4000, successUnits: 0 }]);
+ * ranked.successes / ranked.calls; // 0.98…: the failing buyer weighs 1/50 of the total
+ */
+export function cappedBuyerWeights(
+  totalUnits: number,
+  totalSuccessUnits: number,
+  top: readonly BuyerWindow[],
+): RankedCalls {
+  const buyers = top
+    .filter((buyer) => buyer.calls > 0 && buyer.units > 0)
+    .map((buyer) => ({ ...buyer, reach: BUYER_WEIGHT.establishedUnits * buyer.calls }))
+    .sort((a, b) => b.reach - a.reach);
+  const level = Math.max(BUYER_CAP.minUnits, capLevel(totalUnits, buyers));
+  let units = totalUnits;
+  let successUnits = totalSuccessUnits;
+  for (const buyer of buyers) {
+    if (buyer.reach <= level) break;
+    // e_b = L × w_b = L × u_b / reach_b; its successes scale with it.
+    units += (buyer.units * level) / buyer.reach - buyer.units;
+    successUnits += (buyer.successUnits * level) / buyer.reach - buyer.successUnits;
+  }
+  const perCall = BUYER_WEIGHT.establishedUnits;
+  return { calls: Math.max(0, units) / perCall, successes: Math.max(0, successUnits) / perCall };
+}
+
+/** The largest r with `share × r = Σ min(u_b, r × w_b)` over `buyers` (most calls first), or 0. */
+function capLevel(totalUnits: number, buyers: ReadonlyArray<{ units: number; reach: number }>): number {
+  let cappedUnits = 0;
+  let cappedWeight = 0;
+  for (let k = 0; k <= buyers.length; k++) {
+    if (k > 0) {
+      const buyer = buyers[k - 1] as { units: number; reach: number };
+      cappedUnits += buyer.units;
+      cappedWeight += buyer.units / buyer.reach;
+    }
+    const room = BUYER_CAP.share - cappedWeight;
+    if (room <= 0) return 0;
+    const level = (totalUnits - cappedUnits) / room;
+    const above = k === 0 ? Number.POSITIVE_INFINITY : (buyers[k - 1] as { reach: number }).reach;
+    const below = k < buyers.length ? (buyers[k] as { reach: number }).reach : 0;
+    if (level >= below && level <= above) return level;
+  }
+  return 0;
 }
 
 /** Rounds a display figure to `digits` decimals (rates to 4, times to 1, USD to 6). */

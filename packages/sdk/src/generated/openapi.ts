@@ -358,7 +358,7 @@ export interface paths {
         };
         /**
          * An agent's metrics over a window
-         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
+         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d the success rate is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
          */
         get: operations["getAgentMetrics"];
         put?: never;
@@ -427,6 +427,8 @@ export interface paths {
         /**
          * Call an agent through the broker
          * @description Authenticate with the agent's access key. The broker holds the price on your wallet, calls the seller with a signed request, and charges the hold only when the seller answers 2xx with an `output`; on an error, invalid answer, timeout or unreachable seller it voids the hold and you pay nothing (SELLER_ERROR 502, SELLER_TIMEOUT 504, SELLER_UNAVAILABLE 503, with the voided transaction in `details`).
+         *
+         *     Whose fault a failed call is decides what it does to the seller's figures: input the seller kit refuses as invalid (it answers 400 VALIDATION_ERROR, `details.seller_status` and `seller_error_code`) and input the broker refuses here (not JSON, too large, too deep, not an InvokeRequest) are the buyer's, counted as the agent's `client_errors` and never in its success rate; any other failure is the seller's.
          *
          *     Send an `Idempotency-Key` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for 24 h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.
          *
@@ -1057,9 +1059,11 @@ export interface components {
              * @description ISO 8601 timestamp in UTC
              */
             to: string;
-            /** @description Measured calls in the window (calls between one owner's accounts excluded) */
+            /** @description Measured calls in the window: successes and seller failures (calls between one owner's accounts, and client errors, excluded) */
             calls: number;
             successes: number;
+            /** @description Calls that failed by the buyer's fault in the window: input the seller kit refused as invalid (400 VALIDATION_ERROR) or the broker refused. Not in `calls`: they never lower the success rate */
+            client_errors: number;
             p50_response_time_ms: number | null;
             p95_response_time_ms: number | null;
             /** @description Smoothed share of healthy checks in the window */

@@ -1,4 +1,5 @@
-import { SUMS } from "../metrics-math.js";
+import { BUYER_WEIGHT } from "@mercato/protocol";
+import { SUMS_V5 } from "../metrics-math.js";
 
 /** A table of per-agent buckets: one row per agent and bucket start, one BIGINT per summed column. */
 function bucketTable(name: string): string {
@@ -6,7 +7,7 @@ function bucketTable(name: string): string {
   CREATE TABLE ${name} (
     agent_seq BIGINT NOT NULL REFERENCES agents(seq),
     start BIGINT NOT NULL,
-    ${SUMS.map((column) => `${column} BIGINT NOT NULL DEFAULT 0`).join(",\n    ")},
+    ${SUMS_V5.map((column) => `${column} BIGINT NOT NULL DEFAULT 0`).join(",\n    ")},
     PRIMARY KEY (agent_seq, start)
   );
   CREATE INDEX ${name}_by_start ON ${name} (start);`;
@@ -28,4 +29,50 @@ export const METRICS_SCHEMA = `
     health_checks_24h BIGINT NOT NULL DEFAULT 0,
     healthy_checks_24h BIGINT NOT NULL DEFAULT 0
   );
+`;
+
+/** What a call of the legacy rows (recorded before version 4, of no known buyer) weighs: a whole call. */
+const LEGACY_UNITS = BUYER_WEIGHT.establishedUnits;
+
+/**
+ * Version 4: buyer faults apart (`client_errors`), and each buyer's weight per agent for the
+ * capped ranking: SQLite's migration 10 (see `METRICS_BUYERS_MIGRATION` there for what each table
+ * holds and how calls recorded before it are carried over).
+ */
+export const METRICS_BUYERS_SCHEMA = `
+  ALTER TABLE agent_metric_minutes ADD COLUMN client_errors BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE agent_metric_hours ADD COLUMN client_errors BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE agent_metric_windows ADD COLUMN units_30d BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE agent_metric_windows ADD COLUMN success_units_30d BIGINT NOT NULL DEFAULT 0;
+
+  CREATE TABLE agent_buyer_hours (
+    agent_seq BIGINT NOT NULL REFERENCES agents(seq),
+    buyer_id TEXT NOT NULL,
+    start BIGINT NOT NULL,
+    calls BIGINT NOT NULL,
+    units BIGINT NOT NULL,
+    success_units BIGINT NOT NULL,
+    PRIMARY KEY (agent_seq, buyer_id, start)
+  );
+  CREATE INDEX agent_buyer_hours_by_start ON agent_buyer_hours (start);
+
+  CREATE TABLE agent_buyer_windows (
+    agent_seq BIGINT NOT NULL REFERENCES agents(seq),
+    buyer_id TEXT NOT NULL,
+    calls_30d BIGINT NOT NULL,
+    units_30d BIGINT NOT NULL,
+    success_units_30d BIGINT NOT NULL,
+    PRIMARY KEY (agent_seq, buyer_id)
+  );
+  CREATE INDEX agent_buyer_windows_by_calls ON agent_buyer_windows (agent_seq, calls_30d DESC);
+
+  INSERT INTO agent_buyer_hours (agent_seq, buyer_id, start, calls, units, success_units)
+  SELECT agent_seq, '', start - start % 60, 0, ${LEGACY_UNITS} * SUM(calls), ${LEGACY_UNITS} * SUM(successes)
+  FROM (SELECT agent_seq, start, calls, successes FROM agent_metric_minutes
+        UNION ALL SELECT agent_seq, start, calls, successes FROM agent_metric_hours) AS buckets
+  GROUP BY agent_seq, start - start % 60 HAVING SUM(calls) > 0;
+  INSERT INTO agent_buyer_windows (agent_seq, buyer_id, calls_30d, units_30d, success_units_30d)
+  SELECT agent_seq, '', 0, SUM(units), SUM(success_units) FROM agent_buyer_hours GROUP BY agent_seq;
+  UPDATE agent_metric_windows AS w SET units_30d = b.units_30d, success_units_30d = b.success_units_30d
+  FROM agent_buyer_windows AS b WHERE b.agent_seq = w.agent_seq;
 `;

@@ -1,5 +1,5 @@
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
-import { METRICS_SCHEMA } from "./metrics-schema.js";
+import { METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA, PREPAID_VOUCHERS_SCHEMA } from "./pg-grants.js";
 import { HEALTH_CLAIMS_SCHEMA } from "./pg-health-claims.js";
@@ -18,6 +18,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   },
   { version: 2, name: "direct-mode grants", sql: GRANTS_SCHEMA },
   { version: 3, name: "endpoint control proofs", sql: ENDPOINT_PROOF_SCHEMA },
+  {
+    version: 4,
+    name: "client errors apart, and per-buyer weights for the capped ranking",
+    sql: METRICS_BUYERS_SCHEMA,
+  },
   { version: 5, name: "health-check claims per endpoint and per host", sql: HEALTH_CLAIMS_SCHEMA },
   {
     version: 6,

@@ -1,9 +1,9 @@
-import { scoreFromWindows } from "@mercato/protocol";
+import { cappedBuyerWeights, scoreFromWindows } from "@mercato/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestSchema } from "../../testing/postgres.js";
 import { apiKeyRecord } from "../../testing/records.js";
 import { minuteOf, windowStart } from "../metrics-math.js";
-import type { AgentRecord, Store } from "../types.js";
+import type { AgentRecord, CallOutcome, Store } from "../types.js";
 import { createPostgresStore } from "./pg-store.js";
 
 // Several brokers on one database: the races the registry and metrics must survive.
@@ -53,6 +53,7 @@ describe("postgres store, several brokers at once", () => {
   it("keeps buckets, windows, counters and figures exact while brokers flush, roll up, refresh and re-price", async () => {
     interface Call {
       agentId: string;
+      buyerId: string;
       at: number;
       success: boolean;
       ms: number;
@@ -68,15 +69,26 @@ describe("postgres store, several brokers at once", () => {
           const at = T0 + i * 7 * MINUTE + b * 1_000;
           const batch = agents.filter((_, a) => (a + i + b) % 3 !== 0).reverse();
           const outcomes = batch.flatMap((agent, a) =>
-            Array.from({ length: 1 + ((a + i) % 3) }, (_, k) => ({
-              agentId: agent.id,
-              success: (i + k + b) % 4 !== 0,
-              responseTimeMs: 20 + ((i * 7 + k * 13 + b) % 500),
-            })),
+            Array.from(
+              { length: 1 + ((a + i) % 3) },
+              (_, k): CallOutcome => ({
+                agentId: agent.id,
+                // Three buyers of no account (each call a quarter call), one of them far busier.
+                buyerId: `acct_racebuyer${(i + k) % 5 < 3 ? 0 : (i + k) % 5}`,
+                outcome: (i + k + b) % 4 !== 0 ? "success" : "failure",
+                responseTimeMs: 20 + ((i * 7 + k * 13 + b) % 500),
+              }),
+            ),
           );
           await broker.recordCallOutcomes(outcomes, iso(at));
           for (const o of outcomes)
-            calls.push({ agentId: o.agentId, at, success: o.success, ms: o.responseTimeMs });
+            calls.push({
+              agentId: o.agentId,
+              buyerId: o.buyerId,
+              at,
+              success: o.outcome === "success",
+              ms: o.responseTimeMs,
+            });
           const healthy = (i + b) % 5 !== 0;
           await broker.recordHealthChecks(
             batch.map((agent) => ({ agentId: agent.id, healthy })),
@@ -115,13 +127,29 @@ describe("postgres store, several brokers at once", () => {
       expect(stored.counters.healthChecks).toBe(checks.filter((check) => check.agentId === agent.id).length);
       // The figures are those of the windows as they stand, at the price as it stands.
       const totalMs = inMonth.reduce((sum, call) => sum + Math.round(call.ms * 1000), 0) / 1000;
-      expect(stored.scores).toEqual(
-        scoreFromWindows(
-          stored.pricing.priceMicros,
-          { calls: inMonth.length, successes: month.successes, totalResponseTimeMs: totalMs },
-          { healthChecks: checksToday.length, healthyChecks: checksToday.filter((c) => c.healthy).length },
-        ),
+      // Each buyer's weight summed by hand: a quarter call each (no account), capped per buyer.
+      const byBuyer = new Map<string, { calls: number; units: number; successUnits: number }>();
+      for (const call of inMonth) {
+        const buyer = byBuyer.get(call.buyerId) ?? { calls: 0, units: 0, successUnits: 0 };
+        buyer.calls++;
+        buyer.units++;
+        if (call.success) buyer.successUnits++;
+        byBuyer.set(call.buyerId, buyer);
+      }
+      const ranked = cappedBuyerWeights(inMonth.length, inMonth.filter((call) => call.success).length, [
+        ...byBuyer.values(),
+      ]);
+      expect(month.ranked?.calls).toBeCloseTo(ranked.calls, 9);
+      expect(month.ranked?.successes).toBeCloseTo(ranked.successes, 9);
+      const expected = scoreFromWindows(
+        stored.pricing.priceMicros,
+        { calls: inMonth.length, successes: month.successes, totalResponseTimeMs: totalMs },
+        { healthChecks: checksToday.length, healthyChecks: checksToday.filter((c) => c.healthy).length },
+        ranked,
       );
+      for (const [figure, value] of Object.entries(expected)) {
+        expect(stored.scores[figure as keyof typeof expected]).toBeCloseTo(value, 9);
+      }
     }
     expect((await (brokers[0] as Store).getAgent((agents[0] as AgentRecord).id))?.pricing.priceMicros).toBe(
       25_000,

@@ -1,10 +1,15 @@
-import type { AgentScores } from "@mercato/protocol";
+import { type AgentScores, BUYER_CAP, SCORE_WINDOWS } from "@mercato/protocol";
 import {
   type BucketDelta,
+  type BuyerDelta,
+  type BuyerTotals,
   bucketSums,
+  buyerDeltas,
   callDeltas,
   checkDeltas,
+  isEstablished,
   minuteOf,
+  NO_BUYERS,
   RESCORE_CHUNK,
   SCORE_COLUMNS,
   type ScoreColumns,
@@ -18,6 +23,7 @@ import {
   windowStart,
   ZERO_TOTALS,
 } from "../metrics-math.js";
+import type { CallOutcome } from "../types.js";
 import type { PgDb, PgQueryable, PgTx } from "./pg-db.js";
 import type { PgMetrics } from "./pg-store.js";
 
@@ -31,9 +37,10 @@ import type { PgMetrics } from "./pg-store.js";
  *   since every other row lock is taken under an agent's, they cannot deadlock.
  * - Counters move by `x = x + delta` upserts, and a rollup moves exactly what its DELETE …
  *   RETURNING took: nothing is counted twice or lost when two brokers roll up at once.
- * - A flush is one transaction of two statements, whatever its size: the flushed agents' rollup
- *   (so that they are scored on windows as of the flush), buckets and totals in one, then their
- *   counters and the figures computed from the totals it returned.
+ * - A flush is one transaction of a few statements, whatever its size: the flushed agents' rollup
+ *   (so that they are scored on windows as of the flush), buckets and totals in one; their
+ *   buyers' weights (rollup and flush) in the next; then, with the totals and top buyers read
+ *   back, their counters and the figures computed from them.
  */
 
 /**
@@ -113,6 +120,52 @@ function flushStatement(key: "id" | "seq"): string {
   FROM locked l JOIN totals t ON t.agent_seq = l.seq`;
 }
 
+/**
+ * The buyers' statement, for agents locked by the flush statement: takes the hours older than
+ * minute $1 of agents $2 out of their buyers' and their own window sums, adds the buyer deltas
+ * ($4…$8: agent seq, buyer id, calls, units, success units) to hour $3 and to those sums, and
+ * returns the (agent, buyer) pairs whose hours left, so that their emptied sums can go.
+ */
+const BUYERS_STATEMENT = `
+  WITH hour_out AS (
+    DELETE FROM agent_buyer_hours AS h WHERE h.agent_seq = ANY($2::bigint[]) AND h.start < $1
+    RETURNING h.agent_seq, h.buyer_id, h.calls, h.units, h.success_units
+  ),
+  d AS (
+    SELECT * FROM unnest($4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+      AS d (agent_seq, buyer_id, calls, units, success_units)
+  ),
+  hour_in AS (
+    INSERT INTO agent_buyer_hours AS h (agent_seq, buyer_id, start, calls, units, success_units)
+    SELECT agent_seq, buyer_id, $3, calls, units, success_units FROM d ORDER BY agent_seq, buyer_id
+    ON CONFLICT (agent_seq, buyer_id, start) DO UPDATE SET calls = h.calls + excluded.calls,
+      units = h.units + excluded.units, success_units = h.success_units + excluded.success_units
+  ),
+  change AS (
+    SELECT agent_seq, buyer_id, SUM(calls)::bigint AS calls, SUM(units)::bigint AS units,
+      SUM(success_units)::bigint AS success_units
+    FROM (
+      SELECT agent_seq, buyer_id, calls, units, success_units FROM d
+      UNION ALL SELECT agent_seq, buyer_id, -calls, -units, -success_units FROM hour_out
+    ) AS c
+    GROUP BY agent_seq, buyer_id
+  ),
+  buyer_sums AS (
+    INSERT INTO agent_buyer_windows AS w (agent_seq, buyer_id, calls_30d, units_30d, success_units_30d)
+    SELECT agent_seq, buyer_id, calls, units, success_units FROM change ORDER BY agent_seq, buyer_id
+    ON CONFLICT (agent_seq, buyer_id) DO UPDATE SET calls_30d = w.calls_30d + excluded.calls_30d,
+      units_30d = w.units_30d + excluded.units_30d,
+      success_units_30d = w.success_units_30d + excluded.success_units_30d
+  ),
+  agent_sums AS (
+    INSERT INTO agent_metric_windows AS w (agent_seq, units_30d, success_units_30d)
+    SELECT agent_seq, SUM(units)::bigint, SUM(success_units)::bigint FROM change
+    GROUP BY agent_seq ORDER BY agent_seq
+    ON CONFLICT (agent_seq) DO UPDATE SET units_30d = w.units_30d + excluded.units_30d,
+      success_units_30d = w.success_units_30d + excluded.success_units_30d
+  )
+  SELECT DISTINCT agent_seq, buyer_id FROM hour_out`;
+
 const FLUSH_BY_ID = flushStatement("id");
 const ROLL_UP_BY_SEQ = flushStatement("seq");
 
@@ -141,16 +194,46 @@ interface LockedAgent extends ScoreColumns {
   price_micros: number;
 }
 
-/** Agents' window totals (by `seq`); an agent without a row is all zero. Read under their row locks. */
+/** An agent's window totals with its buyers' weights, as ranking reads them. */
+export interface RankedTotals extends WindowTotals {
+  buyers: BuyerTotals;
+}
+
+/** The totals of an agent with no totals row. */
+export const ZERO_RANKED: Readonly<RankedTotals> = Object.freeze({ ...ZERO_TOTALS, buyers: NO_BUYERS });
+
+/**
+ * Agents' window totals and buyers' weights (by `seq`): their weight sums and top buyers by calls;
+ * an agent without a row is all zero. Read under their row locks.
+ */
 export async function windowTotals(
   tx: PgQueryable,
   seqs: readonly number[],
-): Promise<Map<number, WindowTotals>> {
-  const rows = await tx.query<WindowTotals & { agent_seq: number }>(
-    `SELECT agent_seq, ${TOTALS} FROM agent_metric_windows WHERE agent_seq = ANY($1::bigint[])`,
+): Promise<Map<number, RankedTotals>> {
+  const rows = await tx.query<
+    WindowTotals & { agent_seq: number; units_30d: number; success_units_30d: number; top: number[][] }
+  >(
+    `SELECT w.agent_seq, ${WINDOW_TOTALS.map((c) => `w.${c}`).join(", ")}, w.units_30d, w.success_units_30d,
+       COALESCE((SELECT json_agg(json_build_array(b.calls_30d, b.units_30d, b.success_units_30d))
+                 FROM (SELECT calls_30d, units_30d, success_units_30d FROM agent_buyer_windows
+                       WHERE agent_seq = w.agent_seq ORDER BY calls_30d DESC LIMIT ${BUYER_CAP.topBuyers}) AS b),
+                '[]'::json) AS top
+     FROM agent_metric_windows w WHERE w.agent_seq = ANY($1::bigint[])`,
     [seqs],
   );
-  return new Map(rows.map((row) => [row.agent_seq, row]));
+  return new Map(
+    rows.map(({ agent_seq, units_30d, success_units_30d, top, ...totals }) => [
+      agent_seq,
+      {
+        ...totals,
+        buyers: {
+          units: units_30d,
+          successUnits: success_units_30d,
+          top: top.map(([calls = 0, units = 0, successUnits = 0]) => ({ calls, units, successUnits })),
+        },
+      },
+    ]),
+  );
 }
 
 /** Writes agents' ranking figures as of `at` (in the caller's transaction, holding their row locks). */
@@ -180,24 +263,98 @@ function flushParams(keys: readonly (string | number)[], deltas: Map<string, Buc
 }
 
 /**
+ * Rolls the buyers' hours of locked agents `seqs` up to minute `month` and adds `buyers` (of
+ * agents by id in `seqOf`) to hour `hour`; drops the buyers' sums that emptied.
+ */
+async function flushBuyers(
+  tx: PgTx,
+  month: number,
+  hour: number,
+  seqs: readonly number[],
+  buyers: ReadonlyArray<BuyerDelta & { seq: number }>,
+): Promise<void> {
+  const left = await tx.query<{ agent_seq: number; buyer_id: string }>(BUYERS_STATEMENT, [
+    month,
+    seqs,
+    hour,
+    buyers.map((b) => b.seq),
+    buyers.map((b) => b.buyerId),
+    buyers.map((b) => b.calls),
+    buyers.map((b) => b.units),
+    buyers.map((b) => b.successUnits),
+  ]);
+  if (left.length === 0) return;
+  await tx.run(
+    `DELETE FROM agent_buyer_windows AS w USING unnest($1::bigint[], $2::text[]) AS l (agent_seq, buyer_id)
+     WHERE w.agent_seq = l.agent_seq AND w.buyer_id = l.buyer_id AND w.units_30d = 0`,
+    [left.map((row) => row.agent_seq), left.map((row) => row.buyer_id)],
+  );
+}
+
+/**
  * Per-agent metrics on PostgreSQL: the SQLite store's buckets and windows (see `metrics-math.ts`),
  * safe with several brokers writing at once (see the notes above). A flush is one transaction of
  * two statements whatever its size; a refresh rolls up, then rescores, RESCORE_CHUNK agents per
  * transaction.
  */
 export function createPgMetrics(db: PgDb): PgMetrics {
-  const record = async (deltas: Map<string, BucketDelta>, at: string): Promise<void> => {
+  /** Buyers known to weigh a whole call: an account, once established, stays so. */
+  const established = new Set<string>();
+
+  /** Which of `buyerIds` weigh a whole call at `at` (see `isEstablished`). */
+  const establishedAt = async (buyerIds: Iterable<string>, at: string) => {
+    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
+    if (unknown.length > 0) {
+      const rows = await db.query<{ id: string; created_at: string; topped_up: boolean }>(
+        `SELECT a.id, a.created_at,
+           EXISTS (SELECT 1 FROM topups t WHERE t.account_id = a.id AND t.status = 'succeeded') AS topped_up
+         FROM accounts a WHERE a.id = ANY($1::text[])`,
+        [unknown],
+      );
+      for (const row of rows) {
+        if (isEstablished(row.created_at, row.topped_up, at)) established.add(row.id);
+      }
+    }
+    return (buyerId: string) => established.has(buyerId);
+  };
+
+  const record = async (
+    deltas: Map<string, BucketDelta>,
+    buyers: readonly BuyerDelta[],
+    at: string,
+  ): Promise<void> => {
     if (deltas.size === 0) return;
     const minute = minuteOf(at);
+    const [, month] = bounds(minute);
     await db.transaction(async (tx) => {
       const rows = await tx.query<WindowTotals & { seq: number; id: string; price_micros: number }>(
         FLUSH_BY_ID,
         [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)],
       );
       if (rows.length === 0) return;
+      const seqOf = new Map(rows.map((row) => [row.id, row.seq]));
+      await flushBuyers(
+        tx,
+        month,
+        minute - (minute % 60),
+        rows.map((row) => row.seq),
+        buyers.flatMap((buyer) => {
+          const seq = seqOf.get(buyer.agentId);
+          return seq === undefined ? [] : [{ ...buyer, seq }];
+        }),
+      );
+      const totals = await windowTotals(
+        tx,
+        rows.map((row) => row.seq),
+      );
       const flushed = rows.map((row) => deltas.get(row.id) as BucketDelta);
       await tx.run(COUNT_AND_SCORE, [
-        ...scoreArrays(rows.map((row) => ({ seq: row.seq, scores: scoresOf(row.price_micros, row) }))),
+        ...scoreArrays(
+          rows.map((row) => {
+            const ranked = totals.get(row.seq) ?? ZERO_RANKED;
+            return { seq: row.seq, scores: scoresOf(row.price_micros, ranked, ranked.buyers) };
+          }),
+        ),
         at,
         flushed.map((delta) => delta.calls),
         flushed.map((delta) => delta.successes),
@@ -218,9 +375,16 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     const empty: number[] = [];
     for (const agent of agents) {
       const windows = totals.get(agent.seq);
-      const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS);
+      const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS, windows?.buyers ?? NO_BUYERS);
       if (scoresDiffer(agent, scores)) changed.push({ seq: agent.seq, scores });
-      if (windows && windows.calls_30d === 0 && windows.health_checks_24h === 0) empty.push(agent.seq);
+      if (
+        windows &&
+        windows.calls_30d === 0 &&
+        windows.health_checks_24h === 0 &&
+        windows.buyers.units === 0
+      ) {
+        empty.push(agent.seq);
+      }
     }
     await writeScores(tx, changed, now);
     if (empty.length > 0) {
@@ -246,10 +410,10 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     );
     for (let i = 0; i < due.length; i += RESCORE_CHUNK) {
       const seqs = due.slice(i, i + RESCORE_CHUNK).map((row) => row.agent_seq);
-      await db.transaction(
-        (tx) => tx.run(ROLL_UP_BY_SEQ, [day, month, nowMinute, ...flushParams(seqs, new Map())]),
-        ASYNC_COMMIT,
-      );
+      await db.transaction(async (tx) => {
+        await tx.run(ROLL_UP_BY_SEQ, [day, month, nowMinute, ...flushParams(seqs, new Map())]);
+        await flushBuyers(tx, month, nowMinute, seqs, []);
+      }, ASYNC_COMMIT);
     }
   };
 
@@ -289,12 +453,17 @@ export function createPgMetrics(db: PgDb): PgMetrics {
   };
 
   return {
-    async recordCallOutcomes(outcomes, at) {
-      await record(callDeltas(outcomes), at);
+    async recordCallOutcomes(outcomes: CallOutcome[], at) {
+      const weighed = outcomes.filter((outcome) => outcome.outcome !== "client_error");
+      const isEstablishedBuyer = await establishedAt(
+        weighed.map((outcome) => outcome.buyerId),
+        at,
+      );
+      await record(callDeltas(outcomes), buyerDeltas(weighed, isEstablishedBuyer), at);
     },
 
     async recordHealthChecks(outcomes, at) {
-      await record(checkDeltas(outcomes), at);
+      await record(checkDeltas(outcomes), [], at);
     },
 
     async getAgentMetrics(agentId, window, now) {
@@ -311,13 +480,11 @@ export function createPgMetrics(db: PgDb): PgMetrics {
          ) AS buckets`,
         [agentId, from, nowMinute],
       );
-      return windowMetrics(
-        agentId,
-        window,
-        now,
-        from,
-        SUMS.map((column) => row?.[column] ?? 0),
-      );
+      const sums = SUMS.map((column) => row?.[column] ?? 0);
+      if (window !== SCORE_WINDOWS.calls) return windowMetrics(agentId, window, now, from, sums);
+      const seq = await db.one<{ seq: number }>("SELECT seq FROM agents WHERE id = $1", [agentId]);
+      const ranked = seq ? (await windowTotals(db, [seq.seq])).get(seq.seq) : undefined;
+      return windowMetrics(agentId, window, now, from, sums, ranked?.buyers ?? NO_BUYERS);
     },
 
     async refreshScores(now, agentIds) {

@@ -5,7 +5,7 @@ import {
   listingLimitReached,
   reactivates,
 } from "../listing-limits.js";
-import { scoresOf, ZERO_TOTALS } from "../metrics-math.js";
+import { scoresOf } from "../metrics-math.js";
 import {
   type AgentRow,
   agentColumns,
@@ -29,7 +29,7 @@ import { searchTokens } from "../search-terms.js";
 import { createSellerSettings } from "../seller-settings.js";
 import type { AgentPatch, AgentRecord, ApiKeyRecord, ListingLimits, NewAgent } from "../types.js";
 import type { PgDb, PgTx } from "./pg-db.js";
-import { windowTotals, writeScores } from "./pg-metrics.js";
+import { windowTotals, writeScores, ZERO_RANKED } from "./pg-metrics.js";
 import { searchAgents } from "./pg-search.js";
 import type { PgRegistry } from "./pg-store.js";
 
@@ -309,10 +309,10 @@ async function updateAgent(
   const seq = row.seq;
   if (rescore) {
     // The figures keep their time: the measurements did not change, only the price.
-    const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_TOTALS;
+    const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;
     await writeScores(
       tx,
-      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals) }],
+      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals, totals.buyers) }],
       row.metrics_updated_at,
     );
   }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EMPTY_COUNTERS, scoreAgent } from "@mercato/protocol";
+import { EMPTY_COUNTERS, scoreAgent, scoreFromWindows } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiKeyRecord } from "../../testing/records.js";
@@ -12,7 +12,8 @@ import {
   RESPONSE_TIME_BOUNDS_MS,
   windowStart,
 } from "../metrics-math.js";
-import { METRICS_MIGRATION } from "./metrics-schema.js";
+import type { CallOutcome } from "../types.js";
+import { METRICS_BUYERS_MIGRATION, METRICS_MIGRATION } from "./metrics-schema.js";
 import { MIGRATIONS } from "./migrations.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
@@ -121,7 +122,9 @@ describe("refreshing scores", () => {
       });
       ids.push(agent.id);
     }
-    const fail = ids.map((agentId) => ({ agentId, success: false, responseTimeMs: 100 }));
+    const fail = ids.map(
+      (agentId): CallOutcome => ({ agentId, buyerId: "acct_buyer", outcome: "failure", responseTimeMs: 100 }),
+    );
     await store.recordCallOutcomes(fail, "2026-01-01T00:00:00.000Z");
     // 31 days on, every failure has left the 30-day window.
     expect(await store.refreshScores("2026-02-01T00:00:00.000Z")).toBe(2_500);
@@ -211,5 +214,74 @@ describe("migration 5", () => {
     expect(agent?.metricsUpdatedAt).toBe(now);
     expect(await store.refreshScores(now)).toBe(0);
     await store.close();
+  });
+});
+
+describe("migration 10", () => {
+  it("carries calls recorded before it over as whole calls of no buyer: rankings unchanged, and they leave with their hours", async () => {
+    const path = join(dir, "v8.db");
+    const raw = new Database(path);
+    for (const migration of MIGRATIONS.filter((m) => m.version < METRICS_BUYERS_MIGRATION.version)) {
+      raw.exec(migration.sql);
+    }
+    raw.pragma(`user_version = ${METRICS_BUYERS_MIGRATION.version - 1}`);
+    const T0 = "2026-01-01T00:00:00.000Z";
+    raw
+      .prepare("INSERT INTO accounts (id, name, email, created_at) VALUES (?, ?, NULL, ?)")
+      .run("acct_v8", "v8", T0);
+    raw
+      .prepare(
+        `INSERT INTO agents (id, owner_id, name, description, category, tags, version, api_endpoint, status,
+           pricing_model, price_micros, currency, tier, min_calls, calls, successes, total_response_time_ms,
+           health_checks, healthy_checks, success_rate, avg_response_time_ms, uptime_24h, trust_score,
+           cost_per_success, metrics_updated_at, created_at, updated_at)
+         VALUES ('agent_v8', 'acct_v8', 'v8', '', 'crypto', '[]', '1.0.0', 'https://a.example.com', 'active',
+           'per_call', 20000, 'USD', 'basic', 1, 100, 90, 20000, 0, 0, 0.5, 500, 0.95, 0.5, 40000, ?, ?, ?)`,
+      )
+      .run(T0, T0, T0);
+    // 100 calls, 90 successful, 200 ms each, in an hour two days before now.
+    const now = Date.parse(T0) + 10 * 24 * 60 * 60_000;
+    const hour = minuteOf(new Date(now - 2 * 24 * 60 * 60_000).toISOString());
+    raw
+      .prepare(
+        `INSERT INTO agent_metric_hours (agent_seq, start, calls, successes, response_us)
+         SELECT seq, ?, 100, 90, 20000000 FROM agents WHERE id = 'agent_v8'`,
+      )
+      .run(hour - (hour % 60));
+    raw.exec(
+      `INSERT INTO agent_metric_windows (agent_seq, calls_30d, successes_30d, response_us_30d)
+       SELECT seq, 100, 90, 20000000 FROM agents WHERE id = 'agent_v8'`,
+    );
+    raw.close();
+
+    const store = createSqliteStore({ path });
+    try {
+      const at = new Date(now).toISOString();
+      await store.refreshScores(at);
+      const month = await store.getAgentMetrics("agent_v8", "30d", at);
+      expect(month).toMatchObject({
+        calls: 100,
+        successes: 90,
+        clientErrors: 0,
+        ranked: { calls: 100, successes: 90 },
+      });
+      expect((await store.getAgent("agent_v8"))?.scores).toEqual(
+        scoreFromWindows(
+          20_000,
+          { calls: 100, successes: 90, totalResponseTimeMs: 20_000 },
+          { healthChecks: 0, healthyChecks: 0 },
+          { calls: 100, successes: 90 },
+        ),
+      );
+      const later = new Date(now + 31 * 24 * 60 * 60_000).toISOString();
+      await store.refreshScores(later);
+      expect((await store.getAgent("agent_v8"))?.scores).toEqual(scoreAgent(20_000, EMPTY_COUNTERS));
+      expect((await store.getAgentMetrics("agent_v8", "30d", later)).ranked).toEqual({
+        calls: 0,
+        successes: 0,
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

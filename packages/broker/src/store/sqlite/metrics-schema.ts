@@ -1,15 +1,22 @@
 import type { AgentScores } from "@mercato/protocol";
+import { BUYER_CAP, BUYER_WEIGHT, SCORE_WINDOWS } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import {
   type BucketDelta,
+  type BuyerDelta,
+  type BuyerTotals,
   bucketSums,
+  buyerDeltas,
   callDeltas,
   checkDeltas,
+  isEstablished,
   minuteOf,
+  NO_BUYERS,
   RESCORE_CHUNK,
   SCORE_COLUMNS,
   type ScoreColumns,
   SUMS,
+  SUMS_V5,
   scoresDiffer,
   scoresOf,
   scoreValues,
@@ -22,7 +29,7 @@ import {
 } from "../metrics-math.js";
 import type { AgentWindowMetrics, CallOutcome, HealthCheckOutcome, MetricsWindow, Store } from "../types.js";
 
-const BUCKET_COLUMNS = SUMS.map((column) => `${column} INTEGER NOT NULL DEFAULT 0`).join(",\n      ");
+const BUCKET_COLUMNS = SUMS_V5.map((column) => `${column} INTEGER NOT NULL DEFAULT 0`).join(",\n      ");
 
 /**
  * Migration 5: per-agent metrics in time buckets, and each agent's running window totals.
@@ -74,6 +81,70 @@ export const METRICS_MIGRATION = {
   `,
 } as const;
 
+/** What a call of the legacy rows (recorded before migration 10, of no known buyer) weighs: a whole call. */
+const LEGACY_UNITS = BUYER_WEIGHT.establishedUnits;
+
+/**
+ * Migration 10: buyer faults apart, and each buyer's weight per agent for the capped ranking
+ * (`cappedBuyerWeights` in protocol).
+ *
+ * - `client_errors` in the minute and hour buckets: calls that failed by the buyer's fault, never
+ *   in `calls`.
+ * - `agent_buyer_hours`: per agent, buyer and hour (`start`, the hour's first minute), the calls
+ *   measured, their weight in units and the weight of the successful ones. Written at the hour of
+ *   each flush; hours older than 30 days go, as the agent's hour buckets do.
+ * - `agent_buyer_windows`: per agent and buyer, the running sums of those hours over the 30-day
+ *   window (writes add, the rollup takes out what leaves); scoring reads an agent's top buyers by
+ *   calls from its index, never the hours.
+ * - `agent_metric_windows.units_30d` and `success_units_30d`: every buyer's weight summed.
+ *
+ * Calls recorded before this migration have no buyer: they become a pseudo-buyer `''` of no
+ * calls (so never capped) whose hours leave the window as the buckets they came from do; their
+ * weight is a whole call each, so that every listing keeps its ranking.
+ */
+export const METRICS_BUYERS_MIGRATION = {
+  version: 10,
+  name: "client errors apart, and per-buyer weights for the capped ranking",
+  sql: `
+    ALTER TABLE agent_metric_minutes ADD COLUMN client_errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agent_metric_hours ADD COLUMN client_errors INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agent_metric_windows ADD COLUMN units_30d INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agent_metric_windows ADD COLUMN success_units_30d INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE agent_buyer_hours (
+      agent_seq INTEGER NOT NULL REFERENCES agents(seq),
+      buyer_id TEXT NOT NULL,
+      start INTEGER NOT NULL,
+      calls INTEGER NOT NULL,
+      units INTEGER NOT NULL,
+      success_units INTEGER NOT NULL,
+      PRIMARY KEY (agent_seq, buyer_id, start)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX agent_buyer_hours_by_start ON agent_buyer_hours (start);
+
+    CREATE TABLE agent_buyer_windows (
+      agent_seq INTEGER NOT NULL REFERENCES agents(seq),
+      buyer_id TEXT NOT NULL,
+      calls_30d INTEGER NOT NULL,
+      units_30d INTEGER NOT NULL,
+      success_units_30d INTEGER NOT NULL,
+      PRIMARY KEY (agent_seq, buyer_id)
+    ) STRICT, WITHOUT ROWID;
+    -- Scoring reads an agent's top buyers by calls.
+    CREATE INDEX agent_buyer_windows_by_calls ON agent_buyer_windows (agent_seq, calls_30d DESC);
+
+    INSERT INTO agent_buyer_hours (agent_seq, buyer_id, start, calls, units, success_units)
+    SELECT agent_seq, '', start - start % 60, 0, ${LEGACY_UNITS} * SUM(calls), ${LEGACY_UNITS} * SUM(successes)
+    FROM (SELECT agent_seq, start, calls, successes FROM agent_metric_minutes
+          UNION ALL SELECT agent_seq, start, calls, successes FROM agent_metric_hours)
+    GROUP BY agent_seq, start - start % 60 HAVING SUM(calls) > 0;
+    INSERT INTO agent_buyer_windows (agent_seq, buyer_id, calls_30d, units_30d, success_units_30d)
+    SELECT agent_seq, '', 0, SUM(units), SUM(success_units) FROM agent_buyer_hours GROUP BY agent_seq;
+    UPDATE agent_metric_windows AS w SET units_30d = b.units_30d, success_units_30d = b.success_units_30d
+    FROM agent_buyer_windows AS b WHERE b.agent_seq = w.agent_seq;
+  `,
+} as const;
+
 type Prepare = (sql: string) => Database.Statement;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -81,12 +152,15 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 interface ScoredRow extends WindowTotals, ScoreColumns {
   seq: number;
   price_micros: number;
+  units_30d: number;
+  success_units_30d: number;
 }
 
 const TOTALS_LIST = WINDOW_TOTALS.join(", ");
 const SET_SCORES = SCORE_COLUMNS.map((column) => `${column} = ?`).join(", ");
 const SCORED_ROW = `a.seq, a.price_micros, a.success_rate, a.avg_response_time_ms, a.uptime_24h, a.trust_score,
-  a.cost_per_success, ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")}`;
+  a.cost_per_success, ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")},
+  COALESCE(w.units_30d, 0) AS units_30d, COALESCE(w.success_units_30d, 0) AS success_units_30d`;
 
 /** The metrics methods of the SQLite store, plus `rescore` for a price change. */
 export interface SqliteMetrics {
@@ -110,6 +184,35 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     prepare("SELECT seq, price_micros FROM agents WHERE id = ?").get(agentId) as
       | { seq: number; price_micros: number }
       | undefined;
+
+  /** Buyers known to weigh a whole call: an account, once established, stays so. */
+  const established = new Set<string>();
+
+  /** Which of `buyerIds` weigh a whole call at `at` (see `isEstablished`). */
+  const establishedAt = (buyerIds: Iterable<string>, at: string): ((buyerId: string) => boolean) => {
+    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
+    if (unknown.length > 0) {
+      const rows = prepare(
+        `SELECT a.id, a.created_at,
+           EXISTS (SELECT 1 FROM topups t WHERE t.account_id = a.id AND t.status = 'succeeded') AS topped_up
+         FROM accounts a WHERE a.id IN (SELECT value FROM json_each(?))`,
+      ).all(JSON.stringify(unknown)) as Array<{ id: string; created_at: string; topped_up: number }>;
+      for (const row of rows) {
+        if (isEstablished(row.created_at, row.topped_up === 1, at)) established.add(row.id);
+      }
+    }
+    return (buyerId) => established.has(buyerId);
+  };
+
+  /** An agent's buyers as ranking reads them: its weight totals and its top buyers by calls. */
+  const buyersOf = (seq: number, units: number, successUnits: number): BuyerTotals => {
+    if (units === 0) return NO_BUYERS;
+    const top = prepare(
+      `SELECT calls_30d AS calls, units_30d AS units, success_units_30d AS successUnits
+       FROM agent_buyer_windows WHERE agent_seq = ? ORDER BY calls_30d DESC LIMIT ${BUYER_CAP.topBuyers}`,
+    ).all(seq) as BuyerTotals["top"];
+    return { units, successUnits, top };
+  };
 
   const writeScores = (seq: number, scores: AgentScores, at: string): void => {
     prepare(`UPDATE agents SET ${SET_SCORES}, metrics_updated_at = ? WHERE seq = ?`).run(
@@ -149,54 +252,116 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
        WHERE w.agent_seq = h.agent_seq`,
     ).run(monthStart);
     prepare("DELETE FROM agent_metric_hours WHERE start < ?").run(monthStart);
+    // Each buyer's weight leaves with its hours, from its own sums and from the agent's.
+    prepare(
+      `UPDATE agent_metric_windows AS w
+       SET units_30d = w.units_30d - h.units, success_units_30d = w.success_units_30d - h.success_units
+       FROM (SELECT agent_seq, SUM(units) AS units, SUM(success_units) AS success_units
+             FROM agent_buyer_hours WHERE start < ? GROUP BY agent_seq) AS h
+       WHERE w.agent_seq = h.agent_seq`,
+    ).run(monthStart);
+    prepare(
+      `UPDATE agent_buyer_windows AS w
+       SET calls_30d = w.calls_30d - h.calls, units_30d = w.units_30d - h.units,
+         success_units_30d = w.success_units_30d - h.success_units
+       FROM (SELECT agent_seq, buyer_id, SUM(calls) AS calls, SUM(units) AS units, SUM(success_units) AS success_units
+             FROM agent_buyer_hours WHERE start < ? GROUP BY agent_seq, buyer_id) AS h
+       WHERE w.agent_seq = h.agent_seq AND w.buyer_id = h.buyer_id`,
+    ).run(monthStart);
+    prepare(
+      `DELETE FROM agent_buyer_windows WHERE units_30d = 0
+         AND (agent_seq, buyer_id) IN (SELECT agent_seq, buyer_id FROM agent_buyer_hours WHERE start < ?)`,
+    ).run(monthStart);
+    prepare("DELETE FROM agent_buyer_hours WHERE start < ?").run(monthStart);
   };
 
-  const record = db.transaction((deltas: Map<string, BucketDelta>, at: string): void => {
-    const minute = minuteOf(at);
-    // The agents written are rescored on windows as of `at`, even with no refresher running. Cheap:
-    // the refresher has usually rolled up already, and then this reads nothing.
-    rollUp(minute);
-    for (const [agentId, delta] of deltas) {
-      const agent = agentOf(agentId);
-      if (!agent) continue;
+  /** Adds a flush's buyer weights to their hour (`hour`) and to the window sums. */
+  const addBuyers = (seq: number, buyers: readonly BuyerDelta[], hour: number): void => {
+    let units = 0;
+    let successUnits = 0;
+    for (const buyer of buyers) {
+      const values = [buyer.calls, buyer.units, buyer.successUnits];
       prepare(
-        `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
+        `INSERT INTO agent_buyer_hours (agent_seq, buyer_id, start, calls, units, success_units) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (agent_seq, buyer_id, start) DO UPDATE SET calls = calls + excluded.calls,
+           units = units + excluded.units, success_units = success_units + excluded.success_units`,
+      ).run(seq, buyer.buyerId, hour, ...values);
+      prepare(
+        `INSERT INTO agent_buyer_windows (agent_seq, buyer_id, calls_30d, units_30d, success_units_30d) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (agent_seq, buyer_id) DO UPDATE SET calls_30d = calls_30d + excluded.calls_30d,
+           units_30d = units_30d + excluded.units_30d, success_units_30d = success_units_30d + excluded.success_units_30d`,
+      ).run(seq, buyer.buyerId, ...values);
+      units += buyer.units;
+      successUnits += buyer.successUnits;
+    }
+    prepare(
+      `INSERT INTO agent_metric_windows (agent_seq, units_30d, success_units_30d) VALUES (?, ?, ?)
+       ON CONFLICT (agent_seq) DO UPDATE SET units_30d = units_30d + excluded.units_30d,
+         success_units_30d = success_units_30d + excluded.success_units_30d`,
+    ).run(seq, units, successUnits);
+  };
+
+  const record = db.transaction(
+    (deltas: Map<string, BucketDelta>, buyers: readonly BuyerDelta[], at: string): void => {
+      const minute = minuteOf(at);
+      // The agents written are rescored on windows as of `at`, even with no refresher running. Cheap:
+      // the refresher has usually rolled up already, and then this reads nothing.
+      rollUp(minute);
+      const byAgent = new Map<string, BuyerDelta[]>();
+      for (const buyer of buyers) byAgent.set(buyer.agentId, [...(byAgent.get(buyer.agentId) ?? []), buyer]);
+      for (const [agentId, delta] of deltas) {
+        const agent = agentOf(agentId);
+        if (!agent) continue;
+        const weights = byAgent.get(agentId);
+        if (weights) addBuyers(agent.seq, weights, minute - (minute % 60));
+        prepare(
+          `INSERT INTO agent_metric_minutes (agent_seq, start, ${SUMS.join(", ")})
          VALUES (?, ?, ${SUMS.map(() => "?").join(", ")})
          ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}`,
-      ).run(agent.seq, minute, ...bucketSums(delta));
-      const totals = prepare(
-        `INSERT INTO agent_metric_windows (agent_seq, ${TOTALS_LIST}) VALUES (?, ?, ?, ?, ?, ?)
+        ).run(agent.seq, minute, ...bucketSums(delta));
+        const totals = prepare(
+          `INSERT INTO agent_metric_windows (agent_seq, ${TOTALS_LIST}) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = ${c} + excluded.${c}`).join(", ")}
-         RETURNING ${TOTALS_LIST}`,
-      ).get(agent.seq, ...totalsSums(delta)) as WindowTotals;
-      prepare(
-        `UPDATE agents SET calls = calls + ?, successes = successes + ?,
+         RETURNING ${TOTALS_LIST}, units_30d, success_units_30d`,
+        ).get(agent.seq, ...totalsSums(delta)) as WindowTotals & {
+          units_30d: number;
+          success_units_30d: number;
+        };
+        prepare(
+          `UPDATE agents SET calls = calls + ?, successes = successes + ?,
            total_response_time_ms = total_response_time_ms + ?, health_checks = health_checks + ?,
            healthy_checks = healthy_checks + ?, ${SET_SCORES}, metrics_updated_at = ?
          WHERE seq = ?`,
-      ).run(
-        delta.calls,
-        delta.successes,
-        delta.responseMs,
-        delta.healthChecks,
-        delta.healthyChecks,
-        ...scoreValues(scoresOf(agent.price_micros, totals)),
-        at,
-        agent.seq,
-      );
-    }
-  });
+        ).run(
+          delta.calls,
+          delta.successes,
+          delta.responseMs,
+          delta.healthChecks,
+          delta.healthyChecks,
+          ...scoreValues(
+            scoresOf(
+              agent.price_micros,
+              totals,
+              buyersOf(agent.seq, totals.units_30d, totals.success_units_30d),
+            ),
+          ),
+          at,
+          agent.seq,
+        );
+      }
+    },
+  );
 
   /** Rescores `rows` (read in the same transaction) from their window totals; returns how many changed. */
   const rescoreRows = (rows: ScoredRow[], now: string): number => {
     let changed = 0;
     for (const row of rows) {
-      const scores = scoresOf(row.price_micros, row);
+      const scores = scoresOf(row.price_micros, row, buyersOf(row.seq, row.units_30d, row.success_units_30d));
       if (scoresDiffer(row, scores)) {
         writeScores(row.seq, scores, now);
         changed++;
       }
-      if (row.calls_30d === 0 && row.health_checks_24h === 0) {
+      if (row.calls_30d === 0 && row.health_checks_24h === 0 && row.units_30d === 0) {
         prepare("DELETE FROM agent_metric_windows WHERE agent_seq = ?").run(row.seq);
       }
     }
@@ -264,11 +429,16 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
   return {
     store: {
       async recordCallOutcomes(outcomes: CallOutcome[], at: string) {
-        record(callDeltas(outcomes), at);
+        const weighed = outcomes.filter((outcome) => outcome.outcome !== "client_error");
+        const established = establishedAt(
+          weighed.map((outcome) => outcome.buyerId),
+          at,
+        );
+        record(callDeltas(outcomes), buyerDeltas(weighed, established), at);
       },
 
       async recordHealthChecks(outcomes: HealthCheckOutcome[], at: string) {
-        record(checkDeltas(outcomes), at);
+        record(checkDeltas(outcomes), [], at);
       },
 
       async getAgentMetrics(
@@ -279,8 +449,24 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
         const nowMinute = minuteOf(now);
         const from = windowStart(window, nowMinute);
         const seq = agentOf(agentId)?.seq;
-        const sums = seq === undefined ? SUMS.map(() => 0) : windowSums(seq, from, nowMinute);
-        return windowMetrics(agentId, window, now, from, sums);
+        if (seq === undefined)
+          return windowMetrics(
+            agentId,
+            window,
+            now,
+            from,
+            SUMS.map(() => 0),
+          );
+        const read = db.transaction(() => {
+          const sums = windowSums(seq, from, nowMinute);
+          if (window !== SCORE_WINDOWS.calls) return windowMetrics(agentId, window, now, from, sums);
+          const totals = prepare(
+            "SELECT units_30d, success_units_30d FROM agent_metric_windows WHERE agent_seq = ?",
+          ).get(seq) as { units_30d: number; success_units_30d: number } | undefined;
+          const buyers = totals ? buyersOf(seq, totals.units_30d, totals.success_units_30d) : NO_BUYERS;
+          return windowMetrics(agentId, window, now, from, sums, buyers);
+        });
+        return read();
       },
 
       async refreshScores(now: string, agentIds?: string[]) {
@@ -289,10 +475,11 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     },
 
     rescore(seq, priceMicros, at) {
-      const totals = prepare(`SELECT ${TOTALS_LIST} FROM agent_metric_windows WHERE agent_seq = ?`).get(
-        seq,
-      ) as WindowTotals | undefined;
-      writeScores(seq, scoresOf(priceMicros, totals ?? ZERO_TOTALS), at);
+      const totals = prepare(
+        `SELECT ${TOTALS_LIST}, units_30d, success_units_30d FROM agent_metric_windows WHERE agent_seq = ?`,
+      ).get(seq) as (WindowTotals & { units_30d: number; success_units_30d: number }) | undefined;
+      const buyers = totals ? buyersOf(seq, totals.units_30d, totals.success_units_30d) : NO_BUYERS;
+      writeScores(seq, scoresOf(priceMicros, totals ?? ZERO_TOTALS, buyers), at);
     },
   };
 }

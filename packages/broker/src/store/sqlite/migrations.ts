@@ -6,7 +6,7 @@ import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION, PREPAID_VOUCHERS_MIGRATION }
 import { HEALTH_CLAIMS_MIGRATION } from "./health-claims-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
-import { METRICS_MIGRATION } from "./metrics-schema.js";
+import { METRICS_BUYERS_MIGRATION, METRICS_MIGRATION } from "./metrics-schema.js";
 import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
 /**
@@ -139,6 +139,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   FRAUD_MIGRATION,
   GRANTS_MIGRATION,
   ENDPOINT_PROOF_MIGRATION,
+  METRICS_BUYERS_MIGRATION,
   HEALTH_CLAIMS_MIGRATION,
   PREPAID_VOUCHERS_MIGRATION,
   GRANT_REPORTS_MIGRATION,

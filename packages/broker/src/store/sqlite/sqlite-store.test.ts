@@ -28,6 +28,9 @@ const UNDO_GRANT_REPORTS = `DROP INDEX grant_reports_pending; DROP INDEX grants_
   ALTER TABLE grants DROP COLUMN reported_client_errors; ALTER TABLE grants DROP COLUMN buyer_claims;
   ALTER TABLE grants DROP COLUMN seller_claims; ALTER TABLE grants DROP COLUMN reports_final;`;
 const UNDO_PREPAID_VOUCHERS = "ALTER TABLE grants DROP COLUMN best_voucher_owed_micros;";
+const UNDO_METRICS_BUYERS = `DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows;
+  ALTER TABLE agent_metric_minutes DROP COLUMN client_errors; ALTER TABLE agent_metric_hours DROP COLUMN client_errors;
+  ALTER TABLE agent_metric_windows DROP COLUMN units_30d; ALTER TABLE agent_metric_windows DROP COLUMN success_units_30d;`;
 /** Undoes every migration after 8, newest first, for tests that start from a version 8 database. */
 const UNDO_ABOVE_8 = [
   UNDO_GRANT_REPORTS,
@@ -169,7 +172,7 @@ describe("sqlite store on disk", () => {
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
     );
     raw.exec(
-      "DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
+      "DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows; DROP TABLE agent_metric_minutes; DROP TABLE agent_metric_hours; DROP TABLE agent_metric_windows;",
     );
     raw.exec("DROP TABLE health_endpoints; DROP TABLE health_hosts;");
     raw.exec("DROP TABLE grant_reports; DROP TABLE grants; DROP TABLE alert_channels;");
@@ -232,6 +235,9 @@ describe("sqlite store on disk", () => {
     raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       `DROP TABLE health_endpoints; DROP TABLE health_hosts;
+       DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows;
+       ALTER TABLE agent_metric_minutes DROP COLUMN client_errors; ALTER TABLE agent_metric_hours DROP COLUMN client_errors;
+       ALTER TABLE agent_metric_windows DROP COLUMN units_30d; ALTER TABLE agent_metric_windows DROP COLUMN success_units_30d;
        DROP TABLE grant_reports; DROP TABLE grants;
        DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at;
        ALTER TABLE api_keys DROP COLUMN suspend_reason; PRAGMA user_version = 6;`,
