@@ -1,8 +1,9 @@
 // `npm run demo`: a broker, six crypto sellers and a buyer agent on this machine, with no internet.
 // It starts a dev-mode broker on a temporary SQLite file and the five seller programs (the news
 // summarizer twice: a reliable "Pro" and a cheaper, flaky "Digest"), registers them, gives the
-// market a history of calls, lets the buyer agent pick by cost per success and call, then shows the
-// ranking, the money (charges, the 10% fee, seller earnings) and the ledger audit, and stops it all.
+// market a history of calls from many buyers, lets the buyer agent pick by cost per success and
+// call, then shows the ranking, the money (charges, the 10% fee, seller earnings) and the ledger
+// audit, and stops it all.
 //
 //   node examples/dist/demo.js [--calls 20] [--port 0] [--keep-running]
 import { type ChildProcess, spawn } from "node:child_process";
@@ -14,7 +15,21 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatUsd, isMercatoError, MercatoError, parseUsd, splitCharge } from "@mercato/protocol";
+import {
+  BUYER_CAP,
+  BUYER_WEIGHT,
+  type BuyerWindow,
+  cappedBuyerWeights,
+  formatUsd,
+  isMercatoError,
+  MercatoError,
+  parseUsd,
+  type RankedCalls,
+  roundTo,
+  smoothedRate,
+  splitCharge,
+  TRUST_PRIOR,
+} from "@mercato/protocol";
 import { createClient, type MercatoClient, type RegisterAgentRequest, type SearchResult } from "@mercato/sdk";
 import { type BuyerAgentReport, runBuyerAgent } from "./buyer-agent.js";
 import { formatTable, percent, usd } from "./format-table.js";
@@ -31,8 +46,22 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** How long to wait for the broker's metrics to show the market's calls. */
 const METRICS_TIMEOUT_MS = 60_000;
-/** Calls the market makes to each summarizer, and to each other seller. */
-const SUMMARIZER_HISTORY = 200;
+/**
+ * The market's other buyers: new accounts, each topped up. Ranking weighs each buyer's calls to a
+ * seller, capped (at ten calls' weight in a market this small), and an account younger than a day
+ * weighs a quarter of that (see `BUYER_WEIGHT`): one buyer's calls, however many, would barely move
+ * a seller from the prior (20 calls at 95%). So the history comes from many buyers, and each makes the calls that weigh
+ * the most it can: ten to each summarizer, a quarter call each, 2.5 calls' weight per buyer.
+ */
+const MARKET_BUYERS = 40;
+/** Calls each market buyer makes to each summarizer: the cap, in calls (ten). */
+const CALLS_PER_BUYER = BUYER_CAP.minUnits / BUYER_WEIGHT.establishedUnits;
+/**
+ * Calls the market makes to each summarizer (400, weighing 100 calls: the Digest then ranks at
+ * (50 + 19) / (100 + 20) = 57.5%, $0.0209 per success, above the Pro's $0.0202), and to each other
+ * seller (spread over the buyers, one call each).
+ */
+const SUMMARIZER_HISTORY = MARKET_BUYERS * CALLS_PER_BUYER;
 const OTHER_HISTORY = 30;
 const HISTORY_CONCURRENCY = 8;
 /**
@@ -291,6 +320,27 @@ function cliBin(): string {
   return path;
 }
 
+/** A buyer's calls in the market's history, with what they weigh as a new account's calls. */
+function addCall(buyer: BuyerWindow, ok: boolean): void {
+  // The accounts were created moments ago: younger than a day, each call weighs a quarter.
+  const units = BUYER_WEIGHT.provisionalUnits;
+  buyer.calls++;
+  buyer.units += units;
+  if (ok) buyer.successUnits += units;
+}
+
+/** What `buyers`' calls weigh in a ranked success rate, and the rate, as search shows it. */
+function rankedRate(buyers: readonly BuyerWindow[]): RankedCalls & { successRate: number } {
+  const units = buyers.reduce((total, buyer) => total + buyer.units, 0);
+  const successUnits = buyers.reduce((total, buyer) => total + buyer.successUnits, 0);
+  const ranked = cappedBuyerWeights(units, successUnits, buyers);
+  const successRate = roundTo(smoothedRate(ranked.successes, ranked.calls, TRUST_PRIOR.successRate), 4);
+  return { ...ranked, successRate };
+}
+
+/** A weight in calls: whole, or to one decimal (2.5). */
+const weight = (calls: number) => (Number.isInteger(calls) ? String(calls) : calls.toFixed(1));
+
 /** Runs `task` over `items` with at most `limit` at a time. */
 async function inPool<T>(
   items: readonly T[],
@@ -389,7 +439,8 @@ async function runDemo(
       "--log-level",
       "warn",
     ],
-    childEnv({}),
+    // The market's buyer accounts all sign up from this machine's address: no sign-up limit.
+    childEnv({ MERCATO_SIGNUP_RATE_LIMIT: "0" }),
     resources,
   );
   const brokerUrl = broker.url;
@@ -448,34 +499,67 @@ async function runDemo(
   );
 
   out.heading("Market history");
-  // An account of its own: the broker does not count calls an agent's owner makes in its metrics.
-  const marketAccount = await anonymous.accounts.create({ name: "Market (other buyers)" });
-  const market = createClient({ baseUrl: brokerUrl, apiKey: marketAccount.api_key });
-  await market.topups.create({ amountUsd: "10.00" });
-  const jobs = agents.flatMap((agent) =>
-    Array.from({ length: agent.plan.history }, (_, n) => ({ agent, n })),
+  // Accounts of their own: the broker does not count calls an agent's owner makes in its metrics.
+  const marketBuyers = await Promise.all(
+    Array.from({ length: MARKET_BUYERS }, async (_, index) => {
+      const name = `Market buyer ${String(index + 1).padStart(2, "0")}`;
+      const account = await anonymous.accounts.create({ name });
+      const client = createClient({ baseUrl: brokerUrl, apiKey: account.api_key });
+      await client.topups.create({ amountUsd: "10.00" });
+      return client;
+    }),
   );
-  const outcomes = new Map(agents.map((agent) => [agent.agentId, { ok: 0, failed: 0, paid: 0n }]));
+  // Call n of a seller comes from buyer n mod MARKET_BUYERS: ten calls from each to each summarizer.
+  const jobs = agents.flatMap((agent) =>
+    Array.from({ length: agent.plan.history }, (_, n) => ({ agent, n, buyer: n % MARKET_BUYERS })),
+  );
+  const outcomes = new Map(
+    agents.map((agent) => [
+      agent.agentId,
+      {
+        ok: 0,
+        failed: 0,
+        paid: 0n,
+        buyers: Array.from(
+          { length: MARKET_BUYERS },
+          (): BuyerWindow => ({ calls: 0, units: 0, successUnits: 0 }),
+        ),
+      },
+    ]),
+  );
   // Interleaved, so that every seller's history grows at once rather than one after the other.
   jobs.sort((a, b) => a.n - b.n);
   const historyStarted = Date.now();
-  await inPool(jobs, HISTORY_CONCURRENCY, async ({ agent, n }) => {
+  await inPool(jobs, HISTORY_CONCURRENCY, async ({ agent, n, buyer }) => {
     const outcome = outcomes.get(agent.agentId);
-    if (outcome === undefined) return;
+    const client = marketBuyers[buyer];
+    const window = outcome?.buyers[buyer];
+    if (outcome === undefined || client === undefined || window === undefined) return;
     try {
-      const answer = await market.invoke(agent.agentId, agent.plan.input(n), {
+      const answer = await client.invoke(agent.agentId, agent.plan.input(n), {
         timeoutMs: HISTORY_TIMEOUT_MS,
       });
       outcome.ok++;
       outcome.paid += parseUsd(answer.cost_usd);
+      addCall(window, true);
     } catch (error) {
       if (!isMercatoError(error) || error.code !== "SELLER_ERROR") throw error;
       outcome.failed++;
+      addCall(window, false);
     }
   });
-  out.line(
-    `   another buyer made ${jobs.length} calls in ${((Date.now() - historyStarted) / 1000).toFixed(1)} s` +
-      ` (${HISTORY_CONCURRENCY} at a time); failed calls are not charged:`,
+  const ranked = new Map(
+    agents.map((agent) => [agent.agentId, rankedRate(outcomes.get(agent.agentId)?.buyers ?? [])]),
+  );
+  const seconds = ((Date.now() - historyStarted) / 1000).toFixed(1);
+  out.block(
+    [
+      `${MARKET_BUYERS} other buyers, new accounts topped up $10.00 each, made ${jobs.length} calls in ${seconds} s` +
+        ` (${HISTORY_CONCURRENCY} at a time);`,
+      "failed calls are not charged. Ranking caps what one buyer's calls to a seller weigh: ten calls",
+      "here, a quarter of that (2.5) for an account younger than a day, so each buyer made",
+      `${CALLS_PER_BUYER} calls to each summarizer. SUCCESS = (weighted successes + 19) / (weighted calls + 20):`,
+    ].join("\n"),
   );
   out.block(
     formatTable(
@@ -485,6 +569,15 @@ async function runDemo(
         { title: "OK", cell: (a) => String(outcomes.get(a.agentId)?.ok ?? 0), right: true },
         { title: "FAILED", cell: (a) => String(outcomes.get(a.agentId)?.failed ?? 0), right: true },
         { title: "PAID", cell: (a) => usd(outcomes.get(a.agentId)?.paid ?? 0n, 2), right: true },
+        {
+          title: "WEIGHTED",
+          cell: (a) => {
+            const figures = ranked.get(a.agentId);
+            return figures ? `${weight(figures.successes)} of ${weight(figures.calls)}` : "";
+          },
+          right: true,
+        },
+        { title: "SUCCESS", cell: (a) => percent(ranked.get(a.agentId)?.successRate ?? 0), right: true },
       ],
       agents,
     ),
@@ -501,17 +594,36 @@ async function runDemo(
   }
 
   // The broker records call outcomes in batches about every second: wait until search shows all
-  // of them, the Digest's failures included.
+  // of them, and the ranked success rates they give, the Digest's failures included.
   const waitStarted = Date.now();
-  await waitFor("the broker's metrics", METRICS_TIMEOUT_MS, async () => {
-    const { results } = await anonymous.agents.search({ category: "crypto", limit: 20 });
-    const recorded = agents.every(
-      (agent) => (results.find((r) => r.agent_id === agent.agentId)?.total_calls ?? 0) >= agent.plan.history,
-    );
-    const digest = results.find((r) => r.agent_id === agents.find((a) => a.plan.key === "digest")?.agentId);
-    return recorded && digest !== undefined && digest.success_rate < 0.9 ? true : undefined;
-  });
-  out.line(`   the broker's metrics caught up in ${((Date.now() - waitStarted) / 1000).toFixed(1)} s.`);
+  let seen: SearchResult[] = [];
+  try {
+    await waitFor("the broker's metrics", METRICS_TIMEOUT_MS, async () => {
+      seen = (await anonymous.agents.search({ category: "crypto", limit: 20 })).results;
+      const settled = agents.every((agent) => {
+        const result = seen.find((r) => r.agent_id === agent.agentId);
+        const expected = ranked.get(agent.agentId)?.successRate;
+        return (
+          result !== undefined &&
+          expected !== undefined &&
+          result.total_calls >= agent.plan.history &&
+          Math.abs(result.success_rate - expected) < 0.00011
+        );
+      });
+      return settled ? true : undefined;
+    });
+  } catch (error) {
+    const shown = agents.map((agent) => {
+      const result = seen.find((r) => r.agent_id === agent.agentId);
+      const expected = percent(ranked.get(agent.agentId)?.successRate ?? 0);
+      return `${agent.plan.name}: ${result?.total_calls ?? 0} calls at ${percent(result?.success_rate ?? 0)}, expected ${agent.plan.history} at ${expected}`;
+    });
+    throw new Error(`${(error as Error).message} (${shown.join("; ")})`);
+  }
+  out.line(
+    `   the broker's metrics caught up in ${((Date.now() - waitStarted) / 1000).toFixed(1)} s:` +
+      " search shows these success rates.",
+  );
 
   out.heading("Buyer agent");
   const buyerAccount = await anonymous.accounts.create({ name: "Buyer Agent" });
@@ -561,8 +673,9 @@ async function runDemo(
     ),
   );
   out.line(
-    "   success rates are smoothed by a prior worth 20 calls at 95%: (successes + 19) / (calls + 20).",
+    "   SUCCESS = (weighted successes + 19) / (weighted calls + 20), each buyer's calls capped as above;",
   );
+  out.line("   CALLS counts every call.");
 
   out.heading("Money");
   const buyerCharges = await completedCharges(buyer, "buyer");

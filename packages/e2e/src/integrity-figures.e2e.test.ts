@@ -55,6 +55,7 @@ const kits = new Map<string, SellerKit>();
 async function priceSeller(): Promise<string> {
   const kit = sellerKit({
     broker: url,
+    owner: owner.account_id,
     input: z.object({ symbol: z.string() }),
     handler: async ({ symbol }) => {
       if (symbol === "FAIL") throw new Error("the upstream price feed is down");

@@ -70,6 +70,7 @@ async function startDirectSeller(category: string) {
   const state = { agentId: undefined as string | undefined, runs: 0, ended: 0 };
   const kit = sellerKit({
     broker: brokerUrl,
+    owner: owner.accountId,
     onError: () => {},
     // The tests hand in what the kit holds themselves (kit.flush()).
     direct: { agentId: () => state.agentId, redeemIntervalMs: 3_600_000 },

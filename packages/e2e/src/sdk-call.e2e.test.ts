@@ -5,7 +5,7 @@ import { parseConfig, type RunningBroker, startBroker } from "@mercato/broker";
 import { parseUsd } from "@mercato/protocol";
 import { createBudget, createClient, type MercatoClient } from "@mercato/sdk";
 import { sellerKit } from "@mercato/seller-kit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningSeller, startSeller } from "./sellers.js";
 
 const ADMIN = "e2e-admin-token-000002";
@@ -18,6 +18,13 @@ let ownerId: string;
 const sellers: Record<string, RunningSeller> = {};
 const served = { flaky: 0, steady: 0 };
 const agentIds: Record<string, string> = {};
+/**
+ * The other buyers of the market, whose calls make the sellers' track record. The broker caps each
+ * buyer's weight in a ranked success rate (a new account's calls weigh a quarter call each, at most
+ * ten calls' weight in all: see BUYER_WEIGHT and BUYER_CAP), so a record only moves a ranking when
+ * it comes from many buyers.
+ */
+const MARKET_BUYERS = 24;
 
 /** A seller that fails four calls out of five (deterministically), or never. */
 async function startPriceSeller(name: "flaky" | "steady"): Promise<RunningSeller> {
@@ -43,7 +50,20 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mercato-sdk-e2e-"));
   broker = await startBroker(
     parseConfig(
-      ["--port", "0", "--dev", "--db", join(dir, "e2e.db"), "--log-level", "silent", "--admin-token", ADMIN],
+      // The market's buyers all sign up from this one address: the per-address sign-up limit is off.
+      [
+        "--port",
+        "0",
+        "--dev",
+        "--db",
+        join(dir, "e2e.db"),
+        "--log-level",
+        "silent",
+        "--admin-token",
+        ADMIN,
+        "--signup-rate-limit",
+        "0",
+      ],
       {},
     ),
     { scheduler: false },
@@ -98,17 +118,69 @@ describe("client.call() against a real broker and real sellers", () => {
       paid += parseUsd(result.costUsd);
       return result;
     };
+    /** Attempts made on each agent, for knowing when the broker has recorded them all. */
+    const attempted: Record<string, number> = {};
+    const count = (result: { attempts: { agentId: string }[] }) => {
+      for (const attempt of result.attempts)
+        attempted[attempt.agentId] = (attempted[attempt.agentId] ?? 0) + 1;
+    };
 
-    // New agents start from the same prior, so the cheaper one ranks first.
+    // New agents start from the same prior, so the cheaper one ranks first. It fails four calls in
+    // five: call() retries it twice, then fails over to the steady seller, and pays only for that.
     const first = await call();
-    expect(first.attempts[0]?.agentId).toBe(agentIds.flaky);
+    count(first);
+    expect(first.attempts.map((a) => [a.agentId, a.ok, a.costUsd])).toEqual([
+      [agentIds.flaky, false, "0.000000"],
+      [agentIds.flaky, false, "0.000000"],
+      [agentIds.flaky, false, "0.000000"],
+      [agentIds.steady, true, "0.015000"],
+    ]);
+    expect(first.attempts[0]).toMatchObject({ code: "SELLER_ERROR", retryable: true });
+    expect(first).toMatchObject({ agentId: agentIds.steady, costUsd: "0.015000" });
 
-    // It fails four calls in five: call() retries it, fails over to the steady seller, and the
-    // broker's figures catch up with the flaky seller's record.
-    for (let i = 0; i < 11; i++) await call();
-    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the broker writes outcomes every second
-    const ranked = await buyer.agents.search({ category: CATEGORY });
+    // The market: many buyers with a price ceiling of $0.010, which only the flaky seller meets.
+    // call() retries it until it answers (every fifth call does), and each buyer pays only for its
+    // answers. The broker's figures catch up with the flaky seller's record.
+    const market = await Promise.all(
+      Array.from({ length: MARKET_BUYERS }, async (_, b) => {
+        const account = await createClient({ baseUrl: broker.url }).accounts.create({
+          name: `Market buyer ${b}`,
+        });
+        const client = createClient({ baseUrl: broker.url, apiKey: account.api_key });
+        await client.topups.create({ amountUsd: "10" });
+        return { client, before: parseUsd((await client.balance()).available_usd), paid: 0n };
+      }),
+    );
+    // One call at a time, so that each one meets the flaky seller's fifth call within its attempts.
+    for (const entry of market) {
+      const result = await entry.client.call({
+        category: CATEGORY,
+        input: { symbol: "ETH" },
+        maxPricePerCall: "0.010",
+        retries: 4,
+        backoff: { baseMs: 1 },
+      });
+      count(result);
+      expect(result.agentId).toBe(agentIds.flaky);
+      expect(result.attempts.every((a) => a.agentId === agentIds.flaky)).toBe(true);
+      expect(result.attempts.filter((a) => !a.ok).every((a) => a.costUsd === "0.000000")).toBe(true);
+      entry.paid += parseUsd(result.costUsd);
+    }
+    expect(attempted[agentIds.flaky as string]).toBe(served.flaky);
+
+    // Once the broker has recorded every attempt (it writes outcomes in batches), it ranks the
+    // steady seller first: its cost per success is now the lower one.
+    let ranked = await buyer.agents.search({ category: CATEGORY });
+    await vi.waitFor(
+      async () => {
+        ranked = await buyer.agents.search({ category: CATEGORY });
+        expect(Object.fromEntries(ranked.results.map((a) => [a.agent_id, a.total_calls]))).toEqual(attempted);
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     expect(ranked.results.map((a) => a.agent_id)).toEqual([agentIds.steady, agentIds.flaky]);
+    const [steadyFigures, flakyFigures] = ranked.results;
+    expect(steadyFigures?.cost_per_success).toBeLessThan(flakyFigures?.cost_per_success as number);
 
     const preferred = await call();
     expect(preferred.agentId).toBe(agentIds.steady);
@@ -124,15 +196,25 @@ describe("client.call() against a real broker and real sellers", () => {
       code: "SELLER_UNAVAILABLE",
     });
 
-    // Only successful calls were charged: the wallet went down by exactly what call() reported.
-    const after = parseUsd((await buyer.balance()).available_usd);
-    expect(before - after).toBe(paid);
-    const charges = [];
-    for await (const transaction of buyer.transactions.list({ role: "buyer" })) charges.push(transaction);
-    const completed = charges.filter((t) => t.status === "completed");
-    expect(completed).toHaveLength(14);
-    expect(completed.reduce((sum, t) => sum + parseUsd(t.amount_usd), 0n)).toBe(paid);
-    expect(charges.filter((t) => t.status === "voided").every((t) => t.amount_usd === "0.000000")).toBe(true);
+    // Only successful calls were charged: each wallet went down by exactly what call() reported,
+    // one completed charge per call, and every failed attempt's hold voided at $0.
+    const charged = async (client: MercatoClient, from: bigint, spent: bigint, calls: number) => {
+      const after = parseUsd((await client.balance()).available_usd);
+      expect(from - after).toBe(spent);
+      const charges = [];
+      for await (const transaction of client.transactions.list({ role: "buyer" })) charges.push(transaction);
+      const completed = charges.filter((t) => t.status === "completed");
+      expect(completed).toHaveLength(calls);
+      expect(completed.reduce((sum, t) => sum + parseUsd(t.amount_usd), 0n)).toBe(spent);
+      const voided = charges.filter((t) => t.status === "voided");
+      expect(voided.length).toBeGreaterThan(0);
+      expect(voided.every((t) => t.amount_usd === "0.000000")).toBe(true);
+    };
+    await charged(buyer, before, paid, 3);
+    for (const entry of market) {
+      expect(entry.paid).toBe(parseUsd("0.010"));
+      await charged(entry.client, entry.before, entry.paid, 1);
+    }
   });
 
   it("never passes a budget, and verifies the receipt of what it paid", async () => {

@@ -433,10 +433,12 @@ describe("POST /usage/reports", () => {
         report(3, "success"),
       ]),
     ).toEqual({ accepted: 0, pending: 2, ignored: 2 });
-    // The kit redeems a voucher paying for two calls, then reports: its reports decide calls 1 to 3.
-    await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
-      body: await voucherBody(grant.grant_id, 4, 2 * PRICE),
+    // The kit redeems call 4's prepaid voucher (three prices) with what it earned, two successes,
+    // then reports: its reports decide calls 1 to 3.
+    const redeemed = await broker.call("POST", `/grants/${grant.grant_id}/redeem`, {
+      body: await redeemBody(grant.grant_id, 4, 3 * PRICE, 2 * PRICE),
     });
+    expect(redeemed.statusCode).toBe(200);
     expect(
       await send(seller.apiKey, [
         report(1, "success"),

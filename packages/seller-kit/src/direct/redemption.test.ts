@@ -481,10 +481,10 @@ describe("direct mode: usage reports", () => {
       { apiKey: "mk_test_seller" },
     );
     const grant = await testGrant(key);
-    expect((await call(kit, grant, 1, 0, { symbol: "BTC" })).status).toBe(200);
-    expect((await call(kit, grant, 2, PRICE_MICROS, { symbol: 7 })).status).toBe(400);
-    // Not owed: the next voucher pays for call 1 only.
-    expect((await call(kit, grant, 3, PRICE_MICROS, { symbol: "ETH" })).status).toBe(200);
+    expect((await call(kit, grant, 1, PRICE_MICROS, { symbol: "BTC" })).status).toBe(200);
+    expect((await call(kit, grant, 2, 2 * PRICE_MICROS, { symbol: 7 })).status).toBe(400);
+    // Not owed: the refused call's prepayment carries over to call 3.
+    expect((await call(kit, grant, 3, 2 * PRICE_MICROS, { symbol: "ETH" })).status).toBe(200);
     await kit.flush();
     const outcomes = reports(broker).flatMap((request) => UsageReport.parse(request.body).reports);
     expect(outcomes.map(({ sequence, success, outcome }) => ({ sequence, success, outcome }))).toEqual([

@@ -7,6 +7,7 @@ import {
   callBody,
   directRequest,
   NOW,
+  PRICE_MICROS,
   signedHeaders,
   TEST_AGENT,
   TEST_OWNER,
@@ -144,7 +145,8 @@ describe("a kit serves only its own listings", () => {
     const broker = { broker: "https://broker.example", fetch: vi.fn(async () => new Response("{}")) };
     const { kit, handler } = kitFor({ owner: TEST_OWNER, direct: {}, ...broker });
     const send = async (grant: Awaited<ReturnType<typeof testGrant>>) => {
-      const request = await directRequest(grant, 1, 0);
+      // A prepaid first voucher: it pays for this call.
+      const request = await directRequest(grant, 1, PRICE_MICROS);
       return answerOf(
         await kit.handle({
           method: "POST",

@@ -36,6 +36,7 @@ const UNDO_ABOVE_8 = [
   UNDO_GRANT_REPORTS,
   UNDO_PREPAID_VOUCHERS,
   UNDO_HEALTH_CLAIMS,
+  UNDO_METRICS_BUYERS,
   UNDO_ENDPOINT_PROOFS,
 ].join("\n");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
