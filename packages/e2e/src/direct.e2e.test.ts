@@ -25,7 +25,7 @@ import { createClient, type MercatoClient } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { brokerRequest } from "./broker-api.js";
+import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
 
 const ADMIN = "e2e-admin-token-direct01";
@@ -97,20 +97,10 @@ async function startDirectSeller(
   return { kit, url: seller.url, agentId: state.agentId, state };
 }
 
-async function signUp(name: string) {
-  const { json } = await api("POST", "/accounts", { body: { name } });
-  return { accountId: json.account_id as string, apiKey: json.api_key as string };
-}
+const signUp = (name: string) => signUpAccount(brokerUrl, name);
 
 /** Waits until the sweeper has settled `grantId` and returns the grant. */
-async function settled(grantId: string, key: string) {
-  for (let i = 0; i < 300; i++) {
-    const { json } = await api("GET", `/grants/${grantId}`, { key });
-    if (json.settled_at) return json;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`grant ${grantId} was not settled`);
-}
+const settled = (grantId: string, key: string) => settledGrant(brokerUrl, grantId, key);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mercato-direct-e2e-"));

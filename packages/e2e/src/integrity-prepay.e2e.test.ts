@@ -25,7 +25,7 @@ import { createClient } from "@mercato/sdk";
 import { type SellerCallContext, type SellerKit, sellerKit } from "@mercato/seller-kit";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { brokerRequest } from "./broker-api.js";
+import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
 
 const ADMIN = "e2e-admin-token-prepay01";
@@ -47,20 +47,8 @@ const api = (method: string, path: string, options: { key?: string; body?: unkno
 const micros = (usd: string) => Number(parseUsd(usd));
 const share = (charge: number) => Number(splitCharge(BigInt(charge)).sellerShare);
 
-async function signUp(name: string, fundsMicros = 0) {
-  const { json } = await api("POST", "/accounts", { body: { name } });
-  const account = { accountId: json.account_id as string, apiKey: json.api_key as string };
-  if (fundsMicros > 0) {
-    await store.credit({
-      id: `topup:${account.accountId}`,
-      accountId: account.accountId,
-      amount: fundsMicros,
-      reference: "e2e",
-      at: clock.now().toISOString(),
-    });
-  }
-  return account;
-}
+const signUp = (name: string, fundsMicros = 0) =>
+  signUpAccount(brokerUrl, name, { store, micros: fundsMicros, at: clock.now().toISOString() });
 
 /**
  * A seller in direct mode whose handler counts its runs (and the runs that ended), fails on
@@ -106,14 +94,7 @@ async function startDirectSeller(category: string) {
 }
 
 /** Waits until the sweeper has settled `grantId` and returns the grant. */
-async function settled(grantId: string, key: string) {
-  for (let i = 0; i < 300; i++) {
-    const { json } = await api("GET", `/grants/${grantId}`, { key });
-    if (json.settled_at) return json;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`grant ${grantId} was not settled`);
-}
+const settled = (grantId: string, key: string) => settledGrant(brokerUrl, grantId, key);
 
 async function expectCleanAudit() {
   const audit = (await api("GET", "/admin/audit", { key: ADMIN })).json;

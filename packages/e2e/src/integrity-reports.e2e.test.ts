@@ -19,7 +19,7 @@ import { createClient, type MercatoClient } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { brokerRequest } from "./broker-api.js";
+import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
 
 const ADMIN = "e2e-admin-token-reports01";
@@ -40,20 +40,8 @@ let marker: { agentId: string; client: MercatoClient; calls: number };
 const api = (method: string, path: string, options: { key?: string; body?: unknown } = {}) =>
   brokerRequest(brokerUrl, method, path, options);
 
-async function signUp(name: string, fundsMicros = 0): Promise<Account> {
-  const { json } = await api("POST", "/accounts", { body: { name } });
-  const account = { accountId: json.account_id as string, apiKey: json.api_key as string };
-  if (fundsMicros > 0) {
-    await store.credit({
-      id: `topup:${account.accountId}`,
-      accountId: account.accountId,
-      amount: fundsMicros,
-      reference: "e2e",
-      at: clock.now().toISOString(),
-    });
-  }
-  return account;
-}
+const signUp = (name: string, fundsMicros = 0): Promise<Account> =>
+  signUpAccount(brokerUrl, name, { store, micros: fundsMicros, at: clock.now().toISOString() });
 
 function client(account: Account): MercatoClient {
   const created = createClient({ baseUrl: brokerUrl, apiKey: account.apiKey });
@@ -174,12 +162,7 @@ async function sendReports(key: string, reports: unknown[]) {
 
 /** Waits until the sweeper settled `grantId`, then makes sure its pending reports were weighed. */
 async function settled(grantId: string, key: string) {
-  await expect
-    .poll(async () => (await api("GET", `/grants/${grantId}`, { key })).json.settled_at, {
-      timeout: 30_000,
-      interval: 50,
-    })
-    .toBeTruthy();
+  await settledGrant(brokerUrl, grantId, key);
   // The sweeper weighs them right after settling; doing it here too changes nothing but the wait.
   await countSettledGrantReports(store, clock.now().toISOString());
 }
