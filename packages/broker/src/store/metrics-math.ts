@@ -230,6 +230,33 @@ export function isEstablished(createdAt: string, hasCompletedTopup: boolean, at:
   return hasCompletedTopup && Date.parse(at) - Date.parse(createdAt) >= BUYER_WEIGHT.establishedAfterMs;
 }
 
+/** A buying account as {@link createEstablishedBuyers} reads it. */
+export interface BuyerAccountRow {
+  id: string;
+  created_at: string;
+  topped_up: boolean | number;
+}
+
+/**
+ * Which buyers weigh a whole call (see {@link isEstablished}), remembering the established ones (an
+ * account, once established, stays so): `lookup` reads only the accounts not known yet, once per
+ * flush. Both stores use it with their own query.
+ */
+export function createEstablishedBuyers(
+  lookup: (accountIds: string[]) => BuyerAccountRow[] | Promise<BuyerAccountRow[]>,
+): (buyerIds: Iterable<string>, at: string) => Promise<(buyerId: string) => boolean> {
+  const established = new Set<string>();
+  return async (buyerIds, at) => {
+    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
+    if (unknown.length > 0) {
+      for (const row of await lookup(unknown)) {
+        if (isEstablished(row.created_at, Boolean(row.topped_up), at)) established.add(row.id);
+      }
+    }
+    return (buyerId) => established.has(buyerId);
+  };
+}
+
 /**
  * What a flush of call outcomes adds to each (agent, buyer) weight, weighing each call by whether
  * its buyer is `established` (see {@link isEstablished}). Client errors weigh nothing.

@@ -1,13 +1,14 @@
 import { type AgentScores, BUYER_CAP, SCORE_WINDOWS } from "@mercato/protocol";
 import {
   type BucketDelta,
+  type BuyerAccountRow,
   type BuyerDelta,
   type BuyerTotals,
   bucketSums,
   buyerDeltas,
   callDeltas,
   checkDeltas,
-  isEstablished,
+  createEstablishedBuyers,
   minuteOf,
   NO_BUYERS,
   RESCORE_CHUNK,
@@ -298,25 +299,15 @@ async function flushBuyers(
  * transaction.
  */
 export function createPgMetrics(db: PgDb): PgMetrics {
-  /** Buyers known to weigh a whole call: an account, once established, stays so. */
-  const established = new Set<string>();
-
-  /** Which of `buyerIds` weigh a whole call at `at` (see `isEstablished`). */
-  const establishedAt = async (buyerIds: Iterable<string>, at: string) => {
-    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
-    if (unknown.length > 0) {
-      const rows = await db.query<{ id: string; created_at: string; topped_up: boolean }>(
-        `SELECT a.id, a.created_at,
-           EXISTS (SELECT 1 FROM topups t WHERE t.account_id = a.id AND t.status = 'succeeded') AS topped_up
-         FROM accounts a WHERE a.id = ANY($1::text[])`,
-        [unknown],
-      );
-      for (const row of rows) {
-        if (isEstablished(row.created_at, row.topped_up, at)) established.add(row.id);
-      }
-    }
-    return (buyerId: string) => established.has(buyerId);
-  };
+  /** Which buyers weigh a whole call at a time (see `isEstablished`). */
+  const establishedAt = createEstablishedBuyers((accountIds) =>
+    db.query<BuyerAccountRow>(
+      `SELECT a.id, a.created_at,
+         EXISTS (SELECT 1 FROM topups t WHERE t.account_id = a.id AND t.status = 'succeeded') AS topped_up
+       FROM accounts a WHERE a.id = ANY($1::text[])`,
+      [accountIds],
+    ),
+  );
 
   const record = async (
     deltas: Map<string, BucketDelta>,

@@ -3,13 +3,14 @@ import { BUYER_CAP, BUYER_WEIGHT, SCORE_WINDOWS } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import {
   type BucketDelta,
+  type BuyerAccountRow,
   type BuyerDelta,
   type BuyerTotals,
   bucketSums,
   buyerDeltas,
   callDeltas,
   checkDeltas,
-  isEstablished,
+  createEstablishedBuyers,
   minuteOf,
   NO_BUYERS,
   RESCORE_CHUNK,
@@ -185,24 +186,15 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
       | { seq: number; price_micros: number }
       | undefined;
 
-  /** Buyers known to weigh a whole call: an account, once established, stays so. */
-  const established = new Set<string>();
-
-  /** Which of `buyerIds` weigh a whole call at `at` (see `isEstablished`). */
-  const establishedAt = (buyerIds: Iterable<string>, at: string): ((buyerId: string) => boolean) => {
-    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
-    if (unknown.length > 0) {
-      const rows = prepare(
+  /** Which buyers weigh a whole call at a time (see `isEstablished`). */
+  const establishedAt = createEstablishedBuyers(
+    (accountIds) =>
+      prepare(
         `SELECT a.id, a.created_at,
            EXISTS (SELECT 1 FROM topups t WHERE t.account_id = a.id AND t.status = 'succeeded') AS topped_up
          FROM accounts a WHERE a.id IN (SELECT value FROM json_each(?))`,
-      ).all(JSON.stringify(unknown)) as Array<{ id: string; created_at: string; topped_up: number }>;
-      for (const row of rows) {
-        if (isEstablished(row.created_at, row.topped_up === 1, at)) established.add(row.id);
-      }
-    }
-    return (buyerId) => established.has(buyerId);
-  };
+      ).all(JSON.stringify(accountIds)) as BuyerAccountRow[],
+  );
 
   /** An agent's buyers as ranking reads them: its weight totals and its top buyers by calls. */
   const buyersOf = (seq: number, units: number, successUnits: number): BuyerTotals => {
@@ -430,7 +422,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     store: {
       async recordCallOutcomes(outcomes: CallOutcome[], at: string) {
         const weighed = outcomes.filter((outcome) => outcome.outcome !== "client_error");
-        const established = establishedAt(
+        const established = await establishedAt(
           weighed.map((outcome) => outcome.buyerId),
           at,
         );
