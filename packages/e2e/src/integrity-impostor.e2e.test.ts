@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createBroker,
+  createDevProvider,
   createSqliteStore,
   parseConfig,
   type RunningBroker,
@@ -21,7 +22,7 @@ import { sellerKit } from "@mercato/seller-kit";
 import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest } from "./broker-api.js";
-import { type RunningSeller, startSeller } from "./sellers.js";
+import { type RunningSeller, startPreV2Seller, startSeller } from "./sellers.js";
 
 const ADMIN = "e2e-admin-token-impostor";
 
@@ -249,5 +250,104 @@ describe("impostor listings outside dev mode (a listing needs its endpoint's pro
       name: "Premium feed",
     });
     expect(second).toMatchObject({ status: "registered", verification: { state: "verified" } });
+  });
+});
+
+describe("listings made before mercato-call-v2, in their endpoint-proof grace period", () => {
+  const GRACE_MS = 14 * 24 * 3600_000;
+  let store: ReturnType<typeof createSqliteStore>;
+  let broker: ReturnType<typeof createBroker>;
+  let base: string;
+  let oldKit: Awaited<ReturnType<typeof startPreV2Seller>>;
+  let newKit: RunningSeller;
+  let victim: Party;
+  let impostor: Party;
+  let buyer: Party;
+  let newKitHandled = 0;
+  const OUTPUT = { price_usd: "64000.00" };
+
+  /** Registers a listing, then puts it where migration 9 left every earlier one: unproven, in grace. */
+  async function preV2Listing(party: Party, endpoint: string, price: string): Promise<string> {
+    const { agent_id } = await party.client.agents.register(listing(endpoint, price));
+    const at = new Date().toISOString();
+    await store.setEndpointProof(
+      agent_id,
+      { verifiedAt: null, challenge: null, graceUntil: new Date(Date.now() + GRACE_MS).toISOString() },
+      { status: "active", at },
+    );
+    return agent_id;
+  }
+
+  async function invokeFails(agentId: string) {
+    const error = await buyer.client.invoke(agentId, { symbol: "BTC" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMercatoError(error) && error.code).toBe("SELLER_ERROR");
+  }
+
+  beforeAll(async () => {
+    store = createSqliteStore({ path: ":memory:" });
+    broker = createBroker({
+      store,
+      config: { dev: true, adminToken: ADMIN, logLevel: "silent" },
+      payments: createDevProvider(),
+    });
+    await broker.listen({ port: 0, host: "127.0.0.1" });
+    const address = broker.server.address();
+    base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    victim = await signUp(base, "Victim");
+    impostor = await signUp(base, "Impostor");
+    buyer = await signUp(base, "Buyer");
+    expect((await buyer.client.topups.create({ amountUsd: "20" })).status).toBe("succeeded");
+    oldKit = await startPreV2Seller(base, OUTPUT);
+    newKit = await startSeller(
+      sellerKit({
+        broker: base,
+        owner: victim.accountId,
+        onError: () => {},
+        handler: async () => {
+          newKitHandled++;
+          return OUTPUT;
+        },
+      }),
+      "node",
+    );
+  });
+
+  afterAll(async () => {
+    await expectAuditClean(base);
+    await broker.close();
+    await oldKit.close();
+    await newKit.close();
+  });
+
+  it("a seller still on an old kit keeps being called and paid until it upgrades", async () => {
+    const id = await preV2Listing(victim, oldKit.url, "0.05");
+    const answer = await buyer.client.invoke(id, { symbol: "BTC" });
+    expect(answer.output).toEqual(OUTPUT);
+    expect(oldKit.served()).toBe(1);
+    expect((await victim.client.balance()).earnings_usd).toBe("0.045000");
+  });
+
+  it("a listing made now carries no v1 signature: an old kit serves none of an impostor's new listings", async () => {
+    const servedBefore = oldKit.served();
+    const earnedBefore = (await victim.client.balance()).earnings_usd;
+    const stolen = await impostor.client.agents.register(listing(oldKit.url, "0.50"));
+    for (let i = 0; i < 3; i++) await invokeFails(stolen.agent_id);
+    expect(oldKit.served()).toBe(servedBefore);
+    expect((await impostor.client.balance()).earnings_usd).toBe("0.000000");
+    expect((await victim.client.balance()).earnings_usd).toBe(earnedBefore);
+  });
+
+  it("an upgraded kit serves its seller's grace listing and refuses an impostor's", async () => {
+    const own = await preV2Listing(victim, newKit.url, "0.05");
+    const stolen = await preV2Listing(impostor, newKit.url, "0.50");
+    expect((await buyer.client.invoke(own, { symbol: "BTC" })).output).toEqual(OUTPUT);
+    await invokeFails(stolen);
+    expect(newKitHandled).toBe(1);
+    expect((await impostor.client.balance()).earnings_usd).toBe("0.000000");
+    // $0.045 from the first test's call on the old kit, and $0.045 from this one.
+    expect((await victim.client.balance()).earnings_usd).toBe("0.090000");
   });
 });

@@ -313,7 +313,7 @@ describe("the seller kit refuses calls the broker did not sign", () => {
       {
         ...headers,
         "mercato-call-id": "forged-1",
-        "mercato-signature": Buffer.alloc(64, 7).toString("base64url"),
+        "mercato-signature-v2": Buffer.alloc(64, 7).toString("base64url"),
       },
       signed.body.toString(),
     );

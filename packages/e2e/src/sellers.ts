@@ -1,3 +1,4 @@
+import { createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SellerKit } from "@mercato/seller-kit";
@@ -112,4 +113,63 @@ export async function startRawSeller(status: number, body: string): Promise<Runn
     }),
     "/agent",
   );
+}
+
+/**
+ * A seller on a kit older than `mercato-call-v2`: it checks the call as the kit of that time did —
+ * the broker's Ed25519 signature in `mercato-signature` over `mercato-call-v1`, method, request
+ * target, body digest, timestamp and call id, with the broker's published keys — and knows nothing
+ * of listings. A call it cannot verify gets 401; `served` counts the calls it did the work for.
+ */
+export async function startPreV2Seller(
+  broker: string,
+  output: unknown,
+): Promise<RunningSeller & { served: () => number }> {
+  let served = 0;
+  const header = (req: IncomingMessage, name: string) => {
+    const value = req.headers[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  const verify = async (req: IncomingMessage, body: Buffer): Promise<boolean> => {
+    const [callId, timestamp, kid, signature] = [
+      "mercato-call-id",
+      "mercato-timestamp",
+      "mercato-key-id",
+      "mercato-signature",
+    ].map((name) => header(req, name));
+    if (!callId || !timestamp || !kid || !signature) return false;
+    const jwks = (await (await fetch(`${broker}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string; x: string }>;
+    };
+    const jwk = jwks.keys.find((key) => key.kid === kid);
+    if (!jwk) return false;
+    const input = [
+      "mercato-call-v1",
+      req.method ?? "POST",
+      req.url ?? "/",
+      createHash("sha256").update(body).digest("base64url"),
+      timestamp,
+      callId,
+    ].join("\n");
+    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" });
+    return cryptoVerify(null, Buffer.from(input), key, Buffer.from(signature, "base64url"));
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", async () => {
+      const json = { "content-type": "application/json" };
+      if (!(await verify(req, Buffer.concat(chunks)))) {
+        res.writeHead(401, json).end(
+          JSON.stringify({
+            error: { code: "UNAUTHENTICATED", message: "The call is not signed by a Mercato broker" },
+          }),
+        );
+        return;
+      }
+      served++;
+      res.writeHead(200, json).end(JSON.stringify({ output }));
+    });
+  });
+  return { ...(await listen(server, "/agent")), served: () => served };
 }

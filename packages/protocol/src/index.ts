@@ -16,6 +16,7 @@ export {
   createJwksKeyResolver,
   DEFAULT_REPLAY_WINDOW_SECONDS,
   digestBody,
+  LEGACY_CALL_SIGNATURE_HEADER,
   signCall,
   verifyCallSignature,
 } from "./call-signatures/index.js";

@@ -157,6 +157,9 @@ export async function invokeOnce(
     agentId: agent.id,
     agentOwner: agent.ownerId,
     priceMicros: price,
+    // A listing from before endpoint proofs, in its grace period: its seller may still run a kit
+    // that checks only the retired v1 signature, so that one is sent too, until the listing proves.
+    legacy: agent.endpoint.verifiedAt === null && agent.endpoint.graceUntil !== null,
   });
   signing.catch(() => {});
   const dailyCap = await deps.fraud.dailyCap(key.accountId, heldAt.getTime());

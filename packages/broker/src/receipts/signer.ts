@@ -10,6 +10,7 @@ import {
   callHeaders,
   callSigningInput,
   type GrantPayloadValue,
+  LEGACY_CALL_SIGNATURE_HEADER,
   type PublicJwk,
   type ReceiptPayloadValue,
   type SignedGrant,
@@ -39,6 +40,11 @@ export interface CallToSign {
   agentOwner: string;
   /** The call's price, integer micro-USD. */
   priceMicros: number;
+  /**
+   * Also sign the retired `mercato-call-v1` scheme, in its old header: only for a listing in its
+   * endpoint-proof grace period, whose seller may still run a kit older than v2.
+   */
+  legacy?: boolean;
 }
 
 /** Signs receipts and seller calls with the broker's Ed25519 key and publishes the public keys. */
@@ -116,18 +122,20 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
     },
     async signCall(call) {
       const { kid, keyObject } = await ready();
-      const input = callSigningInput({
-        method: call.method,
-        path: call.path,
-        bodyDigest: createHash("sha256").update(call.body, "utf8").digest("base64url"),
-        timestamp: call.timestamp,
-        callId: call.callId,
-        agentId: call.agentId,
-        agentOwner: call.agentOwner,
-        priceMicros: call.priceMicros,
-      });
-      const signature = await signOffThread(Buffer.from(input, "utf8"), keyObject);
-      return callHeaders(call, kid, signature.toString("base64url"));
+      const bodyDigest = createHash("sha256").update(call.body, "utf8").digest("base64url");
+      const input = callSigningInput({ ...call, bodyDigest });
+      if (!call.legacy) {
+        const signature = await signOffThread(Buffer.from(input, "utf8"), keyObject);
+        return callHeaders(call, kid, signature.toString("base64url"));
+      }
+      const [signature, legacy] = await Promise.all([
+        signOffThread(Buffer.from(input, "utf8"), keyObject),
+        signOffThread(Buffer.from(legacyCallSigningInput({ ...call, bodyDigest }), "utf8"), keyObject),
+      ]);
+      return {
+        ...callHeaders(call, kid, signature.toString("base64url")),
+        [LEGACY_CALL_SIGNATURE_HEADER]: legacy.toString("base64url"),
+      };
     },
     async signGrant(payload) {
       const { kid, privateKey } = await ready();
@@ -141,6 +149,22 @@ export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
       return { keys: publish(await store.listSigningKeys()) };
     },
   };
+}
+
+/**
+ * The retired `mercato-call-v1` signing input (method, target, body digest, timestamp, call id: no
+ * listing), as kits older than v2 check it. Sent only to listings in their grace period; to be
+ * removed with the grace period (docs/sellers.md).
+ */
+function legacyCallSigningInput(call: CallToSign & { bodyDigest: string }): string {
+  return [
+    "mercato-call-v1",
+    call.method.toUpperCase(),
+    call.path,
+    call.bodyDigest,
+    String(call.timestamp),
+    call.callId,
+  ].join("\n");
 }
 
 /** Ed25519 signature of `data` on libuv's thread pool (node:crypto's callback form). */

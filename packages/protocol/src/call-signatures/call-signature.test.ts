@@ -5,6 +5,7 @@ import {
   callSigningInput,
   createJwksKeyResolver,
   digestBody,
+  LEGACY_CALL_SIGNATURE_HEADER,
   signCall,
   verifyCallSignature,
 } from "./call-signature.js";
@@ -142,6 +143,27 @@ describe("call signatures", () => {
     expect(await reason(verify({ ...headers, [CALL_HEADERS.priceMicros]: "0.5" }, publicKey))).toBe(
       "malformed",
     );
+  });
+
+  it("refuses a call that carries only a v1 signature, and says the broker is older than the kit", async () => {
+    const { headers, publicKey } = await signed();
+    const v1Only: Record<string, string> = {
+      [CALL_HEADERS.callId]: headers[CALL_HEADERS.callId],
+      [CALL_HEADERS.timestamp]: headers[CALL_HEADERS.timestamp],
+      [CALL_HEADERS.keyId]: headers[CALL_HEADERS.keyId],
+      [LEGACY_CALL_SIGNATURE_HEADER]: headers[CALL_HEADERS.signature],
+    };
+    const error = await verify(v1Only, publicKey).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MercatoError);
+    expect((error as MercatoError).details).toEqual({ reason: "missing" });
+    expect((error as MercatoError).message).toMatch(/only a mercato-call-v1 signature.*mercato-signature-v2/);
+    // Beside a valid v2 signature, the legacy header is ignored.
+    expect(
+      await verify({ ...headers, [LEGACY_CALL_SIGNATURE_HEADER]: "not-even-base64!" }, publicKey),
+    ).toMatchObject({ agentId: "agent_victim" });
   });
 
   it("refuses missing, malformed, stale and unknown-key signatures", async () => {

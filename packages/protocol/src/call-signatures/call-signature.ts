@@ -15,8 +15,8 @@ export const CALL_HEADERS = {
   timestamp: "mercato-timestamp",
   /** The `kid` of the broker key that signed (see `/.well-known/jwks.json`). */
   keyId: "mercato-key-id",
-  /** The Ed25519 signature of the signing input, base64url. */
-  signature: "mercato-signature",
+  /** The Ed25519 signature of the `mercato-call-v2` signing input, base64url. */
+  signature: "mercato-signature-v2",
   /** The listing the call is for (`agent_…`): a seller kit serves only its own listings. */
   agentId: "mercato-agent-id",
   /** The account that owns that listing (`acct_…`), which the call's charge pays. */
@@ -31,6 +31,13 @@ export const CALL_HEADERS = {
  * which named no listing, are no longer accepted.
  */
 export const CALL_SIGNATURE_SCHEME = "mercato-call-v2";
+
+/**
+ * The header of the retired `mercato-call-v1` signature, which named no listing. A broker still
+ * sends it, beside the v2 signature, to listings in their endpoint-proof grace period, so that
+ * seller kits older than v2 keep working until their sellers upgrade; this kit never accepts it.
+ */
+export const LEGACY_CALL_SIGNATURE_HEADER = "mercato-signature";
 
 /** How far a call's timestamp may be from the seller's clock, either way, by default: 5 minutes. */
 export const DEFAULT_REPLAY_WINDOW_SECONDS = 300;
@@ -190,6 +197,12 @@ export async function verifyCallSignature(
   const agentId = call.header(CALL_HEADERS.agentId);
   const agentOwner = call.header(CALL_HEADERS.agentOwner);
   const priceText = call.header(CALL_HEADERS.priceMicros);
+  if (!signatureText && call.header(LEGACY_CALL_SIGNATURE_HEADER)) {
+    throw refused(
+      "missing",
+      `The call carries only a mercato-call-v1 signature, which names no listing: it was sent by a Mercato broker older than this seller kit, which needs ${CALL_SIGNATURE_SCHEME} (${CALL_HEADERS.signature})`,
+    );
+  }
   if (!callId || !timestampText || !kid || !signatureText) {
     throw refused("missing", "The call is not signed by a Mercato broker");
   }
