@@ -208,3 +208,5 @@ export {
   TRUST_PRIOR,
   trustScore,
 } from "./trust/index.js";
+export type { ListingRecord } from "./trust/index.js";
+export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./trust/index.js";

@@ -1,3 +1,5 @@
+export type { ListingRecord } from "./ranking.js";
+export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./ranking.js";
 export type {
   AgentCounters,
   AgentScores,
