@@ -12,7 +12,7 @@ export type {
   DirectCallResult,
   ProxyCallResult,
 } from "./call/index.js";
-export { backoffDelay, createBudget } from "./call/index.js";
+export { backoffDelay, createBudget, SELECTION, seededRandom } from "./call/index.js";
 export type {
   Account,
   AccountsResource,

@@ -139,6 +139,8 @@ function client(fetch: FetchFunction, budget?: ReturnType<typeof createBudget>) 
     baseUrl: "http://broker",
     apiKey: `mk_${"a".repeat(43)}`,
     fetch,
+    // The order these tests check is the exploit order; exploration is tested in selection.test.ts.
+    explore: 0,
     ...(budget && { budget }),
   });
 }
@@ -162,9 +164,10 @@ afterEach(() => {
 });
 
 describe("call(): ranking and filters", () => {
-  it("calls the agent with the lowest cost per success, buying access once and reusing the key", async () => {
+  it("calls the agent with the lowest expected cost per useful answer, buying access once and reusing the key", async () => {
+    // 5% success: its failures cost only time, but twenty attempts per answer cost more than the price gap.
     const broker = fakeBroker([
-      { id: "agent_cheapflaky", price: 0.01, costPerSuccess: 0.03, outcomes: ["ok"] },
+      { id: "agent_cheapflaky", price: 0.01, costPerSuccess: 0.2, outcomes: ["ok"] },
       { id: "agent_reliable01", price: 0.02, costPerSuccess: 0.021, outcomes: ["ok"] },
     ]);
     const c = client(broker.fetch);

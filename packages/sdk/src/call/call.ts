@@ -4,6 +4,7 @@ import type { DirectResponse } from "../direct/session.js";
 import type { components, operations } from "../generated/openapi.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
 import type { Budget, BudgetReservation } from "./budget.js";
+import { type AttemptOutcome, checkedShare, createSelector, SELECTION, type Selector } from "./selection.js";
 
 type SearchQuery = NonNullable<operations["searchAgents"]["parameters"]["query"]>;
 type SearchResult = components["schemas"]["SearchResult"];
@@ -84,6 +85,33 @@ export interface CallOptions {
   onAttempt?: (attempt: CallAttempt) => void;
   /** Sees every retry on the same seller before its delay. */
   onRetry?: (retry: CallRetry) => void;
+  /**
+   * The share of calls, 0–1, that explore: a Thompson draw from what is known of each agent picks
+   * the first agent to try, so that promising listings with little evidence get tried (default: the
+   * client's `explore`, itself 0.05 by default; 0 never explores). See "How call() chooses" in the README.
+   */
+  explore?: number;
+  /**
+   * Leaves out agents whose mean time per attempt (the broker's measured figure blended with this
+   * client's own attempts) is above this, ms. Agents with no measured time yet are kept. A hard
+   * limit per attempt is `timeoutMs`.
+   */
+  maxLatencyMs?: number;
+  /**
+   * What a second of waiting is worth to you, USD: ranking weighs each agent's expected time per
+   * useful answer at this rate against its price (default 0.01, i.e. $36 an hour; 0 ranks on money alone).
+   */
+  timeValueUsdPerSecond?: number;
+  /**
+   * Your own test of an answer: `true` accepts it; anything else (a string says why) rejects it.
+   * A rejected answer was paid (the seller kept its contract) but counts as a failure for this
+   * client's ranking of the agent, and the call fails over to the next agent. The broker is never
+   * told: a buyer's word alone does not move a seller's record.
+   *
+   * @example
+   * await client.call({ category: "text", input, accept: (out) => (out as { summary?: string }).summary ? true : "empty summary" });
+   */
+  accept?: (output: unknown) => true | string | false;
 }
 
 /** One attempt of a call on one seller. */
@@ -106,6 +134,10 @@ export interface CallAttempt {
   durationMs: number;
   /** Whether the failure was worth retrying on the same seller. */
   retryable?: boolean;
+  /** True when exploration put this agent first (see {@link CallOptions.explore}). */
+  explored?: boolean;
+  /** Why the `accept` test rejected the answer (the attempt was paid: see `costUsd`). */
+  rejected?: string;
 }
 
 /** A retry about to happen. */
@@ -170,17 +202,44 @@ type Verdict =
 
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANDIDATES = 3;
+/** Listings a call's search reads: enough that a new listing, last in the broker's order, is seen. */
+const SEARCH_LIMIT = 50;
 /** Direct mode: a grant's default budget, in calls at the agent's price. */
 const DIRECT_BUDGET_CALLS = 50n;
 
+/** The client's settings of `call()`. */
+export interface CallSettings {
+  /** Applies to every call of the client. */
+  budget?: Budget | undefined;
+  /** The default share of calls that explore. */
+  explore?: number | undefined;
+  /** A uniform draw in [0, 1) for exploration (default `Math.random`). */
+  random?: (() => number) | undefined;
+  /** The clock attempts are timed with, ms (default `Date.now`). */
+  now?: (() => number) | undefined;
+}
+
 /**
- * Builds `call()`: find the agents that match, best cost per success first (the broker's smoothed
- * figures), and call them in turn with retries, failover and budgets. `clientBudget` applies to
- * every call of the client.
+ * Builds `call()`: find the agents that match, rank them by expected cost per useful answer (the
+ * broker's figures blended with what this client has seen, see ./selection.ts), explore a bounded
+ * share of the time, and call them in turn with retries, failover and budgets.
  */
-export function createCall(transport: CallTransport, clientBudget?: Budget) {
+export function createCall(transport: CallTransport, settings: CallSettings = {}) {
+  const clientBudget = settings.budget;
+  const clientExplore = checkedShare(settings.explore ?? SELECTION.explore, "explore");
+  const now = settings.now ?? Date.now;
+  const selector: Selector = createSelector(settings.random);
   return async function call(options: CallOptions): Promise<CallResult> {
     const retries = nonNegativeInt(options.retries ?? DEFAULT_RETRIES, "retries");
+    const explore = checkedShare(options.explore ?? clientExplore, "explore");
+    const timeValueUsdPerSecond = nonNegativeNumber(
+      options.timeValueUsdPerSecond ?? SELECTION.timeValueUsdPerSecond,
+      "timeValueUsdPerSecond",
+    );
+    const maxLatencyMs =
+      options.maxLatencyMs === undefined
+        ? undefined
+        : nonNegativeNumber(options.maxLatencyMs, "maxLatencyMs");
     const wanted = positiveInt(options.candidates ?? DEFAULT_CANDIDATES, "candidates");
     const maxPrice = options.maxPricePerCall === undefined ? undefined : parseUsd(options.maxPricePerCall);
     const minTrust = options.minTrustScore;
@@ -191,7 +250,7 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
 
     const page = await transport.search({
       sort: "cost_per_success",
-      limit: Math.min(100, wanted * 2),
+      limit: Math.min(100, Math.max(SEARCH_LIMIT, wanted * 2)),
       ...(options.category !== undefined && { category: options.category }),
       ...(options.tags !== undefined && options.tags.length > 0 && { tags: options.tags }),
       ...(options.query !== undefined && { q: options.query }),
@@ -199,17 +258,18 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
       ...(minTrust !== undefined && { min_trust: minTrust }),
     });
     // The broker filters and sorts too; checked again here because the price ceiling is a promise
-    // about money, and to keep the order stable among equal figures.
-    const candidates = page.results
+    // about money, and the broker's order breaks ties in this client's ranking.
+    const listed = page.results
       .filter((agent) => agent.status !== "inactive")
       .filter((agent) => maxPrice === undefined || parseUsd(agent.price_per_call) <= maxPrice)
       .filter((agent) => minTrust === undefined || agent.trust_score >= minTrust)
-      .sort((a, b) => a.cost_per_success - b.cost_per_success)
-      .slice(0, wanted);
+      .sort((a, b) => a.cost_per_success - b.cost_per_success);
+    const ranking = selector.rank(listed, { explore, timeValueUsdPerSecond, maxLatencyMs });
+    const candidates = ranking.order.slice(0, wanted);
     if (candidates.length === 0) {
       throw new MercatoError(
         "NO_CANDIDATES",
-        "No listed agent matches the call's filters, price ceiling and trust floor",
+        "No listed agent matches the call's filters, price ceiling, trust floor and latency ceiling",
         {
           details: { filters: describeFilters(options) },
         },
@@ -250,8 +310,13 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
       };
     };
 
+    /** This client's learning: seller failures, rejections and useful answers; not the buyer's own errors. */
+    const learn = (agentId: string, outcome: AttemptOutcome, durationMs: number) =>
+      selector.record(agentId, outcome, durationMs);
+
     for (const agent of candidates) {
       const price = parseUsd(agent.price_per_call);
+      const explored = ranking.explored === agent ? { explored: true } : {};
       // Each known no-charge failure moves to a fresh key; an unknown outcome retries with the same
       // one, so that the broker answers with the first attempt's outcome instead of charging again.
       let keySerial = 0;
@@ -263,28 +328,10 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
           break;
         }
         affordable = true;
-        const started = Date.now();
+        const started = now();
+        let answer: Awaited<ReturnType<typeof send>>;
         try {
-          const { output, costUsd, answered } = await send(
-            agent.agent_id,
-            price,
-            `${logicalKey}:${agent.agent_id}:${keySerial}`,
-          );
-          const cost = parseUsd(costUsd);
-          reservation.commit(cost);
-          const done: CallAttempt = {
-            agentId: agent.agent_id,
-            attempt,
-            ok: true,
-            ...(answered.mode === "proxy"
-              ? { transactionId: answered.transactionId }
-              : { grantId: answered.grantId, sequence: answered.sequence }),
-            costUsd: formatUsd(cost),
-            durationMs: Date.now() - started,
-          };
-          attempts.push(done);
-          options.onAttempt?.(done);
-          return { output, cost: Number(costUsd), costUsd, agentId: agent.agent_id, attempts, ...answered };
+          answer = await send(agent.agent_id, price, `${logicalKey}:${agent.agent_id}:${keySerial}`);
         } catch (caught) {
           if (options.signal?.aborted) {
             // Through the broker, the attempt may have reached the seller before the abort: count it
@@ -296,6 +343,8 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
           lastError = error;
           const verdict = judge(error);
           const charged = error.code === "CONFLICT" && error.details?.status === "completed";
+          const durationMs = now() - started;
+          if (isSellerFailure(error)) learn(agent.agent_id, "failed", durationMs);
           const failed: CallAttempt = {
             agentId: agent.agent_id,
             attempt,
@@ -303,8 +352,9 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
             code: error.code,
             message: error.message,
             costUsd: formatUsd(charged ? price : 0n),
-            durationMs: Date.now() - started,
+            durationMs,
             retryable: verdict.kind === "retry",
+            ...explored,
             ...(typeof error.details?.transaction_id === "string" && {
               transactionId: error.details.transaction_id,
             }),
@@ -340,7 +390,43 @@ export function createCall(transport: CallTransport, clientBudget?: Budget) {
             reservation?.commit(price);
             throw aborted;
           }
+          continue;
         }
+        const { output, costUsd, answered } = answer;
+        const cost = parseUsd(costUsd);
+        reservation.commit(cost);
+        reservation = undefined;
+        const durationMs = now() - started;
+        const verdict = options.accept === undefined ? true : options.accept(output);
+        const paid = {
+          agentId: agent.agent_id,
+          attempt,
+          ...(answered.mode === "proxy"
+            ? { transactionId: answered.transactionId }
+            : { grantId: answered.grantId, sequence: answered.sequence }),
+          costUsd: formatUsd(cost),
+          durationMs,
+          ...explored,
+        };
+        if (verdict === true) {
+          learn(agent.agent_id, "useful", durationMs);
+          const done: CallAttempt = { ...paid, ok: true };
+          attempts.push(done);
+          options.onAttempt?.(done);
+          return { output, cost: Number(costUsd), costUsd, agentId: agent.agent_id, attempts, ...answered };
+        }
+        // Paid, and useless to this buyer: a failure for this client's ranking, never reported.
+        // Another try on the same seller would likely be paid for the same again: fail over.
+        learn(agent.agent_id, "rejected", durationMs);
+        const reason = typeof verdict === "string" && verdict !== "" ? verdict : "rejected";
+        const message = `The call's accept test rejected ${agent.agent_id}'s answer: ${reason}`;
+        lastError = new MercatoError("SELLER_ERROR", message, {
+          details: { agent_id: agent.agent_id, reason: "rejected_by_buyer", rejected: reason },
+        });
+        const rejected: CallAttempt = { ...paid, ok: false, code: "SELLER_ERROR", message, rejected: reason };
+        attempts.push(rejected);
+        options.onAttempt?.(rejected);
+        break;
       }
       // An outcome never learned counts as spent: the budget must not be passed even then.
       reservation?.commit(price);
@@ -365,6 +451,8 @@ function judge(error: MercatoError): Verdict {
     case "SELLER_UNAVAILABLE":
       return { kind: "retry", sameKey: false, retryAfterMs };
     case "SELLER_ERROR": {
+      // An answer outside the agent's output schema: the seller's contract is broken, not its luck.
+      if (error.details?.reason === "output_schema") return { kind: "next" };
       const status = error.details?.seller_status;
       // A 4xx means the seller refused this input: another seller may take it, this one will not.
       return typeof status === "number" && status >= 400 && status < 500
@@ -399,6 +487,18 @@ function judge(error: MercatoError): Verdict {
     default:
       return { kind: "stop" };
   }
+}
+
+/**
+ * True for a failure that is the seller's (an error, a timeout, no answer, an answer outside its
+ * schema): what this client learns from. The buyer's own errors, rate limits and a direct grant's
+ * bookkeeping say nothing of the seller.
+ */
+function isSellerFailure(error: MercatoError): boolean {
+  if (grantRefusal(error)) return false;
+  return (
+    error.code === "SELLER_ERROR" || error.code === "SELLER_TIMEOUT" || error.code === "SELLER_UNAVAILABLE"
+  );
 }
 
 function reserveAll(budgets: Budget[], micros: bigint): BudgetReservation | undefined {
@@ -460,12 +560,20 @@ function describeFilters(options: CallOptions): Record<string, unknown> {
     ...(options.query !== undefined && { query: options.query }),
     ...(options.maxPricePerCall !== undefined && { max_price_per_call: String(options.maxPricePerCall) }),
     ...(options.minTrustScore !== undefined && { min_trust_score: options.minTrustScore }),
+    ...(options.maxLatencyMs !== undefined && { max_latency_ms: options.maxLatencyMs }),
   };
 }
 
 function positiveInt(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new MercatoError("VALIDATION_ERROR", `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegativeNumber(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new MercatoError("VALIDATION_ERROR", `${name} must be a finite number ≥ 0, got ${value}`);
   }
   return value;
 }

@@ -13,3 +13,4 @@ export type {
   ProxyCallResult,
 } from "./call.js";
 export { createCall } from "./call.js";
+export { SELECTION, seededRandom } from "./selection.js";

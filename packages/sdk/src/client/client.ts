@@ -78,6 +78,16 @@ export interface CreateClientOptions {
    * besides any budget a call brings of its own.
    */
   budget?: Budget;
+  /**
+   * The share of {@link MercatoClient.call}s, 0–1, that explore listings with little evidence
+   * (default 0.05; 0 never explores). A call's own `explore` overrides it.
+   */
+  explore?: number;
+  /**
+   * A uniform draw in [0, 1) for `call()`'s exploration (default `Math.random`): pass a seeded one
+   * (e.g. `seededRandom(42)`) to make the choices reproducible.
+   */
+  random?: () => number;
 }
 
 /** Sign-up and the calling account. */
@@ -331,8 +341,9 @@ export interface MercatoClient {
    */
   balance(): Promise<Balance>;
   /**
-   * Finds the agents that match, best cost per successful call first (the broker's smoothed
-   * figures), and calls them in turn: buys access when it has none, retries a retryable failure
+   * Finds the agents that match, ranks them by expected cost per useful answer (price, success rate
+   * and time, the broker's figures blended with what this client has seen of each agent; a share
+   * `explore` of calls tries promising listings with little evidence), and calls them in turn: buys access when it has none, retries a retryable failure
    * (timeout, seller 5xx, 429 after its `Retry-After`, a lost answer) with exponential backoff and
    * full jitter, then fails over to the next agent. One idempotency key covers the call, so a retry
    * after a lost answer is never charged twice. Price ceiling and budgets are checked before every
@@ -636,7 +647,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     balance: () => request("get", "/balance", {}),
     call: createCall(
       { search: (query) => search(query), invoke, direct: direct.call },
-      options.budget,
+      { budget: options.budget, explore: options.explore, random: options.random },
     ) as MercatoClient["call"],
     openSession: direct.openSession,
     close: direct.close,
