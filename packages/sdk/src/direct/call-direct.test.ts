@@ -297,7 +297,8 @@ describe("client.call() with a key the broker refuses", () => {
       const error = await failure(() => client.call({ category, input: 1, mode, backoff: FAST }));
       expect(error).toMatchObject({ code: "INVALID_API_KEY", status: 401 });
       expect(error.details?.attempts).toHaveLength(1);
-      expect(seen.filter((line) => !line.startsWith("GET /agents/search"))).toEqual(["POST /purchase 401"]);
+      // Besides the search and, in direct mode, the read of the agent's contract (its output schema):
+      expect(seen.filter((line) => !line.startsWith("GET /agents/"))).toEqual(["POST /purchase 401"]);
       await client.close();
     },
   );

@@ -1,5 +1,6 @@
 import { formatUsd, isMercatoError } from "@mercato/protocol";
 import type { FetchFunction, Requester } from "../client/request.js";
+import { createOutputChecks } from "./output-check.js";
 import { createUsageReporter } from "./reports.js";
 import {
   createDirectSession,
@@ -46,6 +47,7 @@ export function createDirect(deps: DirectDeps): Direct {
   const reporter = createUsageReporter((accessKey, reports) =>
     request("post", "/usage/reports", { body: { reports } }, { apiKey: accessKey }),
   );
+  const outputChecks = createOutputChecks(request);
 
   const openSession = (agentId: string, options: OpenSessionOptions): PooledSession => {
     const session = createDirectSession(
@@ -67,6 +69,7 @@ export function createDirect(deps: DirectDeps): Direct {
           }),
         closeGrant: (grantId, body, accessKey) =>
           request("post", "/grants/{id}/close", { params: { id: grantId }, body }, { apiKey: accessKey }),
+        outputCheck: (signal) => outputChecks(agentId, signal),
         report: reporter.add,
         flushReports: reporter.flush,
         onGrant(which) {

@@ -157,8 +157,14 @@ export async function sendDirectCall(fetch: FetchFunction, call: DirectRequest):
     };
   }
   if (envelope?.code === "SELLER_TIMEOUT") return fail("failed", "SELLER_TIMEOUT", error.message);
+  // A seller kit that caught its own output outside its schema says so: failing over beats retrying.
+  const schemaMiss = envelope !== undefined && reason === "output_schema";
   return fail("failed", "SELLER_ERROR", `The seller answered HTTP ${status}`, {
     seller_status: status,
     ...(envelope !== undefined && { seller_error_code: envelope.code }),
+    ...(schemaMiss && {
+      reason,
+      ...(Array.isArray(error.details?.issues) && { issues: error.details.issues }),
+    }),
   });
 }

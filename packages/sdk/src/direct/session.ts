@@ -9,6 +9,7 @@ import {
 } from "@mercato/protocol";
 import { type FetchFunction, isValidTimeout } from "../client/request.js";
 import type { CloseGrantRequest, CreateGrantRequest, Grant } from "../client/types.js";
+import type { OutputCheck } from "./output-check.js";
 import type { UsageReportEntry } from "./reports.js";
 import { type DirectOutcome, refusalPolicy, sendDirectCall } from "./send.js";
 
@@ -129,6 +130,8 @@ export interface SessionDeps {
   openGrant(body: CreateGrantRequest, signal?: AbortSignal): Promise<{ grant: Grant; accessKey: string }>;
   /** `POST /grants/{id}/close` with the key that opened the grant. */
   closeGrant(grantId: string, body: CloseGrantRequest, accessKey: string): Promise<unknown>;
+  /** The agent's output check (undefined: it has no output schema), asked before each call. */
+  outputCheck?(signal?: AbortSignal): Promise<OutputCheck | undefined>;
   /** Buffers a call's outcome for `POST /usage/reports`, with the grant's key. */
   report(accessKey: string, entry: UsageReportEntry): void;
   /** Sends the buffered outcomes. */
@@ -266,6 +269,8 @@ export function createDirectSession(
   const run = async (input: unknown, callOptions: DirectCallOptions): Promise<DirectResponse> => {
     const { signal } = callOptions;
     const timeoutMs = checkedTimeout(callOptions.timeoutMs ?? sessionTimeout);
+    // Before any voucher is signed: a contract that cannot be read fails the call at no cost.
+    const check = await deps.outputCheck?.(signal);
     for (let retried = false; ; retried = true) {
       signal?.throwIfAborted();
       const held = await ready(signal);
@@ -299,6 +304,8 @@ export function createDirectSession(
         if (policy.retry && !retried) continue;
         throw outcome.error;
       }
+      if (outcome.kind === "ok" && check !== undefined)
+        outcome = checkOutput(outcome.output, check, grant, sequence);
       calls++;
       deps.report(held.accessKey, {
         agent_id: agentId,
@@ -365,6 +372,35 @@ export function createDirectSession(
     },
   };
   return session;
+}
+
+/**
+ * A 2xx answer whose output misses the agent's output schema is a failed call, as the broker and
+ * the seller kit hold it: not counted as a success, so that no voucher pays for it, and reported
+ * as a failure.
+ */
+function checkOutput(output: unknown, check: OutputCheck, grant: Grant, sequence: number): DirectOutcome {
+  const issues = check(output);
+  if (issues === undefined) return { kind: "ok", output };
+  const first = issues[0];
+  const where = first === undefined ? "" : ` (${first.path || "/"}: ${first.message})`;
+  return {
+    kind: "failed",
+    error: new MercatoError(
+      "SELLER_ERROR",
+      `The seller's output does not match its output schema${where}; you were not charged`,
+      {
+        details: {
+          reason: "output_schema",
+          issues,
+          agent_id: grant.agent_id,
+          grant_id: grant.grant_id,
+          sequence,
+          cost_usd: "0.000000",
+        },
+      },
+    ),
+  };
 }
 
 function checkedTimeout(ms: number): number {

@@ -65,7 +65,8 @@ export async function startMarket(): Promise<Market> {
     },
     async account(name, fetch) {
       const created = await createClient({ baseUrl }).accounts.create({ name });
-      const client = createClient({ baseUrl, apiKey: created.api_key, ...(fetch && { fetch }) });
+      // No exploration: these tests check call()'s exploit order (exploration has tests of its own).
+      const client = createClient({ baseUrl, apiKey: created.api_key, explore: 0, ...(fetch && { fetch }) });
       await client.topups.create({ amountUsd: "100" });
       return { client, accountId: created.account_id };
     },
