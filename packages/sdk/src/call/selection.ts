@@ -16,12 +16,12 @@ import { MercatoError, parseUsd, RANKING } from "@mercato/protocol";
  * category's prior), and this client's own outcomes with that agent are added to it, older ones
  * discounted by {@link SELECTION}.discount per newer outcome, so that an agent failing this buyer
  * (or starting to) is demoted within a few calls, without waiting for the broker's 30-day figures.
- * `a` is this client's alone (the broker never hears of a rejection): a Beta(1 + accepted,
- * rejected), so one rejection halves it. `L` blends the broker's measured mean with this client's
+ * `a` is this client's alone (the broker never hears of a rejection): a Beta(½ + accepted,
+ * ½ + rejected), taken as 1 until a first rejection. `L` blends the broker's measured mean with this client's
  * own attempts, the same way.
  *
- * Most calls exploit: they rank by the cost above with `s` at the posterior's lower confidence
- * bound in the denominator (the broker's Wilson bound, z = 1.28), so that a listing has to earn its
+ * Most calls exploit: they rank by the cost above with `s` (and `a`, once rejected) at the
+ * posterior's lower confidence bound in the denominator (the broker's Wilson bound, z = 1.28), so that a listing has to earn its
  * place with evidence and a brand-new one does not outrank a proven one on its prior alone. A
  * bounded share of calls (`explore`, default 0.05) explores by Thompson sampling: `s` and `a` are
  * drawn from their posteriors and the agent with the lowest drawn cost goes first. Draws from a
@@ -36,16 +36,23 @@ export const SELECTION = {
   /** USD per second of waiting: the default weight of latency against price ($36 an hour). */
   timeValueUsdPerSecond: 0.01,
   /** Most pseudo-calls the broker's figures are worth as a prior (against this client's own). */
-  priorMaxCalls: 20,
+  priorMaxCalls: 10,
   /** Pseudo-calls of a listing's category prior when it has no calls at all (the broker's own weight). */
   priorNewCalls: RANKING.priorWeight,
   /** Each newer outcome with an agent multiplies the weight of this client's older ones by this. */
-  discount: 0.9,
+  discount: 0.97,
   /** The one-sided normal quantile of the lower bound exploit ranks by (the broker's). */
   z: RANKING.z,
   /** The mean attempt time assumed for a listing with no measured time and no peer that has one, ms. */
   defaultLatencyMs: 1000,
 } as const;
+
+/**
+ * The acceptance rate's prior, Beta(½, ½) (Jeffreys'): U-shaped, because a buyer's test mostly
+ * passes or fails an agent's answers as a kind (the agent returns what the test wants, or it does
+ * not), so a couple of rejections without an acceptance make a passing agent unlikely.
+ */
+const ACCEPT_PRIOR = 0.5;
 
 /**
  * The figures of a search result that selection reads. Tolerant of brokers before and after the
@@ -247,15 +254,17 @@ function latencyPriorOf(
 }
 
 /**
- * The exploit ranking's figure: the expected cost per useful answer, USD, with the success rate's
- * lower confidence bound dividing (a listing pays for its uncertainty) and the acceptance rate's
- * posterior mean.
+ * The exploit ranking's figure: the expected cost per useful answer, USD, with the lower confidence
+ * bounds of the success and acceptance rates dividing (a listing pays for its uncertainty).
  */
 export function exploitCost(estimate: Estimate, timeValueUsdPerSecond: number): number {
   const { alpha, beta, accepted, rejected } = estimate;
   const mean = alpha / (alpha + beta);
   const lower = wilsonLowerBound(alpha, alpha + beta);
-  const acceptance = (1 + accepted) / (1 + accepted + rejected);
+  // No rejection yet: nothing says the buyer's test fails this agent. After one, the same
+  // conservative bound as `s`: a rejected answer was paid for, so the evidence must clear it.
+  const acceptance =
+    rejected > 0 ? wilsonLowerBound(ACCEPT_PRIOR + accepted, 2 * ACCEPT_PRIOR + accepted + rejected) : 1;
   const perAttempt = estimate.priceUsd * mean + (timeValueUsdPerSecond * estimate.latencyMs) / 1000;
   return perAttempt / (lower * acceptance);
 }
@@ -265,7 +274,10 @@ export function sampledCost(estimate: Estimate, timeValueUsdPerSecond: number, r
   const s = Math.max(Number.EPSILON, sampleBeta(estimate.alpha, estimate.beta, random));
   const a =
     estimate.rejected > 0
-      ? Math.max(Number.EPSILON, sampleBeta(1 + estimate.accepted, estimate.rejected, random))
+      ? Math.max(
+          Number.EPSILON,
+          sampleBeta(ACCEPT_PRIOR + estimate.accepted, ACCEPT_PRIOR + estimate.rejected, random),
+        )
       : 1;
   return (estimate.priceUsd + (timeValueUsdPerSecond * estimate.latencyMs) / 1000 / s) / a;
 }
