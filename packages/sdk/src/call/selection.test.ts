@@ -126,7 +126,7 @@ describe("call({ accept })", () => {
       createCall(m.transport, { explore: 0, now: m.now })({ input: 1, accept }),
     );
     expect(error.code).toBe("ALL_CANDIDATES_FAILED");
-    expect((error.details?.attempts as CallAttempt[]).map((a) => a.costUsd)).toEqual(["0.009000"]);
+    expect(((error.details?.attempts ?? []) as CallAttempt[]).map((a) => a.costUsd)).toEqual(["0.009000"]);
   });
 });
 
