@@ -564,7 +564,7 @@ describe("direct calls: the output schema", () => {
           issues: expect.arrayContaining([expect.objectContaining({ path: "summary" })]),
         },
       });
-      expect(answer.body).not.toContain("words\":0");
+      expect(answer.body).not.toContain('words":0');
     }
     quietBroker.mockClear();
     // Three prepaid units were sent, none earned: nothing to redeem.
@@ -581,7 +581,10 @@ describe("direct calls: the output schema", () => {
     expect(refusal(await call(kit, grant, 5, PRICE_MICROS)).reason).toBe("payment_behind");
     expect(await kit.flush()).toMatchObject({ redeemed: 1 });
     const [, init] = quietBroker.mock.calls[0] ?? [];
-    expect(JSON.parse(init?.body ?? "{}")).toMatchObject({ sequence: 5, earned_usd: formatUsd(PRICE_MICROS) });
+    expect(JSON.parse(init?.body ?? "{}")).toMatchObject({
+      sequence: 5,
+      earned_usd: formatUsd(PRICE_MICROS),
+    });
   });
 
   it("answers the output schema's parsed value: unknown keys dropped, defaults filled in", async () => {

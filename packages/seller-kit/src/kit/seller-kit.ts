@@ -8,6 +8,7 @@ import {
   type SellerFetchHandler,
   type SellerNodeListener,
 } from "../adapters/index.js";
+import type { SellerContract } from "../contract/index.js";
 import {
   createSellerCore,
   type DirectFlushResult,
@@ -15,7 +16,6 @@ import {
   type SellerKitRequest,
   type SellerKitResponse,
 } from "../core/index.js";
-import type { SellerContract } from "../contract/index.js";
 import type { SellerKitStats } from "../metering/index.js";
 import type { StandardSchemaV1 } from "../validation/index.js";
 
