@@ -42,4 +42,7 @@ const server = createServer(kit.node).listen(port, "127.0.0.1", () => {
   console.log(`seller listening on ${url} (trusting ${broker}, serving ${owner})`);
 });
 setInterval(() => console.log("stats", JSON.stringify(kit.stats())), 30_000).unref();
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+process.on("SIGTERM", () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});
