@@ -738,7 +738,8 @@ async function runDemo(
 
   out.heading("The README's client.call()");
   // The snippet exactly: the broadest query, a topic the Lite cannot summarize. Whatever call() tries
-  // first, it must end at the proven summarizer with a real summary, paying only for that answer.
+  // first, it must end at a summarizer with a record (not the new Lite, whose empty answer its own
+  // schema refuses) with a real summary, paying only for that answer.
   const readmeAccount = await anonymous.accounts.create({ name: "README reader" });
   const client = createClient({
     baseUrl: brokerUrl,
