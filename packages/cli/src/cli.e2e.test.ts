@@ -404,7 +404,11 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
     // Neither has a call yet: no success rate or latency is made up for them.
     const successStart = lines[0]?.indexOf("SUCCESS") ?? 0;
     for (const line of lines.slice(1)) {
-      expect(line.slice(successStart).trim().split(/\s+/).slice(0, 3)).toEqual(["new", "new", expect.any(String)]);
+      expect(line.slice(successStart).trim().split(/\s+/).slice(0, 3)).toEqual([
+        "new",
+        "new",
+        expect.any(String),
+      ]);
       expect(line).not.toContain("%");
     }
     // Columns line up: every row's price ends where the header's PRICE ends.
