@@ -11,7 +11,7 @@ import {
   type MercatoClient,
   type SearchResult,
 } from "@mercato/sdk";
-import { formatTable, percent, usd } from "./format-table.js";
+import { formatTable, successText, usd } from "./format-table.js";
 import { isMainModule } from "./is-main-module.js";
 
 /** What the agent shops for. */
@@ -179,7 +179,7 @@ export function candidateTable(candidates: readonly SearchResult[]): string {
     [
       { title: "SELLER", cell: (agent: SearchResult) => agent.name },
       { title: "PRICE", cell: (agent) => usd(String(agent.price_per_call)), right: true },
-      { title: "SUCCESS", cell: (agent) => percent(agent.success_rate), right: true },
+      { title: "SUCCESS", cell: (agent) => successText(agent), right: true },
       { title: "COST/SUCCESS", cell: (agent) => `$${agent.cost_per_success.toFixed(4)}`, right: true },
       { title: "CALLS", cell: (agent) => String(agent.total_calls), right: true },
     ],
@@ -199,7 +199,8 @@ export function explainChoice(candidates: readonly SearchResult[]): string[] {
     parseUsd(String(agent.price_per_call)) < parseUsd(String(low.price_per_call)) ? agent : low,
   );
   const price = (agent: SearchResult) => usd(String(agent.price_per_call));
-  const rate = (agent: SearchResult) => `succeeds ${percent(agent.success_rate)} of the time`;
+  const rate = (agent: SearchResult) =>
+    agent.total_calls === 0 ? "is new: no calls on record yet" : `succeeds ${successText(agent)} of the time`;
   const perSuccess = (agent: SearchResult) => `$${agent.cost_per_success.toFixed(4)} per success`;
   if (cheapest.agent_id === chosen.agent_id) {
     return [

@@ -1,5 +1,5 @@
 // Runs the BUILT demo (`dist/demo.js`, built by `npm run build` before the tests) as a subprocess:
-// a real broker, six real seller processes and the buyer agent, on loopback ports.
+// a real broker, seven real seller processes and the buyer agent, on loopback ports.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -40,6 +40,10 @@ it("runs the whole market, pays the best seller per success, audits clean and le
   const { status, stdout, stderr } = await runDemo();
   expect(status, `demo failed:\n${stdout}\n${stderr}`).toBe(0);
 
+  // Every listing was registered with its kit's schemas; one is shown as `mercato agents show` prints it.
+  expect(stdout).toMatch(/\n\s+Input\n\s+FIELD\s+TYPE\s+REQUIRED\s+DESCRIPTION\n\s+topic\s+string/);
+  expect(stdout).toMatch(/\n\s+summary\s+string \(≥ 1 chars\)\s+yes\s+Two or three sentences/);
+
   // The buyer chose the reliable summarizer by cost per success, though the flaky one is cheaper.
   expect(stdout).toMatch(/Crypto News Digest is cheaper \(\$0\.012\) but succeeds \d+\.\d% of the time/);
   expect(stdout).toContain("Choosing Crypto News Summarizer Pro: the lowest cost per success.");
@@ -72,13 +76,27 @@ it("runs the whole market, pays the best seller per success, audits clean and le
   expect(feeTotal).toBe(fees);
   expect(chargeTotal).toBe(charged);
 
+  // The README's client.call() snippet ends at a summarizer with a record, with a real summary.
+  expect(stdout).toMatch(
+    /answered by Crypto News (Summarizer Pro for \$0\.020|Digest for \$0\.012):\n\s+"[^"\n]{20,}"/,
+  );
+  // The brand-new Lite shows "new", not a made-up success rate, and ranks below the Pro.
+  const ranking = stdout.slice(stdout.indexOf("Ranking (crypto"));
+  expect(ranking).toMatch(/Crypto News Summarizer Lite\s+\$0\.015\s+0\s+new\s/);
+  expect(ranking.indexOf("Crypto News Summarizer Pro")).toBeLessThan(
+    ranking.indexOf("Crypto News Summarizer Lite"),
+  );
+
   expect(stdout).toMatch(/audit: clean/);
+  expect(stdout).not.toContain("Problems:");
 
   // Nothing is left: the broker and every seller refuse connections, the temporary directory is gone.
   const broker = /broker listening on (http:\/\/\S+)/.exec(stdout)?.[1];
-  const sellers = [...stdout.matchAll(/(http:\/\/127\.0\.0\.1:\d+\/[a-z-]+)\s*$/gm)].map((match) => match[1]);
+  const sellers = [
+    ...new Set([...stdout.matchAll(/(http:\/\/127\.0\.0\.1:\d+\/[a-z-]+)\s*$/gm)].map((match) => match[1])),
+  ];
   expect(broker).toBeDefined();
-  expect(sellers).toHaveLength(6);
+  expect(sellers).toHaveLength(7);
   for (const url of [broker, ...sellers]) expect(await refused(`${url}/health`), url).toBe(true);
   const dir = /removed (\S+)\.$/m.exec(stdout)?.[1];
   expect(dir !== undefined && !existsSync(dir)).toBe(true);

@@ -1,12 +1,15 @@
-// `npm run demo`: a broker, six crypto sellers and a buyer agent on this machine, with no internet.
-// It starts a dev-mode broker on a temporary SQLite file and the five seller programs (the news
-// summarizer twice: a reliable "Pro" and a cheaper, flaky "Digest"), registers them, gives the
-// market a history of calls from many buyers, lets the buyer agent pick by cost per success and
-// call, then shows the ranking, the money (charges, the 10% fee, seller earnings) and the ledger
-// audit, and stops it all.
+// `npm run demo`: a broker, seven crypto sellers and a buyer agent on this machine, with no internet.
+// It starts a dev-mode broker on a temporary SQLite file, the five seller programs (the news
+// summarizer twice: a reliable "Pro" and a cheaper, flaky "Digest") and the quickstart seller (a
+// brand-new, cheaper "Lite" summarizer whose answers to a topic are empty, which its own output
+// schema refuses), registers them with the schemas their seller kits serve, shows one listing's
+// contract as `mercato agents show` prints it, gives the market a history of calls from many buyers
+// (none to the new one), lets the buyer agent pick by cost per success and call, runs the README's
+// `client.call()` snippet, then shows the ranking ("new" listings included), the money (charges,
+// the 10% fee, seller earnings) and the ledger audit, and stops it all.
 //
 //   node examples/dist/demo.js [--calls 20] [--port 0] [--keep-running]
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -30,14 +33,21 @@ import {
   splitCharge,
   TRUST_PRIOR,
 } from "@mercato/protocol";
-import { createClient, type MercatoClient, type RegisterAgentRequest, type SearchResult } from "@mercato/sdk";
+import {
+  createBudget,
+  createClient,
+  fetchKitContract,
+  type MercatoClient,
+  type RegisterAgentRequest,
+  type SearchResult,
+} from "@mercato/sdk";
 import { type BuyerAgentReport, runBuyerAgent } from "./buyer-agent.js";
-import { formatTable, percent, usd } from "./format-table.js";
+import { formatTable, percent, successText, usd } from "./format-table.js";
 import { gasTrackerManifest } from "./sellers/gas-tracker.js";
 import { NEWS_FEED, newsSummarizerManifest } from "./sellers/news-summarizer.js";
 import { portfolioRiskManifest } from "./sellers/portfolio-risk.js";
 import { PRICE_TABLE, priceOracleManifest } from "./sellers/price-oracle.js";
-import { failsAt, parseRatePpm } from "./sellers/run-seller.js";
+import { cryptoManifest, failsAt, parseRatePpm, withSchemas } from "./sellers/run-seller.js";
 import { sentimentScorerManifest } from "./sellers/sentiment-scorer.js";
 
 /** How long a child process may take to print its `listening on` line. */
@@ -71,10 +81,30 @@ const HISTORY_CONCURRENCY = 8;
  */
 const HISTORY_TIMEOUT_MS = 30_000;
 
+/**
+ * A search result with the figures as the broker serves them since issue 17: measured ones `null`
+ * without data, the ranking's smoothed figures apart (a broker before it has no `ranking`, and its
+ * `success_rate` is the smoothed one). Until the generated SDK types carry them.
+ */
+type RankedResult = Omit<SearchResult, "success_rate"> & {
+  success_rate: number | null;
+  ranking?: { success_rate: number; success_lower_bound: number; category_prior: number };
+};
+
+/** The smoothed, per-buyer-capped success rate search ranks a listing by. */
+const rankedSuccess = (result: RankedResult): number | null =>
+  result.ranking?.success_rate ?? result.success_rate;
+
 /** One seller process of the demo. */
 interface SellerPlan {
   key: string;
-  program: "news-summarizer" | "price-oracle" | "sentiment-scorer" | "gas-tracker" | "portfolio-risk";
+  program:
+    | "news-summarizer"
+    | "price-oracle"
+    | "sentiment-scorer"
+    | "gas-tracker"
+    | "portfolio-risk"
+    | "quickstart-seller";
   name: string;
   priceUsd: string;
   failRate: string;
@@ -115,6 +145,24 @@ const SELLERS: readonly SellerPlan[] = [
       description: "The same crypto news summaries for less: three sentences and the top headlines.",
     },
     history: SUMMARIZER_HISTORY,
+    input: summarizerInput,
+  },
+  {
+    // The README quickstart's seller, listed minutes ago and cheaper: it summarizes a `text`, and
+    // answers a `topic` with {"summary": "", "words": 0}, which its own output schema forbids. No
+    // history: the ranking must not put it above the Pro on the strength of a prior alone.
+    key: "lite",
+    program: "quickstart-seller",
+    name: "Crypto News Summarizer Lite",
+    priceUsd: "0.015",
+    failRate: "0",
+    manifest: cryptoManifest({
+      name: "Crypto News Summarizer Lite",
+      description: "Summarizes crypto news for less: the first twelve words. Input: {text}.",
+      tags: ["news", "summary"],
+      priceUsd: "0.015",
+    }),
+    history: 0,
     input: summarizerInput,
   },
   {
@@ -320,6 +368,22 @@ function cliBin(): string {
   return path;
 }
 
+/**
+ * `mercato agents show <agentId>` as a person sees it (no colour), run with the built CLI against
+ * the demo's broker, with a config directory of its own.
+ */
+function showAgent(brokerUrl: string, agentId: string, dir: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      [cliBin(), "agents", "show", agentId, "--url", brokerUrl, "--no-color"],
+      { env: childEnv({ MERCATO_CONFIG_DIR: join(dir, "cli-config"), NO_COLOR: "1" }) },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`mercato agents show failed: ${stderr}`)) : resolvePromise(stdout),
+    );
+  });
+}
+
 /** A buyer's calls in the market's history, with what they weigh as a new account's calls. */
 function addCall(buyer: BuyerWindow, ok: boolean): void {
   // The accounts were created moments ago: younger than a day, each call weighs a quarter.
@@ -420,7 +484,7 @@ async function runDemo(
   const adminToken = randomBytes(16).toString("hex");
   const problems: string[] = [];
 
-  out.line("Mercato demo: a broker, six crypto sellers and a buyer agent on this machine (no internet).");
+  out.line("Mercato demo: a broker, seven crypto sellers and a buyer agent on this machine (no internet).");
 
   out.heading("Broker");
   const broker = await startChild(
@@ -455,7 +519,9 @@ async function runDemo(
     SELLERS.map((plan) =>
       startChild(
         plan.name,
-        join(here, "sellers", `${plan.program}.js`),
+        plan.program === "quickstart-seller"
+          ? join(here, "..", "quickstart-seller.mjs")
+          : join(here, "sellers", `${plan.program}.js`),
         [],
         childEnv({
           PORT: "0",
@@ -473,17 +539,26 @@ async function runDemo(
   const agents: { plan: SellerPlan; url: string; agentId: string }[] = [];
   for (const [index, plan] of SELLERS.entries()) {
     const url = processes[index]?.url ?? "";
+    // What `mercato agents register --from-kit <url>` does: the schemas from the seller's kit.
+    const contract = await fetchKitContract(url);
     const { agent_id } = await seller.agents.register(
       plan.manifest(url, {
         name: plan.name,
         pricing: { model: "per_call", price_per_call: plan.priceUsd },
         ...plan.overrides,
+        ...withSchemas(contract),
       }),
     );
+    if (contract.input_schema === null || contract.output_schema === null) {
+      problems.push(`${plan.name}'s seller kit serves no input or output schema`);
+    }
     agents.push({ plan, url, agentId: agent_id });
   }
   const agentName = new Map(agents.map((agent) => [agent.agentId, agent.plan.name]));
-  out.line(`   six seller processes from five programs, registered by the account "Example Sellers":`);
+  out.line(
+    `   seven seller processes from six programs, registered by the account "Example Sellers" with the input and\n` +
+      "   output schemas each seller kit serves (GET <endpoint>/.well-known/mercato-contract, from its zod schemas):",
+  );
   out.block(
     formatTable(
       [
@@ -497,6 +572,17 @@ async function runDemo(
       agents,
     ),
   );
+  const proListing = agents.find((agent) => agent.plan.key === "pro");
+  if (proListing !== undefined) {
+    out.line(
+      `   the Pro's listing, contract included, as \`mercato agents show ${proListing.agentId}\` prints it:`,
+    );
+    const shown = await showAgent(brokerUrl, proListing.agentId, resources.dir);
+    out.block(shown.trimEnd(), "     ");
+    if (!/\nOutput\n\s+FIELD\s+TYPE\s+REQUIRED\s+DESCRIPTION\n\s+source\s/.test(shown)) {
+      problems.push("mercato agents show did not print the Pro's output schema");
+    }
+  }
 
   out.heading("Market history");
   // Accounts of their own: the broker does not count calls an agent's owner makes in its metrics.
@@ -577,7 +663,11 @@ async function runDemo(
           },
           right: true,
         },
-        { title: "SUCCESS", cell: (a) => percent(ranked.get(a.agentId)?.successRate ?? 0), right: true },
+        {
+          title: "SUCCESS",
+          cell: (a) => (a.plan.history === 0 ? "new" : percent(ranked.get(a.agentId)?.successRate ?? 0)),
+          right: true,
+        },
       ],
       agents,
     ),
@@ -601,22 +691,25 @@ async function runDemo(
     await waitFor("the broker's metrics", METRICS_TIMEOUT_MS, async () => {
       seen = (await anonymous.agents.search({ category: "crypto", limit: 20 })).results;
       const settled = agents.every((agent) => {
-        const result = seen.find((r) => r.agent_id === agent.agentId);
+        const result = seen.find((r) => r.agent_id === agent.agentId) as RankedResult | undefined;
         const expected = ranked.get(agent.agentId)?.successRate;
+        const rate = result === undefined ? null : rankedSuccess(result);
+        if (agent.plan.history === 0) return result !== undefined;
         return (
           result !== undefined &&
           expected !== undefined &&
+          rate !== null &&
           result.total_calls >= agent.plan.history &&
-          Math.abs(result.success_rate - expected) < 0.00011
+          Math.abs(rate - expected) < 0.00011
         );
       });
       return settled ? true : undefined;
     });
   } catch (error) {
     const shown = agents.map((agent) => {
-      const result = seen.find((r) => r.agent_id === agent.agentId);
+      const result = seen.find((r) => r.agent_id === agent.agentId) as RankedResult | undefined;
       const expected = percent(ranked.get(agent.agentId)?.successRate ?? 0);
-      return `${agent.plan.name}: ${result?.total_calls ?? 0} calls at ${percent(result?.success_rate ?? 0)}, expected ${agent.plan.history} at ${expected}`;
+      return `${agent.plan.name}: ${result?.total_calls ?? 0} calls at ${percent((result && rankedSuccess(result)) ?? 0)}, expected ${agent.plan.history} at ${expected}`;
     });
     throw new Error(`${(error as Error).message} (${shown.join("; ")})`);
   }
@@ -643,6 +736,45 @@ async function runDemo(
   }
   if (report.failedCalls > 0) problems.push(`${report.failedCalls} of the buyer's calls failed`);
 
+  out.heading("The README's client.call()");
+  // The snippet exactly: the broadest query, a topic the Lite cannot summarize. Whatever call() tries
+  // first, it must end at a summarizer with a record (not the new Lite, whose empty answer its own
+  // schema refuses) with a real summary, paying only for that answer.
+  const readmeAccount = await anonymous.accounts.create({ name: "README reader" });
+  const client = createClient({
+    baseUrl: brokerUrl,
+    apiKey: readmeAccount.api_key,
+    budget: createBudget("1.00"),
+  });
+  await client.topups.create({ amountUsd: "10.00" });
+  const tried: string[] = [];
+  const result = await client.call({
+    category: "crypto",
+    tags: ["news"],
+    maxPricePerCall: "0.05",
+    input: { topic: "bitcoin" },
+    onAttempt: (attempt) => {
+      if (!attempt.ok)
+        tried.push(`${agentName.get(attempt.agentId) ?? attempt.agentId} (${attempt.code}, not charged)`);
+    },
+  });
+  const summary = (result.output as { summary?: unknown } | null)?.summary;
+  out.block(
+    [
+      'client.call({ category: "crypto", tags: ["news"], maxPricePerCall: "0.05", input: { topic: "bitcoin" } })',
+      ...(tried.length > 0 ? [`  failed first: ${tried.join(", ")}`] : []),
+      `  answered by ${agentName.get(result.agentId) ?? result.agentId} for ${usd(result.costUsd)}:`,
+      `  "${typeof summary === "string" ? summary : JSON.stringify(result.output)}"`,
+    ].join("\n"),
+  );
+  const answeredBy = agents.find((agent) => agent.agentId === result.agentId);
+  if (answeredBy?.plan.program !== "news-summarizer" || answeredBy.plan.history === 0) {
+    problems.push(
+      `the README's call was answered by ${answeredBy?.plan.name ?? result.agentId}, not a summarizer with a record`,
+    );
+  }
+  if (typeof summary !== "string" || summary.trim() === "") problems.push("the README's call got no summary");
+
   out.heading("Ranking (crypto, by cost per success)");
   // Wait until the buyer's own calls are in the metrics too, so that the table adds up.
   const proCalls = SUMMARIZER_HISTORY + (report.answeredBy[pro?.agentId ?? ""] ?? 0);
@@ -665,17 +797,36 @@ async function runDemo(
         { title: "SELLER", cell: (a) => a.name },
         { title: "PRICE", cell: (a) => usd(String(a.price_per_call)), right: true },
         { title: "CALLS", cell: (a) => String(a.total_calls), right: true },
-        { title: "SUCCESS", cell: (a) => percent(a.success_rate), right: true },
+        { title: "SUCCESS", cell: (a) => successText(a as RankedResult), right: true },
+        {
+          title: "RANKED",
+          cell: (a) => {
+            const rate = rankedSuccess(a as RankedResult);
+            return rate === null ? "—" : percent(rate);
+          },
+          right: true,
+        },
         { title: "COST/SUCCESS", cell: (a) => `$${a.cost_per_success.toFixed(4)}`, right: true },
         { title: "TRUST", cell: (a) => a.trust_score.toFixed(3), right: true },
       ],
       ranking,
     ),
   );
+  out.line('   SUCCESS is measured: successes / calls over 30 days, "new" for a listing with no calls yet.');
   out.line(
-    "   SUCCESS = (weighted successes + 19) / (weighted calls + 20), each buyer's calls capped as above;",
+    "   RANKED = (weighted successes + 19) / (weighted calls + 20), each buyer's calls capped as above;",
   );
-  out.line("   CALLS counts every call.");
+  out.line(
+    "   COST/SUCCESS divides the price by a conservative estimate of the success rate: a new listing is not",
+  );
+  out.line("   ranked on a prior alone. CALLS counts every call.");
+  const lite = ranking.findIndex(
+    (agent) => agent.agent_id === agents.find((a) => a.plan.key === "lite")?.agentId,
+  );
+  const proRank = ranking.findIndex((agent) => agent.agent_id === pro?.agentId);
+  if (lite !== -1 && proRank !== -1 && lite < proRank) {
+    problems.push("the new Lite summarizer, with no calls, ranks above the proven Pro");
+  }
 
   out.heading("Money");
   const buyerCharges = await completedCharges(buyer, "buyer");

@@ -44,6 +44,21 @@ export function percent(fraction: number): string {
 }
 
 /**
+ * A listing's figures as the broker serves them: the measured success rate is `null` without data,
+ * and `total_calls` 0 means a new listing, with no evidence yet.
+ */
+export interface MeasuredFigures {
+  success_rate: number | null;
+  total_calls: number;
+}
+
+/** The measured success rate for people: `97.5%`, `new` without calls, `—` when not measured. */
+export function successText(agent: MeasuredFigures): string {
+  if (agent.total_calls === 0) return "new";
+  return agent.success_rate === null ? "—" : percent(agent.success_rate);
+}
+
+/**
  * An exact USD amount (micros, or a decimal string such as the SDK's `cost_usd`) for display, with
  * `$` and the trailing zeros cut down to `minDecimals`: `"0.020000"` → `"$0.020"`, `1200n` → `"$0.0012"`.
  *
@@ -62,7 +77,7 @@ export const AGENT_COLUMNS: readonly Column<SearchResult>[] = [
   { title: "NAME", cell: (agent) => agent.name },
   { title: "CATEGORY", cell: (agent) => agent.category },
   { title: "PRICE/CALL", cell: (agent) => `$${agent.price_per_call.toFixed(6)}`, right: true },
-  { title: "SUCCESS", cell: (agent) => percent(agent.success_rate), right: true },
+  { title: "SUCCESS", cell: (agent) => successText(agent), right: true },
   { title: "TRUST", cell: (agent) => agent.trust_score.toFixed(3), right: true },
   { title: "COST/SUCCESS", cell: (agent) => `$${agent.cost_per_success.toFixed(6)}`, right: true },
 ];

@@ -94,6 +94,26 @@ export const GasInput = z.strictObject({
     .transform((name) => name.toLowerCase()),
 });
 
+const GasLevelOutput = z.strictObject({
+  fee: z.string().min(1).describe("The fee in the chain's own unit, a decimal"),
+  wait_s: z.number().nonnegative().describe("Typical wait until inclusion, seconds"),
+  transfer_usd: z
+    .string()
+    .regex(/^\d+\.\d{6}$/)
+    .describe("What a plain transfer costs, exact USD"),
+});
+
+/** The output schema: the tracker's answer, as its contract promises it. */
+export const GasOutput = z.strictObject({
+  chain: z.string().min(1).describe("The chain's id"),
+  name: z.string().min(1),
+  unit: z.string().min(1).describe("The fee's unit: gwei, sat/vB, lamports…"),
+  slow: GasLevelOutput,
+  standard: GasLevelOutput,
+  fast: GasLevelOutput,
+  as_of: z.iso.datetime(),
+});
+
 /** The tracker's answer. */
 export interface GasFees {
   chain: string;
@@ -151,12 +171,13 @@ export const gasTrackerManifest = cryptoManifest({
 });
 
 /** The program: `node dist/sellers/gas-tracker.js`. */
-export const gasTracker: SellerDefinition<typeof GasInput> = {
+export const gasTracker: SellerDefinition<typeof GasInput, typeof GasOutput> = {
   program: "gas-tracker",
   path: "/gas",
   defaultName: DEFAULT_NAME,
   defaultPriceUsd: DEFAULT_PRICE,
   input: GasInput,
+  output: GasOutput,
   handler: gasFees,
   manifest: gasTrackerManifest,
 };

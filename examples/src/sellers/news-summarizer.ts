@@ -116,6 +116,19 @@ export const NewsSummaryInput = z.strictObject({
   text: z.string().trim().min(1).max(20_000).optional(),
 });
 
+/**
+ * The output schema: the summarizer's answer, as its contract promises it. A summary is never
+ * empty: a topic no story matches is answered with a sentence saying so.
+ */
+export const NewsSummaryOutput = z.strictObject({
+  source: z.enum(["feed", "text"]).describe("What was summarized: the feed or the buyer's text"),
+  topic: z.string().nullable(),
+  summary: z.string().min(1).describe("Two or three sentences taken from the stories"),
+  headlines: z.array(z.string().min(1)).max(5).describe("Headlines of the stories summarized, newest first"),
+  items: z.number().int().nonnegative().describe("Stories (or sentences) read"),
+  edition: z.string().min(1).describe("The seller's name"),
+});
+
 /** The summarizer's answer. */
 export interface NewsSummary {
   /** What was summarized: the feed (all of it or one topic) or the buyer's text. */
@@ -245,12 +258,13 @@ export const newsSummarizerManifest = cryptoManifest({
 });
 
 /** The program: `node dist/sellers/news-summarizer.js`. */
-export const newsSummarizer: SellerDefinition<typeof NewsSummaryInput> = {
+export const newsSummarizer: SellerDefinition<typeof NewsSummaryInput, typeof NewsSummaryOutput> = {
   program: "news-summarizer",
   path: "/summarize",
   defaultName: DEFAULT_NAME,
   defaultPriceUsd: DEFAULT_PRICE,
   input: NewsSummaryInput,
+  output: NewsSummaryOutput,
   handler: summarizeNews,
   manifest: newsSummarizerManifest,
 };

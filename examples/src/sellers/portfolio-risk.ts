@@ -47,6 +47,29 @@ export const PortfolioInput = z.strictObject({
     .max(50),
 });
 
+/** The output schema: the scorer's answer, as its contract promises it. */
+export const PortfolioRiskOutput = z.strictObject({
+  holdings: z
+    .array(
+      z.strictObject({
+        symbol: z.string().min(1),
+        amount: z.string().min(1),
+        price_usd: z.string().min(1),
+        value_usd: z.string().min(1),
+        weight: z.number().min(0).max(1).describe("Share of the portfolio's value"),
+        volatility: z.number().nonnegative().describe("The asset's annualized volatility"),
+      }),
+    )
+    .min(1),
+  total_value_usd: z.string().min(1).describe("Exact sum of the holdings' values"),
+  concentration_hhi: z.number().min(0).max(1).describe("Σ weight²: 1/n evenly spread, 1 for one asset"),
+  effective_holdings: z.number().nonnegative(),
+  weighted_volatility: z.number().nonnegative(),
+  risk_score: z.number().min(0).max(100),
+  risk_label: z.enum(["low", "moderate", "high", "very high"]),
+  as_of: z.iso.datetime(),
+});
+
 /** One holding in the scorer's answer. */
 export interface HoldingRisk {
   symbol: string;
@@ -152,12 +175,13 @@ export const portfolioRiskManifest = cryptoManifest({
 });
 
 /** The program: `node dist/sellers/portfolio-risk.js`. */
-export const portfolioRisk: SellerDefinition<typeof PortfolioInput> = {
+export const portfolioRisk: SellerDefinition<typeof PortfolioInput, typeof PortfolioRiskOutput> = {
   program: "portfolio-risk",
   path: "/portfolio-risk",
   defaultName: DEFAULT_NAME,
   defaultPriceUsd: DEFAULT_PRICE,
   input: PortfolioInput,
+  output: PortfolioRiskOutput,
   handler: scorePortfolio,
   manifest: portfolioRiskManifest,
 };

@@ -56,6 +56,19 @@ export const PriceQuoteInput = z.strictObject({
     .transform((symbol) => symbol.toUpperCase()),
 });
 
+/** The output schema: the oracle's answer, as its contract promises it. */
+export const PriceQuoteOutput = z.strictObject({
+  symbol: z.string().min(1).describe("The ticker, upper case"),
+  name: z.string().min(1).describe("The asset's name"),
+  price_usd: z
+    .string()
+    .regex(/^\d+\.\d{6}$/)
+    .describe("Exact USD price, six decimals"),
+  currency: z.literal("USD"),
+  as_of: z.iso.datetime().describe("When the price was taken"),
+  source: z.literal("fixed-table"),
+});
+
 /** The oracle's answer. */
 export interface PriceQuote {
   symbol: string;
@@ -106,12 +119,13 @@ export const priceOracleManifest = cryptoManifest({
 });
 
 /** The program: `node dist/sellers/price-oracle.js`. */
-export const priceOracle: SellerDefinition<typeof PriceQuoteInput> = {
+export const priceOracle: SellerDefinition<typeof PriceQuoteInput, typeof PriceQuoteOutput> = {
   program: "price-oracle",
   path: "/price",
   defaultName: DEFAULT_NAME,
   defaultPriceUsd: DEFAULT_PRICE,
   input: PriceQuoteInput,
+  output: PriceQuoteOutput,
   handler: quotePrice,
   manifest: priceOracleManifest,
 };

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { MercatoError, parseUsd } from "@mercato/protocol";
 import { createClient, type RegisterAgentRequest } from "@mercato/sdk";
-import { type SellerKit, type StandardSchemaV1, sellerKit } from "@mercato/seller-kit";
+import { type SellerContract, type SellerKit, type StandardSchemaV1, sellerKit } from "@mercato/seller-kit";
 
 /** The broker a seller trusts when neither `--broker` nor `MERCATO_URL` names one. */
 export const DEFAULT_BROKER_URL = "http://127.0.0.1:4020";
@@ -43,8 +43,11 @@ export interface SellerRunContext {
   name: string;
 }
 
-/** A seller program: its handler, its input schema and how it appears on the marketplace. */
-export interface SellerDefinition<Schema extends StandardSchemaV1> {
+/** A seller program: its handler, its input and output schemas and how it appears on the marketplace. */
+export interface SellerDefinition<
+  Schema extends StandardSchemaV1,
+  Output extends StandardSchemaV1 = StandardSchemaV1,
+> {
   /** The program's file name without extension, e.g. `"price-oracle"`. */
   program: string;
   /** The path it serves calls on, e.g. `"/price"`; the registered endpoint ends with it. */
@@ -55,8 +58,16 @@ export interface SellerDefinition<Schema extends StandardSchemaV1> {
   defaultPriceUsd: string;
   /** The zod schema the kit checks each call's input against (a 400 otherwise). */
   input: Schema;
+  /**
+   * The zod schema of its answer: the kit checks every output against it (a broken one is the
+   * seller's unpaid failure) and serves both as JSON Schema at `…/.well-known/mercato-contract`.
+   */
+  output: Output;
   /** The seller's own work: pure and deterministic in the examples. */
-  handler: (input: StandardSchemaV1.InferOutput<Schema>, context: SellerRunContext) => unknown;
+  handler: (
+    input: StandardSchemaV1.InferOutput<Schema>,
+    context: SellerRunContext,
+  ) => StandardSchemaV1.InferInput<Output>;
   /** Its registration, for an endpoint URL; `overrides` replace fields (name, price, …). */
   manifest: (endpointUrl: string, overrides?: Partial<RegisterAgentRequest>) => RegisterAgentRequest;
 }
@@ -270,8 +281,8 @@ export interface StartSellerOptions {
  * @throws MercatoError `VALIDATION_ERROR` for invalid settings, the broker's error when `--register`
  *   fails (the server is closed first); the listen error (`EADDRINUSE`…).
  */
-export async function startSeller<Schema extends StandardSchemaV1>(
-  definition: SellerDefinition<Schema>,
+export async function startSeller<Schema extends StandardSchemaV1, Output extends StandardSchemaV1>(
+  definition: SellerDefinition<Schema, Output>,
   options: StartSellerOptions = {},
 ): Promise<RunningSeller> {
   const stdout = options.stdout ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -289,6 +300,7 @@ export async function startSeller<Schema extends StandardSchemaV1>(
     broker: settings.brokerUrl,
     owner,
     input: definition.input,
+    output: definition.output,
     handler: (input) => {
       if (schedule.next()) throw new ScheduledFailure(`call ${schedule.calls} failed on schedule`);
       return definition.handler(input, context);
@@ -324,6 +336,8 @@ export async function startSeller<Schema extends StandardSchemaV1>(
         definition.manifest(url, {
           name: settings.name,
           pricing: { model: "per_call", price_per_call: settings.priceUsd },
+          // The listing's contract: the JSON Schemas the kit derived from the zod schemas.
+          ...withSchemas(kit.contract),
         }),
       );
       stderr(
@@ -348,8 +362,8 @@ export async function startSeller<Schema extends StandardSchemaV1>(
  * The `main` of a seller program: starts it, and on SIGTERM or SIGINT closes the server and exits
  * with status 0. A bad setting prints `<program>: <message>` and exits with status 2.
  */
-export async function runSellerProgram<Schema extends StandardSchemaV1>(
-  definition: SellerDefinition<Schema>,
+export async function runSellerProgram<Schema extends StandardSchemaV1, Output extends StandardSchemaV1>(
+  definition: SellerDefinition<Schema, Output>,
 ): Promise<void> {
   let running: RunningSeller;
   try {
@@ -369,6 +383,17 @@ export async function runSellerProgram<Schema extends StandardSchemaV1>(
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+}
+
+/**
+ * A kit's contract as registration fields: `input_schema` and `output_schema`, each left out when
+ * the kit has none (registration takes a schema or nothing).
+ */
+export function withSchemas(contract: SellerContract): Partial<RegisterAgentRequest> {
+  return {
+    ...(contract.input_schema !== null && { input_schema: contract.input_schema }),
+    ...(contract.output_schema !== null && { output_schema: contract.output_schema }),
+  } as Partial<RegisterAgentRequest>;
 }
 
 function parsePort(text: string, from: string): number {

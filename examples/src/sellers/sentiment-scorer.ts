@@ -85,6 +85,16 @@ const THRESHOLD = 0.05;
 /** The input schema: the text to score. */
 export const SentimentInput = z.strictObject({ text: z.string().trim().min(1).max(20_000) });
 
+/** The output schema: the scorer's answer, as its contract promises it. */
+export const SentimentOutput = z.strictObject({
+  score: z.number().min(-1).max(1).describe("From −1 (very negative) to 1 (very positive)"),
+  label: z.enum(["positive", "neutral", "negative"]),
+  matches: z
+    .array(z.strictObject({ word: z.string().min(1), weight: z.number() }))
+    .describe("Lexicon words found, with the weight each counted for"),
+  words: z.number().int().nonnegative().describe("Words read"),
+});
+
 /** The scorer's answer. */
 export interface SentimentScore {
   /** From −1 (very negative) to 1 (very positive), four decimals. */
@@ -140,12 +150,13 @@ export const sentimentScorerManifest = cryptoManifest({
 });
 
 /** The program: `node dist/sellers/sentiment-scorer.js`. */
-export const sentimentScorer: SellerDefinition<typeof SentimentInput> = {
+export const sentimentScorer: SellerDefinition<typeof SentimentInput, typeof SentimentOutput> = {
   program: "sentiment-scorer",
   path: "/sentiment",
   defaultName: DEFAULT_NAME,
   defaultPriceUsd: DEFAULT_PRICE,
   input: SentimentInput,
+  output: SentimentOutput,
   handler: scoreSentiment,
   manifest: sentimentScorerManifest,
 };

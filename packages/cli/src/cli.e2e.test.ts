@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatUsd, parseUsd } from "@mercato/protocol";
+import { type SellerKit, sellerKit } from "@mercato/seller-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as z from "zod";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const ADMIN_TOKEN = "cli-test-admin-token-0123456789";
@@ -26,6 +28,8 @@ let broker: ChildProcess;
 let brokerUrl: string;
 let seller: Server;
 let sellerUrl: string;
+/** A seller behind the real seller kit, started once the seller's account exists. */
+let kitServer: Server | undefined;
 /** Calls (POSTs) the seller answered; the broker's health checks (GETs) are not calls. */
 let sellerCalls = 0;
 
@@ -203,6 +207,7 @@ afterAll(async () => {
     expect(out).toContain('{"event":"stopped","reason":"SIGTERM"}');
   }
   await new Promise((resolve) => seller.close(resolve));
+  if (kitServer) await new Promise((resolve) => kitServer?.close(resolve));
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -396,6 +401,16 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
     expect(lines[1]).toContain("Broken Oracle");
     expect(lines[1]).toContain("$0.01");
     expect(lines[2]).toContain("$0.02");
+    // Neither has a call yet: no success rate or latency is made up for them.
+    const successStart = lines[0]?.indexOf("SUCCESS") ?? 0;
+    for (const line of lines.slice(1)) {
+      expect(line.slice(successStart).trim().split(/\s+/).slice(0, 3)).toEqual([
+        "new",
+        "new",
+        expect.any(String),
+      ]);
+      expect(line).not.toContain("%");
+    }
     // Columns line up: every row's price ends where the header's PRICE ends.
     const priceEnd = (lines[0]?.indexOf("PRICE") ?? 0) + "PRICE".length;
     for (const line of lines.slice(1)) expect(line.slice(priceEnd - 1, priceEnd)).toMatch(/\d/);
@@ -422,11 +437,132 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
     expect(shown).toContain("Echo Oracle");
     expect(shown).toMatch(/price\s+\$0\.02 per call/);
     expect(shown).toMatch(/endpoint\s+http:\/\/127\.0\.0\.1:\d+\/ok/);
+    expect(shown).toMatch(/success rate\s+new\n/);
+    expect(shown).toMatch(/avg response\s+new\n/);
+    expect(shown).toMatch(/calls\s+0 \(new: no evidence yet\)/);
+    // A listing registered without schemas says so.
+    expect(shown).toMatch(/\nInput\n {2}none declared\n\nOutput\n {2}none declared\n$/);
     expect(await mercatoJson(["agents", "show", state.agentOk])).toMatchObject({
       id: state.agentOk,
       pricing: { price_per_call: 0.02 },
     });
     await expectFailure(["agents", "show", "agent_doesnotexist"], 1, "AGENT_NOT_FOUND");
+  });
+
+  it("agents register --from-kit: the schemas of a running seller kit; show prints them as fields", async () => {
+    const kit: SellerKit = sellerKit({
+      broker: brokerUrl,
+      owner: state.sellerAccount,
+      input: z.object({
+        text: z.string().min(1).describe("The article to summarize"),
+        max_words: z.number().int().positive().default(60).describe("The summary's length, at most"),
+      }),
+      output: z.object({
+        summary: z.string().min(1).describe("The summary, in one paragraph"),
+        words: z.number().int().positive(),
+      }),
+      handler: ({ text }) => ({ summary: text.split(".")[0] ?? text, words: 1 }),
+    });
+    kitServer = createServer(kit.node);
+    await new Promise<void>((resolve) => kitServer?.listen(0, "127.0.0.1", resolve));
+    const kitUrl = `http://127.0.0.1:${(kitServer.address() as AddressInfo).port}/summarize`;
+    // No api_endpoint in the file: the kit's endpoint is the listing's.
+    await writeFile(
+      join(dir, "summarizer.json"),
+      JSON.stringify({
+        name: "Kit Summarizer",
+        description: "Summarizes an article in one paragraph",
+        category: "news",
+        tags: ["news", "summary"],
+        pricing: { model: "per_call", price_per_call: 0.015 },
+      }),
+    );
+    const human = await mercatoHuman(
+      ["agents", "register", "--file", "summarizer.json", "--from-kit", kitUrl],
+      {
+        persona: SELLER,
+      },
+    );
+    expect(human).toContain("Input and output schemas taken from the seller kit.");
+    const agentId = human.match(/Registered (agent_\w+)/)?.[1] ?? "";
+    expect(agentId).not.toBe("");
+
+    // --json stays the broker's answer, raw: the schemas exactly as the kit derived them.
+    const detail = await mercatoJson(["agents", "show", agentId]);
+    expect(detail).toMatchObject({ api_endpoint: kitUrl, ...kit.contract });
+    expect(kit.contract.input_schema).toMatchObject({ required: ["text"] });
+
+    const shown = await mercatoHuman(["agents", "show", agentId]);
+    expect(shown).not.toContain("{");
+    const section = (title: string, next?: string) =>
+      shown
+        .slice(
+          shown.indexOf(`\n${title}\n`) + title.length + 2,
+          next ? shown.indexOf(`\n${next}\n`) : undefined,
+        )
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.trim().split(/\s{2,}/));
+    expect(section("Input", "Output")).toEqual([
+      ["FIELD", "TYPE", "REQUIRED", "DESCRIPTION"],
+      ["text", "string (≥ 1 chars)", "yes", "The article to summarize"],
+      ["max_words", "integer (> 0)", "no", "The summary's length, at most; default 60"],
+    ]);
+    expect(section("Output")).toEqual([
+      ["FIELD", "TYPE", "REQUIRED", "DESCRIPTION"],
+      ["summary", "string (≥ 1 chars)", "yes", "The summary, in one paragraph"],
+      ["words", "integer (> 0)", "yes"],
+    ]);
+    expect(shown).toMatch(/success rate\s+new\n/);
+    const table = await mercatoHuman(["agents", "search", "--category", "news"]);
+    expect(table).toMatch(/Kit Summarizer\s+news\s+\$0\.015\s+new\s+new\s/);
+
+    // Schemas come from one place; a plain endpoint serves no contract; a URL must be http(s).
+    await writeFile(
+      join(dir, "with-schema.json"),
+      JSON.stringify({
+        ...JSON.parse(await readFile(join(dir, "summarizer.json"), "utf8")),
+        input_schema: {},
+      }),
+    );
+    await expectFailure(
+      ["agents", "register", "--file", "with-schema.json", "--from-kit", kitUrl],
+      2,
+      "USAGE",
+      {
+        persona: SELLER,
+      },
+    );
+    const plain = await expectFailure(
+      ["agents", "register", "--file", "summarizer.json", "--from-kit", `${sellerUrl}/ok`],
+      1,
+      "SELLER_ERROR",
+      { persona: SELLER },
+    );
+    expect(plain.human.stderr).toContain(
+      "/ok/.well-known/mercato-contract answered HTTP 200 without a contract",
+    );
+    await expectFailure(
+      ["agents", "register", "--file", "summarizer.json", "--from-kit", "ftp://kit"],
+      2,
+      "USAGE",
+      {
+        persona: SELLER,
+      },
+    );
+    await expectFailure(
+      [
+        "agents",
+        "register",
+        "--file",
+        "summarizer.json",
+        "--from-kit",
+        `http://127.0.0.1:${await freedPort()}`,
+      ],
+      1,
+      "SELLER_UNAVAILABLE",
+      { persona: SELLER },
+    );
   });
 
   it("agents update: a new price from a flag, a status from a patch file; only the owner", async () => {

@@ -81,6 +81,7 @@ export {
   JWKS_REFETCH_INTERVAL_MS,
   SDK_VERSION,
 } from "./client/index.js";
+export { type FetchKitContractOptions, fetchKitContract, type KitContract } from "./client/kit-contract.js";
 export type {
   DirectCallOptions,
   DirectResponse,

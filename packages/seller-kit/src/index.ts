@@ -9,6 +9,8 @@ export type {
   SellerFetchHandler,
   SellerNodeListener,
 } from "./adapters/index.js";
+export type { JsonSchemaObject, SellerContract } from "./contract/index.js";
+export { CONTRACT_PATH } from "./contract/index.js";
 export type {
   DirectCallInfo,
   DirectFlushResult,

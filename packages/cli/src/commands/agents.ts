@@ -1,10 +1,20 @@
-import type { RegisterAgentRequest, SearchAgentsQuery, SearchResult, UpdateAgentRequest } from "@mercato/sdk";
+import {
+  type AgentDetail,
+  fetchKitContract,
+  type KitContract,
+  type RegisterAgentRequest,
+  type SearchAgentsQuery,
+  type SearchResult,
+  type UpdateAgentRequest,
+} from "@mercato/sdk";
 import { type Command, Option } from "commander";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../errors.js";
-import { formatFields, formatTable, percent, type Style, usd, when } from "../output/format.js";
+import { isNew, latencyText, type MeasuredFigures, successText, uptimeText } from "../output/figures.js";
+import { formatFields, formatTable, type Style, usd, when } from "../output/format.js";
+import { formatSchema } from "../output/schema.js";
 import { parseInteger, parseUsdFlag, readJsonFile } from "../parse.js";
-import { action } from "../runtime.js";
+import { action, type Runtime } from "../runtime.js";
 
 const SORTS = ["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"] as const;
 
@@ -15,6 +25,24 @@ interface SearchFlags {
   maxPrice?: string;
   minTrust?: string;
   limit: string;
+}
+
+/** A listing's contract: the JSON Schemas of its input and output (issue 17's AgentDetail fields). */
+interface ContractFields {
+  input_schema?: Record<string, unknown> | null;
+  output_schema?: Record<string, unknown> | null;
+}
+
+/** AgentDetail as the broker serves it with contracts and nullable measured figures. */
+type AgentWithContract = Omit<AgentDetail, "metrics"> &
+  ContractFields & { metrics: Omit<AgentDetail["metrics"], keyof MeasuredFigures> & MeasuredFigures };
+
+/** A search result with nullable measured figures. */
+type SearchRow = Omit<SearchResult, keyof MeasuredFigures> & MeasuredFigures;
+
+interface RegisterFlags {
+  file: string;
+  fromKit?: string;
 }
 
 interface UpdateFlags {
@@ -38,6 +66,7 @@ Examples:
   $ mercato agents search --category crypto --tag news --max-price 0.05
   $ mercato agents show agent_...
   $ mercato agents register --file agent.json
+  $ mercato agents register --file agent.json --from-kit https://summarizer.example/agent
   $ mercato agents verify agent_...
   $ mercato agents update agent_... --price 0.015
   $ mercato agents deactivate agent_...`,
@@ -46,7 +75,10 @@ Examples:
   agents
     .command("search")
     .summary("Search agents, best cost per successful call first")
-    .description("Search listed agents, best cost per successful call first (price ÷ smoothed success rate)")
+    .description(
+      "Search listed agents, best cost per successful call first (price ÷ a conservative estimate of the success\n" +
+        'rate). SUCCESS and AVG MS are measured over 30 days: "new" for an agent with no calls yet, "—" when not measured.',
+    )
     .argument("[words...]", "words that must appear in the name, description or tags")
     .option("--category <slug>", "only this category, e.g. crypto")
     .option("--tag <tag>", "only agents with this tag (repeat for several)", collect, [])
@@ -86,13 +118,16 @@ Examples:
             return results;
           })(),
         );
-        runtime.print({ results: found }, () => searchTable(found, runtime.style));
+        runtime.print({ results: found }, () => searchTable(found as SearchRow[], runtime.style));
       }),
     );
 
   agents
     .command("show")
-    .description("Show an agent: its endpoint, price, and the figures search ranks it by")
+    .description(
+      "Show an agent: its endpoint, price, the input it takes and the output it answers (the fields of its\n" +
+        'JSON Schemas; --json prints them whole), and its figures: measured ones say "new" while it has no calls.',
+    )
     .argument("<agent-id>", "the agent (agent_…)")
     .addHelpText(
       "after",
@@ -101,9 +136,15 @@ Examples:
     .action(
       action(context, async (runtime, _flags: object, agentId: string) => {
         const client = await runtime.client();
-        const agent = await runtime.wait(`Reading ${agentId}`, client.agents.get(agentId));
+        const agent = (await runtime.wait(
+          `Reading ${agentId}`,
+          client.agents.get(agentId),
+        )) as AgentWithContract;
         runtime.print(agent, () => {
           const { metrics, pricing } = agent;
+          const style = runtime.style;
+          // The ranking figures are estimates; without calls they rest on the category's record alone.
+          const estimate = isNew(metrics) ? ` ${style.dim("(estimate: no calls yet)")}` : "";
           return [
             `${runtime.style.bold(agent.name)} ${runtime.style.dim(`(${agent.id}, v${agent.version})`)}`,
             agent.description,
@@ -117,16 +158,25 @@ Examples:
                 ["verified", verificationText(agent.verification)],
                 ["owner", agent.owner_id],
                 ["price", `${usd(pricing.price_per_call)} per call (${pricing.model}, ${pricing.tier})`],
-                ["success rate", percent(metrics.success_rate)],
-                ["avg response", `${Math.round(metrics.avg_response_time_ms)} ms`],
-                ["uptime 24h", percent(metrics.uptime_24h)],
-                ["calls", String(metrics.total_calls)],
-                ["trust score", metrics.trust_score.toFixed(3)],
-                ["cost/success", usd(roundMicros(metrics.cost_per_success))],
+                ["success rate", successText(metrics)],
+                ["avg response", latencyText(metrics, " ms")],
+                ["uptime 24h", uptimeText(metrics)],
+                [
+                  "calls",
+                  isNew(metrics) ? `0 ${style.dim("(new: no evidence yet)")}` : String(metrics.total_calls),
+                ],
+                ["trust score", metrics.trust_score.toFixed(3) + estimate],
+                ["cost/success", usd(roundMicros(metrics.cost_per_success)) + estimate],
                 ["updated", when(agent.updated_at)],
               ],
               runtime.style,
             ),
+            "",
+            style.bold("Input"),
+            formatSchema(agent.input_schema, style),
+            "",
+            style.bold("Output"),
+            formatSchema(agent.output_schema, style),
           ].join("\n");
         });
       }),
@@ -137,11 +187,18 @@ Examples:
     .summary("Put your endpoint on the marketplace from a JSON file")
     .description(
       "Put your endpoint on the marketplace from a JSON file of a registration request (POST /agents/register):\n" +
-        "name, description, category, tags, api_endpoint, pricing {model: per_call, price_per_call}.\n" +
+        "name, description, category, tags, api_endpoint, pricing {model: per_call, price_per_call}, and optionally\n" +
+        "input_schema and output_schema (JSON Schema 2020-12). With --from-kit, the schemas come from your running\n" +
+        "seller kit instead (GET <url>/.well-known/mercato-contract, derived from its input and output schemas), and\n" +
+        "<url> is the api_endpoint unless the file gives one.\n" +
         "Outside dev mode the agent goes active once its endpoint proves it serves your account: the seller\n" +
         'kit does it when given your account id (sellerKit({ owner: "acct_…" })); then `mercato agents verify`.',
     )
     .requiredOption("--file <path>", "the agent's JSON file, or - for standard input")
+    .option(
+      "--from-kit <url>",
+      "read input_schema and output_schema from the seller kit serving this endpoint",
+    )
     .addHelpText(
       "after",
       `
@@ -157,24 +214,33 @@ Example agent.json:
 
 Examples:
   $ mercato agents register --file agent.json
-  $ mercato agents register --file - --json < agent.json`,
+  $ mercato agents register --file - --json < agent.json
+  $ mercato agents register --file agent.json --from-kit https://summarizer.example.com/summarize`,
     )
     .action(
-      action(context, async (runtime, flags: { file: string }) => {
-        const body = (await readJsonFile(runtime.context, "--file", flags.file)) as RegisterAgentRequest;
+      action(context, async (runtime, flags: RegisterFlags) => {
+        let body = (await readJsonFile(runtime.context, "--file", flags.file)) as RegisterAgentRequest;
+        const contract =
+          flags.fromKit === undefined ? undefined : await readKitContract(runtime, body, flags.fromKit);
+        if (contract !== undefined && flags.fromKit !== undefined) {
+          body = withContract(body, contract, flags.fromKit);
+        }
         const client = await runtime.client({ needKey: true });
         const registered = await runtime.wait("Registering the agent", client.agents.register(body));
         const named = `${runtime.style.bold(registered.agent_id)}${typeof body?.name === "string" ? ` (${body.name})` : ""}`;
         runtime.print(registered, () =>
-          registered.status === "registered"
-            ? [
-                `${runtime.style.green("✓")} Registered ${named}.`,
-                `See it with: mercato agents show ${registered.agent_id}`,
-              ].join("\n")
-            : [
-                `${runtime.style.yellow("!")} Registered ${named}, not active yet: the broker has not verified that your endpoint serves your account.`,
-                ...pendingHelp(registered.agent_id, registered.verification, runtime.style),
-              ].join("\n"),
+          [
+            ...(registered.status === "registered"
+              ? [
+                  `${runtime.style.green("✓")} Registered ${named}.`,
+                  `See it with: mercato agents show ${registered.agent_id}`,
+                ]
+              : [
+                  `${runtime.style.yellow("!")} Registered ${named}, not active yet: the broker has not verified that your endpoint serves your account.`,
+                  ...pendingHelp(registered.agent_id, registered.verification, runtime.style),
+                ]),
+            ...(contract === undefined ? [] : [contractSummary(contract)]),
+          ].join("\n"),
         );
       }),
     );
@@ -270,6 +336,45 @@ Examples:
     );
 }
 
+/**
+ * The contract of the seller kit at `url`, for a registration that must not already carry schemas.
+ * @throws UsageError when the file gives schemas too; MercatoError when the kit serves no contract.
+ */
+async function readKitContract(runtime: Runtime, body: unknown, url: string): Promise<KitContract> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new UsageError("--file must hold a JSON object");
+  }
+  if ("input_schema" in body || "output_schema" in body) {
+    throw new UsageError(
+      "--from-kit reads input_schema and output_schema from the kit: remove them from --file, or drop --from-kit",
+    );
+  }
+  if (!/^https?:\/\/[^/]/i.test(url)) {
+    throw new UsageError(`--from-kit must be the seller kit's http(s) endpoint, got "${url}"`);
+  }
+  return runtime.wait(`Reading the contract of the seller kit at ${url}`, fetchKitContract(url));
+}
+
+/** The registration with the kit's schemas (an absent one left out) and, unless given, its endpoint. */
+function withContract(body: RegisterAgentRequest, contract: KitContract, url: string): RegisterAgentRequest {
+  return {
+    ...body,
+    api_endpoint: body.api_endpoint ?? url,
+    ...(contract.input_schema !== null && { input_schema: contract.input_schema }),
+    ...(contract.output_schema !== null && { output_schema: contract.output_schema }),
+  } as RegisterAgentRequest;
+}
+
+/** Which schemas a registration took from the kit. */
+function contractSummary(contract: KitContract): string {
+  const declared = (["input", "output"] as const).filter((side) => contract[`${side}_schema`] !== null);
+  if (declared.length === 2) return "Input and output schemas taken from the seller kit.";
+  if (declared.length === 1) {
+    return `The ${declared[0]} schema taken from the seller kit; it declares no ${declared[0] === "input" ? "output" : "input"} schema.`;
+  }
+  return "The seller kit declares no input or output schema: give sellerKit({ input, output }) zod schemas.";
+}
+
 /** An endpoint's verification in one line. */
 function verificationText(verification: {
   state: string;
@@ -326,7 +431,7 @@ function statusText(status: string, style: Style): string {
   return style.dim(status);
 }
 
-function searchTable(agents: readonly SearchResult[], style: Style): string {
+function searchTable(agents: readonly SearchRow[], style: Style): string {
   if (agents.length === 0) return "No agents match.";
   return formatTable(
     [
@@ -345,8 +450,8 @@ function searchTable(agents: readonly SearchResult[], style: Style): string {
       agent.name,
       agent.category,
       usd(agent.price_per_call),
-      percent(agent.success_rate),
-      String(Math.round(agent.avg_response_time_ms)),
+      successText(agent),
+      latencyText(agent),
       agent.trust_score.toFixed(3),
       usd(roundMicros(agent.cost_per_success)),
       statusText(agent.status, style),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { MercatoError } from "@mercato/protocol";
+import { ENDPOINT_CHALLENGE_PATH, MercatoError } from "@mercato/protocol";
+import { CONTRACT_PATH } from "../contract/index.js";
 import type { SellerCore, SellerKitResponse } from "../core/index.js";
 import { EMPTY_BODY } from "./body.js";
 import { headerValue } from "./node.js";
@@ -56,7 +57,8 @@ export type SellerFastifyPlugin = (
 
 /**
  * The kit's core as a Fastify plugin. In its own encapsulated scope it registers `POST /`,
- * `GET /health` and (when on) the metrics path, under the prefix it is registered with; it replaces
+ * `GET /health`, `GET /.well-known/mercato-contract`, the endpoint challenge
+ * (`GET /.well-known/mercato-challenge/:token`) and (when on) the metrics path, under the prefix it is registered with; it replaces
  * the scope's body parsers with one that keeps the raw bytes of any content type (the signature
  * covers them), and answers Fastify's own refusals (too large, bad content type) with the
  * protocol's envelope.
@@ -88,6 +90,8 @@ export function createFastifyPlugin(core: SellerCore): SellerFastifyPlugin {
     };
     instance.post("/", handler);
     instance.get("/health", handler);
+    instance.get(CONTRACT_PATH, handler);
+    instance.get(`${ENDPOINT_CHALLENGE_PATH}:token`, handler);
     if (core.metricsPath !== undefined) instance.get(core.metricsPath, handler);
   };
   // Names the plugin in Fastify's logs and errors.

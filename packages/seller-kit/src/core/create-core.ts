@@ -14,6 +14,7 @@ import {
   type VerifiedCall,
   verifyCallSignature,
 } from "@mercato/protocol";
+import { CONTRACT_PATH, deriveContract, type SellerContract } from "../contract/index.js";
 import { createDirectMode, type DirectCredentials, type DirectMode, MAX_TIMER_MS } from "../direct/index.js";
 import { createListingMatcher, wrongListing } from "../listing/index.js";
 import {
@@ -59,6 +60,8 @@ export interface SellerCore {
   /** The metrics path (matched at the end of request paths), when metrics are on. */
   readonly metricsPath: string | undefined;
   readonly meter: SellerMeter;
+  /** What `GET …/.well-known/mercato-contract` serves: the JSON Schemas of `input` and `output`. */
+  readonly contract: SellerContract;
   /** The meter's figures, with the direct calls' when direct mode is on. */
   stats(): SellerKitStats;
   /** Direct mode: redeems now and sends the usage reports now (nothing to do without it). */
@@ -74,18 +77,23 @@ const JSON_TYPE = "application/json; charset=utf-8";
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const HEALTHY = '{"status":"ok"}';
 const UNHEALTHY = '{"status":"unhealthy"}';
+/** Issues of a refused output shown to the caller, at most (the broker shows as many). */
+const MAX_OUTPUT_ISSUES = 10;
 
 /**
  * Builds the core from the kit's options, checking them.
  *
  * @throws MercatoError `VALIDATION_ERROR` when an option is invalid: no handler, neither `broker` nor
  * `jwks` while verifying, a `broker` that is not an http(s) URL, a bad window, body limit or metrics
- * path, `direct` without `broker`, or a bad `direct` option.
+ * path, `direct` without `broker`, a bad `direct` option, or an `input` or `output` that is not a
+ * Standard Schema.
  */
-export function createSellerCore<Schema extends StandardSchemaV1>(
-  options: SellerKitOptions<Schema>,
+export function createSellerCore<Schema extends StandardSchemaV1, OutputSchema extends StandardSchemaV1>(
+  options: SellerKitOptions<Schema, OutputSchema>,
 ): SellerCore {
   if (typeof options.handler !== "function") throw invalidOption("handler must be a function");
+  checkSchemaOption("input", options.input);
+  checkSchemaOption("output", options.output);
   const verify = options.verify !== false;
   const windowSeconds = options.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
   if (!Number.isFinite(windowSeconds) || windowSeconds <= 0) {
@@ -137,6 +145,10 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
   const warnOfBadPort = createBadPortWarning((message) => console.warn(message));
   const handler = options.handler as (input: unknown, context: SellerCallContext) => unknown;
   const inputSchema = options.input;
+  const outputSchema = options.output;
+  // Derived once: the schemas do not change while the kit runs.
+  const contract = deriveContract(inputSchema, outputSchema, (message) => console.warn(message));
+  const contractBody = JSON.stringify(contract);
   const health = options.health;
   const onError = options.onError ?? defaultOnError;
   const meter = createMeter(now());
@@ -194,6 +206,8 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     // The broker's endpoint challenge: this endpoint serves these listings (see ENDPOINT_CHALLENGE_PATH).
     if (token !== undefined) return respond(200, JSON.stringify(listing.challengeAnswer(token)), requestId);
     const path = pathOf(target);
+    // The listing's contract, for `mercato agents register --from-kit`: public, as the listing is.
+    if (path.endsWith(CONTRACT_PATH)) return respond(200, contractBody, requestId);
     if (path.endsWith("/health")) {
       let healthy = true;
       if (health) {
@@ -285,9 +299,21 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
         }
         value = checked.value;
       }
-      const output = await handler(value, context);
-      if (typeof output === "function" || typeof output === "symbol") {
-        throw new TypeError(`The handler returned a ${typeof output}, which JSON cannot carry`);
+      const returned = await handler(value, context);
+      if (typeof returned === "function" || typeof returned === "symbol") {
+        throw new TypeError(`The handler returned a ${typeof returned}, which JSON cannot carry`);
+      }
+      let output: unknown = returned === undefined ? null : returned;
+      if (outputSchema) {
+        // The seller's promise, checked before anything is counted: a broken one is its failure, unpaid.
+        const checked = await validateWith(outputSchema, output);
+        if (!checked.ok) {
+          meter.call("failure", clock() - started);
+          const error = outputMismatch(checked.issues);
+          report(error, { stage: "output", requestId, callId, timeoutMs });
+          return failure(error, requestId);
+        }
+        output = checked.value;
       }
       // Serialised here so that an output JSON cannot carry (a bigint, a cycle) counts as a failure.
       const text = JSON.stringify({ output: output === undefined ? null : output });
@@ -468,6 +494,7 @@ export function createSellerCore<Schema extends StandardSchemaV1>(
     maxBodyBytes,
     metricsPath,
     meter,
+    contract,
     stats() {
       const stats = meter.stats();
       if (direct) {
@@ -524,6 +551,21 @@ function invalidInput(issues: ValidationIssue[]): MercatoError {
   return new MercatoError("VALIDATION_ERROR", `Invalid input: ${summarizeIssues(issues, "input")}`, {
     details: { issues },
   });
+}
+
+/** The seller's output broke its own `output` schema: its failure, shown with the first issues. */
+function outputMismatch(issues: ValidationIssue[]): MercatoError {
+  return new MercatoError("INTERNAL_ERROR", "The seller's output does not match its output schema", {
+    details: { reason: "output_schema", issues: issues.slice(0, MAX_OUTPUT_ISSUES) },
+  });
+}
+
+function checkSchemaOption(name: "input" | "output", schema: StandardSchemaV1 | undefined): void {
+  if (schema === undefined) return;
+  const standard = (schema as Partial<StandardSchemaV1> | null)?.["~standard"];
+  if (typeof standard?.validate !== "function") {
+    throw invalidOption(`${name} must be a Standard Schema (zod 4, valibot, arktype, …)`);
+  }
 }
 
 function tooLargeError(maxBodyBytes: number): MercatoError {

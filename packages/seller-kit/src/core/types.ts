@@ -43,16 +43,21 @@ export interface SellerCallContext {
 
 /**
  * The seller's own code: takes the buyer's input (checked by the `input` schema when one is given,
- * otherwise any JSON value) and returns the output, any JSON value (`undefined` is sent as `null`).
- * Throw a `MercatoError` with a 4xx status to answer the caller with that error; any other throw is
- * answered with a 500 that reveals nothing.
+ * otherwise any JSON value) and returns the output, any JSON value (`undefined` is sent as `null`),
+ * checked by the `output` schema when one is given. Throw a `MercatoError` with a 4xx status to
+ * answer the caller with that error; any other throw is answered with a 500 that reveals nothing.
  */
-export type SellerCallHandler<Input = unknown> = (input: Input, context: SellerCallContext) => unknown;
+export type SellerCallHandler<Input = unknown, Output = unknown> = (
+  input: Input,
+  context: SellerCallContext,
+) => Output | Promise<Output>;
 
 /** Where an error reported to `onError` happened. */
 export type SellerErrorStage =
   /** The handler threw (other than a 4xx `MercatoError`) or returned what JSON cannot carry. */
   | "handler"
+  /** The handler's output does not match the `output` schema (answered 500, `details.reason` `output_schema`). */
+  | "output"
   /** The broker's keys could not be loaded, so the call could not be verified (answered 503). */
   | "verification"
   /** `health()` threw (answered 503). */
@@ -113,7 +118,10 @@ export interface DirectFlushResult {
 }
 
 /** Options of `sellerKit`. */
-export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSchemaV1> {
+export interface SellerKitOptions<
+  Schema extends StandardSchemaV1 = StandardSchemaV1,
+  OutputSchema extends StandardSchemaV1 = StandardSchemaV1,
+> {
   /**
    * The broker's base URL (`https://broker.example`). Its keys are fetched from
    * `${broker}/.well-known/jwks.json` on the first call, kept, and fetched again when a call names
@@ -122,7 +130,7 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
    */
   broker?: string;
   /** The seller's code, called once per valid call. */
-  handler: SellerCallHandler<StandardSchemaV1.InferOutput<Schema>>;
+  handler: SellerCallHandler<StandardSchemaV1.InferOutput<Schema>, StandardSchemaV1.InferInput<OutputSchema>>;
   /**
    * The seller's account (`acct_…`, from `mercato account create` or `GET /accounts/me`): the kit
    * serves every listing of this account and refuses a call (or a direct grant) for any other
@@ -144,6 +152,19 @@ export interface SellerKitOptions<Schema extends StandardSchemaV1 = StandardSche
    * output; an input it refuses is answered 400 `VALIDATION_ERROR` with `details.issues`.
    */
   input?: Schema;
+  /**
+   * A Standard Schema for the handler's output: the seller's promise of what it answers. The kit
+   * checks every output against it and answers the schema's parsed value (zod: defaults filled in,
+   * unknown keys of an object dropped). An output it refuses is the seller's failure: answered 500
+   * `INTERNAL_ERROR` with `details: { reason: "output_schema", issues }` (the first 10), counted as a
+   * failure, and in direct mode not earned. Reported to `onError` (stage `output`).
+   *
+   * Both schemas are also served as JSON Schema (draft 2020-12) at
+   * `GET {api_endpoint}/.well-known/mercato-contract` — `{"input_schema", "output_schema"}`, each
+   * `null` when absent or not convertible — for `mercato agents register --from-kit`. Conversion uses
+   * Standard JSON Schema (`schema["~standard"].jsonSchema`), which zod 4.2+ implements.
+   */
+  output?: OutputSchema;
   /** A fixed key set to verify with instead of fetching the broker's (offline use, tests). */
   jwks?: JsonWebKeySetLike;
   /**

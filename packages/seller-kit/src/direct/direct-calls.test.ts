@@ -540,6 +540,65 @@ describe("direct calls: admission", () => {
   });
 });
 
+describe("direct calls: the output schema", () => {
+  /** A summarizer's honest promise: a summary of at least one character and its word count. */
+  const Summary = z.object({ summary: z.string().min(1), words: z.number().int().positive() });
+
+  it("a handler answering garbage its output schema forbids earns nothing: failed, unpaid, not redeemed", async () => {
+    const onError = vi.fn();
+    let honest = false;
+    const kit = directKit({
+      output: Summary,
+      handler: () => (honest ? { summary: "BTC rallied.", words: 2 } : { summary: "", words: 0 }),
+      onError,
+    });
+    const grant = await testGrant(key);
+    // The honest SDK's voucher owes only the successes it saw, plus this call: always one unit here.
+    for (const sequence of [1, 2, 3]) {
+      const answer = await call(kit, grant, sequence, PRICE_MICROS);
+      expect(refusal(answer)).toMatchObject({
+        status: 500,
+        code: "INTERNAL_ERROR",
+        reason: "output_schema",
+        details: {
+          issues: expect.arrayContaining([expect.objectContaining({ path: "summary" })]),
+        },
+      });
+      expect(answer.body).not.toContain('words":0');
+    }
+    quietBroker.mockClear();
+    // Three prepaid units were sent, none earned: nothing to redeem.
+    expect(await kit.flush()).toEqual({ redeemed: 0, failed: 0, reported: 0 });
+    expect(quietBroker).not.toHaveBeenCalled();
+    expect(kit.stats()).toMatchObject({ calls: 3, successes: 0, failures: 3 });
+    expect(onError.mock.calls.map(([, context]) => context.stage)).toEqual(["output", "output", "output"]);
+
+    // The same prepaid unit pays for the first honest answer, and only that one is redeemed.
+    honest = true;
+    expect((await call(kit, grant, 4, PRICE_MICROS)).json).toEqual({
+      output: { summary: "BTC rallied.", words: 2 },
+    });
+    expect(refusal(await call(kit, grant, 5, PRICE_MICROS)).reason).toBe("payment_behind");
+    expect(await kit.flush()).toMatchObject({ redeemed: 1 });
+    const [, init] = quietBroker.mock.calls[0] ?? [];
+    expect(JSON.parse(init?.body ?? "{}")).toMatchObject({
+      sequence: 5,
+      earned_usd: formatUsd(PRICE_MICROS),
+    });
+  });
+
+  it("answers the output schema's parsed value: unknown keys dropped, defaults filled in", async () => {
+    const kit = directKit({
+      output: z.object({ price: z.number(), currency: z.string().default("USD") }),
+      handler: () => ({ price: 64_000, secret: "internal" }),
+    });
+    const grant = await testGrant(key);
+    expect((await call(kit, grant, 1, PRICE_MICROS)).json).toEqual({
+      output: { price: 64_000, currency: "USD" },
+    });
+  });
+});
+
 describe("direct calls: without direct mode, and options", () => {
   it("answers 401 direct_not_accepted to a direct call when the kit has no direct option", async () => {
     const handler = vi.fn();

@@ -8,6 +8,7 @@ import {
   type SellerFetchHandler,
   type SellerNodeListener,
 } from "../adapters/index.js";
+import type { SellerContract } from "../contract/index.js";
 import {
   createSellerCore,
   type DirectFlushResult,
@@ -31,6 +32,12 @@ export interface SellerKit {
   express(): SellerExpressMiddleware;
   /** Fastify plugin: `app.register(kit.fastify, { prefix: "/agent" })`. */
   readonly fastify: SellerFastifyPlugin;
+  /**
+   * The JSON Schemas (draft 2020-12) of `input` and `output`, as `GET …/.well-known/mercato-contract`
+   * serves them (`null` for one the kit lacks or cannot convert): spread it into a registration,
+   * `client.agents.register({ ...listing, ...kit.contract })`.
+   */
+  readonly contract: SellerContract;
   /** The framework-free core every adapter wraps: one request in, one answer out. Never rejects. */
   handle(request: SellerKitRequest): Promise<SellerKitResponse>;
   /** Call counts and latency since the kit was created (with `direct: {calls, refused, grants}` in direct mode). */
@@ -54,7 +61,9 @@ export interface SellerKit {
 /**
  * Puts a seller's handler on the Mercato marketplace. The kit speaks the seller protocol: the broker
  * sends `POST <api_endpoint>` with `{"input", "call_id", "timeout_ms"}` and signature headers, the
- * kit answers `{"output"}`; `GET <api_endpoint>/health` answers `{"status":"ok"}`, and
+ * kit answers `{"output"}`; `GET <api_endpoint>/health` answers `{"status":"ok"}`,
+ * `GET <api_endpoint>/.well-known/mercato-contract` the JSON Schemas of `input` and `output`
+ * (`{"input_schema", "output_schema"}`, for `mercato agents register --from-kit`), and
  * `GET <api_endpoint>/.well-known/mercato-challenge/{token}` answers the broker's endpoint challenge
  * (`{"token", "owner"}` and/or `"agents"`), which is how a listing of this endpoint goes active.
  *
@@ -68,7 +77,8 @@ export interface SellerKit {
  * `call_id` is the signed one (else 401); the input matches the `input` schema (else 400). The
  * handler gets an `AbortSignal` that fires at `timeout_ms` or when the caller goes away. A handler
  * that throws is answered 500 `INTERNAL_ERROR` without its message, unless it threw a `MercatoError`
- * with a 4xx status, which the caller gets as is.
+ * with a 4xx status, which the caller gets as is. An output the `output` schema refuses is the
+ * seller's failure: 500 `INTERNAL_ERROR`, `details.reason` `output_schema`, never earned.
  *
  * **Direct mode** (`direct`): a POST carrying `mercato-grant` and `mercato-voucher` comes straight
  * from a buyer, the broker off the path. The kit verifies the grant (the broker's signature, once
@@ -91,6 +101,7 @@ export interface SellerKit {
  *   broker: "https://broker.example",
  *   owner: "acct_…", // your account id: the kit serves your listings only
  *   input: z.object({ symbol: z.string() }),
+ *   output: z.object({ symbol: z.string(), price: z.number().positive() }),
  *   handler: async ({ symbol }, { signal }) => ({ symbol, price: await lookUpPrice(symbol, { signal }) }),
  * });
  *
@@ -108,9 +119,10 @@ export interface SellerKit {
  * });
  * process.on("SIGTERM", () => server.close(() => direct.close())); // hand in the last vouchers
  */
-export function sellerKit<Schema extends StandardSchemaV1 = StandardSchemaV1>(
-  options: SellerKitOptions<Schema>,
-): SellerKit {
+export function sellerKit<
+  Schema extends StandardSchemaV1 = StandardSchemaV1,
+  OutputSchema extends StandardSchemaV1 = StandardSchemaV1,
+>(options: SellerKitOptions<Schema, OutputSchema>): SellerKit {
   const core = createSellerCore(options);
   const express = createExpressMiddleware(core);
   return {
@@ -118,6 +130,7 @@ export function sellerKit<Schema extends StandardSchemaV1 = StandardSchemaV1>(
     node: createNodeListener(core),
     express: () => express,
     fastify: createFastifyPlugin(core),
+    contract: core.contract,
     handle: core.handle,
     stats: core.stats,
     prometheus: () => core.meter.prometheus(),

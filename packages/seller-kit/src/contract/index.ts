@@ -1,0 +1,2 @@
+export type { JsonSchemaObject, SellerContract } from "./contract.js";
+export { CONTRACT_PATH, deriveContract } from "./contract.js";
