@@ -149,6 +149,7 @@ export {
   PublicJwk,
   PurchaseRequest,
   PurchaseResponse,
+  RankingFigures,
   REQUEST_SCHEMAS,
   RESPONSE_SCHEMAS,
   Receipt,
@@ -192,6 +193,7 @@ export type {
   AgentScores,
   BuyerWindow,
   CallWindowCounters,
+  MeasuredFigures,
   RankedCalls,
   UptimeWindowCounters,
 } from "./trust/index.js";
@@ -200,6 +202,7 @@ export {
   BUYER_WEIGHT,
   cappedBuyerWeights,
   EMPTY_COUNTERS,
+  measuredFigures,
   roundTo,
   SCORE_WINDOWS,
   scoreAgent,
@@ -207,6 +210,7 @@ export {
   smoothedRate,
   TRUST_PRIOR,
   trustScore,
+  withCategoryPrior,
 } from "./trust/index.js";
 export type { ListingRecord } from "./trust/index.js";
 export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./trust/index.js";
