@@ -174,6 +174,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 3: without migration 4's table and column.
     const raw = new Database(path);
+    raw.exec(UNDO_FIGURES);
     raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
@@ -239,6 +240,7 @@ describe("sqlite store on disk", () => {
     await before.close();
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
+    raw.exec(UNDO_FIGURES);
     raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       `DROP TABLE health_endpoints; DROP TABLE health_hosts;
