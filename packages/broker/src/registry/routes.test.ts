@@ -277,6 +277,34 @@ describe("search", () => {
     });
   });
 
+  it("does not let a new listing at $0.015 outrank 500 calls at 98% at $0.020; 500 calls at 99% at $0.015 do", async () => {
+    const { apiKey } = await broker.signUp("Seller");
+    const register = (name: string, price: string) =>
+      broker.register(apiKey, { name, pricing: { model: "per_call", price_per_call: price } });
+    const fresh = await register("Fresh", "0.015");
+    const proven = await register("Proven", "0.020");
+    const buyers = await establishedBuyers(broker.store, 60);
+    await broker.store.recordCallOutcomes(
+      spreadOverBuyers(buyers, outcomes(proven, 500, 490, 120)),
+      "2026-03-01T12:00:00.000Z",
+    );
+    expect(names(await search(""))).toEqual(["Proven", "Fresh"]);
+    const newbie = (await search("")).results.find((r) => r.name === "Fresh");
+    expect(newbie).toMatchObject({
+      total_calls: 0,
+      success_rate: null,
+      avg_response_time_ms: null,
+      uptime_24h: null,
+      cost_per_success: 0.030187,
+    });
+    const better = await register("Better", "0.015");
+    await broker.store.recordCallOutcomes(
+      spreadOverBuyers(buyers, outcomes(better, 500, 495, 120)),
+      "2026-03-01T12:00:00.000Z",
+    );
+    expect(names(await search(""))).toEqual(["Better", "Proven", "Fresh"]);
+  });
+
   it("sorts by trust, price and response time", async () => {
     await seed();
     expect(names(await search("?sort=trust_score_desc"))).toEqual([
