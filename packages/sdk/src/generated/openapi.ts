@@ -1010,13 +1010,19 @@ export interface components {
         };
         AgentMetrics: {
             agent_id: string;
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
-            /** @description USD per successful call: price_per_call / success_rate */
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
             /**
              * Format: date-time
              * @description ISO 8601 timestamp in UTC
@@ -1035,13 +1041,19 @@ export interface components {
         };
         AgentWindowMetrics: {
             agent_id: string;
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
-            /** @description USD per successful call: price_per_call / success_rate */
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
             /**
              * Format: date-time
              * @description ISO 8601 timestamp in UTC
@@ -1066,8 +1078,8 @@ export interface components {
             client_errors: number;
             p50_response_time_ms: number | null;
             p95_response_time_ms: number | null;
-            /** @description Smoothed share of healthy checks in the window */
-            uptime: number;
+            /** @description Healthy / health checks in the window; null without checks */
+            uptime: number | null;
             health_checks: number;
             healthy_checks: number;
         };
@@ -1348,6 +1360,15 @@ export interface components {
             plan: "per_call";
             key: components["schemas"]["ApiKey"];
         };
+        /** @description Ranking figures: estimates for sorting, not measurements (see docs/ranking.md) */
+        RankingFigures: {
+            /** @description Smoothed success rate (95% prior worth 20 calls), each buyer's weight capped: the trust score's input, not a measurement */
+            success_rate: number;
+            /** @description Conservative success rate (90% Wilson lower bound on the capped calls and the category prior worth 2 calls): cost_per_success divides by it */
+            success_lower_bound: number;
+            /** @description Success rate assumed of a listing with no record: the median of the category's established listings (one figure per owner), 0.95 with fewer than 3 */
+            category_prior: number;
+        };
         Receipt: {
             payload: components["schemas"]["ReceiptPayload"];
             /** @description Compact JWS of the payload; verify with the broker's /.well-known/jwks.json */
@@ -1398,12 +1419,19 @@ export interface components {
             price_per_call: number;
             /** @constant */
             currency: "USD";
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
         };
         Settlement: {
             settlement_id: string;
