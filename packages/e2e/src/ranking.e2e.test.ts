@@ -66,12 +66,19 @@ async function priceSeller(name: string, price: string): Promise<string> {
 /** A buyer account, topped up with $20. */
 async function buyer(name: string): Promise<{ api_key: string; account_id: string }> {
   const account = (await api("POST", "/accounts", { body: { name } })).json;
-  expect((await api("POST", "/topups", { key: account.api_key, body: { amount_usd: "20" } })).status).toBe(201);
+  expect((await api("POST", "/topups", { key: account.api_key, body: { amount_usd: "20" } })).status).toBe(
+    201,
+  );
   return account;
 }
 
 /** A record of `calls` calls, `successes` of them successful, spread evenly over `buyers`. */
-function history(agentId: string, buyers: readonly string[], calls: number, successes: number): CallOutcome[] {
+function history(
+  agentId: string,
+  buyers: readonly string[],
+  calls: number,
+  successes: number,
+): CallOutcome[] {
   return Array.from({ length: calls }, (_, i) => ({
     agentId,
     buyerId: buyers[i % buyers.length] as string,

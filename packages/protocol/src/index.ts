@@ -193,6 +193,7 @@ export type {
   AgentScores,
   BuyerWindow,
   CallWindowCounters,
+  ListingRecord,
   MeasuredFigures,
   RankedCalls,
   UptimeWindowCounters,
@@ -201,16 +202,18 @@ export {
   BUYER_CAP,
   BUYER_WEIGHT,
   cappedBuyerWeights,
+  categoryPrior,
   EMPTY_COUNTERS,
   measuredFigures,
+  RANKING,
+  rankingCostPerSuccess,
   roundTo,
   SCORE_WINDOWS,
   scoreAgent,
   scoreFromWindows,
   smoothedRate,
+  successLowerBound,
   TRUST_PRIOR,
   trustScore,
   withCategoryPrior,
 } from "./trust/index.js";
-export type { ListingRecord } from "./trust/index.js";
-export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./trust/index.js";

@@ -1,4 +1,10 @@
-import { type AgentScores, type MeasuredFigures, microsToUsdNumber, roundTo, scoreFromWindows } from "@mercato/protocol";
+import {
+  type AgentScores,
+  type MeasuredFigures,
+  microsToUsdNumber,
+  roundTo,
+  scoreFromWindows,
+} from "@mercato/protocol";
 import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
 import { presentVerification } from "./endpoint-verification.js";
 

@@ -263,7 +263,10 @@ describe("search", () => {
     // Veteran 0.02/0.99 < Rookie 0.02/0.6 (one call) < Oracle 0.05/0.99.
     expect(names(page)).toEqual(["Slowpoke", "Flaky", "Veteran", "Rookie", "Oracle"]);
     for (const result of page.results) {
-      expect(result.cost_per_success).toBeCloseTo(result.price_per_call / result.ranking.success_lower_bound, 4);
+      expect(result.cost_per_success).toBeCloseTo(
+        result.price_per_call / result.ranking.success_lower_bound,
+        4,
+      );
     }
     // Measured figures are the raw record; the smoothed one is under `ranking`.
     expect(page.results.find((r) => r.name === "Veteran")).toMatchObject({
@@ -281,7 +284,7 @@ describe("search", () => {
     const { apiKey } = await broker.signUp("Seller");
     const register = (name: string, price: string) =>
       broker.register(apiKey, { name, pricing: { model: "per_call", price_per_call: price } });
-    const fresh = await register("Fresh", "0.015");
+    await register("Fresh", "0.015");
     const proven = await register("Proven", "0.020");
     const buyers = await establishedBuyers(broker.store, 60);
     await broker.store.recordCallOutcomes(

@@ -267,7 +267,9 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         );
         expect(repriced?.pricing.priceMicros).toBe(50_000);
         // No record: 0.05 / the lower bound on the fallback prior.
-        expect(repriced?.scores.costPerSuccessMicros).toBe(50_000 / successLowerBound(0, 0, RANKING.fallbackPrior));
+        expect(repriced?.scores.costPerSuccessMicros).toBe(
+          50_000 / successLowerBound(0, 0, RANKING.fallbackPrior),
+        );
         const history = await store.listPriceHistory(agent.id);
         expect(history).toEqual([
           {

@@ -575,7 +575,9 @@ export function describeMetricsConformance(
           iso(NOW),
         );
         expect(repriced?.scores.successRate).toBeCloseTo(0.59, 12);
-        expect(repriced?.scores.costPerSuccessMicros).toBe(50_000 / successLowerBound(40, 80, RANKING.fallbackPrior));
+        expect(repriced?.scores.costPerSuccessMicros).toBe(
+          50_000 / successLowerBound(40, 80, RANKING.fallbackPrior),
+        );
         expect(repriced?.scores.trustScore).toBe(measured.scores.trustScore);
       });
 
@@ -800,13 +802,18 @@ export function describeMetricsConformance(
           successLowerBound: successLowerBound(0, 0, prior),
           costPerSuccessMicros: 20_000 / successLowerBound(0, 0, prior),
         });
-        expect((await agentOf(honest[0] as string)).scores.successLowerBound).toBe(successLowerBound(54, 60, prior));
+        expect((await agentOf(honest[0] as string)).scores.successLowerBound).toBe(
+          successLowerBound(54, 60, prior),
+        );
         expect((await agentOf(loneFresh)).scores.categoryPrior).toBe(RANKING.fallbackPrior);
         // A listing registered, or moved into the category, afterwards starts on the category's prior.
         const later = await withPrice(20_000);
         expect((await agentOf(later)).scores.categoryPrior).toBe(prior);
         const moved = await store.updateAgent(loneFresh, { category: "crypto" }, iso(NOW));
-        expect(moved?.scores).toMatchObject({ categoryPrior: prior, successLowerBound: successLowerBound(0, 0, prior) });
+        expect(moved?.scores).toMatchObject({
+          categoryPrior: prior,
+          successLowerBound: successLowerBound(0, 0, prior),
+        });
         // Nothing changed: a second refresh rewrites nothing.
         expect(await store.refreshScores(iso(NOW))).toBe(0);
       });
@@ -821,7 +828,9 @@ export function describeMetricsConformance(
         await store.refreshScores(iso(NOW));
         const { scores } = await agentOf(rival);
         expect(scores.categoryPrior).toBeGreaterThanOrEqual(RANKING.fallbackPrior);
-        expect(scores.costPerSuccessMicros).toBeLessThanOrEqual(15_000 / successLowerBound(0, 0, RANKING.fallbackPrior));
+        expect(scores.costPerSuccessMicros).toBeLessThanOrEqual(
+          15_000 / successLowerBound(0, 0, RANKING.fallbackPrior),
+        );
         // The junk itself ranks last.
         expect((await ranking("crypto")).slice(-5).sort()).toEqual(junk.map((agent) => agent.id).sort());
       });

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RANKING, successLowerBound } from "./ranking.js";
 import {
   type AgentCounters,
   BUYER_CAP,
@@ -16,7 +17,6 @@ import {
   trustScore,
   withCategoryPrior,
 } from "./trust.js";
-import { RANKING, successLowerBound } from "./ranking.js";
 
 const PRICE_MICROS = 20_000; // 0.02 USD
 

@@ -143,7 +143,11 @@ export function measuredFigures(counters: AgentCounters): MeasuredFigures {
  * the cost per success recomputed from the ranked calls already scored, the rest kept. Equal to
  * scoring again from the same windows with that prior.
  */
-export function withCategoryPrior(priceMicros: number, scores: AgentScores, categoryPrior: number): AgentScores {
+export function withCategoryPrior(
+  priceMicros: number,
+  scores: AgentScores,
+  categoryPrior: number,
+): AgentScores {
   const bound = successLowerBound(scores.rankedSuccesses, scores.rankedCalls, categoryPrior);
   return { ...scores, categoryPrior, successLowerBound: bound, costPerSuccessMicros: priceMicros / bound };
 }

@@ -7,8 +7,8 @@ import {
   bucketSums,
   buyerDeltas,
   callDeltas,
-  checkDeltas,
   categoryPriors,
+  checkDeltas,
   createEstablishedBuyers,
   ESTABLISHED_LISTINGS,
   minuteOf,
@@ -208,7 +208,9 @@ interface LockedAgent extends ScoreColumns {
 
 /** Every category's stored prior (a category without one has the fallback). */
 export async function storedPriors(tx: PgQueryable): Promise<Map<string, number>> {
-  const rows = await tx.query<{ category: string; prior: number }>("SELECT category, prior FROM category_priors");
+  const rows = await tx.query<{ category: string; prior: number }>(
+    "SELECT category, prior FROM category_priors",
+  );
   return new Map(rows.map((row) => [row.category, row.prior]));
 }
 
@@ -337,10 +339,7 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     await db.transaction(async (tx) => {
       const rows = await tx.query<
         WindowTotals & { seq: number; id: string; price_micros: number; category: string }
-      >(
-        FLUSH_BY_ID,
-        [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)],
-      );
+      >(FLUSH_BY_ID, [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)]);
       if (rows.length === 0) return;
       const seqOf = new Map(rows.map((row) => [row.id, row.seq]));
       await flushBuyers(
@@ -389,7 +388,12 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     for (const agent of agents) {
       const windows = totals.get(agent.seq);
       const prior = priorOf(priors, agent.category);
-      const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS, windows?.buyers ?? NO_BUYERS, prior);
+      const scores = scoresOf(
+        agent.price_micros,
+        windows ?? ZERO_TOTALS,
+        windows?.buyers ?? NO_BUYERS,
+        prior,
+      );
       if (scoresDiffer(agent, scores)) changed.push({ seq: agent.seq, scores });
       if (
         windows &&
@@ -440,7 +444,9 @@ export function createPgMetrics(db: PgDb): PgMetrics {
   const refreshPriors = async (now: string): Promise<number> => {
     const priors = categoryPriors(await db.query<PriorRow>(ESTABLISHED_LISTINGS));
     await db.transaction(async (tx) => {
-      await tx.run("DELETE FROM category_priors WHERE NOT (category = ANY($1::text[]))", [[...priors.keys()]]);
+      await tx.run("DELETE FROM category_priors WHERE NOT (category = ANY($1::text[]))", [
+        [...priors.keys()],
+      ]);
       await tx.run(
         `INSERT INTO category_priors (category, prior) SELECT * FROM unnest($1::text[], $2::float8[])
          ON CONFLICT (category) DO UPDATE SET prior = excluded.prior`,
@@ -461,7 +467,9 @@ export function createPgMetrics(db: PgDb): PgMetrics {
         const changed = agents.flatMap((agent) => {
           const prior = priorOf(current, agent.category);
           if (agent.category_prior === prior) return [];
-          return [{ seq: agent.seq, scores: withCategoryPrior(agent.price_micros, scoresOfRow(agent), prior) }];
+          return [
+            { seq: agent.seq, scores: withCategoryPrior(agent.price_micros, scoresOfRow(agent), prior) },
+          ];
         });
         await writeScores(tx, changed, now);
         return changed.length;

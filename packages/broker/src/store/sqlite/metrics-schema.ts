@@ -9,8 +9,8 @@ import {
   bucketSums,
   buyerDeltas,
   callDeltas,
-  checkDeltas,
   categoryPriors,
+  checkDeltas,
   createEstablishedBuyers,
   ESTABLISHED_LISTINGS,
   FALLBACK_LOWER_BOUND,
@@ -226,13 +226,17 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
   /** Every category's stored prior (a category without one has the fallback). */
   const storedPriors = (): Map<string, number> =>
     new Map(
-      (prepare("SELECT category, prior FROM category_priors").all() as Array<{ category: string; prior: number }>).map(
-        (row) => [row.category, row.prior],
-      ),
+      (
+        prepare("SELECT category, prior FROM category_priors").all() as Array<{
+          category: string;
+          prior: number;
+        }>
+      ).map((row) => [row.category, row.prior]),
     );
   const categoryPriorOf = (category: string): number =>
-    (prepare("SELECT prior FROM category_priors WHERE category = ?").pluck().get(category) as number | undefined) ??
-    RANKING.fallbackPrior;
+    (prepare("SELECT prior FROM category_priors WHERE category = ?").pluck().get(category) as
+      | number
+      | undefined) ?? RANKING.fallbackPrior;
 
   /** Which buyers weigh a whole call at a time (see `isEstablished`). */
   const establishedAt = createEstablishedBuyers(
@@ -445,9 +449,15 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
       `SELECT a.seq, a.price_micros, a.category, ${SCORE_COLUMNS.map((column) => `a.${column}`).join(", ")}
        FROM agents a LEFT JOIN category_priors p ON p.category = a.category
        WHERE a.category_prior <> COALESCE(p.prior, ?)`,
-    ).all(RANKING.fallbackPrior) as Array<ScoreColumns & { seq: number; price_micros: number; category: string }>;
+    ).all(RANKING.fallbackPrior) as Array<
+      ScoreColumns & { seq: number; price_micros: number; category: string }
+    >;
     for (const row of stale) {
-      writeScores(row.seq, withCategoryPrior(row.price_micros, scoresOfRow(row), priorOf(priors, row.category)), now);
+      writeScores(
+        row.seq,
+        withCategoryPrior(row.price_micros, scoresOfRow(row), priorOf(priors, row.category)),
+        now,
+      );
     }
     return stale.length;
   });
