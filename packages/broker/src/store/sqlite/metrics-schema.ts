@@ -198,7 +198,7 @@ const SCORED_ROW = `a.seq, a.price_micros, a.category, ${SCORE_COLUMNS.map((colu
   ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")},
   COALESCE(w.units_30d, 0) AS units_30d, COALESCE(w.success_units_30d, 0) AS success_units_30d`;
 
-/** The metrics methods of the SQLite store, plus `rescore` for a price change. */
+/** The metrics methods of the SQLite store, plus `rescore` for a price or category change and `priorOf`. */
 export interface SqliteMetrics {
   store: Pick<Store, "recordCallOutcomes" | "recordHealthChecks" | "getAgentMetrics" | "refreshScores">;
   /**
