@@ -181,11 +181,13 @@ describe("a buyer's own mistakes count against the buyer, not the seller (item 3
     expect(await flushed(agentId, "30d", { calls: 20, client_errors: 1_000 })).toMatchObject({
       success_rate: monthBefore.success_rate,
       trust_score: monthBefore.trust_score,
+      ranking: monthBefore.ranking,
     });
     // Over 30 days the window's figures are the ranked ones.
-    expect(monthBefore.success_rate).toBe(before.success_rate);
+    expect(monthBefore.ranking).toEqual(before.ranking);
     expect(await ranked(agentId)).toMatchObject({
       success_rate: before.success_rate,
+      ranking: before.ranking,
       trust_score: before.trust_score,
       cost_per_success: before.cost_per_success,
       total_calls: 20,
@@ -259,7 +261,7 @@ describe("no single buyer moves a seller's figures much (item 4)", () => {
     );
     await store.recordCallOutcomes(history, clock.now().toISOString());
     const before = await ranked(agentId);
-    expect(before.success_rate).toBeCloseTo((594 + 19) / 620, 4);
+    expect(before.ranking.success_rate).toBeCloseTo((594 + 19) / 620, 4);
 
     const key = await accessKey(attacker, agentId);
     const balance = await available(attacker);
@@ -275,10 +277,12 @@ describe("no single buyer moves a seller's figures much (item 4)", () => {
     // Every call is measured: the raw figures show all 900.
     const month = await flushed(agentId, "30d", { calls: 900, successes: 594, client_errors: 0 });
     const after = await ranked(agentId);
-    expect(month.success_rate).toBe(after.success_rate);
-    // Unweighted, the rate would fall to 66%; capped at 1/50 of the weight, it moves ≤ 2 points.
-    expect(before.success_rate - after.success_rate).toBeGreaterThan(0.01);
-    expect(before.success_rate - after.success_rate).toBeLessThanOrEqual(0.02);
+    expect(month.ranking).toEqual(after.ranking);
+    // The measured rate shows every call: 594 of 900.
+    expect(after.success_rate).toBe(0.66);
+    // Unweighted, the ranked rate would fall to 66%; capped at 1/50 of the weight, it moves ≤ 2 points.
+    expect(before.ranking.success_rate - after.ranking.success_rate).toBeGreaterThan(0.01);
+    expect(before.ranking.success_rate - after.ranking.success_rate).toBeLessThanOrEqual(0.02);
     expect(await available(attacker)).toBe(balance);
     const window = await store.getAgentMetrics(agentId, "30d", clock.now().toISOString());
     expect(window.ranked?.calls).toBeCloseTo(600 * (BUYER_CAP.share / (BUYER_CAP.share - 1)), 6);

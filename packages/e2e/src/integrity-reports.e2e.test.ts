@@ -93,6 +93,7 @@ async function figures(agentId: string) {
   const { json } = await api("GET", `/agents/${agentId}/metrics`);
   return {
     success_rate: json.success_rate,
+    ranking: json.ranking,
     trust_score: json.trust_score,
     avg_response_time_ms: json.avg_response_time_ms,
     total_calls: json.total_calls,

@@ -149,6 +149,7 @@ export {
   PublicJwk,
   PurchaseRequest,
   PurchaseResponse,
+  RankingFigures,
   REQUEST_SCHEMAS,
   RESPONSE_SCHEMAS,
   Receipt,
@@ -192,6 +193,8 @@ export type {
   AgentScores,
   BuyerWindow,
   CallWindowCounters,
+  ListingRecord,
+  MeasuredFigures,
   RankedCalls,
   UptimeWindowCounters,
 } from "./trust/index.js";
@@ -199,14 +202,18 @@ export {
   BUYER_CAP,
   BUYER_WEIGHT,
   cappedBuyerWeights,
+  categoryPrior,
   EMPTY_COUNTERS,
+  measuredFigures,
+  RANKING,
+  rankingCostPerSuccess,
   roundTo,
   SCORE_WINDOWS,
   scoreAgent,
   scoreFromWindows,
   smoothedRate,
+  successLowerBound,
   TRUST_PRIOR,
   trustScore,
+  withCategoryPrior,
 } from "./trust/index.js";
-export type { ListingRecord } from "./trust/index.js";
-export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./trust/index.js";

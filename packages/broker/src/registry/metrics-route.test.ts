@@ -67,12 +67,18 @@ describe("GET /agents/{id}/metrics", () => {
       health_checks: 3,
       healthy_checks: 2,
       total_calls: 30,
-      success_rate: Number(expectedDay.successRate.toFixed(4)),
-      avg_response_time_ms: Number(expectedDay.avgResponseTimeMs.toFixed(1)),
-      uptime_24h: Number(expectedDay.uptime.toFixed(4)),
-      uptime: Number(expectedDay.uptime.toFixed(4)),
+      // Measured: 18 of 20, 100 ms each, 2 of 3 checks healthy.
+      success_rate: 0.9,
+      avg_response_time_ms: 100,
+      uptime_24h: 0.6667,
+      uptime: 0.6667,
       trust_score: Number(expectedDay.trustScore.toFixed(4)),
       cost_per_success: Number((expectedDay.costPerSuccessMicros / 1_000_000).toFixed(6)),
+      ranking: {
+        success_rate: Number(expectedDay.successRate.toFixed(4)),
+        success_lower_bound: Number(expectedDay.successLowerBound.toFixed(4)),
+        category_prior: 0.95,
+      },
     });
     // 100 ms lies in the (80, 130] ms bucket.
     for (const p of [day.p50_response_time_ms, day.p95_response_time_ms]) {
@@ -88,9 +94,10 @@ describe("GET /agents/{id}/metrics", () => {
       successes: 23,
       health_checks: 4,
       healthy_checks: 2,
-      // uptime_24h stays the 24-hour figure; uptime is the week's.
+      // uptime_24h stays the 24-hour figure; uptime is the week's, measured: 2 of 4.
       uptime_24h: day.uptime_24h,
-      uptime: Number(((2 + 19) / 24).toFixed(4)),
+      uptime: 0.5,
+      success_rate: Number((23 / 30).toFixed(4)),
     });
     expect(Date.parse(week.from)).toBeGreaterThan(b.clock.now().getTime() - 7 * DAY);
     expect(week.p95_response_time_ms).toBeGreaterThan(800);
@@ -103,7 +110,7 @@ describe("GET /agents/{id}/metrics", () => {
     expect(month).toMatchObject({ ...ranking, window: "30d", calls: 30 });
   });
 
-  it("answers null percentiles and the prior without calls; 404 for an unknown agent, 400 for another window", async () => {
+  it("answers null percentiles and measured figures, the prior under ranking, without calls; 404 for an unknown agent, 400 for another window", async () => {
     const b = await start();
     const { apiKey } = await b.signUp("Seller");
     const agentId = await b.register(apiKey);
@@ -112,9 +119,12 @@ describe("GET /agents/{id}/metrics", () => {
       successes: 0,
       p50_response_time_ms: null,
       p95_response_time_ms: null,
-      success_rate: 0.95,
-      avg_response_time_ms: 500,
-      uptime: 0.95,
+      success_rate: null,
+      avg_response_time_ms: null,
+      uptime: null,
+      uptime_24h: null,
+      total_calls: 0,
+      ranking: { success_rate: 0.95, category_prior: 0.95 },
       health_checks: 0,
     });
     const missing = await b.call("GET", "/agents/agent_nosuchagent/metrics");

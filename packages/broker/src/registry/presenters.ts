@@ -1,10 +1,9 @@
 import {
   type AgentScores,
+  type MeasuredFigures,
   microsToUsdNumber,
   roundTo,
   scoreFromWindows,
-  smoothedRate,
-  TRUST_PRIOR,
 } from "@mercato/protocol";
 import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
 import { presentVerification } from "./endpoint-verification.js";
@@ -26,28 +25,42 @@ export function presentAgent(agent: AgentRecord) {
   };
 }
 
-/** Display figures of an agent's ranking, rounded for people; ranking itself uses the stored values. */
+/**
+ * Display figures of an agent, rounded for people: the measured ones (null with no data yet) and
+ * the ranking ones; ranking itself uses the stored values.
+ */
 function figures(agent: AgentRecord) {
-  return scoreFigures(agent.scores, agent.counters.calls);
+  return scoreFigures(agent.scores, agent.scores.measured, agent.counters.calls);
 }
 
-function scoreFigures(scores: AgentScores, totalCalls: number) {
+/** A rate for people: 4 decimals, null when nothing was measured. */
+const rate = (value: number | null) => (value === null ? null : roundTo(value, 4));
+/** A time for people: 1 decimal, null when nothing was measured. */
+const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
+
+function scoreFigures(scores: AgentScores, measured: MeasuredFigures, totalCalls: number) {
   return {
-    success_rate: roundTo(scores.successRate, 4),
-    avg_response_time_ms: roundTo(scores.avgResponseTimeMs, 1),
-    uptime_24h: roundTo(scores.uptime, 4),
+    success_rate: rate(measured.successRate),
+    avg_response_time_ms: time(measured.avgResponseTimeMs),
+    uptime_24h: rate(measured.uptime),
     total_calls: totalCalls,
     trust_score: roundTo(scores.trustScore, 4),
     cost_per_success: roundTo(scores.costPerSuccessMicros / 1_000_000, 6),
+    ranking: {
+      success_rate: roundTo(scores.successRate, 4),
+      success_lower_bound: roundTo(scores.successLowerBound, 4),
+      category_prior: roundTo(scores.categoryPrior, 4),
+    },
   };
 }
 
 /**
  * `GET /agents/{id}/metrics`: the AgentMetrics figures over one window, then the raw figures behind
- * it. The smoothed figures apply the ranking formulas to the window's calls and the last 24 hours'
- * health checks (`day`), so over 30 days, where the success rate counts each buyer's weight capped
- * (`metrics.ranked`), they are the figures search ranks by; `total_calls` stays the lifetime count
- * and `uptime` is the window's own.
+ * it. The measured figures are the window's (uptime_24h the last 24 hours'); the ranking figures
+ * apply the ranking formulas to the window's calls and the last 24 hours' health checks (`day`),
+ * on the prior of the agent's category as last scored, so over 30 days, where the success rate
+ * counts each buyer's weight capped (`metrics.ranked`), they are the figures search ranks by;
+ * `total_calls` stays the lifetime count and `uptime` is the window's own.
  */
 export function presentAgentWindowMetrics(
   agent: AgentRecord,
@@ -63,11 +76,16 @@ export function presentAgentWindowMetrics(
     },
     { healthChecks: day.healthChecks, healthyChecks: day.healthyChecks },
     metrics.ranked ?? undefined,
+    agent.scores.categoryPrior,
   );
-  const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
+  const measured: MeasuredFigures = {
+    successRate: metrics.calls === 0 ? null : metrics.successes / metrics.calls,
+    avgResponseTimeMs: metrics.meanResponseTimeMs,
+    uptime: day.healthChecks === 0 ? null : day.healthyChecks / day.healthChecks,
+  };
   return {
     agent_id: agent.id,
-    ...scoreFigures(scores, agent.counters.calls),
+    ...scoreFigures(scores, measured, agent.counters.calls),
     last_updated: agent.metricsUpdatedAt,
     window: metrics.window,
     from: metrics.from,
@@ -77,7 +95,7 @@ export function presentAgentWindowMetrics(
     client_errors: metrics.clientErrors,
     p50_response_time_ms: time(metrics.p50ResponseTimeMs),
     p95_response_time_ms: time(metrics.p95ResponseTimeMs),
-    uptime: roundTo(smoothedRate(metrics.healthyChecks, metrics.healthChecks, TRUST_PRIOR.uptime), 4),
+    uptime: rate(metrics.healthChecks === 0 ? null : metrics.healthyChecks / metrics.healthChecks),
     health_checks: metrics.healthChecks,
     healthy_checks: metrics.healthyChecks,
   };

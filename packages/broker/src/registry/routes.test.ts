@@ -56,9 +56,18 @@ describe("registration", () => {
         tier: "basic",
         min_calls: 1,
       },
-      metrics: { agent_id, success_rate: 0.95, avg_response_time_ms: 500, uptime_24h: 0.95, total_calls: 0 },
+      // No calls, no checks: measured figures say "no data yet", never the prior's 95%/500 ms/95%.
+      metrics: {
+        agent_id,
+        success_rate: null,
+        avg_response_time_ms: null,
+        uptime_24h: null,
+        total_calls: 0,
+        ranking: { success_rate: 0.95, success_lower_bound: 0.4969, category_prior: 0.95 },
+      },
     });
-    expect(detail.metrics.cost_per_success).toBe(0.021053);
+    // Ranked on the conservative estimate: 0.02 / 0.4969 (no evidence), not 0.02 / 0.95.
+    expect(detail.metrics.cost_per_success).toBe(0.04025);
   });
 
   it("keeps the exact price: string and number forms, six decimals", async () => {
@@ -194,7 +203,8 @@ describe("updates", () => {
         effective_to: "2026-03-01T12:00:01.000Z",
       },
     ]);
-    expect((await search("")).results[0]?.cost_per_success).toBe(0.052632);
+    // 0.05 / successLowerBound(0, 0, 0.95) = 0.05 / 0.4969
+    expect((await search("")).results[0]?.cost_per_success).toBe(0.100625);
   });
 
   it("deactivates: the agent leaves search and categories, stays readable, and can come back", async () => {
@@ -249,19 +259,53 @@ describe("search", () => {
   it("sorts by cost per success by default; a lucky newcomer does not outrank a long record", async () => {
     await seed();
     const page = await search("");
-    // Slowpoke 0.015/0.9892 < Flaky 0.01/0.6069 < Veteran 0.02/0.9979 < Rookie 0.02/0.9524 < Oracle 0.05/0.9961
+    // Price / the lower bound of the capped record: Slowpoke 0.015/0.98 < Flaky 0.01/0.58 <
+    // Veteran 0.02/0.99 < Rookie 0.02/0.6 (one call) < Oracle 0.05/0.99.
     expect(names(page)).toEqual(["Slowpoke", "Flaky", "Veteran", "Rookie", "Oracle"]);
     for (const result of page.results) {
-      expect(result.cost_per_success).toBeCloseTo(result.price_per_call / result.success_rate, 4);
+      expect(result.cost_per_success).toBeCloseTo(
+        result.price_per_call / result.ranking.success_lower_bound,
+        4,
+      );
     }
+    // Measured figures are the raw record; the smoothed one is under `ranking`.
     expect(page.results.find((r) => r.name === "Veteran")).toMatchObject({
       total_calls: 10_000,
-      success_rate: 0.9979,
+      success_rate: 0.998,
     });
     expect(page.results.find((r) => r.name === "Rookie")).toMatchObject({
       total_calls: 1,
-      success_rate: 0.9524,
+      success_rate: 1,
+      ranking: { success_rate: 0.9524 },
     });
+  });
+
+  it("does not let a new listing at $0.015 outrank 500 calls at 98% at $0.020; 500 calls at 99% at $0.015 do", async () => {
+    const { apiKey } = await broker.signUp("Seller");
+    const register = (name: string, price: string) =>
+      broker.register(apiKey, { name, pricing: { model: "per_call", price_per_call: price } });
+    await register("Fresh", "0.015");
+    const proven = await register("Proven", "0.020");
+    const buyers = await establishedBuyers(broker.store, 60);
+    await broker.store.recordCallOutcomes(
+      spreadOverBuyers(buyers, outcomes(proven, 500, 490, 120)),
+      "2026-03-01T12:00:00.000Z",
+    );
+    expect(names(await search(""))).toEqual(["Proven", "Fresh"]);
+    const newbie = (await search("")).results.find((r) => r.name === "Fresh");
+    expect(newbie).toMatchObject({
+      total_calls: 0,
+      success_rate: null,
+      avg_response_time_ms: null,
+      uptime_24h: null,
+      cost_per_success: 0.030187,
+    });
+    const better = await register("Better", "0.015");
+    await broker.store.recordCallOutcomes(
+      spreadOverBuyers(buyers, outcomes(better, 500, 495, 120)),
+      "2026-03-01T12:00:00.000Z",
+    );
+    expect(names(await search(""))).toEqual(["Better", "Proven", "Fresh"]);
   });
 
   it("sorts by trust, price and response time", async () => {

@@ -154,7 +154,7 @@ export const registryRoutes = [
     tag: "Agents",
     summary: "Search agents",
     description:
-      "Listed agents (not deactivated) matching every filter, best first. The default order is cost per success: price_per_call / success_rate, with rates smoothed by a prior (see TRUST_PRIOR) so that a new agent with one lucky call does not outrank a long record. Pages with `next_cursor`.",
+      "Listed agents (not deactivated) matching every filter, best first. The default order is cost per success: price_per_call / ranking.success_lower_bound, a conservative (90% lower confidence bound) estimate of the success rate on the listing's per-buyer capped 30-day record and its category's prior, so that a new agent (or one with a lucky call) does not outrank a long record. `success_rate`, `avg_response_time_ms` and `uptime_24h` are measured, null with no data yet (`total_calls: 0` is a new listing). See docs/ranking.md. Pages with `next_cursor`.",
     auth: "none",
     query: SearchAgentsQuery,
     success: { status: 200, schema: "SearchAgentsResponse", description: "A page of results" },
@@ -234,7 +234,7 @@ export const registryRoutes = [
     tag: "Agents",
     summary: "An agent's metrics over a window",
     description:
-      "The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d the success rate is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
+      "The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. `success_rate`, `avg_response_time_ms` and `uptime` are measured over the window (null without calls or checks); `trust_score`, `cost_per_success` and `ranking` are the ranking figures, smoothed (see TRUST_PRIOR) and, for cost per success, a lower bound on the category's prior (see docs/ranking.md); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d `ranking.success_rate` is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
     auth: "none",
     params: AgentParams,
     query: MetricsQuery,

@@ -1,4 +1,4 @@
-import { EMPTY_COUNTERS, isMercatoError, scoreAgent } from "@mercato/protocol";
+import { EMPTY_COUNTERS, isMercatoError, RANKING, scoreAgent, successLowerBound } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { establishedBuyers, spreadOverBuyers } from "../testing/buyers.js";
 import { apiKeyRecord } from "../testing/records.js";
@@ -266,7 +266,10 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
           at(3),
         );
         expect(repriced?.pricing.priceMicros).toBe(50_000);
-        expect(repriced?.scores.costPerSuccessMicros).toBeCloseTo(50_000 / 0.95, 6);
+        // No record: 0.05 / the lower bound on the fallback prior.
+        expect(repriced?.scores.costPerSuccessMicros).toBe(
+          50_000 / successLowerBound(0, 0, RANKING.fallbackPrior),
+        );
         const history = await store.listPriceHistory(agent.id);
         expect(history).toEqual([
           {

@@ -1,9 +1,11 @@
 import {
   cappedBuyerWeights,
   EMPTY_COUNTERS,
+  RANKING,
   scoreAgent,
   scoreFromWindows,
   smoothedRate,
+  successLowerBound,
   TRUST_PRIOR,
 } from "@mercato/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -450,7 +452,9 @@ export function describeMetricsConformance(
           successRate * 0.5 + Math.min(1, Math.max(0, 1 - avgResponseTimeMs / 1000)) * 0.2 + uptime * 0.3,
           12,
         );
-        expect(scores.costPerSuccessMicros).toBeCloseTo(PRICE / successRate, 6);
+        // Ranked on the conservative estimate; measured figures raw.
+        expect(scores.costPerSuccessMicros).toBe(PRICE / successLowerBound(68, 80, RANKING.fallbackPrior));
+        expect(scores.measured).toEqual({ successRate: 68 / 80, avgResponseTimeMs: 200, uptime: 0.8 });
         expect(scores).toEqual(
           scoreFromWindows(
             PRICE,
@@ -557,7 +561,7 @@ export function describeMetricsConformance(
         expect((await agentOf(bId)).scores).toEqual(scoreAgent(PRICE, EMPTY_COUNTERS));
       });
 
-      it("re-prices from the windows: cost per success = new price / smoothed success rate", async () => {
+      it("re-prices from the windows: cost per success = new price / the success rate's lower bound", async () => {
         const [agent] = await withAgents();
         const id = (agent as AgentRecord).id;
         await recordCalls(
@@ -571,7 +575,9 @@ export function describeMetricsConformance(
           iso(NOW),
         );
         expect(repriced?.scores.successRate).toBeCloseTo(0.59, 12);
-        expect(repriced?.scores.costPerSuccessMicros).toBeCloseTo(50_000 / 0.59, 6);
+        expect(repriced?.scores.costPerSuccessMicros).toBe(
+          50_000 / successLowerBound(40, 80, RANKING.fallbackPrior),
+        );
         expect(repriced?.scores.trustScore).toBe(measured.scores.trustScore);
       });
 
@@ -744,6 +750,89 @@ export function describeMetricsConformance(
         expect(await store.setAgentHealthStatus(goneId, "down", iso(NOW))).toBe(false);
         expect((await agentOf(goneId)).status).toBe("inactive");
         expect(await store.setAgentHealthStatus("agent_nosuchagent", "down", iso(NOW))).toBe(false);
+      });
+    });
+
+    describe("calibrated ranking: cost per success on a lower bound, category priors (issue 17)", () => {
+      /** Records `calls` calls of which `successes` succeed, spread over 60 established buyers. */
+      const record = (agentId: string, calls: number, successes: number) =>
+        recordOld(
+          Array.from({ length: calls }, (_, i) => ({ agentId, success: i < successes, responseTimeMs: 100 })),
+          iso(NOW - HOUR),
+        );
+      const ranking = async (category?: string) =>
+        (await store.searchAgents({ sort: "cost_per_success", limit: 20, category })).agents.map((a) => a.id);
+      const withPrice = async (priceMicros: number, category = "crypto") => {
+        const [agent] = await withAgents(1, { category, pricing: { ...newAgent("x").pricing, priceMicros } });
+        return (agent as AgentRecord).id;
+      };
+
+      it("a new listing at $0.015 ranks below 500 calls at 98% and $0.020; 500 calls at 99% and $0.015 rank above both", async () => {
+        const proven98 = await withPrice(20_000);
+        const proven99 = await withPrice(15_000);
+        const fresh = await withPrice(15_000);
+        await record(proven98, 500, 490);
+        await record(proven99, 500, 495);
+        await store.refreshScores(iso(NOW));
+        expect(await ranking()).toEqual([proven99, proven98, fresh]);
+        // The figures behind it: 0.015 / 0.4969 = $0.0302 > 0.020 / 0.9700 = $0.0206 > 0.015 / 0.9823.
+        const [a, b, c] = [await agentOf(proven99), await agentOf(proven98), await agentOf(fresh)];
+        expect(c.scores.costPerSuccessMicros).toBeCloseTo(30_187.48, 1);
+        expect(b.scores.costPerSuccessMicros).toBeCloseTo(20_615.46, 1);
+        expect(a.scores.costPerSuccessMicros).toBeCloseTo(15_270.32, 1);
+        // The new listing has no record: its measured figures say so.
+        expect(c.counters.calls).toBe(0);
+        expect(c.scores.measured).toEqual({ successRate: null, avgResponseTimeMs: null, uptime: null });
+        expect(b.scores.measured.successRate).toBe(0.98);
+      });
+
+      it("takes a category's prior from the median of its established listings, one per owner", async () => {
+        const honest = [await withPrice(20_000), await withPrice(20_000), await withPrice(20_000)];
+        const fresh = await withPrice(20_000);
+        for (const id of honest) await record(id, 60, 54);
+        // Fewer than three established owners elsewhere: the fallback.
+        const lone = await withPrice(20_000, "defi");
+        await record(lone, 60, 30);
+        const loneFresh = await withPrice(20_000, "defi");
+        expect((await agentOf(fresh)).scores.categoryPrior).toBe(RANKING.fallbackPrior);
+        await store.refreshScores(iso(NOW));
+        const prior = 54 / 60;
+        expect((await agentOf(fresh)).scores).toMatchObject({
+          categoryPrior: prior,
+          successLowerBound: successLowerBound(0, 0, prior),
+          costPerSuccessMicros: 20_000 / successLowerBound(0, 0, prior),
+        });
+        expect((await agentOf(honest[0] as string)).scores.successLowerBound).toBe(
+          successLowerBound(54, 60, prior),
+        );
+        expect((await agentOf(loneFresh)).scores.categoryPrior).toBe(RANKING.fallbackPrior);
+        // A listing registered, or moved into the category, afterwards starts on the category's prior.
+        const later = await withPrice(20_000);
+        expect((await agentOf(later)).scores.categoryPrior).toBe(prior);
+        const moved = await store.updateAgent(loneFresh, { category: "crypto" }, iso(NOW));
+        expect(moved?.scores).toMatchObject({
+          categoryPrior: prior,
+          successLowerBound: successLowerBound(0, 0, prior),
+        });
+        // Nothing changed: a second refresh rewrites nothing.
+        expect(await store.refreshScores(iso(NOW))).toBe(0);
+      });
+
+      it("a competitor's junk listings, failed on purpose, do not drag a rival's new listing below the fallback", async () => {
+        const honest = [await withPrice(20_000), await withPrice(20_000), await withPrice(20_000)];
+        for (const id of honest) await record(id, 60, 59);
+        // One competitor, five junk listings, each failing every one of 60 calls from 60 buyers.
+        const junk = await withAgents(5, { category: "crypto" });
+        for (const agent of junk) await record(agent.id, 60, 0);
+        const rival = await withPrice(15_000);
+        await store.refreshScores(iso(NOW));
+        const { scores } = await agentOf(rival);
+        expect(scores.categoryPrior).toBeGreaterThanOrEqual(RANKING.fallbackPrior);
+        expect(scores.costPerSuccessMicros).toBeLessThanOrEqual(
+          15_000 / successLowerBound(0, 0, RANKING.fallbackPrior),
+        );
+        // The junk itself ranks last.
+        expect((await ranking("crypto")).slice(-5).sort()).toEqual(junk.map((agent) => agent.id).sort());
       });
     });
   });

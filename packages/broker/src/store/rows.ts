@@ -1,6 +1,6 @@
 import { type AgentCounters, EMPTY_COUNTERS, MercatoError, scoreAgent } from "@mercato/protocol";
 import { assertAmount } from "./ledger-rules.js";
-import { SCORE_COLUMNS, scoresOfRow, scoreValues } from "./metrics-math.js";
+import { SCORE_COLUMNS, type ScoreColumns, scoresOfRow, scoreValues } from "./metrics-math.js";
 import type {
   AgentPatch,
   AgentRecord,
@@ -110,7 +110,7 @@ export function assertSpendCap(kind: ApiKeyRecord["kind"], spendCap: number | nu
 }
 
 /** An `agents` row (the columns both stores have). `tags` is the JSON array of the tags. */
-export interface AgentRow {
+export interface AgentRow extends ScoreColumns {
   seq: number;
   id: string;
   owner_id: string;
@@ -130,11 +130,6 @@ export interface AgentRow {
   total_response_time_ms: number;
   health_checks: number;
   healthy_checks: number;
-  success_rate: number;
-  avg_response_time_ms: number;
-  uptime_24h: number;
-  trust_score: number;
-  cost_per_success: number;
   metrics_updated_at: string;
   created_at: string;
   updated_at: string;
@@ -266,11 +261,14 @@ export function toAgent(row: AgentRow): AgentRecord {
   };
 }
 
-/** A new agent's `agents` row, as the values of {@link NEW_AGENT_COLUMNS}: counters at zero, scored at the prior. */
-export function newAgentValues(agent: NewAgent): unknown[] {
+/**
+ * A new agent's `agents` row, as the values of {@link NEW_AGENT_COLUMNS}: counters at zero, scored
+ * at the prior, its lower bound on its category's prior `categoryPrior`.
+ */
+export function newAgentValues(agent: NewAgent, categoryPrior: number): unknown[] {
   return [
     ...registeredValues(agent),
-    ...scoreValues(scoreAgent(agent.pricing.priceMicros, EMPTY_COUNTERS)),
+    ...scoreValues(scoreAgent(agent.pricing.priceMicros, EMPTY_COUNTERS, categoryPrior)),
     agent.createdAt,
     agent.createdAt,
     agent.createdAt,
@@ -308,7 +306,7 @@ export interface PatchedAgent {
   next: AgentRecord;
   /** The price, tier or minimum changed: a new price-history entry. */
   repriced: boolean;
-  /** The price itself changed: the ranking figures change with it. */
+  /** The price or the category changed: the ranking figures change with it. */
   rescore: boolean;
 }
 
@@ -322,7 +320,12 @@ export function patchAgent(current: AgentRecord, patch: AgentPatch, at: string):
     (p.priceMicros !== current.pricing.priceMicros ||
       p.tier !== current.pricing.tier ||
       p.minCalls !== current.pricing.minCalls);
-  return { next, repriced, rescore: repriced && p?.priceMicros !== current.pricing.priceMicros };
+  const recategorized = patch.category !== undefined && patch.category !== current.category;
+  return {
+    next,
+    repriced,
+    rescore: (repriced && p?.priceMicros !== current.pricing.priceMicros) || recategorized,
+  };
 }
 
 /** A `price_history` row. */

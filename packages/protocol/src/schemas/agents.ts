@@ -147,17 +147,58 @@ export const AgentPricing = z.object({
 });
 
 /**
- * An agent's metrics (success rate, mean response time, uptime, calls) plus the figures ranking uses. Rates and the mean response time are
- * smoothed estimates (see `TRUST_PRIOR`): until calls are measured they are the prior.
+ * The figures ranking sorts by, apart from the measured ones: `success_rate` smoothed toward the
+ * prior and capped per buyer, its conservative lower bound, and the category prior behind it.
+ */
+export const RankingFigures = z
+  .object({
+    success_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        "Smoothed success rate (95% prior worth 20 calls), each buyer's weight capped: the trust score's input, not a measurement",
+      ),
+    success_lower_bound: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        "Conservative success rate (90% Wilson lower bound on the capped calls and the category prior worth 2 calls): cost_per_success divides by it",
+      ),
+    category_prior: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        "Success rate assumed of a listing with no record: the median of the category's established listings (one figure per owner), 0.95 with fewer than 3",
+      ),
+  })
+  .describe("Ranking figures: estimates for sorting, not measurements (see docs/ranking.md)");
+
+/** A measured rate: null when nothing was measured. */
+const MeasuredRate = z.number().min(0).max(1).nullable();
+
+/**
+ * An agent's metrics: measured figures (success rate, mean response time, uptime; null with no
+ * data yet), calls, and the figures ranking uses (`trust_score`, `cost_per_success`, `ranking`).
  */
 export const AgentMetrics = z.object({
   agent_id: AgentId,
-  success_rate: z.number().min(0).max(1),
-  avg_response_time_ms: z.number().min(0),
-  uptime_24h: z.number().min(0).max(1),
-  total_calls: z.number().int().min(0),
-  trust_score: z.number().min(0).max(1),
-  cost_per_success: z.number().min(0).describe("USD per successful call: price_per_call / success_rate"),
+  success_rate: MeasuredRate.describe("Measured over 30 days: successes / calls; null without calls"),
+  avg_response_time_ms: z
+    .number()
+    .min(0)
+    .nullable()
+    .describe("Measured mean response time over 30 days; null without calls"),
+  uptime_24h: MeasuredRate.describe("Healthy / health checks over 24 hours; null without checks"),
+  total_calls: z.number().int().min(0).describe("Calls ever measured; 0 means a new listing, no record yet"),
+  trust_score: z.number().min(0).max(1).describe("Ranking figure from smoothed inputs, 0 to 1"),
+  cost_per_success: z
+    .number()
+    .min(0)
+    .describe("Ranking figure, USD per success: price_per_call / ranking.success_lower_bound"),
+  ranking: RankingFigures,
   last_updated: Timestamp,
 });
 
@@ -165,12 +206,13 @@ export const AgentMetrics = z.object({
 export const MetricsWindow = z.enum(["24h", "7d", "30d"]);
 
 /**
- * `GET /agents/{id}/metrics`: the AgentMetrics figures measured over one window, with the raw
- * figures behind it. `success_rate`, `avg_response_time_ms` and `uptime` are smoothed over the
- * window (see `TRUST_PRIOR`); `trust_score` and `cost_per_success` apply the ranking formulas to the
- * window's calls and the last 24 hours' uptime. Over `30d` they are the figures search ranks by:
- * the success rate then weighs each buyer's calls, capped per buyer (see `BUYER_WEIGHT`).
- * Percentiles come from a fixed log-scale histogram, interpolated within a bucket; null without calls.
+ * `GET /agents/{id}/metrics`: the AgentMetrics figures over one window, with the raw figures
+ * behind them. `success_rate`, `avg_response_time_ms` and `uptime` are measured over the window
+ * (null without calls or checks), `uptime_24h` over the last 24 hours; `trust_score`,
+ * `cost_per_success` and `ranking` apply the ranking formulas to the window's calls and the last
+ * 24 hours' uptime. Over `30d` they are the figures search ranks by: the success rate then weighs
+ * each buyer's calls, capped per buyer (see `BUYER_WEIGHT`). Percentiles come from a fixed log-scale
+ * histogram, interpolated within a bucket; null without calls.
  */
 export const AgentWindowMetrics = AgentMetrics.extend({
   window: MetricsWindow,
@@ -195,7 +237,7 @@ export const AgentWindowMetrics = AgentMetrics.extend({
     ),
   p50_response_time_ms: z.number().min(0).nullable(),
   p95_response_time_ms: z.number().min(0).nullable(),
-  uptime: z.number().min(0).max(1).describe("Smoothed share of healthy checks in the window"),
+  uptime: MeasuredRate.describe("Healthy / health checks in the window; null without checks"),
   health_checks: z.number().int().min(0),
   healthy_checks: z.number().int().min(0),
 });
@@ -229,7 +271,10 @@ export const DeactivateAgentResponse = z.object({
   status: z.literal("inactive"),
 });
 
-/** Sort orders of search. `cost_per_success` is the default. */
+/**
+ * Sort orders of search. `cost_per_success` (price / the conservative lower bound of the success
+ * rate) is the default; `response_time_asc` sorts by the smoothed mean response time.
+ */
 export const SearchSort = z.enum(["cost_per_success", "trust_score_desc", "price_asc", "response_time_asc"]);
 
 /** `GET /agents/search` query. */
@@ -252,7 +297,10 @@ export const SearchAgentsQuery = z.strictObject({
   cursor: z.string().max(512).optional().describe("next_cursor of the previous page"),
 });
 
-/** One search result: the agent's listing, price and metrics, with status, tags and trust. */
+/**
+ * One search result: the agent's listing, price and figures, with status, tags and trust: the
+ * measured figures (null with no data yet) and the ranking figures, as in AgentMetrics.
+ */
 export const SearchResult = z.object({
   agent_id: AgentId,
   name: z.string(),
@@ -264,12 +312,13 @@ export const SearchResult = z.object({
   status: AgentStatus,
   price_per_call: z.number(),
   currency: Currency,
-  success_rate: z.number(),
-  avg_response_time_ms: z.number(),
-  uptime_24h: z.number(),
-  total_calls: z.number().int(),
-  trust_score: z.number(),
-  cost_per_success: z.number(),
+  success_rate: AgentMetrics.shape.success_rate,
+  avg_response_time_ms: AgentMetrics.shape.avg_response_time_ms,
+  uptime_24h: AgentMetrics.shape.uptime_24h,
+  total_calls: AgentMetrics.shape.total_calls,
+  trust_score: AgentMetrics.shape.trust_score,
+  cost_per_success: AgentMetrics.shape.cost_per_success,
+  ranking: RankingFigures,
 });
 
 /** `GET /agents/search` answer: a page of results and the cursor of the next (null at the end). */

@@ -5,6 +5,7 @@ export type {
   AgentScores,
   BuyerWindow,
   CallWindowCounters,
+  MeasuredFigures,
   RankedCalls,
   UptimeWindowCounters,
 } from "./trust.js";
@@ -13,6 +14,7 @@ export {
   BUYER_WEIGHT,
   cappedBuyerWeights,
   EMPTY_COUNTERS,
+  measuredFigures,
   roundTo,
   SCORE_WINDOWS,
   scoreAgent,
@@ -20,4 +22,5 @@ export {
   smoothedRate,
   TRUST_PRIOR,
   trustScore,
+  withCategoryPrior,
 } from "./trust.js";

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RANKING, successLowerBound } from "./ranking.js";
 import {
   type AgentCounters,
   BUYER_CAP,
@@ -14,6 +15,7 @@ import {
   smoothedRate,
   TRUST_PRIOR,
   trustScore,
+  withCategoryPrior,
 } from "./trust.js";
 
 const PRICE_MICROS = 20_000; // 0.02 USD
@@ -186,9 +188,20 @@ describe("scoreAgent", () => {
     expect(scores.avgResponseTimeMs).toBeCloseTo(500, 9);
     expect(scores.uptime).toBeCloseTo(0.95, 12);
     expect(scores.trustScore).toBeCloseTo(0.86, 12);
-    // The documented example: 0.02 / 0.95 = 21052.63… micros.
-    expect(scores.costPerSuccessMicros).toBeCloseTo(21_052.631_578_947_37, 6);
-    expect(roundTo(scores.costPerSuccessMicros, 2)).toBe(21_052.63);
+    // Cost per success divides by the lower bound on the fallback prior, not by the prior itself.
+    expect(scores.categoryPrior).toBe(RANKING.fallbackPrior);
+    expect(scores.successLowerBound).toBe(successLowerBound(0, 0, RANKING.fallbackPrior));
+    expect(scores.costPerSuccessMicros).toBe(PRICE_MICROS / scores.successLowerBound);
+    // Nothing measured: the measured figures say so.
+    expect(scores.measured).toEqual({ successRate: null, avgResponseTimeMs: null, uptime: null });
+  });
+
+  it("measures raw figures beside the smoothed ones", () => {
+    const scores = scoreAgent(PRICE_MICROS, counters(80, 40, 250, 10));
+    expect(scores.measured.successRate).toBe(0.5);
+    expect(scores.measured.avgResponseTimeMs).toBe(250);
+    expect(scores.measured.uptime).toBe(1);
+    expect(scores.successRate).toBeCloseTo(0.59, 12);
   });
 
   it("smooths the mean response time towards 500 ms", () => {
@@ -244,11 +257,13 @@ describe("scoreAgent", () => {
     expect(scoreAgent(PRICE_MICROS, counters(1, 1)).successRate).toBeGreaterThan(fresh);
   });
 
-  it("costPerSuccessMicros is price / smoothed success rate", () => {
-    const scores = scoreAgent(1_000_000, counters(80, 40));
-    // (40 + 19) / 100 = 0.59
+  it("costPerSuccessMicros is price / the lower bound on the category prior", () => {
+    const scores = scoreAgent(1_000_000, counters(80, 40), 0.9);
+    // (40 + 19) / 100 = 0.59: the smoothed rate stays the trust score's input.
     expect(scores.successRate).toBeCloseTo(0.59, 12);
-    expect(scores.costPerSuccessMicros).toBeCloseTo(1_000_000 / 0.59, 6);
+    expect(scores.successLowerBound).toBe(successLowerBound(40, 80, 0.9));
+    expect(scores.costPerSuccessMicros).toBe(1_000_000 / successLowerBound(40, 80, 0.9));
+    expect(scores.categoryPrior).toBe(0.9);
     expect(scoreAgent(0, counters(80, 40)).costPerSuccessMicros).toBe(0);
   });
 
@@ -267,7 +282,8 @@ describe("scoreAgent", () => {
           trustScore(scores.successRate, scores.avgResponseTimeMs, scores.uptime),
         );
         expect(scores.successRate).toBe(smoothedRate(c.successes, c.calls, TRUST_PRIOR.successRate));
-        expect(scores.costPerSuccessMicros).toBe(price / scores.successRate);
+        expect(scores.costPerSuccessMicros).toBe(price / scores.successLowerBound);
+        expect(scores.successLowerBound).toBeLessThanOrEqual(1);
         expect(Number.isFinite(scores.costPerSuccessMicros)).toBe(true);
         expect(scores.costPerSuccessMicros).toBeGreaterThanOrEqual(price);
       }),
@@ -311,7 +327,21 @@ describe("scoreFromWindows", () => {
     expect(scores.avgResponseTimeMs).toBeCloseTo(300, 9);
     expect(scores.uptime).toBeCloseTo(109 / 120, 12);
     expect(scores.trustScore).toBeCloseTo(0.59 * 0.5 + 0.7 * 0.2 + (109 / 120) * 0.3, 12);
-    expect(scores.costPerSuccessMicros).toBeCloseTo(1_000_000 / 0.59, 6);
+    expect(scores.costPerSuccessMicros).toBe(1_000_000 / successLowerBound(40, 80, RANKING.fallbackPrior));
+  });
+
+  it("ranks on the capped calls and the category prior when given them", () => {
+    const calls = { calls: 80, successes: 40, totalResponseTimeMs: 80 * 250 };
+    const ranked = { calls: 20, successes: 19.5 };
+    const scores = scoreFromWindows(1_000_000, calls, NO_CHECKS, ranked, 0.8);
+    expect(scores.successLowerBound).toBe(successLowerBound(19.5, 20, 0.8));
+    expect(scores.costPerSuccessMicros).toBe(1_000_000 / scores.successLowerBound);
+    expect([scores.rankedCalls, scores.rankedSuccesses, scores.categoryPrior]).toEqual([20, 19.5, 0.8]);
+    // The measured figures stay the raw calls'.
+    expect(scores.measured.successRate).toBe(0.5);
+    expect(withCategoryPrior(1_000_000, scores, 0.95)).toEqual(
+      scoreFromWindows(1_000_000, calls, NO_CHECKS, ranked, 0.95),
+    );
   });
 
   it("scores empty windows at the prior", () => {

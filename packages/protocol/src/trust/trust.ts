@@ -1,3 +1,5 @@
+import { RANKING, successLowerBound } from "./ranking.js";
+
 /**
  * The smoothing prior of every rate Mercato ranks by. Each measured figure is blended with a
  * prior worth a fixed number of observations (a Beta prior for rates, a pseudo-mean for time):
@@ -32,15 +34,42 @@ export interface AgentCounters {
   healthyChecks: number;
 }
 
-/** The smoothed figures search and ranking use. */
+/**
+ * The figures as measured, with no prior: null when there is nothing to measure (no calls, no
+ * health checks). What a person reads; never what ranking sorts by.
+ */
+export interface MeasuredFigures {
+  /** Successes / calls; null without calls. */
+  successRate: number | null;
+  /** Mean response time of the calls, ms; null without calls. */
+  avgResponseTimeMs: number | null;
+  /** Healthy checks / checks; null without checks. */
+  uptime: number | null;
+}
+
+/**
+ * An agent's stored figures: the smoothed ones search and ranking use, the conservative cost per
+ * success (see `successLowerBound` in ranking.ts) and what it was computed from, and the measured
+ * figures shown beside them.
+ */
 export interface AgentScores {
+  /** Smoothed (and, when ranked, per-buyer capped) success rate. */
   successRate: number;
   avgResponseTimeMs: number;
   uptime: number;
   /** `success_rate*0.5 + clamp(1 − avg_response_time_ms/1000, 0, 1)*0.2 + uptime*0.3`, in [0, 1]. */
   trustScore: number;
-  /** Micro-USD per successful call: price / smoothed success rate (a ranking figure, not money). */
+  /** Micro-USD per successful call: price / {@link AgentScores}.successLowerBound (a ranking figure, not money). */
   costPerSuccessMicros: number;
+  /** `successLowerBound(rankedSuccesses, rankedCalls, categoryPrior)`. */
+  successLowerBound: number;
+  /** The prior of the agent's category when it was scored (see `categoryPrior` in ranking.ts). */
+  categoryPrior: number;
+  /** The calls the ranking counts (per-buyer capped when ranked), and their successes. */
+  rankedCalls: number;
+  rankedSuccesses: number;
+  /** The raw figures, for people. */
+  measured: MeasuredFigures;
 }
 
 /** No calls, no checks: what a new agent is measured at. */
@@ -67,24 +96,60 @@ export function trustScore(successRate: number, avgResponseTimeMs: number, uptim
 }
 
 /**
- * Computes an agent's ranking figures from its counters and price (micro-USD).
+ * Computes an agent's figures from its counters and price (micro-USD): the smoothed ones, the
+ * conservative cost per success on the category's prior (default {@link RANKING}.fallbackPrior),
+ * and the measured ones.
  *
  * @example
- * scoreAgent(20000, EMPTY_COUNTERS).costPerSuccessMicros; // 21052.63… (0.02 / 0.95)
+ * scoreAgent(20000, EMPTY_COUNTERS).costPerSuccessMicros; // 40249.97… (0.02 / 0.4969…)
+ * scoreAgent(20000, EMPTY_COUNTERS).measured.successRate; // null
  */
-export function scoreAgent(priceMicros: number, counters: AgentCounters): AgentScores {
+export function scoreAgent(
+  priceMicros: number,
+  counters: AgentCounters,
+  categoryPrior: number = RANKING.fallbackPrior,
+): AgentScores {
   const successRate = smoothedRate(counters.successes, counters.calls, TRUST_PRIOR.successRate);
   const avgResponseTimeMs =
     (counters.totalResponseTimeMs + TRUST_PRIOR.responseTimeMs * TRUST_PRIOR.weight) /
     (counters.calls + TRUST_PRIOR.weight);
   const uptime = smoothedRate(counters.healthyChecks, counters.healthChecks, TRUST_PRIOR.uptime);
+  const bound = successLowerBound(counters.successes, counters.calls, categoryPrior);
   return {
     successRate,
     avgResponseTimeMs,
     uptime,
     trustScore: trustScore(successRate, avgResponseTimeMs, uptime),
-    costPerSuccessMicros: priceMicros / successRate,
+    costPerSuccessMicros: priceMicros / bound,
+    successLowerBound: bound,
+    categoryPrior,
+    rankedCalls: counters.calls,
+    rankedSuccesses: counters.successes,
+    measured: measuredFigures(counters),
   };
+}
+
+/** The measured figures of counters: plain ratios, null where the denominator is 0. */
+export function measuredFigures(counters: AgentCounters): MeasuredFigures {
+  return {
+    successRate: counters.calls > 0 ? counters.successes / counters.calls : null,
+    avgResponseTimeMs: counters.calls > 0 ? counters.totalResponseTimeMs / counters.calls : null,
+    uptime: counters.healthChecks > 0 ? counters.healthyChecks / counters.healthChecks : null,
+  };
+}
+
+/**
+ * An agent's figures with its category's prior changed to `categoryPrior`: the lower bound and
+ * the cost per success recomputed from the ranked calls already scored, the rest kept. Equal to
+ * scoring again from the same windows with that prior.
+ */
+export function withCategoryPrior(
+  priceMicros: number,
+  scores: AgentScores,
+  categoryPrior: number,
+): AgentScores {
+  const bound = successLowerBound(scores.rankedSuccesses, scores.rankedCalls, categoryPrior);
+  return { ...scores, categoryPrior, successLowerBound: bound, costPerSuccessMicros: priceMicros / bound };
 }
 
 /**
@@ -100,10 +165,11 @@ export type CallWindowCounters = Pick<AgentCounters, "calls" | "successes" | "to
 export type UptimeWindowCounters = Pick<AgentCounters, "healthChecks" | "healthyChecks">;
 
 /**
- * Computes an agent's ranking figures from its windows (see {@link SCORE_WINDOWS}), with
+ * Computes an agent's figures from its windows (see {@link SCORE_WINDOWS}), with
  * {@link scoreAgent}'s formulas and prior: the calls of the last 30 days give the success rate and
  * mean response time, the health checks of the last 24 hours the uptime. Ranking passes `ranked`:
- * the success rate then counts each buyer's calls by its weight, capped (see {@link BUYER_WEIGHT}).
+ * the success rate and its lower bound then count each buyer's calls by its weight, capped (see
+ * {@link BUYER_WEIGHT}), and `categoryPrior`, the prior of the agent's category.
  *
  * @example
  * scoreFromWindows(20000, { calls: 1, successes: 1, totalResponseTimeMs: 200 }, { healthChecks: 0, healthyChecks: 0 })
@@ -115,25 +181,37 @@ export function scoreFromWindows(
   uptime: UptimeWindowCounters,
   /**
    * The window's calls weighted and capped per buyer ({@link cappedBuyerWeights}): the success
-   * rate is smoothed from these instead of the raw `calls`. The mean response time stays raw.
+   * rate and its lower bound are computed from these instead of the raw `calls`. The mean
+   * response time and the measured figures stay raw.
    */
   ranked?: RankedCalls,
+  /** The prior of the agent's category (see `categoryPrior`); default {@link RANKING}.fallbackPrior. */
+  categoryPrior: number = RANKING.fallbackPrior,
 ): AgentScores {
-  const scores = scoreAgent(priceMicros, {
-    calls: calls.calls,
-    successes: calls.successes,
-    totalResponseTimeMs: calls.totalResponseTimeMs,
-    healthChecks: uptime.healthChecks,
-    healthyChecks: uptime.healthyChecks,
-  });
+  const scores = scoreAgent(
+    priceMicros,
+    {
+      calls: calls.calls,
+      successes: calls.successes,
+      totalResponseTimeMs: calls.totalResponseTimeMs,
+      healthChecks: uptime.healthChecks,
+      healthyChecks: uptime.healthyChecks,
+    },
+    categoryPrior,
+  );
   if (ranked === undefined) return scores;
   const successRate = smoothedRate(ranked.successes, ranked.calls, TRUST_PRIOR.successRate);
-  return {
-    ...scores,
-    successRate,
-    trustScore: trustScore(successRate, scores.avgResponseTimeMs, scores.uptime),
-    costPerSuccessMicros: priceMicros / successRate,
-  };
+  return withCategoryPrior(
+    priceMicros,
+    {
+      ...scores,
+      successRate,
+      trustScore: trustScore(successRate, scores.avgResponseTimeMs, scores.uptime),
+      rankedCalls: ranked.calls,
+      rankedSuccesses: ranked.successes,
+    },
+    categoryPrior,
+  );
 }
 
 /**

@@ -270,7 +270,7 @@ export interface paths {
         };
         /**
          * Search agents
-         * @description Listed agents (not deactivated) matching every filter, best first. The default order is cost per success: price_per_call / success_rate, with rates smoothed by a prior (see TRUST_PRIOR) so that a new agent with one lucky call does not outrank a long record. Pages with `next_cursor`.
+         * @description Listed agents (not deactivated) matching every filter, best first. The default order is cost per success: price_per_call / ranking.success_lower_bound, a conservative (90% lower confidence bound) estimate of the success rate on the listing's per-buyer capped 30-day record and its category's prior, so that a new agent (or one with a lucky call) does not outrank a long record. `success_rate`, `avg_response_time_ms` and `uptime_24h` are measured, null with no data yet (`total_calls: 0` is a new listing). See docs/ranking.md. Pages with `next_cursor`.
          */
         get: operations["searchAgents"];
         put?: never;
@@ -358,7 +358,7 @@ export interface paths {
         };
         /**
          * An agent's metrics over a window
-         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. Rates are smoothed (see TRUST_PRIOR); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d the success rate is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
+         * @description The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. `success_rate`, `avg_response_time_ms` and `uptime` are measured over the window (null without calls or checks); `trust_score`, `cost_per_success` and `ranking` are the ranking figures, smoothed (see TRUST_PRIOR) and, for cost per success, a lower bound on the category's prior (see docs/ranking.md); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d `ranking.success_rate` is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).
          */
         get: operations["getAgentMetrics"];
         put?: never;
@@ -1010,13 +1010,19 @@ export interface components {
         };
         AgentMetrics: {
             agent_id: string;
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
-            /** @description USD per successful call: price_per_call / success_rate */
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
             /**
              * Format: date-time
              * @description ISO 8601 timestamp in UTC
@@ -1035,13 +1041,19 @@ export interface components {
         };
         AgentWindowMetrics: {
             agent_id: string;
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
-            /** @description USD per successful call: price_per_call / success_rate */
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
             /**
              * Format: date-time
              * @description ISO 8601 timestamp in UTC
@@ -1066,8 +1078,8 @@ export interface components {
             client_errors: number;
             p50_response_time_ms: number | null;
             p95_response_time_ms: number | null;
-            /** @description Smoothed share of healthy checks in the window */
-            uptime: number;
+            /** @description Healthy / health checks in the window; null without checks */
+            uptime: number | null;
             health_checks: number;
             healthy_checks: number;
         };
@@ -1348,6 +1360,15 @@ export interface components {
             plan: "per_call";
             key: components["schemas"]["ApiKey"];
         };
+        /** @description Ranking figures: estimates for sorting, not measurements (see docs/ranking.md) */
+        RankingFigures: {
+            /** @description Smoothed success rate (95% prior worth 20 calls), each buyer's weight capped: the trust score's input, not a measurement */
+            success_rate: number;
+            /** @description Conservative success rate (90% Wilson lower bound on the capped calls and the category prior worth 2 calls): cost_per_success divides by it */
+            success_lower_bound: number;
+            /** @description Success rate assumed of a listing with no record: the median of the category's established listings (one figure per owner), 0.95 with fewer than 3 */
+            category_prior: number;
+        };
         Receipt: {
             payload: components["schemas"]["ReceiptPayload"];
             /** @description Compact JWS of the payload; verify with the broker's /.well-known/jwks.json */
@@ -1398,12 +1419,19 @@ export interface components {
             price_per_call: number;
             /** @constant */
             currency: "USD";
-            success_rate: number;
-            avg_response_time_ms: number;
-            uptime_24h: number;
+            /** @description Measured over 30 days: successes / calls; null without calls */
+            success_rate: number | null;
+            /** @description Measured mean response time over 30 days; null without calls */
+            avg_response_time_ms: number | null;
+            /** @description Healthy / health checks over 24 hours; null without checks */
+            uptime_24h: number | null;
+            /** @description Calls ever measured; 0 means a new listing, no record yet */
             total_calls: number;
+            /** @description Ranking figure from smoothed inputs, 0 to 1 */
             trust_score: number;
+            /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
+            ranking: components["schemas"]["RankingFigures"];
         };
         Settlement: {
             settlement_id: string;

@@ -1,5 +1,5 @@
-import { BUYER_WEIGHT } from "@mercato/protocol";
-import { SUMS_V5 } from "../metrics-math.js";
+import { BUYER_WEIGHT, RANKING } from "@mercato/protocol";
+import { FALLBACK_LOWER_BOUND, figuresBackfill, SUMS_V5 } from "../metrics-math.js";
 
 /** A table of per-agent buckets: one row per agent and bucket start, one BIGINT per summed column. */
 function bucketTable(name: string): string {
@@ -75,4 +75,20 @@ export const METRICS_BUYERS_SCHEMA = `
   SELECT agent_seq, '', 0, SUM(units), SUM(success_units) FROM agent_buyer_hours GROUP BY agent_seq;
   UPDATE agent_metric_windows AS w SET units_30d = b.units_30d, success_units_30d = b.success_units_30d
   FROM agent_buyer_windows AS b WHERE b.agent_seq = w.agent_seq;
+`;
+
+/**
+ * Version 9: figures a person can read honestly, and the conservative ranking (issue 17): the
+ * SQLite store's migration 15 (see `FIGURES_MIGRATION` there).
+ */
+export const FIGURES_SCHEMA = `
+  ALTER TABLE agents ADD COLUMN success_lower_bound DOUBLE PRECISION NOT NULL DEFAULT ${FALLBACK_LOWER_BOUND};
+  ALTER TABLE agents ADD COLUMN category_prior DOUBLE PRECISION NOT NULL DEFAULT ${RANKING.fallbackPrior};
+  ALTER TABLE agents ADD COLUMN ranked_calls DOUBLE PRECISION NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN ranked_successes DOUBLE PRECISION NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN measured_success_rate DOUBLE PRECISION;
+  ALTER TABLE agents ADD COLUMN measured_response_time_ms DOUBLE PRECISION;
+  ALTER TABLE agents ADD COLUMN measured_uptime DOUBLE PRECISION;
+  CREATE TABLE category_priors (category TEXT PRIMARY KEY, prior DOUBLE PRECISION NOT NULL);
+  ${figuresBackfill("DOUBLE PRECISION")}
 `;

@@ -1,5 +1,5 @@
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
-import { METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "./metrics-schema.js";
+import { FIGURES_SCHEMA, METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
 import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA, PREPAID_VOUCHERS_SCHEMA } from "./pg-grants.js";
 import { HEALTH_CLAIMS_SCHEMA } from "./pg-health-claims.js";
@@ -30,6 +30,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: PREPAID_VOUCHERS_SCHEMA,
   },
   { version: 7, name: "usage report claims", sql: GRANT_REPORTS_SCHEMA },
+  {
+    version: 9,
+    name: "measured figures apart from ranking ones, and category priors for the conservative ranking",
+    sql: FIGURES_SCHEMA,
+  },
 ];
 
 /** Any value: the advisory lock several brokers starting at once take to migrate one at a time. */

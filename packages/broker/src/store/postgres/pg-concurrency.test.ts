@@ -147,8 +147,14 @@ describe("postgres store, several brokers at once", () => {
         { healthChecks: checksToday.length, healthyChecks: checksToday.filter((c) => c.healthy).length },
         ranked,
       );
-      for (const [figure, value] of Object.entries(expected)) {
-        expect(stored.scores[figure as keyof typeof expected]).toBeCloseTo(value, 9);
+      const { measured, ...figures } = expected;
+      for (const [figure, value] of Object.entries(figures)) {
+        expect(stored.scores[figure as keyof typeof figures]).toBeCloseTo(value, 9);
+      }
+      for (const [figure, value] of Object.entries(measured)) {
+        const actual = stored.scores.measured[figure as keyof typeof measured];
+        if (value === null) expect(actual).toBeNull();
+        else expect(actual).toBeCloseTo(value, 9);
       }
     }
     expect((await (brokers[0] as Store).getAgent((agents[0] as AgentRecord).id))?.pricing.priceMicros).toBe(

@@ -1,4 +1,4 @@
-import { type AgentScores, BUYER_CAP, SCORE_WINDOWS } from "@mercato/protocol";
+import { type AgentScores, BUYER_CAP, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
 import {
   type BucketDelta,
   type BuyerAccountRow,
@@ -7,16 +7,21 @@ import {
   bucketSums,
   buyerDeltas,
   callDeltas,
+  categoryPriors,
   checkDeltas,
   createEstablishedBuyers,
+  ESTABLISHED_LISTINGS,
   minuteOf,
   NO_BUYERS,
+  type PriorRow,
+  priorOf,
   RESCORE_CHUNK,
   SCORE_COLUMNS,
   type ScoreColumns,
   SUMS,
   scoresDiffer,
   scoresOf,
+  scoresOfRow,
   scoreValues,
   WINDOW_TOTALS,
   type WindowTotals,
@@ -71,7 +76,7 @@ function flushStatement(key: "id" | "seq"): string {
   const sumAll = SUMS.map((c) => `SUM(${c})`).join(", ");
   return `
   WITH locked AS MATERIALIZED (
-    SELECT seq, id, price_micros FROM agents WHERE ${key} = ANY($4::${key === "id" ? "text" : "bigint"}[])
+    SELECT seq, id, price_micros, category FROM agents WHERE ${key} = ANY($4::${key === "id" ? "text" : "bigint"}[])
     ORDER BY seq FOR NO KEY UPDATE
   ),
   minute_out AS (
@@ -117,7 +122,7 @@ function flushStatement(key: "id" | "seq"): string {
     ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = w.${c} + excluded.${c}`).join(", ")}
     RETURNING agent_seq, ${TOTALS}
   )
-  SELECT l.seq, l.id, l.price_micros, ${WINDOW_TOTALS.map((c) => `t.${c}`).join(", ")}
+  SELECT l.seq, l.id, l.price_micros, l.category, ${WINDOW_TOTALS.map((c) => `t.${c}`).join(", ")}
   FROM locked l JOIN totals t ON t.agent_seq = l.seq`;
 }
 
@@ -172,20 +177,25 @@ const ROLL_UP_BY_SEQ = flushStatement("seq");
 
 const SCORES = SCORE_COLUMNS.join(", ");
 const SCORE_ARRAYS = `$1::bigint[], ${SCORE_COLUMNS.map((_, i) => `$${i + 2}::float8[]`).join(", ")}`;
-const SET_SCORES = `${SCORE_COLUMNS.map((c) => `${c} = v.${c}`).join(", ")}, metrics_updated_at = $7`;
+/** The parameter after the score arrays: the time the figures are written as of. */
+const AT = SCORE_COLUMNS.length + 2;
+const SET_SCORES = `${SCORE_COLUMNS.map((c) => `${c} = v.${c}`).join(", ")}, metrics_updated_at = $${AT}`;
+/** The parameters after the time: `$${AT + 1}`, … */
+const after = (i: number) => `$${AT + i}`;
 
-/** Writes agents' ranking figures ($2…$6, by `seq` in $1) as of $7. */
+/** Writes agents' figures (one array per score column, by `seq` in $1) as of the next parameter. */
 const WRITE_SCORES = `
   UPDATE agents AS a SET ${SET_SCORES}
   FROM unnest(${SCORE_ARRAYS}) AS v (seq, ${SCORES})
   WHERE a.seq = v.seq`;
 
-/** The same, adding a flush ($8…$12) to the agents' lifetime counters. */
+/** The same, adding a flush (the five parameters after the time) to the agents' lifetime counters. */
 const COUNT_AND_SCORE = `
   UPDATE agents AS a SET ${SET_SCORES}, calls = a.calls + v.calls, successes = a.successes + v.successes,
     total_response_time_ms = a.total_response_time_ms + v.response_ms,
     health_checks = a.health_checks + v.health_checks, healthy_checks = a.healthy_checks + v.healthy_checks
-  FROM unnest(${SCORE_ARRAYS}, $8::bigint[], $9::bigint[], $10::float8[], $11::bigint[], $12::bigint[])
+  FROM unnest(${SCORE_ARRAYS}, ${after(1)}::bigint[], ${after(2)}::bigint[], ${after(3)}::float8[],
+    ${after(4)}::bigint[], ${after(5)}::bigint[])
     AS v (seq, ${SCORES}, calls, successes, response_ms, health_checks, healthy_checks)
   WHERE a.seq = v.seq`;
 
@@ -193,6 +203,15 @@ const COUNT_AND_SCORE = `
 interface LockedAgent extends ScoreColumns {
   seq: number;
   price_micros: number;
+  category: string;
+}
+
+/** Every category's stored prior (a category without one has the fallback). */
+export async function storedPriors(tx: PgQueryable): Promise<Map<string, number>> {
+  const rows = await tx.query<{ category: string; prior: number }>(
+    "SELECT category, prior FROM category_priors",
+  );
+  return new Map(rows.map((row) => [row.category, row.prior]));
 }
 
 /** An agent's window totals with its buyers' weights, as ranking reads them. */
@@ -318,10 +337,9 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     const minute = minuteOf(at);
     const [, month] = bounds(minute);
     await db.transaction(async (tx) => {
-      const rows = await tx.query<WindowTotals & { seq: number; id: string; price_micros: number }>(
-        FLUSH_BY_ID,
-        [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)],
-      );
+      const rows = await tx.query<
+        WindowTotals & { seq: number; id: string; price_micros: number; category: string }
+      >(FLUSH_BY_ID, [...bounds(minute), minute, ...flushParams([...deltas.keys()], deltas)]);
       if (rows.length === 0) return;
       const seqOf = new Map(rows.map((row) => [row.id, row.seq]));
       await flushBuyers(
@@ -339,11 +357,13 @@ export function createPgMetrics(db: PgDb): PgMetrics {
         rows.map((row) => row.seq),
       );
       const flushed = rows.map((row) => deltas.get(row.id) as BucketDelta);
+      const priors = await storedPriors(tx);
       await tx.run(COUNT_AND_SCORE, [
         ...scoreArrays(
           rows.map((row) => {
             const ranked = totals.get(row.seq) ?? ZERO_RANKED;
-            return { seq: row.seq, scores: scoresOf(row.price_micros, ranked, ranked.buyers) };
+            const prior = priorOf(priors, row.category);
+            return { seq: row.seq, scores: scoresOf(row.price_micros, ranked, ranked.buyers, prior) };
           }),
         ),
         at,
@@ -364,9 +384,16 @@ export function createPgMetrics(db: PgDb): PgMetrics {
     );
     const changed: Array<{ seq: number; scores: AgentScores }> = [];
     const empty: number[] = [];
+    const priors = await storedPriors(tx);
     for (const agent of agents) {
       const windows = totals.get(agent.seq);
-      const scores = scoresOf(agent.price_micros, windows ?? ZERO_TOTALS, windows?.buyers ?? NO_BUYERS);
+      const prior = priorOf(priors, agent.category);
+      const scores = scoresOf(
+        agent.price_micros,
+        windows ?? ZERO_TOTALS,
+        windows?.buyers ?? NO_BUYERS,
+        prior,
+      );
       if (scoresDiffer(agent, scores)) changed.push({ seq: agent.seq, scores });
       if (
         windows &&
@@ -386,7 +413,7 @@ export function createPgMetrics(db: PgDb): PgMetrics {
 
   const lockAgents = (tx: PgTx, key: "id" | "seq", keys: readonly (string | number)[]) =>
     tx.query<LockedAgent>(
-      `SELECT seq, price_micros, success_rate, avg_response_time_ms, uptime_24h, trust_score, cost_per_success
+      `SELECT seq, price_micros, category, ${SCORES}
        FROM agents WHERE ${key} = ANY($1::${key === "id" ? "text" : "bigint"}[]) ORDER BY seq FOR NO KEY UPDATE`,
       [keys],
     );
@@ -406,6 +433,49 @@ export function createPgMetrics(db: PgDb): PgMetrics {
         await flushBuyers(tx, month, nowMinute, seqs, []);
       }, ASYNC_COMMIT);
     }
+  };
+
+  /**
+   * Sets every category's prior from its established listings' ranked records as stored (see
+   * `categoryPriors`), then moves every agent whose stored prior is not its category's (the
+   * category's prior changed, or the agent changed category) to it, under their row locks, a chunk
+   * per transaction; returns how many moved. Brokers refreshing at once compute the same priors.
+   */
+  const refreshPriors = async (now: string): Promise<number> => {
+    const priors = categoryPriors(await db.query<PriorRow>(ESTABLISHED_LISTINGS));
+    await db.transaction(async (tx) => {
+      await tx.run("DELETE FROM category_priors WHERE NOT (category = ANY($1::text[]))", [
+        [...priors.keys()],
+      ]);
+      await tx.run(
+        `INSERT INTO category_priors (category, prior) SELECT * FROM unnest($1::text[], $2::float8[])
+         ON CONFLICT (category) DO UPDATE SET prior = excluded.prior`,
+        [[...priors.keys()], [...priors.values()]],
+      );
+    });
+    const stale = await db.query<{ seq: number }>(
+      `SELECT a.seq FROM agents a LEFT JOIN category_priors p ON p.category = a.category
+       WHERE a.category_prior <> COALESCE(p.prior, $1) ORDER BY a.seq`,
+      [RANKING.fallbackPrior],
+    );
+    let moved = 0;
+    for (let i = 0; i < stale.length; i += RESCORE_CHUNK) {
+      const seqs = stale.slice(i, i + RESCORE_CHUNK).map((row) => row.seq);
+      moved += await db.transaction(async (tx) => {
+        const agents = await lockAgents(tx, "seq", seqs);
+        const current = await storedPriors(tx);
+        const changed = agents.flatMap((agent) => {
+          const prior = priorOf(current, agent.category);
+          if (agent.category_prior === prior) return [];
+          return [
+            { seq: agent.seq, scores: withCategoryPrior(agent.price_micros, scoresOfRow(agent), prior) },
+          ];
+        });
+        await writeScores(tx, changed, now);
+        return changed.length;
+      }, ASYNC_COMMIT);
+    }
+    return moved;
   };
 
   const refresh = async (now: string, agentIds: string[] | undefined): Promise<number> => {
@@ -438,7 +508,7 @@ export function createPgMetrics(db: PgDb): PgMetrics {
         return { changed: await rescore(tx, agents, now), last: seqs.at(-1)?.agent_seq };
       }, ASYNC_COMMIT);
       changed += chunk.changed;
-      if (chunk.last === undefined) return changed;
+      if (chunk.last === undefined) return changed + (await refreshPriors(now));
       after = chunk.last;
     }
   };

@@ -1,3 +1,4 @@
+import { RANKING } from "@mercato/protocol";
 import {
   COUNT_LISTINGS,
   countsAsListing,
@@ -5,7 +6,7 @@ import {
   listingLimitReached,
   reactivates,
 } from "../listing-limits.js";
-import { scoresOf } from "../metrics-math.js";
+import { priorOf, scoresOf } from "../metrics-math.js";
 import {
   type AgentRow,
   agentColumns,
@@ -29,7 +30,7 @@ import { searchTokens } from "../search-terms.js";
 import { createSellerSettings } from "../seller-settings.js";
 import type { AgentPatch, AgentRecord, ApiKeyRecord, ListingLimits, NewAgent } from "../types.js";
 import type { PgDb, PgTx } from "./pg-db.js";
-import { windowTotals, writeScores, ZERO_RANKED } from "./pg-metrics.js";
+import { storedPriors, windowTotals, writeScores, ZERO_RANKED } from "./pg-metrics.js";
 import { searchAgents } from "./pg-search.js";
 import type { PgRegistry } from "./pg-store.js";
 
@@ -257,7 +258,10 @@ function termsOf(agent: Pick<AgentRecord, "name" | "description" | "tags">): str
  * statement, so atomic without a transaction.
  */
 async function insertAgent(db: PgDb | PgTx, agent: NewAgent): Promise<AgentRecord> {
-  const values = newAgentValues(agent);
+  const prior = await db.one<{ prior: number }>("SELECT prior FROM category_priors WHERE category = $1", [
+    agent.category,
+  ]);
+  const values = newAgentValues(agent, prior?.prior ?? RANKING.fallbackPrior);
   const tags = values.length + 1;
   const row = await db.one<AgentRow>(
     `WITH a AS (
@@ -310,9 +314,10 @@ async function updateAgent(
   if (rescore) {
     // The figures keep their time: the measurements did not change, only the price.
     const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;
+    const prior = priorOf(await storedPriors(tx), next.category);
     await writeScores(
       tx,
-      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals, totals.buyers) }],
+      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals, totals.buyers, prior) }],
       row.metrics_updated_at,
     );
   }

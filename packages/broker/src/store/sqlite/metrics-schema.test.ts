@@ -205,7 +205,16 @@ describe("migration 5", () => {
     raw.close();
 
     const store = createSqliteStore({ path });
-    expect((await store.getAgent("agent_v4measured"))?.scores).toEqual(lifetime);
+    // Migration 15 keeps the smoothed figures; the measured ones come from the (empty) windows,
+    // and the ranking starts from no record until the refresh scores the windows.
+    expect((await store.getAgent("agent_v4measured"))?.scores).toEqual({
+      ...lifetime,
+      costPerSuccessMicros: prior.costPerSuccessMicros,
+      successLowerBound: prior.successLowerBound,
+      rankedCalls: 0,
+      rankedSuccesses: 0,
+      measured: prior.measured,
+    });
     const now = "2026-01-02T00:00:00.000Z";
     expect(await store.refreshScores(now)).toBe(1);
     const agent = await store.getAgent("agent_v4measured");

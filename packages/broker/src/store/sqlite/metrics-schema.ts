@@ -1,5 +1,5 @@
 import type { AgentScores } from "@mercato/protocol";
-import { BUYER_CAP, BUYER_WEIGHT, SCORE_WINDOWS } from "@mercato/protocol";
+import { BUYER_CAP, BUYER_WEIGHT, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
 import Database from "better-sqlite3";
 import {
   type BucketDelta,
@@ -9,10 +9,16 @@ import {
   bucketSums,
   buyerDeltas,
   callDeltas,
+  categoryPriors,
   checkDeltas,
   createEstablishedBuyers,
+  ESTABLISHED_LISTINGS,
+  FALLBACK_LOWER_BOUND,
+  figuresBackfill,
   minuteOf,
   NO_BUYERS,
+  type PriorRow,
+  priorOf,
   RESCORE_CHUNK,
   SCORE_COLUMNS,
   type ScoreColumns,
@@ -20,6 +26,7 @@ import {
   SUMS_V5,
   scoresDiffer,
   scoresOf,
+  scoresOfRow,
   scoreValues,
   totalsSums,
   WINDOW_TOTALS,
@@ -146,6 +153,33 @@ export const METRICS_BUYERS_MIGRATION = {
   `,
 } as const;
 
+/**
+ * Migration 15: figures a person can read honestly, and the conservative ranking (issue 17).
+ *
+ * - `agents`: the measured figures (`measured_success_rate`, `measured_response_time_ms` over 30
+ *   days, `measured_uptime` over 24 hours; NULL without calls or checks), and what the cost per
+ *   success is now computed from: `ranked_calls` and `ranked_successes` (the per-buyer capped
+ *   30-day record), `category_prior`, and `success_lower_bound`; `cost_per_success` becomes
+ *   price / `success_lower_bound`. The search indexes keep sorting by the stored figure.
+ * - `category_priors`: each category's prior (see `categoryPriors` in metrics-math.ts), set when
+ *   scores are refreshed; a category without a row has the fallback prior.
+ */
+export const FIGURES_MIGRATION = {
+  version: 15,
+  name: "measured figures apart from ranking ones, and category priors for the conservative ranking",
+  sql: `
+    ALTER TABLE agents ADD COLUMN success_lower_bound REAL NOT NULL DEFAULT ${FALLBACK_LOWER_BOUND};
+    ALTER TABLE agents ADD COLUMN category_prior REAL NOT NULL DEFAULT ${RANKING.fallbackPrior};
+    ALTER TABLE agents ADD COLUMN ranked_calls REAL NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN ranked_successes REAL NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN measured_success_rate REAL;
+    ALTER TABLE agents ADD COLUMN measured_response_time_ms REAL;
+    ALTER TABLE agents ADD COLUMN measured_uptime REAL;
+    CREATE TABLE category_priors (category TEXT PRIMARY KEY, prior REAL NOT NULL) STRICT;
+    ${figuresBackfill("REAL")}
+  `,
+} as const;
+
 type Prepare = (sql: string) => Database.Statement;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -153,24 +187,27 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 interface ScoredRow extends WindowTotals, ScoreColumns {
   seq: number;
   price_micros: number;
+  category: string;
   units_30d: number;
   success_units_30d: number;
 }
 
 const TOTALS_LIST = WINDOW_TOTALS.join(", ");
 const SET_SCORES = SCORE_COLUMNS.map((column) => `${column} = ?`).join(", ");
-const SCORED_ROW = `a.seq, a.price_micros, a.success_rate, a.avg_response_time_ms, a.uptime_24h, a.trust_score,
-  a.cost_per_success, ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")},
+const SCORED_ROW = `a.seq, a.price_micros, a.category, ${SCORE_COLUMNS.map((column) => `a.${column}`).join(", ")},
+  ${WINDOW_TOTALS.map((column) => `COALESCE(w.${column}, 0) AS ${column}`).join(", ")},
   COALESCE(w.units_30d, 0) AS units_30d, COALESCE(w.success_units_30d, 0) AS success_units_30d`;
 
-/** The metrics methods of the SQLite store, plus `rescore` for a price change. */
+/** The metrics methods of the SQLite store, plus `rescore` for a price or category change and `priorOf`. */
 export interface SqliteMetrics {
   store: Pick<Store, "recordCallOutcomes" | "recordHealthChecks" | "getAgentMetrics" | "refreshScores">;
   /**
-   * Rewrites an agent's ranking figures from its window totals at a new price, inside the caller's
-   * transaction.
+   * Rewrites an agent's ranking figures from its window totals at its price and category as
+   * stored (after a change of either), inside the caller's transaction.
    */
-  rescore(seq: number, priceMicros: number, at: string): void;
+  rescore(seq: number, at: string): void;
+  /** The prior of `category` now (see `categoryPriors`), for a new listing. */
+  priorOf(category: string): number;
 }
 
 /**
@@ -182,9 +219,24 @@ export interface SqliteMetrics {
  */
 export function createSqliteMetrics(db: Database.Database, prepare: Prepare): SqliteMetrics {
   const agentOf = (agentId: string) =>
-    prepare("SELECT seq, price_micros FROM agents WHERE id = ?").get(agentId) as
-      | { seq: number; price_micros: number }
+    prepare("SELECT seq, price_micros, category FROM agents WHERE id = ?").get(agentId) as
+      | { seq: number; price_micros: number; category: string }
       | undefined;
+
+  /** Every category's stored prior (a category without one has the fallback). */
+  const storedPriors = (): Map<string, number> =>
+    new Map(
+      (
+        prepare("SELECT category, prior FROM category_priors").all() as Array<{
+          category: string;
+          prior: number;
+        }>
+      ).map((row) => [row.category, row.prior]),
+    );
+  const categoryPriorOf = (category: string): number =>
+    (prepare("SELECT prior FROM category_priors WHERE category = ?").pluck().get(category) as
+      | number
+      | undefined) ?? RANKING.fallbackPrior;
 
   /** Which buyers weigh a whole call at a time (see `isEstablished`). */
   const establishedAt = createEstablishedBuyers(
@@ -335,6 +387,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
               agent.price_micros,
               totals,
               buyersOf(agent.seq, totals.units_30d, totals.success_units_30d),
+              categoryPriorOf(agent.category),
             ),
           ),
           at,
@@ -347,8 +400,10 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
   /** Rescores `rows` (read in the same transaction) from their window totals; returns how many changed. */
   const rescoreRows = (rows: ScoredRow[], now: string): number => {
     let changed = 0;
+    const priors = storedPriors();
     for (const row of rows) {
-      const scores = scoresOf(row.price_micros, row, buyersOf(row.seq, row.units_30d, row.success_units_30d));
+      const buyers = buyersOf(row.seq, row.units_30d, row.success_units_30d);
+      const scores = scoresOf(row.price_micros, row, buyers, priorOf(priors, row.category));
       if (scoresDiffer(row, scores)) {
         writeScores(row.seq, scores, now);
         changed++;
@@ -381,9 +436,37 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
   });
 
   /**
+   * Sets every category's prior from its established listings' ranked records as stored (see
+   * `categoryPriors`), then moves every agent whose stored prior is not its category's (the
+   * category's prior changed, or the agent changed category) to it; returns how many moved.
+   */
+  const refreshPriors = db.transaction((now: string): number => {
+    const priors = categoryPriors(prepare(ESTABLISHED_LISTINGS).all() as PriorRow[]);
+    prepare("DELETE FROM category_priors").run();
+    const insert = prepare("INSERT INTO category_priors (category, prior) VALUES (?, ?)");
+    for (const [category, prior] of priors) insert.run(category, prior);
+    const stale = prepare(
+      `SELECT a.seq, a.price_micros, a.category, ${SCORE_COLUMNS.map((column) => `a.${column}`).join(", ")}
+       FROM agents a LEFT JOIN category_priors p ON p.category = a.category
+       WHERE a.category_prior <> COALESCE(p.prior, ?)`,
+    ).all(RANKING.fallbackPrior) as Array<
+      ScoreColumns & { seq: number; price_micros: number; category: string }
+    >;
+    for (const row of stale) {
+      writeScores(
+        row.seq,
+        withCategoryPrior(row.price_micros, scoresOfRow(row), priorOf(priors, row.category)),
+        now,
+      );
+    }
+    return stale.length;
+  });
+
+  /**
    * Rolls up, then rescores in chunks of RESCORE_CHUNK agents, one transaction each, letting other
-   * work run in between (10,000 agents take a few hundred ms). Chunks are safe: each reads the
-   * totals it scores in its own transaction, and every write rescores the agents it touches.
+   * work run in between (10,000 agents take a few hundred ms), then, on a full refresh, the
+   * category priors from the records just scored. Chunks are safe: each reads the totals it scores
+   * in its own transaction, and every write rescores the agents it touches.
    */
   const refresh = async (now: string, agentIds: string[] | undefined): Promise<number> => {
     db.transaction(() => rollUp(minuteOf(now)))();
@@ -399,7 +482,7 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
     for (;;) {
       const chunk = rescoreFrom(after, now);
       changed += chunk.changed;
-      if (chunk.last === undefined) return changed;
+      if (chunk.last === undefined) return changed + refreshPriors(now);
       after = chunk.last;
       await yieldToEventLoop();
     }
@@ -466,13 +549,20 @@ export function createSqliteMetrics(db: Database.Database, prepare: Prepare): Sq
       },
     },
 
-    rescore(seq, priceMicros, at) {
+    rescore(seq, at) {
+      const agent = prepare("SELECT price_micros, category FROM agents WHERE seq = ?").get(seq) as {
+        price_micros: number;
+        category: string;
+      };
       const totals = prepare(
         `SELECT ${TOTALS_LIST}, units_30d, success_units_30d FROM agent_metric_windows WHERE agent_seq = ?`,
       ).get(seq) as (WindowTotals & { units_30d: number; success_units_30d: number }) | undefined;
       const buyers = totals ? buyersOf(seq, totals.units_30d, totals.success_units_30d) : NO_BUYERS;
-      writeScores(seq, scoresOf(priceMicros, totals ?? ZERO_TOTALS, buyers), at);
+      const prior = categoryPriorOf(agent.category);
+      writeScores(seq, scoresOf(agent.price_micros, totals ?? ZERO_TOTALS, buyers, prior), at);
     },
+
+    priorOf: categoryPriorOf,
   };
 }
 

@@ -6,7 +6,7 @@ import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION, PREPAID_VOUCHERS_MIGRATION }
 import { HEALTH_CLAIMS_MIGRATION } from "./health-claims-schema.js";
 import { KEY_SPEND_MIGRATION } from "./key-spend-schema.js";
 import { LEDGER_MIGRATION } from "./ledger-schema.js";
-import { METRICS_BUYERS_MIGRATION, METRICS_MIGRATION } from "./metrics-schema.js";
+import { FIGURES_MIGRATION, METRICS_BUYERS_MIGRATION, METRICS_MIGRATION } from "./metrics-schema.js";
 import { PAYOUT_MIGRATION } from "./payout-schema.js";
 
 /**
@@ -143,6 +143,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   HEALTH_CLAIMS_MIGRATION,
   PREPAID_VOUCHERS_MIGRATION,
   GRANT_REPORTS_MIGRATION,
+  FIGURES_MIGRATION,
 ];
 
 /** Brings a database to the newest schema version; returns the versions it applied. */

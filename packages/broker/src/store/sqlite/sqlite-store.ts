@@ -131,7 +131,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     if (countsAsListing(agent)) checkListingLimit(agent.ownerId, limits);
     const result = prepare(
       `INSERT INTO agents (${NEW_AGENT_COLUMNS.join(", ")}) VALUES (${NEW_AGENT_COLUMNS.map(() => "?").join(", ")})`,
-    ).run(...newAgentValues(agent));
+    ).run(...newAgentValues(agent, metrics.priorOf(agent.category)));
     writeTags(Number(result.lastInsertRowid), agent.tags);
     insertPrice(agent.id, agent.pricing, agent.createdAt);
     return toAgent(getAgentRow(agent.id) as AgentRow);
@@ -165,7 +165,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       );
       if (patch.tags) writeTags(row.seq, patch.tags);
       if (repriced) insertPrice(id, next.pricing, at);
-      if (rescore) metrics.rescore(row.seq, next.pricing.priceMicros, row.metrics_updated_at);
+      if (rescore) metrics.rescore(row.seq, row.metrics_updated_at);
       return toAgent(getAgentRow(id) as AgentRow);
     },
   );
