@@ -20,6 +20,7 @@ function result(agentId: string, name: string, price: number, successRate: numbe
     total_calls: 10,
     trust_score: 0.9123,
     cost_per_success: price / successRate,
+    ranking: { success_rate: successRate, success_lower_bound: successRate, category_prior: 0.95 },
   };
 }
 
