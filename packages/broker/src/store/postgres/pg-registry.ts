@@ -7,6 +7,8 @@ import {
 } from "../listing-limits.js";
 import { scoresOf } from "../metrics-math.js";
 import {
+  AGENT_CONTRACT_QUERY,
+  type AgentContractRow,
   type AgentRow,
   agentColumns,
   assertSpendCap,
@@ -21,7 +23,9 @@ import {
   type PriceHistoryRow,
   patchAgent,
   patchedValues,
+  schemaAssignments,
   toAgent,
+  toAgentContract,
   toKey,
   toPriceHistory,
 } from "../rows.js";
@@ -170,6 +174,11 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       return row && toAgent(row);
     },
 
+    async getAgentContract(id) {
+      const row = await db.one<AgentContractRow>(numbered(AGENT_CONTRACT_QUERY), [id]);
+      return row && toAgentContract(row);
+    },
+
     async updateAgent(id, patch, at, limits) {
       return db.transaction((tx) => updateAgent(tx, id, patch, at, limits));
     },
@@ -307,6 +316,13 @@ async function updateAgent(
   const current = toAgent(row);
   const { next, repriced, rescore } = patchAgent(current, patch, at);
   const seq = row.seq;
+  const schemas = schemaAssignments(patch.schemas);
+  if (schemas.sets.length > 0) {
+    await tx.run(numbered(`UPDATE agents SET ${schemas.sets.join(", ")} WHERE seq = ?`), [
+      ...schemas.values,
+      seq,
+    ]);
+  }
   if (rescore) {
     // The figures keep their time: the measurements did not change, only the price.
     const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;
