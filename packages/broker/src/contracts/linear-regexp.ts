@@ -1,0 +1,62 @@
+import v8 from "node:v8";
+
+let available: boolean | undefined;
+
+/**
+ * Whether V8's linear-time regular expression engine (the `l` flag) can be used. It is behind a V8
+ * flag, `--enable-experimental-regexp-engine`, which this turns on the first time: the flag only
+ * makes the `l` flag known, and changes no other regular expression of the process.
+ */
+export function linearRegExpAvailable(): boolean {
+  if (available === undefined) {
+    available = tryLinear();
+    if (!available) {
+      v8.setFlagsFromString("--enable-experimental-regexp-engine");
+      available = tryLinear();
+    }
+  }
+  return available;
+}
+
+function tryLinear(): boolean {
+  try {
+    /a/l;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A contract's `pattern` as a regular expression that runs in time linear in the string: no
+ * catastrophic backtracking, whatever the pattern. Patterns that need backtracking (backreferences,
+ * lookaround) or Unicode mode (`\p{…}`) cannot be built.
+ *
+ * @throws SyntaxError for a pattern that is not valid or cannot run in linear time.
+ */
+export function linearRegExp(pattern: string): RegExp {
+  if (!linearRegExpAvailable()) {
+    throw new SyntaxError("this broker's JavaScript engine cannot check patterns in linear time");
+  }
+  return new RegExp(pattern, "l");
+}
+
+/**
+ * Refuses a pattern that means something else outside Unicode mode, where the linear-time engine
+ * runs it: it must be valid in Unicode mode (no stray escapes such as `\-` outside a class), with
+ * no `\p{…}` class or `\u{…}` escape (outside Unicode mode, `\p{L}` is the letters "p{L}").
+ *
+ * @throws SyntaxError saying why.
+ */
+export function assertSameWithoutUnicode(pattern: string): void {
+  // Compiling does not run the pattern: no backtracking happens here.
+  new RegExp(pattern, "u");
+  if (/\\[pPu]\{/.test(pattern.replaceAll("\\\\", ""))) {
+    throw new SyntaxError("\\p{…}, \\P{…} and \\u{…} are not supported");
+  }
+}
+
+/** Ajv's `code.regExp` engine: every pattern on the linear-time engine (ajv passes no `u` flag). */
+export const ajvLinearRegExp = Object.assign((pattern: string, _flags: string) => linearRegExp(pattern), {
+  code: "linearRegExp",
+});
