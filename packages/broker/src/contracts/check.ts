@@ -188,7 +188,7 @@ function subschemas(schema: Record<string, unknown>, kinds?: "in-place" | "insid
     for (const k of keywords) {
       const value = schema[k];
       if (Object.hasOwn(schema, k) && Array.isArray(value))
-        value.forEach((v, i) => found.push([`${k}/${i}`, v]));
+        for (const [i, v] of value.entries()) found.push([`${k}/${i}`, v]);
     }
   };
   const map = (keywords: readonly string[]) => {
