@@ -192,6 +192,7 @@ export type {
   AgentScores,
   BuyerWindow,
   CallWindowCounters,
+  ListingRecord,
   RankedCalls,
   UptimeWindowCounters,
 } from "./trust/index.js";
@@ -199,14 +200,16 @@ export {
   BUYER_CAP,
   BUYER_WEIGHT,
   cappedBuyerWeights,
+  categoryPrior,
   EMPTY_COUNTERS,
+  RANKING,
+  rankingCostPerSuccess,
   roundTo,
   SCORE_WINDOWS,
   scoreAgent,
   scoreFromWindows,
   smoothedRate,
+  successLowerBound,
   TRUST_PRIOR,
   trustScore,
 } from "./trust/index.js";
-export type { ListingRecord } from "./trust/index.js";
-export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./trust/index.js";
