@@ -275,10 +275,8 @@ describe("contracts on listings", () => {
         },
       });
       expect(refused.statusCode, refused.body).toBe(400);
-      expect(refused.json().error).toMatchObject({
-        code: "VALIDATION_ERROR",
-        details: { issues: [{ path }] },
-      });
+      expect(refused.json().error.code).toBe("VALIDATION_ERROR");
+      expect(refused.json().error.details.issues[0].path).toBe(path);
     }
     const poisoned = await broker.app.inject({
       method: "POST",
