@@ -6,6 +6,8 @@ export type { Clock } from "./clock.js";
 export { createManualClock, systemClock } from "./clock.js";
 export type { BrokerConfig, LogLevel } from "./config/config.js";
 export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./config/config.js";
+export type { ContractCheck, ContractCompiler, ContractIssue } from "./contracts/index.js";
+export { CONTRACT_LIMITS, checkContractSchema, createContractCompiler } from "./contracts/index.js";
 export type { FraudDetector, FraudDetectorOptions } from "./fraud/index.js";
 export { createFraudDetector } from "./fraud/index.js";
 export { countSettledGrantReports } from "./grants/reports.js";

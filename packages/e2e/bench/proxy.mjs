@@ -4,11 +4,15 @@
 //
 //   npm run bench -w @mercato/e2e        (after `npm run build`)
 //   BENCH_CONNECTIONS=64 BENCH_SECONDS=10 BENCH_LATENCY_CONNECTIONS=1 to change the load.
+// Then the cost of contracts: the same 1 KB record in and out through two listings of one seller,
+// one without schemas and one with a 20-property input and output schema, in interleaved rounds
+// (BENCH_CONTRACT_ROUNDS, default 3, of BENCH_CONTRACT_SECONDS, default 4, each way).
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkContractSchema, createContractCompiler } from "@mercato/broker";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
 import { measure, runLoad } from "./load.mjs";
 import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
@@ -16,6 +20,8 @@ import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
 const LATENCY_CONNECTIONS = positiveEnv("BENCH_LATENCY_CONNECTIONS", 1);
 const SECONDS = positiveEnv("BENCH_SECONDS", 8);
+const CONTRACT_ROUNDS = positiveEnv("BENCH_CONTRACT_ROUNDS", 3);
+const CONTRACT_SECONDS = positiveEnv("BENCH_CONTRACT_SECONDS", 4);
 const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"));
@@ -117,8 +123,8 @@ try {
     headers: { "content-type": "application/json", authorization: `Bearer ${accessKey}` },
   });
 
-  const run = (label, origin, request, connections) =>
-    measure(label, (durationMs) => runLoad({ origin, connections, durationMs, request }), SECONDS);
+  const run = (label, origin, request, connections, seconds = SECONDS) =>
+    measure(label, (durationMs) => runLoad({ origin, connections, durationMs, request }), seconds);
 
   console.log(
     `invoke proxy bench: ${SECONDS} s per run, trivial seller behind @mercato/seller-kit (node adapter)\n`,
@@ -144,6 +150,8 @@ try {
       `${fmt(proxyLoaded.p50 - directLoaded.p50)} at ${CONNECTIONS} (aim < 1 ms)`,
   );
 
+  await benchContracts({ broker, seller, owner, buyer, run });
+
   const audit = await api(broker, "GET", "/admin/audit", { key: ADMIN });
   const charged = Number(audit.totals.revenue_usd) / 0.0001;
   console.log(
@@ -156,4 +164,98 @@ try {
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Validation's share of proxy throughput: a 1 KB input and its 1 KB echo through a listing without
+ * schemas and one with a 20-property input and output schema, rounds interleaved (the order
+ * alternating) so that drift on the machine falls on both alike. Aim: at most 5% fewer calls.
+ */
+async function benchContracts({ broker, seller, owner, buyer, run }) {
+  const properties = Object.fromEntries(
+    Array.from({ length: 20 }, (_, i) => [
+      `field${i}`,
+      i % 4 === 0
+        ? { type: "string", maxLength: 100, pattern: "^[a-z0-9 ]*$" }
+        : i % 4 === 1
+          ? { type: "integer", minimum: 0 }
+          : { type: "string", maxLength: 100 },
+    ]),
+  );
+  const schema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    type: "object",
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  };
+  const record = Object.fromEntries(
+    Object.keys(properties).map((name, i) => [name, i % 4 === 1 ? 1000 + i : `value ${i} ${"x".repeat(41)}`]),
+  );
+  const register = async (name, schemas) => {
+    const agent = await api(broker, "POST", "/agents/register", {
+      key: owner.api_key,
+      body: {
+        name,
+        description: "Echoes a 1 KB record",
+        category: "bench",
+        api_endpoint: `${seller}/agent`,
+        pricing: { model: "per_call", price_per_call: "0.001" },
+        ...schemas,
+      },
+    });
+    const { api_key } = await api(broker, "POST", "/purchase", {
+      key: buyer.api_key,
+      body: { agent_id: agent.agent_id },
+    });
+    const body = JSON.stringify({ input: record });
+    const headers = { "content-type": "application/json", authorization: `Bearer ${api_key}` };
+    return () => ({ path: `/agents/${agent.agent_id}/invoke`, body, headers });
+  };
+  const plain = await register("Bench echo", {});
+  const checked = await register("Bench echo with a contract", {
+    input_schema: schema,
+    output_schema: schema,
+  });
+  console.log(
+    `
+contracts: ${Buffer.byteLength(JSON.stringify(record))} bytes in and out, 20-property schemas, ${CONTRACT_ROUNDS} interleaved rounds of ${CONTRACT_SECONDS} s`,
+  );
+  const without = [];
+  const withSchemas = [];
+  for (let round = 0; round < CONTRACT_ROUNDS; round++) {
+    const pair = [
+      [without, `round ${round + 1}: no schemas`, plain],
+      [withSchemas, `round ${round + 1}: with schemas`, checked],
+    ];
+    if (round % 2 === 1) pair.reverse();
+    for (const [results, label, request] of pair) {
+      results.push(await run(label, broker, request, CONNECTIONS, CONTRACT_SECONDS));
+    }
+  }
+  // The same check in this process, alone: its CPU time per call against the broker's, which is
+  // nearly all of one core at this load (1 / calls per second), a figure the machine's noise moves less.
+  const compiler = createContractCompiler();
+  const check = compiler.compile(JSON.parse(checkContractSchema(schema, "input_schema", compiler)));
+  const checks = 20_000;
+  for (let i = 0; i < 2_000; i++) check(record);
+  const began = performance.now();
+  for (let i = 0; i < checks; i++) {
+    if (check(record).length > 0 || check(JSON.parse(JSON.stringify(record))).length > 0)
+      throw new Error("bench record breaks its schema");
+  }
+  // Each call checks its input and its output; the copy stands for the output the seller's JSON makes.
+  const copy = performance.now();
+  for (let i = 0; i < checks; i++) JSON.parse(JSON.stringify(record));
+  const perCallUs = ((copy - began - (performance.now() - copy)) / checks) * 1000;
+  const total = (results) => results.reduce((sum, r) => sum + r.rps, 0);
+  const cost = 1 - total(withSchemas) / total(without);
+  const perRound = withSchemas.map((r, i) => `${((1 - r.rps / without[i].rps) * 100).toFixed(1)}%`);
+  console.log(
+    `throughput lost to validation: ${(cost * 100).toFixed(1)}% over all rounds (per round: ${perRound.join(", ")}; aim ≤ 5%)`,
+  );
+  const perCallBrokerUs = 1e6 / (total(without) / without.length);
+  console.log(
+    `validation alone: ${perCallUs.toFixed(1)} µs per call (input and output), ${((perCallUs / perCallBrokerUs) * 100).toFixed(1)}% of the ${perCallBrokerUs.toFixed(0)} µs a proxied call takes at this load`,
+  );
 }

@@ -1,6 +1,7 @@
 // The benchmark's seller: a trivial handler behind the seller kit's Node adapter, in its own
 // process. It trusts the broker's keys and the bench's own key (JWKS in $BENCH_JWKS), so that the
-// direct run pays the same signature check as the proxied one.
+// direct run pays the same signature check as the proxied one. A call whose input has `field0`
+// (the contract bench's 1 KB record) is answered with its input.
 import { createServer } from "node:http";
 import { sellerKit } from "@mercato/seller-kit";
 
@@ -8,7 +9,9 @@ const kit = sellerKit({
   broker: process.env.BENCH_BROKER_URL,
   owner: process.env.BENCH_OWNER,
   jwks: JSON.parse(process.env.BENCH_JWKS),
-  handler: async (input) => ({ price_usd: "64123.50", symbol: input?.symbol ?? "BTC" }),
+  // A contract bench call (20 fields, about 1 KB) gets its input back: 1 KB of output.
+  handler: async (input) =>
+    input?.field0 === undefined ? { price_usd: "64123.50", symbol: input?.symbol ?? "BTC" } : input,
 });
 const server = createServer(kit.node);
 server.keepAliveTimeout = 60_000;

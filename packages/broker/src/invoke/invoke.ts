@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { formatUsd, MercatoError, microsToUsdNumber, splitCharge } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
+import { CONTRACT_LIMITS, type CompiledContract, type ContractIssue } from "../contracts/index.js";
 import type { BrokerDeps } from "../http/route.js";
 import { newId } from "../ids.js";
 import { receiptPayload } from "../receipts/receipt-payload.js";
@@ -18,6 +19,43 @@ export interface InvokeCall {
   agent: AgentRecord;
   input: unknown;
   timeoutMs: number;
+  /** The listing's compiled contract; its output check decides whether a 2xx is paid. */
+  contract?: CompiledContract;
+}
+
+/**
+ * The listing's compiled contract, and the refusal of input that breaks its input schema: before
+ * anything is held or the seller called. The refusal is the buyer's mistake: the route counts it
+ * as the agent's client error, never the seller's failure.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` with `details.issues` ({path: a JSON Pointer into the
+ *   input, message}); `SELLER_ERROR` when this broker cannot compile the listing's contract.
+ */
+export async function checkInvokeInput(
+  deps: BrokerDeps,
+  agent: AgentRecord,
+  input: unknown,
+): Promise<CompiledContract> {
+  let contract: CompiledContract;
+  try {
+    contract = await deps.invoke.contracts.forAgent(agent);
+  } catch (error) {
+    deps.log.error({ err: error, agent_id: agent.id }, "could not compile a listing's contract");
+    throw new MercatoError(
+      "SELLER_ERROR",
+      `Agent ${agent.id}'s contract cannot be checked by this broker; nothing was held or charged`,
+    );
+  }
+  const issues = contract.input?.(input ?? null) ?? [];
+  const first = issues[0];
+  if (first) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      `The input does not match agent ${agent.id}'s input schema: ${first.path || "(the input)"}: ${first.message}; nothing was held or charged`,
+      { details: { issues } },
+    );
+  }
+  return contract;
 }
 
 /**
@@ -226,19 +264,23 @@ async function callSeller(
     throw error;
   }
   const responseTimeMs = Math.round(performance.now() - started);
+  // A 2xx whose output breaks the listing's output schema is the seller's failed call.
+  const broken = result.kind === "ok" ? (call.contract?.output?.(result.output) ?? []) : [];
   // Calls between an owner's own accounts would let a seller inflate its own figures.
   if (key.accountId !== agent.ownerId) {
     deps.invoke.outcomes.record({
       agentId: agent.id,
       buyerId: key.accountId,
-      outcome: outcomeOf(result),
+      outcome: broken.length > 0 ? "failure" : outcomeOf(result),
       responseTimeMs,
     });
   }
 
-  if (result.kind !== "ok") {
+  if (result.kind !== "ok" || broken.length > 0) {
     await voidQuietly(deps, transactionId);
-    const failure = sellerFailure(result, { transactionId, responseTimeMs, timeoutMs });
+    const context = { transactionId, responseTimeMs, timeoutMs };
+    const failure =
+      result.kind === "ok" ? outputSchemaFailure(broken, context) : sellerFailure(result, context);
     deps.metrics.sellerError(failure.code);
     throw failure;
   }
@@ -328,10 +370,33 @@ function sellerFailure(
     case "error":
       if (result.status !== undefined) details.seller_status = result.status;
       if (result.sellerCode !== undefined) details.seller_error_code = result.sellerCode;
+      // The seller's own words, capped and sanitised, so that the buyer can fix its input.
+      if (result.sellerError !== undefined) details.seller_error = result.sellerError;
       return new MercatoError("SELLER_ERROR", `The seller ${result.reason}; you were not charged`, {
         details,
       });
   }
+}
+
+/** A 2xx whose output breaks the listing's output schema: not charged, the seller's failure. */
+function outputSchemaFailure(
+  issues: ContractIssue[],
+  context: { transactionId: string; responseTimeMs: number },
+): MercatoError {
+  const first = issues[0] as ContractIssue;
+  return new MercatoError(
+    "SELLER_ERROR",
+    `The seller's output does not match its output schema (${first.path || "the output"}: ${first.message}); you were not charged`,
+    {
+      details: {
+        reason: "output_schema",
+        issues: issues.slice(0, CONTRACT_LIMITS.maxIssues),
+        transaction_id: context.transactionId,
+        cost_usd: formatUsd(0),
+        response_time_ms: context.responseTimeMs,
+      },
+    },
+  );
 }
 
 /** The origin and request target (path and query) of a seller endpoint. */

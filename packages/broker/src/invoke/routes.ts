@@ -19,7 +19,13 @@ import { newId } from "../ids.js";
 import { assertServable } from "../registry/endpoint-verification.js";
 import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
 import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "./idempotency.js";
-import { enforceRateLimit, invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
+import {
+  checkInvokeInput,
+  enforceRateLimit,
+  invokeIdempotent,
+  invokeOnce,
+  newTransactionId,
+} from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
 
 const AgentParams = z.object({ id: z.string().max(200).describe("Agent id") });
@@ -179,7 +185,8 @@ async function invoke({
       details: { issues: [{ path: "timeout_ms", message: `must be at most ${maxTimeoutMs}` }] },
     });
   }
-  const call = { key, agent, input: body.input, timeoutMs };
+  const contract = await checkInvokeInput(deps, agent, body.input);
+  const call = { key, agent, input: body.input, timeoutMs, contract };
   const idempotencyKey = idempotencyKeyOf(request.headers["idempotency-key"]);
   if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
   const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");

@@ -3,6 +3,12 @@ import type { FastifyBaseLogger } from "fastify";
 import type * as z from "zod";
 import type { Clock } from "../clock.js";
 import type { InvokeSettings } from "../config/config.js";
+import {
+  type ContractCompiler,
+  type ContractValidators,
+  createContractCompiler,
+  createContractValidators,
+} from "../contracts/index.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import type { CallOutcome, Store } from "../store/types.js";
 import { type AgentCache, createAgentCache } from "./agent-cache.js";
@@ -20,6 +26,10 @@ export interface InvokeRuntime {
   sellers: SellerClient;
   outcomes: OutcomeRecorder;
   idempotency: IdempotencyCache<InvokeAnswer>;
+  /** Compiles listings' contract schemas (registration checks them with it). */
+  contractCompiler: ContractCompiler;
+  /** Compiled contracts per listing version; drop a listing here when its owner changes it. */
+  contracts: ContractValidators;
   /** Flushes the outcomes and closes the seller connections. */
   close(): Promise<void>;
 }
@@ -49,8 +59,11 @@ export function createInvokeRuntime(options: InvokeRuntimeOptions): InvokeRuntim
     now: () => options.clock.now(),
     ...(options.onOutcome && { onRecord: options.onOutcome }),
   });
+  const contractCompiler = createContractCompiler();
   return {
     agents: createAgentCache(options.store),
+    contractCompiler,
+    contracts: createContractValidators({ store: options.store, compiler: contractCompiler }),
     sellers,
     outcomes,
     idempotency: createIdempotencyCache<InvokeAnswer>(),

@@ -1,12 +1,20 @@
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "@mercato/protocol";
 import { Agent, errors as undiciErrors } from "undici";
+import { type SellerErrorSummary, summariseSellerError } from "../contracts/index.js";
 import { publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
 
 /** How a call to a seller ended. Failures are data: the invoke path voids the hold for each. */
 export type SellerCallResult =
   | { kind: "ok"; status: number; output: unknown }
   /** The seller answered, but not with a 2xx seller-protocol body. */
-  | { kind: "error"; reason: string; status?: number; sellerCode?: string }
+  | {
+      kind: "error";
+      reason: string;
+      status?: number;
+      sellerCode?: string;
+      /** The seller's own error envelope, capped and sanitised (see `summariseSellerError`). */
+      sellerError?: SellerErrorSummary;
+    }
   | { kind: "timeout" }
   /** The seller could not be reached (refused, reset before answering, DNS, blocked address). */
   | { kind: "unavailable"; reason: string };
@@ -129,11 +137,13 @@ function interpret(status: number, text: string): SellerCallResult {
   }
   if (status < 200 || status >= 300) {
     const code = (json as { error?: { code?: unknown } } | null)?.error?.code;
+    const sellerError = summariseSellerError(json);
     return {
       kind: "error",
       status,
       reason: `answered HTTP ${status}`,
       ...(typeof code === "string" && code.length <= 64 && { sellerCode: code }),
+      ...(sellerError && { sellerError }),
     };
   }
   if (json === null || typeof json !== "object" || Array.isArray(json) || !Object.hasOwn(json, "output")) {

@@ -5,7 +5,12 @@ import {
   roundTo,
   scoreFromWindows,
 } from "@mercato/protocol";
-import type { AgentRecord, AgentWindowMetrics, PriceHistoryRecord } from "../store/types.js";
+import type {
+  AgentContractRecord,
+  AgentRecord,
+  AgentWindowMetrics,
+  PriceHistoryRecord,
+} from "../store/types.js";
 import { presentVerification } from "./endpoint-verification.js";
 
 /** The Agent object: the listing without its pricing and metrics. */
@@ -101,8 +106,15 @@ export function presentAgentWindowMetrics(
   };
 }
 
-/** `GET /agents/{id}`: the agent with its AgentPricing, AgentMetrics and endpoint verification as of `now`. */
-export function presentAgentDetail(agent: AgentRecord, now: string) {
+/**
+ * `GET /agents/{id}`: the agent with its AgentPricing, AgentMetrics, endpoint verification as of
+ * `now`, and its contract's schemas (`contract`, from `getAgentContract`).
+ */
+export function presentAgentDetail(
+  agent: AgentRecord,
+  now: string,
+  contract: AgentContractRecord | undefined,
+) {
   return {
     ...presentAgent(agent),
     pricing: {
@@ -115,7 +127,14 @@ export function presentAgentDetail(agent: AgentRecord, now: string) {
     },
     metrics: { agent_id: agent.id, ...figures(agent), last_updated: agent.metricsUpdatedAt },
     verification: presentVerification(agent, now),
+    input_schema: parseSchema(contract?.inputSchema),
+    output_schema: parseSchema(contract?.outputSchema),
   };
+}
+
+/** A stored contract schema (JSON text the broker checked) as an object; null without one. */
+function parseSchema(text: string | null | undefined): Record<string, unknown> | null {
+  return text == null ? null : (JSON.parse(text) as Record<string, unknown>);
 }
 
 /** One search result: the listing, price and metrics, plus status, tags and trust. */
@@ -132,6 +151,8 @@ export function presentSearchResult(agent: AgentRecord) {
     price_per_call: microsToUsdNumber(agent.pricing.priceMicros),
     currency: agent.pricing.currency,
     ...figures(agent),
+    has_input_schema: agent.contract.input,
+    has_output_schema: agent.contract.output,
   };
 }
 

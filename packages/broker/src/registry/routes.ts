@@ -7,10 +7,11 @@ import {
 } from "@mercato/protocol";
 import { z } from "zod";
 import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
+import { CONTRACT_LIMITS, checkContractSchema } from "../contracts/index.js";
 import { type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { searchWords } from "../store/search-terms.js";
-import type { AgentPatch, AgentRecord, Store } from "../store/types.js";
+import type { AgentPatch, AgentRecord, AgentSchemasPatch, Store } from "../store/types.js";
 import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
 import {
   newChallengeToken,
@@ -31,6 +32,9 @@ const MetricsQuery = z.strictObject({
   window: MetricsWindow.optional().describe("The last 24h (default), 7d or 30d"),
 });
 const DEFAULT_PAGE_SIZE = 20;
+/** Largest registration or update body: two contract schemas of 64 KiB and the listing. */
+const LISTING_BODY_LIMIT = 2 * CONTRACT_LIMITS.maxBytes + 32 * 1024;
+const CONTRACT_DESCRIPTION = `\`input_schema\` and \`output_schema\` (optional) are the listing's contract: JSON Schemas (draft 2020-12) of the call's \`input\` and the seller's \`output\`. Each must be a valid schema of at most ${CONTRACT_LIMITS.maxBytes / 1024} KiB as JSON, nested at most ${CONTRACT_LIMITS.maxDepth} levels, whose \`$ref\`s are JSON Pointers into the same document (no URL is fetched; \`$id\`, \`$anchor\` and \`$dynamicRef\` are refused), whose patterns run on a linear-time engine (no backreferences or lookaround, at most ${CONTRACT_LIMITS.maxPatternLength} characters), with at most ${CONTRACT_LIMITS.maxEnumValues} values per \`enum\`, \`uniqueItems\` only beside a \`maxItems\` of at most ${CONTRACT_LIMITS.maxUniqueItems}, and at most ${CONTRACT_LIMITS.maxEvaluations} subschemas evaluated against one value; else 400 VALIDATION_ERROR saying where and why. The proxy refuses input that breaks the input schema (400 VALIDATION_ERROR, nothing held or charged) and treats an output that breaks the output schema as the seller's failed call (502 SELLER_ERROR, not charged). See docs/contracts.md.`;
 const FRAUD = DEFAULT_FRAUD_SETTINGS;
 
 /** Agent registration, updates, search and categories. */
@@ -46,10 +50,14 @@ export const registryRoutes = [
       "",
       `Outside dev mode the listing goes active only once its endpoint proves it serves this account: the broker GETs \`{api_endpoint}${ENDPOINT_CHALLENGE_PATH}{token}\` (no redirects, ${5} s, 16 KiB at most) and expects \`{"token": "<token>", "owner": "<your account id>"}\` (or \`"agents": ["<agent id>", …]\` naming this listing), which the seller kit answers by itself. The broker tries once at registration: \`status\` is \`registered\` when the proof came, else \`pending_verification\` with the reason and the challenge URL in \`verification\`; the listing is then not listed, purchasable or callable until \`POST /agents/{id}/verify\` succeeds. In dev mode the listing is active at once.`,
       "",
+      CONTRACT_DESCRIPTION,
+      "",
       `Limits per account (defaults; the broker's \`--max-agents-per-account\` and \`--registration-rate-limit\`): at most ${FRAUD.maxAgentsPerAccount} agents that are not deactivated, pending ones included (past it, LISTING_LIMIT_REACHED, 403), and ${FRAUD.registrationsPerHour} registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.`,
     ].join("\n"),
     auth: "account",
     body: "RegisterAgentRequest",
+    // Two contract schemas of up to 64 KiB each, and the listing.
+    bodyLimit: LISTING_BODY_LIMIT,
     errors: ["INVALID_ENDPOINT", "LISTING_LIMIT_REACHED"],
     rateLimited: true,
     success: {
@@ -60,6 +68,7 @@ export const registryRoutes = [
     async handler({ deps, caller, body, reply }) {
       // First: the allowance also bounds the DNS lookups and endpoint checks registrations cause.
       await enforceRegistrationRate(deps, caller.account.id, reply);
+      const schemas = checkedSchemas(deps, body);
       await checkSellerEndpoint(body.api_endpoint, endpointPolicy(deps));
       const now = deps.clock.now().toISOString();
       const dev = deps.config.dev;
@@ -89,6 +98,7 @@ export const registryRoutes = [
             tier: body.pricing.tier ?? "basic",
             minCalls: body.pricing.min_calls ?? 1,
           },
+          schemas,
           createdAt: now,
         },
         listingLimits(deps),
@@ -201,13 +211,19 @@ export const registryRoutes = [
     operationId: "getAgent",
     tag: "Agents",
     summary: "Get an agent",
-    description: "The agent with its pricing and metrics (smoothed estimates until calls are measured).",
+    description:
+      "The agent with its pricing and metrics (smoothed estimates until calls are measured), and its contract: `input_schema` and `output_schema` as registered (null without one), which the SDK uses to check outputs in direct mode.",
     auth: "none",
     params: AgentParams,
     errors: ["AGENT_NOT_FOUND"],
     success: { status: 200, schema: "AgentDetail", description: "The agent" },
     async handler({ deps, params }) {
-      return presentAgentDetail(await findAgent(deps.store, params.id), deps.clock.now().toISOString());
+      const agent = await findAgent(deps.store, params.id);
+      return presentAgentDetail(
+        agent,
+        deps.clock.now().toISOString(),
+        await deps.store.getAgentContract(agent.id),
+      );
     },
   }),
   defineRoute({
@@ -260,11 +276,13 @@ export const registryRoutes = [
     auth: "account",
     params: AgentParams,
     body: "UpdateAgentRequest",
+    bodyLimit: LISTING_BODY_LIMIT,
     errors: ["AGENT_NOT_FOUND", "INVALID_ENDPOINT", "LISTING_LIMIT_REACHED"],
     rateLimited: true,
     success: { status: 200, schema: "AgentDetail", description: "The updated agent" },
     async handler({ deps, caller, params, body, reply }) {
       let agent = await ownAgent(deps.store, caller.account.id, params.id);
+      const schemas = checkedSchemas(deps, body);
       const moved = body.api_endpoint !== undefined && body.api_endpoint !== agent.apiEndpoint;
       const reactivating = body.status === "active" && agent.status === "inactive";
       if (moved || reactivating) await enforceRegistrationRate(deps, caller.account.id, reply);
@@ -300,6 +318,7 @@ export const registryRoutes = [
         ...(body.tags !== undefined && { tags: body.tags }),
         ...(body.version !== undefined && { version: body.version }),
         ...(body.api_endpoint !== undefined && { apiEndpoint: body.api_endpoint }),
+        ...((schemas.input !== undefined || schemas.output !== undefined) && { schemas }),
         // A listing waiting for its endpoint's proof goes active only with the proof.
         ...(body.status !== undefined &&
           !(needsProof && body.status === "active") && { status: body.status }),
@@ -315,13 +334,18 @@ export const registryRoutes = [
       }
       let updated = await deps.store.updateAgent(agent.id, patch, now, listingLimits(deps));
       deps.invoke.agents.invalidate(agent.id);
+      deps.invoke.contracts.invalidate(agent.id);
       if (!updated) throw agentNotFound(agent.id);
       if (needsProof && body.status !== "inactive") {
         updated = (await deps.endpoints.verify(updated)) ?? (await findAgent(deps.store, agent.id));
       }
       if (updated.status === "inactive") deps.health?.untrack(agent.id);
       else if (body.status === "active" || body.api_endpoint !== undefined) deps.health?.track(agent.id);
-      return presentAgentDetail(updated, deps.clock.now().toISOString());
+      return presentAgentDetail(
+        updated,
+        deps.clock.now().toISOString(),
+        await deps.store.getAgentContract(agent.id),
+      );
     },
   }),
   defineRoute({
@@ -352,6 +376,24 @@ export const registryRoutes = [
     },
   }),
 ];
+
+/**
+ * The request's contract schemas, checked (see `checkContractSchema`), as the JSON text to store;
+ * `null` (PATCH) removes one, a field left out is kept.
+ *
+ * @throws MercatoError `VALIDATION_ERROR` saying what is wrong with a schema.
+ */
+function checkedSchemas(
+  deps: BrokerDeps,
+  body: { input_schema?: Record<string, unknown> | null; output_schema?: Record<string, unknown> | null },
+): AgentSchemasPatch {
+  const check = (schema: Record<string, unknown> | null | undefined, field: string) =>
+    schema == null ? schema : checkContractSchema(schema, field, deps.invoke.contractCompiler);
+  return {
+    input: check(body.input_schema, "input_schema"),
+    output: check(body.output_schema, "output_schema"),
+  };
+}
 
 async function findAgent(store: Store, id: string): Promise<AgentRecord> {
   const agent = await store.getAgent(id);

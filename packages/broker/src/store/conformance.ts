@@ -251,6 +251,50 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
         expect(await store.updateAgent("agent_missing", { name: "x" }, at(3))).toBeUndefined();
       });
 
+      it("keeps a listing's contract schemas: stored as given, read apart, patched one at a time, removed with null", async () => {
+        const ownerId = await withOwner();
+        const input = '{"type":"object","properties":{"symbol":{"type":"string"}}}';
+        const output = '{"type":"object","required":["summary"]}';
+        const agent = await store.insertAgent(newAgent(ownerId, { schemas: { input, output } }));
+        expect(agent.contract).toEqual({ input: true, output: true });
+        expect((await store.getAgent(agent.id))?.contract).toEqual({ input: true, output: true });
+        expect(await store.getAgentContract(agent.id)).toEqual({
+          inputSchema: input,
+          outputSchema: output,
+          updatedAt: T0,
+        });
+        const plain = await store.insertAgent(newAgent(ownerId));
+        expect(plain.contract).toEqual({ input: false, output: false });
+        expect(await store.getAgentContract(plain.id)).toEqual({
+          inputSchema: null,
+          outputSchema: null,
+          updatedAt: T0,
+        });
+        expect(await store.getAgentContract("agent_missing")).toBeUndefined();
+
+        // Only the output schema goes; the input schema and the other fields stay.
+        const patched = await store.updateAgent(agent.id, { schemas: { output: null } }, at(2));
+        expect(patched?.contract).toEqual({ input: true, output: false });
+        expect(patched?.name).toBe(agent.name);
+        expect(await store.getAgentContract(agent.id)).toEqual({
+          inputSchema: input,
+          outputSchema: null,
+          updatedAt: at(2),
+        });
+        const renamed = await store.updateAgent(agent.id, { name: "Renamed" }, at(3));
+        expect(renamed?.contract).toEqual({ input: true, output: false });
+        expect((await store.getAgentContract(agent.id))?.inputSchema).toBe(input);
+        const both = await store.updateAgent(plain.id, { schemas: { input: output, output: input } }, at(4));
+        expect(both?.contract).toEqual({ input: true, output: true });
+
+        // Search says which listings have schemas, without reading them.
+        const found = await store.searchAgents({ sort: "price_asc", limit: 10 });
+        expect(Object.fromEntries(found.agents.map((a) => [a.id, a.contract]))).toEqual({
+          [agent.id]: { input: true, output: false },
+          [plain.id]: { input: true, output: true },
+        });
+      });
+
       it("keeps price changes as history, newest first, and re-ranks on a new price", async () => {
         const ownerId = await withOwner();
         const agent = await store.insertAgent(newAgent(ownerId));

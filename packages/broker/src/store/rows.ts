@@ -2,8 +2,10 @@ import { type AgentCounters, EMPTY_COUNTERS, MercatoError, scoreAgent } from "@m
 import { assertAmount } from "./ledger-rules.js";
 import { SCORE_COLUMNS, type ScoreColumns, scoresOfRow, scoreValues } from "./metrics-math.js";
 import type {
+  AgentContractRecord,
   AgentPatch,
   AgentRecord,
+  AgentSchemasPatch,
   AlertChannelsRecord,
   ApiKeyRecord,
   EndpointProofRecord,
@@ -138,7 +140,13 @@ export interface AgentRow extends ScoreColumns {
   endpoint_grace_until: string | null;
   endpoint_checked_at: string | null;
   endpoint_check_error: string | null;
+  /** Whether the listing has an input and an output schema (1/0 in SQLite); see {@link agentColumns}. */
+  has_input_schema: boolean | number;
+  has_output_schema: boolean | number;
 }
+
+/** The contract's columns: each schema's checked JSON text, or NULL. Read by `getAgentContract` only. */
+export const SCHEMA_COLUMNS = ["input_schema", "output_schema"] as const;
 
 /** The endpoint-proof columns, in the order of {@link endpointProofValues}. */
 export const ENDPOINT_PROOF_COLUMNS = [
@@ -195,6 +203,7 @@ export const NEW_AGENT_COLUMNS: readonly string[] = Object.freeze([
   "created_at",
   "updated_at",
   ...ENDPOINT_PROOF_COLUMNS,
+  ...SCHEMA_COLUMNS,
 ]);
 
 /** The columns an owner's patch rewrites, in the order of {@link patchedValues}. */
@@ -202,7 +211,10 @@ export const PATCHED_COLUMNS: readonly string[] = Object.freeze([...OWNER_COLUMN
 
 const AGENT_COLUMNS = [
   "seq",
-  ...NEW_AGENT_COLUMNS.filter((column) => column !== "pricing_model"),
+  // The schemas (up to 64 KiB each) are read apart: searches and the invoke cache need only whether they exist.
+  ...NEW_AGENT_COLUMNS.filter(
+    (column) => column !== "pricing_model" && !(SCHEMA_COLUMNS as readonly string[]).includes(column),
+  ),
   "calls",
   "successes",
   "total_response_time_ms",
@@ -213,7 +225,10 @@ const AGENT_COLUMNS = [
 /** The columns of {@link AgentRow}, for a select list (`a.` prefixes each one when `alias` is given). */
 export function agentColumns(alias?: string): string {
   const prefix = alias === undefined ? "" : `${alias}.`;
-  return AGENT_COLUMNS.map((column) => prefix + column).join(", ");
+  return [
+    ...AGENT_COLUMNS.map((column) => prefix + column),
+    ...SCHEMA_COLUMNS.map((column) => `(${prefix}${column} IS NOT NULL) AS has_${column}`),
+  ].join(", ");
 }
 
 /** An agent's lifetime counters; all zero without a row. */
@@ -258,6 +273,7 @@ export function toAgent(row: AgentRow): AgentRecord {
       checkedAt: row.endpoint_checked_at,
       error: row.endpoint_check_error,
     },
+    contract: { input: Boolean(row.has_input_schema), output: Boolean(row.has_output_schema) },
   };
 }
 
@@ -273,6 +289,8 @@ export function newAgentValues(agent: NewAgent, categoryPrior: number): unknown[
     agent.createdAt,
     agent.createdAt,
     ...endpointProofValues(agent.endpoint),
+    agent.schemas?.input ?? null,
+    agent.schemas?.output ?? null,
   ];
 }
 
@@ -312,8 +330,13 @@ export interface PatchedAgent {
 
 /** Applies an owner's patch to an agent (a field left out is kept). */
 export function patchAgent(current: AgentRecord, patch: AgentPatch, at: string): PatchedAgent {
-  const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as AgentPatch;
-  const next = { ...current, ...defined, updatedAt: at };
+  const { schemas, ...fields } = patch;
+  const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as AgentPatch;
+  const contract = {
+    input: schemas?.input === undefined ? current.contract.input : schemas.input !== null,
+    output: schemas?.output === undefined ? current.contract.output : schemas.output !== null,
+  };
+  const next = { ...current, ...defined, contract, updatedAt: at };
   const p = patch.pricing;
   const repriced =
     p !== undefined &&
@@ -326,6 +349,42 @@ export function patchAgent(current: AgentRecord, patch: AgentPatch, at: string):
     repriced,
     rescore: (repriced && p?.priceMicros !== current.pricing.priceMicros) || recategorized,
   };
+}
+
+/**
+ * The assignments of a schemas patch (`input_schema = ?`, …) with their values, `?` placeholders;
+ * none when the patch changes no schema.
+ */
+export function schemaAssignments(schemas: AgentSchemasPatch | undefined): {
+  sets: string[];
+  values: unknown[];
+} {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  if (schemas?.input !== undefined) {
+    sets.push("input_schema = ?");
+    values.push(schemas.input);
+  }
+  if (schemas?.output !== undefined) {
+    sets.push("output_schema = ?");
+    values.push(schemas.output);
+  }
+  return { sets, values };
+}
+
+/** An agent's contract columns, as `getAgentContract` selects them. */
+export interface AgentContractRow {
+  input_schema: string | null;
+  output_schema: string | null;
+  updated_at: string;
+}
+
+/** The statement that reads an agent's contract (`?` placeholder: the agent id). */
+export const AGENT_CONTRACT_QUERY = "SELECT input_schema, output_schema, updated_at FROM agents WHERE id = ?";
+
+/** The record of an agent's contract columns. */
+export function toAgentContract(row: AgentContractRow): AgentContractRecord {
+  return { inputSchema: row.input_schema, outputSchema: row.output_schema, updatedAt: row.updated_at };
 }
 
 /** A `price_history` row. */

@@ -85,6 +85,24 @@ export interface AgentRecord {
   updatedAt: string;
   /** Endpoint control (see {@link EndpointProofRecord}). */
   endpoint: EndpointProofRecord;
+  /** Which of the listing's contract schemas it has (the schemas themselves: `getAgentContract`). */
+  contract: { input: boolean; output: boolean };
+}
+
+/**
+ * A listing's contract as stored: its input and output JSON Schemas, each the JSON text the broker
+ * checked at registration (null: none), and `updatedAt`, the listing's version they belong to.
+ */
+export interface AgentContractRecord {
+  inputSchema: string | null;
+  outputSchema: string | null;
+  updatedAt: string;
+}
+
+/** Contract schemas to store, as checked JSON text; `null` removes one, a field left out is kept. */
+export interface AgentSchemasPatch {
+  input?: string | null;
+  output?: string | null;
 }
 
 /**
@@ -93,9 +111,11 @@ export interface AgentRecord {
  */
 export type NewAgent = Omit<
   AgentRecord,
-  "counters" | "scores" | "metricsUpdatedAt" | "updatedAt" | "endpoint"
+  "counters" | "scores" | "metricsUpdatedAt" | "updatedAt" | "endpoint" | "contract"
 > & {
   endpoint?: EndpointProofRecord;
+  /** The contract's schemas, as checked JSON text; none without. */
+  schemas?: AgentSchemasPatch;
 };
 
 /** Fields an owner may change. A pricing change starts a new price-history entry. */
@@ -108,6 +128,8 @@ export interface AgentPatch {
   apiEndpoint?: string;
   status?: "active" | "inactive";
   pricing?: PricingRecord;
+  /** The contract's schemas (see {@link AgentSchemasPatch}). */
+  schemas?: AgentSchemasPatch;
 }
 
 /** One price an agent asked, and when. */
@@ -295,6 +317,8 @@ export interface Store extends LedgerStore, PayoutDestinationStore, GrantStore {
    */
   insertAgent(agent: NewAgent, limits?: ListingLimits): Promise<AgentRecord>;
   getAgent(id: string): Promise<AgentRecord | undefined>;
+  /** A listing's contract schemas (undefined: no such agent). */
+  getAgentContract(id: string): Promise<AgentContractRecord | undefined>;
   /**
    * Applies a patch; undefined when no such agent. A pricing change is added to the price history.
    *

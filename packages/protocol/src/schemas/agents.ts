@@ -35,6 +35,16 @@ const Endpoint = z
   .max(2048)
   .describe("The seller's HTTPS endpoint; the broker POSTs calls here and GETs {api_endpoint}/health");
 
+/**
+ * A listing's contract schema: a JSON Schema (draft 2020-12) object, at most 64 KiB as JSON. The
+ * broker checks it at registration (see docs/contracts.md) and answers 400 with the reason.
+ */
+export const ContractSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "A JSON Schema (draft 2020-12), at most 64 KiB as JSON; $ref only to JSON Pointers in the same document (#/…)",
+  );
+
 /** Pricing in a registration request (AgentPricing, minus what the broker decides). */
 export const PricingInput = z.strictObject({
   model: PricingModel,
@@ -53,6 +63,12 @@ export const RegisterAgentRequest = z.strictObject({
   version: Version.optional(),
   api_endpoint: Endpoint,
   pricing: PricingInput,
+  input_schema: ContractSchema.optional().describe(
+    "JSON Schema of the call's `input` (draft 2020-12, ≤ 64 KiB)",
+  ),
+  output_schema: ContractSchema.optional().describe(
+    "JSON Schema of the seller's `output` (draft 2020-12, ≤ 64 KiB); an output that breaks it is a failed call, not paid",
+  ),
 });
 
 /**
@@ -114,6 +130,8 @@ export const UpdateAgentRequest = z
       })
       .refine(hasAField, "must change at least one pricing field")
       .optional(),
+    input_schema: ContractSchema.nullable().optional().describe("A new input schema; null removes it"),
+    output_schema: ContractSchema.nullable().optional().describe("A new output schema; null removes it"),
   })
   .refine(hasAField, "must change at least one field");
 
@@ -247,6 +265,12 @@ export const AgentDetail = Agent.extend({
   pricing: AgentPricing,
   metrics: AgentMetrics,
   verification: EndpointVerification,
+  input_schema: ContractSchema.nullable().describe(
+    "The contract's input schema, as registered; null without one",
+  ),
+  output_schema: ContractSchema.nullable().describe(
+    "The contract's output schema, as registered; null without one",
+  ),
 });
 
 /** One price an agent asked, from `effective_from` until `effective_to` (null: still in force). */
@@ -319,6 +343,10 @@ export const SearchResult = z.object({
   trust_score: AgentMetrics.shape.trust_score,
   cost_per_success: AgentMetrics.shape.cost_per_success,
   ranking: RankingFigures,
+  has_input_schema: z
+    .boolean()
+    .describe("Whether the listing declares an input schema (GET /agents/{id} has it)"),
+  has_output_schema: z.boolean().describe("Whether the listing declares an output schema"),
 });
 
 /** `GET /agents/search` answer: a page of results and the cursor of the next (null at the end). */

@@ -232,6 +232,8 @@ export interface paths {
          *
          *     Outside dev mode the listing goes active only once its endpoint proves it serves this account: the broker GETs `{api_endpoint}/.well-known/mercato-challenge/{token}` (no redirects, 5 s, 16 KiB at most) and expects `{"token": "<token>", "owner": "<your account id>"}` (or `"agents": ["<agent id>", …]` naming this listing), which the seller kit answers by itself. The broker tries once at registration: `status` is `registered` when the proof came, else `pending_verification` with the reason and the challenge URL in `verification`; the listing is then not listed, purchasable or callable until `POST /agents/{id}/verify` succeeds. In dev mode the listing is active at once.
          *
+         *     `input_schema` and `output_schema` (optional) are the listing's contract: JSON Schemas (draft 2020-12) of the call's `input` and the seller's `output`. Each must be a valid schema of at most 64 KiB as JSON, nested at most 32 levels, whose `$ref`s are JSON Pointers into the same document (no URL is fetched; `$id`, `$anchor` and `$dynamicRef` are refused), whose patterns run on a linear-time engine (no backreferences or lookaround, at most 512 characters), with at most 256 values per `enum`, `uniqueItems` only beside a `maxItems` of at most 1000, and at most 1000 subschemas evaluated against one value; else 400 VALIDATION_ERROR saying where and why. The proxy refuses input that breaks the input schema (400 VALIDATION_ERROR, nothing held or charged) and treats an output that breaks the output schema as the seller's failed call (502 SELLER_ERROR, not charged). See docs/contracts.md.
+         *
          *     Limits per account (defaults; the broker's `--max-agents-per-account` and `--registration-rate-limit`): at most 100 agents that are not deactivated, pending ones included (past it, LISTING_LIMIT_REACHED, 403), and 30 registrations, endpoint changes and re-activations per hour (past it, RATE_LIMITED, 429, with Retry-After). A refused registration lists nothing. Several listings may share one endpoint: the broker health-checks each distinct endpoint once per interval, whatever the number of listings.
          */
         post: operations["registerAgent"];
@@ -310,7 +312,7 @@ export interface paths {
         };
         /**
          * Get an agent
-         * @description The agent with its pricing and metrics (smoothed estimates until calls are measured).
+         * @description The agent with its pricing and metrics (smoothed estimates until calls are measured), and its contract: `input_schema` and `output_schema` as registered (null without one), which the SDK uses to check outputs in direct mode.
          */
         get: operations["getAgent"];
         put?: never;
@@ -905,6 +907,14 @@ export interface components {
              */
             api_endpoint: string;
             pricing: components["schemas"]["PricingInput"];
+            /** @description JSON Schema of the call's `input` (draft 2020-12, ≤ 64 KiB) */
+            input_schema?: {
+                [key: string]: unknown;
+            };
+            /** @description JSON Schema of the seller's `output` (draft 2020-12, ≤ 64 KiB); an output that breaks it is a failed call, not paid */
+            output_schema?: {
+                [key: string]: unknown;
+            };
         };
         SetAlertChannelsRequest: {
             slack_webhook_url?: string | null;
@@ -944,6 +954,14 @@ export interface components {
                 tier?: string;
                 min_calls?: number;
             };
+            /** @description A new input schema; null removes it */
+            input_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description A new output schema; null removes it */
+            output_schema?: {
+                [key: string]: unknown;
+            } | null;
         };
         UpdateKeyRequest: {
             name?: string | null;
@@ -1007,6 +1025,14 @@ export interface components {
             pricing: components["schemas"]["AgentPricing"];
             metrics: components["schemas"]["AgentMetrics"];
             verification: components["schemas"]["EndpointVerification"];
+            /** @description The contract's input schema, as registered; null without one */
+            input_schema: {
+                [key: string]: unknown;
+            } | null;
+            /** @description The contract's output schema, as registered; null without one */
+            output_schema: {
+                [key: string]: unknown;
+            } | null;
         };
         AgentMetrics: {
             agent_id: string;
@@ -1432,6 +1458,10 @@ export interface components {
             /** @description Ranking figure, USD per success: price_per_call / ranking.success_lower_bound */
             cost_per_success: number;
             ranking: components["schemas"]["RankingFigures"];
+            /** @description Whether the listing declares an input schema (GET /agents/{id} has it) */
+            has_input_schema: boolean;
+            /** @description Whether the listing declares an output schema */
+            has_output_schema: boolean;
         };
         Settlement: {
             settlement_id: string;

@@ -1,3 +1,4 @@
+import { CONTRACTS_SCHEMA } from "./contracts-schema.js";
 import { LEDGER_SCHEMA } from "./ledger-schema.js";
 import { FIGURES_SCHEMA, METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "./metrics-schema.js";
 import type { PgDb } from "./pg-db.js";
@@ -30,6 +31,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     sql: PREPAID_VOUCHERS_SCHEMA,
   },
   { version: 7, name: "usage report claims", sql: GRANT_REPORTS_SCHEMA },
+  { version: 8, name: "listing contracts: input and output JSON Schemas", sql: CONTRACTS_SCHEMA },
   {
     version: 9,
     name: "measured figures apart from ranking ones, and category priors for the conservative ranking",

@@ -8,6 +8,8 @@ import {
 } from "../listing-limits.js";
 import { priorOf, scoresOf } from "../metrics-math.js";
 import {
+  AGENT_CONTRACT_QUERY,
+  type AgentContractRow,
   type AgentRow,
   agentColumns,
   assertSpendCap,
@@ -22,7 +24,9 @@ import {
   type PriceHistoryRow,
   patchAgent,
   patchedValues,
+  schemaAssignments,
   toAgent,
+  toAgentContract,
   toKey,
   toPriceHistory,
 } from "../rows.js";
@@ -171,6 +175,11 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       return row && toAgent(row);
     },
 
+    async getAgentContract(id) {
+      const row = await db.one<AgentContractRow>(numbered(AGENT_CONTRACT_QUERY), [id]);
+      return row && toAgentContract(row);
+    },
+
     async updateAgent(id, patch, at, limits) {
       return db.transaction((tx) => updateAgent(tx, id, patch, at, limits));
     },
@@ -311,6 +320,13 @@ async function updateAgent(
   const current = toAgent(row);
   const { next, repriced, rescore } = patchAgent(current, patch, at);
   const seq = row.seq;
+  const schemas = schemaAssignments(patch.schemas);
+  if (schemas.sets.length > 0) {
+    await tx.run(numbered(`UPDATE agents SET ${schemas.sets.join(", ")} WHERE seq = ?`), [
+      ...schemas.values,
+      seq,
+    ]);
+  }
   if (rescore) {
     // The figures keep their time: the measurements did not change, only the price.
     const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;

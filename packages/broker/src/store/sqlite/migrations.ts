@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { ALERTS_MIGRATION } from "./alerts-schema.js";
+import { CONTRACTS_MIGRATION } from "./contracts-schema.js";
 import { ENDPOINT_PROOF_MIGRATION } from "./endpoint-proof-schema.js";
 import { FRAUD_MIGRATION } from "./fraud-schema.js";
 import { GRANT_REPORTS_MIGRATION, GRANTS_MIGRATION, PREPAID_VOUCHERS_MIGRATION } from "./grants-schema.js";
@@ -143,6 +144,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   HEALTH_CLAIMS_MIGRATION,
   PREPAID_VOUCHERS_MIGRATION,
   GRANT_REPORTS_MIGRATION,
+  CONTRACTS_MIGRATION,
   FIGURES_MIGRATION,
 ];
 

@@ -31,6 +31,8 @@ const UNDO_PREPAID_VOUCHERS = "ALTER TABLE grants DROP COLUMN best_voucher_owed_
 const UNDO_METRICS_BUYERS = `DROP TABLE agent_buyer_hours; DROP TABLE agent_buyer_windows;
   ALTER TABLE agent_metric_minutes DROP COLUMN client_errors; ALTER TABLE agent_metric_hours DROP COLUMN client_errors;
   ALTER TABLE agent_metric_windows DROP COLUMN units_30d; ALTER TABLE agent_metric_windows DROP COLUMN success_units_30d;`;
+const UNDO_CONTRACTS =
+  "ALTER TABLE agents DROP COLUMN input_schema; ALTER TABLE agents DROP COLUMN output_schema;";
 const UNDO_FIGURES = `DROP TABLE category_priors;
   ALTER TABLE agents DROP COLUMN success_lower_bound; ALTER TABLE agents DROP COLUMN category_prior;
   ALTER TABLE agents DROP COLUMN ranked_calls; ALTER TABLE agents DROP COLUMN ranked_successes;
@@ -39,6 +41,7 @@ const UNDO_FIGURES = `DROP TABLE category_priors;
 /** Undoes every migration after 8, newest first, for tests that start from a version 8 database. */
 const UNDO_ABOVE_8 = [
   UNDO_FIGURES,
+  UNDO_CONTRACTS,
   UNDO_GRANT_REPORTS,
   UNDO_PREPAID_VOUCHERS,
   UNDO_HEALTH_CLAIMS,
@@ -175,6 +178,7 @@ describe("sqlite store on disk", () => {
     // Back to version 3: without migration 4's table and column.
     const raw = new Database(path);
     raw.exec(UNDO_FIGURES);
+    raw.exec(UNDO_CONTRACTS);
     raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       "DROP TABLE daily_spend; ALTER TABLE api_keys DROP COLUMN suspended_at; ALTER TABLE api_keys DROP COLUMN suspend_reason;",
@@ -241,6 +245,7 @@ describe("sqlite store on disk", () => {
     // Back to version 6: without migration 7's table and columns.
     const raw = new Database(path);
     raw.exec(UNDO_FIGURES);
+    raw.exec(UNDO_CONTRACTS);
     raw.exec(UNDO_ENDPOINT_PROOFS);
     raw.exec(
       `DROP TABLE health_endpoints; DROP TABLE health_hosts;

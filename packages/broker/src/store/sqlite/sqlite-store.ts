@@ -10,7 +10,10 @@ import {
   reactivates,
 } from "../listing-limits.js";
 import {
+  AGENT_CONTRACT_QUERY,
+  type AgentContractRow,
   type AgentRow,
+  agentColumns,
   assertSpendCap,
   endpointProofUpdate,
   graceEndpointsQuery,
@@ -23,7 +26,9 @@ import {
   type PriceHistoryRow,
   patchAgent,
   patchedValues,
+  schemaAssignments,
   toAgent,
+  toAgentContract,
   toKey,
   toPriceHistory,
 } from "../rows.js";
@@ -108,7 +113,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   });
 
   const getAgentRow = (id: string): AgentRow | undefined =>
-    prepare("SELECT * FROM agents WHERE id = ?").get(id) as AgentRow | undefined;
+    prepare(`SELECT ${agentColumns()} FROM agents WHERE id = ?`).get(id) as AgentRow | undefined;
 
   const writeTags = (seq: number, tags: string[]): void => {
     prepare("DELETE FROM agent_tags WHERE agent_seq = ?").run(seq);
@@ -163,6 +168,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         ...patchedValues(next),
         row.seq,
       );
+      const schemas = schemaAssignments(patch.schemas);
+      if (schemas.sets.length > 0) {
+        prepare(`UPDATE agents SET ${schemas.sets.join(", ")} WHERE seq = ?`).run(...schemas.values, row.seq);
+      }
       if (patch.tags) writeTags(row.seq, patch.tags);
       if (repriced) insertPrice(id, next.pricing, at);
       if (rescore) metrics.rescore(row.seq, row.metrics_updated_at);
@@ -271,6 +280,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async getAgent(id) {
       const row = getAgentRow(id);
       return row && toAgent(row);
+    },
+
+    async getAgentContract(id) {
+      const row = prepare(AGENT_CONTRACT_QUERY).get(id) as AgentContractRow | undefined;
+      return row && toAgentContract(row);
     },
 
     async updateAgent(id, patch, at, limits) {
@@ -400,6 +414,8 @@ interface ResolvedSearch {
   match: string | undefined;
 }
 
+/** The agent columns a search reads (the schemas' presence, not their text). */
+const AGENT_SELECT = agentColumns("a");
 const FTS_ROWIDS = "SELECT rowid FROM agents_fts WHERE agents_fts MATCH ?";
 const TAG_SEQS = "SELECT agent_seq FROM agent_tags WHERE tag = ? ORDER BY agent_seq";
 
@@ -522,7 +538,7 @@ function searchRows(prepare: Prepare, search: AgentSearch): AgentRow[] {
   const commonWords = [...probeWords, ...passWords];
   const target = commonWords.length > 0 ? want * COMMON_WORD_RATIO : want;
   const driver = chooseDriver(candidates, agents, target);
-  if (commonWords.length === 0) return runSearch(prepare, s, driver, "a.*", want) as AgentRow[];
+  if (commonWords.length === 0) return runSearch(prepare, s, driver, AGENT_SELECT, want) as AgentRow[];
 
   // Each common word matches over 1 agent in COMMON_WORD_RATIO, so most of the window's candidates
   // match: keep those that do, in order, until the page is full. Enough hits, or a window short of
@@ -551,12 +567,12 @@ function searchRows(prepare: Prepare, search: AgentSearch): AgentRow[] {
   if (seqs.length < want && window.length === target) {
     // The common words are rarer among these candidates: match them as one list after all.
     s.match = [...matchWords, ...commonWords].join(" ");
-    return runSearch(prepare, s, driver, "a.*", want) as AgentRow[];
+    return runSearch(prepare, s, driver, AGENT_SELECT, want) as AgentRow[];
   }
   if (seqs.length === 0) return [];
-  const rows = prepare("SELECT * FROM agents WHERE seq IN (SELECT value FROM json_each(?))").all(
-    JSON.stringify(seqs),
-  ) as AgentRow[];
+  const rows = prepare(
+    `SELECT ${agentColumns()} FROM agents WHERE seq IN (SELECT value FROM json_each(?))`,
+  ).all(JSON.stringify(seqs)) as AgentRow[];
   const bySeq = new Map(rows.map((row) => [row.seq, row]));
   return seqs.map((seq) => bySeq.get(seq) as AgentRow);
 }
@@ -615,7 +631,7 @@ function runSearch(
   prepare: Prepare,
   s: ResolvedSearch,
   driver: Driver,
-  columns: "a.*" | "a.seq",
+  columns: typeof AGENT_SELECT | "a.seq",
   limit: number,
 ): unknown[] {
   const { column, descending } = s.sort;
