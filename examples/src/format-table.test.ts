@@ -21,6 +21,8 @@ function result(agentId: string, name: string, price: number, successRate: numbe
     trust_score: 0.9123,
     cost_per_success: price / successRate,
     ranking: { success_rate: successRate, success_lower_bound: successRate, category_prior: 0.95 },
+    has_input_schema: true,
+    has_output_schema: true,
   };
 }
 
