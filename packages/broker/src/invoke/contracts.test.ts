@@ -87,6 +87,7 @@ describe("the proxy enforces a listing's contract", () => {
       expect(refused.statusCode, refused.body).toBe(400);
       const error = refused.json().error;
       expect(error.code).toBe("VALIDATION_ERROR");
+      expect(error.details.reason).toBe("input_schema");
       expect(error.details.issues.length).toBeGreaterThan(0);
       expect(error.details.issues[0]).toEqual({ path: expect.any(String), message: expect.any(String) });
     }

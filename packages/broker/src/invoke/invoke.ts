@@ -52,7 +52,7 @@ export async function checkInvokeInput(
     throw new MercatoError(
       "VALIDATION_ERROR",
       `The input does not match agent ${agent.id}'s input schema: ${first.path || "(the input)"}: ${first.message}; nothing was held or charged`,
-      { details: { issues } },
+      { details: { reason: "input_schema", issues } },
     );
   }
   return contract;

@@ -261,6 +261,30 @@ describe("call(): retries and failover", () => {
     ]);
   });
 
+  it("moves on when an agent's input schema refuses the input, and stops on any other refused input", async () => {
+    const broker = fakeBroker([
+      {
+        id: "agent_schema001",
+        price: 0.01,
+        costPerSuccess: 0.01,
+        outcomes: [{ status: 400, code: "VALIDATION_ERROR", details: { reason: "input_schema", issues: [] } }],
+      },
+      {
+        id: "agent_other0001",
+        price: 0.02,
+        costPerSuccess: 0.02,
+        outcomes: [{ status: 400, code: "VALIDATION_ERROR" }],
+      },
+      { id: "agent_never0002", price: 0.03, costPerSuccess: 0.03, outcomes: ["ok"] },
+    ]);
+    const error = await rejection(client(broker.fetch).call({ input: 1 }));
+    expect(error.code).toBe("VALIDATION_ERROR");
+    expect(broker.invokes().map((r) => r.path)).toEqual([
+      "/agents/agent_schema001/invoke",
+      "/agents/agent_other0001/invoke",
+    ]);
+  });
+
   it("throws one error listing every attempt when all candidates fail", async () => {
     const broker = fakeBroker([
       { id: "agent_down00001", price: 0.01, costPerSuccess: 0.01, outcomes: [SELLER_DOWN] },

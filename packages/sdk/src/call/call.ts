@@ -477,6 +477,10 @@ function judge(error: MercatoError): Verdict {
       return error.details?.status === "voided"
         ? { kind: "retry", sameKey: false, retryAfterMs: 0 }
         : { kind: "next" };
+    // The agent's input schema refused this input before anything was held: another agent of the
+    // search may take it. Any other refusal of the input is this call's own, for every agent alike.
+    case "VALIDATION_ERROR":
+      return error.details?.reason === "input_schema" ? { kind: "next" } : { kind: "stop" };
     case "AGENT_NOT_FOUND":
     case "AGENT_INACTIVE":
     case "AGENT_NOT_PURCHASED":
