@@ -40,6 +40,7 @@ import {
   type MercatoClient,
   type RegisterAgentRequest,
   type SearchResult,
+  seededRandom,
 } from "@mercato/sdk";
 import { type BuyerAgentReport, runBuyerAgent } from "./buyer-agent.js";
 import { formatTable, percent, successText, usd } from "./format-table.js";
@@ -73,7 +74,8 @@ const CALLS_PER_BUYER = BUYER_CAP.minUnits / BUYER_WEIGHT.establishedUnits;
  */
 const SUMMARIZER_HISTORY = MARKET_BUYERS * CALLS_PER_BUYER;
 const OTHER_HISTORY = 30;
-const HISTORY_CONCURRENCY = 8;
+/** The Digest's failures each wait a second: most of the history's calls are waiting, not working. */
+const HISTORY_CONCURRENCY = 24;
 /**
  * Seller timeout of the history's calls. The sellers answer at once, but on a machine busy with
  * other work (a CI running every test at once) a call can wait seconds for the CPU: a timeout there
@@ -108,6 +110,8 @@ interface SellerPlan {
   name: string;
   priceUsd: string;
   failRate: string;
+  /** How long its failing calls take before they fail, ms (default 0: at once). */
+  failAfterMs?: number;
   /** The program's registration builder; the demo passes the name and price above. */
   manifest: (endpointUrl: string, overrides?: Partial<RegisterAgentRequest>) => RegisterAgentRequest;
   /** Other fields of its registration. */
@@ -139,7 +143,10 @@ const SELLERS: readonly SellerPlan[] = [
     program: "news-summarizer",
     name: "Crypto News Digest",
     priceUsd: "0.012",
+    // Half its calls fail, after a second of waiting: free, but a buyer's time is not (call()
+    // values it at $0.01 a second), so the Pro answers more cheaply per useful answer.
     failRate: "0.5",
+    failAfterMs: 1_000,
     manifest: newsSummarizerManifest,
     overrides: {
       description: "The same crypto news summaries for less: three sentences and the top headlines.",
@@ -278,7 +285,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (/^(MERCATO_|STRIPE_|SELLER_)/.test(name)) continue;
-    if (["PORT", "HOST", "LOG_LEVEL", "FAIL_RATE", "DATABASE_URL"].includes(name)) continue;
+    if (["PORT", "HOST", "LOG_LEVEL", "FAIL_RATE", "FAIL_AFTER_MS", "DATABASE_URL"].includes(name)) continue;
     env[name] = value;
   }
   return { ...env, ...extra };
@@ -530,6 +537,7 @@ async function runDemo(
           SELLER_NAME: plan.name,
           SELLER_PRICE: plan.priceUsd,
           FAIL_RATE: plan.failRate,
+          FAIL_AFTER_MS: String(plan.failAfterMs ?? 0),
         }),
         resources,
       ),
@@ -720,7 +728,13 @@ async function runDemo(
 
   out.heading("Buyer agent");
   const buyerAccount = await anonymous.accounts.create({ name: "Buyer Agent" });
-  const buyer = createClient({ baseUrl: brokerUrl, apiKey: buyerAccount.api_key });
+  // A seeded generator for call()'s exploration (5% of calls try a listing with little evidence):
+  // the same run every time.
+  const buyer = createClient({
+    baseUrl: brokerUrl,
+    apiKey: buyerAccount.api_key,
+    random: seededRandom(2026),
+  });
   const topup = await buyer.topups.create({ amountUsd: "10.00" });
   out.line(
     `   new account, topped up ${usd(topup.amount_usd, 2)} (${topup.status}, dev mode: no real money)`,
@@ -777,7 +791,10 @@ async function runDemo(
 
   out.heading("Ranking (crypto, by cost per success)");
   // Wait until the buyer's own calls are in the metrics too, so that the table adds up.
-  const proCalls = SUMMARIZER_HISTORY + (report.answeredBy[pro?.agentId ?? ""] ?? 0);
+  const proCalls =
+    SUMMARIZER_HISTORY +
+    (report.answeredBy[pro?.agentId ?? ""] ?? 0) +
+    (result.agentId === pro?.agentId ? 1 : 0);
   let ranking: SearchResult[] = [];
   try {
     await waitFor("the buyer's calls in the metrics", METRICS_TIMEOUT_MS, async () => {
@@ -801,6 +818,8 @@ async function runDemo(
         {
           title: "RANKED",
           cell: (a) => {
+            // A listing without calls has only the prior here: "new", not a made-up rate.
+            if (a.total_calls === 0) return "new";
             const rate = rankedSuccess(a as RankedResult);
             return rate === null ? "—" : percent(rate);
           },

@@ -71,10 +71,21 @@ describe("settings", () => {
       name: "Oracle",
       priceUsd: "0.002",
       failRatePpm: 0,
+      failAfterMs: 0,
       register: false,
       apiKey: undefined,
       owner: "acct_seller",
     });
+  });
+
+  it("reads how long a failing call takes, in whole milliseconds up to a minute", () => {
+    const settings = (env: Record<string, string>, argv: string[] = []) =>
+      parseSellerSettings(argv, { MERCATO_OWNER: "acct_seller", ...env }, defaults);
+    expect(settings({ FAIL_AFTER_MS: "1000" }).failAfterMs).toBe(1_000);
+    expect(settings({ FAIL_AFTER_MS: "1000" }, ["--fail-after", "250"]).failAfterMs).toBe(250);
+    for (const bad of ["-1", "1.5", "60001", "abc"]) {
+      expect(() => settings({ FAIL_AFTER_MS: bad })).toThrow(/FAIL_AFTER_MS/);
+    }
   });
 
   it("reads the environment, and a flag wins over its variable", () => {

@@ -26,6 +26,11 @@ export interface SellerSettings {
   priceUsd: string;
   /** Share of calls that fail with a 500, in parts per million (0–1,000,000). */
   failRatePpm: number;
+  /**
+   * How long a failing call takes before it fails, ms: an upstream that gives up after a while.
+   * Failed calls are free, but a buyer waits for them.
+   */
+  failAfterMs: number;
   /** Register the agent with the broker at start, with the account key in `MERCATO_API_KEY`. */
   register: boolean;
   /** The account key for `register`. */
@@ -114,6 +119,7 @@ export function cryptoManifest(
  * | `--name` | `SELLER_NAME` | the seller's own |
  * | `--price` | `SELLER_PRICE` | the seller's own |
  * | `--fail-rate` | `FAIL_RATE` | `0` |
+ * | `--fail-after` | `FAIL_AFTER_MS` | `0` (a failing call fails at once) |
  * | `--register` | `MERCATO_REGISTER=1` | off (needs `MERCATO_API_KEY`) |
  * | `--owner` | `MERCATO_OWNER` | the account of `MERCATO_API_KEY` |
  *
@@ -137,6 +143,7 @@ export function parseSellerSettings(
         name: { type: "string" },
         price: { type: "string" },
         "fail-rate": { type: "string" },
+        "fail-after": { type: "string" },
         register: { type: "boolean" },
         owner: { type: "string" },
       },
@@ -159,6 +166,7 @@ export function parseSellerSettings(
   const name = pick("name", "SELLER_NAME");
   const price = pick("price", "SELLER_PRICE");
   const failRate = pick("fail-rate", "FAIL_RATE");
+  const failAfter = pick("fail-after", "FAIL_AFTER_MS");
   const owner = pick("owner", "MERCATO_OWNER");
   const settings: SellerSettings = {
     port: port === undefined ? 0 : parsePort(port.value, port.from),
@@ -166,6 +174,7 @@ export function parseSellerSettings(
     name: name === undefined ? defaults.name : name.value.trim(),
     priceUsd: price === undefined ? defaults.priceUsd : parsePrice(price.value, price.from),
     failRatePpm: failRate === undefined ? 0 : parseRatePpm(failRate.value, failRate.from),
+    failAfterMs: failAfter === undefined ? 0 : parseDelayMs(failAfter.value, failAfter.from),
     register: values.register === true || env.MERCATO_REGISTER === "1",
     apiKey: env.MERCATO_API_KEY === "" ? undefined : env.MERCATO_API_KEY,
     owner: owner === undefined ? undefined : parseOwner(owner.value, owner.from),
@@ -187,6 +196,24 @@ function parseOwner(text: string, from: string): string {
   const owner = text.trim();
   if (!/^acct_[\x21-\x7e]+$/.test(owner)) throw invalid(from, `must be an account id (acct_…), got ${text}`);
   return owner;
+}
+
+/** A whole number of milliseconds from 0 to 60,000, e.g. `FAIL_AFTER_MS=1000`. */
+function parseDelayMs(text: string, from: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 60_000)
+    throw invalid(from, `must be whole milliseconds from 0 to 60000, got ${text}`);
+  return Number(text);
+}
+
+/** Waits `ms`, or until the call is abandoned. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -301,8 +328,12 @@ export async function startSeller<Schema extends StandardSchemaV1, Output extend
     owner,
     input: definition.input,
     output: definition.output,
-    handler: (input) => {
-      if (schedule.next()) throw new ScheduledFailure(`call ${schedule.calls} failed on schedule`);
+    handler: async (input, { signal }) => {
+      if (schedule.next()) {
+        const failure = new ScheduledFailure(`call ${schedule.calls} failed on schedule`);
+        if (settings.failAfterMs > 0) await delay(settings.failAfterMs, signal);
+        throw failure;
+      }
       return definition.handler(input, context);
     },
     onError: (error, where) => {
