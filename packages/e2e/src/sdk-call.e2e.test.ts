@@ -113,6 +113,8 @@ describe("client.call() against a real broker and real sellers", () => {
         category: CATEGORY,
         input: { symbol: "BTC" },
         backoff: { baseMs: 1 },
+        // No exploration: each choice below is the exploit order's, and so deterministic.
+        explore: 0,
         ...options,
       });
       paid += parseUsd(result.costUsd);
@@ -182,13 +184,16 @@ describe("client.call() against a real broker and real sellers", () => {
     const [steadyFigures, flakyFigures] = ranked.results;
     expect(steadyFigures?.cost_per_success).toBeLessThan(flakyFigures?.cost_per_success as number);
 
-    const preferred = await call();
+    // call() ranks by the cost of a useful answer: the price, plus the buyer's time spent on the
+    // attempts it takes. The flaky seller's failures are instant, so at the default $0.01 a second
+    // they cost next to nothing; a buyer whose time is dear ($10 a second) prefers the steady one.
+    const preferred = await call({ timeValueUsdPerSecond: 10 });
     expect(preferred.agentId).toBe(agentIds.steady);
     expect(preferred.attempts).toHaveLength(1);
 
     // The steady seller goes down: call() fails over to the flaky one and keeps trying it.
     await sellers.steady?.close();
-    const failover = await call({ retries: 5 });
+    const failover = await call({ retries: 5, timeValueUsdPerSecond: 10 });
     expect(failover.agentId).toBe(agentIds.flaky);
     expect(failover.attempts[0]).toMatchObject({
       agentId: agentIds.steady,
