@@ -267,7 +267,9 @@ describe("call(): retries and failover", () => {
         id: "agent_schema001",
         price: 0.01,
         costPerSuccess: 0.01,
-        outcomes: [{ status: 400, code: "VALIDATION_ERROR", details: { reason: "input_schema", issues: [] } }],
+        outcomes: [
+          { status: 400, code: "VALIDATION_ERROR", details: { reason: "input_schema", issues: [] } },
+        ],
       },
       {
         id: "agent_other0001",
