@@ -1,6 +1,7 @@
 // `npm run bench:selection`: bundles bench/selection.ts with the SDK's own source (call() and its
 // selection, not a copy) and runs it. @mercato/protocol is the built package (the broker's formulas).
-// Arguments: --seeds 1,2,3 --calls 5000 --time-value 0.01 (USD per second of waiting).
+// Arguments: --seeds 1,2,3 --calls 5000 --time-value 0.01 (USD per second of waiting)
+// --degrade-at 0.5 (the share of the run after which the degrader degrades).
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";

@@ -46,8 +46,12 @@ interface SellerSpec {
   history?: { calls: number; success: number; latencyMs: number };
 }
 
-/** The market: 12 sellers; the newcomer appears and the degrader degrades half-way. */
-function market(half: number): SellerSpec[] {
+/**
+ * The market: 12 sellers; the newcomer appears half-way, and the degrader degrades at `degradeAt`
+ * (half-way by default: then failing over from the degrader also brings the newcomer in; with
+ * `--degrade-at 0.75` the newcomer must be found by exploration alone).
+ */
+function market(half: number, degradeAt: number): SellerSpec[] {
   const past = (truth: Truth, calls = 1000) => ({
     calls,
     success: truth.success,
@@ -81,7 +85,7 @@ function market(half: number): SellerSpec[] {
     spec(
       "degrader",
       { price: 0.015, success: 0.98, latencyMs: 500 },
-      { changesAt: half, later: { price: 0.015, success: 0.4, latencyMs: 2500 } },
+      { changesAt: degradeAt, later: { price: 0.015, success: 0.4, latencyMs: 2500 } },
     ),
     // Appears half-way, with no record, better than all.
     {
@@ -115,6 +119,8 @@ interface RunOptions {
   seed: number;
   calls: number;
   timeValue: number;
+  /** Share of the run after which the degrader degrades. */
+  degradeShare: number;
 }
 
 interface RunResult {
@@ -127,13 +133,15 @@ interface RunResult {
   firstChoice: string[];
   explored: number;
   half: number;
+  degradeAt: number;
 }
 
 const BUYERS = 40;
 
-async function run({ seed, calls, timeValue }: RunOptions): Promise<RunResult> {
+async function run({ seed, calls, timeValue, degradeShare }: RunOptions): Promise<RunResult> {
   const half = Math.floor(calls / 2);
-  const sellers = market(half);
+  const degradeAt = Math.floor(calls * degradeShare);
+  const sellers = market(half, degradeAt);
   const random = seededRandom(seed);
   // The market's own randomness is a stream of its own, so that the SDK's draws do not shift it.
   const world = seededRandom(seed * 7919 + 17);
@@ -312,6 +320,7 @@ async function run({ seed, calls, timeValue }: RunOptions): Promise<RunResult> {
     firstChoice,
     explored,
     half,
+    degradeAt,
   };
 }
 
@@ -333,18 +342,19 @@ function parseArgs(argv: string[]) {
     seeds: (value("seeds") ?? "1,2,3").split(",").map(Number),
     calls: Number(value("calls") ?? 5000),
     timeValue: Number(value("time-value") ?? 0.01),
+    degradeShare: Number(value("degrade-at") ?? 0.5),
   };
 }
 
 /** Runs the benchmark for each seed, prints each target and whether it is met; 0 when all are. */
 export async function main(argv: string[]): Promise<number> {
-  const { seeds, calls, timeValue } = parseArgs(argv);
+  const { seeds, calls, timeValue, degradeShare } = parseArgs(argv);
   process.stdout.write(
-    `Selection benchmark: 12 sellers, ${calls} calls, time valued at $${timeValue}/s, seeds ${seeds.join(", ")}\n`,
+    `Selection benchmark: 12 sellers, ${calls} calls, time valued at $${timeValue}/s, the newcomer from call ${Math.floor(calls / 2)}, the degrader degrading at call ${Math.floor(calls * degradeShare)}, seeds ${seeds.join(", ")}\n`,
   );
   let allMet = true;
   for (const seed of seeds) {
-    const r = await run({ seed, calls, timeValue });
+    const r = await run({ seed, calls, timeValue, degradeShare });
     if (process.env.BENCH_DEBUG) {
       for (let b = 0; b < calls; b += 250) {
         const block = r.firstChoice.slice(b, b + 250);
@@ -355,9 +365,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     const gap = r.sdkCost / r.oracleCost - 1;
     const degraderBefore =
-      r.firstChoice.slice(r.half - 500, r.half).filter((c) => c === "degrader").length / 500;
+      r.firstChoice.slice(r.degradeAt - 500, r.degradeAt).filter((c) => c === "degrader").length / 500;
     const newcomerAt = firstWindow(r.firstChoice, r.half, "newcomer", (share) => share > 0.5);
-    const degraderAt = firstWindow(r.firstChoice, r.half, "degrader", (share) => share < degraderBefore / 2);
+    const degraderAt = firstWindow(
+      r.firstChoice,
+      r.degradeAt,
+      "degrader",
+      (share) => share < degraderBefore / 2,
+    );
     const targets: Array<[string, string, boolean]> = [
       [
         "cost per useful answer within 5% of the oracle",
@@ -377,8 +392,10 @@ export async function main(argv: string[]): Promise<number> {
       ],
       [
         "degraded seller loses most of its traffic within 50 calls",
-        `had ${(degraderBefore * 100).toFixed(0)}% of calls; under half that from call ${degraderAt} after degrading`,
-        degraderAt <= 50,
+        degraderBefore < 0.1
+          ? `had ${(degraderBefore * 100).toFixed(0)}% of calls before degrading: no traffic to lose (the newcomer took it)`
+          : `had ${(degraderBefore * 100).toFixed(0)}% of calls; under half that from call ${degraderAt} after degrading`,
+        degraderBefore < 0.1 || degraderAt <= 50,
       ],
     ];
     process.stdout.write(
