@@ -516,6 +516,10 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
     expect(shown).toMatch(/success rate\s+new\n/);
     const table = await mercatoHuman(["agents", "search", "--category", "news"]);
     expect(table).toMatch(/Kit Summarizer\s+news\s+\$0\.015\s+new\s+new\s/);
+    // Off the market again: the later tests search a market of the two listings they made.
+    expect(await mercatoJson(["agents", "deactivate", agentId], { persona: SELLER })).toMatchObject({
+      status: "inactive",
+    });
 
     // Schemas come from one place; a plain endpoint serves no contract; a URL must be http(s).
     await writeFile(
