@@ -1,6 +1,9 @@
 import type { EndpointHealth, HealthClaimResult, Store } from "../types.js";
 import type { PgDb } from "./pg-db.js";
 
+/** The health-check claims shared by brokers. */
+export type HealthClaimMethods = "claimHealthCheck" | "recordEndpointHealth";
+
 /** PostgreSQL schema of the health-check claims: SQLite's migration 11 (see `HEALTH_CLAIMS_MIGRATION` there). */
 export const HEALTH_CLAIMS_SCHEMA = `
   CREATE TABLE health_endpoints (
@@ -76,7 +79,7 @@ const RECORD_FIRST = `
   RETURNING failures`;
 
 /** The health-check claims on PostgreSQL: one statement each, atomic across brokers. */
-export function createPgHealthClaims(db: PgDb): Pick<Store, "claimHealthCheck" | "recordEndpointHealth"> {
+export function createPgHealthClaims(db: PgDb): Pick<Store, HealthClaimMethods> {
   return {
     async claimHealthCheck(claim): Promise<HealthClaimResult> {
       const row = await db.one<{ fresh: number; host: number; endpoint: number }>(CLAIM, [

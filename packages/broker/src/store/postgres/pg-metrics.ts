@@ -29,9 +29,17 @@ import {
   windowStart,
   ZERO_TOTALS,
 } from "../metrics-math.js";
-import type { CallOutcome } from "../types.js";
+import type { CallOutcome, Store } from "../types.js";
 import type { PgDb, PgQueryable, PgTx } from "./pg-db.js";
-import type { PgMetrics } from "./pg-store.js";
+
+/** The store methods of call outcomes, health checks, window metrics and ranking figures. */
+export type MetricsMethods =
+  | "recordCallOutcomes"
+  | "recordHealthChecks"
+  | "getAgentMetrics"
+  | "refreshScores";
+/** Metrics and ranking figures. */
+export type PgMetrics = Pick<Store, MetricsMethods>;
 
 /*
  * Several brokers write outcomes into one database at once. What keeps the figures right:

@@ -32,11 +32,26 @@ import {
 } from "../rows.js";
 import { searchTokens } from "../search-terms.js";
 import { createSellerSettings } from "../seller-settings.js";
-import type { AgentPatch, AgentRecord, ApiKeyRecord, ListingLimits, NewAgent } from "../types.js";
+import type {
+  AgentPatch,
+  AgentRecord,
+  ApiKeyRecord,
+  GrantStore,
+  LedgerStore,
+  ListingLimits,
+  NewAgent,
+  Store,
+} from "../types.js";
 import type { PgDb, PgTx } from "./pg-db.js";
-import { storedPriors, windowTotals, writeScores, ZERO_RANKED } from "./pg-metrics.js";
+import type { HealthClaimMethods } from "./pg-health-claims.js";
+import { type MetricsMethods, storedPriors, windowTotals, writeScores, ZERO_RANKED } from "./pg-metrics.js";
 import { searchAgents } from "./pg-search.js";
-import type { PgRegistry } from "./pg-store.js";
+
+/** Accounts, keys, agents, search, alert channels and payout destinations. */
+export type PgRegistry = Omit<
+  Store,
+  keyof LedgerStore | keyof GrantStore | MetricsMethods | HealthClaimMethods | "close"
+>;
 
 const KEYS = KEY_COLUMNS.join(", ");
 

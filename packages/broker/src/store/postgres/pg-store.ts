@@ -1,4 +1,4 @@
-import type { GrantStore, LedgerStore, Store } from "../types.js";
+import type { Store } from "../types.js";
 import { migratePostgres } from "./migrations.js";
 import { createPgDb, type PgDb } from "./pg-db.js";
 import { createPgGrants } from "./pg-grants.js";
@@ -6,22 +6,6 @@ import { createPgHealthClaims } from "./pg-health-claims.js";
 import { createPgLedger } from "./pg-ledger.js";
 import { createPgMetrics } from "./pg-metrics.js";
 import { createPgRegistry } from "./pg-registry.js";
-
-/** The store methods of call outcomes, health checks, window metrics and ranking figures. */
-export type MetricsMethods =
-  | "recordCallOutcomes"
-  | "recordHealthChecks"
-  | "getAgentMetrics"
-  | "refreshScores";
-/** The health-check claims shared by brokers. */
-export type HealthClaimMethods = "claimHealthCheck" | "recordEndpointHealth";
-/** Accounts, keys, agents, search, alert channels and payout destinations. */
-export type PgRegistry = Omit<
-  Store,
-  keyof LedgerStore | keyof GrantStore | MetricsMethods | HealthClaimMethods | "close"
->;
-/** Metrics and ranking figures. */
-export type PgMetrics = Pick<Store, MetricsMethods>;
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
