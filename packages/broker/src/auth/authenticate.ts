@@ -1,9 +1,30 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyRequest } from "fastify";
-import type { AccessCaller, BrokerDeps, Caller } from "../http/route.js";
-import type { ApiKeyRecord } from "../store/types.js";
+import type { Clock } from "../clock.js";
+import type { BrokerConfig } from "../config/config.js";
+import type { KeyCache } from "../invoke/key-cache.js";
+import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
 import { digestsEqual, hashApiKey, isWellFormedKey } from "./api-keys.js";
+
+/** What authentication reads: keys and accounts, the clock, the key cache and the admin token. */
+export interface AuthDeps {
+  store: Pick<Store, "findApiKeyByHash" | "getAccount">;
+  clock: Clock;
+  keyCache: KeyCache;
+  config: Pick<BrokerConfig, "adminToken">;
+}
+
+/** The authenticated caller of a route with `auth: "account"`. */
+export interface Caller {
+  account: AccountRecord;
+  key: ApiKeyRecord;
+}
+
+/** The authenticated caller of a route with `auth: "access"`: an access key, bought for one agent. */
+export interface AccessCaller {
+  key: ApiKeyRecord;
+}
 
 /**
  * Authenticates a request by its `Authorization: Bearer <key>` header as an account key's holder.
@@ -11,7 +32,7 @@ import { digestsEqual, hashApiKey, isWellFormedKey } from "./api-keys.js";
  * @throws MercatoError `UNAUTHENTICATED` (no or malformed header), `INVALID_API_KEY` (unknown,
  *   revoked or expired key), `FORBIDDEN` (an access key on an account route).
  */
-export async function authenticateAccount(request: FastifyRequest, deps: BrokerDeps): Promise<Caller> {
+export async function authenticateAccount(request: FastifyRequest, deps: AuthDeps): Promise<Caller> {
   const secret = bearerKey(request);
   const hash = hashApiKey(secret);
   const key = await deps.store.findApiKeyByHash(hash);
@@ -37,7 +58,7 @@ export async function authenticateAccount(request: FastifyRequest, deps: BrokerD
  *   `AGENT_NOT_PURCHASED` for an account key (mk_…), which buys access but does not invoke, or
  *   `KEY_SUSPENDED` for a key that fraud detection suspended.
  */
-export async function authenticateAccess(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
+export async function authenticateAccess(request: FastifyRequest, deps: AuthDeps): Promise<AccessCaller> {
   const key = await cachedKey(request, deps);
   if (key.kind !== "access") {
     throw new MercatoError(
@@ -57,14 +78,14 @@ export async function authenticateAccess(request: FastifyRequest, deps: BrokerDe
  * @throws MercatoError `UNAUTHENTICATED`, `INVALID_API_KEY` (unknown, revoked or expired),
  *   `KEY_SUSPENDED`.
  */
-export async function authenticateKey(request: FastifyRequest, deps: BrokerDeps): Promise<AccessCaller> {
+export async function authenticateKey(request: FastifyRequest, deps: AuthDeps): Promise<AccessCaller> {
   const key = await cachedKey(request, deps);
   if (key.suspendedAt !== null) throw keySuspended(key);
   return { key };
 }
 
 /** The valid key of `Authorization: Bearer <key>`, through the key cache. */
-async function cachedKey(request: FastifyRequest, deps: BrokerDeps): Promise<ApiKeyRecord> {
+async function cachedKey(request: FastifyRequest, deps: AuthDeps): Promise<ApiKeyRecord> {
   const secret = bearerKey(request);
   const hash = hashApiKey(secret);
   const nowMs = deps.clock.now().getTime();
@@ -127,7 +148,7 @@ function checkKey(key: ApiKeyRecord | undefined, hash: string, now: string): ass
  * @throws MercatoError `FORBIDDEN` when the broker has no admin token (admin routes are off),
  *   `UNAUTHENTICATED` when the header is missing or the token is wrong.
  */
-export function authenticateAdmin(request: FastifyRequest, deps: BrokerDeps): void {
+export function authenticateAdmin(request: FastifyRequest, deps: Pick<AuthDeps, "config">): void {
   const token = deps.config.adminToken;
   if (token === undefined) {
     throw new MercatoError(

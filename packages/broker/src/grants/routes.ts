@@ -11,9 +11,10 @@ import {
 } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
+import type { AccessCaller } from "../auth/authenticate.js";
 import { DEFAULT_GRANT_GRACE_MS } from "../config/config.js";
 import { FEE_PERCENT, figure } from "../http/figures.js";
-import { type AccessCaller, type BrokerDeps, defineRoute } from "../http/route.js";
+import { type BrokerDeps, defineRoute } from "../http/route.js";
 import { newId } from "../ids.js";
 import { idempotencyKeyOf } from "../invoke/idempotency.js";
 import { enforceRateLimit } from "../invoke/invoke.js";

@@ -2,6 +2,7 @@ import type { ErrorCode, MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from 
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
 import type { AlertNotifier } from "../alerts/types.js";
+import type { AccessCaller, Caller } from "../auth/authenticate.js";
 import type { Clock } from "../clock.js";
 import type { BrokerConfig } from "../config/config.js";
 import type { FraudDetector } from "../fraud/detector.js";
@@ -14,7 +15,7 @@ import type { PaymentProvider } from "../payments/provider.js";
 import type { ReceiptSigner } from "../receipts/signer.js";
 import type { ResolveHost } from "../registry/endpoint-policy.js";
 import type { EndpointVerifier } from "../registry/endpoint-verification.js";
-import type { AccountRecord, ApiKeyRecord, Store } from "../store/types.js";
+import type { Store } from "../store/types.js";
 
 /** What every route handler may use: injected, never module-level. */
 export interface BrokerDeps {
@@ -47,17 +48,6 @@ export interface BrokerDeps {
   metrics: BrokerMetrics;
   /** Proves listings' endpoints (the challenge), and retries listings in their grace period. */
   endpoints: EndpointVerifier;
-}
-
-/** The authenticated caller of a route with `auth: "account"`. */
-export interface Caller {
-  account: AccountRecord;
-  key: ApiKeyRecord;
-}
-
-/** The authenticated caller of a route with `auth: "access"`: an access key, bought for one agent. */
-export interface AccessCaller {
-  key: ApiKeyRecord;
 }
 
 /**
