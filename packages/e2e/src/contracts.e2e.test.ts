@@ -2,33 +2,21 @@
 // sellers behind the real seller kit registered with the schemas their kits serve, and buyers on
 // the real SDK, in proxy mode and in direct mode. Every rule is checked with the money to the micro,
 // and the ledger audit closes the file.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type Clock,
-  createBroker,
-  createScheduler,
-  createSqliteStore,
-  type Scheduler,
-  type Store,
-} from "@mercato/broker";
+import type { Clock, Store } from "@mercato/broker";
 import { isMercatoError, type MercatoError, parseUsd, splitCharge } from "@mercato/protocol";
 import { createClient, fetchKitContract } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as z from "zod";
-import { brokerRequest, settledGrant, signUpAccount, type TestAccount } from "./broker-api.js";
+import { settledGrant, signUpAccount, type TestAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-contracts";
 const PRICE = "0.004";
 const PRICE_MICROS = 4_000;
-let dir: string;
+let market: TestMarket;
 let store: Store;
-let app: FastifyInstance;
-let scheduler: Scheduler;
 let brokerUrl: string;
 const clock: Clock = { now: () => new Date() };
 let owner: TestAccount;
@@ -36,7 +24,7 @@ const running: RunningSeller[] = [];
 const kits: SellerKit[] = [];
 
 const api = (method: string, path: string, options: { key?: string; body?: unknown } = {}) =>
-  brokerRequest(brokerUrl, method, path, options);
+  market.api(method, path, options);
 const micros = (usd: string) => Number(parseUsd(usd));
 const share = (charge: number) => Number(splitCharge(BigInt(charge)).sellerShare);
 const available = async (account: TestAccount) =>
@@ -143,12 +131,6 @@ async function directCalls(
   return { grants, outcomes };
 }
 
-async function expectCleanAudit() {
-  const audit = (await api("GET", "/admin/audit", { key: ADMIN })).json;
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-}
-
 async function failure(promise: Promise<unknown>): Promise<MercatoError> {
   const error = await promise.then(
     () => undefined,
@@ -159,31 +141,22 @@ async function failure(promise: Promise<unknown>): Promise<MercatoError> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-contracts-e2e-"));
-  store = createSqliteStore({ path: join(dir, "e2e.db") });
-  app = createBroker({ store, clock, config: { dev: true, logLevel: "silent", adminToken: ADMIN } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  brokerUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  scheduler = createScheduler({
-    store,
+  market = await startTestMarket({
+    name: "contracts-e2e",
+    adminToken: ADMIN,
     clock,
-    payments: undefined,
-    log: app.log,
     sweepIntervalMs: 50,
     grantGraceMs: 500,
   });
-  scheduler.start();
+  ({ store, url: brokerUrl } = market);
   owner = await signUpAccount(brokerUrl, "Contract seller");
 });
 
 afterAll(async () => {
-  await expectCleanAudit();
+  await market.expectCleanAudit();
   await Promise.all(kits.map((kit) => kit.close()));
   await Promise.all(running.map((seller) => seller.close()));
-  await scheduler.stop();
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 describe("the contract, through the broker's proxy", () => {
@@ -287,7 +260,7 @@ describe("the contract, in direct mode", () => {
     expect(micros(grant.captured_usd)).toBe(charge);
     expect(before - (await available(buyer))).toBe(charge);
     expect((await earnings()) - earnedBefore).toBe(share(charge));
-    await expectCleanAudit();
+    await market.expectCleanAudit();
   });
 
   it("the SDK checks the output itself when the kit does not: the garbage is refused, and the kit keeps at most its one prepaid price per grant", async () => {
@@ -318,6 +291,6 @@ describe("the contract, in direct mode", () => {
     }
     expect(captured).toBe(4 * PRICE_MICROS);
     expect(before - (await available(buyer))).toBe(4 * PRICE_MICROS);
-    await expectCleanAudit();
+    await market.expectCleanAudit();
   });
 });

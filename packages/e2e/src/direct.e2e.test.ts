@@ -1,18 +1,4 @@
-// Direct mode end to end: a real broker (SQLite, its grant sweeper running), sellers behind the
-// seller kit in direct mode on loopback ports, and buyers on the SDK's sessions. The broker's clock
-// follows the wall clock plus an offset the tests move, so that a grant can expire without waiting
-// an hour; sellers keep the wall clock, as in production.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type Clock,
-  createBroker,
-  createScheduler,
-  createSqliteStore,
-  type Scheduler,
-  type Store,
-} from "@mercato/broker";
+import type { Clock, Store } from "@mercato/broker";
 import {
   DIRECT_HEADERS,
   directCallId,
@@ -23,19 +9,17 @@ import {
 } from "@mercato/protocol";
 import { createClient, type MercatoClient } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-direct01";
 const PRICE = "0.002";
 const PRICE_MICROS = 2_000;
 const GRACE_MS = 1_000;
-let dir: string;
+let market: TestMarket;
 let store: Store;
-let app: FastifyInstance;
-let scheduler: Scheduler;
 let brokerUrl: string;
 let offsetMs = 0;
 const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
@@ -103,21 +87,14 @@ const signUp = (name: string) => signUpAccount(brokerUrl, name);
 const settled = (grantId: string, key: string) => settledGrant(brokerUrl, grantId, key);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-direct-e2e-"));
-  store = createSqliteStore({ path: join(dir, "e2e.db") });
-  app = createBroker({ store, clock, config: { dev: true, logLevel: "silent", adminToken: ADMIN } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  const address = app.server.address() as { port: number };
-  brokerUrl = `http://127.0.0.1:${address.port}`;
-  scheduler = createScheduler({
-    store,
+  market = await startTestMarket({
+    name: "direct-e2e",
+    adminToken: ADMIN,
     clock,
-    payments: undefined,
-    log: app.log,
     sweepIntervalMs: 100,
     grantGraceMs: GRACE_MS,
   });
-  scheduler.start();
+  ({ store, url: brokerUrl } = market);
   owner = await signUp("Direct seller");
   buyerAccount = await signUp("Direct buyer");
   await store.credit({
@@ -130,15 +107,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const audit = (await api("GET", "/admin/audit", { key: ADMIN })).json;
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
+  await market.expectCleanAudit();
   await Promise.all(kits.map((kit) => kit.close()));
   await Promise.all(running.map((seller) => seller.close()));
-  await scheduler.stop();
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 describe("direct mode, end to end", () => {

@@ -1,18 +1,4 @@
-// Issue 16, item 5: one free call per grant. A real broker (SQLite, its grant sweeper running), a
-// seller behind the seller kit in direct mode, and buyers on the real SDK or signing vouchers by
-// hand. Vouchers are prepaid: the voucher that comes with a call pays for it, so a grant's first
-// call is paid for as surely as the others, and a buyer that opens many grants gets nothing unpaid.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type Clock,
-  createBroker,
-  createScheduler,
-  createSqliteStore,
-  type Scheduler,
-  type Store,
-} from "@mercato/broker";
+import type { Clock, Store } from "@mercato/broker";
 import {
   DIRECT_HEADERS,
   directCallId,
@@ -23,19 +9,17 @@ import {
 } from "@mercato/protocol";
 import { createClient } from "@mercato/sdk";
 import { type SellerCallContext, type SellerKit, sellerKit } from "@mercato/seller-kit";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-prepay01";
 const PRICE = "0.003";
 const PRICE_MICROS = 3_000;
 const GRACE_MS = 500;
-let dir: string;
+let market: TestMarket;
 let store: Store;
-let app: FastifyInstance;
-let scheduler: Scheduler;
 let brokerUrl: string;
 const clock: Clock = { now: () => new Date() };
 let owner: { accountId: string; apiKey: string };
@@ -96,39 +80,23 @@ async function startDirectSeller(category: string) {
 /** Waits until the sweeper has settled `grantId` and returns the grant. */
 const settled = (grantId: string, key: string) => settledGrant(brokerUrl, grantId, key);
 
-async function expectCleanAudit() {
-  const audit = (await api("GET", "/admin/audit", { key: ADMIN })).json;
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-prepay-e2e-"));
-  store = createSqliteStore({ path: join(dir, "e2e.db") });
-  app = createBroker({ store, clock, config: { dev: true, logLevel: "silent", adminToken: ADMIN } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  const address = app.server.address() as { port: number };
-  brokerUrl = `http://127.0.0.1:${address.port}`;
-  scheduler = createScheduler({
-    store,
+  market = await startTestMarket({
+    name: "prepay-e2e",
+    adminToken: ADMIN,
     clock,
-    payments: undefined,
-    log: app.log,
     sweepIntervalMs: 50,
     grantGraceMs: GRACE_MS,
   });
-  scheduler.start();
+  ({ store, url: brokerUrl } = market);
   owner = await signUp("Prepaid seller");
 });
 
 afterAll(async () => {
-  await expectCleanAudit();
+  await market.expectCleanAudit();
   await Promise.all(kits.map((kit) => kit.close()));
   await Promise.all(running.map((seller) => seller.close()));
-  await scheduler.stop();
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 describe("one free call per grant (issue 16, item 5)", () => {
@@ -200,7 +168,7 @@ describe("one free call per grant (issue 16, item 5)", () => {
     expect(micros((await api("GET", "/balance", { key: owner.apiKey })).json.earnings_usd)).toBe(
       earningsBefore,
     );
-    await expectCleanAudit();
+    await market.expectCleanAudit();
   }, 60_000);
 
   it("the SDK's call() in direct mode, with a failing call in the middle and a failing last call, pays exactly price × successes", async () => {
@@ -248,7 +216,7 @@ describe("one free call per grant (issue 16, item 5)", () => {
       micros((await api("GET", "/balance", { key: owner.apiKey })).json.earnings_usd) - earningsBefore;
     expect(earned).toBe(share(charge));
     expect(earned).toBe(charge - Math.floor(charge / 10));
-    await expectCleanAudit();
+    await market.expectCleanAudit();
   }, 60_000);
 
   it("a call the buyer gave up on before the answer came is not paid for: the honest kit claims only answers received", async () => {
@@ -274,6 +242,6 @@ describe("one free call per grant (issue 16, item 5)", () => {
     const grant = await settled(first.grantId, buyer.apiKey);
     expect(grant.captured_usd).toBe("0.003000");
     await client.close();
-    await expectCleanAudit();
+    await market.expectCleanAudit();
   }, 60_000);
 });

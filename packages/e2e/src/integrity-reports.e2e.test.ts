@@ -1,32 +1,15 @@
-// Market integrity, issue 16 items 2 and 6: usage reports cannot rig an agent's figures, and an
-// access key acts only on its own agent. A real broker (SQLite, its grant sweeper running), sellers
-// behind the real seller kit on loopback ports (proxied and direct calls), buyers on the real SDK
-// and on raw HTTP where they cheat. Every scenario ends with the ledger audit.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type Clock,
-  countSettledGrantReports,
-  createBroker,
-  createScheduler,
-  createSqliteStore,
-  type Scheduler,
-  type Store,
-} from "@mercato/broker";
+import { type Clock, countSettledGrantReports, type Store } from "@mercato/broker";
 import { generateBuyerKeyPair } from "@mercato/protocol";
 import { createClient, type MercatoClient } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest, settledGrant, signUpAccount } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-reports01";
-let dir: string;
+let market: TestMarket;
 let store: Store;
-let app: FastifyInstance;
-let scheduler: Scheduler;
 let brokerUrl: string;
 const clock: Clock = { now: () => new Date() };
 const running: RunningSeller[] = [];
@@ -169,20 +152,14 @@ async function settled(grantId: string, key: string) {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-integrity-reports-"));
-  store = createSqliteStore({ path: join(dir, "e2e.db") });
-  app = createBroker({ store, clock, config: { dev: true, logLevel: "silent", adminToken: ADMIN } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  brokerUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  scheduler = createScheduler({
-    store,
+  market = await startTestMarket({
+    name: "integrity-reports",
+    adminToken: ADMIN,
     clock,
-    payments: undefined,
-    log: app.log,
     sweepIntervalMs: 100,
     grantGraceMs: 500,
   });
-  scheduler.start();
+  ({ store, url: brokerUrl } = market);
   owner = await signUp("Target seller");
   honest = await signUp("Honest buyer", 100_000_000);
   const markerSeller = await listSeller("0.001");
@@ -194,16 +171,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const audit = (await api("GET", "/admin/audit", { key: ADMIN })).json;
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
+  await market.expectCleanAudit();
   await Promise.all(clients.map((each) => each.close()));
   await Promise.all(kits.map((kit) => kit.close()));
   await Promise.all(running.map((seller) => seller.close()));
-  await scheduler.stop();
-  await app.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 describe("usage reports cannot rig an agent's figures", () => {
