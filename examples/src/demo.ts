@@ -74,8 +74,8 @@ const CALLS_PER_BUYER = BUYER_CAP.minUnits / BUYER_WEIGHT.establishedUnits;
  */
 const SUMMARIZER_HISTORY = MARKET_BUYERS * CALLS_PER_BUYER;
 const OTHER_HISTORY = 30;
-/** The Digest's failures each wait a second: most of the history's calls are waiting, not working. */
-const HISTORY_CONCURRENCY = 24;
+/** The Digest's failures each wait two seconds: most of the history's calls are waiting, not working. */
+const HISTORY_CONCURRENCY = 40;
 /**
  * Seller timeout of the history's calls. The sellers answer at once, but on a machine busy with
  * other work (a CI running every test at once) a call can wait seconds for the CPU: a timeout there
@@ -143,10 +143,10 @@ const SELLERS: readonly SellerPlan[] = [
     program: "news-summarizer",
     name: "Crypto News Digest",
     priceUsd: "0.012",
-    // Half its calls fail, after a second of waiting: free, but a buyer's time is not (call()
+    // Half its calls fail, after two seconds of waiting: free, but a buyer's time is not (call()
     // values it at $0.01 a second), so the Pro answers more cheaply per useful answer.
     failRate: "0.5",
-    failAfterMs: 1_000,
+    failAfterMs: 2_000,
     manifest: newsSummarizerManifest,
     overrides: {
       description: "The same crypto news summaries for less: three sentences and the top headlines.",

@@ -145,8 +145,7 @@ beforeAll(async () => {
     name: "contracts-e2e",
     adminToken: ADMIN,
     clock,
-    sweepIntervalMs: 50,
-    grantGraceMs: 500,
+    sweeper: { intervalMs: 50, grantGraceMs: 500 },
   });
   ({ store, url: brokerUrl } = market);
   owner = await signUpAccount(brokerUrl, "Contract seller");

@@ -91,8 +91,7 @@ beforeAll(async () => {
     name: "direct-e2e",
     adminToken: ADMIN,
     clock,
-    sweepIntervalMs: 100,
-    grantGraceMs: GRACE_MS,
+    sweeper: { intervalMs: 100, grantGraceMs: GRACE_MS },
   });
   ({ store, url: brokerUrl } = market);
   owner = await signUp("Direct seller");

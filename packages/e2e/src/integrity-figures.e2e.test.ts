@@ -1,33 +1,17 @@
-// Issue 16, items 3 and 4: a buyer's own mistakes never count against the seller, and no single
-// buyer (nor a burst of new accounts) moves a seller's ranked figures much. A real broker (on a
-// manual clock, so that accounts can age a day), real seller kits and real HTTP; the honest history
-// of item 4 is recorded through the store (the outcome recorder's own seam), 600 calls from 60
-// buyers, where 600 real calls would only slow the test down.
-import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type CallOutcome,
-  createBroker,
-  createDevProvider,
-  createManualClock,
-  createSqliteStore,
-  type Store,
-} from "@mercato/broker";
+import { type CallOutcome, createDevProvider, createManualClock, type Store } from "@mercato/broker";
 import { BUYER_CAP } from "@mercato/protocol";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as z from "zod";
 import { brokerRequest } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-000016";
 const DAY = 24 * 60 * 60 * 1000;
-let dir: string;
+let market: TestMarket;
 let store: Store;
 let url: string;
-let close: () => Promise<void>;
 const clock = createManualClock(new Date());
 const sellers: RunningSeller[] = [];
 let owner: { api_key: string; account_id: string };
@@ -123,20 +107,17 @@ const available = async (account: { api_key: string }) =>
 const ranked = async (agentId: string) => (await api("GET", `/agents/${agentId}`)).json.metrics;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-figures-"));
-  store = createSqliteStore({ path: join(dir, "figures.db") });
-  const app = createBroker({
-    store,
+  market = await startTestMarket({
+    name: "figures-e2e",
+    adminToken: ADMIN,
     clock,
+    sweeper: false,
     payments: createDevProvider(),
-    config: { dev: true, adminToken: ADMIN, logLevel: "silent" },
     // Many sign-ups from one address, and a key making 1,000 calls in a minute: the sign-up limit
     // and the burst detector are turned up so that what is tested is the figures alone.
     fraud: { signupsPerHour: 10_000, burstFloorPerMinute: 100_000 },
   });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  close = () => app.close();
+  ({ store, url } = market);
   owner = await buyer("Seller", false);
 });
 
@@ -146,8 +127,7 @@ afterAll(async () => {
   expect(audit.json.violations).toEqual([]);
   expect(audit.json.ok).toBe(true);
   await Promise.all(sellers.map((seller) => seller.close()));
-  await close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 describe("a buyer's own mistakes count against the buyer, not the seller (item 3)", () => {

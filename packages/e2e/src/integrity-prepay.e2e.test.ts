@@ -85,8 +85,7 @@ beforeAll(async () => {
     name: "prepay-e2e",
     adminToken: ADMIN,
     clock,
-    sweepIntervalMs: 50,
-    grantGraceMs: GRACE_MS,
+    sweeper: { intervalMs: 50, grantGraceMs: GRACE_MS },
   });
   ({ store, url: brokerUrl } = market);
   owner = await signUp("Prepaid seller");

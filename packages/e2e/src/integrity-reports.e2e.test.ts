@@ -156,8 +156,7 @@ beforeAll(async () => {
     name: "integrity-reports",
     adminToken: ADMIN,
     clock,
-    sweepIntervalMs: 100,
-    grantGraceMs: 500,
+    sweeper: { intervalMs: 100, grantGraceMs: 500 },
   });
   ({ store, url: brokerUrl } = market);
   owner = await signUp("Target seller");

@@ -1,34 +1,18 @@
-// Issue 17, sections 3 and 4: figures a person can read honestly, and a ranking a buyer can bet on.
-// A real broker (on a manual clock, so that buyer accounts can age a day), real seller kits, and
-// the SDK searching as a buyer would. The sellers' 500-call records are recorded through the store
-// (the outcome recorder's own seam) from 50 established buyers, where 1,000 real calls would only
-// slow the test down; the paid call at the end is a real one, checked to the micro, then the audit.
-import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type CallOutcome,
-  createBroker,
-  createDevProvider,
-  createManualClock,
-  createSqliteStore,
-  type Store,
-} from "@mercato/broker";
+import { type CallOutcome, createDevProvider, createManualClock, type Store } from "@mercato/broker";
 import { createClient, type MercatoClient } from "@mercato/sdk";
 import { sellerKit } from "@mercato/seller-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { brokerRequest } from "./broker-api.js";
 import { type RunningSeller, startSeller } from "./sellers.js";
+import { startTestMarket, type TestMarket } from "./test-market.js";
 
 const ADMIN = "e2e-admin-token-000017";
 const CATEGORY = "ranking-e2e";
 const DAY = 24 * 60 * 60 * 1000;
-let dir: string;
+let market: TestMarket;
 let store: Store;
 let url: string;
-let close: () => Promise<void>;
 const clock = createManualClock(new Date());
 const sellers: RunningSeller[] = [];
 let owner: { api_key: string; account_id: string };
@@ -91,18 +75,15 @@ function history(
 const search = async () => (await client.agents.search({ category: CATEGORY })).results;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mercato-ranking-"));
-  store = createSqliteStore({ path: join(dir, "ranking.db") });
-  const app = createBroker({
-    store,
+  market = await startTestMarket({
+    name: "ranking-e2e",
+    adminToken: ADMIN,
     clock,
+    sweeper: false,
     payments: createDevProvider(),
-    config: { dev: true, adminToken: ADMIN, logLevel: "silent" },
     fraud: { signupsPerHour: 10_000, burstFloorPerMinute: 100_000 },
   });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  close = () => app.close();
+  ({ store, url } = market);
   owner = (await api("POST", "/accounts", { body: { name: "Seller" } })).json;
   client = createClient({ baseUrl: url });
 });
@@ -110,8 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await expectAuditClean();
   await Promise.all(sellers.map((seller) => seller.close()));
-  await close();
-  rmSync(dir, { recursive: true, force: true });
+  await market.close();
 });
 
 async function expectAuditClean() {

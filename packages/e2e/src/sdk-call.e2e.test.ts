@@ -26,7 +26,15 @@ const agentIds: Record<string, string> = {};
  */
 const MARKET_BUYERS = 24;
 
-/** A seller that fails four calls out of five (deterministically), or never. */
+/**
+ * How long the flaky seller takes to fail: its upstream times out. Failed calls are free, but they
+ * cost the buyer this wait, which is what makes the steady seller cheaper per useful answer to a
+ * buyer whose time is worth something — by far more than any machine's noise in the steady
+ * seller's own answer time.
+ */
+const FLAKY_FAILURE_MS = 250;
+
+/** A seller that fails four calls out of five (deterministically, each after a wait), or never. */
 async function startPriceSeller(name: "flaky" | "steady"): Promise<RunningSeller> {
   const kit = sellerKit({
     broker: broker.url,
@@ -34,7 +42,10 @@ async function startPriceSeller(name: "flaky" | "steady"): Promise<RunningSeller
     onError: () => {},
     handler: async () => {
       const n = served[name]++;
-      if (name === "flaky" && n % 5 !== 4) throw new Error("upstream exchange timed out");
+      if (name === "flaky" && n % 5 !== 4) {
+        await new Promise((resolve) => setTimeout(resolve, FLAKY_FAILURE_MS));
+        throw new Error("upstream exchange timed out");
+      }
       return { seller: name, price_usd: "64000.00" };
     },
   });
@@ -185,15 +196,15 @@ describe("client.call() against a real broker and real sellers", () => {
     expect(steadyFigures?.cost_per_success).toBeLessThan(flakyFigures?.cost_per_success as number);
 
     // call() ranks by the cost of a useful answer: the price, plus the buyer's time spent on the
-    // attempts it takes. The flaky seller's failures are instant, so at the default $0.01 a second
-    // they cost next to nothing; a buyer whose time is dear ($10 a second) prefers the steady one.
-    const preferred = await call({ timeValueUsdPerSecond: 10 });
+    // attempts it takes. For a buyer whose time is worth $1 a second, the flaky seller's four
+    // failures of 250 ms per answer cost far more than the steady seller's higher price.
+    const preferred = await call({ timeValueUsdPerSecond: 1 });
     expect(preferred.agentId).toBe(agentIds.steady);
     expect(preferred.attempts).toHaveLength(1);
 
     // The steady seller goes down: call() fails over to the flaky one and keeps trying it.
     await sellers.steady?.close();
-    const failover = await call({ retries: 5, timeValueUsdPerSecond: 10 });
+    const failover = await call({ retries: 5, timeValueUsdPerSecond: 1 });
     expect(failover.agentId).toBe(agentIds.flaky);
     expect(failover.attempts[0]).toMatchObject({
       agentId: agentIds.steady,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Clock,
+  type CreateBrokerOptions,
   createBroker,
   createScheduler,
   createSqliteStore,
@@ -13,13 +14,17 @@ import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { brokerRequest } from "./broker-api.js";
 
-/** A dev-mode broker on a temporary SQLite file, listening on a loopback port, with its grant sweeper. */
+/**
+ * A dev-mode broker on a temporary SQLite file, listening on a loopback port, with its grant sweeper
+ * unless asked for none.
+ */
 export interface TestMarket {
   /** The broker's base URL. */
   url: string;
   store: Store;
   app: FastifyInstance;
-  scheduler: Scheduler;
+  /** The grant sweeper; undefined with `sweeper: false`. */
+  scheduler: Scheduler | undefined;
   /** A JSON request to the broker (see {@link brokerRequest}). */
   api(
     method: string,
@@ -32,15 +37,21 @@ export interface TestMarket {
   close(): Promise<void>;
 }
 
-/** What {@link startTestMarket} needs: the admin token, the broker's clock and the sweeper's timing. */
-export interface TestMarketOptions {
+/**
+ * What {@link startTestMarket} needs: the admin token, the broker's clock, and the sweeper's timing
+ * (or `false` for no sweeper); a payment provider and fraud settings may be given to the broker.
+ */
+export interface TestMarketOptions extends Pick<CreateBrokerOptions, "payments" | "fraud"> {
   /** Names the temporary directory. */
   name: string;
   adminToken: string;
   clock: Clock;
-  sweepIntervalMs: number;
-  /** Seconds between a grant's close or expiry and its settlement, in ms. */
-  grantGraceMs: number;
+  sweeper:
+    | false
+    | {
+        intervalMs: number /** Between a grant's close or expiry and its settlement. */;
+        grantGraceMs: number;
+      };
 }
 
 /**
@@ -51,18 +62,27 @@ export async function startTestMarket(options: TestMarketOptions): Promise<TestM
   const dir = mkdtempSync(join(tmpdir(), `mercato-${options.name}-`));
   const store = createSqliteStore({ path: join(dir, "e2e.db") });
   const { clock, adminToken } = options;
-  const app = createBroker({ store, clock, config: { dev: true, logLevel: "silent", adminToken } });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const scheduler = createScheduler({
+  const app = createBroker({
     store,
     clock,
-    payments: undefined,
-    log: app.log,
-    sweepIntervalMs: options.sweepIntervalMs,
-    grantGraceMs: options.grantGraceMs,
+    config: { dev: true, logLevel: "silent", adminToken },
+    ...(options.payments && { payments: options.payments }),
+    ...(options.fraud && { fraud: options.fraud }),
   });
-  scheduler.start();
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const scheduler =
+    options.sweeper === false
+      ? undefined
+      : createScheduler({
+          store,
+          clock,
+          payments: undefined,
+          log: app.log,
+          sweepIntervalMs: options.sweeper.intervalMs,
+          grantGraceMs: options.sweeper.grantGraceMs,
+        });
+  scheduler?.start();
   const api: TestMarket["api"] = (method, path, request = {}) => brokerRequest(url, method, path, request);
   return {
     url,
@@ -76,7 +96,7 @@ export async function startTestMarket(options: TestMarketOptions): Promise<TestM
       expect(audit.ok).toBe(true);
     },
     async close() {
-      await scheduler.stop();
+      await scheduler?.stop();
       await app.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
