@@ -1,11 +1,8 @@
 import { isIP } from "node:net";
-import { MercatoError } from "@mercato/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
-import { setRateLimitHeaders } from "../invoke/invoke.js";
+import { takeHourlyAllowance } from "../invoke/hourly-allowance.js";
 import { ipv6Groups } from "../registry/endpoint-policy.js";
-
-const HOUR_MS = 3_600_000;
 
 /**
  * Takes one sign-up from the client address's hourly allowance (`fraud.signupsPerHour`, through
@@ -20,22 +17,13 @@ export async function enforceSignupLimit(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const limit = deps.config.fraud.signupsPerHour;
-  if (limit === 0) return;
-  const decision = await deps.rateLimiter.consume(
+  await takeHourlyAllowance(
+    deps,
+    reply,
     `signup:${clientOf(request.ip)}`,
-    limit,
-    deps.clock.now().getTime(),
-    HOUR_MS,
+    deps.config.fraud.signupsPerHour,
+    (limit, retryAfter) => `This address may create ${limit} accounts per hour; retry in ${retryAfter} s`,
   );
-  const retryAfter = setRateLimitHeaders(reply, decision, HOUR_MS / 1000);
-  if (retryAfter !== undefined) {
-    throw new MercatoError(
-      "RATE_LIMITED",
-      `This address may create ${decision.limit} accounts per hour; retry in ${retryAfter} s`,
-      { details: { limit_per_hour: decision.limit, retry_after_s: retryAfter } },
-    );
-  }
 }
 
 /**

@@ -1,10 +1,7 @@
-import { MercatoError } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import type { BrokerDeps } from "../http/route.js";
-import { setRateLimitHeaders } from "../invoke/invoke.js";
+import { takeHourlyAllowance } from "../invoke/hourly-allowance.js";
 import type { ListingLimits } from "../store/types.js";
-
-const HOUR_MS = 3_600_000;
 
 /**
  * Takes one registration from the account's hourly allowance (`fraud.registrationsPerHour`, through
@@ -19,22 +16,14 @@ export async function enforceRegistrationRate(
   accountId: string,
   reply: FastifyReply,
 ): Promise<void> {
-  const limit = deps.config.fraud.registrationsPerHour;
-  if (limit === 0) return;
-  const decision = await deps.rateLimiter.consume(
+  await takeHourlyAllowance(
+    deps,
+    reply,
     `register:${accountId}`,
-    limit,
-    deps.clock.now().getTime(),
-    HOUR_MS,
+    deps.config.fraud.registrationsPerHour,
+    (limit, retryAfter) =>
+      `An account may register, move or re-activate ${limit} agents per hour; retry in ${retryAfter} s`,
   );
-  const retryAfter = setRateLimitHeaders(reply, decision, HOUR_MS / 1000);
-  if (retryAfter !== undefined) {
-    throw new MercatoError(
-      "RATE_LIMITED",
-      `An account may register, move or re-activate ${decision.limit} agents per hour; retry in ${retryAfter} s`,
-      { details: { limit_per_hour: decision.limit, retry_after_s: retryAfter } },
-    );
-  }
 }
 
 /** The store's limits on the account's listings, from the broker's configuration. */
