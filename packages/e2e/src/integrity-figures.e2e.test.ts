@@ -66,14 +66,7 @@ async function priceSeller(): Promise<string> {
 }
 
 /** A buyer account, topped up with $20 (unless `topUp` is false). */
-async function buyer(name: string, topUp = true): Promise<{ api_key: string; account_id: string }> {
-  const account = (await api("POST", "/accounts", { body: { name } })).json;
-  if (topUp) {
-    const topup = await api("POST", "/topups", { key: account.api_key, body: { amount_usd: "20" } });
-    expect(topup.status).toBe(201);
-  }
-  return account;
-}
+const buyer = (name: string, topUp = true) => market.signUp(name, topUp ? "20" : undefined);
 
 async function accessKey(account: { api_key: string }, agentId: string): Promise<string> {
   const response = await api("POST", "/purchase", {

@@ -48,13 +48,7 @@ async function priceSeller(name: string, price: string): Promise<string> {
 }
 
 /** A buyer account, topped up with $20. */
-async function buyer(name: string): Promise<{ api_key: string; account_id: string }> {
-  const account = (await api("POST", "/accounts", { body: { name } })).json;
-  expect((await api("POST", "/topups", { key: account.api_key, body: { amount_usd: "20" } })).status).toBe(
-    201,
-  );
-  return account;
-}
+const buyer = (name: string) => market.signUp(name, "20");
 
 /** A record of `calls` calls, `successes` of them successful, spread evenly over `buyers`. */
 function history(
@@ -84,7 +78,7 @@ beforeAll(async () => {
     fraud: { signupsPerHour: 10_000, burstFloorPerMinute: 100_000 },
   });
   ({ store, url } = market);
-  owner = (await api("POST", "/accounts", { body: { name: "Seller" } })).json;
+  owner = await market.signUp("Seller");
   client = createClient({ baseUrl: url });
 });
 

@@ -31,6 +31,11 @@ export interface TestMarket {
     path: string,
     options?: { key?: string; body?: unknown },
   ): ReturnType<typeof brokerRequest>;
+  /**
+   * Signs an account up through the API and, with `topUpUsd`, tops it up through the broker's
+   * payment provider (a dev provider credits it at once).
+   */
+  signUp(name: string, topUpUsd?: string): Promise<{ api_key: string; account_id: string }>;
   /** Asserts the ledger audit is clean. */
   expectCleanAudit(): Promise<void>;
   /** Stops the sweeper and the broker, closes the store and removes the file. */
@@ -90,6 +95,14 @@ export async function startTestMarket(options: TestMarketOptions): Promise<TestM
     app,
     scheduler,
     api,
+    async signUp(name, topUpUsd) {
+      const account = (await api("POST", "/accounts", { body: { name } })).json;
+      if (topUpUsd !== undefined) {
+        const topup = await api("POST", "/topups", { key: account.api_key, body: { amount_usd: topUpUsd } });
+        expect(topup.status, JSON.stringify(topup.json)).toBe(201);
+      }
+      return account;
+    },
     async expectCleanAudit() {
       const audit = (await api("GET", "/admin/audit", { key: adminToken })).json;
       expect(audit.violations).toEqual([]);
