@@ -215,5 +215,6 @@ export {
   successLowerBound,
   TRUST_PRIOR,
   trustScore,
+  wilsonLowerBound,
   withCategoryPrior,
 } from "./trust/index.js";

@@ -1,5 +1,11 @@
 export type { ListingRecord } from "./ranking.js";
-export { categoryPrior, RANKING, rankingCostPerSuccess, successLowerBound } from "./ranking.js";
+export {
+  categoryPrior,
+  RANKING,
+  rankingCostPerSuccess,
+  successLowerBound,
+  wilsonLowerBound,
+} from "./ranking.js";
 export type {
   AgentCounters,
   AgentScores,

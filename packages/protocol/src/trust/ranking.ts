@@ -41,11 +41,24 @@ export const RANKING = {
  */
 export function successLowerBound(successes: number, calls: number, priorRate: number): number {
   const n = Math.max(0, calls) + RANKING.priorWeight;
-  const p = clamp((Math.max(0, successes) + clamp(priorRate, 0, 1) * RANKING.priorWeight) / n, 0, 1);
+  return wilsonLowerBound(Math.max(0, successes) + clamp(priorRate, 0, 1) * RANKING.priorWeight, n);
+}
+
+/**
+ * The Wilson score lower bound, one-sided at {@link RANKING}.z, of a rate from `successes` of
+ * `trials` (fractional counts allowed), in (0, 1]; `Number.EPSILON` without trials. The SDK's
+ * `call()` applies the same bound to its own blended counts.
+ *
+ * @example
+ * wilsonLowerBound(9, 10); // 0.732…
+ */
+export function wilsonLowerBound(successes: number, trials: number): number {
+  if (!(trials > 0)) return Number.EPSILON;
+  const p = clamp(successes / trials, 0, 1);
   const z2 = RANKING.z * RANKING.z;
-  const centre = p + z2 / (2 * n);
-  const spread = RANKING.z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return clamp((centre - spread) / (1 + z2 / n), Number.EPSILON, 1);
+  const centre = p + z2 / (2 * trials);
+  const spread = RANKING.z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
+  return clamp((centre - spread) / (1 + z2 / trials), Number.EPSILON, 1);
 }
 
 /**

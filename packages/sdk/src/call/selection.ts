@@ -1,4 +1,4 @@
-import { MercatoError, parseUsd, RANKING } from "@mercato/protocol";
+import { MercatoError, parseUsd, RANKING, wilsonLowerBound } from "@mercato/protocol";
 
 /**
  * How `call()` chooses among the listings a search found, and how it learns from its own calls.
@@ -280,19 +280,6 @@ export function sampledCost(estimate: Estimate, timeValueUsdPerSecond: number, r
         )
       : 1;
   return (estimate.priceUsd + (timeValueUsdPerSecond * estimate.latencyMs) / 1000 / s) / a;
-}
-
-/**
- * The Wilson score lower bound (one-sided, z = {@link SELECTION}.z) of a rate from `successes` of
- * `trials` (fractional counts allowed), in (0, 1]. The broker's bound, on the blended counts.
- */
-export function wilsonLowerBound(successes: number, trials: number): number {
-  if (!(trials > 0)) return Number.EPSILON;
-  const p = clamp01(successes / trials);
-  const z2 = SELECTION.z * SELECTION.z;
-  const centre = p + z2 / (2 * trials);
-  const spread = SELECTION.z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
-  return Math.min(1, Math.max(Number.EPSILON, (centre - spread) / (1 + z2 / trials)));
 }
 
 /** A draw from Beta(a, b) (a, b > 0) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
