@@ -11,6 +11,10 @@
 // Exit code 1 when a cycle has at least one runtime edge. Cycles made only of type-only edges
 // are listed as well (they are still arrows pointing both ways), and fail with --strict.
 //
+// A package with a `layers.json` (its src folders from the bottom up) is also checked for upward
+// imports: a file may import from its own folder and from folders below it, never from one above
+// it, type-only imports included. Every upward import is listed and fails the check.
+//
 //   node scripts/check-cycles.mjs [--strict] [package-dir …]
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -151,8 +155,19 @@ function cyclesIn(comp, edges, cap = 50) {
   return cycles;
 }
 
+/** The layer of each file under a package with `layers.json`: its index in the declared order. */
+function layerOf(pkg, file, spec) {
+  const rel = relative(join(pkg, "src"), file).split(/[\\/]/);
+  const folder = rel.length === 1 ? spec.root?.[rel[0]] : rel[0];
+  if (folder === "top") return spec.layers.length;
+  const index = spec.layers.indexOf(folder);
+  if (index < 0) throw new Error(`${relative(root, file)}: folder ${folder} is not in layers.json`);
+  return index;
+}
+
 let runtimeCycles = 0;
 let typeCycles = 0;
+let upward = 0;
 for (const pkg of packageDirs) {
   const files = sourceFiles(join(pkg, "src"));
   /** @type {Map<string, Map<string, boolean>>} file → target → typeOnly (false if any runtime import) */
@@ -164,6 +179,19 @@ for (const pkg of packageDirs) {
     edges.set(file, out);
   }
   const rel = (f) => relative(join(pkg, "src"), f);
+  const layersFile = join(pkg, "layers.json");
+  if (existsSync(layersFile)) {
+    const spec = JSON.parse(readFileSync(layersFile, "utf8"));
+    for (const [file, targets] of edges) {
+      for (const target of targets.keys()) {
+        const [from, to] = [layerOf(pkg, file, spec), layerOf(pkg, target, spec)];
+        if (to > from) {
+          console.log(`${relative(root, pkg)}: upward import: ${rel(file)} -> ${rel(target)}`);
+          upward++;
+        }
+      }
+    }
+  }
   for (const comp of components(files, edges)) {
     for (const cycle of cyclesIn(comp, edges)) {
       const steps = cycle.map((f, i) => [f, cycle[(i + 1) % cycle.length]]);
@@ -180,7 +208,8 @@ for (const pkg of packageDirs) {
   }
 }
 
+if (upward > 0) console.log(`check-cycles: ${upward} upward import(s) against layers.json`);
 const total = runtimeCycles + typeCycles;
 if (total === 0) console.log(`check-cycles: no import cycles in ${packageDirs.length} packages`);
 else console.log(`check-cycles: ${runtimeCycles} cycle(s) with runtime imports, ${typeCycles} type-only`);
-process.exit(runtimeCycles > 0 || (strict && typeCycles > 0) ? 1 : 0);
+process.exit(runtimeCycles > 0 || upward > 0 || (strict && typeCycles > 0) ? 1 : 0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { BROKER_USAGE, ConfigError, parseConfig } from "./config/config.js";
-import { listenFailure, productionNotice, startBroker } from "./start.js";
+import { BROKER_USAGE, ConfigError, parseConfig } from "./app/config.js";
+import { listenFailure, productionNotice, startBroker } from "./app/start.js";
 
 const PAYMENTS: Record<string, string> = {
   stripe: "stripe (Checkout top-ups, Connect payouts)",

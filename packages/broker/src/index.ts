@@ -1,30 +1,44 @@
+export type { GeneratedKey, KeyKind, KeyMode } from "./accounts/api-keys.js";
+export { generateApiKey, hashApiKey } from "./accounts/api-keys.js";
+export type { AccountRecord, ApiKeyRecord } from "./accounts/port.js";
 export type { AlertEvent, AlertNotifier, AlertNotifierOptions } from "./alerts/index.js";
 export { createAlertNotifier } from "./alerts/index.js";
-export type { GeneratedKey, KeyKind, KeyMode } from "./auth/api-keys.js";
-export { generateApiKey, hashApiKey } from "./auth/api-keys.js";
-export type { Clock } from "./clock.js";
-export { createManualClock, systemClock } from "./clock.js";
-export type { BrokerConfig, LogLevel } from "./config/config.js";
-export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./config/config.js";
+export type { AlertChannelsRecord } from "./alerts/port.js";
+export type { BrokerConfig, LogLevel } from "./app/config.js";
+export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./app/config.js";
+export type { CreateBrokerOptions } from "./app/create-broker.js";
+export { createBroker, ROUTES } from "./app/create-broker.js";
+export type { OpenApiDocument } from "./app/openapi.js";
+export { buildOpenApiDocument } from "./app/openapi.js";
+export type { PostgresStoreOptions } from "./app/postgres-store.js";
+export { createPostgresStore } from "./app/postgres-store.js";
+export type { SqliteStoreOptions } from "./app/sqlite-store.js";
+export { createSqliteStore } from "./app/sqlite-store.js";
+export type { RunningBroker, StartBrokerOptions } from "./app/start.js";
+export { listenFailure, productionNotice, startBroker } from "./app/start.js";
+export type { Store } from "./app/store.js";
 export type { ContractCheck, ContractCompiler, ContractIssue } from "./contracts/index.js";
 export { CONTRACT_LIMITS, checkContractSchema, createContractCompiler } from "./contracts/index.js";
 export type { FraudDetector, FraudDetectorOptions } from "./fraud/index.js";
 export { createFraudDetector } from "./fraud/index.js";
+export type { GrantRecord } from "./grants/port.js";
 export { countSettledGrantReports } from "./grants/reports.js";
 export { settleDueGrants, settleGrant } from "./grants/settle.js";
-export type { CreateBrokerOptions } from "./http/app.js";
-export { createBroker, ROUTES } from "./http/app.js";
-export type { OpenApiDocument } from "./http/openapi.js";
-export { buildOpenApiDocument } from "./http/openapi.js";
 export type {
   HealthChecker,
   HealthCheckerOptions,
   ScoreRefresher,
   ScoreRefresherOptions,
-} from "./monitoring/index.js";
-export { createHealthChecker, createScoreRefresher } from "./monitoring/index.js";
-export type { BrokerMetrics } from "./observability/index.js";
-export { createBrokerMetrics } from "./observability/index.js";
+} from "./metrics/index.js";
+export { createHealthChecker, createScoreRefresher } from "./metrics/index.js";
+export type {
+  AgentWindowMetrics,
+  CallOutcome,
+  CallOutcomeKind,
+  HealthCheckOutcome,
+  HealthCheckTarget,
+  MetricsWindow,
+} from "./metrics/port.js";
 export type {
   CheckoutRequest,
   CheckoutResult,
@@ -45,38 +59,25 @@ export {
   createStripeProvider,
   runSettlements,
 } from "./payments/index.js";
-export type { EndpointPolicy, ResolveHost } from "./registry/endpoint-policy.js";
-export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./registry/endpoint-policy.js";
-export type { RunningBroker, StartBrokerOptions } from "./start.js";
-export { listenFailure, productionNotice, startBroker } from "./start.js";
-export type { PostgresStoreOptions } from "./store/postgres/pg-store.js";
-export { createPostgresStore } from "./store/postgres/pg-store.js";
-export type { SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
-export { createSqliteStore } from "./store/sqlite/sqlite-store.js";
+export type { Clock } from "./platform/clock.js";
+export { createManualClock, systemClock } from "./platform/clock.js";
+export type { EndpointPolicy, ResolveHost } from "./platform/endpoint-policy.js";
+export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./platform/endpoint-policy.js";
+export type { BrokerMetrics } from "./platform/prometheus.js";
+export { createBrokerMetrics } from "./platform/prometheus.js";
 export type {
-  AccountRecord,
   AgentPatch,
   AgentRecord,
   AgentSearch,
   AgentSearchPage,
-  AgentWindowMetrics,
-  AlertChannelsRecord,
-  ApiKeyRecord,
-  CallOutcome,
-  CallOutcomeKind,
-  GrantRecord,
-  HealthCheckOutcome,
-  HealthCheckTarget,
-  MetricsWindow,
   NewAgent,
   PriceHistoryRecord,
   SearchSortValue,
-  Store,
-} from "./store/types.js";
+} from "./registry/port.js";
 export { BROKER_VERSION } from "./version.js";
 
-import { ROUTES } from "./http/app.js";
-import { buildOpenApiDocument } from "./http/openapi.js";
+import { ROUTES } from "./app/create-broker.js";
+import { buildOpenApiDocument } from "./app/openapi.js";
 
 /** The broker's OpenAPI 3.1 document, built without starting a broker. */
 export function openApiDocument() {

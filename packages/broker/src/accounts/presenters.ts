@@ -1,5 +1,5 @@
 import { formatUsd } from "@mercato/protocol";
-import type { AccountRecord, ApiKeyRecord } from "../store/types.js";
+import type { AccountRecord, ApiKeyRecord } from "./port.js";
 
 /** The wire form of an account. */
 export function presentAccount(account: AccountRecord) {

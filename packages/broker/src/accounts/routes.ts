@@ -1,11 +1,12 @@
 import { MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import { generateApiKey } from "../auth/api-keys.js";
-import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
-import { figure } from "../http/figures.js";
-import { defineRoute } from "../http/route.js";
-import { newId } from "../ids.js";
-import type { ApiKeyRecord, Store } from "../store/types.js";
+import { DEFAULT_FRAUD_SETTINGS } from "../app/config.js";
+import type { Store } from "../app/store.js";
+import { figure } from "../platform/http/figures.js";
+import { defineRoute } from "../platform/http/route.js";
+import { newId } from "../platform/ids.js";
+import { generateApiKey } from "./api-keys.js";
+import type { ApiKeyRecord } from "./port.js";
 import { presentAccount, presentKey } from "./presenters.js";
 import { enforceSignupLimit } from "./signup-limit.js";
 

@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { BrokerDeps } from "../http/route.js";
-import { takeHourlyAllowance } from "../invoke/hourly-allowance.js";
-import { ipv6Groups } from "../registry/endpoint-policy.js";
+import { ipv6Groups } from "../platform/endpoint-policy.js";
+import { takeHourlyAllowance } from "../platform/hourly-allowance.js";
+import type { BrokerDeps } from "../platform/http/route.js";
 
 /**
  * Takes one sign-up from the client address's hourly allowance (`fraud.signupsPerHour`, through

@@ -1,11 +1,12 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import { z } from "zod";
-import { DEFAULT_MONITORING_SETTINGS } from "../config/config.js";
-import { figure } from "../http/figures.js";
-import { type BrokerDeps, defineRoute } from "../http/route.js";
-import { SUCCESS_RATE_MIN_CALLS } from "../monitoring/success-rate.js";
-import { checkSellerEndpoint } from "../registry/endpoint-policy.js";
-import type { AgentRecord, AlertChannelsRecord } from "../store/types.js";
+import { DEFAULT_MONITORING_SETTINGS } from "../app/config.js";
+import { SUCCESS_RATE_MIN_CALLS } from "../metrics/success-rate.js";
+import { checkSellerEndpoint } from "../platform/endpoint-policy.js";
+import { figure } from "../platform/http/figures.js";
+import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import type { AgentRecord } from "../registry/port.js";
+import type { AlertChannelsRecord } from "./port.js";
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 

@@ -1,4 +1,5 @@
-import type { AgentRecord, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import type { AgentRecord } from "../registry/port.js";
 import type { ContractCheck, ContractCompiler } from "./compile.js";
 
 /** A listing's compiled contract: a check per schema it has (undefined: no such schema). */

@@ -1,9 +1,10 @@
 import type { FastifyBaseLogger } from "fastify";
+import { keySuspended } from "../accounts/authenticate.js";
+import type { KeyCache } from "../accounts/key-cache.js";
+import type { ApiKeyRecord } from "../accounts/port.js";
 import type { AlertNotifier } from "../alerts/types.js";
-import { keySuspended } from "../auth/authenticate.js";
-import type { FraudSettings } from "../config/config.js";
-import type { KeyCache } from "../invoke/key-cache.js";
-import type { ApiKeyRecord, Store } from "../store/types.js";
+import type { FraudSettings } from "../app/config.js";
+import type { Store } from "../app/store.js";
 
 const MINUTE_MS = 60_000;
 

@@ -1,5 +1,5 @@
 import { formatUsd } from "@mercato/protocol";
-import type { GrantRecord } from "../store/types.js";
+import type { GrantRecord } from "./port.js";
 
 /**
  * A grant on the wire (`Grant`). Its status at `now`: `closed` once the buyer closed it, `expired`

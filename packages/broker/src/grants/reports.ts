@@ -1,12 +1,8 @@
 import { type UsageOutcomeValue, usageOutcomeOf } from "@mercato/protocol";
-import type {
-  ApiKeyRecord,
-  CallOutcome,
-  CountedGrantReport,
-  GrantRecord,
-  GrantReportRecord,
-  Store,
-} from "../store/types.js";
+import type { ApiKeyRecord } from "../accounts/port.js";
+import type { Store } from "../app/store.js";
+import type { CallOutcome } from "../metrics/port.js";
+import type { CountedGrantReport, GrantRecord, GrantReportRecord } from "./port.js";
 import { REPORTS_WINDOW_MS } from "./settle.js";
 
 /** A usage report as the route takes it (`UsageReport`'s items). */

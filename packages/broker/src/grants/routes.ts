@@ -11,15 +11,15 @@ import {
 } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
-import type { AccessCaller } from "../auth/authenticate.js";
-import { DEFAULT_GRANT_GRACE_MS } from "../config/config.js";
-import { FEE_PERCENT, figure } from "../http/figures.js";
-import { type BrokerDeps, defineRoute } from "../http/route.js";
-import { newId } from "../ids.js";
-import { idempotencyKeyOf } from "../invoke/idempotency.js";
+import type { AccessCaller } from "../accounts/authenticate.js";
+import { DEFAULT_GRANT_GRACE_MS } from "../app/config.js";
 import { enforceRateLimit } from "../invoke/invoke.js";
+import { FEE_PERCENT, figure } from "../platform/http/figures.js";
+import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import { idempotencyKeyOf } from "../platform/idempotency.js";
+import { newId } from "../platform/ids.js";
 import { assertServable } from "../registry/endpoint-verification.js";
-import type { GrantRecord, GrantVoucherRecord, NewGrant } from "../store/types.js";
+import type { GrantRecord, GrantVoucherRecord, NewGrant } from "./port.js";
 import { presentGrant } from "./presenters.js";
 import { callOutcomesOf, claimsOf } from "./reports.js";
 

@@ -1,5 +1,6 @@
 import { isMercatoError } from "@mercato/protocol";
-import type { GrantRecord, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import type { GrantRecord } from "./port.js";
 
 /** The transfer ids of a grant's settlement: one capture or one void of the grant's hold. */
 export const grantCaptureId = (grantId: string): string => `${grantId}:capture`;

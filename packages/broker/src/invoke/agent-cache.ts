@@ -1,4 +1,5 @@
-import type { AgentRecord, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import type { AgentRecord } from "../registry/port.js";
 
 /**
  * Agents as the invoke path needs them (endpoint, price, owner, status), kept for a moment so that

@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
 import { formatUsd, MercatoError, microsToUsdNumber, splitCharge } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
+import type { ApiKeyRecord } from "../accounts/port.js";
 import { CONTRACT_LIMITS, type CompiledContract, type ContractIssue } from "../contracts/index.js";
-import type { BrokerDeps } from "../http/route.js";
-import { newId } from "../ids.js";
-import { receiptPayload } from "../receipts/receipt-payload.js";
-import type { AgentRecord, ApiKeyRecord, CallOutcomeKind, ChargeRecord } from "../store/types.js";
-import type { RateDecision } from "./rate-limiter.js";
+import type { ChargeRecord } from "../ledger/port.js";
+import type { CallOutcomeKind } from "../metrics/port.js";
+import type { BrokerDeps } from "../platform/http/route.js";
+import { newId } from "../platform/ids.js";
+import type { RateDecision } from "../platform/rate-limiter.js";
+import type { AgentRecord } from "../registry/port.js";
+import { receiptPayload } from "../signing/receipt-payload.js";
 import type { InvokeAnswer } from "./runtime.js";
 import type { SellerCallResult } from "./seller-client.js";
 

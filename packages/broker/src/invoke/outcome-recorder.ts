@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { CallOutcome, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import type { CallOutcome } from "../metrics/port.js";
 
 /**
  * Collects call outcomes off the response path and writes them to the store in batches, summed per

@@ -9,16 +9,17 @@ import {
 } from "@mercato/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { generateApiKey } from "../accounts/api-keys.js";
+import { type AccessCaller, authenticateAccess } from "../accounts/authenticate.js";
+import type { ApiKeyRecord } from "../accounts/port.js";
 import { presentKey } from "../accounts/presenters.js";
-import { generateApiKey } from "../auth/api-keys.js";
-import { type AccessCaller, authenticateAccess } from "../auth/authenticate.js";
-import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../config/config.js";
-import { figure, usdFigure } from "../http/figures.js";
-import { type BrokerDeps, defineRoute } from "../http/route.js";
-import { newId } from "../ids.js";
+import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../app/config.js";
+import { figure, usdFigure } from "../platform/http/figures.js";
+import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "../platform/idempotency.js";
+import { newId } from "../platform/ids.js";
 import { assertServable } from "../registry/endpoint-verification.js";
-import type { AgentRecord, ApiKeyRecord } from "../store/types.js";
-import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "./idempotency.js";
+import type { AgentRecord } from "../registry/port.js";
 import {
   checkInvokeInput,
   enforceRateLimit,

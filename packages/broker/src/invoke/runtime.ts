@@ -1,18 +1,19 @@
 import type { InvokeResponse } from "@mercato/protocol";
 import type { FastifyBaseLogger } from "fastify";
 import type * as z from "zod";
-import type { Clock } from "../clock.js";
-import type { InvokeSettings } from "../config/config.js";
+import type { InvokeSettings } from "../app/config.js";
+import type { Store } from "../app/store.js";
 import {
   type ContractCompiler,
   type ContractValidators,
   createContractCompiler,
   createContractValidators,
 } from "../contracts/index.js";
-import type { ResolveHost } from "../registry/endpoint-policy.js";
-import type { CallOutcome, Store } from "../store/types.js";
+import type { CallOutcome } from "../metrics/port.js";
+import type { Clock } from "../platform/clock.js";
+import type { ResolveHost } from "../platform/endpoint-policy.js";
+import { createIdempotencyCache, type IdempotencyCache } from "../platform/idempotency.js";
 import { type AgentCache, createAgentCache } from "./agent-cache.js";
-import { createIdempotencyCache, type IdempotencyCache } from "./idempotency.js";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
 import { createSellerClient, type SellerClient } from "./seller-client.js";
 

@@ -1,7 +1,7 @@
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "@mercato/protocol";
 import { Agent, errors as undiciErrors } from "undici";
 import { type SellerErrorSummary, summariseSellerError } from "../contracts/index.js";
-import { publicOnlyLookup, type ResolveHost } from "../registry/endpoint-policy.js";
+import { publicOnlyLookup, type ResolveHost } from "../platform/endpoint-policy.js";
 
 /** How a call to a seller ended. Failures are data: the invoke path voids the hold for each. */
 export type SellerCallResult =

@@ -1,5 +1,5 @@
 import { formatUsd, microsToUsdNumber } from "@mercato/protocol";
-import type { BalanceRecord, ChargeRecord } from "../store/types.js";
+import type { BalanceRecord, ChargeRecord } from "./port.js";
 
 /** `GET /balance`. */
 export function presentBalance(balance: BalanceRecord) {

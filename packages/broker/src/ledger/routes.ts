@@ -1,9 +1,10 @@
 import { formatUsd, ListTransactionsQuery, MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import { FEE_PERCENT } from "../http/figures.js";
-import { defineRoute } from "../http/route.js";
-import { receiptPayload } from "../receipts/receipt-payload.js";
-import type { ChargeRecord, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import { FEE_PERCENT } from "../platform/http/figures.js";
+import { defineRoute } from "../platform/http/route.js";
+import { receiptPayload } from "../signing/receipt-payload.js";
+import type { ChargeRecord } from "./port.js";
 import { presentBalance, presentCharge } from "./presenters.js";
 
 const TransactionParams = z.object({ id: z.string().max(200).describe("Transaction id") });

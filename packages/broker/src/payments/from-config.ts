@@ -1,4 +1,4 @@
-import type { BrokerConfig } from "../config/config.js";
+import type { BrokerConfig } from "../app/config.js";
 import { createDevProvider } from "./dev-provider.js";
 import type { PaymentProvider } from "./provider.js";
 import { createStripeClient, createStripeProvider } from "./stripe-provider.js";

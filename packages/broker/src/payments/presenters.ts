@@ -1,5 +1,6 @@
 import { formatUsd } from "@mercato/protocol";
-import type { PayoutDestinationRecord, SettlementRecord, TopupRecord } from "../store/types.js";
+import type { SettlementRecord, TopupRecord } from "../ledger/port.js";
+import type { PayoutDestinationRecord } from "./port.js";
 
 /** A top-up on the wire; `note` says what happened when the provider has something to tell. */
 export function presentTopup(topup: TopupRecord, note?: string) {

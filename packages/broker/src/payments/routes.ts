@@ -1,9 +1,9 @@
 import { formatUsd, MercatoError, MIN_TOPUP_MICROS, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import { usdFigure } from "../http/figures.js";
-import { defineRoute } from "../http/route.js";
-import { newId } from "../ids.js";
-import type { TopupRecord } from "../store/types.js";
+import type { TopupRecord } from "../ledger/port.js";
+import { usdFigure } from "../platform/http/figures.js";
+import { defineRoute } from "../platform/http/route.js";
+import { newId } from "../platform/ids.js";
 import { isWholeCents } from "./cents.js";
 import { presentPayoutAccount, presentSettlement, presentTopup } from "./presenters.js";
 import type { CheckoutResult } from "./provider.js";

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Clock } from "../clock.js";
-import { newId } from "../ids.js";
-import type { SettlementRecord, Store } from "../store/types.js";
+import type { Store } from "../app/store.js";
+import type { SettlementRecord } from "../ledger/port.js";
+import type { Clock } from "../platform/clock.js";
+import { newId } from "../platform/ids.js";
 import { createManualProvider } from "./manual-provider.js";
 import type { PaymentProvider, PayoutResult } from "./provider.js";
 

@@ -1,8 +1,8 @@
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { errorResponses, NO_ERROR_RESPONSES } from "../http/error-responses.js";
-import type { BrokerDeps } from "../http/route.js";
-import type { TopupCompletion } from "../store/types.js";
+import type { TopupCompletion } from "../ledger/port.js";
+import { errorResponses, NO_ERROR_RESPONSES } from "../platform/http/error-responses.js";
+import type { BrokerDeps } from "../platform/http/route.js";
 import type { PaymentEvent, PaymentProvider } from "./provider.js";
 
 /** Largest webhook delivery accepted, in bytes: Stripe's checkout events are a few KiB. */

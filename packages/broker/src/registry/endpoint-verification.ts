@@ -9,9 +9,10 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import { Agent, type Dispatcher } from "undici";
 import type * as z from "zod";
-import type { Clock } from "../clock.js";
-import type { AgentRecord, Store } from "../store/types.js";
-import { publicOnlyLookup, type ResolveHost } from "./endpoint-policy.js";
+import type { Store } from "../app/store.js";
+import type { Clock } from "../platform/clock.js";
+import { publicOnlyLookup, type ResolveHost } from "../platform/endpoint-policy.js";
+import type { AgentRecord } from "./port.js";
 
 /** How long listings made before endpoint proofs keep working unproven (set by the migration). */
 export const ENDPOINT_GRACE_DAYS = 14;

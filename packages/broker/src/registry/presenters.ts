@@ -5,13 +5,9 @@ import {
   roundTo,
   scoreFromWindows,
 } from "@mercato/protocol";
-import type {
-  AgentContractRecord,
-  AgentRecord,
-  AgentWindowMetrics,
-  PriceHistoryRecord,
-} from "../store/types.js";
+import type { AgentWindowMetrics } from "../metrics/port.js";
 import { presentVerification } from "./endpoint-verification.js";
+import type { AgentContractRecord, AgentRecord, PriceHistoryRecord } from "./port.js";
 
 /** The Agent object: the listing without its pricing and metrics. */
 export function presentAgent(agent: AgentRecord) {

@@ -1,7 +1,7 @@
 import type { FastifyReply } from "fastify";
-import type { BrokerDeps } from "../http/route.js";
-import { takeHourlyAllowance } from "../invoke/hourly-allowance.js";
-import type { ListingLimits } from "../store/types.js";
+import { takeHourlyAllowance } from "../platform/hourly-allowance.js";
+import type { BrokerDeps } from "../platform/http/route.js";
+import type { ListingLimits } from "./port.js";
 
 /**
  * Takes one registration from the account's hourly allowance (`fraud.registrationsPerHour`, through

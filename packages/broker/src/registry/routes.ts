@@ -6,19 +6,19 @@ import {
   SearchAgentsQuery,
 } from "@mercato/protocol";
 import { z } from "zod";
-import { DEFAULT_FRAUD_SETTINGS } from "../config/config.js";
+import { DEFAULT_FRAUD_SETTINGS } from "../app/config.js";
+import type { Store } from "../app/store.js";
 import { CONTRACT_LIMITS, checkContractSchema } from "../contracts/index.js";
-import { type BrokerDeps, defineRoute } from "../http/route.js";
-import { newId } from "../ids.js";
-import { searchWords } from "../store/search-terms.js";
-import type { AgentPatch, AgentRecord, AgentSchemasPatch, Store } from "../store/types.js";
-import { checkSellerEndpoint, type EndpointPolicy } from "./endpoint-policy.js";
+import { checkSellerEndpoint, type EndpointPolicy } from "../platform/endpoint-policy.js";
+import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import { newId } from "../platform/ids.js";
 import {
   newChallengeToken,
   presentVerification,
   servableEndpoint,
   VERIFY_RETRY_MS,
 } from "./endpoint-verification.js";
+import type { AgentPatch, AgentRecord, AgentSchemasPatch } from "./port.js";
 import {
   presentAgentDetail,
   presentAgentWindowMetrics,
@@ -26,6 +26,7 @@ import {
   presentSearchResult,
 } from "./presenters.js";
 import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
+import { searchWords } from "./search-terms.js";
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 const MetricsQuery = z.strictObject({

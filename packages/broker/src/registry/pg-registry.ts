@@ -1,0 +1,386 @@
+import { RANKING } from "@mercato/protocol";
+import type { ApiKeyRecord } from "../accounts/port.js";
+import { createSellerSettings } from "../alerts/seller-settings.js";
+import type { Store } from "../app/store.js";
+import type { GrantStore } from "../grants/port.js";
+import type { LedgerAdapter } from "../ledger/port.js";
+import { priorOf, scoresOf } from "../metrics/metrics-math.js";
+import type { HealthClaimMethods } from "../metrics/pg-health-claims.js";
+import {
+  type MetricsMethods,
+  storedPriors,
+  windowTotals,
+  writeScores,
+  ZERO_RANKED,
+} from "../metrics/pg-metrics.js";
+import type { PgDb, PgTx } from "../platform/db/pg-db.js";
+import {
+  COUNT_LISTINGS,
+  countsAsListing,
+  listingLimit,
+  listingLimitReached,
+  reactivates,
+} from "./listing-limits.js";
+import { searchAgents } from "./pg-search.js";
+import type { AgentPatch, AgentRecord, ListingLimits, NewAgent } from "./port.js";
+import {
+  AGENT_CONTRACT_QUERY,
+  type AgentContractRow,
+  type AgentRow,
+  agentColumns,
+  assertSpendCap,
+  endpointProofUpdate,
+  graceEndpointsQuery,
+  KEY_COLUMNS,
+  type KeyRow,
+  keyValues,
+  NEW_AGENT_COLUMNS,
+  newAgentValues,
+  PATCHED_COLUMNS,
+  type PriceHistoryRow,
+  patchAgent,
+  patchedValues,
+  schemaAssignments,
+  toAgent,
+  toAgentContract,
+  toKey,
+  toPriceHistory,
+} from "./rows.js";
+import { searchTokens } from "./search-terms.js";
+
+/** Accounts, keys, agents, search, alert channels and payout destinations. */
+export type PgRegistry = Omit<
+  Store,
+  keyof LedgerAdapter | keyof GrantStore | MetricsMethods | HealthClaimMethods | "close"
+>;
+
+const KEYS = KEY_COLUMNS.join(", ");
+
+async function insertKey(tx: PgTx | PgDb, key: ApiKeyRecord): Promise<void> {
+  await tx.run(
+    `INSERT INTO api_keys (${KEYS}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
+    keyValues(key),
+  );
+}
+
+/** Accounts, API keys, the agent registry, alert channels and payout destinations on PostgreSQL. */
+export function createPgRegistry(db: PgDb): PgRegistry {
+  const getKeyRow = (id: string) => db.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE id = $1`, [id]);
+
+  return {
+    async createAccount(account, firstKey) {
+      await db.transaction(async (tx) => {
+        await tx.run("INSERT INTO accounts (id, name, email, created_at) VALUES ($1, $2, $3, $4)", [
+          account.id,
+          account.name,
+          account.email,
+          account.createdAt,
+        ]);
+        await insertKey(tx, firstKey);
+      });
+    },
+
+    async getAccount(id) {
+      const row = await db.one<{ id: string; name: string; email: string | null; created_at: string }>(
+        "SELECT id, name, email, created_at FROM accounts WHERE id = $1",
+        [id],
+      );
+      return row && { id: row.id, name: row.name, email: row.email, createdAt: row.created_at };
+    },
+
+    async insertApiKey(key) {
+      await insertKey(db, key);
+    },
+
+    async findApiKeyByHash(hash) {
+      const row = await db.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE hashed_key = $1`, [hash]);
+      return row && toKey(row);
+    },
+
+    async getApiKey(id) {
+      const row = await getKeyRow(id);
+      return row && toKey(row);
+    },
+
+    async listApiKeys(accountId) {
+      const rows = await db.query<KeyRow>(
+        `SELECT ${KEYS} FROM api_keys WHERE account_id = $1 ORDER BY created_at DESC, seq DESC`,
+        [accountId],
+      );
+      return rows.map(toKey);
+    },
+
+    async revokeApiKey(id, at) {
+      const row = await db.one<KeyRow>(
+        `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING ${KEYS}`,
+        [at, id],
+      );
+      return row && toKey(row);
+    },
+
+    async rotateApiKey(oldId, replacement, at) {
+      return db.transaction(async (tx) => {
+        const revoked = await tx.run(
+          "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+          [at, oldId],
+        );
+        if (revoked !== 1) return false;
+        await insertKey(tx, replacement);
+        // The replacement carries what the old key spent (captured, held and carried), so rotating
+        // never resets a spend cap. key_spend belongs to the ledger's schema.
+        await tx.run(
+          `INSERT INTO key_spend (key_id, carried, carried_from)
+             SELECT $2, carried + pending + captured, key_id FROM key_spend
+             WHERE key_id = $1 AND carried + pending + captured > 0
+           ON CONFLICT (key_id) DO UPDATE SET carried = excluded.carried, carried_from = excluded.carried_from`,
+          [oldId, replacement.id],
+        );
+        return true;
+      });
+    },
+
+    async updateApiKey(id, patch) {
+      return db.transaction(async (tx) => {
+        const row = await tx.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+        if (!row) return undefined;
+        const key = toKey(row);
+        if (patch.name !== undefined) key.name = patch.name;
+        if (patch.rateLimit !== undefined) key.rateLimit = patch.rateLimit;
+        if (patch.spendCap !== undefined) {
+          assertSpendCap(key.kind, patch.spendCap);
+          key.spendCap = patch.spendCap;
+        }
+        await tx.run("UPDATE api_keys SET name = $1, rate_limit = $2, spend_cap = $3 WHERE id = $4", [
+          key.name,
+          key.rateLimit,
+          key.spendCap,
+          id,
+        ]);
+        return key;
+      });
+    },
+
+    async suspendApiKey(id, at, reason) {
+      const changed = await db.run(
+        `UPDATE api_keys SET suspended_at = $1, suspend_reason = $2
+         WHERE id = $3 AND suspended_at IS NULL AND revoked_at IS NULL`,
+        [at, reason, id],
+      );
+      return changed === 1;
+    },
+
+    async reinstateApiKey(id) {
+      const changed = await db.run(
+        "UPDATE api_keys SET suspended_at = NULL, suspend_reason = NULL WHERE id = $1 AND suspended_at IS NOT NULL",
+        [id],
+      );
+      return changed === 1;
+    },
+
+    async insertAgent(agent, limits) {
+      const limit = listingLimit(limits);
+      if (limit === undefined || !countsAsListing(agent)) return insertAgent(db, agent);
+      return db.transaction(async (tx) => {
+        await checkListingLimit(tx, agent.ownerId, limit);
+        return insertAgent(tx, agent);
+      });
+    },
+
+    async getAgent(id) {
+      const row = await db.one<AgentRow>(`SELECT ${AGENT} FROM agents WHERE id = $1`, [id]);
+      return row && toAgent(row);
+    },
+
+    async getAgentContract(id) {
+      const row = await db.one<AgentContractRow>(numbered(AGENT_CONTRACT_QUERY), [id]);
+      return row && toAgentContract(row);
+    },
+
+    async updateAgent(id, patch, at, limits) {
+      return db.transaction((tx) => updateAgent(tx, id, patch, at, limits));
+    },
+
+    async listPriceHistory(agentId) {
+      const rows = await db.query<PriceHistoryRow>(
+        `SELECT price_micros, currency, tier, min_calls, effective_from, effective_to FROM price_history
+         WHERE agent_id = $1 ORDER BY effective_from DESC, seq DESC`,
+        [agentId],
+      );
+      return rows.map(toPriceHistory);
+    },
+
+    async searchAgents(search) {
+      return searchAgents(db, search);
+    },
+
+    async listCategories() {
+      return db.query<{ category: string; count: number }>(
+        `SELECT category, count(*) AS count FROM agents WHERE status <> 'inactive'
+         GROUP BY category ORDER BY count DESC, category ASC`,
+      );
+    },
+
+    async setEndpointProof(agentId, proof, options) {
+      const { sql, params } = endpointProofUpdate(agentId, proof, options);
+      const row = await db.one<AgentRow>(`${numbered(sql)} RETURNING ${AGENT}`, params);
+      return row && toAgent(row);
+    },
+
+    async listGraceEndpoints(checkedBefore, limit) {
+      const rows = await db.query<AgentRow>(numbered(graceEndpointsQuery(AGENT)), [checkedBefore, limit]);
+      return rows.map(toAgent);
+    },
+
+    async listHealthCheckTargets() {
+      const rows = await db.query<{ id: string; api_endpoint: string; status: "active" | "down" }>(
+        "SELECT id, api_endpoint, status FROM agents WHERE status IN ('active', 'down') ORDER BY seq",
+      );
+      return rows.map((row) => ({ id: row.id, apiEndpoint: row.api_endpoint, status: row.status }));
+    },
+
+    async setAgentHealthStatus(agentId, status, at) {
+      // One statement: a concurrent owner's deactivation or another broker's flip is re-checked on
+      // the row as it stands, and only one of two brokers flipping the same way reports a change.
+      // Only between up and down: a deactivated agent stays so until its owner re-activates it.
+      const changed = await db.run(
+        `UPDATE agents SET status = $1, updated_at = $2
+         WHERE id = $3 AND status IN ('active', 'down') AND status <> $1`,
+        [status, at, agentId],
+      );
+      return changed === 1;
+    },
+
+    ...createSellerSettings({
+      async run(sql, params) {
+        await db.run(numbered(sql), params);
+      },
+      get: (sql, params) => db.one(numbered(sql), params),
+    }),
+  };
+}
+
+const AGENT = agentColumns();
+
+const numberedTexts = new Map<string, string>();
+/** A statement with `?` placeholders (as both stores share them) in PostgreSQL's `$1, $2…`. */
+function numbered(sql: string): string {
+  let text = numberedTexts.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    numberedTexts.set(sql, text);
+  }
+  return text;
+}
+
+/** The search tokens of an agent's name, description and tags (the stored JSON, as SQLite indexes it). */
+function termsOf(agent: Pick<AgentRecord, "name" | "description" | "tags">): string[] {
+  return searchTokens(`${agent.name} ${agent.description} ${JSON.stringify(agent.tags)}`);
+}
+
+/**
+ * Registers an agent, scored at the prior, with its tags, search terms and first price: one
+ * statement, so atomic without a transaction.
+ */
+async function insertAgent(db: PgDb | PgTx, agent: NewAgent): Promise<AgentRecord> {
+  const prior = await db.one<{ prior: number }>("SELECT prior FROM category_priors WHERE category = $1", [
+    agent.category,
+  ]);
+  const values = newAgentValues(agent, prior?.prior ?? RANKING.fallbackPrior);
+  const tags = values.length + 1;
+  const row = await db.one<AgentRow>(
+    `WITH a AS (
+       INSERT INTO agents (${NEW_AGENT_COLUMNS.join(", ")}) VALUES (${values.map((_, i) => `$${i + 1}`).join(", ")})
+       RETURNING ${AGENT}
+     ),
+     t AS (INSERT INTO agent_tags (tag, agent_seq) SELECT unnest($${tags}::text[]), seq FROM a),
+     s AS (INSERT INTO agent_search (agent_seq, terms) SELECT seq, array_to_tsvector($${tags + 1}::text[]) FROM a),
+     p AS (
+       INSERT INTO price_history (agent_id, price_micros, currency, tier, min_calls, effective_from)
+       SELECT id, price_micros, currency, tier, min_calls, created_at FROM a
+     )
+     SELECT * FROM a`,
+    [...values, [...new Set(agent.tags)], termsOf(agent)],
+  );
+  return toAgent(row as AgentRow);
+}
+
+/**
+ * Refuses one listing too many for `ownerId`. The owner's account row is locked first (FOR NO KEY
+ * UPDATE: it does not block the foreign-key checks of other writes), so that registrations and
+ * re-activations of one owner count one after another, each seeing the others' commits.
+ */
+async function checkListingLimit(tx: PgTx, ownerId: string, limit: number): Promise<void> {
+  await tx.run("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE", [ownerId]);
+  const row = await tx.one<{ count: number }>(COUNT_LISTINGS.replace("?", "$1"), [ownerId]);
+  if ((row?.count ?? 0) >= limit) throw listingLimitReached(limit);
+}
+
+/**
+ * Applies an owner's patch holding the agent's row lock, so that it neither loses nor undoes a
+ * concurrent health flip or metrics flush: those rewrite other columns, and figures re-priced
+ * here are computed from the window totals as they stand under the lock.
+ */
+async function updateAgent(
+  tx: PgTx,
+  id: string,
+  patch: AgentPatch,
+  at: string,
+  limits: ListingLimits | undefined,
+): Promise<AgentRecord | undefined> {
+  const row = await tx.one<AgentRow>(`SELECT ${AGENT} FROM agents WHERE id = $1 FOR NO KEY UPDATE`, [id]);
+  if (!row) return undefined;
+  const limit = listingLimit(limits);
+  // The agent's row lock is held: its status cannot change until this transaction ends.
+  if (limit !== undefined && reactivates(row.status, patch)) await checkListingLimit(tx, row.owner_id, limit);
+  const current = toAgent(row);
+  const { next, repriced, rescore } = patchAgent(current, patch, at);
+  const seq = row.seq;
+  const schemas = schemaAssignments(patch.schemas);
+  if (schemas.sets.length > 0) {
+    await tx.run(numbered(`UPDATE agents SET ${schemas.sets.join(", ")} WHERE seq = ?`), [
+      ...schemas.values,
+      seq,
+    ]);
+  }
+  if (rescore) {
+    // The figures keep their time: the measurements did not change, only the price.
+    const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;
+    const prior = priorOf(await storedPriors(tx), next.category);
+    await writeScores(
+      tx,
+      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals, totals.buyers, prior) }],
+      row.metrics_updated_at,
+    );
+  }
+  const updated = await tx.one<AgentRow>(
+    `UPDATE agents SET ${PATCHED_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(", ")}
+     WHERE seq = $${PATCHED_COLUMNS.length + 1} RETURNING ${AGENT}`,
+    [...patchedValues(next), seq],
+  );
+  if (patch.tags) {
+    await tx.run("DELETE FROM agent_tags WHERE agent_seq = $1", [seq]);
+    await tx.run("INSERT INTO agent_tags (tag, agent_seq) SELECT unnest($1::text[]), $2", [
+      [...new Set(patch.tags)],
+      seq,
+    ]);
+  }
+  if (next.name !== current.name || next.description !== current.description || patch.tags) {
+    await tx.run("UPDATE agent_search SET terms = array_to_tsvector($1::text[]) WHERE agent_seq = $2", [
+      termsOf(next),
+      seq,
+    ]);
+  }
+  if (repriced) {
+    await tx.run("UPDATE price_history SET effective_to = $1 WHERE agent_id = $2 AND effective_to IS NULL", [
+      at,
+      id,
+    ]);
+    await tx.run(
+      `INSERT INTO price_history (agent_id, price_micros, currency, tier, min_calls, effective_from)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [id, next.pricing.priceMicros, next.pricing.currency, next.pricing.tier, next.pricing.minCalls, at],
+    );
+  }
+  return toAgent(updated as AgentRow);
+}
