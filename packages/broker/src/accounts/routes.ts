@@ -1,10 +1,10 @@
 import { MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import { DEFAULT_FRAUD_SETTINGS } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import { figure } from "../platform/http/figures.js";
 import { defineRoute } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
+import { DEFAULT_FRAUD_SETTINGS } from "../platform/settings.js";
 import { generateApiKey } from "./api-keys.js";
 import type { ApiKeyRecord } from "./port.js";
 import { presentAccount, presentKey } from "./presenters.js";

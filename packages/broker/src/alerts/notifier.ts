@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { Agent, fetch as undiciFetch } from "undici";
-import type { AlertSettings } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { checkSellerEndpoint, type EndpointPolicy, publicOnlyLookup } from "../platform/endpoint-policy.js";
+import type { AlertSettings } from "../platform/settings.js";
 import { createSmtpTransport, type EmailTransport, sendEmailAlert } from "./email.js";
 import { type AlertContext, type AlertMessage, renderAlert } from "./messages.js";
 import { DeliveryError, type FetchLike, sendSlackAlert } from "./slack.js";

@@ -44,18 +44,18 @@ import { parseInput } from "../platform/http/validation.js";
 import { newId } from "../platform/ids.js";
 import { type BrokerMetrics, createBrokerMetrics } from "../platform/prometheus.js";
 import { createMemoryRateLimiter, type RateLimiter } from "../platform/rate-limiter.js";
-import { createEndpointProber, createEndpointVerifier } from "../registry/endpoint-verification.js";
-import { registryRoutes } from "../registry/routes.js";
-import { createReceiptSigner } from "../signing/signer.js";
 import {
-  type BrokerConfig,
   DEFAULT_ALERT_SETTINGS,
   DEFAULT_FRAUD_SETTINGS,
   DEFAULT_INVOKE_SETTINGS,
   DEFAULT_MONITORING_SETTINGS,
   type FraudSettings,
   type MonitoringSettings,
-} from "./config.js";
+} from "../platform/settings.js";
+import { createEndpointProber, createEndpointVerifier } from "../registry/endpoint-verification.js";
+import { registryRoutes } from "../registry/routes.js";
+import { createReceiptSigner } from "../signing/signer.js";
+import type { BrokerConfig } from "./config.js";
 import { renderDocsPage } from "./docs.js";
 import { registerMetrics } from "./metrics-route.js";
 import { buildOpenApiDocument } from "./openapi.js";

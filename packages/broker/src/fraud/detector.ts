@@ -3,8 +3,8 @@ import { keySuspended } from "../accounts/authenticate.js";
 import type { KeyCache } from "../accounts/key-cache.js";
 import type { ApiKeyRecord } from "../accounts/port.js";
 import type { AlertNotifier } from "../alerts/types.js";
-import type { FraudSettings } from "../app/config.js";
 import type { Store } from "../app/store.js";
+import type { FraudSettings } from "../platform/settings.js";
 
 const MINUTE_MS = 60_000;
 

@@ -12,12 +12,12 @@ import {
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import type { AccessCaller } from "../accounts/authenticate.js";
-import { DEFAULT_GRANT_GRACE_MS } from "../app/config.js";
 import { enforceRateLimit } from "../invoke/invoke.js";
 import { FEE_PERCENT, figure } from "../platform/http/figures.js";
 import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
 import { idempotencyKeyOf } from "../platform/idempotency.js";
 import { newId } from "../platform/ids.js";
+import { DEFAULT_GRANT_GRACE_MS } from "../platform/settings.js";
 import { assertServable } from "../registry/endpoint-verification.js";
 import type { GrantRecord, GrantVoucherRecord, NewGrant } from "./port.js";
 import { presentGrant } from "./presenters.js";

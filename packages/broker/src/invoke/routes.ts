@@ -13,11 +13,11 @@ import { generateApiKey } from "../accounts/api-keys.js";
 import { type AccessCaller, authenticateAccess } from "../accounts/authenticate.js";
 import type { ApiKeyRecord } from "../accounts/port.js";
 import { presentKey } from "../accounts/presenters.js";
-import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../app/config.js";
 import { figure, usdFigure } from "../platform/http/figures.js";
 import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
 import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "../platform/idempotency.js";
 import { newId } from "../platform/ids.js";
+import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../platform/settings.js";
 import { assertServable } from "../registry/endpoint-verification.js";
 import type { AgentRecord } from "../registry/port.js";
 import {

@@ -1,7 +1,6 @@
 import type { InvokeResponse } from "@mercato/protocol";
 import type { FastifyBaseLogger } from "fastify";
 import type * as z from "zod";
-import type { InvokeSettings } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import {
   type ContractCompiler,
@@ -13,6 +12,7 @@ import type { CallOutcome } from "../metrics/port.js";
 import type { Clock } from "../platform/clock.js";
 import type { ResolveHost } from "../platform/endpoint-policy.js";
 import { createIdempotencyCache, type IdempotencyCache } from "../platform/idempotency.js";
+import type { InvokeSettings } from "../platform/settings.js";
 import { type AgentCache, createAgentCache } from "./agent-cache.js";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
 import { createSellerClient, type SellerClient } from "./seller-client.js";

@@ -2,10 +2,10 @@ import { isIP } from "node:net";
 import type { FastifyBaseLogger } from "fastify";
 import { Agent } from "undici";
 import type { AlertNotifier } from "../alerts/types.js";
-import type { MonitoringSettings } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { isPublicAddress, publicOnlyLookup, type ResolveHost } from "../platform/endpoint-policy.js";
+import type { MonitoringSettings } from "../platform/settings.js";
 import type { EndpointHealth, HealthCheckOutcome, HealthCheckTarget, HealthClaimResult } from "./port.js";
 import type { SuccessRateMonitor } from "./success-rate.js";
 

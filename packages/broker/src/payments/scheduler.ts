@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
-import { DEFAULT_GRANT_GRACE_MS } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import { countSettledGrantReports } from "../grants/reports.js";
 import { pruneGrantReports, settleDueGrants } from "../grants/settle.js";
 import type { Clock } from "../platform/clock.js";
+import { DEFAULT_GRANT_GRACE_MS } from "../platform/settings.js";
 import type { PaymentProvider } from "./provider.js";
 import { payoutProviderOf, runSettlements, utcDate } from "./settlements.js";
 

@@ -6,12 +6,12 @@ import {
   SearchAgentsQuery,
 } from "@mercato/protocol";
 import { z } from "zod";
-import { DEFAULT_FRAUD_SETTINGS } from "../app/config.js";
 import type { Store } from "../app/store.js";
 import { CONTRACT_LIMITS, checkContractSchema } from "../contracts/index.js";
 import { checkSellerEndpoint, type EndpointPolicy } from "../platform/endpoint-policy.js";
 import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
+import { DEFAULT_FRAUD_SETTINGS } from "../platform/settings.js";
 import {
   newChallengeToken,
   presentVerification,

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/app/config.js";
 import {
-  ConfigError,
   DEFAULT_ALERT_SETTINGS,
   DEFAULT_FRAUD_SETTINGS,
   DEFAULT_INVOKE_SETTINGS,
   DEFAULT_MONITORING_SETTINGS,
-  parseConfig,
-} from "../../src/app/config.js";
+} from "../../src/platform/settings.js";
 
 describe("parseConfig", () => {
   it("defaults to 127.0.0.1:4020 on ./.mercato/mercato.db, not dev, no admin token", () => {

@@ -1,12 +1,12 @@
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { describe, expect, it } from "vitest";
+import { ROUTES } from "../../src/app/create-broker.js";
 import {
   DEFAULT_FRAUD_SETTINGS,
   DEFAULT_GRANT_GRACE_MS,
   DEFAULT_INVOKE_SETTINGS,
   DEFAULT_MONITORING_SETTINGS,
-} from "../../src/app/config.js";
-import { ROUTES } from "../../src/app/create-broker.js";
+} from "../../src/platform/settings.js";
 import { createTestBroker } from "../support/harness.js";
 
 describe("OpenAPI document and docs", () => {

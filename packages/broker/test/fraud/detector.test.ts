@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { createKeyCache } from "../../src/accounts/key-cache.js";
 import type { AccountRecord, ApiKeyRecord } from "../../src/accounts/port.js";
 import type { AlertEvent } from "../../src/alerts/types.js";
-import { DEFAULT_FRAUD_SETTINGS, type FraudSettings } from "../../src/app/config.js";
 import type { Store } from "../../src/app/store.js";
 import { createFraudDetector } from "../../src/fraud/detector.js";
+import { DEFAULT_FRAUD_SETTINGS, type FraudSettings } from "../../src/platform/settings.js";
 import { apiKeyRecord } from "../support/records.js";
 
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AlertEvent, AlertNotifier } from "../../src/alerts/types.js";
-import type { FraudSettings } from "../../src/app/config.js";
 import { createDevProvider } from "../../src/payments/dev-provider.js";
+import type { FraudSettings } from "../../src/platform/settings.js";
 import { createTestBroker, type TestBroker } from "../support/harness.js";
 import { startTestSeller, type TestSeller } from "../support/test-sellers.js";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAlertNotifier } from "../../src/alerts/notifier.js";
 import type { AlertEvent, AlertNotifier } from "../../src/alerts/types.js";
-import { type MonitoringSettings, parseConfig } from "../../src/app/config.js";
+import { parseConfig } from "../../src/app/config.js";
 import { createBroker } from "../../src/app/create-broker.js";
 import { startBroker } from "../../src/app/start.js";
 import {
@@ -15,6 +15,7 @@ import {
   type HealthCheckerOptions,
   healthUrl,
 } from "../../src/metrics/health-checker.js";
+import type { MonitoringSettings } from "../../src/platform/settings.js";
 import { createTestBroker, publicResolver, type TestBroker } from "../support/harness.js";
 import {
   createManualTimers,

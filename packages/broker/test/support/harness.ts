@@ -2,13 +2,17 @@ import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from 
 import { MockAgent } from "undici";
 import { generateApiKey } from "../../src/accounts/api-keys.js";
 import type { AlertNotifier } from "../../src/alerts/types.js";
-import { DEFAULT_INVOKE_SETTINGS, type FraudSettings, type InvokeSettings } from "../../src/app/config.js";
 import { createBroker } from "../../src/app/create-broker.js";
 import { createSqliteStore } from "../../src/app/sqlite-store.js";
 import type { Store } from "../../src/app/store.js";
 import type { PaymentProvider } from "../../src/payments/provider.js";
 import { type Clock, createManualClock } from "../../src/platform/clock.js";
 import type { ResolveHost } from "../../src/platform/endpoint-policy.js";
+import {
+  DEFAULT_INVOKE_SETTINGS,
+  type FraudSettings,
+  type InvokeSettings,
+} from "../../src/platform/settings.js";
 import { apiKeyRecord } from "./records.js";
 
 /** A broker on an in-memory store with a manual clock, for `app.inject()` tests. */
