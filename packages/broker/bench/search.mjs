@@ -257,6 +257,8 @@ async function seed(store) {
   let checksRecorded = 0;
   const at = iso(T0 + 200 * 86_400_000);
   const OUTCOME_CHUNK = 2_500;
+  // Calls come from many buyers: the ranking caps each buyer's weight (see BUYER_WEIGHT).
+  const BENCH_BUYERS = 200;
   for (let start = 0; start < agentIds.length; start += OUTCOME_CHUNK) {
     const outcomes = [];
     const checks = [];
@@ -267,7 +269,12 @@ async function seed(store) {
         const successRate = quality < 0.1 ? 0.3 + rng() * 0.5 : 0.85 + rng() * 0.15;
         const baseMs = logUniform(20, 3_000);
         for (let c = 0; c < calls; c++) {
-          outcomes.push({ agentId, success: rng() < successRate, responseTimeMs: baseMs * (0.5 + rng()) });
+          outcomes.push({
+            agentId,
+            buyerId: `acc_benchbuyer${randInt(1, BENCH_BUYERS)}`,
+            outcome: rng() < successRate ? "success" : "failure",
+            responseTimeMs: baseMs * (0.5 + rng()),
+          });
         }
       }
       if (rng() < 0.8) {
