@@ -1,8 +1,8 @@
 import { base64url, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
+import type { GrantPayloadValue } from "../grants/grant.js";
 import { parseUsd } from "../money/money.js";
 import { directError } from "./failures.js";
-import type { GrantPayloadValue } from "./grant.js";
 import { isGrantId } from "./grant-id.js";
 
 /**
