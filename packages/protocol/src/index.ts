@@ -27,11 +27,8 @@ export type {
   GrantClaim,
   GrantLedger,
   GrantLedgerOptions,
-  GrantPayloadValue,
   GrantRefusal,
-  SignedGrant,
   SignedVoucher,
-  VerifyGrantOptions,
   Voucher,
   VoucherClaim,
   VoucherHeaderFields,
@@ -45,14 +42,11 @@ export {
   directCallId,
   directError,
   formatVoucherHeader,
-  GRANT_TOKEN_TYPE,
   generateBuyerKeyPair,
   grantRefusalError,
   parseVoucherHeader,
-  signGrant,
   signVoucher,
   VOUCHER_SCHEME,
-  verifyGrant,
   verifyVoucher,
   voucherSigningInput,
 } from "./direct/index.js";
@@ -75,6 +69,8 @@ export {
   MercatoError,
   statusForCode,
 } from "./errors/index.js";
+export type { GrantPayloadValue, SignedGrant, VerifyGrantOptions } from "./grants/index.js";
+export { GRANT_TOKEN_TYPE, signGrant, verifyGrant } from "./grants/index.js";
 export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json/index.js";
 export type { ChargeSplit } from "./money/index.js";
 export {

@@ -1,5 +1,5 @@
-export type { ErrorCode } from "@mercato/protocol";
-export { isMercatoError, MercatoError } from "@mercato/protocol";
+export type { ErrorCode } from "@mercato/protocol/errors";
+export { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 export type {
   BackoffOptions,
   Budget,

@@ -1,7 +1,7 @@
 import type * as z from "zod";
 import { base64url, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
-import { importPublicKey } from "../receipts/receipt.js";
+import { importPublicKey } from "../receipts/public-key.js";
 import type { Jwks } from "../schemas/ledger.js";
 
 /**

@@ -2,8 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../errors/codes.js";
 import { isMercatoError } from "../errors/mercato-error.js";
+import type { GrantPayloadValue } from "../grants/grant.js";
 import { DIRECT_FAILURE_CODES } from "./failures.js";
-import type { GrantPayloadValue } from "./grant.js";
 import { createGrantLedger, type GrantLedger, grantRefusalError } from "./grant-ledger.js";
 import { DURING, grantPayload } from "./test-fixtures.js";
 import {

@@ -1,8 +1,8 @@
 import { type ErrorCode, statusForCode } from "../errors/codes.js";
 import { MercatoError } from "../errors/mercato-error.js";
+import type { GrantPayloadValue } from "../grants/grant.js";
 import { formatUsd, parseUsd } from "../money/money.js";
 import { DIRECT_FAILURE_CODES, type DirectFailure } from "./failures.js";
-import type { GrantPayloadValue } from "./grant.js";
 import type { Voucher } from "./voucher.js";
 
 /** A direct call the seller must not serve, as data: the kit answers it with `status` and `code`. */

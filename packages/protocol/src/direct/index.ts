@@ -1,7 +1,5 @@
 export type { DirectFailure } from "./failures.js";
 export { DIRECT_FAILURE_CODES, directError } from "./failures.js";
-export type { GrantPayloadValue, SignedGrant, VerifyGrantOptions } from "./grant.js";
-export { GRANT_TOKEN_TYPE, signGrant, verifyGrant } from "./grant.js";
 export type { Admission, GrantClaim, GrantLedger, GrantLedgerOptions, GrantRefusal } from "./grant-ledger.js";
 export { createGrantLedger, grantRefusalError } from "./grant-ledger.js";
 export { DIRECT_HEADERS, directCallId } from "./headers.js";

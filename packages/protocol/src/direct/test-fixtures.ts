@@ -1,4 +1,4 @@
-import type { GrantPayloadValue } from "./grant.js";
+import type { GrantPayloadValue } from "../grants/grant.js";
 
 /** Test helpers of direct mode (not exported by the package). */
 

@@ -1,9 +1,9 @@
 import { base64url, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
+import type { GrantPayloadValue } from "../grants/grant.js";
 import { parseUsd } from "../money/money.js";
-import { GrantId } from "../schemas/grants.js";
 import { directError } from "./failures.js";
-import type { GrantPayloadValue } from "./grant.js";
+import { isGrantId } from "./grant-id.js";
 
 /**
  * First line of every voucher's signing input: names the scheme and keeps vouchers apart from any
@@ -63,7 +63,7 @@ const HEADER = /^seq=([1-9]\d{0,15});owed=(0|[1-9]\d{0,15});sig=([A-Za-z0-9_-]{8
  *   positive safe integer, or the amount not a non-negative safe integer.
  */
 export function voucherSigningInput(claim: VoucherClaim): string {
-  if (!GrantId.safeParse(claim.grantId).success) {
+  if (!isGrantId(claim.grantId)) {
     throw new MercatoError("VALIDATION_ERROR", `A voucher needs a grt_… grant id, not ${claim.grantId}`);
   }
   if (!Number.isSafeInteger(claim.sequence) || claim.sequence < 1) {

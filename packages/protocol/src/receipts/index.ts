@@ -1,2 +1,3 @@
+export { importPublicKey } from "./public-key.js";
 export type { ReceiptPayloadValue, SignedReceipt } from "./receipt.js";
-export { importPublicKey, signReceipt, verifyReceipt } from "./receipt.js";
+export { signReceipt, verifyReceipt } from "./receipt.js";

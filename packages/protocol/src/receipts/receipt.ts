@@ -1,7 +1,8 @@
 import type * as z from "zod";
 import { base64url, decodeJson, encodeJson, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
-import { type Jwks, type PublicJwk, ReceiptPayload } from "../schemas/ledger.js";
+import { type Jwks, ReceiptPayload } from "../schemas/ledger.js";
+import { importPublicKey } from "./public-key.js";
 
 /** A receipt's payload. */
 export type ReceiptPayloadValue = z.output<typeof ReceiptPayload>;
@@ -62,11 +63,6 @@ export async function verifyReceipt(
     throw invalid("shows a payload other than the one signed");
   }
   return parsed.data;
-}
-
-/** Imports an Ed25519 public JWK for verification. */
-export function importPublicKey(jwk: z.input<typeof PublicJwk>): Promise<CryptoKey> {
-  return crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, ED25519, false, ["verify"]);
 }
 
 function invalid(reason: string): MercatoError {

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { GRANT_ID_PATTERN } from "../direct/grant-id.js";
 import { isUsdAmount, parseUsd } from "../money/money.js";
 import { AccountId, AgentId, Timestamp, UsdAmount, UsdAmountInput } from "./common.js";
 
@@ -6,7 +7,7 @@ import { AccountId, AgentId, Timestamp, UsdAmount, UsdAmountInput } from "./comm
  * Grant id: `grt_…`. Lower-case letters and digits only, so that it can sit in a voucher's signing
  * input (one field a line) and in a direct call's `call_id` (`{grant_id}:{sequence}`) unambiguously.
  */
-export const GrantId = z.string().regex(/^grt_[a-z0-9]{8,40}$/, "must look like grt_…");
+export const GrantId = z.string().regex(GRANT_ID_PATTERN, "must look like grt_…");
 
 /** A buyer's Ed25519 public key: the 32 raw bytes, base64url without padding (43 characters). */
 export const BuyerPublicKey = z

@@ -1,4 +1,5 @@
-import { formatUsd, MercatoError, parseUsd } from "@mercato/protocol";
+import { MercatoError } from "@mercato/protocol/errors";
+import { formatUsd, parseUsd } from "@mercato/protocol/money";
 
 /** Money set aside for one attempt: spend it (`commit`) or give it back (`release`), once. */
 export interface BudgetReservation {

@@ -1,4 +1,4 @@
-import { isMercatoError, type MercatoError } from "@mercato/protocol";
+import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "../client/client.js";
 import type { FetchFunction } from "../client/request.js";

@@ -1,4 +1,5 @@
-import { type ErrorCode, formatUsd, isMercatoError, MercatoError, parseUsd } from "@mercato/protocol";
+import { type ErrorCode, isMercatoError, MercatoError } from "@mercato/protocol/errors";
+import { formatUsd, parseUsd } from "@mercato/protocol/money";
 import { grantRefusal } from "../direct/send.js";
 import type { DirectResponse } from "../direct/session.js";
 import type { components, operations } from "../generated/openapi.js";

@@ -1,4 +1,4 @@
-import { MercatoError } from "@mercato/protocol";
+import { MercatoError } from "@mercato/protocol/errors";
 import { describe, expect, it } from "vitest";
 import { failure } from "../client/test-fixtures.js";
 import { type CallAttempt, type CallTransport, createCall } from "./call.js";

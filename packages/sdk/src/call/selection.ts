@@ -1,4 +1,6 @@
-import { MercatoError, parseUsd, RANKING, wilsonLowerBound } from "@mercato/protocol";
+import { MercatoError } from "@mercato/protocol/errors";
+import { parseUsd } from "@mercato/protocol/money";
+import { RANKING, wilsonLowerBound } from "@mercato/protocol/trust";
 
 /**
  * How `call()` chooses among the listings a search found, and how it learns from its own calls.

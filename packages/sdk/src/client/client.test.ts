@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createBroker, createDevProvider, createSqliteStore } from "@mercato/broker";
-import { isMercatoError, MercatoError } from "@mercato/protocol";
+import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type MercatoClient } from "./client.js";
 import type { FetchFunction } from "./request.js";

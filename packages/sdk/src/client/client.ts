@@ -1,4 +1,4 @@
-import { isMercatoError, MercatoError } from "@mercato/protocol";
+import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import type { Budget } from "../call/budget.js";
 import type { CallMode } from "../call/call.js";
 import { type CallOptions, createCall, type DirectCallResult, type ProxyCallResult } from "../call/call.js";

@@ -1,4 +1,4 @@
-import { MercatoError } from "@mercato/protocol";
+import { MercatoError } from "@mercato/protocol/errors";
 import type { FetchFunction } from "./request.js";
 
 /** Where a seller kit serves its contract, below its endpoint. */

@@ -1,4 +1,4 @@
-import { isMercatoError } from "@mercato/protocol";
+import { isMercatoError } from "@mercato/protocol/errors";
 import { describe, expect, it } from "vitest";
 import { PagePromise } from "./pages.js";
 

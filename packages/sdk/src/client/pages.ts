@@ -1,4 +1,4 @@
-import { MercatoError } from "@mercato/protocol";
+import { MercatoError } from "@mercato/protocol/errors";
 
 /** A page the broker answers a list with: items under one key and the next page's cursor. */
 export interface CursorPage {

@@ -1,4 +1,5 @@
-import { isMercatoError, MercatoError, verifyReceipt } from "@mercato/protocol";
+import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
+import { verifyReceipt } from "@mercato/protocol/receipts";
 import type { Jwks, Receipt, ReceiptPayload } from "./types.js";
 
 /** An unknown key id triggers a refetch of the broker's keys at most this often. */

@@ -1,4 +1,4 @@
-import { isMercatoError, type MercatoError } from "@mercato/protocol";
+import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "./client.js";
 import { createRequester, type FetchFunction } from "./request.js";

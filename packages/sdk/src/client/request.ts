@@ -1,4 +1,4 @@
-import { isErrorCode, MercatoError } from "@mercato/protocol";
+import { isErrorCode, MercatoError } from "@mercato/protocol/errors";
 import type { paths } from "../generated/openapi.js";
 
 /** A standard `fetch`: the global one, or one injected for tests, proxies or other runtimes. */

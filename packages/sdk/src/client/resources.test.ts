@@ -1,4 +1,4 @@
-import { isMercatoError } from "@mercato/protocol";
+import { isMercatoError } from "@mercato/protocol/errors";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "./client.js";
 import { createMemoryKeyStore, type KeyStore } from "./key-store.js";

@@ -1,6 +1,7 @@
 // Fixtures shared by the client's tests; `src/index.ts` does not export them, so they are not
 // part of the package.
-import { isMercatoError, type MercatoError, type ReceiptPayloadValue, signReceipt } from "@mercato/protocol";
+import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
+import { type ReceiptPayloadValue, signReceipt } from "@mercato/protocol/receipts";
 import type { FetchFunction } from "./request.js";
 
 /** A receipt payload as the broker signs it. */

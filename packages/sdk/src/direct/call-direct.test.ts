@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createGrantLedger } from "@mercato/protocol";
+import { createGrantLedger } from "@mercato/protocol/direct";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { createBudget } from "../call/budget.js";
 import type { CallAttempt, DirectCallResult, ProxyCallResult } from "../call/call.js";

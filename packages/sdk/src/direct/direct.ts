@@ -1,4 +1,5 @@
-import { formatUsd, isMercatoError } from "@mercato/protocol";
+import { isMercatoError } from "@mercato/protocol/errors";
+import { formatUsd } from "@mercato/protocol/money";
 import type { FetchFunction, Requester } from "../client/request.js";
 import { createOutputChecks } from "./output-check.js";
 import { createUsageReporter } from "./reports.js";

@@ -1,4 +1,5 @@
-import { DIRECT_FAILURE_CODES, DIRECT_HEADERS, directCallId, MercatoError } from "@mercato/protocol";
+import { DIRECT_FAILURE_CODES, DIRECT_HEADERS, directCallId } from "@mercato/protocol/direct";
+import { MercatoError } from "@mercato/protocol/errors";
 import { abortReason, type FetchFunction, MAX_TIMEOUT_MS } from "../client/request.js";
 import type { Grant } from "../client/types.js";
 

@@ -1,12 +1,6 @@
-import {
-  type BuyerKeyPair,
-  formatUsd,
-  generateBuyerKeyPair,
-  isMercatoError,
-  MercatoError,
-  parseUsd,
-  signVoucher,
-} from "@mercato/protocol";
+import { type BuyerKeyPair, generateBuyerKeyPair, signVoucher } from "@mercato/protocol/direct";
+import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
+import { formatUsd, parseUsd } from "@mercato/protocol/money";
 import { type FetchFunction, isValidTimeout } from "../client/request.js";
 import type { CloseGrantRequest, CreateGrantRequest, Grant } from "../client/types.js";
 import type { OutputCheck } from "./output-check.js";

@@ -11,12 +11,11 @@ import {
   directError,
   type GrantLedger,
   grantRefusalError,
-  isMercatoError,
-  MercatoError,
   parseVoucherHeader,
-  verifyGrant,
   verifyVoucher,
-} from "@mercato/protocol";
+} from "@mercato/protocol/direct";
+import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
+import { verifyGrant } from "@mercato/protocol/grants";
 import { createClient, type MercatoClient } from "../client/client.js";
 import type { FetchFunction } from "../client/request.js";
 import type { Jwks } from "../client/types.js";

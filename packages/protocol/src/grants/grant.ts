@@ -1,11 +1,11 @@
 import type * as z from "zod";
 import type { CallKeyResolver } from "../call-signatures/call-signature.js";
+import { directError } from "../direct/failures.js";
 import { base64url, decodeJson, encodeJson, fromBase64url, utf8 } from "../encoding.js";
 import { MercatoError } from "../errors/mercato-error.js";
-import { importPublicKey } from "../receipts/receipt.js";
+import { importPublicKey } from "../receipts/public-key.js";
 import { GrantPayload } from "../schemas/grants.js";
 import type { Jwks } from "../schemas/ledger.js";
-import { directError } from "./failures.js";
 
 /** A grant token's payload. */
 export type GrantPayloadValue = z.output<typeof GrantPayload>;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createJwksKeyResolver } from "../call-signatures/call-signature.js";
+import { brokerKey, DURING, failureOf, grantPayload } from "../direct/test-fixtures.js";
 import { base64url, decodeJson, encodeJson, utf8 } from "../encoding.js";
 import { isMercatoError } from "../errors/mercato-error.js";
 import { signReceipt } from "../receipts/receipt.js";
 import { GRANT_TOKEN_TYPE, signGrant, verifyGrant } from "./grant.js";
-import { brokerKey, DURING, failureOf, grantPayload } from "./test-fixtures.js";
 
 /** A compact JWS of anything, to reach the checks after the signature. */
 async function rawJws(header: unknown, payload: unknown, key: CryptoKey) {
