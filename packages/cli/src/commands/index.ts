@@ -1,5 +1,5 @@
 export { addAccountCommands } from "./account.js";
-export { addAgentsCommands } from "./agents.js";
+export { addAgentsCommands } from "./agents/index.js";
 export { addBalanceCommand } from "./balance.js";
 export { addBrokerStartCommand } from "./broker-start.js";
 export { addInvokeCommand } from "./invoke.js";

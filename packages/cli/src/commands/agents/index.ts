@@ -1,0 +1,1 @@
+export { addAgentsCommands } from "./agents.js";
