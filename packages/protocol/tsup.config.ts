@@ -19,7 +19,8 @@ export default defineConfig({
     trust: "src/trust/index.ts",
   },
   format: ["esm", "cjs"],
-  dts: true,
+  // composite is for `tsc -b` (the root tsconfig.json); the declaration build is one project.
+  dts: { compilerOptions: { composite: false } },
   sourcemap: true,
   clean: true,
   splitting: true,
