@@ -23,7 +23,8 @@ const PAGES = 20;
 
 // ---------------------------------------------------------------- deterministic randomness
 
-const rng = mulberry32(SEED);
+// Reseeded once the agents are in (see main): the query mix does not depend on how they were seeded.
+let rng = mulberry32(SEED);
 const randInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
 const pick = (items) => items[Math.floor(rng() * items.length)];
 const logUniform = (min, max) => Math.exp(Math.log(min) + rng() * (Math.log(max) - Math.log(min)));
@@ -506,18 +507,25 @@ async function main() {
   const keepPath = process.env.BENCH_DB;
   const dir = keepPath ? undefined : mkdtempSync(join(tmpdir(), "mercato-bench-"));
   const path = keepPath ?? join(dir, "bench.db");
-  if (keepPath && existsSync(keepPath)) throw new Error(`BENCH_DB ${keepPath} exists: give a new file`);
+  // BENCH_DB_REUSE=1 searches a database an earlier run seeded into BENCH_DB (to compare two builds on
+  // the same data without seeding twice).
+  const reuse = keepPath !== undefined && process.env.BENCH_DB_REUSE === "1" && existsSync(keepPath);
+  if (keepPath && existsSync(keepPath) && !reuse)
+    throw new Error(`BENCH_DB ${keepPath} exists: give a new file`);
 
-  console.log(`Seeding ${AGENTS} agents into ${path} …`);
+  console.log(reuse ? `Searching ${path}, seeded earlier …` : `Seeding ${AGENTS} agents into ${path} …`);
   const store = createSqliteStore({ path });
   let app;
   try {
-    const seeded = await seed(store);
-    console.log(
-      `Seeded ${AGENTS} agents (${seeded.inactive} inactive) of ${seeded.accounts} accounts in ${(seeded.agentsMs / 1000).toFixed(1)} s, ` +
-        `then ${seeded.outcomesRecorded} call outcomes and ${seeded.checksRecorded} health checks in ${(seeded.metricsMs / 1000).toFixed(1)} s ` +
-        `(seeding total ${(seeded.totalMs / 1000).toFixed(1)} s)`,
-    );
+    if (!reuse) {
+      const seeded = await seed(store);
+      console.log(
+        `Seeded ${AGENTS} agents (${seeded.inactive} inactive) of ${seeded.accounts} accounts in ${(seeded.agentsMs / 1000).toFixed(1)} s, ` +
+          `then ${seeded.outcomesRecorded} call outcomes and ${seeded.checksRecorded} health checks in ${(seeded.metricsMs / 1000).toFixed(1)} s ` +
+          `(seeding total ${(seeded.totalMs / 1000).toFixed(1)} s)`,
+      );
+    }
+    rng = mulberry32(SEED + 1);
 
     app = createBroker({ store, config: { logLevel: "silent" } });
     await app.listen({ port: 0, host: "127.0.0.1" });
