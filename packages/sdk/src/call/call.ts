@@ -1,10 +1,10 @@
 import { type ErrorCode, isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import { formatUsd, parseUsd } from "@mercato/protocol/money";
-import { grantRefusal } from "../direct/send.js";
 import type { DirectResponse } from "../direct/session.js";
 import type { components, operations } from "../generated/openapi.js";
-import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
+import { type BackoffOptions, sleep } from "./backoff.js";
 import type { Budget, BudgetReservation } from "./budget.js";
+import { type Decision, decideNext, isGrantRefusal } from "./retry-policy.js";
 import { type AttemptOutcome, checkedShare, createSelector, SELECTION, type Selector } from "./selection.js";
 
 type SearchQuery = NonNullable<operations["searchAgents"]["parameters"]["query"]>;
@@ -192,15 +192,6 @@ type Answered =
   | Pick<ProxyCallResult, "mode" | "transactionId" | "receipt">
   | Pick<DirectCallResult, "mode" | "grantId" | "sequence">;
 
-/** How a failed attempt is handled. */
-type Verdict =
-  /** Retry on this seller; `sameKey` when the outcome is unknown (the first attempt may have been charged). */
-  | { kind: "retry"; sameKey: boolean; retryAfterMs: number }
-  /** Give this seller up, try the next one. */
-  | { kind: "next" }
-  /** Stop the whole call: retrying or failing over cannot help (bad input, no money). */
-  | { kind: "stop" };
-
 const DEFAULT_RETRIES = 2;
 const DEFAULT_CANDIDATES = 3;
 /** Listings a call's search reads: enough that a new listing, last in the broker's order, is seen. */
@@ -322,112 +313,132 @@ export function createCall(transport: CallTransport, settings: CallSettings = {}
       // one, so that the broker answers with the first attempt's outcome instead of charging again.
       let keySerial = 0;
       let reservation: BudgetReservation | undefined;
-      for (let attempt = 1; attempt <= retries + 1; attempt++) {
+      for (let attempt = 1; ; attempt++) {
         reservation ??= reserveAll(budgets, price);
+        let next: Decision | undefined;
         if (reservation === undefined) {
           lastError = budgetError(budgets, price, agent.agent_id);
+          next = decideNext({ kind: "unaffordable" });
+        } else {
+          affordable = true;
+          const started = now();
+          let answer: Awaited<ReturnType<typeof send>> | undefined;
+          try {
+            answer = await send(agent.agent_id, price, `${logicalKey}:${agent.agent_id}:${keySerial}`);
+          } catch (caught) {
+            if (options.signal?.aborted) {
+              // Through the broker, the attempt may have reached the seller before the abort: count it
+              // as spent. A direct call is only ever paid for when the SDK saw it succeed.
+              reservation.commit(direct ? 0n : price);
+              throw options.signal.reason;
+            }
+            const error = asMercatoError(caught);
+            lastError = error;
+            next = decideNext({ kind: "call", error, attempt, retries, backoff: options.backoff });
+            const charged = error.code === "CONFLICT" && error.details?.status === "completed";
+            const durationMs = now() - started;
+            if (isSellerFailure(error)) learn(agent.agent_id, "failed", durationMs);
+            const failed: CallAttempt = {
+              agentId: agent.agent_id,
+              attempt,
+              ok: false,
+              code: error.code,
+              message: error.message,
+              costUsd: formatUsd(charged ? price : 0n),
+              durationMs,
+              retryable: next.retryable === true,
+              ...explored,
+              ...(typeof error.details?.transaction_id === "string" && {
+                transactionId: error.details.transaction_id,
+              }),
+              ...(typeof error.details?.grant_id === "string" && {
+                grantId: error.details.grant_id,
+                sequence: error.details.sequence as number,
+              }),
+            };
+            attempts.push(failed);
+            options.onAttempt?.(failed);
+            if (charged) {
+              // The broker charged an earlier attempt with this key but no longer has its answer.
+              reservation.commit(price);
+              reservation = undefined;
+            } else if (next.retryable && next.sameKey && !direct) {
+              // The outcome is unknown: the money stays reserved until a retry learns it. (Direct
+              // mode never pays for an outcome it did not see.)
+            } else {
+              reservation.release();
+              reservation = undefined;
+              if (next.retryable) keySerial++;
+            }
+          }
+          if (answer !== undefined) {
+            const { output, costUsd, answered } = answer;
+            const cost = parseUsd(costUsd);
+            reservation?.commit(cost);
+            reservation = undefined;
+            const durationMs = now() - started;
+            const verdict = options.accept === undefined ? true : options.accept(output);
+            const paid = {
+              agentId: agent.agent_id,
+              attempt,
+              ...(answered.mode === "proxy"
+                ? { transactionId: answered.transactionId }
+                : { grantId: answered.grantId, sequence: answered.sequence }),
+              costUsd: formatUsd(cost),
+              durationMs,
+              ...explored,
+            };
+            if (verdict === true) {
+              learn(agent.agent_id, "useful", durationMs);
+              const done: CallAttempt = { ...paid, ok: true };
+              attempts.push(done);
+              options.onAttempt?.(done);
+              return {
+                output,
+                cost: Number(costUsd),
+                costUsd,
+                agentId: agent.agent_id,
+                attempts,
+                ...answered,
+              };
+            }
+            // Paid, and useless to this buyer: a failure for this client's ranking, never reported.
+            learn(agent.agent_id, "rejected", durationMs);
+            const reason = typeof verdict === "string" && verdict !== "" ? verdict : "rejected";
+            const message = `The call's accept test rejected ${agent.agent_id}'s answer: ${reason}`;
+            lastError = new MercatoError("SELLER_ERROR", message, {
+              details: { agent_id: agent.agent_id, reason: "rejected_by_buyer", rejected: reason },
+            });
+            const rejected: CallAttempt = {
+              ...paid,
+              ok: false,
+              code: "SELLER_ERROR",
+              message,
+              rejected: reason,
+            };
+            attempts.push(rejected);
+            options.onAttempt?.(rejected);
+            next = decideNext({ kind: "rejected" });
+          }
+        }
+        if (next?.action !== "retry") {
+          if (next?.action === "stop") throw allFailed(attempts, lastError, true);
           break;
         }
-        affordable = true;
-        const started = now();
-        let answer: Awaited<ReturnType<typeof send>>;
-        try {
-          answer = await send(agent.agent_id, price, `${logicalKey}:${agent.agent_id}:${keySerial}`);
-        } catch (caught) {
-          if (options.signal?.aborted) {
-            // Through the broker, the attempt may have reached the seller before the abort: count it
-            // as spent. A direct call is only ever paid for when the SDK saw it succeed.
-            reservation.commit(direct ? 0n : price);
-            throw options.signal.reason;
-          }
-          const error = asMercatoError(caught);
-          lastError = error;
-          const verdict = judge(error);
-          const charged = error.code === "CONFLICT" && error.details?.status === "completed";
-          const durationMs = now() - started;
-          if (isSellerFailure(error)) learn(agent.agent_id, "failed", durationMs);
-          const failed: CallAttempt = {
-            agentId: agent.agent_id,
-            attempt,
-            ok: false,
-            code: error.code,
-            message: error.message,
-            costUsd: formatUsd(charged ? price : 0n),
-            durationMs,
-            retryable: verdict.kind === "retry",
-            ...explored,
-            ...(typeof error.details?.transaction_id === "string" && {
-              transactionId: error.details.transaction_id,
-            }),
-            ...(typeof error.details?.grant_id === "string" && {
-              grantId: error.details.grant_id,
-              sequence: error.details.sequence as number,
-            }),
-          };
-          attempts.push(failed);
-          options.onAttempt?.(failed);
-          if (charged) {
-            // The broker charged an earlier attempt with this key but no longer has its answer.
-            reservation.commit(price);
-            reservation = undefined;
-            break;
-          }
-          if (verdict.kind === "retry" && verdict.sameKey && !direct) {
-            // The outcome is unknown: the money stays reserved until a retry learns it. (Direct
-            // mode never pays for an outcome it did not see.)
-          } else {
-            reservation.release();
-            reservation = undefined;
-            if (verdict.kind === "retry") keySerial++;
-          }
-          if (verdict.kind === "stop") throw allFailed(attempts, error, true);
-          if (verdict.kind === "next" || attempt > retries) break;
-          const delayMs = backoffDelay(attempt, options.backoff, verdict.retryAfterMs);
-          options.onRetry?.({ agentId: agent.agent_id, attempt: attempt + 1, delayMs, error });
-          try {
-            await sleep(delayMs, options.signal);
-          } catch (aborted) {
-            // A reservation still held is an attempt whose outcome was never learned: spent, to be safe.
-            reservation?.commit(price);
-            throw aborted;
-          }
-          continue;
-        }
-        const { output, costUsd, answered } = answer;
-        const cost = parseUsd(costUsd);
-        reservation.commit(cost);
-        reservation = undefined;
-        const durationMs = now() - started;
-        const verdict = options.accept === undefined ? true : options.accept(output);
-        const paid = {
+        const delayMs = next.delayMs ?? 0;
+        options.onRetry?.({
           agentId: agent.agent_id,
-          attempt,
-          ...(answered.mode === "proxy"
-            ? { transactionId: answered.transactionId }
-            : { grantId: answered.grantId, sequence: answered.sequence }),
-          costUsd: formatUsd(cost),
-          durationMs,
-          ...explored,
-        };
-        if (verdict === true) {
-          learn(agent.agent_id, "useful", durationMs);
-          const done: CallAttempt = { ...paid, ok: true };
-          attempts.push(done);
-          options.onAttempt?.(done);
-          return { output, cost: Number(costUsd), costUsd, agentId: agent.agent_id, attempts, ...answered };
-        }
-        // Paid, and useless to this buyer: a failure for this client's ranking, never reported.
-        // Another try on the same seller would likely be paid for the same again: fail over.
-        learn(agent.agent_id, "rejected", durationMs);
-        const reason = typeof verdict === "string" && verdict !== "" ? verdict : "rejected";
-        const message = `The call's accept test rejected ${agent.agent_id}'s answer: ${reason}`;
-        lastError = new MercatoError("SELLER_ERROR", message, {
-          details: { agent_id: agent.agent_id, reason: "rejected_by_buyer", rejected: reason },
+          attempt: attempt + 1,
+          delayMs,
+          error: lastError as MercatoError,
         });
-        const rejected: CallAttempt = { ...paid, ok: false, code: "SELLER_ERROR", message, rejected: reason };
-        attempts.push(rejected);
-        options.onAttempt?.(rejected);
-        break;
+        try {
+          await sleep(delayMs, options.signal);
+        } catch (aborted) {
+          // A reservation still held is an attempt whose outcome was never learned: spent, to be safe.
+          reservation?.commit(price);
+          throw aborted;
+        }
       }
       // An outcome never learned counts as spent: the budget must not be passed even then.
       reservation?.commit(price);
@@ -437,70 +448,13 @@ export function createCall(transport: CallTransport, settings: CallSettings = {}
   };
 }
 
-/** Decides what a failed attempt means for the call. */
-function judge(error: MercatoError): Verdict {
-  const retryAfterMs =
-    typeof error.details?.retry_after_s === "number" ? error.details.retry_after_s * 1000 : 0;
-  // Direct mode: the seller refused a grant or voucher (a BUDGET_EXCEEDED or CONFLICT of the grant's
-  // own bookkeeping, not the caller's budget). When the session retired that grant, a fresh one may
-  // be accepted; otherwise this seller does not take the grants.
-  const refusal = grantRefusal(error);
-  if (refusal) return refusal.retired ? { kind: "retry", sameKey: false, retryAfterMs } : { kind: "next" };
-  switch (error.code) {
-    // The seller failed and the hold was voided: try again with a fresh key.
-    case "SELLER_TIMEOUT":
-    case "SELLER_UNAVAILABLE":
-      return { kind: "retry", sameKey: false, retryAfterMs };
-    case "SELLER_ERROR": {
-      // An answer outside the agent's output schema: the seller's contract is broken, not its luck.
-      if (error.details?.reason === "output_schema") return { kind: "next" };
-      const status = error.details?.seller_status;
-      // A 4xx means the seller refused this input: another seller may take it, this one will not.
-      return typeof status === "number" && status >= 400 && status < 500
-        ? { kind: "next" }
-        : { kind: "retry", sameKey: false, retryAfterMs };
-    }
-    // Refused before any hold: the same key is still unused.
-    case "RATE_LIMITED":
-      return { kind: "retry", sameKey: true, retryAfterMs };
-    // A refused access key (revoked, expired) was dropped, and the next attempt buys a new one. The
-    // buyer's own account key refused (when buying) fails every attempt alike: stop at once.
-    case "INVALID_API_KEY":
-      return error.details?.access_key_dropped === true
-        ? { kind: "retry", sameKey: true, retryAfterMs: 0 }
-        : { kind: "stop" };
-    // The broker could not be reached, or failed: the attempt may or may not have been charged.
-    case "SERVICE_UNAVAILABLE":
-    case "INTERNAL_ERROR":
-      return { kind: "retry", sameKey: true, retryAfterMs };
-    case "CONFLICT":
-      // The broker no longer has this key's answer, and the attempt was not charged: use a new key.
-      return error.details?.status === "voided"
-        ? { kind: "retry", sameKey: false, retryAfterMs: 0 }
-        : { kind: "next" };
-    // The agent's input schema refused this input before anything was held: another agent of the
-    // search may take it. Any other refusal of the input is this call's own, for every agent alike.
-    case "VALIDATION_ERROR":
-      return error.details?.reason === "input_schema" ? { kind: "next" } : { kind: "stop" };
-    case "AGENT_NOT_FOUND":
-    case "AGENT_INACTIVE":
-    case "AGENT_NOT_PURCHASED":
-      return { kind: "next" };
-    // A key's own cap stops this agent only; the account's balance or monthly cap stops everything.
-    case "SPEND_CAP_EXCEEDED":
-      return error.details?.key_id !== undefined ? { kind: "next" } : { kind: "stop" };
-    default:
-      return { kind: "stop" };
-  }
-}
-
 /**
  * True for a failure that is the seller's (an error, a timeout, no answer, an answer outside its
  * schema): what this client learns from. The buyer's own errors, rate limits and a direct grant's
  * bookkeeping say nothing of the seller.
  */
 function isSellerFailure(error: MercatoError): boolean {
-  if (grantRefusal(error)) return false;
+  if (isGrantRefusal(error)) return false;
   return (
     error.code === "SELLER_ERROR" || error.code === "SELLER_TIMEOUT" || error.code === "SELLER_UNAVAILABLE"
   );

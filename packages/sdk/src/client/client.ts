@@ -2,6 +2,7 @@ import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import type { Budget } from "../call/budget.js";
 import type { CallMode } from "../call/call.js";
 import { type CallOptions, createCall, type DirectCallResult, type ProxyCallResult } from "../call/call.js";
+import { decideNext } from "../call/retry-policy.js";
 import { createDirect } from "../direct/direct.js";
 import type { DirectSession, OpenSessionOptions } from "../direct/session.js";
 import { createMemoryKeyStore, type KeyStore } from "./key-store.js";
@@ -519,16 +520,20 @@ export function createClient(options: CreateClientOptions): MercatoClient {
     try {
       return await use(accessKey);
     } catch (error) {
-      if (explicit === undefined && isMercatoError(error) && error.code === "INVALID_API_KEY") {
-        await forget(agentId, accessKey);
-        throw new MercatoError(error.code, error.message, {
-          status: error.status,
-          details: { ...error.details, access_key_dropped: true },
-          cause: error,
-          ...(error.requestId !== undefined && { requestId: error.requestId }),
-        });
+      const explicitKey = explicit !== undefined;
+      if (
+        !isMercatoError(error) ||
+        decideNext({ kind: "access-key", error, explicitKey }).action !== "retry"
+      ) {
+        throw error;
       }
-      throw error;
+      await forget(agentId, accessKey);
+      throw new MercatoError(error.code, error.message, {
+        status: error.status,
+        details: { ...error.details, access_key_dropped: true },
+        cause: error,
+        ...(error.requestId !== undefined && { requestId: error.requestId }),
+      });
     }
   };
 

@@ -1,5 +1,5 @@
-import { isMercatoError } from "@mercato/protocol/errors";
 import { formatUsd } from "@mercato/protocol/money";
+import { decideNext } from "../call/retry-policy.js";
 import type { FetchFunction, Requester } from "../client/request.js";
 import { createOutputChecks } from "./output-check.js";
 import { createUsageReporter } from "./reports.js";
@@ -10,9 +10,6 @@ import {
   type OpenSessionOptions,
   type PooledSession,
 } from "./session.js";
-
-/** Failures after which a request may have been carried out: the broker could not answer, or failed. */
-const OUTCOME_UNKNOWN: ReadonlySet<string> = new Set(["SERVICE_UNAVAILABLE", "INTERNAL_ERROR"]);
 
 /** What direct mode needs from its client. */
 export interface DirectDeps {
@@ -61,11 +58,13 @@ export function createDirect(deps: DirectDeps): Direct {
             // the grant the first request opened, and the budget is held once.
             const headers = { "idempotency-key": `grant-${globalThis.crypto.randomUUID()}` };
             const post = () => request("post", "/grants", { body }, { apiKey: accessKey, signal, headers });
-            try {
-              return { accessKey, grant: await post() };
-            } catch (error) {
-              if (signal?.aborted || !isMercatoError(error) || !OUTCOME_UNKNOWN.has(error.code)) throw error;
-              return { accessKey, grant: await post() };
+            for (let attempt = 1; ; attempt++) {
+              try {
+                return { accessKey, grant: await post() };
+              } catch (error) {
+                if (signal?.aborted || decideNext({ kind: "request", error, attempt }).action !== "retry")
+                  throw error;
+              }
             }
           }),
         closeGrant: (grantId, body, accessKey) =>

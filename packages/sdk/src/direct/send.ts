@@ -1,5 +1,6 @@
-import { DIRECT_FAILURE_CODES, DIRECT_HEADERS, directCallId } from "@mercato/protocol/direct";
+import { DIRECT_HEADERS, directCallId } from "@mercato/protocol/direct";
 import { MercatoError } from "@mercato/protocol/errors";
+import { isDirectFailure } from "../call/retry-policy.js";
 import { abortReason, type FetchFunction, MAX_TIMEOUT_MS } from "../client/request.js";
 import type { Grant } from "../client/types.js";
 
@@ -8,49 +9,6 @@ import type { Grant } from "../client/types.js";
  * answers `SELLER_TIMEOUT` itself when its handler overruns, and that answer needs time to arrive.
  */
 export const DIRECT_TIMEOUT_MARGIN_MS = 1_000;
-
-/**
- * Refusals after which buyer and seller may disagree on what is owed (or the seller holds a voucher
- * the buyer cannot build on): the session retires the grant and the next call opens a fresh one.
- */
-const DISAGREEMENTS: ReadonlySet<string> = new Set([
-  "payment_behind",
-  "call_in_flight",
-  "voucher_replayed",
-  "owed_decreased",
-  "voucher_over_budget",
-]);
-
-/** Refusals of a grant that is used up: the session retires it and retries the call once on a fresh one. */
-const USED_UP: ReadonlySet<string> = new Set([
-  "grant_expired",
-  "grant_closed",
-  "grant_spent",
-  "grant_settled",
-]);
-
-/** What the session does after a refusal with this reason: retire the grant, and retry the call? */
-export function refusalPolicy(reason: string): { retire: boolean; retry: boolean } {
-  const retry = USED_UP.has(reason);
-  return { retire: retry || DISAGREEMENTS.has(reason), retry };
-}
-
-/** True for a reason a seller kit refuses a grant or a voucher with (a `DirectFailure`). */
-function isDirectFailure(reason: unknown): reason is string {
-  return typeof reason === "string" && Object.hasOwn(DIRECT_FAILURE_CODES, reason);
-}
-
-/**
- * For a seller's refusal of a session's grant or voucher (`details.reason` and `details.grant_id`),
- * whether the session retired the grant, so that a fresh one may well be accepted; undefined for
- * any other error. `call()` reads it so as not to take a `BUDGET_EXCEEDED` or `CONFLICT` of the
- * grant's own bookkeeping for the caller's.
- */
-export function grantRefusal(error: MercatoError): { retired: boolean } | undefined {
-  const reason = error.details?.reason;
-  if (!isDirectFailure(reason) || typeof error.details?.grant_id !== "string") return undefined;
-  return { retired: refusalPolicy(reason).retire };
-}
 
 /** What became of one direct call. */
 export type DirectOutcome =

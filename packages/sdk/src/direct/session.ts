@@ -1,11 +1,12 @@
 import { type BuyerKeyPair, generateBuyerKeyPair, signVoucher } from "@mercato/protocol/direct";
 import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import { formatUsd, parseUsd } from "@mercato/protocol/money";
+import { decideNext } from "../call/retry-policy.js";
 import { type FetchFunction, isValidTimeout } from "../client/request.js";
 import type { CloseGrantRequest, CreateGrantRequest, Grant } from "../client/types.js";
 import type { OutputCheck } from "./output-check.js";
 import type { UsageReportEntry } from "./reports.js";
-import { type DirectOutcome, refusalPolicy, sendDirectCall } from "./send.js";
+import { type DirectOutcome, sendDirectCall } from "./send.js";
 
 /** Options of `client.openSession()`. */
 export interface OpenSessionOptions {
@@ -265,7 +266,7 @@ export function createDirectSession(
     const timeoutMs = checkedTimeout(callOptions.timeoutMs ?? sessionTimeout);
     // Before any voucher is signed: a contract that cannot be read fails the call at no cost.
     const check = await deps.outputCheck?.(signal);
-    for (let retried = false; ; retried = true) {
+    for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const held = await ready(signal);
       const { grant } = held;
@@ -293,9 +294,9 @@ export function createDirectSession(
       }
       const durationMs = Date.now() - started;
       if (outcome.kind === "refused") {
-        const policy = refusalPolicy(outcome.reason);
-        if (policy.retire) retire(held);
-        if (policy.retry && !retried) continue;
+        const next = decideNext({ kind: "refused", reason: outcome.reason, attempt });
+        if (next.retire) retire(held);
+        if (next.action === "retry") continue;
         throw outcome.error;
       }
       if (outcome.kind === "ok" && check !== undefined)
