@@ -91,3 +91,34 @@ export function createBudget(limit: string | number): Budget {
     },
   };
 }
+
+/** Reserves `micros` on every budget, or on none when one of them cannot cover it. */
+export function reserveAll(budgets: Budget[], micros: bigint): BudgetReservation | undefined {
+  const taken: BudgetReservation[] = [];
+  for (const budget of budgets) {
+    const reservation = budget.reserve(micros);
+    if (!reservation) {
+      for (const t of taken) t.release();
+      return undefined;
+    }
+    taken.push(reservation);
+  }
+  return {
+    commit: (cost) => {
+      for (const t of taken) t.commit(cost);
+    },
+    release: () => {
+      for (const t of taken) t.release();
+    },
+  };
+}
+
+/** `BUDGET_EXCEEDED` for an attempt the tightest of `budgets` cannot pay for: nothing was spent. */
+export function budgetError(budgets: Budget[], price: bigint, agentId: string): MercatoError {
+  const tight = budgets.reduce((a, b) => (b.remainingMicros < a.remainingMicros ? b : a));
+  return new MercatoError(
+    "BUDGET_EXCEEDED",
+    `A call to ${agentId} costs ${formatUsd(price)} USD but the budget has ${tight.remainingUsd} USD left; nothing was spent`,
+    { details: { agent_id: agentId, price_usd: formatUsd(price), remaining_usd: tight.remainingUsd } },
+  );
+}

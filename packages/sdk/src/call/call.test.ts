@@ -4,7 +4,7 @@ import { createClient } from "../client/client.js";
 import type { FetchFunction } from "../client/request.js";
 import { backoffDelay } from "./backoff.js";
 import { createBudget } from "./budget.js";
-import type { CallAttempt } from "./call.js";
+import type { CallAttempt } from "./types.js";
 
 /** How a fake seller answers one invoke: 200 with output, or an error status with a code. */
 type Outcome =

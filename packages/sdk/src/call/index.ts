@@ -2,6 +2,8 @@ export type { BackoffOptions } from "./backoff.js";
 export { backoffDelay } from "./backoff.js";
 export type { Budget, BudgetReservation } from "./budget.js";
 export { createBudget } from "./budget.js";
+export { createCall } from "./call.js";
+export { SELECTION, seededRandom } from "./selection.js";
 export type {
   CallAttempt,
   CallMode,
@@ -11,6 +13,4 @@ export type {
   CallTransport,
   DirectCallResult,
   ProxyCallResult,
-} from "./call.js";
-export { createCall } from "./call.js";
-export { SELECTION, seededRandom } from "./selection.js";
+} from "./types.js";

@@ -1,8 +1,9 @@
 import { MercatoError } from "@mercato/protocol/errors";
 import { describe, expect, it } from "vitest";
 import { failure } from "../client/test-fixtures.js";
-import { type CallAttempt, type CallTransport, createCall } from "./call.js";
+import { createCall } from "./call.js";
 import { sampleBeta, seededRandom } from "./selection.js";
+import type { CallAttempt, CallTransport } from "./types.js";
 
 /** A listing as a broker with the figures of issue 17 answers it (nullable figures, `ranking`). */
 interface Listing {

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { createBroker, createDevProvider, createSqliteStore } from "@mercato/broker";
 import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type MercatoClient } from "./client.js";
+import { createClient } from "./client.js";
+import type { MercatoClient } from "./mercato-client.js";
 import type { FetchFunction } from "./request.js";
 import type { RegisterAgentRequest } from "./types.js";
 

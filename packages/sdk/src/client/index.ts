@@ -1,24 +1,21 @@
+export { createClient, DEFAULT_TIMEOUT_MS, INVOKE_TIMEOUT_MARGIN_MS } from "./client.js";
+export type { KeyStore } from "./key-store.js";
+export { createMemoryKeyStore } from "./key-store.js";
+export type { CreateClientOptions, InvokeOptions, MercatoClient, PurchaseOptions } from "./mercato-client.js";
+export type { CursorPage, PageItem, PagePromise } from "./pages.js";
+export { JWKS_REFETCH_INTERVAL_MS } from "./receipts.js";
+export type { FetchFunction } from "./request.js";
 export type {
   AccountsResource,
   AgentsResource,
-  CreateClientOptions,
   GrantsResource,
-  InvokeOptions,
   KeysResource,
-  MercatoClient,
-  PurchaseOptions,
   ReceiptsResource,
   SettlementsResource,
   TopupsResource,
   TransactionsResource,
   UpdateKeyOptions,
-} from "./client.js";
-export { createClient, DEFAULT_TIMEOUT_MS, INVOKE_TIMEOUT_MARGIN_MS } from "./client.js";
-export type { KeyStore } from "./key-store.js";
-export { createMemoryKeyStore } from "./key-store.js";
-export type { CursorPage, PageItem, PagePromise } from "./pages.js";
-export { JWKS_REFETCH_INTERVAL_MS } from "./receipts.js";
-export type { FetchFunction } from "./request.js";
+} from "./resources.js";
 export type {
   Account,
   AgentDetail,

@@ -3,13 +3,8 @@ import { decideNext } from "../call/retry-policy.js";
 import type { FetchFunction, Requester } from "../client/request.js";
 import { createOutputChecks } from "./output-check.js";
 import { createUsageReporter } from "./reports.js";
-import {
-  createDirectSession,
-  type DirectResponse,
-  type DirectSession,
-  type OpenSessionOptions,
-  type PooledSession,
-} from "./session.js";
+import { createDirectSession } from "./session.js";
+import type { DirectResponse, DirectSession, OpenSessionOptions, PooledSession } from "./session-types.js";
 
 /** What direct mode needs from its client. */
 export interface DirectDeps {

@@ -7,4 +7,4 @@ export type {
   DirectSession,
   DirectSessionSummary,
   OpenSessionOptions,
-} from "./session.js";
+} from "./session-types.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBudget } from "../call/budget.js";
-import type { MercatoClient } from "../client/client.js";
+import type { MercatoClient } from "../client/mercato-client.js";
 import type { FetchFunction } from "../client/request.js";
 import { failure } from "../client/test-fixtures.js";
 import { type Market, startMarket, startTestSeller, type TestSeller } from "./test-fixtures.js";

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { MercatoClient } from "../client/client.js";
+import type { MercatoClient } from "../client/mercato-client.js";
 import type { FetchFunction } from "../client/request.js";
 import { failure } from "../client/test-fixtures.js";
-import type { DirectResponse } from "./session.js";
+import type { DirectResponse } from "./session-types.js";
 import { type Market, startMarket, startTestSeller, type TestSeller } from "./test-fixtures.js";
 
 let market: Market;

@@ -16,7 +16,8 @@ import {
 } from "@mercato/protocol/direct";
 import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
 import { verifyGrant } from "@mercato/protocol/grants";
-import { createClient, type MercatoClient } from "../client/client.js";
+import { createClient } from "../client/client.js";
+import type { MercatoClient } from "../client/mercato-client.js";
 import type { FetchFunction } from "../client/request.js";
 import type { Jwks } from "../client/types.js";
 
