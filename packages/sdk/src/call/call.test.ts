@@ -1,7 +1,8 @@
 import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
+import { HttpResponse, http } from "msw";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "../client/client.js";
-import type { FetchFunction } from "../client/request.js";
+import { mockServer } from "../client/test-fixtures.js";
 import { backoffDelay } from "./backoff.js";
 import { createBudget } from "./budget.js";
 import type { CallAttempt } from "./types.js";
@@ -20,7 +21,12 @@ interface FakeAgent {
   outcomes: Outcome[];
 }
 
-/** A broker behind an injected fetch: search, purchase and invoke, recording every request. */
+/** The fake broker's base URL: msw answers its routes. */
+const BROKER = "http://broker";
+
+const server = mockServer();
+
+/** A broker on msw: search, purchase and invoke, recording every request. */
 function fakeBroker(agents: FakeAgent[]) {
   const requests: Array<{ method: string; path: string; headers: Record<string, string>; body: unknown }> =
     [];
@@ -32,113 +38,122 @@ function fakeBroker(agents: FakeAgent[]) {
       status,
       headers: { "content-type": "application/json", ...headers },
     });
-  const fetch: FetchFunction = async (input, init) => {
-    const url = new URL(input);
-    const headers = Object.fromEntries(new Headers(init.headers).entries());
-    const body = init.body === undefined ? undefined : JSON.parse(String(init.body));
-    requests.push({ method: String(init.method), path: url.pathname, headers, body });
-    if (url.pathname === "/agents/search") {
-      const maxPrice = url.searchParams.get("max_price");
-      const results = agents
-        .filter((a) => maxPrice === null || a.price <= Number(maxPrice))
-        // The broker's own order: cost per success.
-        .sort((a, b) => a.costPerSuccess - b.costPerSuccess)
-        .map((a) => ({
-          agent_id: a.id,
-          name: a.id,
-          description: "",
-          owner_id: "acct_owner0001",
-          category: "crypto",
-          tags: [],
-          version: "1.0.0",
-          status: "active",
-          price_per_call: a.price,
-          currency: "USD",
-          success_rate: a.price / a.costPerSuccess,
-          avg_response_time_ms: 100,
-          uptime_24h: 1,
-          total_calls: 10,
-          trust_score: a.trust ?? 0.9,
-          cost_per_success: a.costPerSuccess,
-        }));
-      return json(200, { results, next_cursor: null });
-    }
-    if (url.pathname === "/purchase") {
-      const agentId = (body as { agent_id: string }).agent_id;
-      return json(201, {
-        api_key: `sk_live_${agentId.padEnd(43, "x").slice(0, 43)}`,
-        endpoint: `http://broker/agents/${agentId}/invoke`,
-        price_per_call: 0.01,
-        price_per_call_usd: "0.010000",
-        agent_id: agentId,
-        plan: "per_call",
-        key: {
-          key_id: "key_abcdefgh01",
-          kind: "access",
-          name: null,
-          prefix: "sk_live_abcdef",
-          agent_id: agentId,
-          rate_limit: null,
-          spend_cap_usd: null,
-          spent_usd: "0.000000",
-          suspended_at: null,
-          suspend_reason: null,
-          expires_at: null,
-          created_at: "2026-01-01T00:00:00.000Z",
-          revoked_at: null,
-        },
-      });
-    }
-    const invoke = /^\/agents\/([^/]+)\/invoke$/.exec(url.pathname);
-    if (invoke) {
-      const agent = agents.find((a) => a.id === invoke[1]);
-      if (!agent) return json(404, { error: { code: "AGENT_NOT_FOUND", message: "no", request_id: "r" } });
-      const key = headers["idempotency-key"] ?? "";
-      const replay = answers.get(key);
-      if (replay) return json(replay.status, replay.body, { "idempotent-replayed": "true" });
-      const n = served.get(agent.id) ?? 0;
-      served.set(agent.id, n + 1);
-      const outcome = agent.outcomes[Math.min(n, agent.outcomes.length - 1)] as Outcome;
-      const transactionId = `txn_${agent.id}_${n}`;
-      if (outcome === "ok") {
-        charges.push(agent.id);
-        const cost = agent.price.toFixed(6);
-        const answer = {
-          output: { from: agent.id },
-          cost: agent.price,
-          cost_usd: cost,
-          metrics: { response_time_ms: 5, seller_id: agent.id },
-          transaction_id: transactionId,
-          receipt: { payload: {}, jws: "x.y.z" },
-        };
-        answers.set(key, { status: 200, body: answer });
-        return json(200, answer);
-      }
-      const error = {
-        error: {
-          code: outcome.code,
-          message: outcome.code,
-          request_id: "req_1",
-          details: { transaction_id: transactionId, cost_usd: "0.000000", ...outcome.details },
-        },
-      };
-      if (outcome.code !== "RATE_LIMITED") answers.set(key, { status: outcome.status, body: error });
-      return json(outcome.status, error, outcome.headers);
-    }
-    return json(404, { error: { code: "NOT_FOUND", message: url.pathname, request_id: "r" } });
+  /** Records a request: its URL, headers and JSON body. */
+  const record = async (request: Request) => {
+    const url = new URL(request.url);
+    const headers = Object.fromEntries(request.headers);
+    const text = await request.text();
+    const body = text === "" ? undefined : JSON.parse(text);
+    requests.push({ method: request.method, path: url.pathname, headers, body });
+    return { url, headers, body };
   };
+  const search = async (request: Request) => {
+    const { url } = await record(request);
+    const maxPrice = url.searchParams.get("max_price");
+    const results = agents
+      .filter((a) => maxPrice === null || a.price <= Number(maxPrice))
+      // The broker's own order: cost per success.
+      .sort((a, b) => a.costPerSuccess - b.costPerSuccess)
+      .map((a) => ({
+        agent_id: a.id,
+        name: a.id,
+        description: "",
+        owner_id: "acct_owner0001",
+        category: "crypto",
+        tags: [],
+        version: "1.0.0",
+        status: "active",
+        price_per_call: a.price,
+        currency: "USD",
+        success_rate: a.price / a.costPerSuccess,
+        avg_response_time_ms: 100,
+        uptime_24h: 1,
+        total_calls: 10,
+        trust_score: a.trust ?? 0.9,
+        cost_per_success: a.costPerSuccess,
+      }));
+    return json(200, { results, next_cursor: null });
+  };
+  const purchase = async (request: Request) => {
+    const { body } = await record(request);
+    const agentId = (body as { agent_id: string }).agent_id;
+    return json(201, {
+      api_key: `sk_live_${agentId.padEnd(43, "x").slice(0, 43)}`,
+      endpoint: `http://broker/agents/${agentId}/invoke`,
+      price_per_call: 0.01,
+      price_per_call_usd: "0.010000",
+      agent_id: agentId,
+      plan: "per_call",
+      key: {
+        key_id: "key_abcdefgh01",
+        kind: "access",
+        name: null,
+        prefix: "sk_live_abcdef",
+        agent_id: agentId,
+        rate_limit: null,
+        spend_cap_usd: null,
+        spent_usd: "0.000000",
+        suspended_at: null,
+        suspend_reason: null,
+        expires_at: null,
+        created_at: "2026-01-01T00:00:00.000Z",
+        revoked_at: null,
+      },
+    });
+  };
+  const invoke = async (request: Request) => {
+    const { url, headers } = await record(request);
+    const agentId = /^\/agents\/([^/]+)\/invoke$/.exec(url.pathname)?.[1];
+    const agent = agents.find((a) => a.id === agentId);
+    if (!agent) return json(404, { error: { code: "AGENT_NOT_FOUND", message: "no", request_id: "r" } });
+    const key = headers["idempotency-key"] ?? "";
+    const replay = answers.get(key);
+    if (replay) return json(replay.status, replay.body, { "idempotent-replayed": "true" });
+    const n = served.get(agent.id) ?? 0;
+    served.set(agent.id, n + 1);
+    const outcome = agent.outcomes[Math.min(n, agent.outcomes.length - 1)] as Outcome;
+    const transactionId = `txn_${agent.id}_${n}`;
+    if (outcome === "ok") {
+      charges.push(agent.id);
+      const cost = agent.price.toFixed(6);
+      const answer = {
+        output: { from: agent.id },
+        cost: agent.price,
+        cost_usd: cost,
+        metrics: { response_time_ms: 5, seller_id: agent.id },
+        transaction_id: transactionId,
+        receipt: { payload: {}, jws: "x.y.z" },
+      };
+      answers.set(key, { status: 200, body: answer });
+      return json(200, answer);
+    }
+    const error = {
+      error: {
+        code: outcome.code,
+        message: outcome.code,
+        request_id: "req_1",
+        details: { transaction_id: transactionId, cost_usd: "0.000000", ...outcome.details },
+      },
+    };
+    if (outcome.code !== "RATE_LIMITED") answers.set(key, { status: outcome.status, body: error });
+    return json(outcome.status, error, outcome.headers);
+  };
+  server.use(
+    http.get(`${BROKER}/agents/search`, ({ request }) => search(request)),
+    http.post(`${BROKER}/purchase`, ({ request }) => purchase(request)),
+    http.post(`${BROKER}/agents/:id/invoke`, ({ request }) => invoke(request)),
+  );
   const invokes = () => requests.filter((r) => r.path.endsWith("/invoke"));
-  return { fetch, requests, invokes, charges };
+  return { invoke, requests, invokes, charges };
 }
 
 const SELLER_DOWN: Outcome = { status: 503, code: "SELLER_UNAVAILABLE" };
 const SELLER_500: Outcome = { status: 502, code: "SELLER_ERROR", details: { seller_status: 500 } };
 
-function client(fetch: FetchFunction, budget?: ReturnType<typeof createBudget>) {
+function client(budget?: ReturnType<typeof createBudget>) {
   return createClient({
-    baseUrl: "http://broker",
+    baseUrl: BROKER,
     apiKey: `mk_${"a".repeat(43)}`,
-    fetch,
     // The order these tests check is the exploit order; exploration is tested in selection.test.ts.
     explore: 0,
     ...(budget && { budget }),
@@ -170,7 +185,7 @@ describe("call(): ranking and filters", () => {
       { id: "agent_cheapflaky", price: 0.01, costPerSuccess: 0.2, outcomes: ["ok"] },
       { id: "agent_reliable01", price: 0.02, costPerSuccess: 0.021, outcomes: ["ok"] },
     ]);
-    const c = client(broker.fetch);
+    const c = client();
     const result = await c.call({ category: "crypto", input: { q: 1 } });
     expect(result).toMatchObject({
       agentId: "agent_reliable01",
@@ -192,10 +207,10 @@ describe("call(): ranking and filters", () => {
       { id: "agent_untrusted", price: 0.01, costPerSuccess: 0.011, trust: 0.2, outcomes: ["ok"] },
       { id: "agent_allowed01", price: 0.02, costPerSuccess: 0.06, outcomes: ["ok"] },
     ]);
-    const result = await client(broker.fetch).call({ input: 1, maxPricePerCall: "0.03", minTrustScore: 0.5 });
+    const result = await client().call({ input: 1, maxPricePerCall: "0.03", minTrustScore: 0.5 });
     expect(result.agentId).toBe("agent_allowed01");
     expect(new Set(broker.invokes().map((r) => r.path))).toEqual(new Set(["/agents/agent_allowed01/invoke"]));
-    const error = await rejection(client(broker.fetch).call({ input: 1, maxPricePerCall: "0.001" }));
+    const error = await rejection(client().call({ input: 1, maxPricePerCall: "0.001" }));
     expect(error.code).toBe("NO_CANDIDATES");
   });
 });
@@ -210,7 +225,7 @@ describe("call(): retries and failover", () => {
     ]);
     const retries: number[] = [];
     const seen: CallAttempt[] = [];
-    const promise = client(broker.fetch).call({
+    const promise = client().call({
       input: 1,
       retries: 2,
       backoff: { baseMs: 100 },
@@ -249,7 +264,7 @@ describe("call(): retries and failover", () => {
       },
       { id: "agent_never0001", price: 0.03, costPerSuccess: 0.03, outcomes: ["ok"] },
     ]);
-    const error = await rejection(client(broker.fetch).call({ input: 1 }));
+    const error = await rejection(client().call({ input: 1 }));
     expect(error.code).toBe("INSUFFICIENT_FUNDS");
     expect(broker.invokes().map((r) => r.path)).toEqual([
       "/agents/agent_picky0001/invoke",
@@ -279,7 +294,7 @@ describe("call(): retries and failover", () => {
       },
       { id: "agent_never0002", price: 0.03, costPerSuccess: 0.03, outcomes: ["ok"] },
     ]);
-    const error = await rejection(client(broker.fetch).call({ input: 1 }));
+    const error = await rejection(client().call({ input: 1 }));
     expect(error.code).toBe("VALIDATION_ERROR");
     expect(broker.invokes().map((r) => r.path)).toEqual([
       "/agents/agent_schema001/invoke",
@@ -297,9 +312,7 @@ describe("call(): retries and failover", () => {
         outcomes: [{ status: 504, code: "SELLER_TIMEOUT" }],
       },
     ]);
-    const error = await rejection(
-      client(broker.fetch).call({ input: 1, retries: 1, backoff: { baseMs: 1 } }),
-    );
+    const error = await rejection(client().call({ input: 1, retries: 1, backoff: { baseMs: 1 } }));
     expect(error.code).toBe("ALL_CANDIDATES_FAILED");
     expect(
       ((error.details?.attempts ?? []) as CallAttempt[]).map((a) => `${a.agentId}#${a.attempt}:${a.code}`),
@@ -332,7 +345,7 @@ describe("call(): retries and failover", () => {
       },
     ]);
     const delays: number[] = [];
-    const promise = client(broker.fetch).call({ input: 1, onRetry: (r) => delays.push(r.delayMs) });
+    const promise = client().call({ input: 1, onRetry: (r) => delays.push(r.delayMs) });
     await vi.advanceTimersByTimeAsync(6_900);
     expect(broker.invokes()).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(200);
@@ -348,15 +361,17 @@ describe("call(): idempotency keys", () => {
       { id: "agent_keyed0001", price: 0.01, costPerSuccess: 0.01, outcomes: [SELLER_500, "ok"] },
     ]);
     // The first success's answer is lost on the way back (the broker did charge it).
-    const lossy: FetchFunction = async (input, init) => {
-      const response = await broker.fetch(input, init);
-      if (lose && input.endsWith("/invoke") && response.status === 200) {
-        lose = false;
-        throw new TypeError("fetch failed: socket hang up");
-      }
-      return response;
-    };
-    const result = await client(lossy).call({ input: 1, idempotencyKey: "order-7", backoff: { baseMs: 1 } });
+    server.use(
+      http.post(`${BROKER}/agents/:id/invoke`, async ({ request }) => {
+        const response = await broker.invoke(request);
+        if (lose && response.status === 200) {
+          lose = false;
+          return HttpResponse.error();
+        }
+        return response;
+      }),
+    );
+    const result = await client().call({ input: 1, idempotencyKey: "order-7", backoff: { baseMs: 1 } });
     const keys = broker.invokes().map((r) => r.headers["idempotency-key"]);
     expect(keys).toEqual([
       "order-7:agent_keyed0001:0",
@@ -372,7 +387,7 @@ describe("call(): idempotency keys", () => {
     const broker = fakeBroker([
       { id: "agent_once00001", price: 0.01, costPerSuccess: 0.01, outcomes: ["ok"] },
     ]);
-    const c = client(broker.fetch);
+    const c = client();
     const first = await c.call({ input: 1, idempotencyKey: "job-1" });
     const again = await c.call({ input: 1, idempotencyKey: "job-1" });
     expect(again.transactionId).toBe(first.transactionId);
@@ -384,7 +399,7 @@ describe("call(): budgets", () => {
   it("never spends past a shared budget: checked before each call, concurrent calls included", async () => {
     const broker = fakeBroker([{ id: "agent_paid00001", price: 0.4, costPerSuccess: 0.4, outcomes: ["ok"] }]);
     const budget = createBudget("1.00");
-    const c = client(broker.fetch);
+    const c = client();
     const outcomes = await Promise.allSettled([1, 2, 3].map((input) => c.call({ input, budget })));
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
     const error = (outcomes[2] as PromiseRejectedResult).reason as MercatoError;
@@ -400,11 +415,11 @@ describe("call(): budgets", () => {
       { id: "agent_works0001", price: 0.5, costPerSuccess: 0.6, outcomes: ["ok"] },
     ]);
     const budget = createBudget("0.5");
-    const result = await client(broker.fetch, budget).call({ input: 1, retries: 0 });
+    const result = await client(budget).call({ input: 1, retries: 0 });
     expect(result.agentId).toBe("agent_works0001");
     expect(budget.spentUsd).toBe("0.500000");
     expect(budget.reservedUsd).toBe("0.000000");
-    expect((await rejection(client(broker.fetch, budget).call({ input: 1 }))).code).toBe("BUDGET_EXCEEDED");
+    expect((await rejection(client(budget).call({ input: 1 }))).code).toBe("BUDGET_EXCEEDED");
     expect(broker.charges).toEqual(["agent_works0001"]);
   });
 });
@@ -417,7 +432,7 @@ describe("call(): abort", () => {
       { id: "agent_slowfail1", price: 0.01, costPerSuccess: 0.01, outcomes: [SELLER_DOWN] },
     ]);
     const controller = new AbortController();
-    const promise = client(broker.fetch).call({
+    const promise = client().call({
       input: 1,
       signal: controller.signal,
       backoff: { baseMs: 10_000 },

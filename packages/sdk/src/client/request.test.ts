@@ -1,7 +1,9 @@
 import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
+import { delay, HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "./client.js";
 import { createRequester, type FetchFunction } from "./request.js";
+import { mockServer } from "./test-fixtures.js";
 import { SDK_VERSION } from "./version.js";
 
 interface Sent {
@@ -9,17 +11,45 @@ interface Sent {
   init: RequestInit;
 }
 
-/** A fetch that records what it is sent and answers `status` with `body` (JSON unless a string). */
-function answering(status: number, body: unknown): { fetch: FetchFunction; sent: Sent[] } {
+const server = mockServer();
+
+/** The brokers these tests call: msw answers them. */
+const BROKERS = ["http://broker.test", "https://example.test"];
+
+/**
+ * The brokers answer every request `status` with `body` (JSON unless a string), and record what
+ * they are sent.
+ */
+function answering(status: number, body: unknown): { sent: Sent[] } {
   const sent: Sent[] = [];
-  return {
-    sent,
-    fetch: async (url, init) => {
-      sent.push({ url, init });
-      const text = typeof body === "string" ? body : JSON.stringify(body);
-      return new Response(status === 204 ? null : text, { status });
-    },
-  };
+  server.use(
+    ...BROKERS.map((broker) =>
+      http.all(`${broker}/*`, async ({ request }) => {
+        const text = await request.text();
+        sent.push({
+          url: request.url,
+          init: {
+            method: request.method,
+            headers: Object.fromEntries(request.headers),
+            ...(text !== "" && { body: text }),
+            signal: request.signal,
+          },
+        });
+        const answer = typeof body === "string" ? body : JSON.stringify(body);
+        return new HttpResponse(status === 204 ? null : answer, { status });
+      }),
+    ),
+  );
+  return { sent };
+}
+
+/** The broker never answers: a request ends when its signal aborts. */
+function hanging(): void {
+  server.use(
+    http.all("http://broker.test/*", async () => {
+      await delay("infinite");
+    }),
+  );
 }
 
 async function failure(action: () => Promise<unknown>): Promise<MercatoError> {
@@ -36,8 +66,8 @@ const SEARCH_PAGE = { results: [], next_cursor: null };
 
 describe("the client's requests", () => {
   it("sends JSON with the Bearer key, accept, user agent and a timeout signal", async () => {
-    const { fetch, sent } = answering(201, { agent_id: "agent_abcdef", status: "registered" });
-    const client = createClient({ baseUrl: "http://broker.test/", apiKey: "mk_secret", fetch });
+    const { sent } = answering(201, { agent_id: "agent_abcdef", status: "registered" });
+    const client = createClient({ baseUrl: "http://broker.test/", apiKey: "mk_secret" });
     const body = {
       name: "A",
       description: "d",
@@ -64,8 +94,8 @@ describe("the client's requests", () => {
   });
 
   it("sends no body, content type or key when there are none, and honours userAgent", async () => {
-    const { fetch, sent } = answering(200, { categories: [] });
-    await createClient({ baseUrl: "http://broker.test", fetch, userAgent: "my-agent/1" }).agents.categories();
+    const { sent } = answering(200, { categories: [] });
+    await createClient({ baseUrl: "http://broker.test", userAgent: "my-agent/1" }).agents.categories();
     const [{ init }] = sent as [Sent];
     expect(init.method).toBe("GET");
     expect(init.body).toBeUndefined();
@@ -73,8 +103,8 @@ describe("the client's requests", () => {
   });
 
   it("keeps a base path, encodes path parameters and repeats array query parameters", async () => {
-    const { fetch, sent } = answering(200, SEARCH_PAGE);
-    const client = createClient({ baseUrl: "https://example.test/mercato/?ignored=1#too", fetch });
+    const { sent } = answering(200, SEARCH_PAGE);
+    const client = createClient({ baseUrl: "https://example.test/mercato/?ignored=1#too" });
     await client.agents.search({ tags: ["a", "b c"], min_trust: 0.5, limit: 5, q: undefined });
     await client.agents.search();
     await client.keys.revoke("key_../x?y").catch(() => undefined);
@@ -86,18 +116,18 @@ describe("the client's requests", () => {
   });
 
   it("rebuilds the broker's error envelope", async () => {
-    const { fetch } = answering(402, {
+    answering(402, {
       error: { code: "INSUFFICIENT_FUNDS", message: "Top up", details: { need: "1" }, request_id: "req_1" },
     });
-    const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+    const error = await failure(() => createClient({ baseUrl: "http://broker.test" }).accounts.me());
     expect(error).toMatchObject({ code: "INSUFFICIENT_FUNDS", status: 402, message: "Top up" });
     expect(error.details).toEqual({ need: "1" });
     expect(error.requestId).toBe("req_1");
   });
 
   it("keeps the parse error as the cause of a non-JSON error answer", async () => {
-    const { fetch } = answering(502, "<html>Bad Gateway</html>");
-    const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+    answering(502, "<html>Bad Gateway</html>");
+    const error = await failure(() => createClient({ baseUrl: "http://broker.test" }).accounts.me());
     expect(error.code).toBe("INTERNAL_ERROR");
     expect(error.status).toBe(502);
     expect(error.cause).toBeInstanceOf(SyntaxError);
@@ -108,19 +138,16 @@ describe("the client's requests", () => {
       [200, "ok"],
       [204, ""],
     ] as const) {
-      const { fetch } = answering(status, body);
-      const error = await failure(() => createClient({ baseUrl: "http://broker.test", fetch }).accounts.me());
+      answering(status, body);
+      const error = await failure(() => createClient({ baseUrl: "http://broker.test" }).accounts.me());
       expect(error.code).toBe("INTERNAL_ERROR");
       expect(error.message).toContain(`HTTP ${status}`);
     }
   });
 
   it("gives up after timeoutMs with SERVICE_UNAVAILABLE and the timeout as cause", async () => {
-    const hanging: FetchFunction = (_url, init) =>
-      new Promise((_resolve, reject) => {
-        init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-      });
-    const client = createClient({ baseUrl: "http://broker.test", fetch: hanging, timeoutMs: 20 });
+    hanging();
+    const client = createClient({ baseUrl: "http://broker.test", timeoutMs: 20 });
     const error = await failure(() => client.agents.categories());
     expect(error.code).toBe("SERVICE_UNAVAILABLE");
     expect(error.message).toContain("no answer within 20 ms");
@@ -128,8 +155,8 @@ describe("the client's requests", () => {
   });
 
   it("refuses a cursor that does not move, instead of paging forever", async () => {
-    const { fetch } = answering(200, { results: [], next_cursor: "same" });
-    const pages = createClient({ baseUrl: "http://broker.test", fetch }).agents.searchAll({ cursor: "same" });
+    answering(200, { results: [], next_cursor: "same" });
+    const pages = createClient({ baseUrl: "http://broker.test" }).agents.searchAll({ cursor: "same" });
     const error = await failure(async () => {
       for await (const _ of pages) {
         // drains the pages
@@ -152,13 +179,8 @@ describe("the client's requests", () => {
   });
 });
 
-/** A fetch that never answers, and rejects with the signal's reason when its signal aborts. */
-const hanging: FetchFunction = (_url, init) =>
-  new Promise((_resolve, reject) => {
-    init.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-  });
-
-function requester(fetch: FetchFunction, timeoutMs = 30_000) {
+/** A requester of `http://broker.test`, with the global `fetch` (which msw answers) unless given another. */
+function requester(fetch: FetchFunction = (url, init) => globalThis.fetch(url, init), timeoutMs = 30_000) {
   return createRequester({
     baseUrl: "http://broker.test",
     apiKey: "mk_account",
@@ -184,7 +206,13 @@ describe("per-request options", () => {
   });
 
   it("overrides the key, adds headers and sends the caller's signal combined with the timeout", async () => {
-    const { fetch, sent } = answering(200, { categories: [] });
+    // An injected fetch, handed the signal itself: msw's copy of the request has a signal of its
+    // own, which would not show whether the caller's was combined with the timeout.
+    const sent: Sent[] = [];
+    const fetch: FetchFunction = async (url, init) => {
+      sent.push({ url, init });
+      return new Response(JSON.stringify({ categories: [] }), { status: 200 });
+    };
     const caller = new AbortController();
     await requester(fetch)(
       "get",
@@ -207,8 +235,8 @@ describe("per-request options", () => {
 
   it("uses a per-request timeout instead of the client's", async () => {
     const timeout = vi.spyOn(AbortSignal, "timeout");
-    const { fetch } = answering(200, { categories: [] });
-    const request = requester(fetch, 30_000);
+    answering(200, { categories: [] });
+    const request = requester(undefined, 30_000);
     await request("get", "/categories", {});
     await request("get", "/categories", {}, { timeoutMs: 1_234 });
     expect(timeout.mock.calls).toEqual([[30_000], [1_234]]);
@@ -218,7 +246,8 @@ describe("per-request options", () => {
 
   it("throws the caller's abort as an AbortError, not SERVICE_UNAVAILABLE", async () => {
     const caller = new AbortController();
-    const pending = thrown(() => requester(hanging)("get", "/categories", {}, { signal: caller.signal }));
+    hanging();
+    const pending = thrown(() => requester()("get", "/categories", {}, { signal: caller.signal }));
     caller.abort();
     const error = await pending;
     expect(isMercatoError(error)).toBe(false);
@@ -229,19 +258,21 @@ describe("per-request options", () => {
   it("throws the caller's own reason, and wraps a reason that is not an error", async () => {
     const reason = new Error("the user gave up");
     const first = new AbortController();
-    const pending = thrown(() => requester(hanging)("get", "/categories", {}, { signal: first.signal }));
+    hanging();
+    const pending = thrown(() => requester()("get", "/categories", {}, { signal: first.signal }));
     first.abort(reason);
     expect(await pending).toBe(reason);
 
     const second = new AbortController();
     second.abort("stop");
     let called = false;
-    const error = await thrown(() =>
-      requester(async () => {
+    server.use(
+      http.get("http://broker.test/categories", () => {
         called = true;
-        return new Response("{}");
-      })("get", "/categories", {}, { signal: second.signal }),
+        return HttpResponse.json({});
+      }),
     );
+    const error = await thrown(() => requester()("get", "/categories", {}, { signal: second.signal }));
     // An already aborted signal sends nothing.
     expect(called).toBe(false);
     expect(error).toMatchObject({ name: "AbortError", cause: "stop" });
@@ -249,8 +280,9 @@ describe("per-request options", () => {
 
   it("still answers a timeout with SERVICE_UNAVAILABLE when the caller gave a signal", async () => {
     const caller = new AbortController();
+    hanging();
     const error = await thrown(() =>
-      requester(hanging, 20)("get", "/categories", {}, { signal: caller.signal }),
+      requester(undefined, 20)("get", "/categories", {}, { signal: caller.signal }),
     );
     expect(isMercatoError(error) && error.code).toBe("SERVICE_UNAVAILABLE");
     expect((error as MercatoError).message).toContain("no answer within 20 ms");
@@ -259,13 +291,18 @@ describe("per-request options", () => {
 });
 
 describe("429 answers", () => {
-  const rateLimited =
-    (body: unknown, headers: Record<string, string>): FetchFunction =>
-    async () =>
-      new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 429, headers });
+  /** The broker answers `GET /categories` 429 with `body` (JSON unless a string) and `headers`. */
+  const rateLimited = (body: unknown, headers: Record<string, string>): void => {
+    server.use(
+      http.get("http://broker.test/categories", () => {
+        const answer = typeof body === "string" ? body : JSON.stringify(body);
+        return new HttpResponse(answer, { status: 429, headers });
+      }),
+    );
+  };
 
   it("adds Retry-After to the details as retry_after_s when the body lacks it", async () => {
-    const fetch = rateLimited(
+    rateLimited(
       {
         error: {
           code: "RATE_LIMITED",
@@ -276,7 +313,7 @@ describe("429 answers", () => {
       },
       { "retry-after": "7" },
     );
-    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    const error = await failure(() => requester()("get", "/categories", {}));
     expect(error).toMatchObject({
       code: "RATE_LIMITED",
       status: 429,
@@ -287,7 +324,7 @@ describe("429 answers", () => {
   });
 
   it("keeps the body's retry_after_s", async () => {
-    const fetch = rateLimited(
+    rateLimited(
       {
         error: {
           code: "RATE_LIMITED",
@@ -298,7 +335,7 @@ describe("429 answers", () => {
       },
       { "retry-after": "7" },
     );
-    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    const error = await failure(() => requester()("get", "/categories", {}));
     expect(error.details).toEqual({ retry_after_s: 3 });
   });
 
@@ -308,9 +345,10 @@ describe("429 answers", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(new Date("2026-03-01T12:00:00.750Z"));
     const at = new Date(Date.now() + 10_000).toUTCString();
-    const error = await failure(() =>
-      requester(rateLimited("Too Many Requests", { "retry-after": at }))("get", "/categories", {}),
-    ).finally(() => vi.useRealTimers());
+    rateLimited("Too Many Requests", { "retry-after": at });
+    const error = await failure(() => requester()("get", "/categories", {})).finally(() =>
+      vi.useRealTimers(),
+    );
     expect(error.details?.retry_after_s).toBe(10);
     expect(error.code).toBe("RATE_LIMITED");
     expect(error.status).toBe(429);
@@ -320,11 +358,8 @@ describe("429 answers", () => {
   });
 
   it("leaves the details alone without a Retry-After header", async () => {
-    const fetch = rateLimited(
-      { error: { code: "RATE_LIMITED", message: "Slow down", request_id: "req_9" } },
-      {},
-    );
-    const error = await failure(() => requester(fetch)("get", "/categories", {}));
+    rateLimited({ error: { code: "RATE_LIMITED", message: "Slow down", request_id: "req_9" } }, {});
+    const error = await failure(() => requester()("get", "/categories", {}));
     expect(error.details).toBeUndefined();
   });
 });

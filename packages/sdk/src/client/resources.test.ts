@@ -1,4 +1,5 @@
 import { isMercatoError } from "@mercato/protocol/errors";
+import { delay } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createClient } from "./client.js";
 import { createMemoryKeyStore, type KeyStore } from "./key-store.js";
@@ -7,6 +8,7 @@ import {
   envelope,
   failure,
   fakeBroker,
+  mockServer,
   PAYLOAD,
   type Received,
   type Reply,
@@ -59,11 +61,13 @@ const INVOKED: InvokeResponse = {
 /** A broker that sells keys `sk_live_1`, `sk_live_2`, … and answers invokes with `invoked`. */
 function shop(invoked: (request: Received) => Reply = () => ({ body: INVOKED })) {
   let sold = 0;
-  return fakeBroker({
+  return fakeBroker(server, BASE, {
     "POST /purchase": () => ({ status: 201, body: purchased(++sold) }),
     [`POST /agents/${AGENT}/invoke`]: invoked,
   });
 }
+
+const server = mockServer();
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -71,8 +75,8 @@ afterEach(() => {
 
 describe("purchase", () => {
   it("posts the agent and the key's options in snake_case with the account key, and keeps the access key", async () => {
-    const { fetch, received } = shop();
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { received } = shop();
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     const answer = await client.purchase(AGENT, {
       name: "prices",
       expiresAt: new Date("2030-01-01T00:00:00Z"),
@@ -96,8 +100,8 @@ describe("purchase", () => {
   });
 
   it("sends only agent and plan without options, and a string expiresAt as it is", async () => {
-    const { fetch, received } = shop();
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { received } = shop();
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     await client.purchase(AGENT);
     await client.purchase(AGENT, { expiresAt: "2030-01-01T00:00:00Z", spendCapUsd: 2 });
     expect(received.map((request) => request.body)).toEqual([
@@ -109,8 +113,8 @@ describe("purchase", () => {
   });
 
   it("refuses an invalid Date before sending anything", async () => {
-    const { fetch, received } = shop();
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { received } = shop();
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     expect((await failure(() => client.purchase(AGENT, { expiresAt: new Date("nope") }))).code).toBe(
       "VALIDATION_ERROR",
     );
@@ -120,11 +124,10 @@ describe("purchase", () => {
 
 describe("invoke", () => {
   it("calls with the stored access key, the input, the seller timeout and the Idempotency-Key", async () => {
-    const { fetch, received } = shop();
+    const { received } = shop();
     const client = createClient({
       baseUrl: BASE,
       apiKey: "mk_account",
-      fetch,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
     const answer: InvokeResponse = await client.invoke(
@@ -146,10 +149,9 @@ describe("invoke", () => {
 
   it("waits 5 s longer than the seller timeout, and the client's timeout without one", async () => {
     const timeout = vi.spyOn(AbortSignal, "timeout");
-    const { fetch, received } = shop();
+    const { received } = shop();
     const client = createClient({
       baseUrl: BASE,
-      fetch,
       timeoutMs: 12_000,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
@@ -163,8 +165,8 @@ describe("invoke", () => {
   });
 
   it("buys an access key with the account key when it has none, keeps it, and uses it next time", async () => {
-    const { fetch, received, routes } = shop();
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { received, routes } = shop();
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     await client.invoke(AGENT, { symbol: "BTC" });
     await client.invoke(AGENT, { symbol: "ETH" });
     expect(routes()).toEqual([
@@ -182,8 +184,8 @@ describe("invoke", () => {
   });
 
   it("buys one key for concurrent invokes of the same agent", async () => {
-    const { fetch, routes } = shop();
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { routes } = shop();
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     await Promise.all([client.invoke(AGENT, 1), client.invoke(AGENT, 2), client.invoke(AGENT, 3)]);
     expect(routes().filter((route) => route === "POST /purchase")).toHaveLength(1);
   });
@@ -193,14 +195,14 @@ describe("invoke", () => {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const { fetch, routes } = fakeBroker({
+    const { routes } = fakeBroker(server, BASE, {
       "POST /purchase": async () => {
         await released;
         return { status: 201, body: purchased(1) };
       },
       [`POST /agents/${AGENT}/invoke`]: () => ({ body: INVOKED }),
     });
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     const controller = new AbortController();
     const gaveUp = client.invoke(AGENT, 1, { signal: controller.signal }).catch((error: unknown) => error);
     const patient = client.invoke(AGENT, 2);
@@ -213,14 +215,13 @@ describe("invoke", () => {
   });
 
   it("uses options.accessKey over the store's, and never stores or deletes for it", async () => {
-    const { fetch, received } = shop(() => ({
+    const { received } = shop(() => ({
       status: 401,
       body: envelope("INVALID_API_KEY", "This API key was revoked"),
     }));
     const client = createClient({
       baseUrl: BASE,
       apiKey: "mk_account",
-      fetch,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
     const error = await failure(() => client.invoke(AGENT, 1, { accessKey: "sk_live_explicit" }));
@@ -231,7 +232,7 @@ describe("invoke", () => {
 
   it("deletes a stored key the broker refuses as INVALID_API_KEY, without buying another; the next call buys one", async () => {
     let refuse = true;
-    const { fetch, routes, received } = shop(() =>
+    const { routes, received } = shop(() =>
       refuse
         ? { status: 401, body: envelope("INVALID_API_KEY", "This API key has expired") }
         : { body: INVOKED },
@@ -239,7 +240,6 @@ describe("invoke", () => {
     const client = createClient({
       baseUrl: BASE,
       apiKey: "mk_account",
-      fetch,
       accessKeys: { [AGENT]: "sk_live_old" },
     });
     const error = await failure(() => client.invoke(AGENT, 1));
@@ -259,57 +259,57 @@ describe("invoke", () => {
 
   it("keeps a key another call stored while a refused one was in flight", async () => {
     const store = createMemoryKeyStore({ [AGENT]: "sk_live_old" });
-    const { fetch } = shop(() => {
+    shop(() => {
       store.set(AGENT, "sk_live_newer");
       return { status: 401, body: envelope("INVALID_API_KEY", "This API key was revoked") };
     });
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch, keyStore: store });
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", keyStore: store });
     await failure(() => client.invoke(AGENT, 1));
     expect(await store.get(AGENT)).toBe("sk_live_newer");
   });
 
   it("throws the seller's failure with the broker's details, and keeps the key", async () => {
     const details = { transaction_id: "txn_voided01", status: "voided" };
-    const { fetch } = shop(() => ({
+    shop(() => ({
       status: 504,
       body: envelope("SELLER_TIMEOUT", "The seller did not answer", details),
     }));
-    const client = createClient({ baseUrl: BASE, fetch, accessKeys: { [AGENT]: "sk_live_seed" } });
+    const client = createClient({ baseUrl: BASE, accessKeys: { [AGENT]: "sk_live_seed" } });
     const error = await failure(() => client.invoke(AGENT, 1));
     expect(error).toMatchObject({ code: "SELLER_TIMEOUT", status: 504, details });
     expect(await client.accessKeys.get(AGENT)).toBe("sk_live_seed");
   });
 
   it("puts a 429's Retry-After into the details as retry_after_s", async () => {
-    const { fetch } = shop(() => ({
+    shop(() => ({
       status: 429,
       headers: { "retry-after": "12" },
       body: envelope("RATE_LIMITED", "Too many calls", { limit_per_minute: 60 }),
     }));
-    const client = createClient({ baseUrl: BASE, fetch, accessKeys: { [AGENT]: "sk_live_seed" } });
+    const client = createClient({ baseUrl: BASE, accessKeys: { [AGENT]: "sk_live_seed" } });
     const error = await failure(() => client.invoke(AGENT, 1));
     expect(error.code).toBe("RATE_LIMITED");
     expect(error.details).toEqual({ limit_per_minute: 60, retry_after_s: 12 });
   });
 
   it("refuses to buy without an account key, sending nothing", async () => {
-    const { fetch, received } = shop();
-    const error = await failure(() => createClient({ baseUrl: BASE, fetch }).invoke(AGENT, 1));
+    const { received } = shop();
+    const error = await failure(() => createClient({ baseUrl: BASE }).invoke(AGENT, 1));
     expect(error.code).toBe("UNAUTHENTICATED");
     expect(error.message).toContain(AGENT);
     expect(received).toEqual([]);
   });
 
   it("throws the caller's abort, and a timeout as SERVICE_UNAVAILABLE", async () => {
-    const { fetch } = fakeBroker({
-      [`POST /agents/${AGENT}/invoke`]: (request) =>
-        new Promise((_resolve, reject) => {
-          request.signal?.addEventListener("abort", () => reject(request.signal?.reason));
-        }),
+    fakeBroker(server, BASE, {
+      // Never answers: the caller's abort, or the client's timeout, ends the request.
+      [`POST /agents/${AGENT}/invoke`]: async () => {
+        await delay("infinite");
+        return { body: null };
+      },
     });
     const client = createClient({
       baseUrl: BASE,
-      fetch,
       timeoutMs: 30,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
@@ -358,13 +358,12 @@ describe("the key store", () => {
       },
     };
     let refuse = false;
-    const { fetch, received } = shop(() =>
+    const { received } = shop(() =>
       refuse ? { status: 401, body: envelope("INVALID_API_KEY", "revoked") } : { body: INVOKED },
     );
     const client = createClient({
       baseUrl: BASE,
       apiKey: "mk_account",
-      fetch,
       keyStore: store,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
@@ -397,10 +396,9 @@ describe("the key store", () => {
       },
       delete: () => undefined,
     };
-    const { fetch } = shop();
+    shop();
     const client = createClient({
       baseUrl: BASE,
-      fetch,
       keyStore: store,
       accessKeys: { [AGENT]: "sk_live_seed" },
     });
@@ -444,8 +442,8 @@ describe("account, charges and receipts", () => {
   }
 
   it("reads the balance with the account key", async () => {
-    const { fetch, received } = fakeBroker({ "GET /balance": () => ({ body: BALANCE }) });
-    const balance: Balance = await createClient({ baseUrl: BASE, apiKey: "mk_account", fetch }).balance();
+    const { received } = fakeBroker(server, BASE, { "GET /balance": () => ({ body: BALANCE }) });
+    const balance: Balance = await createClient({ baseUrl: BASE, apiKey: "mk_account" }).balance();
     expect(balance).toEqual(BALANCE);
     expect(received[0]?.headers.authorization).toBe("Bearer mk_account");
   });
@@ -455,10 +453,10 @@ describe("account, charges and receipts", () => {
       "": { data: [charge("txn_a"), charge("txn_b")], next_cursor: "p2" },
       p2: { data: [charge("txn_c")], next_cursor: null },
     };
-    const { fetch, received } = fakeBroker({
+    const { received } = fakeBroker(server, BASE, {
       "GET /transactions": (request) => ({ body: pages[request.query.get("cursor") ?? ""] }),
     });
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     const first = await client.transactions.list({ role: "buyer", limit: 2 });
     expect(first).toEqual(pages[""]);
     const ids: string[] = [];
@@ -473,10 +471,10 @@ describe("account, charges and receipts", () => {
   });
 
   it("refuses a transactions cursor that comes back", async () => {
-    const { fetch } = fakeBroker({
+    fakeBroker(server, BASE, {
       "GET /transactions": () => ({ body: { data: [charge("txn_a")], next_cursor: "loop" } }),
     });
-    const list = createClient({ baseUrl: BASE, fetch }).transactions.list({ cursor: "loop" });
+    const list = createClient({ baseUrl: BASE }).transactions.list({ cursor: "loop" });
     const error = await failure(async () => {
       for await (const _ of list) {
         // drains the pages
@@ -487,11 +485,11 @@ describe("account, charges and receipts", () => {
 
   it("gets a charge and its receipt by id", async () => {
     const receipt = await (await brokerKey("k1")).sign();
-    const { fetch, routes } = fakeBroker({
+    const { routes } = fakeBroker(server, BASE, {
       "GET /transactions/txn_a": () => ({ body: charge("txn_a") }),
       "GET /transactions/txn_a/receipt": () => ({ body: receipt }),
     });
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     expect(await client.transactions.get("txn_a")).toEqual(charge("txn_a"));
     expect(await client.receipts.get("txn_a")).toEqual(receipt);
     expect(routes()).toEqual(["GET /transactions/txn_a", "GET /transactions/txn_a/receipt"]);
@@ -502,12 +500,12 @@ describe("account, charges and receipts", () => {
     const second = await brokerKey("k2");
     const third = await brokerKey("k3");
     let published = [first.jwk];
-    const { fetch, routes } = fakeBroker({
+    const { routes } = fakeBroker(server, BASE, {
       "GET /.well-known/jwks.json": () => ({ body: { keys: published } }),
     });
     let now = 5_000_000;
     vi.spyOn(Date, "now").mockImplementation(() => now);
-    const client = createClient({ baseUrl: BASE, fetch });
+    const client = createClient({ baseUrl: BASE });
     const jwksFetches = () => routes().filter((route) => route === "GET /.well-known/jwks.json").length;
 
     expect(await client.receipts.verify(await first.sign())).toEqual(PAYLOAD);
@@ -539,8 +537,8 @@ describe("account, charges and receipts", () => {
 describe("keys.update", () => {
   it("patches the key with snake_case fields, sending null to clear and leaving out what is absent", async () => {
     const updated = { ...accessKey("k"), rate_limit: 60, spend_cap_usd: "5.000000" };
-    const { fetch, received } = fakeBroker({ "PATCH /keys/key_k0000000": () => ({ body: updated }) });
-    const client = createClient({ baseUrl: BASE, apiKey: "mk_account", fetch });
+    const { received } = fakeBroker(server, BASE, { "PATCH /keys/key_k0000000": () => ({ body: updated }) });
+    const client = createClient({ baseUrl: BASE, apiKey: "mk_account" });
     const answer: ApiKey = await client.keys.update("key_k0000000", { rateLimit: 60, spendCapUsd: "5.00" });
     expect(answer).toEqual(updated);
     await client.keys.update("key_k0000000", { name: null, rateLimit: null, spendCapUsd: null });
@@ -560,10 +558,10 @@ describe("agents.search", () => {
       "": { results: [result("agent_a00001"), result("agent_b00001")], next_cursor: "next" },
       next: { results: [result("agent_c00001")], next_cursor: null },
     };
-    const { fetch, received } = fakeBroker({
+    const { received } = fakeBroker(server, BASE, {
       "GET /agents/search": (request) => ({ body: pages[request.query.get("cursor") ?? ""] }),
     });
-    const client = createClient({ baseUrl: BASE, fetch });
+    const client = createClient({ baseUrl: BASE });
     expect(await client.agents.search({ category: "crypto" })).toEqual(pages[""]);
     const ids: string[] = [];
     for await (const agent of client.agents.search({ category: "crypto" })) ids.push(agent.agent_id);

@@ -2,7 +2,9 @@
 // part of the package.
 import { isMercatoError, type MercatoError } from "@mercato/protocol/errors";
 import { type ReceiptPayloadValue, signReceipt } from "@mercato/protocol/receipts";
-import type { FetchFunction } from "./request.js";
+import { HttpResponse, http } from "msw";
+import { type SetupServer, setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** A receipt payload as the broker signs it. */
 export const PAYLOAD: ReceiptPayloadValue = {
@@ -66,31 +68,56 @@ export function envelope(code: string, message: string, details?: Record<string,
 }
 
 /**
- * A `fetch` that answers as the routes say (`"POST /purchase"`, `"GET /agents/{id}"` matched
- * literally) and records every request. An unexpected request answers 418 with its route.
+ * An msw server for the test file that calls this (at its top level): it intercepts `fetch`,
+ * and a request no handler takes fails the request and the test.
  */
-export function fakeBroker(routes: Record<string, (request: Received) => Reply | Promise<Reply>>) {
-  const received: Received[] = [];
-  const fetch: FetchFunction = async (url, init) => {
-    const parsed = new URL(url);
-    const request: Received = {
-      method: init.method ?? "GET",
-      path: parsed.pathname,
-      query: parsed.searchParams,
-      headers: init.headers as Record<string, string>,
-      body: typeof init.body === "string" ? JSON.parse(init.body) : undefined,
-      signal: init.signal ?? undefined,
-    };
-    received.push(request);
-    const route = `${request.method} ${request.path}`;
-    const handler = routes[route];
-    const reply = handler
-      ? await handler(request)
-      : { status: 418, body: envelope("VALIDATION_ERROR", `unexpected request ${route}`) };
-    return new Response(JSON.stringify(reply.body), {
-      status: reply.status ?? 200,
-      headers: { "content-type": "application/json", ...reply.headers },
-    });
+export function mockServer(): SetupServer {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterEach(() => server.resetHandlers());
+  afterAll(() => server.close());
+  return server;
+}
+
+/** A request as the fake broker records it: its JSON body read, the rest as sent. */
+export async function received(request: Request): Promise<Received> {
+  const url = new URL(request.url);
+  const text = await request.text();
+  return {
+    method: request.method,
+    path: url.pathname,
+    query: url.searchParams,
+    headers: Object.fromEntries(request.headers),
+    body: text === "" ? undefined : JSON.parse(text),
+    signal: request.signal,
   };
-  return { fetch, received, routes: () => received.map((request) => `${request.method} ${request.path}`) };
+}
+
+const METHODS = { GET: http.get, POST: http.post, PATCH: http.patch, DELETE: http.delete };
+
+/**
+ * A broker at `base` on the msw `server`, answering as the routes say (`"POST /purchase"`,
+ * `"GET /agents/{id}"` with the id written out) and recording every request it answers.
+ */
+export function fakeBroker(
+  server: SetupServer,
+  base: string,
+  routes: Record<string, (request: Received) => Reply | Promise<Reply>>,
+) {
+  const seen: Received[] = [];
+  server.use(
+    ...Object.entries(routes).map(([route, handler]) => {
+      const [method, path] = route.split(" ") as [keyof typeof METHODS, string];
+      return METHODS[method](`${base}${path}`, async ({ request }) => {
+        const recorded = await received(request);
+        seen.push(recorded);
+        const reply = await handler(recorded);
+        return new HttpResponse(JSON.stringify(reply.body), {
+          status: reply.status ?? 200,
+          headers: { "content-type": "application/json", ...reply.headers },
+        });
+      });
+    }),
+  );
+  return { received: seen, routes: () => seen.map((request) => `${request.method} ${request.path}`) };
 }
