@@ -13,9 +13,9 @@
  * 2. {@link requirePurchased}: an access key calls only the agent it was bought for. `AGENT_NOT_PURCHASED`.
  *    (A grant opened with an account key skips it.)
  * 3. {@link enforceRateLimit}: the key's calls per minute (its own `rate_limit`, or the broker's).
- *    `RATE_LIMITED`, with `Retry-After`; every answer carries the `RateLimit-*` headers.
+ *    `RATE_LIMITED`, with `Retry-After`; every call that gets this far carries the `RateLimit-*` headers.
  * 4. {@link servableAgent}: the agent exists and may be called now. `AGENT_NOT_FOUND`,
- *    `AGENT_INACTIVE` (and what else `assertServable` answers: an unproven endpoint).
+ *    `AGENT_INACTIVE` (deactivated, or its endpoint unproven past its grace period: `assertServable`).
  * 5. {@link invokeTimeout}: `timeout_ms` within the broker's maximum. `VALIDATION_ERROR`. (Invoke only;
  *    a grant checks that its budget pays for one call instead, in `grants/open-grant.ts`.)
  * 6. {@link checkInvokeInput}: the input matches the listing's input schema. `VALIDATION_ERROR`
@@ -144,7 +144,7 @@ export function setRateLimitHeaders(
  * Gate 4: the agent, found by `find` (the invoke's agent cache, or the store), when it may be
  * called now.
  *
- * @throws MercatoError `AGENT_NOT_FOUND`, or what `assertServable` answers (`AGENT_INACTIVE`, …).
+ * @throws MercatoError `AGENT_NOT_FOUND`; `AGENT_INACTIVE` (`assertServable`).
  */
 export async function servableAgent(
   deps: { config: { dev: boolean }; clock: Clock },
