@@ -1,9 +1,8 @@
 import type { FastifyBaseLogger } from "fastify";
 import { keySuspended } from "../accounts/authenticate.js";
 import type { KeyCache } from "../accounts/key-cache.js";
-import type { ApiKeyRecord } from "../accounts/port.js";
+import type { AccountsStore, ApiKeyRecord } from "../accounts/port.js";
 import type { AlertNotifier } from "../alerts/types.js";
-import type { Store } from "../app/store.js";
 import type { FraudSettings } from "../platform/settings.js";
 
 const MINUTE_MS = 60_000;
@@ -58,7 +57,7 @@ export interface FraudDetector {
 /** Options of {@link createFraudDetector}. */
 export interface FraudDetectorOptions {
   settings: FraudSettings;
-  store: Store;
+  store: Pick<AccountsStore, "suspendApiKey" | "getAccount">;
   alerts: AlertNotifier;
   keyCache: KeyCache;
   log: FastifyBaseLogger;

@@ -1,8 +1,7 @@
 import { type UsageOutcomeValue, usageOutcomeOf } from "@mercato/protocol";
 import type { ApiKeyRecord } from "../accounts/port.js";
-import type { Store } from "../app/store.js";
-import type { CallOutcome } from "../metrics/port.js";
-import type { CountedGrantReport, GrantRecord, GrantReportRecord } from "./port.js";
+import type { CallOutcome, MetricsStore } from "../metrics/port.js";
+import type { CountedGrantReport, GrantRecord, GrantReportRecord, GrantStore } from "./port.js";
 import { REPORTS_WINDOW_MS } from "./settle.js";
 
 /** A usage report as the route takes it (`UsageReport`'s items). */
@@ -85,7 +84,11 @@ export function callOutcomesOf(reports: readonly CountedGrantReport[]): CallOutc
  * runs it after settling): the seller's successes and then the buyer's, as far as the grant's
  * captured amount pays for them. Returns how many outcomes it counted.
  */
-export async function countSettledGrantReports(store: Store, at: string, limit = 500): Promise<number> {
+export async function countSettledGrantReports(
+  store: Pick<GrantStore, "releaseSettledGrantReports"> & Pick<MetricsStore, "recordCallOutcomes">,
+  at: string,
+  limit = 500,
+): Promise<number> {
   const counted = await store.releaseSettledGrantReports(limit);
   const outcomes = callOutcomesOf(counted);
   if (outcomes.length > 0) await store.recordCallOutcomes(outcomes, at);

@@ -1,27 +1,17 @@
-import { createHash } from "node:crypto";
-import {
-  directError,
-  formatUsd,
-  GrantPayload,
-  type GrantPayloadValue,
-  MAX_USAGE_REPORTS,
-  MercatoError,
-  parseUsd,
-  verifyVoucher,
-} from "@mercato/protocol";
-import type { FastifyReply } from "fastify";
+import { formatUsd, MAX_USAGE_REPORTS, MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import type { AccessCaller } from "../accounts/authenticate.js";
-import { enforceRateLimit } from "../invoke/invoke.js";
+import { enforceRateLimit } from "../invoke/gates.js";
 import { FEE_PERCENT, figure } from "../platform/http/figures.js";
-import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
-import { idempotencyKeyOf } from "../platform/idempotency.js";
-import { newId } from "../platform/ids.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { DEFAULT_GRANT_GRACE_MS } from "../platform/settings.js";
-import { assertServable } from "../registry/endpoint-verification.js";
-import type { GrantRecord, GrantVoucherRecord, NewGrant } from "./port.js";
+import type { GrantsDeps } from "./deps.js";
+import { openGrant } from "./open-grant.js";
+import type { GrantRecord } from "./port.js";
 import { presentGrant } from "./presenters.js";
 import { callOutcomesOf, claimsOf } from "./reports.js";
+import { partyGrant, recordVoucher } from "./vouchers.js";
+
+const defineRoute = routeDefiner<GrantsDeps>();
 
 const GrantParams = z.object({ id: z.string().max(100).describe("Grant id (grt_â€¦)") });
 /**
@@ -31,19 +21,13 @@ const GrantParams = z.object({ id: z.string().max(100).describe("Grant id (grt_â
  */
 const REDEMPTIONS_PER_MINUTE = 120;
 
-/**
- * A grant's hold outlives its settlement time by this much: the hold sweeper must never void what
- * a grant's vouchers owe before the grant sweeper has settled it.
- */
-const HOLD_MARGIN_MS = 24 * 60 * 60_000;
-
 const GRACE_S = figure(DEFAULT_GRANT_GRACE_MS / 1000);
 
 const DIRECT_DOC =
   "Direct mode (docs/direct-mode.md): the SDK calls the seller itself, paying up front with vouchers signed by a key it made for the grant (each call's voucher pays for the successes before it and for that call); the broker holds the budget, and captures the highest claim when the grant settles: what the seller earned by its count, bounded by the buyer's voucher, or the buyer's final voucher.";
 
 /** Direct mode: grants, redemptions, closing, usage reports. */
-export const grantRoutes = [
+export const grantRoutes: Route<GrantsDeps>[] = [
   defineRoute({
     method: "POST",
     url: "/grants",
@@ -70,104 +54,7 @@ export const grantRoutes = [
       "CONFLICT",
     ],
     success: { status: 201, schema: "Grant", description: "The grant, with its signed token" },
-    async handler({ deps, caller, body, request, reply }) {
-      const { key } = caller;
-      if (key.kind === "access" && key.agentId !== body.agent_id) {
-        throw new MercatoError(
-          "AGENT_NOT_PURCHASED",
-          `This access key was bought for ${key.agentId ?? "another agent"}, not ${body.agent_id}: POST /purchase to buy access, or open the grant with an account key`,
-        );
-      }
-      await enforceRateLimit(deps, key, reply);
-      const agent = await deps.store.getAgent(body.agent_id);
-      if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${body.agent_id}`);
-      assertServable(agent, { dev: deps.config.dev, now: deps.clock.now().toISOString() });
-      const price = agent.pricing.priceMicros;
-      const budget = Number(parseUsd(body.budget_usd));
-      if (budget < price) {
-        throw new MercatoError(
-          "VALIDATION_ERROR",
-          `budget_usd must pay for at least one call: ${agent.id} costs ${formatUsd(price)} USD a call`,
-          { details: { issues: [{ path: "budget_usd", message: `must be at least ${formatUsd(price)}` }] } },
-        );
-      }
-      const issued = deps.clock.now();
-      const expires = new Date(issued.getTime() + body.ttl_s * 1000);
-      const idempotencyKey = idempotencyKeyOf(request.headers["idempotency-key"]);
-      const id =
-        idempotencyKey === undefined ? newId("grt") : idempotentGrantId(key.accountId, idempotencyKey);
-      if (idempotencyKey !== undefined) {
-        const earlier = await deps.store.getGrant(id);
-        if (earlier) return replayedGrant(deps, earlier, body, reply);
-      }
-      const payload: GrantPayloadValue = {
-        grant_id: id,
-        agent_id: agent.id,
-        buyer_id: key.accountId,
-        seller_account_id: agent.ownerId,
-        endpoint: agent.apiEndpoint,
-        price_per_call_usd: formatUsd(price),
-        budget_usd: formatUsd(budget),
-        issued_at: issued.toISOString(),
-        expires_at: expires.toISOString(),
-        buyer_public_key: body.buyer_public_key,
-        issuer: deps.config.publicUrl ?? `${request.protocol}://${request.host}`,
-      };
-      // Signed first: a hold is only placed for a grant the broker could sign.
-      const { token } = await deps.signer.signGrant(payload);
-      const dailyCap = await deps.fraud.dailyCap(key.accountId, issued.getTime());
-      const held = await deps.store.hold({
-        id,
-        buyerId: key.accountId,
-        sellerAccountId: agent.ownerId,
-        agentId: agent.id,
-        ...(key.kind === "access" && { keyId: key.id, keySpendCap: key.spendCap }),
-        dailyCap,
-        amount: budget,
-        expiresAt: new Date(expires.getTime() + HOLD_MARGIN_MS).toISOString(),
-        at: issued.toISOString(),
-      });
-      if (held.replayed) {
-        // Another request with this Idempotency-Key placed the hold: its grant, once recorded.
-        const earlier = await deps.store.getGrant(id);
-        if (earlier) return replayedGrant(deps, earlier, body, reply);
-        throw new MercatoError(
-          "CONFLICT",
-          "A grant with this Idempotency-Key is being opened by another request: retry in a moment",
-          { details: { grant_id: id } },
-        );
-      }
-      const grant: NewGrant = {
-        id,
-        agentId: agent.id,
-        buyerId: key.accountId,
-        sellerAccountId: agent.ownerId,
-        keyId: key.kind === "access" ? key.id : null,
-        endpoint: agent.apiEndpoint,
-        priceMicros: price,
-        budgetMicros: budget,
-        buyerPublicKey: body.buyer_public_key,
-        token,
-        issuedAt: payload.issued_at,
-        expiresAt: payload.expires_at,
-      };
-      let recorded: GrantRecord;
-      try {
-        recorded = await deps.store.insertGrant(grant);
-      } catch (error) {
-        // No grant without its hold, and no hold without its grant: give the budget back.
-        await deps.store
-          .voidHold({ id: `${id}:void`, holdId: id, at: issued.toISOString() })
-          .catch((voidError) => {
-            deps.log.error(
-              { err: voidError, grant: id },
-              "could not release the hold of a grant that was not recorded; it expires on its own",
-            );
-          });
-        throw error;
-      }
-      return presentGrant(recorded, deps.clock.now().toISOString());
-    },
+    handler: ({ deps, caller, body, request, reply }) => openGrant(deps, caller.key, body, request, reply),
   }),
   defineRoute({
     method: "GET",
@@ -297,111 +184,3 @@ export const grantRoutes = [
     },
   }),
 ];
-
-/**
- * The id of the grant an `Idempotency-Key` opens: derived from the account and the key, so that a
- * retry, even one that reaches another broker, finds the first request's hold and grant.
- */
-function idempotentGrantId(accountId: string, idempotencyKey: string): string {
-  const digest = createHash("sha256").update(`grant\n${accountId}\n${idempotencyKey}`).digest();
-  let id = "grt_";
-  for (let i = 0; i < 24; i++) id += ID_ALPHABET[(digest[i] as number) % 32];
-  return id;
-}
-const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
-
-/**
- * The answer to a retried `POST /grants`: the grant the first request opened, when the retry asks
- * for the same grant.
- *
- * @throws MercatoError `CONFLICT` when the key opened a grant with another agent, budget, life or buyer key.
- */
-function replayedGrant(
-  deps: BrokerDeps,
-  grant: GrantRecord,
-  body: { agent_id: string; budget_usd: string | number; ttl_s: number; buyer_public_key: string },
-  reply: FastifyReply,
-) {
-  const same =
-    grant.agentId === body.agent_id &&
-    grant.budgetMicros === Number(parseUsd(body.budget_usd)) &&
-    Date.parse(grant.expiresAt) - Date.parse(grant.issuedAt) === body.ttl_s * 1000 &&
-    grant.buyerPublicKey === body.buyer_public_key;
-  if (!same) {
-    throw new MercatoError("CONFLICT", "This Idempotency-Key already opened a different grant", {
-      details: { grant_id: grant.id },
-    });
-  }
-  reply.header("idempotent-replayed", "true");
-  return presentGrant(grant, deps.clock.now().toISOString());
-}
-
-/**
- * The grant, when the caller's account is its buyer (or, with `either`, the agent's owner), and,
- * for an access key, when the grant is for the key's own agent; any other grant is answered as
- * missing, so that a key learns nothing of grants it may not act on.
- */
-async function partyGrant(
-  deps: BrokerDeps,
-  caller: AccessCaller,
-  id: string,
-  who: "buyer" | "either",
-): Promise<GrantRecord> {
-  const grant = await deps.store.getGrant(id);
-  const account = caller.key.accountId;
-  const party =
-    grant !== undefined &&
-    (grant.buyerId === account || (who === "either" && grant.sellerAccountId === account));
-  if (!grant || !party || (caller.key.kind === "access" && caller.key.agentId !== grant.agentId)) {
-    throw new MercatoError("NOT_FOUND", `No grant ${id}`);
-  }
-  return grant;
-}
-
-/**
- * Verifies a voucher of `grant` (the buyer's key, the budget) and records the claim it backs,
- * `claim` micros (at most what the voucher owes), when it is above the best claim so far.
- *
- * @throws MercatoError `UNAUTHENTICATED` (a forged or malformed voucher), `BUDGET_EXCEEDED` (over
- *   the budget), `CONFLICT` with reason `grant_settled` (a claim that would have counted, too late).
- */
-async function recordVoucher(
-  deps: BrokerDeps,
-  grant: GrantRecord,
-  body: { sequence: number; owed_usd: string | number; signature: string },
-  claim: bigint,
-): Promise<GrantRecord> {
-  const owed = parseUsd(body.owed_usd);
-  const voucher: GrantVoucherRecord = {
-    sequence: body.sequence,
-    owedMicros: safeMicros(owed),
-    signature: body.signature,
-    // Never above the voucher: the redeem route refuses a larger claim, and the close claims the voucher.
-    claimMicros: safeMicros(claim <= owed ? claim : owed),
-  };
-  await verifyVoucher(voucher, tokenPayload(grant));
-  const recorded = await deps.store.recordGrantVoucher(grant.id, voucher);
-  if (!recorded) throw new MercatoError("NOT_FOUND", `No grant ${grant.id}`);
-  if (recorded.settlingMicros !== null && recorded.bestOwedMicros < voucher.claimMicros) {
-    throw directError(
-      "grant_settled",
-      `Grant ${grant.id} was settled${recorded.settledAt ? ` at ${recorded.settledAt}` : ""}: ${formatUsd(recorded.settlingMicros)} USD was captured, and no voucher counts any more`,
-      { grant_id: grant.id, captured_usd: formatUsd(recorded.settlingMicros) },
-    );
-  }
-  return recorded;
-}
-
-/**
- * An amount of micros as a JavaScript number: past the safe integers it is one more than the
- * largest, which no budget allows (`verifyVoucher` refuses it as over the budget).
- */
-function safeMicros(micros: bigint): number {
-  return micros <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micros) : Number.MAX_SAFE_INTEGER + 1;
-}
-
-/** The payload of the grant's own token, as the broker signed it. */
-function tokenPayload(grant: GrantRecord): GrantPayloadValue {
-  const payload = grant.token.split(".")[1] ?? "";
-  return GrantPayload.parse(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));
-}

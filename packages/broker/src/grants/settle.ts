@@ -1,6 +1,9 @@
 import { isMercatoError } from "@mercato/protocol";
-import type { Store } from "../app/store.js";
-import type { GrantRecord } from "./port.js";
+import type { LedgerStore } from "../ledger/port.js";
+import type { GrantRecord, GrantStore } from "./port.js";
+
+/** What settling grants reads and writes: the grants, and their holds in the ledger. */
+export type GrantSettlementStore = GrantStore & Pick<LedgerStore, "capture" | "voidHold" | "getCharge">;
 
 /** The transfer ids of a grant's settlement: one capture or one void of the grant's hold. */
 export const grantCaptureId = (grantId: string): string => `${grantId}:capture`;
@@ -15,7 +18,7 @@ export const grantVoidId = (grantId: string): string => `${grantId}:void`;
  * there is no such grant.
  */
 export async function settleGrant(
-  store: Store,
+  store: GrantSettlementStore,
   grantId: string,
   at: string,
 ): Promise<GrantRecord | undefined> {
@@ -43,7 +46,7 @@ export async function settleGrant(
  * run; returns how many it settled. Safe to run on several brokers at once.
  */
 export async function settleDueGrants(
-  store: Store,
+  store: GrantSettlementStore,
   now: string,
   graceMs: number,
   limit = 500,
@@ -63,6 +66,6 @@ export async function settleDueGrants(
 export const REPORTS_WINDOW_MS = 24 * 60 * 60_000;
 
 /** Drops the remembered reports of grants settled more than {@link REPORTS_WINDOW_MS} ago. */
-export function pruneGrantReports(store: Store, now: string, limit = 500): Promise<number> {
+export function pruneGrantReports(store: GrantSettlementStore, now: string, limit = 500): Promise<number> {
   return store.pruneGrantReports(new Date(Date.parse(now) - REPORTS_WINDOW_MS).toISOString(), limit);
 }

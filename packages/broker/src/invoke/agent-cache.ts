@@ -1,5 +1,4 @@
-import type { Store } from "../app/store.js";
-import type { AgentRecord } from "../registry/port.js";
+import type { AgentRecord, RegistryStore } from "../registry/port.js";
 
 /**
  * Agents as the invoke path needs them (endpoint, price, owner, status), kept for a moment so that
@@ -13,7 +12,7 @@ export interface AgentCache {
 
 /** An in-memory {@link AgentCache} over the store (default: 1 s, at most 10,000 agents). */
 export function createAgentCache(
-  store: Store,
+  store: Pick<RegistryStore, "getAgent">,
   options: { ttlMs?: number; maxEntries?: number } = {},
 ): AgentCache {
   const ttl = options.ttlMs ?? 1_000;

@@ -2,16 +2,22 @@ import { createHash } from "node:crypto";
 import { formatUsd, MercatoError, microsToUsdNumber, splitCharge } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
 import type { ApiKeyRecord } from "../accounts/port.js";
-import { CONTRACT_LIMITS, type CompiledContract, type ContractIssue } from "../contracts/index.js";
+import type { CompiledContract } from "../contracts/index.js";
 import type { ChargeRecord } from "../ledger/port.js";
-import type { CallOutcomeKind } from "../metrics/port.js";
-import type { BrokerDeps } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
-import type { RateDecision } from "../platform/rate-limiter.js";
 import type { AgentRecord } from "../registry/port.js";
 import { receiptPayload } from "../signing/receipt-payload.js";
+import type { InvokeDeps } from "./deps.js";
+import { spendLimits } from "./gates.js";
 import type { InvokeAnswer } from "./runtime.js";
 import type { SellerCallResult } from "./seller-client.js";
+import { outcomeOf, outputSchemaFailure, sellerFailure } from "./seller-failures.js";
+
+/**
+ * Still here for `platform/hourly-allowance.ts`, which imports it from this file; it lives with the
+ * rate-limit gate in `gates.ts`.
+ */
+export { setRateLimitHeaders } from "./gates.js";
 
 /** A hold outlives its call's timeout by this much, so that only a stalled broker lets one expire. */
 const HOLD_MARGIN_MS = 5 * 60_000;
@@ -27,88 +33,6 @@ export interface InvokeCall {
 }
 
 /**
- * The listing's compiled contract, and the refusal of input that breaks its input schema: before
- * anything is held or the seller called. The refusal is the buyer's mistake: the route counts it
- * as the agent's client error, never the seller's failure.
- *
- * @throws MercatoError `VALIDATION_ERROR` with `details.issues` ({path: a JSON Pointer into the
- *   input, message}); `SELLER_ERROR` when this broker cannot compile the listing's contract.
- */
-export async function checkInvokeInput(
-  deps: BrokerDeps,
-  agent: AgentRecord,
-  input: unknown,
-): Promise<CompiledContract> {
-  let contract: CompiledContract;
-  try {
-    contract = await deps.invoke.contracts.forAgent(agent);
-  } catch (error) {
-    deps.log.error({ err: error, agent_id: agent.id }, "could not compile a listing's contract");
-    throw new MercatoError(
-      "SELLER_ERROR",
-      `Agent ${agent.id}'s contract cannot be checked by this broker; nothing was held or charged`,
-    );
-  }
-  const issues = contract.input?.(input ?? null) ?? [];
-  const first = issues[0];
-  if (first) {
-    throw new MercatoError(
-      "VALIDATION_ERROR",
-      `The input does not match agent ${agent.id}'s input schema: ${first.path || "(the input)"}: ${first.message}; nothing was held or charged`,
-      { details: { reason: "input_schema", issues } },
-    );
-  }
-  return contract;
-}
-
-/**
- * Sets the RateLimit headers (IETF draft `RateLimit-*`) and refuses a call over the key's limit.
- *
- * @throws MercatoError `RATE_LIMITED`, with `Retry-After` set.
- */
-export async function enforceRateLimit(
-  deps: BrokerDeps,
-  key: Pick<ApiKeyRecord, "id" | "rateLimit">,
-  reply: FastifyReply,
-  /** Who is limited, in the refusal's message. */
-  subject = "This key",
-): Promise<void> {
-  const limit = key.rateLimit ?? deps.config.invoke.defaultRateLimit;
-  const decision: RateDecision = await deps.rateLimiter.consume(key.id, limit, deps.clock.now().getTime());
-  const retryAfter = setRateLimitHeaders(reply, decision, 60);
-  if (retryAfter !== undefined) {
-    throw new MercatoError(
-      "RATE_LIMITED",
-      `${subject} may make ${decision.limit} calls per minute; retry in ${retryAfter} s`,
-      {
-        details: { limit_per_minute: decision.limit, retry_after_s: retryAfter },
-      },
-    );
-  }
-}
-
-/**
- * Sets the RateLimit headers (IETF draft `RateLimit-*`) of a decision over a window of `windowS`
- * seconds, and `Retry-After` when it refuses.
- *
- * @returns the seconds to wait when the decision refuses, undefined when it allows.
- */
-export function setRateLimitHeaders(
-  reply: FastifyReply,
-  decision: RateDecision,
-  windowS: number,
-): number | undefined {
-  reply.header("ratelimit-limit", decision.limit);
-  reply.header("ratelimit-remaining", decision.remaining);
-  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
-  reply.header("ratelimit-policy", `${decision.limit};w=${windowS}`);
-  if (decision.allowed) return undefined;
-  const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-  reply.header("retry-after", retryAfter);
-  return retryAfter;
-}
-
-/**
  * Runs an invoke with an `Idempotency-Key`: the first request with a key runs the call; a retry
  * with the same key and body gets the first one's answer (waiting for it while it runs) and is
  * never charged again. A refusal before the hold (funds, caps) is not remembered: a later retry
@@ -119,7 +43,7 @@ export function setRateLimitHeaders(
  *   request, or its answer is no longer kept), or whatever the first call answered.
  */
 export async function invokeIdempotent(
-  deps: BrokerDeps,
+  deps: InvokeDeps,
   call: InvokeCall,
   /** Checked by `idempotencyKeyOf`. */
   idempotencyKey: string,
@@ -166,7 +90,7 @@ export function newTransactionId(): string {
 }
 
 /**
- * The invoke itself: hold the price, call the seller with a signed request, then capture on
+ * The invoke itself, once the gates before the hold are passed (`gates.ts`): hold the price, call the seller with a signed request, then capture on
  * success or void on failure. A failure costs nothing and answers `SELLER_ERROR`,
  * `SELLER_TIMEOUT` or `SELLER_UNAVAILABLE` with the voided transaction in `details`. An account
  * younger than the new-account period holds under its daily limit.
@@ -175,7 +99,7 @@ export function newTransactionId(): string {
  *   new-account daily limit or the key's cap), or a seller failure code.
  */
 export async function invokeOnce(
-  deps: BrokerDeps,
+  deps: InvokeDeps,
   call: InvokeCall,
   transactionId: string,
   /** Told once this call's hold is placed, before the seller is called. */
@@ -203,15 +127,14 @@ export async function invokeOnce(
     legacy: agent.endpoint.verifiedAt === null && agent.endpoint.graceUntil !== null,
   });
   signing.catch(() => {});
-  const dailyCap = await deps.fraud.dailyCap(key.accountId, heldAt.getTime());
+  // Gate 7 (gates.ts): the hold's limits; the ledger refuses past them, atomically with the hold.
+  const limits = await spendLimits(deps, key, heldAt.getTime());
   const charge = await deps.store.hold({
     id: transactionId,
     buyerId: key.accountId,
     sellerAccountId: agent.ownerId,
     agentId: agent.id,
-    keyId: key.id,
-    keySpendCap: key.spendCap,
-    dailyCap,
+    ...limits,
     amount: price,
     expiresAt: new Date(heldAt.getTime() + timeoutMs + HOLD_MARGIN_MS).toISOString(),
     at: heldAt.toISOString(),
@@ -236,7 +159,7 @@ export async function invokeOnce(
 
 /** The second half of an invoke, once the hold is placed: call the seller, then capture or void. */
 async function callSeller(
-  deps: BrokerDeps,
+  deps: InvokeDeps,
   call: InvokeCall,
   placed: {
     transactionId: string;
@@ -317,21 +240,7 @@ async function callSeller(
   };
 }
 
-/**
- * Whose fault a call's end was. Only the seller kit's refusal of the input as invalid (400 with
- * its `VALIDATION_ERROR` envelope) is the buyer's: every other 4xx, a 5xx, a timeout, an
- * unreachable seller or an invalid answer is the seller's. A seller that answers its own failures
- * with that envelope gains nothing by it: the call is not paid, and counts apart in `client_errors`.
- */
-export function outcomeOf(result: SellerCallResult): CallOutcomeKind {
-  if (result.kind === "ok") return "success";
-  if (result.kind === "error" && result.status === 400 && result.sellerCode === "VALIDATION_ERROR") {
-    return "client_error";
-  }
-  return "failure";
-}
-
-async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<void> {
+async function voidQuietly(deps: InvokeDeps, transactionId: string): Promise<void> {
   try {
     await deps.store.voidHold({
       id: `${transactionId}.void`,
@@ -342,64 +251,6 @@ async function voidQuietly(deps: BrokerDeps, transactionId: string): Promise<voi
     // The hold expires on its own (the sweeper voids it); the buyer is not charged either way.
     deps.log.error({ err: error, transaction_id: transactionId }, "could not void a failed call's hold");
   }
-}
-
-function sellerFailure(
-  result: Exclude<SellerCallResult, { kind: "ok" }>,
-  context: { transactionId: string; responseTimeMs: number; timeoutMs: number },
-): MercatoError {
-  const details: Record<string, unknown> = {
-    transaction_id: context.transactionId,
-    cost_usd: formatUsd(0),
-    response_time_ms: context.responseTimeMs,
-  };
-  switch (result.kind) {
-    case "timeout":
-      return new MercatoError(
-        "SELLER_TIMEOUT",
-        `The seller did not answer within ${context.timeoutMs} ms; you were not charged`,
-        {
-          details,
-        },
-      );
-    case "unavailable":
-      return new MercatoError(
-        "SELLER_UNAVAILABLE",
-        `The seller could not be reached (${result.reason}); you were not charged`,
-        {
-          details,
-        },
-      );
-    case "error":
-      if (result.status !== undefined) details.seller_status = result.status;
-      if (result.sellerCode !== undefined) details.seller_error_code = result.sellerCode;
-      // The seller's own words, capped and sanitised, so that the buyer can fix its input.
-      if (result.sellerError !== undefined) details.seller_error = result.sellerError;
-      return new MercatoError("SELLER_ERROR", `The seller ${result.reason}; you were not charged`, {
-        details,
-      });
-  }
-}
-
-/** A 2xx whose output breaks the listing's output schema: not charged, the seller's failure. */
-function outputSchemaFailure(
-  issues: ContractIssue[],
-  context: { transactionId: string; responseTimeMs: number },
-): MercatoError {
-  const first = issues[0] as ContractIssue;
-  return new MercatoError(
-    "SELLER_ERROR",
-    `The seller's output does not match its output schema (${first.path || "the output"}: ${first.message}); you were not charged`,
-    {
-      details: {
-        reason: "output_schema",
-        issues: issues.slice(0, CONTRACT_LIMITS.maxIssues),
-        transaction_id: context.transactionId,
-        cost_usd: formatUsd(0),
-        response_time_ms: context.responseTimeMs,
-      },
-    },
-  );
 }
 
 /** The origin and request target (path and query) of a seller endpoint. */

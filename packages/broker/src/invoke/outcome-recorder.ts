@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Store } from "../app/store.js";
-import type { CallOutcome } from "../metrics/port.js";
+import type { CallOutcome, MetricsStore } from "../metrics/port.js";
 
 /**
  * Collects call outcomes off the response path and writes them to the store in batches, summed per
@@ -16,7 +15,7 @@ export interface OutcomeRecorder {
 
 /** Options of {@link createOutcomeRecorder}. */
 export interface OutcomeRecorderOptions {
-  store: Store;
+  store: Pick<MetricsStore, "recordCallOutcomes">;
   log: FastifyBaseLogger;
   now: () => Date;
   /** Flush at least this often, ms (default 1 s). */

@@ -14,20 +14,18 @@ import { type AccessCaller, authenticateAccess } from "../accounts/authenticate.
 import type { ApiKeyRecord } from "../accounts/port.js";
 import { presentKey } from "../accounts/presenters.js";
 import { figure, usdFigure } from "../platform/http/figures.js";
-import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "../platform/idempotency.js";
 import { newId } from "../platform/ids.js";
 import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../platform/settings.js";
 import { assertServable } from "../registry/endpoint-verification.js";
 import type { AgentRecord } from "../registry/port.js";
-import {
-  checkInvokeInput,
-  enforceRateLimit,
-  invokeIdempotent,
-  invokeOnce,
-  newTransactionId,
-} from "./invoke.js";
+import type { InvokeDeps } from "./deps.js";
+import { passInvokeGates } from "./gates.js";
+import { invokeIdempotent, invokeOnce, newTransactionId } from "./invoke.js";
 import type { InvokeAnswer } from "./runtime.js";
+
+const defineRoute = routeDefiner<InvokeDeps>();
 
 const AgentParams = z.object({ id: z.string().max(200).describe("Agent id") });
 
@@ -39,7 +37,7 @@ const NEW_ACCOUNT_LIMIT =
 const BURST_FLOOR = figure(FRAUD.burstFloorPerMinute);
 
 /** Purchase (access keys) and the invoke proxy. */
-export const invokeRoutes = [
+export const invokeRoutes: Route<InvokeDeps>[] = [
   defineRoute({
     method: "POST",
     url: "/purchase",
@@ -150,7 +148,7 @@ export const invokeRoutes = [
   }),
 ];
 
-/** An authenticated invoke: counted by the fraud detector, authorised, rate-limited, then run. */
+/** An authenticated invoke: past the gates (counted by the fraud detector, authorised, rate-limited, the agent servable, the input valid), then run. */
 async function invoke({
   deps,
   caller,
@@ -159,7 +157,7 @@ async function invoke({
   request,
   reply,
 }: {
-  deps: BrokerDeps;
+  deps: InvokeDeps;
   caller: AccessCaller;
   params: z.output<typeof AgentParams>;
   body: z.output<typeof InvokeRequest>;
@@ -167,26 +165,8 @@ async function invoke({
   reply: FastifyReply;
 }): Promise<InvokeAnswer> {
   const { key } = caller;
-  const refused = deps.fraud.observe(key, deps.clock.now().getTime());
-  if (refused) await refused;
-  if (key.agentId !== params.id) {
-    throw new MercatoError(
-      "AGENT_NOT_PURCHASED",
-      `This access key was bought for ${key.agentId ?? "another agent"}, not ${params.id}: POST /purchase to buy access`,
-    );
-  }
-  await enforceRateLimit(deps, key, reply);
-  const agent = await deps.invoke.agents.get(params.id, deps.clock.now().getTime());
-  if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${params.id}`);
-  assertServable(agent, { dev: deps.config.dev, now: deps.clock.now().toISOString() });
-  const { maxTimeoutMs, defaultTimeoutMs } = deps.config.invoke;
-  const timeoutMs = body.timeout_ms ?? defaultTimeoutMs;
-  if (timeoutMs > maxTimeoutMs) {
-    throw new MercatoError("VALIDATION_ERROR", `timeout_ms may be at most ${maxTimeoutMs}`, {
-      details: { issues: [{ path: "timeout_ms", message: `must be at most ${maxTimeoutMs}` }] },
-    });
-  }
-  const contract = await checkInvokeInput(deps, agent, body.input);
+  // The refusals before anything is held, in order: gates.ts.
+  const { agent, timeoutMs, contract } = await passInvokeGates(deps, key, params.id, body, reply);
   const call = { key, agent, input: body.input, timeoutMs, contract };
   const idempotencyKey = idempotencyKeyOf(request.headers["idempotency-key"]);
   if (idempotencyKey === undefined) return invokeOnce(deps, call, newTransactionId());
@@ -210,7 +190,7 @@ const INPUT_REFUSALS: ReadonlySet<string> = new Set([
  * not counted. Never throws.
  */
 async function countRefusedInput(
-  deps: BrokerDeps,
+  deps: InvokeDeps,
   request: FastifyRequest,
   error: MercatoError,
 ): Promise<void> {
@@ -233,7 +213,7 @@ async function countRefusedInput(
   }
 }
 
-async function purchasableAgent(deps: BrokerDeps, agentId: string): Promise<AgentRecord> {
+async function purchasableAgent(deps: InvokeDeps, agentId: string): Promise<AgentRecord> {
   const agent = await deps.store.getAgent(agentId);
   if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${agentId}`);
   assertServable(agent, {

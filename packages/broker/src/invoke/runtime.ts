@@ -1,18 +1,18 @@
 import type { InvokeResponse } from "@mercato/protocol";
 import type { FastifyBaseLogger } from "fastify";
 import type * as z from "zod";
-import type { Store } from "../app/store.js";
 import {
   type ContractCompiler,
   type ContractValidators,
   createContractCompiler,
   createContractValidators,
 } from "../contracts/index.js";
-import type { CallOutcome } from "../metrics/port.js";
+import type { CallOutcome, MetricsStore } from "../metrics/port.js";
 import type { Clock } from "../platform/clock.js";
 import type { ResolveHost } from "../platform/endpoint-policy.js";
 import { createIdempotencyCache, type IdempotencyCache } from "../platform/idempotency.js";
 import type { InvokeSettings } from "../platform/settings.js";
+import type { RegistryStore } from "../registry/port.js";
 import { type AgentCache, createAgentCache } from "./agent-cache.js";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./outcome-recorder.js";
 import { createSellerClient, type SellerClient } from "./seller-client.js";
@@ -37,7 +37,7 @@ export interface InvokeRuntime {
 
 /** Options of {@link createInvokeRuntime}. */
 export interface InvokeRuntimeOptions {
-  store: Store;
+  store: Pick<RegistryStore, "getAgent" | "getAgentContract"> & Pick<MetricsStore, "recordCallOutcomes">;
   clock: Clock;
   log: FastifyBaseLogger;
   dev: boolean;

@@ -1,4 +1,3 @@
-import type { BrokerConfig } from "../app/config.js";
 import { createDevProvider } from "./dev-provider.js";
 import type { PaymentProvider } from "./provider.js";
 import { createStripeClient, createStripeProvider } from "./stripe-provider.js";
@@ -9,7 +8,7 @@ import { createStripeClient, createStripeProvider } from "./stripe-provider.js";
  * then answer 503 and settlements are recorded by the manual provider).
  */
 export function paymentProviderFromConfig(
-  config: Pick<BrokerConfig, "dev" | "stripe">,
+  config: { dev: boolean; stripe: { secretKey: string; webhookSecret: string } | undefined },
   publicUrl: () => string,
 ): PaymentProvider | undefined {
   if (config.stripe) {

@@ -2,12 +2,15 @@ import { formatUsd, MercatoError, MIN_TOPUP_MICROS, parseUsd } from "@mercato/pr
 import { z } from "zod";
 import type { TopupRecord } from "../ledger/port.js";
 import { usdFigure } from "../platform/http/figures.js";
-import { defineRoute } from "../platform/http/route.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
 import { isWholeCents } from "./cents.js";
+import type { PaymentsDeps } from "./deps.js";
 import { presentPayoutAccount, presentSettlement, presentTopup } from "./presenters.js";
 import type { CheckoutResult } from "./provider.js";
 import { payoutProviderOf, runSettlements, utcDate } from "./settlements.js";
+
+const defineRoute = routeDefiner<PaymentsDeps>();
 
 const TopupParams = z.object({ id: z.string().max(64).describe("Top-up id (topup_…)") });
 
@@ -19,7 +22,7 @@ const SettlementRunQuery = z.strictObject({
 });
 
 /** Top-ups (money in), settlements (money out) and where a seller is paid. */
-export const paymentRoutes = [
+export const paymentRoutes: Route<PaymentsDeps>[] = [
   defineRoute({
     method: "POST",
     url: "/topups",

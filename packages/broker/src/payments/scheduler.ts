@@ -1,9 +1,11 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Store } from "../app/store.js";
 import { countSettledGrantReports } from "../grants/reports.js";
-import { pruneGrantReports, settleDueGrants } from "../grants/settle.js";
+import { type GrantSettlementStore, pruneGrantReports, settleDueGrants } from "../grants/settle.js";
+import type { LedgerStore, MoneyMovementStore } from "../ledger/port.js";
+import type { MetricsStore } from "../metrics/port.js";
 import type { Clock } from "../platform/clock.js";
 import { DEFAULT_GRANT_GRACE_MS } from "../platform/settings.js";
+import type { PayoutDestinationStore } from "./port.js";
 import type { PaymentProvider } from "./provider.js";
 import { payoutProviderOf, runSettlements, utcDate } from "./settlements.js";
 
@@ -11,7 +13,11 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Options of {@link createScheduler}. */
 export interface SchedulerOptions {
-  store: Store;
+  store: GrantSettlementStore &
+    Pick<LedgerStore, "expireHolds"> &
+    Pick<MetricsStore, "recordCallOutcomes"> &
+    MoneyMovementStore &
+    PayoutDestinationStore;
   clock: Clock;
   /** The broker's payment provider; settlements go through the manual provider without one. */
   payments: PaymentProvider | undefined;

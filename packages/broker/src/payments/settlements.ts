@@ -1,14 +1,14 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Store } from "../app/store.js";
-import type { SettlementRecord } from "../ledger/port.js";
+import type { MoneyMovementStore, SettlementRecord } from "../ledger/port.js";
 import type { Clock } from "../platform/clock.js";
 import { newId } from "../platform/ids.js";
 import { createManualProvider } from "./manual-provider.js";
+import type { PayoutDestinationStore } from "./port.js";
 import type { PaymentProvider, PayoutResult } from "./provider.js";
 
 /** Options of {@link runSettlements}. */
 export interface SettlementRunOptions {
-  store: Store;
+  store: MoneyMovementStore & PayoutDestinationStore;
   clock: Clock;
   /** Pays the settlements; see {@link payoutProviderOf}. */
   provider: PaymentProvider;

@@ -2,7 +2,7 @@ import { MercatoError } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { TopupCompletion } from "../ledger/port.js";
 import { errorResponses, NO_ERROR_RESPONSES } from "../platform/http/error-responses.js";
-import type { BrokerDeps } from "../platform/http/route.js";
+import type { PaymentsDeps } from "./deps.js";
 import type { PaymentEvent, PaymentProvider } from "./provider.js";
 
 /** Largest webhook delivery accepted, in bytes: Stripe's checkout events are a few KiB. */
@@ -26,7 +26,7 @@ export type PaymentEventOutcome =
  */
 export async function applyPaymentEvent(
   event: PaymentEvent,
-  context: Pick<BrokerDeps, "store" | "clock"> & {
+  context: Pick<PaymentsDeps, "store" | "clock"> & {
     provider: PaymentProvider;
     log: Pick<FastifyBaseLogger, "info" | "warn" | "error">;
   },
@@ -91,7 +91,7 @@ export async function applyPaymentEvent(
  * webhook is parsed as raw bytes in its own encapsulated scope, because the signature covers the
  * exact body; every other route keeps the broker's JSON parser.
  */
-export function registerPaymentWebhooks(app: FastifyInstance, deps: BrokerDeps): void {
+export function registerPaymentWebhooks(app: FastifyInstance, deps: PaymentsDeps): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
