@@ -1,6 +1,15 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol/errors";
-import { verifyReceipt } from "@mercato/protocol/receipts";
 import type { Jwks, Receipt, ReceiptPayload } from "./types.js";
+
+/**
+ * The receipt check, loaded on first use: it parses the payload with zod (about 30 kB gzipped),
+ * which a buyer that never verifies a receipt should not download.
+ */
+let receiptCheck: Promise<typeof import("@mercato/protocol/receipts")> | undefined;
+const loadReceiptCheck = () => {
+  receiptCheck ??= import("@mercato/protocol/receipts");
+  return receiptCheck;
+};
 
 /** An unknown key id triggers a refetch of the broker's keys at most this often. */
 export const JWKS_REFETCH_INTERVAL_MS = 30_000;
@@ -50,6 +59,7 @@ export function createReceiptVerifier(
     if (kid !== undefined && !keys.keys.some((key) => key.kid === kid) && now() - fetchedAt >= interval) {
       keys = await load();
     }
+    const { verifyReceipt } = await loadReceiptCheck();
     try {
       return await verifyReceipt(receipt, keys);
     } catch (cause) {
