@@ -1,4 +1,5 @@
 import { GRANT_REPORTS_SCHEMA, GRANTS_SCHEMA, PREPAID_VOUCHERS_SCHEMA } from "../grants/pg-grants.js";
+import { LEDGER_REFUSAL_CODES } from "../ledger/pg-refusal-codes.js";
 import { LEDGER_SCHEMA } from "../ledger/pg-schema.js";
 import { HEALTH_CLAIMS_SCHEMA } from "../metrics/pg-health-claims.js";
 import { FIGURES_SCHEMA, METRICS_BUYERS_SCHEMA, METRICS_SCHEMA } from "../metrics/pg-schema.js";
@@ -37,6 +38,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     name: "measured figures apart from ranking ones, and category priors for the conservative ranking",
     sql: FIGURES_SCHEMA,
   },
+  { version: 10, name: "ledger holds and resolutions answer their refusal code", sql: LEDGER_REFUSAL_CODES },
 ];
 
 /** Any value: the advisory lock several brokers starting at once take to migrate one at a time. */

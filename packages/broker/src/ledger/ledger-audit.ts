@@ -1,13 +1,7 @@
 import { splitCharge } from "@mercato/protocol";
-import {
-  type AccountRow,
-  type ChargeRow,
-  earningsOf,
-  type KeySpendRow,
-  SYSTEM_ID,
-  walletOf,
-} from "./ledger-rules.js";
 import type { AuditRecord } from "./port.js";
+import type { AccountRow, ChargeRow, KeySpendRow } from "./rows.js";
+import { earningsOf, SYSTEM_ID, walletOf } from "./transfers.js";
 
 // The ledger's audit, the same on SQLite and PostgreSQL: the same statements, the same rules.
 

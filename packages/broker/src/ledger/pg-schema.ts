@@ -13,7 +13,7 @@ const SLOTS = 16;
  * posted)` — to this connection's slot of each account, in account order (so that two writers that
  * share a slot never wait for each other in a cycle). Rows of zeros are left out.
  */
-const addToSlots = (rows: string) => `
+export const addToSlots = (rows: string) => `
   INSERT INTO ledger_account_slots AS s (account_id, slot, debits_pending, debits_posted, credits_pending, credits_posted)
   SELECT v.account, pg_backend_pid() % ${SLOTS}, v.dq, v.dp, v.cq, v.cp
   FROM (VALUES ${rows}) AS v(account, dq, dp, cq, cp)

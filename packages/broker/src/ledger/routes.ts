@@ -1,17 +1,18 @@
 import { formatUsd, ListTransactionsQuery, MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import type { Store } from "../app/store.js";
 import { FEE_PERCENT } from "../platform/http/figures.js";
-import { defineRoute } from "../platform/http/route.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { receiptPayload } from "../signing/receipt-payload.js";
-import type { ChargeRecord } from "./port.js";
+import type { LedgerDeps } from "./deps.js";
+import type { ChargeRecord, LedgerStore } from "./port.js";
 import { presentBalance, presentCharge } from "./presenters.js";
 
 const TransactionParams = z.object({ id: z.string().max(200).describe("Transaction id") });
 const DEFAULT_PAGE_SIZE = 20;
+const defineRoute = routeDefiner<LedgerDeps>();
 
 /** Balances, charges, receipts, spend caps and the ledger audit. */
-export const ledgerRoutes = [
+export const ledgerRoutes: Route<LedgerDeps>[] = [
   defineRoute({
     method: "GET",
     url: "/balance",
@@ -146,7 +147,7 @@ export const ledgerRoutes = [
   }),
 ];
 
-async function visibleCharge(store: Store, accountId: string, id: string): Promise<ChargeRecord> {
+async function visibleCharge(store: LedgerStore, accountId: string, id: string): Promise<ChargeRecord> {
   const charge = await store.getCharge(id);
   // Someone else's charge is reported as missing: ids are not confirmed to strangers.
   if (!charge || (charge.buyerId !== accountId && charge.sellerAccountId !== accountId)) {
