@@ -1,10 +1,9 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import { z } from "zod";
-import { SUCCESS_RATE_MIN_CALLS } from "../metrics/success-rate.js";
 import { checkSellerEndpoint } from "../platform/endpoint-policy.js";
 import { figure } from "../platform/http/figures.js";
 import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
-import { DEFAULT_MONITORING_SETTINGS } from "../platform/settings.js";
+import { DEFAULT_MONITORING_SETTINGS, SUCCESS_RATE_MIN_CALLS } from "../platform/settings.js";
 import type { AgentRecord } from "../registry/port.js";
 import type { AlertChannelsRecord } from "./port.js";
 

@@ -5,6 +5,7 @@ import type { ApiKeyRecord } from "../accounts/port.js";
 import { CONTRACT_LIMITS, type CompiledContract, type ContractIssue } from "../contracts/index.js";
 import type { ChargeRecord } from "../ledger/port.js";
 import type { CallOutcomeKind } from "../metrics/port.js";
+import { setRateLimitHeaders } from "../platform/http/rate-limit-headers.js";
 import type { BrokerDeps } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
 import type { RateDecision } from "../platform/rate-limiter.js";
@@ -85,27 +86,6 @@ export async function enforceRateLimit(
       },
     );
   }
-}
-
-/**
- * Sets the RateLimit headers (IETF draft `RateLimit-*`) of a decision over a window of `windowS`
- * seconds, and `Retry-After` when it refuses.
- *
- * @returns the seconds to wait when the decision refuses, undefined when it allows.
- */
-export function setRateLimitHeaders(
-  reply: FastifyReply,
-  decision: RateDecision,
-  windowS: number,
-): number | undefined {
-  reply.header("ratelimit-limit", decision.limit);
-  reply.header("ratelimit-remaining", decision.remaining);
-  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
-  reply.header("ratelimit-policy", `${decision.limit};w=${windowS}`);
-  if (decision.allowed) return undefined;
-  const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-  reply.header("retry-after", retryAfter);
-  return retryAfter;
 }
 
 /**
