@@ -1,19 +1,18 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyRequest } from "fastify";
-import type { BrokerConfig } from "../app/config.js";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { digestsEqual, hashApiKey, isWellFormedKey } from "./api-keys.js";
 import type { KeyCache } from "./key-cache.js";
-import type { AccountRecord, ApiKeyRecord } from "./port.js";
+import type { AccountRecord, AccountsStore, ApiKeyRecord } from "./port.js";
 
 /** What authentication reads: keys and accounts, the clock, the key cache and the admin token. */
 export interface AuthDeps {
-  store: Pick<Store, "findApiKeyByHash" | "getAccount">;
+  store: Pick<AccountsStore, "findApiKeyByHash" | "getAccount">;
   clock: Clock;
   keyCache: KeyCache;
-  config: Pick<BrokerConfig, "adminToken">;
+  /** The admin token (`MERCATO_ADMIN_TOKEN`); undefined turns the admin routes off. */
+  config: { adminToken: string | undefined };
 }
 
 declare module "../platform/http/route.js" {

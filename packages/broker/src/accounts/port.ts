@@ -1,3 +1,8 @@
+// The accounts module owns accounts and their API keys (account keys mk_…, access keys sk_live_… and
+// sk_test_…): the records and the store interface here, key generation and hashing, the key cache,
+// and authentication of every request (`authenticate.ts`). Its routes sign up, show the caller's
+// account, and create, list, change, revoke, rotate and reinstate keys.
+
 import type { KeyKind } from "./api-keys.js";
 
 /** A marketplace account. Times are ISO 8601 strings in UTC throughout the store. */

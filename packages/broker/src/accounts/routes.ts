@@ -1,19 +1,21 @@
 import { MercatoError, parseUsd } from "@mercato/protocol";
 import { z } from "zod";
-import type { Store } from "../app/store.js";
 import { figure } from "../platform/http/figures.js";
-import { defineRoute } from "../platform/http/route.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
 import { DEFAULT_FRAUD_SETTINGS } from "../platform/settings.js";
 import { generateApiKey } from "./api-keys.js";
+import type { AccountsDeps } from "./deps.js";
 import type { ApiKeyRecord } from "./port.js";
 import { presentAccount, presentKey } from "./presenters.js";
 import { enforceSignupLimit } from "./signup-limit.js";
 
+const defineRoute = routeDefiner<AccountsDeps>();
+
 const KeyParams = z.object({ id: z.string().max(64).describe("Key id (key_…)") });
 
 /** Sign-up, the caller's account, and account-key management. */
-export const accountRoutes = [
+export const accountRoutes: Route<AccountsDeps>[] = [
   defineRoute({
     method: "POST",
     url: "/accounts",
@@ -242,12 +244,12 @@ function accountKey(
   };
 }
 
-async function spentBy(store: Store, key: ApiKeyRecord): Promise<number> {
+async function spentBy(store: AccountsDeps["store"], key: ApiKeyRecord): Promise<number> {
   if (key.kind !== "access") return 0;
   return (await store.getKeySpend([key.id])).get(key.id) ?? 0;
 }
 
-async function ownKey(store: Store, accountId: string, keyId: string) {
+async function ownKey(store: AccountsDeps["store"], accountId: string, keyId: string) {
   const key = await store.getApiKey(keyId);
   // Another account's key is reported as missing, not forbidden: ids are not confirmed to strangers.
   if (!key || key.accountId !== accountId)

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ipv6Groups } from "../platform/endpoint-policy.js";
 import { takeHourlyAllowance } from "../platform/hourly-allowance.js";
-import type { BrokerDeps } from "../platform/http/route.js";
+import type { AccountsDeps } from "./deps.js";
 
 /**
  * Takes one sign-up from the client address's hourly allowance (`fraud.signupsPerHour`, through
@@ -13,7 +13,7 @@ import type { BrokerDeps } from "../platform/http/route.js";
  * @throws MercatoError `RATE_LIMITED`, with `Retry-After` set, when the allowance is spent.
  */
 export async function enforceSignupLimit(
-  deps: BrokerDeps,
+  deps: Pick<AccountsDeps, "rateLimiter" | "clock" | "config">,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {

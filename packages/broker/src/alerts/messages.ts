@@ -1,4 +1,4 @@
-import { healthUrl } from "../metrics/health-checker.js";
+import { healthUrl } from "../platform/health-url.js";
 import type { AlertEvent } from "./types.js";
 
 /** An alert as people read it: a one-line subject and a plain-text body. */

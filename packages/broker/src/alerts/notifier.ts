@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { Agent, fetch as undiciFetch } from "undici";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { checkSellerEndpoint, type EndpointPolicy, publicOnlyLookup } from "../platform/endpoint-policy.js";
 import type { AlertSettings } from "../platform/settings.js";
+import type { AlertsStore } from "./deps.js";
 import { createSmtpTransport, type EmailTransport, sendEmailAlert } from "./email.js";
 import { type AlertContext, type AlertMessage, renderAlert } from "./messages.js";
 import { DeliveryError, type FetchLike, sendSlackAlert } from "./slack.js";
@@ -15,7 +15,7 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 4_000, 16_000]
 
 /** Options of {@link createAlertNotifier}. */
 export interface AlertNotifierOptions {
-  store: Store;
+  store: AlertsStore;
   log: Pick<FastifyBaseLogger, "debug" | "info" | "warn" | "error">;
   settings: AlertSettings;
   clock: Clock;

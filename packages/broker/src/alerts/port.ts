@@ -1,3 +1,8 @@
+// The alerts module owns sellers' alert channels (an agent's Slack webhook, e-mail and success-rate
+// threshold): the record and the store interface here, their SQL (`alert-channels.ts`), the routes
+// that set them, and the notifier that renders and delivers alerts (agent down, recovered, low
+// success rate; key suspended) with retries. What raises an alert lives above (metrics, fraud).
+
 /** Where a seller wants alerts about an agent. */
 export interface AlertChannelsRecord {
   agentId: string;

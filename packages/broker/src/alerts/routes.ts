@@ -1,17 +1,18 @@
 import { isMercatoError, MercatoError } from "@mercato/protocol";
 import { z } from "zod";
-import { SUCCESS_RATE_MIN_CALLS } from "../metrics/success-rate.js";
 import { checkSellerEndpoint } from "../platform/endpoint-policy.js";
 import { figure } from "../platform/http/figures.js";
-import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
-import { DEFAULT_MONITORING_SETTINGS } from "../platform/settings.js";
-import type { AgentRecord } from "../registry/port.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
+import { DEFAULT_MONITORING_SETTINGS, SUCCESS_RATE_MIN_CALLS } from "../platform/settings.js";
+import type { AlertedAgent, AlertsDeps } from "./deps.js";
 import type { AlertChannelsRecord } from "./port.js";
+
+const defineRoute = routeDefiner<AlertsDeps>();
 
 const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 
 /** An agent's alert channels: where its owner hears that it went down, came back or fails too often. */
-export const alertRoutes = [
+export const alertRoutes: Route<AlertsDeps>[] = [
   defineRoute({
     method: "GET",
     url: "/agents/:id/alerts",
@@ -74,7 +75,7 @@ function presentAlertChannels(agentId: string, channels: AlertChannelsRecord | u
   };
 }
 
-async function ownAgent(deps: BrokerDeps, accountId: string, id: string): Promise<AgentRecord> {
+async function ownAgent(deps: AlertsDeps, accountId: string, id: string): Promise<AlertedAgent> {
   const agent = await deps.store.getAgent(id);
   if (!agent) throw new MercatoError("AGENT_NOT_FOUND", `No agent ${id}`);
   if (agent.ownerId !== accountId) {
@@ -89,7 +90,7 @@ async function ownAgent(deps: BrokerDeps, accountId: string, id: string): Promis
  *
  * @throws MercatoError `VALIDATION_ERROR` on `slack_webhook_url`.
  */
-async function checkWebhookUrl(url: string, deps: BrokerDeps): Promise<void> {
+async function checkWebhookUrl(url: string, deps: AlertsDeps): Promise<void> {
   try {
     await checkSellerEndpoint(url, { dev: deps.config.dev, resolveHost: deps.resolveHost });
   } catch (error) {

@@ -2,7 +2,9 @@ import { createPgGrants } from "../grants/pg-grants.js";
 import { createPgLedger } from "../ledger/pg-ledger.js";
 import { createPgHealthClaims } from "../metrics/pg-health-claims.js";
 import { createPgMetrics } from "../metrics/pg-metrics.js";
+import { createPayoutDestinations } from "../payments/payout-destinations.js";
 import { createPgDb, type PgDb } from "../platform/db/pg-db.js";
+import { pgQueries } from "../platform/db/sql-queries.js";
 import { createPgRegistry } from "../registry/pg-registry.js";
 import { migratePostgres } from "./postgres-migrations.js";
 import type { Store } from "./store.js";
@@ -50,6 +52,7 @@ function assemble(db: PgDb): Store {
     ...metrics,
     ...createPgGrants(db),
     ...createPgHealthClaims(db),
+    ...createPayoutDestinations(pgQueries(db)),
     close: () => db.close(),
   };
 }

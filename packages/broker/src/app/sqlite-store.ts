@@ -2,12 +2,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ApiKeyPatch, ApiKeyRecord } from "../accounts/port.js";
-import { createSellerSettings } from "../alerts/seller-settings.js";
+import { createAlertChannels } from "../alerts/alert-channels.js";
 import { createSqliteGrants } from "../grants/sqlite-grants.js";
 import { carryKeySpend } from "../ledger/sqlite-key-spend.js";
 import { createSqliteLedger } from "../ledger/sqlite-ledger.js";
 import { createSqliteHealthClaims } from "../metrics/sqlite-health-claims.js";
 import { createSqliteMetrics } from "../metrics/sqlite-metrics.js";
+import { createPayoutDestinations } from "../payments/payout-destinations.js";
+import { sqliteQueries } from "../platform/db/sql-queries.js";
 import { decodeCursor, SORTS, searchPage } from "../registry/cursor.js";
 import {
   COUNT_LISTINGS,
@@ -184,14 +186,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ...ledger,
     ...createSqliteGrants(db, prepare),
     // Alert channels and payout destinations: the statements both stores share.
-    ...createSellerSettings({
-      async run(sql, params) {
-        prepare(sql).run(...params);
-      },
-      async get<R extends object>(sql: string, params: readonly unknown[]) {
-        return prepare(sql).get(...params) as R | undefined;
-      },
-    }),
+    ...createAlertChannels(sqliteQueries(prepare)),
+    ...createPayoutDestinations(sqliteQueries(prepare)),
 
     async createAccount(account, firstKey) {
       db.transaction(() => {

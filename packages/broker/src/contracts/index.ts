@@ -4,5 +4,12 @@ export { createContractCompiler } from "./compile.js";
 export { CONTRACT_LIMITS, DRAFT_2020_12 } from "./limits.js";
 export type { SellerErrorSummary } from "./seller-error.js";
 export { SELLER_ERROR_LIMITS, summariseSellerError } from "./seller-error.js";
-export type { CompiledContract, ContractValidators, ContractValidatorsOptions } from "./validators.js";
+export type {
+  CompiledContract,
+  ContractListing,
+  ContractSource,
+  ContractValidators,
+  ContractValidatorsOptions,
+  StoredContract,
+} from "./validators.js";
 export { createContractValidators } from "./validators.js";

@@ -1,6 +1,25 @@
-import type { Store } from "../app/store.js";
-import type { AgentRecord } from "../registry/port.js";
 import type { ContractCheck, ContractCompiler } from "./compile.js";
+
+/** What the validators read of a listing (the registry's `AgentRecord` has these fields). */
+export interface ContractListing {
+  id: string;
+  /** Which of the contract schemas the listing has. */
+  contract: { input: boolean; output: boolean };
+  /** The listing's version: a listing changed since an entry was compiled is compiled anew. */
+  updatedAt: string;
+}
+
+/** A listing's contract schemas as stored, JSON text (the registry's `getAgentContract`). */
+export interface StoredContract {
+  inputSchema: string | null;
+  outputSchema: string | null;
+  updatedAt: string;
+}
+
+/** Where the validators read a listing's schemas: the registry's store. */
+export interface ContractSource {
+  getAgentContract(id: string): Promise<StoredContract | undefined>;
+}
 
 /** A listing's compiled contract: a check per schema it has (undefined: no such schema). */
 export interface CompiledContract {
@@ -16,7 +35,7 @@ export interface CompiledContract {
  */
 export interface ContractValidators {
   /** The contract of `agent` as it is now; an empty one for a listing without schemas. */
-  forAgent(agent: AgentRecord): Promise<CompiledContract>;
+  forAgent(agent: ContractListing): Promise<CompiledContract>;
   /** Drops the listing's entry (its owner changed it). */
   invalidate(agentId: string): void;
   /** Listings held now. */
@@ -25,7 +44,7 @@ export interface ContractValidators {
 
 /** Options of {@link createContractValidators}. */
 export interface ContractValidatorsOptions {
-  store: Pick<Store, "getAgentContract">;
+  store: ContractSource;
   compiler: ContractCompiler;
   /** Default 1,000. */
   maxEntries?: number;

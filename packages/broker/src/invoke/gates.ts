@@ -37,6 +37,7 @@ import type { CompiledContract } from "../contracts/index.js";
 import type { FraudDetector } from "../fraud/detector.js";
 import type { HoldRequest } from "../ledger/port.js";
 import type { Clock } from "../platform/clock.js";
+import { setRateLimitHeaders } from "../platform/http/rate-limit-headers.js";
 import type { RateDecision, RateLimiter } from "../platform/rate-limiter.js";
 import type { InvokeSettings } from "../platform/settings.js";
 import { assertServable } from "../registry/endpoint-verification.js";
@@ -117,27 +118,6 @@ export async function enforceRateLimit(
       },
     );
   }
-}
-
-/**
- * Sets the RateLimit headers (IETF draft `RateLimit-*`) of a decision over a window of `windowS`
- * seconds, and `Retry-After` when it refuses.
- *
- * @returns the seconds to wait when the decision refuses, undefined when it allows.
- */
-export function setRateLimitHeaders(
-  reply: FastifyReply,
-  decision: RateDecision,
-  windowS: number,
-): number | undefined {
-  reply.header("ratelimit-limit", decision.limit);
-  reply.header("ratelimit-remaining", decision.remaining);
-  reply.header("ratelimit-reset", Math.ceil(decision.resetMs / 1000));
-  reply.header("ratelimit-policy", `${decision.limit};w=${windowS}`);
-  if (decision.allowed) return undefined;
-  const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-  reply.header("retry-after", retryAfter);
-  return retryAfter;
 }
 
 /**

@@ -13,12 +13,6 @@ import type { InvokeAnswer } from "./runtime.js";
 import type { SellerCallResult } from "./seller-client.js";
 import { outcomeOf, outputSchemaFailure, sellerFailure } from "./seller-failures.js";
 
-/**
- * Still here for `platform/hourly-allowance.ts`, which imports it from this file; it lives with the
- * rate-limit gate in `gates.ts`.
- */
-export { setRateLimitHeaders } from "./gates.js";
-
 /** A hold outlives its call's timeout by this much, so that only a stalled broker lets one expire. */
 const HOLD_MARGIN_MS = 5 * 60_000;
 

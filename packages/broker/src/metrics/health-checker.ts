@@ -5,6 +5,7 @@ import type { AlertNotifier } from "../alerts/types.js";
 import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { isPublicAddress, publicOnlyLookup, type ResolveHost } from "../platform/endpoint-policy.js";
+import { healthUrl } from "../platform/health-url.js";
 import type { MonitoringSettings } from "../platform/settings.js";
 import type { EndpointHealth, HealthCheckOutcome, HealthCheckTarget, HealthClaimResult } from "./port.js";
 import type { SuccessRateMonitor } from "./success-rate.js";
@@ -810,10 +811,5 @@ function healthUrlOf(apiEndpoint: string): string | undefined {
   }
 }
 
-/** `GET {api_endpoint}/health`: the path gets `/health`, the query is kept. */
-export function healthUrl(apiEndpoint: string): string {
-  const url = new URL(apiEndpoint);
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/health`;
-  url.hash = "";
-  return url.href;
-}
+/** Kept here too: the metrics index and the tests import it from the health checker. */
+export { healthUrl };

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { AlertNotifier } from "../alerts/types.js";
 import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
+import { SUCCESS_RATE_MIN_CALLS } from "../platform/settings.js";
 import type { CallOutcome } from "./port.js";
 
 const MINUTE_MS = 60_000;
@@ -34,9 +35,6 @@ interface Window {
   calls: Uint32Array;
   successes: Uint32Array;
 }
-
-/** Fewer calls in the last hour than this never raise the low-success-rate alert, by default. */
-export const SUCCESS_RATE_MIN_CALLS = 20;
 
 /**
  * The low-success-rate alert. The store keeps figures per hour bucket over 24 h and more; the

@@ -1,7 +1,8 @@
 import { MercatoError } from "@mercato/protocol";
 import type { FastifyReply } from "fastify";
-import { setRateLimitHeaders } from "../invoke/invoke.js";
-import type { BrokerDeps } from "./http/route.js";
+import type { Clock } from "./clock.js";
+import { setRateLimitHeaders } from "./http/rate-limit-headers.js";
+import type { RateLimiter } from "./rate-limiter.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -13,7 +14,7 @@ const HOUR_MS = 3_600_000;
  *   `retry_after_s`, when the allowance is spent; `refusal` words its message.
  */
 export async function takeHourlyAllowance(
-  deps: Pick<BrokerDeps, "rateLimiter" | "clock">,
+  deps: { rateLimiter: RateLimiter; clock: Clock },
   reply: FastifyReply,
   key: string,
   limit: number,

@@ -75,6 +75,9 @@ export const DEFAULT_MONITORING_SETTINGS: MonitoringSettings = {
   healthChecksPerHost: 10,
 };
 
+/** Fewer calls in the last hour than this never raise the low-success-rate alert, by default. */
+export const SUCCESS_RATE_MIN_CALLS = 20;
+
 /** Alert settings when nothing is configured. */
 export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
   smtpUrl: undefined,

@@ -1,6 +1,6 @@
 import { RANKING } from "@mercato/protocol";
 import type { ApiKeyRecord } from "../accounts/port.js";
-import { createSellerSettings } from "../alerts/seller-settings.js";
+import { createAlertChannels } from "../alerts/alert-channels.js";
 import type { Store } from "../app/store.js";
 import type { GrantStore } from "../grants/port.js";
 import type { LedgerAdapter } from "../ledger/port.js";
@@ -48,10 +48,16 @@ import {
 } from "./rows.js";
 import { searchTokens } from "./search-terms.js";
 
-/** Accounts, keys, agents, search, alert channels and payout destinations. */
+/** Accounts, keys, agents, search and alert channels (payout destinations: `payments/payout-destinations.ts`). */
 export type PgRegistry = Omit<
   Store,
-  keyof LedgerAdapter | keyof GrantStore | MetricsMethods | HealthClaimMethods | "close"
+  | keyof LedgerAdapter
+  | keyof GrantStore
+  | MetricsMethods
+  | HealthClaimMethods
+  | "setPayoutDestination"
+  | "getPayoutDestination"
+  | "close"
 >;
 
 const KEYS = KEY_COLUMNS.join(", ");
@@ -250,7 +256,7 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       return changed === 1;
     },
 
-    ...createSellerSettings({
+    ...createAlertChannels({
       async run(sql, params) {
         await db.run(numbered(sql), params);
       },

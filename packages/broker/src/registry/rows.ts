@@ -1,6 +1,5 @@
 import { type AgentCounters, EMPTY_COUNTERS, MercatoError, scoreAgent } from "@mercato/protocol";
 import type { ApiKeyRecord } from "../accounts/port.js";
-import type { AlertChannelsRecord } from "../alerts/port.js";
 import { assertAmount } from "../ledger/ledger-rules.js";
 import { SCORE_COLUMNS, type ScoreColumns, scoresOfRow, scoreValues } from "../metrics/metrics-math.js";
 import type {
@@ -402,26 +401,6 @@ export function toPriceHistory(row: PriceHistoryRow): PriceHistoryRecord {
     minCalls: row.min_calls,
     effectiveFrom: row.effective_from,
     effectiveTo: row.effective_to,
-  };
-}
-
-/** An `alert_channels` row. */
-export interface AlertChannelsRow {
-  agent_id: string;
-  slack_webhook_url: string | null;
-  email: string | null;
-  success_rate_threshold: number | null;
-  updated_at: string;
-}
-
-/** The record of an `alert_channels` row. */
-export function toAlertChannels(row: AlertChannelsRow): AlertChannelsRecord {
-  return {
-    agentId: row.agent_id,
-    slackWebhookUrl: row.slack_webhook_url,
-    email: row.email,
-    successRateThreshold: row.success_rate_threshold,
-    updatedAt: row.updated_at,
   };
 }
 

@@ -1,8 +1,21 @@
 import { formatUsd, type ReceiptPayloadValue } from "@mercato/protocol";
-import type { ChargeRecord } from "../ledger/port.js";
+
+/** What a receipt signs of a captured charge (the ledger's `ChargeRecord` has these fields). */
+export interface CapturedCharge {
+  /** The transaction id. */
+  id: string;
+  buyerId: string;
+  sellerAccountId: string;
+  agentId: string;
+  /** Micros. */
+  captured: number;
+  /** The marketplace's fee, micros. */
+  fee: number;
+  resolvedAt: string;
+}
 
 /** The payload a captured charge's receipt signs. */
-export function receiptPayload(charge: ChargeRecord & { resolvedAt: string }): ReceiptPayloadValue {
+export function receiptPayload(charge: CapturedCharge): ReceiptPayloadValue {
   return {
     transaction_id: charge.id,
     buyer_id: charge.buyerId,

@@ -19,9 +19,8 @@ import {
   signReceipt,
 } from "@mercato/protocol";
 import type * as z from "zod";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
-import type { SigningKeyRecord } from "./port.js";
+import type { SigningKeyRecord, SigningKeyStore } from "./port.js";
 
 /** A public key as published at `/.well-known/jwks.json`. */
 export type PublishedJwk = z.output<typeof PublicJwk>;
@@ -66,7 +65,7 @@ export interface ReceiptSigner {
  * database signs with the same key; the first broker to need one generates it. Older keys stay
  * published so that old receipts keep verifying.
  */
-export function createReceiptSigner(store: Store, clock: Clock): ReceiptSigner {
+export function createReceiptSigner(store: SigningKeyStore, clock: Clock): ReceiptSigner {
   let loaded: Promise<{ kid: string; privateKey: CryptoKey; keyObject: KeyObject }> | undefined;
 
   const load = async () => {
