@@ -9,10 +9,9 @@ import {
 import type { FastifyBaseLogger } from "fastify";
 import { Agent, type Dispatcher } from "undici";
 import type * as z from "zod";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { publicOnlyLookup, type ResolveHost } from "../platform/endpoint-policy.js";
-import type { AgentRecord } from "./port.js";
+import type { AgentRecord, RegistryStore } from "./port.js";
 
 /** How long listings made before endpoint proofs keep working unproven (set by the migration). */
 export const ENDPOINT_GRACE_DAYS = 14;
@@ -174,7 +173,7 @@ export function newChallengeToken(): string {
 
 /** What {@link createEndpointVerifier} needs. */
 export interface EndpointVerifierOptions {
-  store: Store;
+  store: Pick<RegistryStore, "setEndpointProof" | "listGraceEndpoints">;
   clock: Clock;
   dev: boolean;
   prober: EndpointProber;

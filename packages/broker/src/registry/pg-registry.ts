@@ -1,19 +1,5 @@
-import { RANKING } from "@mercato/protocol";
-import type { ApiKeyRecord } from "../accounts/port.js";
-import { createAlertChannels } from "../alerts/alert-channels.js";
-import type { Store } from "../app/store.js";
-import type { GrantStore } from "../grants/port.js";
-import type { LedgerAdapter } from "../ledger/port.js";
-import { priorOf, scoresOf } from "../metrics/metrics-math.js";
-import type { HealthClaimMethods } from "../metrics/pg-health-claims.js";
-import {
-  type MetricsMethods,
-  storedPriors,
-  windowTotals,
-  writeScores,
-  ZERO_RANKED,
-} from "../metrics/pg-metrics.js";
 import type { PgDb, PgTx } from "../platform/db/pg-db.js";
+import { numbered } from "../platform/db/sql-queries.js";
 import {
   COUNT_LISTINGS,
   countsAsListing,
@@ -22,18 +8,21 @@ import {
   reactivates,
 } from "./listing-limits.js";
 import { searchAgents } from "./pg-search.js";
-import type { AgentPatch, AgentRecord, ListingLimits, NewAgent } from "./port.js";
+import type {
+  AgentPatch,
+  AgentRecord,
+  AgentStatusStore,
+  ListingLimits,
+  NewAgent,
+  RegistryStore,
+} from "./port.js";
 import {
   AGENT_CONTRACT_QUERY,
   type AgentContractRow,
   type AgentRow,
   agentColumns,
-  assertSpendCap,
   endpointProofUpdate,
   graceEndpointsQuery,
-  KEY_COLUMNS,
-  type KeyRow,
-  keyValues,
   NEW_AGENT_COLUMNS,
   newAgentValues,
   PATCHED_COLUMNS,
@@ -43,152 +32,33 @@ import {
   schemaAssignments,
   toAgent,
   toAgentContract,
-  toKey,
   toPriceHistory,
 } from "./rows.js";
 import { searchTokens } from "./search-terms.js";
 
-/** Accounts, keys, agents, search and alert channels (payout destinations: `payments/payout-destinations.ts`). */
-export type PgRegistry = Omit<
-  Store,
-  | keyof LedgerAdapter
-  | keyof GrantStore
-  | MetricsMethods
-  | HealthClaimMethods
-  | "setPayoutDestination"
-  | "getPayoutDestination"
-  | "close"
->;
-
-const KEYS = KEY_COLUMNS.join(", ");
-
-async function insertKey(tx: PgTx | PgDb, key: ApiKeyRecord): Promise<void> {
-  await tx.run(
-    `INSERT INTO api_keys (${KEYS}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
-    keyValues(key),
-  );
+/**
+ * The ranking figures a listing's writes need, from the metrics module above this one (the store
+ * passes them in).
+ */
+export interface PgAgentScoring {
+  /** The prior of a category now, which a new listing is scored at (read through `db`). */
+  priorOf(db: PgDb | PgTx, category: string): Promise<number>;
+  /**
+   * Rewrites the figures of the agent `seq`, now `agent` (re-priced or re-categorized), from its
+   * window totals, inside `tx` holding its row lock; the figures keep their time `at`.
+   */
+  rescore(tx: PgTx, seq: number, agent: AgentRecord, at: string): Promise<void>;
 }
 
-/** Accounts, API keys, the agent registry, alert channels and payout destinations on PostgreSQL. */
-export function createPgRegistry(db: PgDb): PgRegistry {
-  const getKeyRow = (id: string) => db.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE id = $1`, [id]);
-
+/** The agent registry (listings, prices, endpoint proofs, search, up/down status) on PostgreSQL. */
+export function createPgRegistry(db: PgDb, scoring: PgAgentScoring): RegistryStore & AgentStatusStore {
   return {
-    async createAccount(account, firstKey) {
-      await db.transaction(async (tx) => {
-        await tx.run("INSERT INTO accounts (id, name, email, created_at) VALUES ($1, $2, $3, $4)", [
-          account.id,
-          account.name,
-          account.email,
-          account.createdAt,
-        ]);
-        await insertKey(tx, firstKey);
-      });
-    },
-
-    async getAccount(id) {
-      const row = await db.one<{ id: string; name: string; email: string | null; created_at: string }>(
-        "SELECT id, name, email, created_at FROM accounts WHERE id = $1",
-        [id],
-      );
-      return row && { id: row.id, name: row.name, email: row.email, createdAt: row.created_at };
-    },
-
-    async insertApiKey(key) {
-      await insertKey(db, key);
-    },
-
-    async findApiKeyByHash(hash) {
-      const row = await db.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE hashed_key = $1`, [hash]);
-      return row && toKey(row);
-    },
-
-    async getApiKey(id) {
-      const row = await getKeyRow(id);
-      return row && toKey(row);
-    },
-
-    async listApiKeys(accountId) {
-      const rows = await db.query<KeyRow>(
-        `SELECT ${KEYS} FROM api_keys WHERE account_id = $1 ORDER BY created_at DESC, seq DESC`,
-        [accountId],
-      );
-      return rows.map(toKey);
-    },
-
-    async revokeApiKey(id, at) {
-      const row = await db.one<KeyRow>(
-        `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING ${KEYS}`,
-        [at, id],
-      );
-      return row && toKey(row);
-    },
-
-    async rotateApiKey(oldId, replacement, at) {
-      return db.transaction(async (tx) => {
-        const revoked = await tx.run(
-          "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-          [at, oldId],
-        );
-        if (revoked !== 1) return false;
-        await insertKey(tx, replacement);
-        // The replacement carries what the old key spent (captured, held and carried), so rotating
-        // never resets a spend cap. key_spend belongs to the ledger's schema.
-        await tx.run(
-          `INSERT INTO key_spend (key_id, carried, carried_from)
-             SELECT $2, carried + pending + captured, key_id FROM key_spend
-             WHERE key_id = $1 AND carried + pending + captured > 0
-           ON CONFLICT (key_id) DO UPDATE SET carried = excluded.carried, carried_from = excluded.carried_from`,
-          [oldId, replacement.id],
-        );
-        return true;
-      });
-    },
-
-    async updateApiKey(id, patch) {
-      return db.transaction(async (tx) => {
-        const row = await tx.one<KeyRow>(`SELECT ${KEYS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
-        if (!row) return undefined;
-        const key = toKey(row);
-        if (patch.name !== undefined) key.name = patch.name;
-        if (patch.rateLimit !== undefined) key.rateLimit = patch.rateLimit;
-        if (patch.spendCap !== undefined) {
-          assertSpendCap(key.kind, patch.spendCap);
-          key.spendCap = patch.spendCap;
-        }
-        await tx.run("UPDATE api_keys SET name = $1, rate_limit = $2, spend_cap = $3 WHERE id = $4", [
-          key.name,
-          key.rateLimit,
-          key.spendCap,
-          id,
-        ]);
-        return key;
-      });
-    },
-
-    async suspendApiKey(id, at, reason) {
-      const changed = await db.run(
-        `UPDATE api_keys SET suspended_at = $1, suspend_reason = $2
-         WHERE id = $3 AND suspended_at IS NULL AND revoked_at IS NULL`,
-        [at, reason, id],
-      );
-      return changed === 1;
-    },
-
-    async reinstateApiKey(id) {
-      const changed = await db.run(
-        "UPDATE api_keys SET suspended_at = NULL, suspend_reason = NULL WHERE id = $1 AND suspended_at IS NOT NULL",
-        [id],
-      );
-      return changed === 1;
-    },
-
     async insertAgent(agent, limits) {
       const limit = listingLimit(limits);
-      if (limit === undefined || !countsAsListing(agent)) return insertAgent(db, agent);
+      if (limit === undefined || !countsAsListing(agent)) return insertAgent(db, scoring, agent);
       return db.transaction(async (tx) => {
         await checkListingLimit(tx, agent.ownerId, limit);
-        return insertAgent(tx, agent);
+        return insertAgent(tx, scoring, agent);
       });
     },
 
@@ -203,7 +73,7 @@ export function createPgRegistry(db: PgDb): PgRegistry {
     },
 
     async updateAgent(id, patch, at, limits) {
-      return db.transaction((tx) => updateAgent(tx, id, patch, at, limits));
+      return db.transaction((tx) => updateAgent(tx, scoring, id, patch, at, limits));
     },
 
     async listPriceHistory(agentId) {
@@ -255,29 +125,10 @@ export function createPgRegistry(db: PgDb): PgRegistry {
       );
       return changed === 1;
     },
-
-    ...createAlertChannels({
-      async run(sql, params) {
-        await db.run(numbered(sql), params);
-      },
-      get: (sql, params) => db.one(numbered(sql), params),
-    }),
   };
 }
 
 const AGENT = agentColumns();
-
-const numberedTexts = new Map<string, string>();
-/** A statement with `?` placeholders (as both stores share them) in PostgreSQL's `$1, $2…`. */
-function numbered(sql: string): string {
-  let text = numberedTexts.get(sql);
-  if (text === undefined) {
-    let n = 0;
-    text = sql.replace(/\?/g, () => `$${++n}`);
-    numberedTexts.set(sql, text);
-  }
-  return text;
-}
 
 /** The search tokens of an agent's name, description and tags (the stored JSON, as SQLite indexes it). */
 function termsOf(agent: Pick<AgentRecord, "name" | "description" | "tags">): string[] {
@@ -288,11 +139,8 @@ function termsOf(agent: Pick<AgentRecord, "name" | "description" | "tags">): str
  * Registers an agent, scored at the prior, with its tags, search terms and first price: one
  * statement, so atomic without a transaction.
  */
-async function insertAgent(db: PgDb | PgTx, agent: NewAgent): Promise<AgentRecord> {
-  const prior = await db.one<{ prior: number }>("SELECT prior FROM category_priors WHERE category = $1", [
-    agent.category,
-  ]);
-  const values = newAgentValues(agent, prior?.prior ?? RANKING.fallbackPrior);
+async function insertAgent(db: PgDb | PgTx, scoring: PgAgentScoring, agent: NewAgent): Promise<AgentRecord> {
+  const values = newAgentValues(agent, await scoring.priorOf(db, agent.category));
   const tags = values.length + 1;
   const row = await db.one<AgentRow>(
     `WITH a AS (
@@ -329,6 +177,7 @@ async function checkListingLimit(tx: PgTx, ownerId: string, limit: number): Prom
  */
 async function updateAgent(
   tx: PgTx,
+  scoring: PgAgentScoring,
   id: string,
   patch: AgentPatch,
   at: string,
@@ -349,16 +198,8 @@ async function updateAgent(
       seq,
     ]);
   }
-  if (rescore) {
-    // The figures keep their time: the measurements did not change, only the price.
-    const totals = (await windowTotals(tx, [seq])).get(seq) ?? ZERO_RANKED;
-    const prior = priorOf(await storedPriors(tx), next.category);
-    await writeScores(
-      tx,
-      [{ seq, scores: scoresOf(next.pricing.priceMicros, totals, totals.buyers, prior) }],
-      row.metrics_updated_at,
-    );
-  }
+  // The figures keep their time: the measurements did not change, only the price.
+  if (rescore) await scoring.rescore(tx, seq, next, row.metrics_updated_at);
   const updated = await tx.one<AgentRow>(
     `UPDATE agents SET ${PATCHED_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(", ")}
      WHERE seq = $${PATCHED_COLUMNS.length + 1} RETURNING ${AGENT}`,

@@ -177,3 +177,14 @@ export interface RegistryStore {
    */
   listGraceEndpoints(checkedBefore: string, limit: number): Promise<AgentRecord[]>;
 }
+
+/**
+ * The listings' up/down status, as the health checker reads and flips it (the metrics module's
+ * port declares these methods; the registry's adapters implement them on the `agents` table).
+ */
+export interface AgentStatusStore {
+  /** Agents to health-check: every agent listed as up (`active`) or `down`. */
+  listHealthCheckTargets(): Promise<Array<{ id: string; apiEndpoint: string; status: "active" | "down" }>>;
+  /** Marks an agent up (`active`) or `down`; false (nothing changed) when it is deactivated, missing or already so. */
+  setAgentHealthStatus(agentId: string, status: "active" | "down", at: string): Promise<boolean>;
+}

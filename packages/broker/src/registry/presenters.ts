@@ -5,7 +5,7 @@ import {
   roundTo,
   scoreFromWindows,
 } from "@mercato/protocol";
-import type { AgentWindowMetrics } from "../metrics/port.js";
+import type { WindowFigures } from "./deps.js";
 import { presentVerification } from "./endpoint-verification.js";
 import type { AgentContractRecord, AgentRecord, PriceHistoryRecord } from "./port.js";
 
@@ -63,11 +63,7 @@ function scoreFigures(scores: AgentScores, measured: MeasuredFigures, totalCalls
  * counts each buyer's weight capped (`metrics.ranked`), they are the figures search ranks by;
  * `total_calls` stays the lifetime count and `uptime` is the window's own.
  */
-export function presentAgentWindowMetrics(
-  agent: AgentRecord,
-  metrics: AgentWindowMetrics,
-  day: AgentWindowMetrics,
-) {
+export function presentAgentWindowMetrics(agent: AgentRecord, metrics: WindowFigures, day: WindowFigures) {
   const scores = scoreFromWindows(
     agent.pricing.priceMicros,
     {

@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { takeHourlyAllowance } from "../platform/hourly-allowance.js";
-import type { BrokerDeps } from "../platform/http/route.js";
+import type { RegistryDeps } from "./deps.js";
 import type { ListingLimits } from "./port.js";
 
 /**
@@ -12,7 +12,7 @@ import type { ListingLimits } from "./port.js";
  * @throws MercatoError `RATE_LIMITED`, with `Retry-After` set, when the allowance is spent.
  */
 export async function enforceRegistrationRate(
-  deps: BrokerDeps,
+  deps: Pick<RegistryDeps, "rateLimiter" | "clock" | "config">,
   accountId: string,
   reply: FastifyReply,
 ): Promise<void> {
@@ -27,6 +27,6 @@ export async function enforceRegistrationRate(
 }
 
 /** The store's limits on the account's listings, from the broker's configuration. */
-export function listingLimits(deps: BrokerDeps): ListingLimits {
+export function listingLimits(deps: Pick<RegistryDeps, "config">): ListingLimits {
   return { maxListings: deps.config.fraud.maxAgentsPerAccount };
 }

@@ -6,19 +6,20 @@ import {
   SearchAgentsQuery,
 } from "@mercato/protocol";
 import { z } from "zod";
-import type { Store } from "../app/store.js";
-import { CONTRACT_LIMITS, checkContractSchema } from "../contracts/index.js";
-import { checkSellerEndpoint, type EndpointPolicy } from "../platform/endpoint-policy.js";
-import { type BrokerDeps, defineRoute } from "../platform/http/route.js";
+import { CONTRACT_LIMITS } from "../contracts/index.js";
+import { checkSellerEndpoint } from "../platform/endpoint-policy.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { newId } from "../platform/ids.js";
 import { DEFAULT_FRAUD_SETTINGS } from "../platform/settings.js";
+import { agentNotFound, checkedSchemas, endpointPolicy, findAgent, ownAgent } from "./agent-lookup.js";
+import type { RegistryDeps } from "./deps.js";
 import {
   newChallengeToken,
   presentVerification,
   servableEndpoint,
   VERIFY_RETRY_MS,
 } from "./endpoint-verification.js";
-import type { AgentPatch, AgentRecord, AgentSchemasPatch } from "./port.js";
+import type { AgentPatch } from "./port.js";
 import {
   presentAgentDetail,
   presentAgentWindowMetrics,
@@ -37,9 +38,10 @@ const DEFAULT_PAGE_SIZE = 20;
 const LISTING_BODY_LIMIT = 2 * CONTRACT_LIMITS.maxBytes + 32 * 1024;
 const CONTRACT_DESCRIPTION = `\`input_schema\` and \`output_schema\` (optional) are the listing's contract: JSON Schemas (draft 2020-12) of the call's \`input\` and the seller's \`output\`. Each must be a valid schema of at most ${CONTRACT_LIMITS.maxBytes / 1024} KiB as JSON, nested at most ${CONTRACT_LIMITS.maxDepth} levels, whose \`$ref\`s are JSON Pointers into the same document (no URL is fetched; \`$id\`, \`$anchor\` and \`$dynamicRef\` are refused), whose patterns run on a linear-time engine (no backreferences or lookaround, at most ${CONTRACT_LIMITS.maxPatternLength} characters), with at most ${CONTRACT_LIMITS.maxEnumValues} values per \`enum\`, \`uniqueItems\` only beside a \`maxItems\` of at most ${CONTRACT_LIMITS.maxUniqueItems}, and at most ${CONTRACT_LIMITS.maxEvaluations} subschemas evaluated against one value; else 400 VALIDATION_ERROR saying where and why. The proxy refuses input that breaks the input schema (400 VALIDATION_ERROR, nothing held or charged) and treats an output that breaks the output schema as the seller's failed call (502 SELLER_ERROR, not charged). See docs/contracts.md.`;
 const FRAUD = DEFAULT_FRAUD_SETTINGS;
+const defineRoute = routeDefiner<RegistryDeps>();
 
 /** Agent registration, updates, search and categories. */
-export const registryRoutes = [
+export const registryRoutes: Route<RegistryDeps>[] = [
   defineRoute({
     method: "POST",
     url: "/agents/register",
@@ -377,43 +379,3 @@ export const registryRoutes = [
     },
   }),
 ];
-
-/**
- * The request's contract schemas, checked (see `checkContractSchema`), as the JSON text to store;
- * `null` (PATCH) removes one, a field left out is kept.
- *
- * @throws MercatoError `VALIDATION_ERROR` saying what is wrong with a schema.
- */
-function checkedSchemas(
-  deps: BrokerDeps,
-  body: { input_schema?: Record<string, unknown> | null; output_schema?: Record<string, unknown> | null },
-): AgentSchemasPatch {
-  const check = (schema: Record<string, unknown> | null | undefined, field: string) =>
-    schema == null ? schema : checkContractSchema(schema, field, deps.invoke.contractCompiler);
-  return {
-    input: check(body.input_schema, "input_schema"),
-    output: check(body.output_schema, "output_schema"),
-  };
-}
-
-async function findAgent(store: Store, id: string): Promise<AgentRecord> {
-  const agent = await store.getAgent(id);
-  if (!agent) throw agentNotFound(id);
-  return agent;
-}
-
-async function ownAgent(store: Store, accountId: string, id: string): Promise<AgentRecord> {
-  const agent = await findAgent(store, id);
-  if (agent.ownerId !== accountId) {
-    throw new MercatoError("FORBIDDEN", "Only the agent's owner can change it");
-  }
-  return agent;
-}
-
-function agentNotFound(id: string): MercatoError {
-  return new MercatoError("AGENT_NOT_FOUND", `No agent ${id}`);
-}
-
-function endpointPolicy(deps: BrokerDeps): EndpointPolicy {
-  return { dev: deps.config.dev, resolveHost: deps.resolveHost };
-}

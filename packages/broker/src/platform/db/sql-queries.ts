@@ -29,8 +29,8 @@ export function sqliteQueries(prepare: (sql: string) => SqliteStatement): SqlQue
 }
 
 const numberedTexts = new Map<string, string>();
-/** A statement with `?` placeholders in PostgreSQL's `$1, $2…`. */
-function numbered(sql: string): string {
+/** A statement with `?` placeholders (as both stores share them) in PostgreSQL's `$1, $2…`. */
+export function numbered(sql: string): string {
   let text = numberedTexts.get(sql);
   if (text === undefined) {
     let n = 0;
