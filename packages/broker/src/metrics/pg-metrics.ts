@@ -1,5 +1,4 @@
 import { type AgentScores, BUYER_CAP, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
-import type { Store } from "../app/store.js";
 import type { PgDb, PgQueryable, PgTx } from "../platform/db/pg-db.js";
 import {
   type BucketDelta,
@@ -31,7 +30,7 @@ import {
   windowStart,
   ZERO_TOTALS,
 } from "./metrics-math.js";
-import type { CallOutcome } from "./port.js";
+import type { CallOutcome, MetricsStore } from "./port.js";
 
 /** The store methods of call outcomes, health checks, window metrics and ranking figures. */
 export type MetricsMethods =
@@ -40,7 +39,7 @@ export type MetricsMethods =
   | "getAgentMetrics"
   | "refreshScores";
 /** Metrics and ranking figures. */
-export type PgMetrics = Pick<Store, MetricsMethods>;
+export type PgMetrics = Pick<MetricsStore, MetricsMethods>;
 
 /*
  * Several brokers write outcomes into one database at once. What keeps the figures right:

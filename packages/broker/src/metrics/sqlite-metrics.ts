@@ -1,7 +1,6 @@
 import type { AgentScores } from "@mercato/protocol";
 import { BUYER_CAP, BUYER_WEIGHT, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
 import Database from "better-sqlite3";
-import type { Store } from "../app/store.js";
 import {
   type BucketDelta,
   type BuyerAccountRow,
@@ -36,7 +35,13 @@ import {
   windowStart,
   ZERO_TOTALS,
 } from "./metrics-math.js";
-import type { AgentWindowMetrics, CallOutcome, HealthCheckOutcome, MetricsWindow } from "./port.js";
+import type {
+  AgentWindowMetrics,
+  CallOutcome,
+  HealthCheckOutcome,
+  MetricsStore,
+  MetricsWindow,
+} from "./port.js";
 
 const BUCKET_COLUMNS = SUMS_V5.map((column) => `${column} INTEGER NOT NULL DEFAULT 0`).join(",\n      ");
 
@@ -201,7 +206,10 @@ const SCORED_ROW = `a.seq, a.price_micros, a.category, ${SCORE_COLUMNS.map((colu
 
 /** The metrics methods of the SQLite store, plus `rescore` for a price or category change and `priorOf`. */
 export interface SqliteMetrics {
-  store: Pick<Store, "recordCallOutcomes" | "recordHealthChecks" | "getAgentMetrics" | "refreshScores">;
+  store: Pick<
+    MetricsStore,
+    "recordCallOutcomes" | "recordHealthChecks" | "getAgentMetrics" | "refreshScores"
+  >;
   /**
    * Rewrites an agent's ranking figures from its window totals at its price and category as
    * stored (after a change of either), inside the caller's transaction.
