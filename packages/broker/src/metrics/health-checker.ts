@@ -78,29 +78,12 @@ export function createHealthChecker(options: HealthCheckerOptions): HealthChecke
   const known = new HealthListings(schedule, (agentId) =>
     log.warn({ agentId }, "agent endpoint is not a URL; not health-checked"),
   );
-  const prober = createHealthProbe({
-    settings,
-    concurrency,
-    interval,
-    dev: options.dev,
-    resolveHost: options.resolveHost,
-    timers,
-  });
+  const prober = createHealthProbe({ ...options, concurrency, interval, timers });
   const claim = createClaimQueue({ store, interval, perHost });
-  const changeStatus = createStatusChanger({
-    store,
-    clock,
-    log,
-    alerts,
-    touch: (listing) => known.touch(listing),
-  });
-  const writer = new HealthOutcomeWriter({
-    store,
-    clock,
-    log,
-    flushInterval: options.flushIntervalMs ?? 1_000,
-    keep,
-  });
+  const touch = (listing: Listing): void => known.touch(listing);
+  const changeStatus = createStatusChanger({ store, clock, log, alerts, touch });
+  const flushInterval = options.flushIntervalMs ?? 1_000;
+  const writer = new HealthOutcomeWriter({ store, clock, log, flushInterval, keep });
   const successRates = options.successRates;
   const rateJob = new PeriodicJob(
     MINUTE_MS,
