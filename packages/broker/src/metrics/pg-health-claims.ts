@@ -1,6 +1,5 @@
-import type { Store } from "../app/store.js";
 import type { PgDb } from "../platform/db/pg-db.js";
-import type { EndpointHealth, HealthClaimResult } from "./port.js";
+import type { EndpointHealth, HealthClaimResult, MetricsStore } from "./port.js";
 
 /** The health-check claims shared by brokers. */
 export type HealthClaimMethods = "claimHealthCheck" | "recordEndpointHealth";
@@ -80,7 +79,7 @@ const RECORD_FIRST = `
   RETURNING failures`;
 
 /** The health-check claims on PostgreSQL: one statement each, atomic across brokers. */
-export function createPgHealthClaims(db: PgDb): Pick<Store, HealthClaimMethods> {
+export function createPgHealthClaims(db: PgDb): Pick<MetricsStore, HealthClaimMethods> {
   return {
     async claimHealthCheck(claim): Promise<HealthClaimResult> {
       const row = await db.one<{ fresh: number; host: number; endpoint: number }>(CLAIM, [

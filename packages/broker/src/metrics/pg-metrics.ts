@@ -1,12 +1,9 @@
-import { type AgentScores, BUYER_CAP, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
-import type { Store } from "../app/store.js";
+import { type AgentScores, RANKING, SCORE_WINDOWS, withCategoryPrior } from "@mercato/protocol";
 import type { PgDb, PgQueryable, PgTx } from "../platform/db/pg-db.js";
 import {
   type BucketDelta,
   type BuyerAccountRow,
   type BuyerDelta,
-  type BuyerTotals,
-  bucketSums,
   buyerDeltas,
   callDeltas,
   categoryPriors,
@@ -18,20 +15,37 @@ import {
   type PriorRow,
   priorOf,
   RESCORE_CHUNK,
-  SCORE_COLUMNS,
-  type ScoreColumns,
   SUMS,
   scoresDiffer,
   scoresOf,
   scoresOfRow,
-  scoreValues,
-  WINDOW_TOTALS,
   type WindowTotals,
   windowMetrics,
   windowStart,
   ZERO_TOTALS,
 } from "./metrics-math.js";
-import type { CallOutcome } from "./port.js";
+import {
+  ASYNC_COMMIT,
+  bounds,
+  COLUMNS,
+  FLUSH_BY_ID,
+  flushBuyers,
+  flushParams,
+  ROLL_UP_BY_SEQ,
+} from "./pg-metric-flush.js";
+import {
+  COUNT_AND_SCORE,
+  type LockedAgent,
+  SCORES,
+  scoreArrays,
+  storedPriors,
+  windowTotals,
+  writeScores,
+  ZERO_RANKED,
+} from "./pg-ranking.js";
+import type { CallOutcome, MetricsStore } from "./port.js";
+
+export { type RankedTotals, storedPriors, windowTotals, writeScores, ZERO_RANKED } from "./pg-ranking.js";
 
 /** The store methods of call outcomes, health checks, window metrics and ranking figures. */
 export type MetricsMethods =
@@ -40,7 +54,7 @@ export type MetricsMethods =
   | "getAgentMetrics"
   | "refreshScores";
 /** Metrics and ranking figures. */
-export type PgMetrics = Pick<Store, MetricsMethods>;
+export type PgMetrics = Pick<MetricsStore, MetricsMethods>;
 
 /*
  * Several brokers write outcomes into one database at once. What keeps the figures right:
@@ -57,268 +71,6 @@ export type PgMetrics = Pick<Store, MetricsMethods>;
  *   buyers' weights (rollup and flush) in the next; then, with the totals and top buyers read
  *   back, their counters and the figures computed from them.
  */
-
-/**
- * Metrics transactions commit asynchronously: a server crash may lose the last fraction of a
- * second of flushes (whole flushes, never part of one), as a broker crash loses the outcomes it
- * has not flushed yet. It saves a disk flush per write on the hot path; the ledger never does it.
- */
-const ASYNC_COMMIT = { asyncCommit: true } as const;
-
-const COLUMNS = SUMS.join(", ");
-const TOTALS = WINDOW_TOTALS.join(", ");
-/** What leaves the totals, per bucket column that feeds them. */
-const GONE = ["calls", "successes", "response_us", "health_checks", "healthy_checks"] as const;
-
-/**
- * The flush statement, for agents locked by `key` ($4): rolls their buckets up to minutes $1
- * (24 h) and $2 (30 d), adds the deltas ($5: agent ids; $6: their bucket columns, row after row)
- * to minute $3 and the totals, and returns the agents whose totals changed with their new totals
- * and price. With no deltas it is the agents' rollup alone.
- *
- * Rollup: minutes older than 24 h move into their hours (or go, when their hour is older than
- * 30 days, as after a late write), hours older than 30 days go; the totals lose the health checks
- * of every minute moved and the calls of everything that went.
- */
-function flushStatement(key: "id" | "seq"): string {
-  const width = SUMS.length;
-  const sumAll = SUMS.map((c) => `SUM(${c})`).join(", ");
-  return `
-  WITH locked AS MATERIALIZED (
-    SELECT seq, id, price_micros, category FROM agents WHERE ${key} = ANY($4::${key === "id" ? "text" : "bigint"}[])
-    ORDER BY seq FOR NO KEY UPDATE
-  ),
-  minute_out AS (
-    DELETE FROM agent_metric_minutes AS m USING locked
-    WHERE m.agent_seq = locked.seq AND m.start < $1 RETURNING m.*
-  ),
-  hour_out AS (
-    DELETE FROM agent_metric_hours AS h USING locked
-    WHERE h.agent_seq = locked.seq AND h.start < $2 RETURNING h.agent_seq, h.calls, h.successes, h.response_us
-  ),
-  hour_in AS (
-    INSERT INTO agent_metric_hours AS h (agent_seq, start, ${COLUMNS})
-    SELECT agent_seq, start - start % 60, ${sumAll} FROM minute_out WHERE start >= $2
-    GROUP BY agent_seq, start - start % 60 ORDER BY 1, 2
-    ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = h.${c} + excluded.${c}`).join(", ")}
-  ),
-  gone AS (
-    SELECT agent_seq, ${GONE.map((c) => `SUM(${c}) AS ${c}`).join(", ")} FROM (
-      SELECT agent_seq, calls, successes, response_us, 0 AS health_checks, 0 AS healthy_checks FROM hour_out
-      UNION ALL
-      SELECT agent_seq, ${GONE.slice(0, 3)
-        .map((c) => `CASE WHEN start < $2 THEN ${c} ELSE 0 END`)
-        .join(", ")}, health_checks, healthy_checks FROM minute_out
-    ) AS out
-    GROUP BY agent_seq
-    HAVING ${GONE.map((c) => `SUM(${c}) <> 0`).join(" OR ")}
-  ),
-  d AS (
-    SELECT locked.seq AS agent_seq, ${SUMS.map((c, j) => `($6::bigint[])[i * ${width} + ${j + 1}] AS ${c}`).join(", ")}
-    FROM generate_series(0, cardinality($5::text[]) - 1) AS i JOIN locked ON locked.id = ($5::text[])[i + 1]
-  ),
-  minute_in AS (
-    INSERT INTO agent_metric_minutes AS b (agent_seq, start, ${COLUMNS})
-    SELECT agent_seq, $3, ${COLUMNS} FROM d ORDER BY agent_seq
-    ON CONFLICT (agent_seq, start) DO UPDATE SET ${SUMS.map((c) => `${c} = b.${c} + excluded.${c}`).join(", ")}
-  ),
-  totals AS (
-    INSERT INTO agent_metric_windows AS w (agent_seq, ${TOTALS})
-    SELECT l.seq, ${GONE.map((c) => `COALESCE(d.${c}, 0) - COALESCE(g.${c}, 0)`).join(", ")}
-    FROM locked l LEFT JOIN d ON d.agent_seq = l.seq LEFT JOIN gone g ON g.agent_seq = l.seq
-    WHERE d.agent_seq IS NOT NULL OR g.agent_seq IS NOT NULL
-    ORDER BY l.seq
-    ON CONFLICT (agent_seq) DO UPDATE SET ${WINDOW_TOTALS.map((c) => `${c} = w.${c} + excluded.${c}`).join(", ")}
-    RETURNING agent_seq, ${TOTALS}
-  )
-  SELECT l.seq, l.id, l.price_micros, l.category, ${WINDOW_TOTALS.map((c) => `t.${c}`).join(", ")}
-  FROM locked l JOIN totals t ON t.agent_seq = l.seq`;
-}
-
-/**
- * The buyers' statement, for agents locked by the flush statement: takes the hours older than
- * minute $1 of agents $2 out of their buyers' and their own window sums, adds the buyer deltas
- * ($4…$8: agent seq, buyer id, calls, units, success units) to hour $3 and to those sums, and
- * returns the (agent, buyer) pairs whose hours left, so that their emptied sums can go.
- */
-const BUYERS_STATEMENT = `
-  WITH hour_out AS (
-    DELETE FROM agent_buyer_hours AS h WHERE h.agent_seq = ANY($2::bigint[]) AND h.start < $1
-    RETURNING h.agent_seq, h.buyer_id, h.calls, h.units, h.success_units
-  ),
-  d AS (
-    SELECT * FROM unnest($4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
-      AS d (agent_seq, buyer_id, calls, units, success_units)
-  ),
-  hour_in AS (
-    INSERT INTO agent_buyer_hours AS h (agent_seq, buyer_id, start, calls, units, success_units)
-    SELECT agent_seq, buyer_id, $3, calls, units, success_units FROM d ORDER BY agent_seq, buyer_id
-    ON CONFLICT (agent_seq, buyer_id, start) DO UPDATE SET calls = h.calls + excluded.calls,
-      units = h.units + excluded.units, success_units = h.success_units + excluded.success_units
-  ),
-  change AS (
-    SELECT agent_seq, buyer_id, SUM(calls)::bigint AS calls, SUM(units)::bigint AS units,
-      SUM(success_units)::bigint AS success_units
-    FROM (
-      SELECT agent_seq, buyer_id, calls, units, success_units FROM d
-      UNION ALL SELECT agent_seq, buyer_id, -calls, -units, -success_units FROM hour_out
-    ) AS c
-    GROUP BY agent_seq, buyer_id
-  ),
-  buyer_sums AS (
-    INSERT INTO agent_buyer_windows AS w (agent_seq, buyer_id, calls_30d, units_30d, success_units_30d)
-    SELECT agent_seq, buyer_id, calls, units, success_units FROM change ORDER BY agent_seq, buyer_id
-    ON CONFLICT (agent_seq, buyer_id) DO UPDATE SET calls_30d = w.calls_30d + excluded.calls_30d,
-      units_30d = w.units_30d + excluded.units_30d,
-      success_units_30d = w.success_units_30d + excluded.success_units_30d
-  ),
-  agent_sums AS (
-    INSERT INTO agent_metric_windows AS w (agent_seq, units_30d, success_units_30d)
-    SELECT agent_seq, SUM(units)::bigint, SUM(success_units)::bigint FROM change
-    GROUP BY agent_seq ORDER BY agent_seq
-    ON CONFLICT (agent_seq) DO UPDATE SET units_30d = w.units_30d + excluded.units_30d,
-      success_units_30d = w.success_units_30d + excluded.success_units_30d
-  )
-  SELECT DISTINCT agent_seq, buyer_id FROM hour_out`;
-
-const FLUSH_BY_ID = flushStatement("id");
-const ROLL_UP_BY_SEQ = flushStatement("seq");
-
-const SCORES = SCORE_COLUMNS.join(", ");
-const SCORE_ARRAYS = `$1::bigint[], ${SCORE_COLUMNS.map((_, i) => `$${i + 2}::float8[]`).join(", ")}`;
-/** The parameter after the score arrays: the time the figures are written as of. */
-const AT = SCORE_COLUMNS.length + 2;
-const SET_SCORES = `${SCORE_COLUMNS.map((c) => `${c} = v.${c}`).join(", ")}, metrics_updated_at = $${AT}`;
-/** The parameters after the time: `$${AT + 1}`, … */
-const after = (i: number) => `$${AT + i}`;
-
-/** Writes agents' figures (one array per score column, by `seq` in $1) as of the next parameter. */
-const WRITE_SCORES = `
-  UPDATE agents AS a SET ${SET_SCORES}
-  FROM unnest(${SCORE_ARRAYS}) AS v (seq, ${SCORES})
-  WHERE a.seq = v.seq`;
-
-/** The same, adding a flush (the five parameters after the time) to the agents' lifetime counters. */
-const COUNT_AND_SCORE = `
-  UPDATE agents AS a SET ${SET_SCORES}, calls = a.calls + v.calls, successes = a.successes + v.successes,
-    total_response_time_ms = a.total_response_time_ms + v.response_ms,
-    health_checks = a.health_checks + v.health_checks, healthy_checks = a.healthy_checks + v.healthy_checks
-  FROM unnest(${SCORE_ARRAYS}, ${after(1)}::bigint[], ${after(2)}::bigint[], ${after(3)}::float8[],
-    ${after(4)}::bigint[], ${after(5)}::bigint[])
-    AS v (seq, ${SCORES}, calls, successes, response_ms, health_checks, healthy_checks)
-  WHERE a.seq = v.seq`;
-
-/** An agent whose figures a refresh recomputes, locked. */
-interface LockedAgent extends ScoreColumns {
-  seq: number;
-  price_micros: number;
-  category: string;
-}
-
-/** Every category's stored prior (a category without one has the fallback). */
-export async function storedPriors(tx: PgQueryable): Promise<Map<string, number>> {
-  const rows = await tx.query<{ category: string; prior: number }>(
-    "SELECT category, prior FROM category_priors",
-  );
-  return new Map(rows.map((row) => [row.category, row.prior]));
-}
-
-/** An agent's window totals with its buyers' weights, as ranking reads them. */
-export interface RankedTotals extends WindowTotals {
-  buyers: BuyerTotals;
-}
-
-/** The totals of an agent with no totals row. */
-export const ZERO_RANKED: Readonly<RankedTotals> = Object.freeze({ ...ZERO_TOTALS, buyers: NO_BUYERS });
-
-/**
- * Agents' window totals and buyers' weights (by `seq`): their weight sums and top buyers by calls;
- * an agent without a row is all zero. Read under their row locks.
- */
-export async function windowTotals(
-  tx: PgQueryable,
-  seqs: readonly number[],
-): Promise<Map<number, RankedTotals>> {
-  const rows = await tx.query<
-    WindowTotals & { agent_seq: number; units_30d: number; success_units_30d: number; top: number[][] }
-  >(
-    `SELECT w.agent_seq, ${WINDOW_TOTALS.map((c) => `w.${c}`).join(", ")}, w.units_30d, w.success_units_30d,
-       COALESCE((SELECT json_agg(json_build_array(b.calls_30d, b.units_30d, b.success_units_30d))
-                 FROM (SELECT calls_30d, units_30d, success_units_30d FROM agent_buyer_windows
-                       WHERE agent_seq = w.agent_seq ORDER BY calls_30d DESC LIMIT ${BUYER_CAP.topBuyers}) AS b),
-                '[]'::json) AS top
-     FROM agent_metric_windows w WHERE w.agent_seq = ANY($1::bigint[])`,
-    [seqs],
-  );
-  return new Map(
-    rows.map(({ agent_seq, units_30d, success_units_30d, top, ...totals }) => [
-      agent_seq,
-      {
-        ...totals,
-        buyers: {
-          units: units_30d,
-          successUnits: success_units_30d,
-          top: top.map(([calls = 0, units = 0, successUnits = 0]) => ({ calls, units, successUnits })),
-        },
-      },
-    ]),
-  );
-}
-
-/** Writes agents' ranking figures as of `at` (in the caller's transaction, holding their row locks). */
-export async function writeScores(
-  tx: PgQueryable,
-  scored: ReadonlyArray<{ seq: number; scores: AgentScores }>,
-  at: string,
-): Promise<void> {
-  if (scored.length === 0) return;
-  await tx.run(WRITE_SCORES, [...scoreArrays(scored), at]);
-}
-
-/** Agents' `seq`s, then one array per score column. */
-function scoreArrays(scored: ReadonlyArray<{ seq: number; scores: AgentScores }>): unknown[] {
-  const values = scored.map((s) => scoreValues(s.scores));
-  return [scored.map((s) => s.seq), ...SCORE_COLUMNS.map((_, column) => values.map((row) => row[column]))];
-}
-
-/** The windows' bounds as of minute `nowMinute`: the first minute of 24 h and of 30 d. */
-function bounds(nowMinute: number): [number, number] {
-  return [windowStart("24h", nowMinute), windowStart("30d", nowMinute)];
-}
-
-/** The flush statement's parameters after the bounds and the minute: lock keys, then deltas. */
-function flushParams(keys: readonly (string | number)[], deltas: Map<string, BucketDelta>): unknown[] {
-  return [keys, [...deltas.keys()], [...deltas.values()].flatMap((delta) => bucketSums(delta))];
-}
-
-/**
- * Rolls the buyers' hours of locked agents `seqs` up to minute `month` and adds `buyers` (of
- * agents by id in `seqOf`) to hour `hour`; drops the buyers' sums that emptied.
- */
-async function flushBuyers(
-  tx: PgTx,
-  month: number,
-  hour: number,
-  seqs: readonly number[],
-  buyers: ReadonlyArray<BuyerDelta & { seq: number }>,
-): Promise<void> {
-  const left = await tx.query<{ agent_seq: number; buyer_id: string }>(BUYERS_STATEMENT, [
-    month,
-    seqs,
-    hour,
-    buyers.map((b) => b.seq),
-    buyers.map((b) => b.buyerId),
-    buyers.map((b) => b.calls),
-    buyers.map((b) => b.units),
-    buyers.map((b) => b.successUnits),
-  ]);
-  if (left.length === 0) return;
-  await tx.run(
-    `DELETE FROM agent_buyer_windows AS w USING unnest($1::bigint[], $2::text[]) AS l (agent_seq, buyer_id)
-     WHERE w.agent_seq = l.agent_seq AND w.buyer_id = l.buyer_id AND w.units_30d = 0`,
-    [left.map((row) => row.agent_seq), left.map((row) => row.buyer_id)],
-  );
-}
 
 /**
  * Per-agent metrics on PostgreSQL: the SQLite store's buckets and windows (see `metrics-math.ts`),

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
+import type { MetricsStore } from "./port.js";
 
 /** Options of {@link createScoreRefresher}. */
 export interface ScoreRefresherOptions {
-  store: Store;
+  store: MetricsStore;
   clock: Clock;
   log: Pick<FastifyBaseLogger, "debug" | "error">;
   /** How often the windows slide and the scores are refreshed, in ms (default 60,000: a minute bucket). */

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
+import type { AlertChannelsStore } from "../alerts/port.js";
 import type { AlertNotifier } from "../alerts/types.js";
-import type { Store } from "../app/store.js";
 import type { Clock } from "../platform/clock.js";
 import { SUCCESS_RATE_MIN_CALLS } from "../platform/settings.js";
 import type { CallOutcome } from "./port.js";
@@ -21,7 +21,7 @@ export interface SuccessRateMonitor {
 
 /** Options of {@link createSuccessRateMonitor}. */
 export interface SuccessRateMonitorOptions {
-  store: Store;
+  store: AlertChannelsStore;
   clock: Clock;
   alerts: AlertNotifier;
   log: Pick<FastifyBaseLogger, "info">;
