@@ -39,7 +39,7 @@ import type { Clock } from "../platform/clock.js";
 import { systemClock } from "../platform/clock.js";
 import { type ResolveHost, systemResolveHost } from "../platform/endpoint-policy.js";
 import { toMercatoError } from "../platform/http/errors.js";
-import type { BrokerDeps, Route } from "../platform/http/route.js";
+import type { Route } from "../platform/http/route.js";
 import { parseInput } from "../platform/http/validation.js";
 import { newId } from "../platform/ids.js";
 import { type BrokerMetrics, createBrokerMetrics } from "../platform/prometheus.js";
@@ -56,6 +56,7 @@ import { createEndpointProber, createEndpointVerifier } from "../registry/endpoi
 import { registryRoutes } from "../registry/routes.js";
 import { createReceiptSigner } from "../signing/signer.js";
 import type { BrokerConfig } from "./config.js";
+import type { BrokerDeps } from "./deps.js";
 import { renderDocsPage } from "./docs.js";
 import { registerMetrics } from "./metrics-route.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -63,7 +64,7 @@ import type { Store } from "./store.js";
 import { systemRoutes } from "./system-routes.js";
 
 /** Every route of the broker, in the order the OpenAPI document lists them. */
-export const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route<BrokerDeps>[] = [
   ...systemRoutes,
   ...accountRoutes,
   ...registryRoutes,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { authenticateAdmin } from "../accounts/authenticate.js";
-import type { BrokerDeps } from "../platform/http/route.js";
+import type { BrokerDeps } from "./deps.js";
 
 /**
  * Counts every response into the broker's metrics and serves them at `GET /metrics` in

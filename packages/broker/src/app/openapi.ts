@@ -62,9 +62,10 @@ const RATE_LIMITED_RESPONSE = {
 
 /**
  * Builds the OpenAPI 3.1 document of the broker from the protocol's zod schemas and the route
- * table: the single source the SDK's wire types are generated from.
+ * table: the single source the SDK's wire types are generated from. It reads only the routes'
+ * descriptions, so it takes any module's routes whatever deps they need (`Route<never>`).
  */
-export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument {
+export function buildOpenApiDocument(routes: readonly Route<never>[]): OpenApiDocument {
   const schemas: Record<string, JsonSchema> = {
     ...componentsOf(REQUEST_SCHEMAS, "input"),
     ...componentsOf(RESPONSE_SCHEMAS, "output"),

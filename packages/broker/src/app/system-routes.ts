@@ -1,8 +1,16 @@
-import { defineRoute } from "../platform/http/route.js";
+import type { Clock } from "../platform/clock.js";
+import { type Route, routeDefiner } from "../platform/http/route.js";
 import { BROKER_VERSION } from "../version.js";
 
+/** What the system routes use. */
+export interface SystemDeps {
+  clock: Clock;
+}
+
+const defineRoute = routeDefiner<SystemDeps>();
+
 /** Liveness. */
-export const systemRoutes = [
+export const systemRoutes: Route<SystemDeps>[] = [
   defineRoute({
     method: "GET",
     url: "/healthz",

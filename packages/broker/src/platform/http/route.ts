@@ -1,53 +1,6 @@
 import type { ErrorCode, MercatoError, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type * as z from "zod";
-import type { KeyCache } from "../../accounts/key-cache.js";
-import type { AlertNotifier } from "../../alerts/types.js";
-import type { BrokerConfig } from "../../app/config.js";
-import type { Store } from "../../app/store.js";
-import type { FraudDetector } from "../../fraud/detector.js";
-import type { InvokeRuntime } from "../../invoke/runtime.js";
-import type { HealthTracker } from "../../metrics/health-checker.js";
-import type { PaymentProvider } from "../../payments/provider.js";
-import type { EndpointVerifier } from "../../registry/endpoint-verification.js";
-import type { ReceiptSigner } from "../../signing/signer.js";
-import type { Clock } from "../clock.js";
-import type { ResolveHost } from "../endpoint-policy.js";
-import type { BrokerMetrics } from "../prometheus.js";
-import type { RateLimiter } from "../rate-limiter.js";
-
-/** What every route handler may use: injected, never module-level. */
-export interface BrokerDeps {
-  store: Store;
-  clock: Clock;
-  config: Pick<BrokerConfig, "dev" | "adminToken" | "publicUrl" | "invoke" | "fraud">;
-  resolveHost: ResolveHost;
-  /** Signs receipts and publishes the broker's public keys. */
-  signer: ReceiptSigner;
-  /** The broker's logger, for events outside a request. */
-  log: FastifyBaseLogger;
-  /** Moves money in and out; undefined when none is configured (top-ups then answer 503). */
-  payments: PaymentProvider | undefined;
-  /** Access keys by hash, briefly; drop a key here when it is revoked, rotated or changed. */
-  keyCache: KeyCache;
-  /** Per-key call rate limits, and sign-ups per client address. */
-  rateLimiter: RateLimiter;
-  /** The invoke proxy's seller client, outcome recorder and idempotency cache. */
-  invoke: InvokeRuntime;
-  /** Alerts to sellers (agent down, recovered, low success rate) and buyers (key suspended). */
-  alerts: AlertNotifier;
-  /**
-   * The health checker, when monitoring runs: told when an agent is registered, re-activated,
-   * moved or deactivated. Undefined without one (`createBroker` alone, tests).
-   */
-  health?: HealthTracker;
-  /** Burst detection on access keys (suspension) and the new-account daily limit. */
-  fraud: FraudDetector;
-  /** Prometheus metrics (`GET /metrics`). */
-  metrics: BrokerMetrics;
-  /** Proves listings' endpoints (the challenge), and retries listings in their grace period. */
-  endpoints: EndpointVerifier;
-}
 
 /**
  * `none`: public; `account`: an account key (mk_…); `access`: an access key (sk_live_… or sk_test_…);
@@ -134,7 +87,7 @@ export interface RouteSpec<
 }
 
 /** A route with its input types erased, as the broker keeps them; `D` is what its module uses. */
-export type Route<D = BrokerDeps> = RouteSpec<
+export type Route<D> = RouteSpec<
   D,
   RequestName | undefined,
   z.ZodType | undefined,
@@ -158,15 +111,4 @@ export function routeDefiner<D>() {
   >(spec: RouteSpec<D, BN, QS, PS, RN, A>): Route<D> {
     return spec as unknown as Route<D>;
   };
-}
-
-/** Declares a route; typing ties the handler to its request and response schemas. */
-export function defineRoute<
-  BN extends RequestName | undefined = undefined,
-  QS extends z.ZodType | undefined = undefined,
-  PS extends z.ZodType | undefined = undefined,
-  RN extends ResponseName = ResponseName,
-  A extends AuthMode = "none",
->(spec: RouteSpec<BrokerDeps, BN, QS, PS, RN, A>): Route {
-  return spec as unknown as Route;
 }
