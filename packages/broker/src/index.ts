@@ -1,15 +1,19 @@
-export type { GeneratedKey, KeyKind, KeyMode } from "./accounts/api-keys.js";
-export { generateApiKey, hashApiKey } from "./accounts/api-keys.js";
+/**
+ * `@mercato/broker`: what an embedder needs to run the broker — `createBroker` (the Fastify app
+ * around a store), `startBroker` (the app with its background jobs, from a parsed configuration),
+ * the two stores, payment providers and the clock. The parts below them are in
+ * `@mercato/broker/internal`, for Mercato's own tests and tools.
+ *
+ * @packageDocumentation
+ */
 export type { AccountRecord, ApiKeyRecord } from "./accounts/port.js";
-export type { AlertEvent, AlertNotifier, AlertNotifierOptions } from "./alerts/index.js";
-export { createAlertNotifier } from "./alerts/index.js";
+export type { AlertNotifier } from "./alerts/index.js";
 export type { AlertChannelsRecord } from "./alerts/port.js";
 export type { BrokerConfig, LogLevel } from "./app/config.js";
 export { BROKER_USAGE, ConfigError, LOG_LEVELS, parseConfig } from "./app/config.js";
 export type { CreateBrokerOptions } from "./app/create-broker.js";
-export { createBroker, ROUTES } from "./app/create-broker.js";
+export { createBroker } from "./app/create-broker.js";
 export type { OpenApiDocument } from "./app/openapi.js";
-export { buildOpenApiDocument } from "./app/openapi.js";
 export type { PostgresStoreOptions } from "./app/postgres-store.js";
 export { createPostgresStore } from "./app/postgres-store.js";
 export type { SqliteStoreOptions } from "./app/sqlite-store.js";
@@ -17,20 +21,7 @@ export { createSqliteStore } from "./app/sqlite-store.js";
 export type { RunningBroker, StartBrokerOptions } from "./app/start.js";
 export { listenFailure, productionNotice, startBroker } from "./app/start.js";
 export type { Store } from "./app/store.js";
-export type { ContractCheck, ContractCompiler, ContractIssue } from "./contracts/index.js";
-export { CONTRACT_LIMITS, checkContractSchema, createContractCompiler } from "./contracts/index.js";
-export type { FraudDetector, FraudDetectorOptions } from "./fraud/index.js";
-export { createFraudDetector } from "./fraud/index.js";
 export type { GrantRecord } from "./grants/port.js";
-export { countSettledGrantReports } from "./grants/reports.js";
-export { settleDueGrants, settleGrant } from "./grants/settle.js";
-export type {
-  HealthChecker,
-  HealthCheckerOptions,
-  ScoreRefresher,
-  ScoreRefresherOptions,
-} from "./metrics/index.js";
-export { createHealthChecker, createScoreRefresher } from "./metrics/index.js";
 export type {
   AgentWindowMetrics,
   CallOutcome,
@@ -57,12 +48,11 @@ export {
   createScheduler,
   createStripeClient,
   createStripeProvider,
-  runSettlements,
 } from "./payments/index.js";
 export type { Clock } from "./platform/clock.js";
 export { createManualClock, systemClock } from "./platform/clock.js";
-export type { EndpointPolicy, ResolveHost } from "./platform/endpoint-policy.js";
-export { checkSellerEndpoint, isPublicAddress, systemResolveHost } from "./platform/endpoint-policy.js";
+export type { ResolveHost } from "./platform/endpoint-policy.js";
+export { systemResolveHost } from "./platform/endpoint-policy.js";
 export type { BrokerMetrics } from "./platform/prometheus.js";
 export { createBrokerMetrics } from "./platform/prometheus.js";
 export type {

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkContractSchema, createContractCompiler } from "@mercato/broker";
+import { checkContractSchema, createContractCompiler } from "@mercato/broker/internal";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
 import { measure, runLoad } from "./load.mjs";
 import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";

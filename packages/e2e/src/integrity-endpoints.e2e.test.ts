@@ -13,14 +13,13 @@ import {
   type BrokerConfig,
   type Clock,
   createBroker,
-  createHealthChecker,
   createManualClock,
   createPostgresStore,
   createSqliteStore,
-  type HealthChecker,
   parseConfig,
   type Store,
 } from "@mercato/broker";
+import { createHealthChecker, type HealthChecker } from "@mercato/broker/internal";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerRequest } from "./broker-api.js";

@@ -1,4 +1,5 @@
-import { type Clock, countSettledGrantReports, type Store } from "@mercato/broker";
+import type { Clock, Store } from "@mercato/broker";
+import { countSettledGrantReports } from "@mercato/broker/internal";
 import { generateBuyerKeyPair } from "@mercato/protocol";
 import { createClient, type MercatoClient } from "@mercato/sdk";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
