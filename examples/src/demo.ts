@@ -13,7 +13,8 @@
 // Its steps live in src/demo/: options.ts (the command line), processes.ts (child processes and the
 // CLI), market-plan.ts (the sellers and their history), start-market.ts (broker and sellers),
 // market-history.ts (the other buyers' calls), buyer-scenario.ts (the buyer agent and the README's
-// call), report.ts (ranking, money, audit); this file runs them in order and prints the end.
+// call), report.ts (ranking, money, audit), with context.ts (the output and what the steps share)
+// and broker-metrics.ts (search's figures); this file runs them in order and prints the end.
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
