@@ -31,6 +31,7 @@ import { invokeRoutes } from "../invoke/routes.js";
 import { createInvokeRuntime } from "../invoke/runtime.js";
 import { ledgerRoutes } from "../ledger/routes.js";
 import { type CheckerTimers, createHealthChecker, type HealthTracker } from "../metrics/health-checker.js";
+import { metricsRoutes } from "../metrics/routes.js";
 import { createSuccessRateMonitor } from "../metrics/success-rate.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { paymentRoutes } from "../payments/routes.js";
@@ -68,6 +69,7 @@ export const ROUTES: readonly Route<BrokerDeps>[] = [
   ...systemRoutes,
   ...accountRoutes,
   ...registryRoutes,
+  ...metricsRoutes,
   ...alertRoutes,
   ...invokeRoutes,
   ...grantRoutes,

@@ -1,4 +1,3 @@
-import type { RankedCalls } from "@mercato/protocol";
 import type { ContractCompiler } from "../contracts/index.js";
 import type { Clock } from "../platform/clock.js";
 import type { ResolveHost } from "../platform/endpoint-policy.js";
@@ -6,32 +5,6 @@ import type { RateLimiter } from "../platform/rate-limiter.js";
 import type { FraudSettings } from "../platform/settings.js";
 import type { EndpointVerifier } from "./endpoint-verification.js";
 import type { RegistryStore } from "./port.js";
-
-/**
- * An agent's measured figures over one window, as the metrics module (above this one) reports them
- * for `GET /agents/{id}/metrics`: its `AgentWindowMetrics`, as far as the registry reads them.
- */
-export interface WindowFigures {
-  window: "24h" | "7d" | "30d";
-  /** Start and end of the window (ISO 8601). */
-  from: string;
-  to: string;
-  calls: number;
-  successes: number;
-  clientErrors: number;
-  /** Over 30d only: the calls and successes with each buyer's weight capped. */
-  ranked: RankedCalls | null;
-  meanResponseTimeMs: number | null;
-  p50ResponseTimeMs: number | null;
-  p95ResponseTimeMs: number | null;
-  healthChecks: number;
-  healthyChecks: number;
-}
-
-/** Reads an agent's window figures (the metrics module's store). */
-export interface WindowFiguresReader {
-  getAgentMetrics(agentId: string, window: WindowFigures["window"], now: string): Promise<WindowFigures>;
-}
 
 /**
  * Told when a listing goes on or off the market (the health checker, above this module): registered
@@ -52,7 +25,7 @@ export interface ListingCaches {
 
 /** What the registry's routes use. */
 export interface RegistryDeps {
-  store: RegistryStore & WindowFiguresReader;
+  store: RegistryStore;
   clock: Clock;
   config: {
     dev: boolean;

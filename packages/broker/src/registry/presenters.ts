@@ -1,11 +1,4 @@
-import {
-  type AgentScores,
-  type MeasuredFigures,
-  microsToUsdNumber,
-  roundTo,
-  scoreFromWindows,
-} from "@mercato/protocol";
-import type { WindowFigures } from "./deps.js";
+import { type AgentScores, type MeasuredFigures, microsToUsdNumber, roundTo } from "@mercato/protocol";
 import { presentVerification } from "./endpoint-verification.js";
 import type { AgentContractRecord, AgentRecord, PriceHistoryRecord } from "./port.js";
 
@@ -35,11 +28,12 @@ function figures(agent: AgentRecord) {
 }
 
 /** A rate for people: 4 decimals, null when nothing was measured. */
-const rate = (value: number | null) => (value === null ? null : roundTo(value, 4));
+export const rate = (value: number | null) => (value === null ? null : roundTo(value, 4));
 /** A time for people: 1 decimal, null when nothing was measured. */
-const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
+export const time = (ms: number | null) => (ms === null ? null : roundTo(ms, 1));
 
-function scoreFigures(scores: AgentScores, measured: MeasuredFigures, totalCalls: number) {
+/** The AgentMetrics figures of scores and measured figures, rounded for people. */
+export function scoreFigures(scores: AgentScores, measured: MeasuredFigures, totalCalls: number) {
   return {
     success_rate: rate(measured.successRate),
     avg_response_time_ms: time(measured.avgResponseTimeMs),
@@ -52,49 +46,6 @@ function scoreFigures(scores: AgentScores, measured: MeasuredFigures, totalCalls
       success_lower_bound: roundTo(scores.successLowerBound, 4),
       category_prior: roundTo(scores.categoryPrior, 4),
     },
-  };
-}
-
-/**
- * `GET /agents/{id}/metrics`: the AgentMetrics figures over one window, then the raw figures behind
- * it. The measured figures are the window's (uptime_24h the last 24 hours'); the ranking figures
- * apply the ranking formulas to the window's calls and the last 24 hours' health checks (`day`),
- * on the prior of the agent's category as last scored, so over 30 days, where the success rate
- * counts each buyer's weight capped (`metrics.ranked`), they are the figures search ranks by;
- * `total_calls` stays the lifetime count and `uptime` is the window's own.
- */
-export function presentAgentWindowMetrics(agent: AgentRecord, metrics: WindowFigures, day: WindowFigures) {
-  const scores = scoreFromWindows(
-    agent.pricing.priceMicros,
-    {
-      calls: metrics.calls,
-      successes: metrics.successes,
-      totalResponseTimeMs: (metrics.meanResponseTimeMs ?? 0) * metrics.calls,
-    },
-    { healthChecks: day.healthChecks, healthyChecks: day.healthyChecks },
-    metrics.ranked ?? undefined,
-    agent.scores.categoryPrior,
-  );
-  const measured: MeasuredFigures = {
-    successRate: metrics.calls === 0 ? null : metrics.successes / metrics.calls,
-    avgResponseTimeMs: metrics.meanResponseTimeMs,
-    uptime: day.healthChecks === 0 ? null : day.healthyChecks / day.healthChecks,
-  };
-  return {
-    agent_id: agent.id,
-    ...scoreFigures(scores, measured, agent.counters.calls),
-    last_updated: agent.metricsUpdatedAt,
-    window: metrics.window,
-    from: metrics.from,
-    to: metrics.to,
-    calls: metrics.calls,
-    successes: metrics.successes,
-    client_errors: metrics.clientErrors,
-    p50_response_time_ms: time(metrics.p50ResponseTimeMs),
-    p95_response_time_ms: time(metrics.p95ResponseTimeMs),
-    uptime: rate(metrics.healthChecks === 0 ? null : metrics.healthyChecks / metrics.healthChecks),
-    health_checks: metrics.healthChecks,
-    healthy_checks: metrics.healthyChecks,
   };
 }
 

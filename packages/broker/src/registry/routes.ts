@@ -1,10 +1,4 @@
-import {
-  ENDPOINT_CHALLENGE_PATH,
-  MercatoError,
-  MetricsWindow,
-  parseUsd,
-  SearchAgentsQuery,
-} from "@mercato/protocol";
+import { ENDPOINT_CHALLENGE_PATH, MercatoError, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
 import { z } from "zod";
 import { CONTRACT_LIMITS } from "../contracts/index.js";
 import { checkSellerEndpoint } from "../platform/endpoint-policy.js";
@@ -20,19 +14,12 @@ import {
   VERIFY_RETRY_MS,
 } from "./endpoint-verification.js";
 import type { AgentPatch } from "./port.js";
-import {
-  presentAgentDetail,
-  presentAgentWindowMetrics,
-  presentPriceChange,
-  presentSearchResult,
-} from "./presenters.js";
+import { presentAgentDetail, presentPriceChange, presentSearchResult } from "./presenters.js";
 import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
 import { searchWords } from "./search-terms.js";
 
-const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
-const MetricsQuery = z.strictObject({
-  window: MetricsWindow.optional().describe("The last 24h (default), 7d or 30d"),
-});
+/** The `{id}` of an agent's routes. */
+export const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
 const DEFAULT_PAGE_SIZE = 20;
 /** Largest registration or update body: two contract schemas of 64 KiB and the listing. */
 const LISTING_BODY_LIMIT = 2 * CONTRACT_LIMITS.maxBytes + 32 * 1024;
@@ -244,28 +231,6 @@ export const registryRoutes: Route<RegistryDeps>[] = [
       const agent = await findAgent(deps.store, params.id);
       const history = await deps.store.listPriceHistory(agent.id);
       return { agent_id: agent.id, data: history.map(presentPriceChange) };
-    },
-  }),
-  defineRoute({
-    method: "GET",
-    url: "/agents/:id/metrics",
-    operationId: "getAgentMetrics",
-    tag: "Agents",
-    summary: "An agent's metrics over a window",
-    description:
-      "The AgentMetrics figures (success rate, mean response time, uptime, calls) measured over the last 24 hours, 7 days or 30 days, with the raw figures behind them: calls, successes, client errors, p50 and p95 response times, health checks and uptime. `success_rate`, `avg_response_time_ms` and `uptime` are measured over the window (null without calls or checks); `trust_score`, `cost_per_success` and `ranking` are the ranking figures, smoothed (see TRUST_PRIOR) and, for cost per success, a lower bound on the category's prior (see docs/ranking.md); calls between accounts of the agent's own owner never count. `client_errors` are calls that failed by the buyer's fault (input the seller kit refused as invalid, or the broker refused): never in `calls` or the success rate. Over 30d `ranking.success_rate` is the ranked one: each buyer's calls weigh a whole call (an account at least a day old with a completed top-up) or a quarter call, and no buyer holds more than 2% of the weight once enough buyers have called (see BUYER_CAP). The 24h window is exact to the minute; 7d and 30d start at the first whole hour inside them (`from`).",
-    auth: "none",
-    params: AgentParams,
-    query: MetricsQuery,
-    errors: ["AGENT_NOT_FOUND"],
-    success: { status: 200, schema: "AgentWindowMetrics", description: "The figures over the window" },
-    async handler({ deps, params, query }) {
-      const agent = await findAgent(deps.store, params.id);
-      const window = query.window ?? "24h";
-      const now = deps.clock.now().toISOString();
-      const metrics = await deps.store.getAgentMetrics(agent.id, window, now);
-      const day = window === "24h" ? metrics : await deps.store.getAgentMetrics(agent.id, "24h", now);
-      return presentAgentWindowMetrics(agent, metrics, day);
     },
   }),
   defineRoute({
