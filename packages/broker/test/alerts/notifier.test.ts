@@ -1,31 +1,45 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { HttpResponse, http } from "msw";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type { EmailTransport } from "../../src/alerts/email.js";
 import { renderAlert } from "../../src/alerts/messages.js";
 import { type AlertNotifierOptions, createAlertNotifier } from "../../src/alerts/notifier.js";
 import type { AlertEvent } from "../../src/alerts/types.js";
 import { createTestBroker, plantAccessKey, type TestBroker } from "../support/harness.js";
 import { type SmtpSink, startSmtpSink } from "../support/monitoring.js";
-import { startTestSeller, type TestSeller } from "../support/test-sellers.js";
+import { startTestSeller } from "../support/test-sellers.js";
 
-const SLACK_HOST = "https://hooks.slack.test";
+const SLACK_HOST = "https://hooks.slack.com";
 const WEBHOOK = `${SLACK_HOST}/services/T000/B000/s3cr3t`;
 const AT = "2026-03-01T12:00:00.000Z";
 
 let broker: TestBroker;
-let slack: TestSeller;
-/** What the stand-in for Slack answers, in turn; the last answer repeats. */
+/** What Slack received: each webhook post's path and body. */
+let slack: { calls: Array<{ url: string; body: string }> };
+/** What Slack answers, in turn; the last answer repeats. */
 let slackAnswers: number[];
 let smtp: SmtpSink;
 let agentId: string;
 const log = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 
+/** Slack's webhook host, answered at the network layer; any other request fails the delivery. */
+const server = setupServer(
+  http.post(`${SLACK_HOST}/services/*`, async ({ request }) => {
+    const { pathname, search } = new URL(request.url);
+    slack.calls.push({ url: pathname + search, body: await request.text() });
+    const status = slackAnswers.length > 1 ? (slackAnswers.shift() as number) : (slackAnswers[0] as number);
+    return HttpResponse.text(status === 200 ? "ok" : "no_service", { status });
+  }),
+);
+
+beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+afterEach(() => server.resetHandlers());
+afterAll(() => server.close());
+
 beforeEach(async () => {
   broker = await createTestBroker({ dev: true });
   slackAnswers = [200];
-  slack = await startTestSeller(() => {
-    const status = slackAnswers.length > 1 ? (slackAnswers.shift() as number) : (slackAnswers[0] as number);
-    return { status, body: status === 200 ? "ok" : "no_service" };
-  });
+  slack = { calls: [] };
   smtp = await startSmtpSink();
   const owner = await broker.signUp("Seller");
   agentId = await broker.register(owner.apiKey, { name: "Price feed" });
@@ -34,7 +48,6 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await broker.close();
-  await slack.close();
   await smtp.close();
 });
 
@@ -45,7 +58,7 @@ function notifier(overrides: Partial<AlertNotifierOptions> = {}) {
     log,
     settings: { smtpUrl: smtp.url, from: "Mercato <alerts@mercato.test>" },
     clock: broker.clock,
-    fetch: (url, init) => fetch(url.replace(SLACK_HOST, slack.url), init),
+    // No `fetch`: the default, the global fetch, which msw answers for Slack.
     sleep: async (ms) => void delays.push(ms),
     ...overrides,
   });
@@ -204,20 +217,26 @@ describe("the alert notifier", () => {
 
   it("refuses, without retrying, a Slack URL whose host now resolves to a private address", async () => {
     await channels("https://hooks.rebound.test/services/T/B/x", null);
-    const fetchSpy = vi.fn(async () => new Response("ok"));
+    const webhook = vi.fn(() => HttpResponse.text("ok"));
+    server.use(http.post("https://hooks.rebound.test/*", webhook));
     const { alerts, delays } = notifier({
-      fetch: fetchSpy,
+      // The global fetch (msw sees it), not the pinned one used outside dev mode by default.
+      fetch: (url, init) => fetch(url, init),
       urlPolicy: { dev: false, resolveHost: async () => ["10.1.2.3"] },
     });
     alerts.notify({ ...down, agentId });
     await alerts.drain();
-    expect(fetchSpy).not.toHaveBeenCalled();
+    expect(webhook).not.toHaveBeenCalled();
     expect(delays).toEqual([]);
     expect(log.error).toHaveBeenCalledTimes(1);
   });
 
   it("connects only to an address it vetted: a host re-pointed at a private address after the check is not reached", async () => {
-    const port = new URL(slack.url).port;
+    // The default sender outside dev mode connects with its own dispatcher, which msw does not
+    // see: a real server on loopback is what it must not reach.
+    const loopback = await startTestSeller(() => ({ body: "ok" }));
+    onTestFinished(() => loopback.close());
+    const port = new URL(loopback.url).port;
     await channels(`https://hooks.rebound.test:${port}/services/T/B/x`, null);
     const lookups: string[] = [];
     // Public when the URL is checked, loopback (where the stand-in listens) when the sender connects.
@@ -233,7 +252,7 @@ describe("the alert notifier", () => {
     alerts.notify({ ...down, agentId });
     await alerts.drain();
     expect(lookups).toEqual(["hooks.rebound.test", "hooks.rebound.test"]);
-    expect(slack.calls).toHaveLength(0);
+    expect(loopback.calls).toHaveLength(0);
     expect(log.error).toHaveBeenCalledTimes(1);
     const failure = log.error.mock.calls[0]?.[0] as { err: Error };
     expect(JSON.stringify(causes(failure.err))).toContain("non-public address (127.0.0.1)");

@@ -3,7 +3,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { HttpResponse, http } from "msw";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAlertNotifier } from "../../src/alerts/notifier.js";
 import type { AlertEvent, AlertNotifier } from "../../src/alerts/types.js";
 import { parseConfig } from "../../src/app/config.js";
@@ -23,7 +25,6 @@ import {
   type SmtpSink,
   startSmtpSink,
 } from "../support/monitoring.js";
-import { startTestSeller, type TestSeller } from "../support/test-sellers.js";
 
 const SETTINGS: MonitoringSettings = {
   healthIntervalMs: 30_000,
@@ -168,27 +169,36 @@ async function step(checkerUnderTest: HealthChecker, ms: number) {
 const statusOf = async (id: string) => (await broker.store.getAgent(id))?.status;
 
 describe("health checks of sellers, end to end", () => {
-  let slack: TestSeller;
+  /** What Slack received: each webhook post's headers and body. */
+  let slack: { calls: Array<{ headers: Record<string, string>; body: string }> };
   let smtp: SmtpSink;
   let notifier: AlertNotifier;
-  const SLACK_URL = "https://hooks.slack.test/services/T000/B000/secret";
+  const SLACK_URL = "https://hooks.slack.com/services/T000/B000/secret";
+  // Slack cannot run here: its webhook host is answered at the network layer (the notifier's
+  // default global fetch); any other request fails. Sellers are real servers on loopback.
+  const server = setupServer(
+    http.post("https://hooks.slack.com/services/*", async ({ request }) => {
+      slack.calls.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+      return HttpResponse.text("ok");
+    }),
+  );
 
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterAll(() => server.close());
   beforeEach(async () => {
-    slack = await startTestSeller(() => ({ status: 200, body: "ok" }));
+    slack = { calls: [] };
     smtp = await startSmtpSink();
     notifier = createAlertNotifier({
       store: broker.store,
       log: silentLog,
       settings: { smtpUrl: smtp.url, from: "Mercato <alerts@mercato.test>" },
       clock: broker.clock,
-      // Slack cannot run here: its webhook host is answered by a local server standing in for it.
-      fetch: (url, init) => fetch(url.replace("https://hooks.slack.test", slack.url), init),
       retryDelaysMs: [0, 0, 0],
     });
   });
   afterEach(async () => {
     await notifier.drain();
-    await slack.close();
+    server.resetHandlers();
     await smtp.close();
   });
 

@@ -1,4 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { HttpResponse, http } from "msw";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAlertNotifier } from "../../src/alerts/notifier.js";
 import type { AlertEvent, AlertNotifier } from "../../src/alerts/types.js";
 import { createBroker } from "../../src/app/create-broker.js";
@@ -130,8 +132,19 @@ describe("the low-success-rate alert", () => {
 
 describe("the low-success-rate alert in the broker", () => {
   let seller: TestSeller;
-  let slack: TestSeller;
+  /** What Slack received: each webhook post's body. */
+  let slack: { calls: Array<{ body: string }> };
+  // Slack's webhook host, answered at the network layer (the notifier's default global fetch);
+  // any other request fails. The seller is a real server on loopback.
+  const server = setupServer(
+    http.post("https://hooks.slack.com/services/*", async ({ request }) => {
+      slack.calls.push({ body: await request.text() });
+      return HttpResponse.text("ok");
+    }),
+  );
 
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterAll(() => server.close());
   beforeEach(async () => {
     let n = 0;
     // Healthy, but every other call fails.
@@ -139,11 +152,11 @@ describe("the low-success-rate alert in the broker", () => {
       if (call.url.endsWith("/health")) return { body: '{"status":"ok"}' };
       return ++n % 2 === 0 ? { status: 500, body: "{}" } : { body: '{"output":1}' };
     });
-    slack = await startTestSeller(() => ({ status: 200, body: "ok" }));
+    slack = { calls: [] };
   });
   afterEach(async () => {
+    server.resetHandlers();
     await seller.close();
-    await slack.close();
   });
 
   it("is fed by the invoke proxy's outcomes and checked once a minute", async () => {
@@ -153,7 +166,6 @@ describe("the low-success-rate alert in the broker", () => {
       log: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() },
       settings: { smtpUrl: undefined, from: "Mercato <alerts@mercato.test>" },
       clock: broker.clock,
-      fetch: (url, init) => fetch(url.replace("https://hooks.slack.test", slack.url), init),
     });
     const app = createBroker({
       store: broker.store,
@@ -182,7 +194,7 @@ describe("the low-success-rate alert in the broker", () => {
     expect(
       (
         await call("PUT", `/agents/${id}/alerts`, owner.apiKey, {
-          slack_webhook_url: "https://hooks.slack.test/services/T/B/x",
+          slack_webhook_url: "https://hooks.slack.com/services/T/B/x",
           success_rate_threshold: 0.8,
         })
       ).statusCode,
