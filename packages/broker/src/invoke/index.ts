@@ -1,7 +1,3 @@
-export type { KeyCache, KeyCacheOptions } from "../accounts/key-cache.js";
-export { createKeyCache } from "../accounts/key-cache.js";
-export type { RateDecision, RateLimiter } from "../platform/rate-limiter.js";
-export { createMemoryRateLimiter, gcra } from "../platform/rate-limiter.js";
 export { invokeRoutes } from "./routes.js";
 export type { InvokeAnswer, InvokeRuntime, InvokeRuntimeOptions } from "./runtime.js";
 export { createInvokeRuntime } from "./runtime.js";
