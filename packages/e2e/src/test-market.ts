@@ -10,6 +10,7 @@ import {
   type Scheduler,
   type Store,
 } from "@mercato/broker";
+import { settleDueGrants } from "@mercato/broker/internal";
 import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import { brokerRequest } from "./broker-api.js";
@@ -38,6 +39,12 @@ export interface TestMarket {
   signUp(name: string, topUpUsd?: string): Promise<{ api_key: string; account_id: string }>;
   /** Asserts the ledger audit is clean. */
   expectCleanAudit(): Promise<void>;
+  /**
+   * Settles every closed grant now, as the sweeper would once their grace period is over: for a
+   * test that must have each side's claims in (the kit's redemptions flushed) before a grant settles,
+   * whatever the machine's speed, with `sweeper: false`.
+   */
+  settleClosedGrants(): Promise<number>;
   /** Stops the sweeper and the broker, closes the store and removes the file. */
   close(): Promise<void>;
 }
@@ -108,6 +115,7 @@ export async function startTestMarket(options: TestMarketOptions): Promise<TestM
       expect(audit.violations).toEqual([]);
       expect(audit.ok).toBe(true);
     },
+    settleClosedGrants: () => settleDueGrants(store, clock.now().toISOString(), 0),
     async close() {
       await scheduler?.stop();
       await app.close();
