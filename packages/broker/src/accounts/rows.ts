@@ -1,4 +1,5 @@
 import { MercatoError } from "@mercato/protocol";
+import { assertAmount } from "../platform/amounts.js";
 import type { ApiKeyRecord } from "./port.js";
 
 // The `api_keys` row and its record, shared by the SQLite and PostgreSQL stores (same column names).
@@ -91,13 +92,7 @@ export function keyValues(key: ApiKeyRecord): unknown[] {
  */
 export function assertSpendCap(kind: ApiKeyRecord["kind"], spendCap: number | null): void {
   if (spendCap === null) return;
-  // The ledger's amount check (`assertAmount(spendCap, 0)`), here below the ledger.
-  if (!Number.isSafeInteger(spendCap) || spendCap < 0) {
-    throw new MercatoError(
-      "INVALID_AMOUNT",
-      `Amount must be an integer number of micros ≥ 0, got ${spendCap}`,
-    );
-  }
+  assertAmount(spendCap, 0);
   if (kind !== "access") {
     throw new MercatoError("VALIDATION_ERROR", "Only access keys have a spend cap of their own", {
       details: { issues: [{ path: "spend_cap", message: "account keys have no spend cap" }] },

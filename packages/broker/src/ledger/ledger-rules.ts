@@ -1,4 +1,5 @@
 import { formatUsd, MercatoError } from "@mercato/protocol";
+import { assertAmount } from "../platform/amounts.js";
 import type { HoldRequest } from "./port.js";
 import type { ChargeRow, FundsRow } from "./rows.js";
 import { SYSTEM_ID } from "./transfers.js";
@@ -37,16 +38,6 @@ export type ResolutionRefusalCode = (typeof RESOLUTION_REFUSAL_CODES)[number];
 export interface HoldCaps {
   key: { id: string; cap: number } | undefined;
   dailyCap: number | null;
-}
-
-/** @throws MercatoError `INVALID_AMOUNT` unless `amount` is a safe integer of micros ≥ `min`. */
-export function assertAmount(amount: number, min: number): void {
-  if (!Number.isSafeInteger(amount) || amount < min) {
-    throw new MercatoError(
-      "INVALID_AMOUNT",
-      `Amount must be an integer number of micros ≥ ${min}, got ${amount}`,
-    );
-  }
 }
 
 /**
@@ -212,3 +203,5 @@ export function resolutionRefusal(
       );
   }
 }
+
+export { assertAmount };
