@@ -16,6 +16,8 @@
  *    `RATE_LIMITED`, with `Retry-After`; every call that gets this far carries the `RateLimit-*` headers.
  * 4. {@link servableAgent}: the agent exists and may be called now. `AGENT_NOT_FOUND`,
  *    `AGENT_INACTIVE` (deactivated, or its endpoint unproven past its grace period: `assertServable`).
+ *    Then {@link withinPriceCeiling}: the price is within the call's `max_price_usd`, when it names
+ *    one. `CONFLICT` (`details.reason: price_above_max`). (Invoke only.)
  * 5. {@link invokeTimeout}: `timeout_ms` within the broker's maximum. `VALIDATION_ERROR`. (Invoke only;
  *    a grant checks that its budget pays for one call instead, in `grants/open-grant.ts`.)
  * 6. {@link checkInvokeInput}: the input matches the listing's input schema. `VALIDATION_ERROR`
@@ -30,7 +32,7 @@
  *
  * An invoke with an `Idempotency-Key` passes gates 1–6 on every retry; gate 7 only when the call runs.
  */
-import { MercatoError } from "@mercato/protocol";
+import { formatUsd, MercatoError, parseUsd } from "@mercato/protocol";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import type { ApiKeyRecord } from "../accounts/port.js";
 import type { CompiledContract } from "../contracts/index.js";
@@ -192,6 +194,28 @@ export async function checkInvokeInput(
 }
 
 /**
+ * Gate 4, second half: the buyer's price ceiling. A seller may change its price at any time; a buyer
+ * that looked at the listing names the price it accepts, and a raise since is refused before anything
+ * is held (the hold is placed at the price of this same agent record).
+ */
+export function withinPriceCeiling(
+  agent: Pick<AgentRecord, "id" | "pricing">,
+  maxPriceUsd: string | number | undefined,
+): void {
+  if (maxPriceUsd === undefined) return;
+  const ceiling = parseUsd(maxPriceUsd);
+  const price = BigInt(agent.pricing.priceMicros);
+  if (price <= ceiling) return;
+  throw new MercatoError(
+    "CONFLICT",
+    `Agent ${agent.id} costs ${formatUsd(price)} USD per call, above the call's max_price_usd of ${formatUsd(ceiling)}; nothing was held or charged`,
+    {
+      details: { reason: "price_above_max", price_usd: formatUsd(price), max_price_usd: formatUsd(ceiling) },
+    },
+  );
+}
+
+/**
  * Gate 7: the limits a hold for `key`'s account at `atMs` is placed under: an access key's own
  * spend cap, and the new-account daily cap. The ledger's `hold` refuses past them (and past the
  * wallet and the account's monthly cap) atomically: `INSUFFICIENT_FUNDS`, `SPEND_CAP_EXCEEDED`.
@@ -221,7 +245,7 @@ export async function passInvokeGates(
   deps: GateDeps & { invoke: Pick<InvokeRuntime, "agents"> },
   key: ApiKeyRecord,
   agentId: string,
-  body: { input?: unknown; timeout_ms?: number | undefined },
+  body: { input?: unknown; timeout_ms?: number | undefined; max_price_usd?: string | number | undefined },
   reply: FastifyReply,
 ): Promise<InvokeGatesPassed> {
   await refuseBurst(deps, key);
@@ -230,6 +254,7 @@ export async function passInvokeGates(
   const agent = await servableAgent(deps, agentId, (id) =>
     deps.invoke.agents.get(id, deps.clock.now().getTime()),
   );
+  withinPriceCeiling(agent, body.max_price_usd);
   const timeoutMs = invokeTimeout(deps, body.timeout_ms);
   const contract = await checkInvokeInput(deps, agent, body.input);
   return { agent, timeoutMs, contract };

@@ -362,6 +362,31 @@ describe("POST /agents/{id}/invoke", () => {
     expect(seller.calls).toHaveLength(0);
   });
 
+  it("refuses a call whose price the seller raised past the buyer's max_price_usd, holding and charging nothing", async () => {
+    const s = await setUp({ price: 0.02 });
+    // The buyer looked at 0.02; the seller raises to 0.50 before the call arrives.
+    const raised = await broker.call("PATCH", `/agents/${s.agentId}`, {
+      key: s.owner.apiKey,
+      body: { pricing: { model: "per_call", price_per_call: 0.5 } },
+    });
+    expect(raised.statusCode, raised.body).toBe(200);
+    const refused = await invoke(s.agentId, s.accessKey, { input: 1, max_price_usd: "0.02" });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({
+      code: "CONFLICT",
+      details: { reason: "price_above_max", price_usd: "0.500000", max_price_usd: "0.020000" },
+    });
+    expect(seller.calls).toHaveLength(0);
+    expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "10.000000", held_usd: "0.000000" });
+    // At or under the ceiling the call runs and is charged the price, not the ceiling.
+    const ok = await invoke(s.agentId, s.accessKey, { input: 1, max_price_usd: 0.6 });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().cost_usd).toBe("0.500000");
+    expect((await invoke(s.agentId, s.accessKey, { input: 1, max_price_usd: "-1" })).statusCode).toBe(400);
+    expect(await balance(s.buyer.apiKey)).toMatchObject({ available_usd: "9.500000" });
+    await expectAuditOk();
+  });
+
   it("rate-limits per key with 429, Retry-After and RateLimit headers, then refills", async () => {
     const s = await setUp({ purchase: { rate_limit: 2 } });
     expect((await invoke(s.agentId, s.accessKey)).statusCode).toBe(200);

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { isUsdAmount } from "../money/money.js";
 import { ApiKey } from "./accounts.js";
-import { AccountId, AgentId, Timestamp, UsdAmount } from "./common.js";
+import { AccountId, AgentId, Timestamp, UsdAmount, UsdAmountInput } from "./common.js";
 import { Receipt } from "./ledger.js";
 
 /** Calls per minute an access key may carry as its own rate limit. */
@@ -67,6 +67,9 @@ export const InvokeRequest = z.strictObject({
     .min(1)
     .optional()
     .describe("How long to wait for the seller, in ms (default and maximum are the broker's)"),
+  max_price_usd: UsdAmountInput.optional().describe(
+    "The most this call may cost, USD: when the agent's price is above it (raised since you looked), the call is refused with CONFLICT (`details.reason: price_above_max`) and nothing is held or charged",
+  ),
 });
 
 /** How the call went, as measured by the broker. */

@@ -210,8 +210,25 @@ describe("call(): ranking and filters", () => {
     const result = await client().call({ input: 1, maxPricePerCall: "0.03", minTrustScore: 0.5 });
     expect(result.agentId).toBe("agent_allowed01");
     expect(new Set(broker.invokes().map((r) => r.path))).toEqual(new Set(["/agents/agent_allowed01/invoke"]));
+    // The price the ranking saw is the most the attempt may cost: the broker refuses a raise since, unpaid.
+    expect(broker.invokes().map((r) => (r.body as { max_price_usd?: string }).max_price_usd)).toEqual([
+      "0.020000",
+    ]);
     const error = await rejection(client().call({ input: 1, maxPricePerCall: "0.001" }));
     expect(error.code).toBe("NO_CANDIDATES");
+  });
+
+  it("calls only the agents it is allowed, however well another ranks", async () => {
+    const broker = fakeBroker([
+      { id: "agent_best00001", price: 0.01, costPerSuccess: 0.01, outcomes: ["ok"] },
+      { id: "agent_allowed01", price: 0.02, costPerSuccess: 0.06, outcomes: ["ok"] },
+    ]);
+    const result = await client().call({ input: 1, agentIds: ["agent_allowed01"] });
+    expect(result.agentId).toBe("agent_allowed01");
+    expect(broker.invokes().map((r) => r.path)).toEqual(["/agents/agent_allowed01/invoke"]);
+    const error = await rejection(client().call({ input: 1, agentIds: ["agent_unlisted1"] }));
+    expect(error.code).toBe("NO_CANDIDATES");
+    expect(error.details).toMatchObject({ filters: { agent_ids: ["agent_unlisted1"] } });
   });
 });
 

@@ -58,7 +58,12 @@ export function createCall(transport: CallTransport, settings: CallSettings = {}
           answered: { mode: "direct", grantId, sequence },
         };
       }
-      const answer = await transport.invoke(agentId, options.input, { ...perAttempt, idempotencyKey });
+      // The price the ranking saw is the most this attempt may cost: a raise since is refused unpaid.
+      const answer = await transport.invoke(agentId, options.input, {
+        ...perAttempt,
+        idempotencyKey,
+        maxPriceUsd: formatUsd(price),
+      });
       return {
         output: answer.output,
         costUsd: answer.cost_usd,

@@ -60,6 +60,7 @@ export async function findCandidates(
   // about money, and the broker's order breaks ties in this client's ranking.
   const listed = page.results
     .filter((agent) => agent.status !== "inactive")
+    .filter((agent) => options.agentIds === undefined || options.agentIds.includes(agent.agent_id))
     .filter((agent) => maxPrice === undefined || parseUsd(agent.price_per_call) <= maxPrice)
     .filter((agent) => minTrust === undefined || agent.trust_score >= minTrust)
     .sort((a, b) => a.cost_per_success - b.cost_per_success);
@@ -82,6 +83,7 @@ function describeFilters(options: CallOptions): Record<string, unknown> {
     ...(options.category !== undefined && { category: options.category }),
     ...(options.tags !== undefined && { tags: options.tags }),
     ...(options.query !== undefined && { query: options.query }),
+    ...(options.agentIds !== undefined && { agent_ids: options.agentIds }),
     ...(options.maxPricePerCall !== undefined && { max_price_per_call: String(options.maxPricePerCall) }),
     ...(options.minTrustScore !== undefined && { min_trust_score: options.minTrustScore }),
     ...(options.maxLatencyMs !== undefined && { max_latency_ms: options.maxLatencyMs }),

@@ -17,7 +17,7 @@ export interface CallTransport {
   invoke(
     agentId: string,
     input: unknown,
-    options: { timeoutMs?: number; idempotencyKey: string; signal?: AbortSignal },
+    options: { timeoutMs?: number; idempotencyKey: string; signal?: AbortSignal; maxPriceUsd: string },
   ): Promise<InvokeResponse>;
   direct(
     agentId: string,
@@ -39,6 +39,8 @@ export interface CallOptions {
   tags?: string[];
   /** Words that must appear in the agent's name, description or tags. */
   query?: string;
+  /** Only these agents (by id): others the search finds are never called. */
+  agentIds?: readonly string[];
   /** Highest price per call, USD (decimal string or number): pricier agents are never called. */
   maxPricePerCall?: string | number;
   /** Lowest trust score (0–1). */

@@ -166,7 +166,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
   };
 
   const invoke = async (agentId: string, input: unknown, invokeOptions: InvokeOptions = {}) => {
-    const { timeoutMs: sellerTimeoutMs, idempotencyKey, signal } = invokeOptions;
+    const { timeoutMs: sellerTimeoutMs, idempotencyKey, signal, maxPriceUsd } = invokeOptions;
     if (sellerTimeoutMs !== undefined && !isValidTimeout(sellerTimeoutMs)) {
       throw new MercatoError(
         "VALIDATION_ERROR",
@@ -183,6 +183,7 @@ export function createClient(options: CreateClientOptions): MercatoClient {
           body: {
             input: input === undefined ? null : input,
             ...(sellerTimeoutMs !== undefined && { timeout_ms: sellerTimeoutMs }),
+            ...(maxPriceUsd !== undefined && { max_price_usd: maxPriceUsd }),
           },
         },
         {

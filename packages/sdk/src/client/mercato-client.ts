@@ -79,6 +79,12 @@ export interface InvokeOptions {
   timeoutMs?: number;
   /** Sent as `Idempotency-Key`: a retry with the same key and input is answered the first outcome and never charged twice. */
   idempotencyKey?: string;
+  /**
+   * The most this call may cost, USD (`"0.05"` or `0.05`): when the agent's price is above it (the
+   * seller raised it since you looked), the broker refuses the call with `CONFLICT`
+   * (`details.reason: "price_above_max"`) and nothing is held or charged.
+   */
+  maxPriceUsd?: string | number;
   /** Aborts the call; it then throws the signal's reason, not a {@link MercatoError}. */
   signal?: AbortSignal;
 }

@@ -853,6 +853,8 @@ export interface components {
             input: unknown;
             /** @description How long to wait for the seller, in ms (default and maximum are the broker's) */
             timeout_ms?: number;
+            /** @description The most this call may cost, USD: when the agent's price is above it (raised since you looked), the call is refused with CONFLICT (`details.reason: price_above_max`) and nothing is held or charged */
+            max_price_usd?: string | number;
         };
         PricingInput: {
             /** @constant */
