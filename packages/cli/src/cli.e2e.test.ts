@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatUsd, parseUsd } from "@mercato/protocol";
 import { type SellerKit, sellerKit } from "@mercato/seller-kit";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
 
@@ -240,6 +243,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
       "purchase",
       "agents",
       "invoke",
+      "mcp",
       "broker",
     ]) {
       expect(top).toMatch(new RegExp(`\\n  ${command}\\b`));
@@ -266,6 +270,7 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
       ["agents", "show"],
       ["agents", "search"],
       ["invoke"],
+      ["mcp"],
       ["broker", "start"],
     ];
     const helps = await Promise.all(commands.map((command) => mercatoHuman([...command, "--help"])));
@@ -668,6 +673,43 @@ describe("mercato, as a subprocess against a real broker", { timeout: 120_000 },
       available_usd: formatUsd(parseUsd("35.5") - 3n * parseUsd("0.02")),
       held_usd: "0.000000",
     });
+  });
+
+  it("mcp: serves the marketplace to an MCP client over stdio, spending from the logged-in account within the policy", async () => {
+    const client = new Client({ name: "cli-e2e", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, "mcp", "--max-price", "0.001"],
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: dir,
+          MERCATO_CONFIG_DIR: join(dir, BUYER),
+          MERCATO_URL: brokerUrl,
+        },
+        stderr: "pipe",
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain("call_agent");
+      const balance = (await client.callTool({ name: "get_balance", arguments: {} })) as CallToolResult;
+      const cli = await mercatoJson<{ available_usd: string }>(["balance"], { persona: BUYER });
+      expect(balance.structuredContent).toMatchObject({ available_usd: cli.available_usd });
+      // The agent costs more than the policy's --max-price: refused, and the wallet is untouched.
+      const refused = (await client.callTool({
+        name: "call_agent",
+        arguments: { agent_id: state.agentOk, input: { text: "hi" } },
+      })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain("max_price");
+      expect(JSON.stringify(refused.content)).not.toMatch(/mk_|sk_test_/);
+      expect(await mercatoJson<{ available_usd: string }>(["balance"], { persona: BUYER })).toMatchObject({
+        available_usd: cli.available_usd,
+      });
+    } finally {
+      await client.close();
+    }
   });
 
   it("transactions: charges newest first, as buyer and as seller", async () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loginConfigPath } from "@mercato/mcp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configKeyStore, configPath, openConfigFile } from "./config-file.js";
 import { UsageError } from "./errors.js";
@@ -21,6 +22,17 @@ describe("configPath", () => {
     if (process.platform === "win32") return;
     expect(configPath({ XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe("/x/mercato/config.json");
     expect(configPath({ HOME: "/h" })).toBe("/h/.config/mercato/config.json");
+  });
+
+  it("is where mercato-mcp looks for the login, whatever the environment", () => {
+    for (const env of [
+      { MERCATO_CONFIG_DIR: "/m", HOME: "/h" },
+      { XDG_CONFIG_HOME: "/x", HOME: "/h" },
+      { HOME: "/h" },
+      { APPDATA: "/a", HOME: "/h" },
+    ]) {
+      expect(loginConfigPath(env)).toBe(configPath(env));
+    }
   });
 });
 

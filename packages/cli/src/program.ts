@@ -7,6 +7,7 @@ import {
   addInvokeCommand,
   addKeysCommands,
   addLoginCommands,
+  addMcpCommand,
   addPurchaseCommand,
   addReceiptsCommands,
   addSettlementsCommand,
@@ -125,6 +126,7 @@ Run \`mercato <command> --help\` for a command's options and examples.`,
   addPurchaseCommand(program, context);
   addAgentsCommands(program, context);
   addInvokeCommand(program, context);
+  addMcpCommand(program, context);
   const broker = program
     .command("broker")
     .description("Run the Mercato broker")

@@ -37,7 +37,11 @@ export interface McpOptions {
  * Adds the server's options to a command: the connection (`--url`, `--key`) unless the command has
  * its own (the `mercato` CLI's global ones), the transport and the spending policy.
  */
-export function configureMcpCommand(command: Command, options: { connection?: boolean } = {}): Command {
+export function configureMcpCommand(
+  command: Command,
+  options: { connection?: boolean; invokedAs?: string } = {},
+): Command {
+  const invokedAs = options.invokedAs ?? "mercato-mcp";
   if (options.connection !== false) {
     command
       .option(
@@ -84,8 +88,8 @@ The policy is yours, not the model's: no tool can change it. A call past a limit
 nothing charged, and the error says which limit and what is left. The model never sees a key.
 
 Examples:
-  $ mercato-mcp --key mk_... --max-price 0.05 --budget 2 --daily-budget 10
-  $ mercato-mcp --http 8765 --max-price 0.10 --categories crypto,text
+  $ ${invokedAs}${options.connection === false ? "" : " --key mk_..."} --max-price 0.05 --budget 2 --daily-budget 10
+  $ ${invokedAs} --http 8765 --max-price 0.10 --categories crypto,text
 Claude Desktop (claude_desktop_config.json):
   { "mcpServers": { "mercato": { "command": "npx", "args": ["-y", "@mercato/mcp", "--budget", "2"],
                                  "env": { "MERCATO_URL": "http://127.0.0.1:4020", "MERCATO_API_KEY": "mk_..." } } } }`,

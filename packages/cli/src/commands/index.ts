@@ -5,6 +5,7 @@ export { addBrokerStartCommand } from "./broker-start.js";
 export { addInvokeCommand } from "./invoke.js";
 export { addKeysCommands } from "./keys.js";
 export { addLoginCommands } from "./login.js";
+export { addMcpCommand } from "./mcp.js";
 export { addPurchaseCommand } from "./purchase.js";
 export { addReceiptsCommands } from "./receipts.js";
 export { addSettlementsCommand } from "./settlements.js";
