@@ -225,15 +225,40 @@ const getAgent = defineTool({
   },
 });
 
-/** `GET /agents/{id}/metrics` (public; the SDK has no method for it): null when it cannot be read. */
+const WINDOWS = ["24h", "7d", "30d"] as const;
+const WINDOW_FIELDS = [
+  "from",
+  "to",
+  "calls",
+  "successes",
+  "client_errors",
+  "p50_response_time_ms",
+  "p95_response_time_ms",
+  "uptime",
+];
+
+/**
+ * `GET /agents/{id}/metrics?window=…` for 24 h, 7 d and 30 d (public; the SDK has no method for it),
+ * each window's own figures: null when the broker does not answer them.
+ */
 async function windowFigures(brokerUrl: string, agentId: string, signal: AbortSignal) {
+  const read = async (window: (typeof WINDOWS)[number]) => {
+    const response = await fetch(
+      `${brokerUrl}/agents/${encodeURIComponent(agentId)}/metrics?window=${window}`,
+      {
+        signal,
+      },
+    );
+    if (!response.ok) return undefined;
+    const body = (await response.json()) as Record<string, unknown>;
+    return Object.fromEntries(
+      WINDOW_FIELDS.filter((field) => field in body).map((field) => [field, body[field]]),
+    );
+  };
   try {
-    const response = await fetch(`${brokerUrl}/agents/${encodeURIComponent(agentId)}/metrics`, { signal });
-    if (!response.ok) return null;
-    const body: unknown = await response.json();
-    return typeof body === "object" && body !== null && !Array.isArray(body)
-      ? (body as Record<string, unknown>)
-      : null;
+    const figures = await Promise.all(WINDOWS.map(read));
+    if (figures.some((f) => f === undefined)) return null;
+    return Object.fromEntries(WINDOWS.map((window, i) => [window, figures[i]]));
   } catch {
     return null;
   }
