@@ -30,6 +30,8 @@ const ADMIN = "bench-admin-token-0001";
 const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS = process.env.MERCATO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
+// Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-compare-"));
 const run = `${process.pid}_${randomBytes(3).toString("hex")}`;

@@ -10,6 +10,7 @@ import { createSqliteHealthClaims } from "../metrics/sqlite-health-claims.js";
 import { createSqliteMetrics } from "../metrics/sqlite-metrics.js";
 import { createPayoutDestinations } from "../payments/payout-destinations.js";
 import { sqliteQueries } from "../platform/db/sql-queries.js";
+import { createWalSync } from "../platform/db/wal-sync.js";
 import { createSqliteRegistry } from "../registry/sqlite-registry.js";
 import { migrate } from "./sqlite-migrations.js";
 import type { Store } from "./store.js";
@@ -52,8 +53,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   // Call outcomes, health checks, window metrics and the ranking figures derived from them.
   const metrics = createSqliteMetrics(db, prepare);
 
+  // The ledger's commits reach the disk through an fsync on the thread pool, not on the event loop.
+  const walSync = createWalSync(db);
+
   return {
-    ...createSqliteLedger(db, prepare),
+    ...createSqliteLedger(db, prepare, walSync),
     ...createSqliteGrants(db, prepare),
     // Alert channels and payout destinations: the statements both stores share.
     ...createAlertChannels(sqliteQueries(prepare)),
@@ -67,6 +71,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
     async close() {
       if (db.open) {
+        walSync?.close();
         db.pragma("optimize");
         db.close();
       }

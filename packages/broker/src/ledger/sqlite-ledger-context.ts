@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { createCommitBatcher } from "../platform/db/commit-batcher.js";
+import type { WalSync } from "../platform/db/wal-sync.js";
 import type { ChargeRecord } from "./port.js";
 import type { ChargeRow, TopupRow, TransferRow } from "./rows.js";
 import { createLedgerSums, type LedgerSums } from "./sqlite-batch-sums.js";
@@ -35,10 +36,14 @@ type ChargeColumns = [
  * path (the group-commit batcher, see sqlite-ledger.ts), and the reads and first writes every step
  * makes.
  */
-export function createSqliteLedgerContext(db: Database.Database, prepare: Prepare): SqliteLedgerContext {
+export function createSqliteLedgerContext(
+  db: Database.Database,
+  prepare: Prepare,
+  walSync?: WalSync,
+): SqliteLedgerContext {
   const sql = prepareStatements(prepare);
   const sums = createLedgerSums(sql);
-  const write = createCommitBatcher(db, sums.hooks);
+  const write = createCommitBatcher(db, sums.hooks, undefined, walSync);
 
   const getTransfer = (id: string) => sql.transfer.get(id) as TransferRow | undefined;
   const getChargeRow = (id: string): ChargeRow | undefined => {

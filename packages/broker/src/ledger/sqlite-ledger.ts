@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { WalSync } from "../platform/db/wal-sync.js";
 import { createSqliteSigningKeys } from "../signing/sqlite-signing-keys.js";
 import { chargePageParams, chargePageQuery, decodeChargeCursor, toChargePage } from "./charge-pages.js";
 import { ledgerAudit } from "./ledger-audit.js";
@@ -31,10 +32,16 @@ import { sqliteBalances, sqliteSettlements, sqliteTopups } from "./sqlite-money.
  * an account's sum always has a row to land on; a key's sums are upserted (a key's first hold
  * creates its row).
  *
- * The signing keys (signing/sqlite-signing-keys.ts) are written through the same batcher.
+ * The signing keys (signing/sqlite-signing-keys.ts) are written through the same batcher. With
+ * `walSync` (the store's, for a file database), batches commit without an fsync on the event loop
+ * and are answered once the WAL is synced on the thread pool (platform/db/commit-batcher.ts).
  */
-export function createSqliteLedger(db: Database.Database, prepare: Prepare): LedgerAdapter {
-  const ctx = createSqliteLedgerContext(db, prepare);
+export function createSqliteLedger(
+  db: Database.Database,
+  prepare: Prepare,
+  walSync?: WalSync,
+): LedgerAdapter {
+  const ctx = createSqliteLedgerContext(db, prepare, walSync);
   return {
     ...sqliteCharges(ctx),
     ...sqliteChargeReads(ctx),

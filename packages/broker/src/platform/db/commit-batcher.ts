@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { WalSync } from "./wal-sync.js";
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -38,8 +39,21 @@ interface Pending {
  * check before they write, and need no undo. When one fails after changing rows, the batch rolls
  * back and runs again, from the start, with a savepoint around each write. Nothing has been answered
  * by then, and writes are functions of the database's state, so the second run is the batch.
+ *
+ * With `walSync` (a file database in WAL mode), no commit waits for the disk on the event loop:
+ * every batch commits at `synchronous = NORMAL`, and a batch with a durable write is answered once
+ * `walSync` has synced the WAL on the thread pool (one fsync for every batch committed meanwhile),
+ * so the loop serves other requests while the disk syncs. Readers of the connection may see a
+ * committed write a moment before it is durable (as they always could a write not marked durable);
+ * no caller hears of it before. A failed sync fails the batch's writes: they are committed but may
+ * not be on disk, as after a failed fsync nothing can be said of them.
  */
-export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = NO_HOOKS, maxBatch = 4096) {
+export function createCommitBatcher(
+  db: Database.Database,
+  hooks: BatchHooks = NO_HOOKS,
+  maxBatch = 4096,
+  walSync?: WalSync,
+) {
   const begin = db.prepare("BEGIN IMMEDIATE");
   const commit = db.prepare("COMMIT");
   const rollback = db.prepare("ROLLBACK");
@@ -57,7 +71,7 @@ export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = N
     const outcomes: Outcome[] = new Array(batch.length);
     // A batch of writes none of which must survive a crash (holds, voids) commits without an fsync;
     // the next durable commit's fsync covers it, since the WAL is written in order.
-    const relaxed = !batch.some((op) => op.durable);
+    const relaxed = walSync !== undefined || !batch.some((op) => op.durable);
     if (relaxed) syncNormal.run();
     begin.run();
     try {
@@ -113,11 +127,20 @@ export function createCommitBatcher(db: Database.Database, hooks: BatchHooks = N
       for (const op of batch) op.reject(error);
       return;
     }
-    for (let i = 0; i < batch.length; i++) {
-      const op = batch[i] as Pending;
-      const outcome = outcomes[i] as Outcome;
-      if (outcome.ok) op.resolve(outcome.value);
-      else op.reject(outcome.error);
+    const settle = () => {
+      for (let i = 0; i < batch.length; i++) {
+        const op = batch[i] as Pending;
+        const outcome = outcomes[i] as Outcome;
+        if (outcome.ok) op.resolve(outcome.value);
+        else op.reject(outcome.error);
+      }
+    };
+    if (walSync && batch.some((op) => op.durable)) {
+      walSync.sync().then(settle, (error: unknown) => {
+        for (const op of batch) op.reject(error);
+      });
+    } else {
+      settle();
     }
   };
 
