@@ -236,6 +236,47 @@ describe("the spending policy through the tools", () => {
     }
   });
 
+  it("letting Mercato choose: a burst never passes the session budget, and the refusal names it", async () => {
+    const buyer = await market.buyer("choosing burst buyer", "10");
+    const mcp = await connect(market.broker.url, buyer.key, { budget: "0.05", maxPrice: "0.025" });
+    try {
+      const before = await buyer.available();
+      const served = { cheap: cheap.served(), dear: dear.served() };
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          mcp.tool("call_agent", { category: MAIN, input: { text: `c${i}` } }),
+        ),
+      );
+      const succeeded = results.filter((r) => !r.isError).map((r) => structured<{ agent_id: string }>(r));
+      expect(succeeded).toHaveLength(2);
+      expect(succeeded.every((r) => r.agent_id === cheap.agentId)).toBe(true);
+      for (const refused of results.filter((r) => r.isError)) {
+        expect(toolError(refused)).toMatchObject({
+          code: "BUDGET_EXCEEDED",
+          details: { limit: "session_budget" },
+        });
+      }
+      expect(await buyer.available()).toBe(before - 40_000n);
+      expect({ cheap: cheap.served(), dear: dear.served() }).toEqual({
+        cheap: served.cheap + 2,
+        dear: served.dear,
+      });
+      // With 0.01 left, the next choice is refused before anything is called, naming the budget.
+      const after = toolError(await mcp.tool("call_agent", { category: MAIN, input: { text: "more" } }));
+      expect(after).toMatchObject({
+        code: "BUDGET_EXCEEDED",
+        details: { limit: "session_budget", remaining_usd: "0.010000" },
+      });
+      expect((await mcp.policy()).spending.session).toEqual({
+        spent_usd: "0.040000",
+        reserved_usd: "0.000000",
+        remaining_usd: "0.010000",
+      });
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it("a seller that fails: SELLER_ERROR, nothing charged, the session budget not consumed", async () => {
     const buyer = await market.buyer("failing buyer", "10");
     const mcp = await connect(market.broker.url, buyer.key, { budget: "0.015", dailyBudget: "1" });
