@@ -1,5 +1,6 @@
-// What the server's key redaction does to the data it passes on: a call's receipt must reach the model
-// byte for byte, since the model (or the person) verifies it later. Real broker and seller kit; the
+// What the server does to the broker's answers before the model sees them: a call's receipt must reach
+// the model byte for byte (it is verified later), and an answer it cannot present must not read as the
+// model's mistake. Real broker and seller kit; the
 // broker's answers are read through an injected fetch, so the test knows exactly what the broker sent.
 import type { FetchFunction } from "@mercato/sdk";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -31,7 +32,11 @@ afterAll(async () => {
  * invoke answer (as a broker could legitimately have signed it), and `received` keeps the receipts the
  * client was given.
  */
-async function serverThrough(key: string, rewrite: (jws: string) => string) {
+async function serverThrough(
+  key: string,
+  rewrite: (jws: string) => string,
+  reshape: (body: Record<string, unknown>) => void = () => {},
+) {
   const received: string[] = [];
   const fetchThrough: FetchFunction = async (input, init) => {
     const response = await fetch(input, init);
@@ -39,6 +44,7 @@ async function serverThrough(key: string, rewrite: (jws: string) => string) {
     const body = (await response.json()) as { receipt: { jws: string } };
     body.receipt.jws = rewrite(body.receipt.jws);
     received.push(body.receipt.jws);
+    reshape(body);
     return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
   };
   const shared = createShared({
@@ -52,15 +58,15 @@ async function serverThrough(key: string, rewrite: (jws: string) => string) {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: "mcp-scrub", version: "1.0.0" });
   await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+  const callRaw = async () =>
+    (await client.callTool({
+      name: "call_agent",
+      arguments: { agent_id: seller.agentId, input: { text: "a receipt please" } },
+    })) as CallToolResult;
   return {
     received,
-    call: async () =>
-      structured<{ receipt: string; cost_usd: string }>(
-        (await client.callTool({
-          name: "call_agent",
-          arguments: { agent_id: seller.agentId, input: { text: "a receipt please" } },
-        })) as CallToolResult,
-      ),
+    call: async () => structured<{ receipt: string; cost_usd: string }>(await callRaw()),
+    callRaw,
     verify: async (receipt: string) =>
       structured<{ valid: boolean }>(
         (await client.callTool({ name: "verify_receipt", arguments: { receipt } })) as CallToolResult,
@@ -114,6 +120,42 @@ describe("receipts pass through the key redaction unchanged", () => {
       expect(await buyer.available()).toBe(before - 20_000n);
       expect(mcp.received[0]).toMatch(/-sk_[A-Za-z0-9_-]{8,}/);
       expect(call.receipt).toBe(mcp.received[0]);
+    } finally {
+      await mcp.close();
+    }
+  });
+});
+
+describe("an answer the server cannot present", () => {
+  // BUG (src/server.ts, runTool + asMercatoError): runTool checks a tool's OUTPUT with
+  // `tool.output.parse(output)`, and a ZodError from that check is turned by asMercatoError into
+  // VALIDATION_ERROR "Invalid arguments: …", the same error as a bad call from the model. For call_agent the
+  // check runs after the broker has charged the call (and the meter has committed it): if the broker's
+  // answer ever has another shape (a broker of another version, a field renamed), the model is told its
+  // arguments were wrong, which reads as "nothing happened, fix and retry", and a retry pays again.
+  // Fix: in runTool, check the output with `safeParse` and on failure throw a MercatoError that is not a
+  // validation error, e.g. INTERNAL_ERROR "The broker answered in an unexpected shape", and for call_agent
+  // say that the call may have been charged (with the transaction id when there is one); keep
+  // "Invalid arguments" for `tool.input.parse` only.
+  it.fails("a paid call whose answer has an unexpected shape is not reported as invalid arguments", async () => {
+    const buyer = await market.buyer("reshaped answer buyer", "10");
+    const mcp = await serverThrough(
+      buyer.key,
+      (jws) => jws,
+      (body) => {
+        body.cost_usd = 0.02;
+      },
+    );
+    try {
+      const before = await buyer.available();
+      const result = await mcp.callRaw();
+      // The call was charged.
+      expect(await buyer.available()).toBe(before - 20_000n);
+      expect(result.isError).toBe(true);
+      const text = (result.content[0] as { text: string }).text;
+      const error = (JSON.parse(text) as { error: { code: string; message: string } }).error;
+      expect(error.message).not.toMatch(/^Invalid arguments/);
+      expect(error.code).not.toBe("VALIDATION_ERROR");
     } finally {
       await mcp.close();
     }
