@@ -164,6 +164,31 @@ describe("agent tools through the server", () => {
     }
   });
 
+  it(`offers at most MAX_AGENT_TOOLS (${MAX_AGENT_TOOLS}) tools, however many are asked for and listed`, async () => {
+    const category = "at-many";
+    const owner = await market.newOwner("Many Listings Inc");
+    const listed = await Promise.all(
+      Array.from({ length: MAX_AGENT_TOOLS + 2 }, (_, i) =>
+        market.seller({ name: `Many ${i}`, price: `0.0${(i % 9) + 1}`, category, owner }),
+      ),
+    );
+    const buyer = await market.buyer("many buyer", "10");
+    const { catalog, mcp } = await withCatalog(buyer.key, { categories: category }, 1000);
+    try {
+      const names = agentToolNames((await mcp.client.listTools()).tools);
+      expect(names).toHaveLength(MAX_AGENT_TOOLS);
+      expect(new Set(names).size).toBe(MAX_AGENT_TOOLS);
+      const ids = new Set(listed.map((s) => s.agentId));
+      expect(catalog.list().every((t) => ids.has(t.agentId))).toBe(true);
+      // The two left out are among the dearest (0.09 USD).
+      const left = listed.filter((s) => !catalog.list().some((t) => t.agentId === s.agentId));
+      expect(left).toHaveLength(2);
+      for (const s of left) expect(listed.indexOf(s) % 9).toBe(8);
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it("calling an agent tool charges exactly the price; its input is checked first", async () => {
     const category = "at-call";
     const plain = await market.seller({ name: "Plain", price: "0.023456", category });

@@ -41,6 +41,8 @@ export interface Market {
   ownerId: string;
   /** Registers a seller kit as a listing; `fail` makes its handler throw. */
   seller(options: SellerOptions): Promise<Seller>;
+  /** A new seller account. */
+  newOwner(name: string): Promise<Owner>;
   buyer(name: string, topUpUsd: string): Promise<Buyer>;
   audit(): Promise<{ ok: boolean; violations: unknown[] }>;
   close(): Promise<void>;
@@ -55,6 +57,13 @@ export interface SellerOptions {
   fail?: boolean;
   /** A string input instead of `{text}`: its input schema is not an object. */
   stringInput?: boolean;
+  /** Another owner than the market's (each account may register 30 listings an hour). */
+  owner?: Owner;
+}
+
+export interface Owner {
+  client: MercatoClient;
+  accountId: string;
 }
 
 export interface Buyer {
@@ -89,10 +98,11 @@ export async function startMarket(adminToken: string): Promise<Market> {
 
   const seller = async (options: SellerOptions): Promise<Seller> => {
     let served = 0;
+    const listingOwner = options.owner ?? { client: owner, accountId: ownerAccount.account_id };
     const kit = options.stringInput
       ? sellerKit({
           broker: broker.url,
-          owner: ownerAccount.account_id,
+          owner: listingOwner.accountId,
           onError: () => {},
           input: z.string().min(1).max(100),
           output: TextOutput,
@@ -103,7 +113,7 @@ export async function startMarket(adminToken: string): Promise<Market> {
         })
       : sellerKit({
           broker: broker.url,
-          owner: ownerAccount.account_id,
+          owner: listingOwner.accountId,
           onError: () => {},
           input: TextInput,
           output: TextOutput,
@@ -118,7 +128,7 @@ export async function startMarket(adminToken: string): Promise<Market> {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent`;
     const contract = await fetchKitContract(url);
-    const registered = await owner.agents.register({
+    const registered = await listingOwner.client.agents.register({
       name: options.name,
       description: options.description ?? `Summarizes text (${options.name})`,
       category: options.category,
@@ -150,6 +160,13 @@ export async function startMarket(adminToken: string): Promise<Market> {
     ownerId: ownerAccount.account_id,
     seller,
     buyer,
+    newOwner: async (name) => {
+      const account = await createClient({ baseUrl: broker.url }).accounts.create({ name });
+      return {
+        client: createClient({ baseUrl: broker.url, apiKey: account.api_key }),
+        accountId: account.account_id,
+      };
+    },
     audit: async () =>
       (await (
         await fetch(`${broker.url}/admin/audit`, { headers: { authorization: `Bearer ${adminToken}` } })
