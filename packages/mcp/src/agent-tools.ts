@@ -34,6 +34,7 @@ export interface AgentToolCatalog {
 function toolName(name: string, agentId: string): string {
   const slug = name
     .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "_")
     .replace(/^_+|_+$/g, "")

@@ -2,9 +2,16 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isMercatoError } from "@mercato/protocol/errors";
+import type { MercatoClient } from "@mercato/sdk";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { PolicyMeter } from "./policy.js";
-import { type AccountSession, createAccountSession, createMcpServer, type ServerShared } from "./server.js";
+import { createPolicyMeter, type PolicyMeter } from "./policy.js";
+import {
+  type AccountSession,
+  createAccountSession,
+  createMcpServer,
+  type ServerShared,
+  spentSince,
+} from "./server.js";
 
 /** Options of {@link startHttpServer}. */
 export interface HttpServerOptions {
@@ -41,34 +48,46 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const host = options.host ?? "127.0.0.1";
   const maxAccounts = options.maxAccounts ?? 10_000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const clients = new Map<string, Promise<AccountSession>>();
+  const clients = new Map<string, Promise<{ session: AccountSession; account: Account }>>();
   // Never evicted: dropping an account's meter would reset its session budget.
-  const meters = new Map<string, PolicyMeter>();
+  const accounts = new Map<string, Account>();
 
-  const sessionFor = (apiKey: string): Promise<AccountSession> => {
+  const sessionFor = async (apiKey: string): Promise<AccountSession> => {
     const id = createHash("sha256").update(apiKey).digest("base64url");
-    const kept = clients.get(id);
+    let kept = clients.get(id);
     if (kept) {
       clients.delete(id);
       clients.set(id, kept);
-      return kept;
+    } else {
+      kept = (async () => {
+        const { client } = createAccountSession(shared, apiKey);
+        // Refuses a key the broker does not know before anything is kept for it.
+        const { account_id } = await client.accounts.me();
+        let account = accounts.get(account_id);
+        if (!account) {
+          if (accounts.size >= maxAccounts) throw new Overloaded();
+          const holder: Account = {
+            current: client,
+            meter: createPolicyMeter(
+              shared.policy,
+              spentSince(() => holder.current),
+            ),
+          };
+          account = holder;
+          accounts.set(account_id, account);
+        }
+        return { session: { client, meter: account.meter }, account };
+      })();
+      const created = kept;
+      created.catch(() => clients.delete(id));
+      clients.set(id, created);
+      if (clients.size > MAX_CLIENTS) clients.delete(clients.keys().next().value as string);
     }
-    const created = (async () => {
-      const session = createAccountSession(shared, apiKey);
-      // Refuses a key the broker does not know before anything is kept for it.
-      const { account_id } = await session.client.accounts.me();
-      let meter = meters.get(account_id);
-      if (!meter) {
-        if (meters.size >= maxAccounts) throw new Overloaded();
-        meter = session.meter;
-        meters.set(account_id, meter);
-      }
-      return { client: session.client, meter };
-    })();
-    created.catch(() => clients.delete(id));
-    clients.set(id, created);
-    if (clients.size > MAX_CLIENTS) clients.delete(clients.keys().next().value as string);
-    return created;
+    const { session, account } = await kept;
+    // The account's meter reads the day's spending with the key that served it last: a key of the
+    // account revoked since cannot break its other keys.
+    account.current = session.client;
+    return session;
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
@@ -139,6 +158,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
 class Overloaded extends Error {}
 
+/** One account's spending meter, and the client of the key that served it last. */
+interface Account {
+  current: MercatoClient;
+  meter: PolicyMeter;
+}
+
 function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   return match?.[1];
@@ -146,6 +171,7 @@ function bearer(header: string | undefined): string | undefined {
 
 function hostName(header: string | undefined): string {
   if (!header) return "";
+  header = header.toLowerCase();
   if (header.startsWith("[")) return header.slice(0, header.indexOf("]") + 1);
   return header.split(":")[0] ?? "";
 }

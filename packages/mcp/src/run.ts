@@ -17,6 +17,8 @@ import {
 export const DEFAULT_BROKER_URL = "http://127.0.0.1:4020";
 /** How often the agent tools are read again by default, seconds. */
 export const DEFAULT_AGENT_TOOLS_REFRESH_S = 300;
+/** The shortest refresh interval: each refresh reads the broker's search and each listing. */
+export const MIN_AGENT_TOOLS_REFRESH_S = 10;
 
 /** The options of `mercato-mcp` (and `mercato mcp`), as commander parses them. */
 export interface McpOptions {
@@ -141,6 +143,12 @@ export async function runMcp(options: McpOptions, io: McpIo): Promise<void> {
     "--agent-tools-refresh",
     DEFAULT_AGENT_TOOLS_REFRESH_S,
   );
+  if (refreshS < MIN_AGENT_TOOLS_REFRESH_S) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      `--agent-tools-refresh must be at least ${MIN_AGENT_TOOLS_REFRESH_S} seconds, got ${refreshS}`,
+    );
+  }
   const shared = createShared({
     brokerUrl,
     policy,

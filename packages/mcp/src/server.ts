@@ -49,17 +49,24 @@ export function createAccountSession(shared: ServerShared, apiKey: string): Acco
     userAgent: `mercato-mcp/${MCP_VERSION}`,
     ...(shared.fetch && { fetch: shared.fetch }),
   });
-  return { client, meter: createPolicyMeter(shared.policy, spentSince(client)) };
+  return {
+    client,
+    meter: createPolicyMeter(
+      shared.policy,
+      spentSince(() => client),
+    ),
+  };
 }
 
 /**
  * What the account spent on calls since `since`: its buyer charges, captured and in flight, read
- * newest first until older than `since` (or once `atLeast` is reached: the budget is spent anyway).
+ * newest first until older than `since` (or once `atLeast` is reached: the budget is spent anyway),
+ * with the client `clientOf` gives at the time (over HTTP, that of the account's key that served last).
  */
-function spentSince(client: MercatoClient) {
+export function spentSince(clientOf: () => MercatoClient) {
   return async (since: Date, atLeast: bigint): Promise<bigint> => {
     let spent = 0n;
-    for await (const charge of client.transactions.list({ role: "buyer", limit: 100 })) {
+    for await (const charge of clientOf().transactions.list({ role: "buyer", limit: 100 })) {
       if (Date.parse(charge.created_at) < since.getTime()) break;
       if (charge.status === "completed") spent += parseUsd(charge.amount_usd);
       else if (charge.status === "pending") spent += parseUsd(charge.held_usd);
@@ -88,8 +95,11 @@ const BUILT_IN: Tool[] = TOOLS.map((tool) => ({
 }));
 const CALL_OUTPUT_SCHEMA = jsonSchema(CallOutput, "output") as Tool["outputSchema"];
 
-/** Account keys and access keys, wherever they might appear in a message. */
-const SECRET = /\b(?:mk|sk)_[A-Za-z0-9_-]{8,}/g;
+/**
+ * Account keys and access keys, wherever they might appear in a message: not inside a longer
+ * base64url or JWS text (a receipt's signature may hold `-sk_…`), which must reach the model whole.
+ */
+const SECRET = /(?<![A-Za-z0-9_.-])(?:mk|sk)_[A-Za-z0-9_-]{8,}/g;
 const scrub = (text: string) => text.replace(SECRET, "[redacted key]");
 
 function ok(structured: unknown): CallToolResult {
@@ -172,9 +182,9 @@ export function createMcpServer(shared: ServerShared, session: AccountSession): 
     }
     const agentTools: Tool[] = (catalog?.list() ?? []).map((tool) => ({
       name: tool.name,
-      title: tool.title,
-      description: tool.description,
-      inputSchema: tool.inputSchema as Tool["inputSchema"],
+      title: scrub(tool.title),
+      description: scrub(tool.description),
+      inputSchema: JSON.parse(scrub(JSON.stringify(tool.inputSchema))) as Tool["inputSchema"],
       outputSchema: CALL_OUTPUT_SCHEMA,
       annotations: { title: tool.title, readOnlyHint: false, destructiveHint: false, openWorldHint: true },
     }));
@@ -235,6 +245,16 @@ export function createMcpServer(shared: ServerShared, session: AccountSession): 
 async function runTool(tool: ToolDefinition, args: unknown, context: ToolContext, signal: AbortSignal) {
   const input = tool.input.parse(args);
   const output = await tool.run(input, context, signal);
-  // The output schema is a promise to the client: checked here, so a broker answer of another shape is a clear error.
-  return tool.output.parse(output);
+  // The output schema is a promise to the client: checked here. A miss is this server's failure,
+  // never the caller's arguments; a paid call's answer says it was charged, so that no one pays twice.
+  const checked = tool.output.safeParse(output);
+  if (checked.success) return checked.data;
+  const transactionId = (output as { transaction_id?: unknown } | null)?.transaction_id;
+  throw new MercatoError(
+    "INTERNAL_ERROR",
+    typeof transactionId === "string"
+      ? `The call was made and charged (transaction ${transactionId}), but its answer could not be shown: do not call again for it; list_transactions and verify_receipt show it`
+      : `${tool.name} could not form its answer`,
+    { details: { ...(typeof transactionId === "string" && { transaction_id: transactionId }) } },
+  );
 }

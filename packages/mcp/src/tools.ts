@@ -413,19 +413,34 @@ export async function callOne(
   inputs.check(agent.id, agent.input_schema, input);
   await meter.ready();
   const reservation = meter.reserve(price, agent.id);
+  const idempotencyKey = randomUUID();
+  const send = () =>
+    client.invoke(agent.id, input, { idempotencyKey, maxPriceUsd: formatUsd(price), signal });
   let answer: Awaited<ReturnType<MercatoClient["invoke"]>>;
   try {
-    answer = await client.invoke(agent.id, input, {
-      idempotencyKey: randomUUID(),
-      maxPriceUsd: formatUsd(price),
-      signal,
-    });
+    try {
+      answer = await send();
+    } catch (error) {
+      // No answer, or the broker failed: the call may have been charged. The same idempotency key
+      // asks the broker for its outcome (it answers the first call's, and never charges twice).
+      if (!outcomeUnknown(error)) throw error;
+      answer = await send();
+    }
   } catch (error) {
+    if (outcomeUnknown(error)) {
+      // Still no outcome: counted at its price, so that no call can pass a budget unseen.
+      reservation.commit(price);
+      throw new MercatoError(
+        (error as MercatoError).code,
+        `${(error as MercatoError).message}. The call to ${agent.id} may have been charged ${formatUsd(price)} USD: the spending policy counts it; list_transactions shows whether it was.`,
+        { details: { agent_id: agent.id, counted_usd: formatUsd(price), idempotency_key: idempotencyKey } },
+      );
+    }
     if (isMercatoError(error)) {
-      // The broker answered: a refused or failed call is not charged.
+      // The broker answered a refusal or a failed call: nothing was charged.
       reservation.release();
     } else {
-      // No answer (the connection broke): the call may have been charged; count it, to stay within the budget.
+      // Aborted while the call was in flight: it may have been charged; count it.
       reservation.commit(price);
     }
     throw error;
@@ -440,6 +455,14 @@ export async function callOne(
     attempts: 1,
     spending: remainingFigures(meter),
   };
+}
+
+/**
+ * Failures after which a call may have been charged: no answer from the broker (the SDK's
+ * `SERVICE_UNAVAILABLE` for a broken connection or its timeout), or the broker's own failure.
+ */
+function outcomeUnknown(error: unknown): boolean {
+  return isMercatoError(error) && (error.code === "SERVICE_UNAVAILABLE" || error.code === "INTERNAL_ERROR");
 }
 
 /** The meter as an SDK budget for `call()`, which reserves before each attempt; keeps the meter's refusal. */

@@ -144,12 +144,8 @@ describe("agent tools through the server", () => {
     }
   });
 
-  // BUG (src/agent-tools.ts, toolName): the name is normalized to NFKD, which splits "É" into "E" and
-  // a combining accent (U+0301), but the accent is never removed: it is then replaced by "_", so the
-  // listing "Échos" becomes `agent_e_chos_…` instead of `agent_echos_…`. The name stays a valid tool
-  // name (nothing unsafe), but the NFKD step does not do what it is there for. Fix: strip the marks
-  // after normalizing, `.normalize("NFKD").replace(/\p{M}/gu, "")`, before `.toLowerCase()`.
-  it.fails("folds accented letters of a listing's name into plain letters of its tool name", async () => {
+  // NFKD splits an accented letter into the letter and its mark; the mark is dropped, not turned into "_".
+  it("folds accented letters of a listing's name into plain letters of its tool name", async () => {
     const category = "at-accents";
     const accented = await market.seller({ name: "Échos Café", price: "0.01", category });
     const buyer = await market.buyer("accent buyer", "10");

@@ -176,9 +176,10 @@ async function exercise(client: Client, spender: Awaited<ReturnType<typeof buyer
   expect(typeof cheap?.new).toBe("boolean");
   expect(found.agents.find((a) => a.agent_id === agents.dear)?.allowed_by_policy).toBe(false);
 
-  const detail = structured<{ input_schema: { properties: Record<string, unknown> }; windows: Record<string, unknown> }>(
-    await tool(client, "get_agent", { agent_id: agents.cheap }),
-  );
+  const detail = structured<{
+    input_schema: { properties: Record<string, unknown> };
+    windows: Record<string, unknown>;
+  }>(await tool(client, "get_agent", { agent_id: agents.cheap }));
   expect(Object.keys(detail.input_schema.properties)).toEqual(["text"]);
   expect(Object.keys(detail.windows)).toEqual(["24h", "7d", "30d"]);
   expect(detail.windows["24h"]).toMatchObject({ calls: expect.any(Number), successes: expect.any(Number) });
