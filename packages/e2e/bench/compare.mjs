@@ -135,7 +135,7 @@ http {
 /** A broker with one seller (the upstream), one buyer with an access key: its invoke request. */
 async function mercato(label, env, extraFlags, upstream) {
   const broker = await start(
-    [brokerBin, ...BROKER_FLAGS, ...extraFlags],
+    [...brokerNodeArgs, brokerBin, ...BROKER_FLAGS, ...extraFlags],
     env,
     /listening on (http:\/\/[\d.:]+)/,
   );
