@@ -1,0 +1,305 @@
+import { createHash } from "node:crypto";
+import { type Message, Role, SendMessageRequest, SendMessageResponse } from "@a2a-js/sdk";
+import { MercatoError } from "@mercato/protocol";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { authenticateAccess } from "../accounts/authenticate.js";
+import { passInvokeGates } from "../invoke/gates.js";
+import { invokeIdempotent } from "../invoke/invoke.js";
+import type { InvokeAnswer } from "../invoke/runtime.js";
+import { toMercatoError } from "../platform/http/errors.js";
+import { parseInput } from "../platform/http/validation.js";
+import { idempotencyKeyOf } from "../platform/idempotency.js";
+import { AgentParams } from "../registry/routes.js";
+import { A2A_VERSION } from "./cards.js";
+import type { A2aDeps } from "./deps.js";
+
+// A listing's A2A 1.0 JSON-RPC endpoint. `SendMessage` is an invoke through the metered proxy
+// (invoke/): the same key, the same gates in the same order, the same hold, capture or void, the
+// same receipt; the message's `messageId` is the call's idempotency key.
+
+/** Fastify path of a listing's JSON-RPC endpoint. */
+export const A2A_JSON_RPC_PATH = "/agents/:id/a2a";
+
+/** JSON-RPC 2.0 error codes used here. */
+export const JSON_RPC_CODES = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  /** Any other refusal of Mercato's: `error.data.code` names it (INSUFFICIENT_FUNDS, SELLER_ERROR, …). */
+  mercatoError: -32000,
+  /** A2A's VersionNotSupportedError. */
+  versionNotSupported: -32009,
+} as const;
+
+type RpcId = string | number | null;
+
+/** A JSON-RPC error to answer, with the Mercato error behind it when there is one. */
+class RpcError extends Error {
+  constructor(
+    readonly rpcCode: number,
+    message: string,
+    readonly mercato?: MercatoError,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Answers one JSON-RPC request on `POST /agents/{id}/a2a`. Always a JSON-RPC response: 200, or 401
+ * when the bearer key is missing or unknown (with `WWW-Authenticate`), so that HTTP clients and
+ * proxies see an authentication failure for what it is.
+ */
+export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply) {
+  let id: RpcId = null;
+  const started = performance.now();
+  try {
+    const call = envelopeOf(request.body);
+    id = call.id;
+    const version = request.headers["a2a-version"];
+    if (version !== undefined && !(typeof version === "string" && /^1(\.0)?$/.test(version.trim()))) {
+      throw new RpcError(
+        JSON_RPC_CODES.versionNotSupported,
+        `A2A version ${String(version)} is not supported: this endpoint speaks ${A2A_VERSION}`,
+      );
+    }
+    if (call.method !== "SendMessage") {
+      throw new RpcError(JSON_RPC_CODES.methodNotFound, `Method not found: ${call.method.slice(0, 100)}`);
+    }
+    const result = await sendMessage(deps, request, reply, call.params);
+    deps.metrics.invoke("ok", (performance.now() - started) / 1000);
+    return reply.code(200).send({ jsonrpc: "2.0", id, result });
+  } catch (error) {
+    if (error instanceof RpcError && error.mercato) {
+      const outcome = error.mercato.code.toLowerCase();
+      deps.metrics.invoke(outcome, (performance.now() - started) / 1000);
+    }
+    return sendRpcError(request, reply, id, error);
+  }
+}
+
+/** Answers `error` as a JSON-RPC error (the route's error handler too: bodies Fastify refused). */
+export function sendRpcError(request: FastifyRequest, reply: FastifyReply, id: RpcId, error: unknown) {
+  const rpc = error instanceof RpcError ? error : fromMercato(toMercatoError(error));
+  const mercato = rpc.mercato;
+  if (mercato && mercato.status >= 500 && mercato.code === "INTERNAL_ERROR") {
+    request.log.error({ err: error }, "A2A request failed");
+  }
+  const unauthenticated = mercato?.code === "UNAUTHENTICATED" || mercato?.code === "INVALID_API_KEY";
+  if (unauthenticated) reply.header("www-authenticate", 'Bearer realm="mercato"');
+  const data = mercato && {
+    code: mercato.code,
+    message: mercato.message,
+    status: mercato.status,
+    ...(mercato.details !== undefined && { details: mercato.details }),
+    request_id: request.id,
+  };
+  return reply.code(unauthenticated ? 401 : 200).send({
+    jsonrpc: "2.0",
+    id,
+    error: { code: rpc.rpcCode, message: rpc.message, ...(data && { data }) },
+  });
+}
+
+function fromMercato(error: MercatoError): RpcError {
+  const code =
+    error.code === "INVALID_JSON"
+      ? JSON_RPC_CODES.parseError
+      : error.code === "VALIDATION_ERROR"
+        ? JSON_RPC_CODES.invalidParams
+        : error.code === "INTERNAL_ERROR"
+          ? JSON_RPC_CODES.internalError
+          : JSON_RPC_CODES.mercatoError;
+  return new RpcError(code, error.message, error);
+}
+
+function envelopeOf(body: unknown): { id: RpcId; method: string; params: unknown } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RpcError(JSON_RPC_CODES.invalidRequest, "The body must be one JSON-RPC 2.0 request object");
+  }
+  const { jsonrpc, id, method, params } = body as Record<string, unknown>;
+  const validId = id === undefined || id === null || typeof id === "string" || typeof id === "number";
+  if (jsonrpc !== "2.0" || typeof method !== "string" || !validId) {
+    throw new RpcError(
+      JSON_RPC_CODES.invalidRequest,
+      'A JSON-RPC 2.0 request has "jsonrpc": "2.0", a string "method" and a string or number "id"',
+    );
+  }
+  return { id: (id ?? null) as RpcId, method, params };
+}
+
+/** `SendMessage`: the message's data part is the input; the answer is a Message with the output. */
+async function sendMessage(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply, params: unknown) {
+  const agentId = parseInput(AgentParams, request.params, "path").id;
+  const { key } = await authenticateAccess(request, deps);
+  const message = messageOf(params);
+  const input = inputOf(message);
+  const timeout = message.metadata?.timeout_ms;
+  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+    throw new MercatoError("VALIDATION_ERROR", "message.metadata.timeout_ms must be a positive integer (ms)");
+  }
+  const body = { input, timeout_ms: timeout as number | undefined };
+  // The refusals before anything is held, in the invoke's order (invoke/gates.ts).
+  const { agent, timeoutMs, contract } = await passInvokeGates(deps, key, agentId, body, reply);
+  const idempotencyKey = idempotencyKeyOf(message.messageId);
+  if (idempotencyKey === undefined)
+    throw new MercatoError("VALIDATION_ERROR", "message.messageId is required");
+  const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
+  const answer = await invokeIdempotent(
+    deps,
+    { key, agent, input, timeoutMs, contract },
+    idempotencyKey,
+    fingerprint,
+    reply,
+  );
+  return SendMessageResponse.toJSON({ payload: { $case: "message", value: answerMessage(message, answer) } });
+}
+
+function messageOf(params: unknown): Message {
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      "SendMessage takes params {message: {messageId, role, parts}}",
+    );
+  }
+  let parsed: SendMessageRequest;
+  try {
+    parsed = SendMessageRequest.fromJSON(params);
+  } catch (cause) {
+    throw new MercatoError("VALIDATION_ERROR", "params is not an A2A SendMessageRequest", { cause });
+  }
+  if (!parsed.message) throw new MercatoError("VALIDATION_ERROR", "params.message is required");
+  if (parsed.message.messageId === "") {
+    throw new MercatoError("VALIDATION_ERROR", "message.messageId is required: it makes retries safe");
+  }
+  return parsed.message;
+}
+
+/**
+ * The call's input: the message's one data part, or its one text part holding JSON. Anything else
+ * (no part, several, a file) is refused before anything is held.
+ */
+function inputOf(message: Message): unknown {
+  const data = message.parts.filter((part) => part.content?.$case === "data");
+  const text = message.parts.filter((part) => part.content?.$case === "text");
+  const only = data.length === 1 ? data[0] : data.length === 0 && text.length === 1 ? text[0] : undefined;
+  if (!only || message.parts.length !== 1) {
+    throw new MercatoError(
+      "VALIDATION_ERROR",
+      "The message must have exactly one part: a data part holding the call's input (or a text part holding it as JSON)",
+    );
+  }
+  const content = only.content;
+  if (content?.$case === "data") return content.value ?? null;
+  if (content?.$case === "text") {
+    try {
+      return JSON.parse(content.value) as unknown;
+    } catch (cause) {
+      throw new MercatoError("VALIDATION_ERROR", "The text part is not JSON: send the input as a data part", {
+        cause,
+      });
+    }
+  }
+  throw new MercatoError("VALIDATION_ERROR", "The message's part holds no input");
+}
+
+/** The answer: the seller's output as a data part; the charge and its signed receipt in metadata. */
+function answerMessage(asked: Message, answer: InvokeAnswer): Message {
+  return {
+    messageId: `msg_${answer.transaction_id}`,
+    contextId: asked.contextId,
+    taskId: "",
+    role: Role.ROLE_AGENT,
+    parts: [
+      {
+        content: { $case: "data", value: answer.output ?? null },
+        metadata: undefined,
+        filename: "",
+        mediaType: "application/json",
+      },
+    ],
+    metadata: {
+      transaction_id: answer.transaction_id,
+      cost_usd: answer.cost_usd,
+      metrics: answer.metrics,
+      receipt: answer.receipt,
+    },
+    extensions: [],
+    referenceTaskIds: [],
+  };
+}
+
+/** The OpenAPI description of the JSON-RPC endpoint. */
+export const JSON_RPC_OPENAPI: Record<string, Record<string, unknown>> = {
+  "/agents/{id}/a2a": {
+    post: {
+      operationId: "a2aJsonRpc",
+      tags: ["A2A"],
+      summary: "A listed agent's A2A 1.0 JSON-RPC endpoint (SendMessage)",
+      description:
+        "A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as `POST /agents/{id}/invoke` takes it. Method `SendMessage`: `params.message` has one data part holding the call's input (a text part holding JSON is accepted too) and a `messageId`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries `transaction_id`, `cost_usd`, `metrics` and the signed `receipt`. Errors are JSON-RPC errors: -32602 for a refused input (VALIDATION_ERROR), -32601 for another method, -32009 for an A2A-Version other than 1.0, -32000 for any other refusal; `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when the key is missing or unknown. See docs/a2a.md.",
+      security: [{ accessKey: [] }],
+      parameters: [
+        {
+          name: "id",
+          in: "path",
+          required: true,
+          description: "Agent id (agent_…)",
+          schema: { type: "string", maxLength: 64 },
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              description:
+                'A JSON-RPC 2.0 request: {jsonrpc: "2.0", id, method: "SendMessage", params: SendMessageRequest}',
+              properties: {
+                jsonrpc: { const: "2.0" },
+                id: { type: ["string", "integer"] },
+                method: { type: "string" },
+                params: { type: "object" },
+              },
+              required: ["jsonrpc", "method"],
+            },
+          },
+        },
+      },
+      responses: {
+        "200": {
+          description: "A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error`",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                properties: {
+                  jsonrpc: { const: "2.0" },
+                  id: { type: ["string", "integer", "null"] },
+                  result: { type: "object" },
+                  error: {
+                    type: "object",
+                    properties: {
+                      code: { type: "integer" },
+                      message: { type: "string" },
+                      data: { type: "object" },
+                    },
+                    required: ["code", "message"],
+                  },
+                },
+                required: ["jsonrpc", "id"],
+              },
+            },
+          },
+        },
+        "401": {
+          description:
+            "UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which",
+          content: { "application/json": { schema: { type: "object" } } },
+        },
+      },
+    },
+  },
+};
