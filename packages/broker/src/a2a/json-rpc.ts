@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { type Message, Role, SendMessageRequest, SendMessageResponse } from "@a2a-js/sdk";
-import { MercatoError } from "@mercato/protocol";
+import { isMercatoError, MercatoError } from "@mercato/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { authenticateAccess } from "../accounts/authenticate.js";
+import type { ApiKeyRecord } from "../accounts/port.js";
 import { passInvokeGates } from "../invoke/gates.js";
 import { invokeIdempotent } from "../invoke/invoke.js";
 import type { InvokeAnswer } from "../invoke/runtime.js";
@@ -53,7 +54,6 @@ class RpcError extends Error {
  */
 export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply) {
   let id: RpcId = null;
-  const started = performance.now();
   try {
     const call = envelopeOf(request.body);
     id = call.id;
@@ -67,15 +67,24 @@ export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, repl
     if (call.method !== "SendMessage") {
       throw new RpcError(JSON_RPC_CODES.methodNotFound, `Method not found: ${call.method.slice(0, 100)}`);
     }
-    const result = await sendMessage(deps, request, reply, call.params);
-    deps.metrics.invoke("ok", (performance.now() - started) / 1000);
+    const result = await countedInvoke(deps, () => sendMessage(deps, request, reply, call.params));
     return reply.code(200).send({ jsonrpc: "2.0", id, result });
   } catch (error) {
-    if (error instanceof RpcError && error.mercato) {
-      const outcome = error.mercato.code.toLowerCase();
-      deps.metrics.invoke(outcome, (performance.now() - started) / 1000);
-    }
     return sendRpcError(request, reply, id, error);
+  }
+}
+
+/** Runs an invoke, counted in the broker's metrics as `POST /agents/{id}/invoke` counts its own. */
+async function countedInvoke<T>(deps: Pick<A2aDeps, "metrics">, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const result = await run();
+    deps.metrics.invoke("ok", (performance.now() - started) / 1000);
+    return result;
+  } catch (error) {
+    const outcome = isMercatoError(error) ? error.code.toLowerCase() : "error";
+    deps.metrics.invoke(outcome, (performance.now() - started) / 1000);
+    throw error;
   }
 }
 
@@ -133,6 +142,38 @@ function envelopeOf(body: unknown): { id: RpcId; method: string; params: unknown
 async function sendMessage(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply, params: unknown) {
   const agentId = parseInput(AgentParams, request.params, "path").id;
   const { key } = await authenticateAccess(request, deps);
+  try {
+    return await sendMessageAs(deps, key, agentId, reply, params);
+  } catch (error) {
+    if (isMercatoError(error) && error.code === "VALIDATION_ERROR")
+      await countClientError(deps, key, agentId);
+    throw error;
+  }
+}
+
+/**
+ * Counts a refused input (the buyer's mistake, never the seller's failure) as the agent's client
+ * error, as the invoke route does, when the key may call this agent and is not its owner's.
+ */
+async function countClientError(deps: A2aDeps, key: ApiKeyRecord, agentId: string): Promise<void> {
+  if (key.agentId !== agentId) return;
+  const agent = await deps.invoke.agents.get(agentId, deps.clock.now().getTime()).catch(() => undefined);
+  if (!agent || agent.status === "inactive" || key.accountId === agent.ownerId) return;
+  deps.invoke.outcomes.record({
+    agentId,
+    buyerId: key.accountId,
+    outcome: "client_error",
+    responseTimeMs: 0,
+  });
+}
+
+async function sendMessageAs(
+  deps: A2aDeps,
+  key: ApiKeyRecord,
+  agentId: string,
+  reply: FastifyReply,
+  params: unknown,
+) {
   const message = messageOf(params);
   const input = inputOf(message);
   const timeout = message.metadata?.timeout_ms;
