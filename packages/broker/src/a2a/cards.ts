@@ -111,10 +111,10 @@ export function marketplaceCard(base: CardBase): AgentCardJson {
   const card: AgentCard = {
     name: "Mercato",
     description:
-      "A marketplace where AI agents buy and sell each other's services, paid per successful call. Search the listings, then call one through the broker's metered proxy: every listed agent has its own signed card at /agents/{id}/agent-card.json, whose JSON-RPC interface takes the call.",
-    // Mercato's own skills are served by its REST API (documentationUrl), not over A2A: the
-    // listings' cards carry the A2A interfaces (docs/a2a.md).
-    supportedInterfaces: [],
+      "A marketplace where AI agents buy and sell each other's services, paid per successful call. Search the listings, then call one through the broker's metered proxy: every listed agent also has its own signed card at /agents/{id}/agent-card.json, with its price, figures and contract.",
+    supportedInterfaces: [
+      { url: `${base.url}/a2a`, protocolBinding: "JSONRPC", tenant: "", protocolVersion: A2A_VERSION },
+    ],
     provider: { organization: "Mercato", url: base.url },
     version: BROKER_VERSION,
     documentationUrl: `${base.url}/docs`,
@@ -127,7 +127,7 @@ export function marketplaceCard(base: CardBase): AgentCardJson {
       {
         id: "search",
         name: "Search the marketplace",
-        description: `Finds listed agents by words, category, price and trust: GET ${base.url}/agents/search?q=…, no key needed. Each result's agent card is at ${base.url}/agents/{agent_id}/agent-card.json.`,
+        description: `Finds listed agents by words, category, price and trust, best first. Send one data part holding the query, as GET ${base.url}/agents/search takes it: {"q", "category", "tags", "max_price", "min_trust", "sort", "limit", "cursor"}, all optional; no key needed. The answer's data part is {results, next_cursor}; each result names its signed agent card (agent_card_url).`,
         tags: ["search", "marketplace", "discovery"],
         examples: ["an agent that summarizes crypto news for under 0.05 USD a call"],
         inputModes: JSON_MODES,
@@ -137,15 +137,12 @@ export function marketplaceCard(base: CardBase): AgentCardJson {
       {
         id: "call",
         name: "Call a listed agent",
-        description: `Buys per-call access with an account key (POST ${base.url}/purchase gives an access key), then calls the agent through the broker: A2A SendMessage at ${base.url}/agents/{agent_id}/a2a, or POST ${base.url}/agents/{agent_id}/invoke. The price is held, charged only when the seller answers, and each charge has a receipt signed by the broker.`,
+        description: `Calls a listed agent through the broker's metered proxy. Send one data part {"agent_id", "input"} with the agent's access key as the bearer (an account key buys one: POST ${base.url}/purchase); the message's messageId makes retries safe. The price is held and charged only when the seller answers; the answer's data part is the seller's output, its metadata the transaction_id, cost_usd and the receipt signed by the broker. The same call goes to ${base.url}/agents/{agent_id}/a2a.`,
         tags: ["invoke", "payments", "agents"],
         examples: [],
         inputModes: JSON_MODES,
         outputModes: JSON_MODES,
-        securityRequirements: [
-          { schemes: { accountKey: { list: [] } } },
-          { schemes: { accessKey: { list: [] } } },
-        ],
+        securityRequirements: [{ schemes: { accessKey: { list: [] } } }],
       },
     ],
     signatures: [],

@@ -52,7 +52,12 @@ class RpcError extends Error {
  * when the bearer key is missing or unknown (with `WWW-Authenticate`), so that HTTP clients and
  * proxies see an authentication failure for what it is.
  */
-export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply) {
+export async function answerJsonRpc(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  /** Answers `SendMessage`'s params with its result (SendMessageResponse, JSON form). */
+  sendMessage: (params: unknown) => Promise<unknown>,
+) {
   let id: RpcId = null;
   try {
     const call = envelopeOf(request.body);
@@ -67,7 +72,7 @@ export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, repl
     if (call.method !== "SendMessage") {
       throw new RpcError(JSON_RPC_CODES.methodNotFound, `Method not found: ${call.method.slice(0, 100)}`);
     }
-    const result = await countedInvoke(deps, () => sendMessage(deps, request, reply, call.params));
+    const result = await sendMessage(call.params);
     return reply.code(200).send({ jsonrpc: "2.0", id, result });
   } catch (error) {
     return sendRpcError(request, reply, id, error);
@@ -75,7 +80,7 @@ export async function answerJsonRpc(deps: A2aDeps, request: FastifyRequest, repl
 }
 
 /** Runs an invoke, counted in the broker's metrics as `POST /agents/{id}/invoke` counts its own. */
-async function countedInvoke<T>(deps: Pick<A2aDeps, "metrics">, run: () => Promise<T>): Promise<T> {
+export async function countedInvoke<T>(deps: Pick<A2aDeps, "metrics">, run: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
     const result = await run();
@@ -138,12 +143,62 @@ function envelopeOf(body: unknown): { id: RpcId; method: string; params: unknown
   return { id: (id ?? null) as RpcId, method, params };
 }
 
-/** `SendMessage`: the message's data part is the input; the answer is a Message with the output. */
-async function sendMessage(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply, params: unknown) {
-  const agentId = parseInput(AgentParams, request.params, "path").id;
-  const { key } = await authenticateAccess(request, deps);
+/**
+ * `SendMessage` to a listing (`POST /agents/{id}/a2a`): the message's data part is the input; the
+ * answer is a Message with the output.
+ */
+export function listingSendMessage(deps: A2aDeps, request: FastifyRequest, reply: FastifyReply) {
+  return async (params: unknown) => {
+    const agentId = parseInput(AgentParams, request.params, "path").id;
+    const { key } = await authenticateAccess(request, deps);
+    return countedInvoke(deps, async () => {
+      const message = messageOf(params);
+      return invokeWithMessage(deps, { key, agentId, reply, message, input: () => inputOf(message) });
+    });
+  };
+}
+
+/** One call through the invoke proxy, asked by an A2A message. */
+export interface MessageCall {
+  key: ApiKeyRecord;
+  agentId: string;
+  reply: FastifyReply;
+  message: Message;
+  /** The call's input, read from the message (may refuse it: VALIDATION_ERROR). */
+  input: () => unknown;
+}
+
+/**
+ * Invokes the agent as `POST /agents/{id}/invoke` does (the same gates in the same order, hold,
+ * capture or void, receipt), with the message's `messageId` as the idempotency key, and answers the
+ * SendMessageResponse (JSON form). A refused input counts as the agent's client error, as there.
+ */
+export async function invokeWithMessage(deps: A2aDeps, call: MessageCall): Promise<unknown> {
+  const { key, agentId, reply, message } = call;
   try {
-    return await sendMessageAs(deps, key, agentId, reply, params);
+    const input = call.input();
+    const timeout = message.metadata?.timeout_ms;
+    if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
+      throw new MercatoError(
+        "VALIDATION_ERROR",
+        "message.metadata.timeout_ms must be a positive integer (ms)",
+      );
+    }
+    const body = { input, timeout_ms: timeout as number | undefined };
+    // The refusals before anything is held, in the invoke's order (invoke/gates.ts).
+    const { agent, timeoutMs, contract } = await passInvokeGates(deps, key, agentId, body, reply);
+    const idempotencyKey = idempotencyKeyOf(message.messageId);
+    if (idempotencyKey === undefined)
+      throw new MercatoError("VALIDATION_ERROR", "message.messageId is required");
+    const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
+    const answer = await invokeIdempotent(
+      deps,
+      { key, agent, input, timeoutMs, contract },
+      idempotencyKey,
+      fingerprint,
+      reply,
+    );
+    return messageResponse(answerMessage(message, answer));
   } catch (error) {
     if (isMercatoError(error) && error.code === "VALIDATION_ERROR")
       await countClientError(deps, key, agentId);
@@ -167,37 +222,13 @@ async function countClientError(deps: A2aDeps, key: ApiKeyRecord, agentId: strin
   });
 }
 
-async function sendMessageAs(
-  deps: A2aDeps,
-  key: ApiKeyRecord,
-  agentId: string,
-  reply: FastifyReply,
-  params: unknown,
-) {
-  const message = messageOf(params);
-  const input = inputOf(message);
-  const timeout = message.metadata?.timeout_ms;
-  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
-    throw new MercatoError("VALIDATION_ERROR", "message.metadata.timeout_ms must be a positive integer (ms)");
-  }
-  const body = { input, timeout_ms: timeout as number | undefined };
-  // The refusals before anything is held, in the invoke's order (invoke/gates.ts).
-  const { agent, timeoutMs, contract } = await passInvokeGates(deps, key, agentId, body, reply);
-  const idempotencyKey = idempotencyKeyOf(message.messageId);
-  if (idempotencyKey === undefined)
-    throw new MercatoError("VALIDATION_ERROR", "message.messageId is required");
-  const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("base64url");
-  const answer = await invokeIdempotent(
-    deps,
-    { key, agent, input, timeoutMs, contract },
-    idempotencyKey,
-    fingerprint,
-    reply,
-  );
-  return SendMessageResponse.toJSON({ payload: { $case: "message", value: answerMessage(message, answer) } });
+/** A SendMessageResponse holding `message`, in its JSON form. */
+export function messageResponse(message: Message): unknown {
+  return SendMessageResponse.toJSON({ payload: { $case: "message", value: message } });
 }
 
-function messageOf(params: unknown): Message {
+/** The message of a SendMessage request. */
+export function messageOf(params: unknown): Message {
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
     throw new MercatoError(
       "VALIDATION_ERROR",
@@ -221,7 +252,7 @@ function messageOf(params: unknown): Message {
  * The call's input: the message's one data part, or its one text part holding JSON. Anything else
  * (no part, several, a file) is refused before anything is held.
  */
-function inputOf(message: Message): unknown {
+export function inputOf(message: Message): unknown {
   const data = message.parts.filter((part) => part.content?.$case === "data");
   const text = message.parts.filter((part) => part.content?.$case === "text");
   const only = data.length === 1 ? data[0] : data.length === 0 && text.length === 1 ? text[0] : undefined;
@@ -271,76 +302,93 @@ function answerMessage(asked: Message, answer: InvokeAnswer): Message {
   };
 }
 
-/** The OpenAPI description of the JSON-RPC endpoint. */
+const ERRORS_DESCRIPTION =
+  "Errors are JSON-RPC errors: -32700 for a body that is not JSON, -32600 for one that is not a JSON-RPC request, -32601 for a method other than SendMessage, -32009 for an A2A-Version other than 1.0, -32602 for a refused input (VALIDATION_ERROR), -32000 for any other refusal (INSUFFICIENT_FUNDS, SELLER_ERROR, …); `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when a key is needed and missing or unknown. See docs/a2a.md.";
+
+const ID_PARAMETER = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "Agent id (agent_…)",
+  schema: { type: "string", maxLength: 64 },
+};
+
+/** The request and responses of a JSON-RPC endpoint, in OpenAPI. */
+const JSON_RPC_EXCHANGE = {
+  requestBody: {
+    required: true,
+    content: {
+      "application/json": {
+        schema: {
+          type: "object",
+          description:
+            'A JSON-RPC 2.0 request: {jsonrpc: "2.0", id, method: "SendMessage", params: SendMessageRequest}',
+          properties: {
+            jsonrpc: { const: "2.0" },
+            id: { type: ["string", "integer"] },
+            method: { type: "string" },
+            params: { type: "object" },
+          },
+          required: ["jsonrpc", "method"],
+        },
+      },
+    },
+  },
+  responses: {
+    "200": {
+      description: "A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error`",
+      content: {
+        "application/json": {
+          schema: {
+            type: "object",
+            properties: {
+              jsonrpc: { const: "2.0" },
+              id: { type: ["string", "integer", "null"] },
+              result: { type: "object" },
+              error: {
+                type: "object",
+                properties: {
+                  code: { type: "integer" },
+                  message: { type: "string" },
+                  data: { type: "object" },
+                },
+                required: ["code", "message"],
+              },
+            },
+            required: ["jsonrpc", "id"],
+          },
+        },
+      },
+    },
+    "401": {
+      description:
+        "UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which",
+      content: { "application/json": { schema: { type: "object" } } },
+    },
+  },
+};
+
+/** The OpenAPI description of the JSON-RPC endpoints. */
 export const JSON_RPC_OPENAPI: Record<string, Record<string, unknown>> = {
   "/agents/{id}/a2a": {
     post: {
       operationId: "a2aJsonRpc",
       tags: ["A2A"],
       summary: "A listed agent's A2A 1.0 JSON-RPC endpoint (SendMessage)",
-      description:
-        "A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as `POST /agents/{id}/invoke` takes it. Method `SendMessage`: `params.message` has one data part holding the call's input (a text part holding JSON is accepted too) and a `messageId`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries `transaction_id`, `cost_usd`, `metrics` and the signed `receipt`. Errors are JSON-RPC errors: -32602 for a refused input (VALIDATION_ERROR), -32601 for another method, -32009 for an A2A-Version other than 1.0, -32000 for any other refusal; `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when the key is missing or unknown. See docs/a2a.md.",
+      description: `A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as \`POST /agents/{id}/invoke\` takes it. Method \`SendMessage\`: \`params.message\` has one data part holding the call's input (a text part holding JSON is accepted too) and a \`messageId\`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries \`transaction_id\`, \`cost_usd\`, \`metrics\` and the signed \`receipt\`. ${ERRORS_DESCRIPTION}`,
       security: [{ accessKey: [] }],
-      parameters: [
-        {
-          name: "id",
-          in: "path",
-          required: true,
-          description: "Agent id (agent_…)",
-          schema: { type: "string", maxLength: 64 },
-        },
-      ],
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: {
-              type: "object",
-              description:
-                'A JSON-RPC 2.0 request: {jsonrpc: "2.0", id, method: "SendMessage", params: SendMessageRequest}',
-              properties: {
-                jsonrpc: { const: "2.0" },
-                id: { type: ["string", "integer"] },
-                method: { type: "string" },
-                params: { type: "object" },
-              },
-              required: ["jsonrpc", "method"],
-            },
-          },
-        },
-      },
-      responses: {
-        "200": {
-          description: "A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error`",
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                properties: {
-                  jsonrpc: { const: "2.0" },
-                  id: { type: ["string", "integer", "null"] },
-                  result: { type: "object" },
-                  error: {
-                    type: "object",
-                    properties: {
-                      code: { type: "integer" },
-                      message: { type: "string" },
-                      data: { type: "object" },
-                    },
-                    required: ["code", "message"],
-                  },
-                },
-                required: ["jsonrpc", "id"],
-              },
-            },
-          },
-        },
-        "401": {
-          description:
-            "UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which",
-          content: { "application/json": { schema: { type: "object" } } },
-        },
-      },
+      parameters: [ID_PARAMETER],
+      ...JSON_RPC_EXCHANGE,
+    },
+  },
+  "/a2a": {
+    post: {
+      operationId: "a2aMarketplaceJsonRpc",
+      tags: ["A2A"],
+      summary: "Mercato's own A2A 1.0 JSON-RPC endpoint (SendMessage: search, call)",
+      description: `The interface of the marketplace's agent card. \`SendMessage\` with one data part: \`{"agent_id", "input"}\` calls that agent exactly as \`POST /agents/{id}/a2a\` does (its access key as the bearer, the messageId as the idempotency key); anything else is a search query as \`GET /agents/search\` takes it (q, category, tags, max_price, min_trust, sort, limit, cursor; no key needed), answered with a data part \`{results, next_cursor}\` whose results also name their \`agent_card_url\`. ${ERRORS_DESCRIPTION}`,
+      security: [{}, { accessKey: [] }],
+      ...JSON_RPC_EXCHANGE,
     },
   },
 };

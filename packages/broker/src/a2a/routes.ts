@@ -13,10 +13,19 @@ import {
   withSignature,
 } from "./cards.js";
 import type { A2aDeps } from "./deps.js";
-import { A2A_JSON_RPC_PATH, answerJsonRpc, JSON_RPC_OPENAPI, sendRpcError } from "./json-rpc.js";
+import {
+  A2A_JSON_RPC_PATH,
+  answerJsonRpc,
+  JSON_RPC_OPENAPI,
+  listingSendMessage,
+  sendRpcError,
+} from "./json-rpc.js";
+import { marketplaceSendMessage } from "./marketplace.js";
 
 /** Where the marketplace's own card is (A2A's well-known path). */
 export const MARKETPLACE_CARD_PATH = "/.well-known/agent-card.json";
+/** The marketplace's own JSON-RPC endpoint (skills search and call). */
+export const MARKETPLACE_JSON_RPC_PATH = "/a2a";
 
 /**
  * Registers the A2A routes: the marketplace's card, each active listing's signed card, and each
@@ -48,7 +57,14 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aDeps): void {
     url: A2A_JSON_RPC_PATH,
     // A body Fastify refused (not JSON, too large, too deep) is answered as JSON-RPC too.
     errorHandler: (error, request, reply) => sendRpcError(request, reply, null, error),
-    handler: (request, reply) => answerJsonRpc(deps, request, reply),
+    handler: (request, reply) => answerJsonRpc(request, reply, listingSendMessage(deps, request, reply)),
+  });
+  app.route({
+    method: "POST",
+    url: MARKETPLACE_JSON_RPC_PATH,
+    errorHandler: (error, request, reply) => sendRpcError(request, reply, null, error),
+    handler: (request, reply) =>
+      answerJsonRpc(request, reply, marketplaceSendMessage(deps, request, reply, cardBase(deps, request))),
   });
 }
 

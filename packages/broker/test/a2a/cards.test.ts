@@ -87,6 +87,9 @@ describe("GET /.well-known/agent-card.json (Mercato as an A2A agent)", () => {
     expect(body.securitySchemes.accountKey.httpAuthSecurityScheme.scheme).toBe("Bearer");
     expect(body.skills.map((s: { id: string }) => s.id)).toEqual(["search", "call"]);
     expect(body.defaultInputModes).toEqual(["application/json"]);
+    expect(body.supportedInterfaces).toEqual([
+      { url: "http://localhost:80/a2a", protocolBinding: "JSONRPC", protocolVersion: "1.0" },
+    ]);
     await verifyWith(broker, body);
   });
 });

@@ -51,8 +51,8 @@ async function market(price = 0.02) {
   return { owner, buyer, agentId, accessKey: (purchase.json() as { api_key: string }).api_key };
 }
 
-/** The official client for an agent, from its card, sending `key` as the bearer. */
-async function clientFor(agentId: string, key: string | undefined) {
+/** The official client for an agent (or, without one, Mercato itself), from its card, sending `key` as the bearer. */
+async function clientFor(agentId: string | undefined, key: string | undefined) {
   const fetchImpl: typeof fetch = (url, init) => {
     const headers = new Headers(init?.headers);
     if (key !== undefined) headers.set("authorization", `Bearer ${key}`);
@@ -63,7 +63,9 @@ async function clientFor(agentId: string, key: string | undefined) {
       transports: [new JsonRpcTransportFactory({ fetchImpl })],
     }),
   );
-  return factory.createFromUrl(baseUrl, `/agents/${agentId}/agent-card.json`);
+  return agentId === undefined
+    ? factory.createFromUrl(baseUrl)
+    : factory.createFromUrl(baseUrl, `/agents/${agentId}/agent-card.json`);
 }
 
 const dataPart = (value: unknown): Part => ({
@@ -341,5 +343,86 @@ describe("POST /agents/{id}/a2a, raw JSON-RPC", () => {
       });
       expect(tricked.status, id).toBeLessThan(500);
     }
+  });
+});
+
+describe("POST /a2a (Mercato itself) with the official A2A client", () => {
+  it("finds the marketplace's card at the well-known path, signed, pointing at /a2a", async () => {
+    const card = (await (await fetch(`${baseUrl}/.well-known/agent-card.json`)).json()) as AgentCard & {
+      supportedInterfaces: { url: string }[];
+    };
+    expect(card.supportedInterfaces.map((i) => i.url)).toEqual([`${baseUrl}/a2a`]);
+    const { keys } = await jwks();
+    await verifyAgentCardSignature(async (kid) => keys.find((k) => k.kid === kid) ?? Promise.reject(kid))(
+      card,
+    );
+  });
+
+  it("search: a data part holding the query answers the results, with no key", async () => {
+    const { agentId } = await market();
+    const owner = await broker.signUp("Other seller");
+    await broker.register(owner.apiKey, {
+      name: "Weather oracle",
+      description: "Forecasts",
+      category: "weather",
+    });
+    const client = await clientFor(undefined, undefined);
+    const reply = (await client.sendMessage(
+      send(userMessage("search-1", [dataPart({ q: "crypto news" })])),
+    )) as Message;
+    const content = reply.parts[0]?.content;
+    if (content?.$case !== "data") throw new Error("no data part");
+    const page = content.value as {
+      results: { agent_id: string; agent_card_url: string }[];
+      next_cursor: null;
+    };
+    expect(page.results.map((r) => r.agent_id)).toEqual([agentId]);
+    expect(page.results[0]?.agent_card_url).toBe(`${baseUrl}/agents/${agentId}/agent-card.json`);
+    const all = (await client.sendMessage(send(userMessage("search-2", [dataPart({})])))) as Message;
+    const everything = all.parts[0]?.content;
+    expect(everything?.$case === "data" && (everything.value as { results: unknown[] }).results).toHaveLength(
+      2,
+    );
+    const bad = await rpcError(
+      client.sendMessage(send(userMessage("search-3", [dataPart({ limit: 1000 })]))),
+    );
+    expect(bad).toMatchObject({ code: -32602, data: { code: "VALIDATION_ERROR" } });
+    expect(seller.calls).toHaveLength(0);
+  });
+
+  it("call: {agent_id, input} with the agent's access key invokes it through the proxy, to the micro", async () => {
+    const { owner, buyer, agentId, accessKey } = await market();
+    const client = await clientFor(undefined, accessKey);
+    const message = userMessage("call-1", [dataPart({ agent_id: agentId, input: { symbol: "SOL" } })]);
+    const reply = (await client.sendMessage(send(message))) as Message;
+    expect(reply.parts[0]?.content).toEqual({ $case: "data", value: { echo: { symbol: "SOL" } } });
+    const metadata = reply.metadata as { transaction_id: string; cost_usd: string; receipt: unknown };
+    expect(metadata.cost_usd).toBe("0.020000");
+    expect(await verifyReceipt(metadata.receipt as never, await jwks())).toMatchObject({
+      transaction_id: metadata.transaction_id,
+      agent_id: agentId,
+    });
+    // The same messageId again: the first outcome, not a second charge.
+    const again = (await client.sendMessage(send(message))) as Message;
+    expect(again.metadata?.transaction_id).toBe(metadata.transaction_id);
+    expect(seller.calls).toHaveLength(1);
+    expect((await balance(buyer.apiKey)).available_usd).toBe("9.980000");
+    expect((await balance(owner.apiKey)).earnings_usd).toBe("0.018000");
+    // Without a key, or with an account key: refused before anything is held.
+    const anonymous = await clientFor(undefined, undefined);
+    const none = await rpcError(
+      anonymous.sendMessage(send(userMessage("call-2", [dataPart({ agent_id: agentId, input: {} })]))),
+    );
+    expect(none.data).toMatchObject({ code: "UNAUTHENTICATED" });
+    const withAccount = await clientFor(undefined, buyer.apiKey);
+    const account = await rpcError(
+      withAccount.sendMessage(
+        send(userMessage("call-3", [dataPart({ agent_id: agentId, input: { symbol: "SOL" } })])),
+      ),
+    );
+    expect(account.data).toMatchObject({ code: "AGENT_NOT_PURCHASED" });
+    expect(seller.calls).toHaveLength(1);
+    expect((await balance(buyer.apiKey)).available_usd).toBe("9.980000");
+    await expectAuditOk();
   });
 });

@@ -126,9 +126,29 @@ export interface paths {
         put?: never;
         /**
          * A listed agent's A2A 1.0 JSON-RPC endpoint (SendMessage)
-         * @description A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as `POST /agents/{id}/invoke` takes it. Method `SendMessage`: `params.message` has one data part holding the call's input (a text part holding JSON is accepted too) and a `messageId`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries `transaction_id`, `cost_usd`, `metrics` and the signed `receipt`. Errors are JSON-RPC errors: -32602 for a refused input (VALIDATION_ERROR), -32601 for another method, -32009 for an A2A-Version other than 1.0, -32000 for any other refusal; `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when the key is missing or unknown. See docs/a2a.md.
+         * @description A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as `POST /agents/{id}/invoke` takes it. Method `SendMessage`: `params.message` has one data part holding the call's input (a text part holding JSON is accepted too) and a `messageId`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries `transaction_id`, `cost_usd`, `metrics` and the signed `receipt`. Errors are JSON-RPC errors: -32700 for a body that is not JSON, -32600 for one that is not a JSON-RPC request, -32601 for a method other than SendMessage, -32009 for an A2A-Version other than 1.0, -32602 for a refused input (VALIDATION_ERROR), -32000 for any other refusal (INSUFFICIENT_FUNDS, SELLER_ERROR, …); `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when a key is needed and missing or unknown. See docs/a2a.md.
          */
         post: operations["a2aJsonRpc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/a2a": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mercato's own A2A 1.0 JSON-RPC endpoint (SendMessage: search, call)
+         * @description The interface of the marketplace's agent card. `SendMessage` with one data part: `{"agent_id", "input"}` calls that agent exactly as `POST /agents/{id}/a2a` does (its access key as the bearer, the messageId as the idempotency key); anything else is a search query as `GET /agents/search` takes it (q, category, tags, max_price, min_trust, sort, limit, cursor; no key needed), answered with a data part `{results, next_cursor}` whose results also name their `agent_card_url`. Errors are JSON-RPC errors: -32700 for a body that is not JSON, -32600 for one that is not a JSON-RPC request, -32601 for a method other than SendMessage, -32009 for an A2A-Version other than 1.0, -32602 for a refused input (VALIDATION_ERROR), -32000 for any other refusal (INSUFFICIENT_FUNDS, SELLER_ERROR, …); `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when a key is needed and missing or unknown. See docs/a2a.md.
+         */
+        post: operations["a2aMarketplaceJsonRpc"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1960,6 +1980,55 @@ export interface operations {
                 /** @description Agent id (agent_…) */
                 id: string;
             };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    jsonrpc: "2.0";
+                    id?: string | number;
+                    method: string;
+                    params?: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        result?: Record<string, never>;
+                        error?: {
+                            code: number;
+                            message: string;
+                            data?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    a2aMarketplaceJsonRpc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody: {
