@@ -298,6 +298,40 @@ describe("POST /agents/{id}/a2a, raw JSON-RPC", () => {
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
 
+  it("answers the request docs/a2a.md shows with the message docs/a2a.md describes", async () => {
+    const { agentId, accessKey } = await market();
+    const response = await post(agentId, accessKey, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "SendMessage",
+      params: {
+        message: {
+          messageId: "order-42",
+          role: "ROLE_USER",
+          parts: [{ data: { symbol: "BTC" }, mediaType: "application/json" }],
+        },
+      },
+    });
+    expect(response.status).toBe(200);
+    const json = (await response.json()) as {
+      id: number;
+      result: { message: { role: string; parts: unknown[]; metadata: Record<string, unknown> } };
+    };
+    expect(json.id).toBe(1);
+    expect(json.result.message.role).toBe("ROLE_AGENT");
+    expect(json.result.message.parts).toEqual([
+      { data: { echo: { symbol: "BTC" } }, mediaType: "application/json" },
+    ]);
+    expect(json.result.message.metadata).toMatchObject({ cost_usd: "0.020000" });
+    expect(Object.keys(json.result.message.metadata).sort()).toEqual([
+      "cost_usd",
+      "metrics",
+      "receipt",
+      "transaction_id",
+    ]);
+    await expectAuditOk();
+  });
+
   it("answers JSON-RPC errors for bad envelopes, unknown methods, other versions and bodies that are not JSON", async () => {
     const { agentId, accessKey } = await market();
     const cases: [unknown, Record<string, string>, number][] = [
