@@ -1,5 +1,5 @@
 import { AgentCard, canonicalizeAgentCard, verifyAgentCardSignature } from "@a2a-js/sdk";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestBroker, type TestBroker } from "../support/harness.js";
 
 const PRICING_URI = "https://mercato.dev/a2a/ext/pricing/v1";
@@ -9,9 +9,12 @@ let broker: TestBroker;
 
 beforeEach(async () => {
   broker = await createTestBroker();
+  // The SDK's verifier logs each signature it rejects with console.debug: expected here.
+  vi.spyOn(console, "debug").mockImplementation(() => {});
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   await broker.close();
 });
 
