@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { Dispatcher } from "undici";
+import { registerA2aRoutes } from "../a2a/routes.js";
 import {
   authenticateAccess,
   authenticateAccount,
@@ -276,6 +277,8 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   // The payment webhook reads its body as raw bytes (signatures cover them), in its own scope.
   registerPaymentWebhooks(app, deps);
   registerMetrics(app, deps);
+  // A2A agent cards and the listings' JSON-RPC endpoints: A2A's own shapes, not the protocol's.
+  registerA2aRoutes(app, deps);
 
   for (const route of ROUTES) {
     app.route({

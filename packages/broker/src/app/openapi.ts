@@ -1,5 +1,6 @@
 import { ERROR_CODE_LIST, type ErrorCode, REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from "@mercato/protocol";
 import * as z from "zod";
+import { A2A_OPENAPI_PATHS } from "../a2a/routes.js";
 import { PAYMENT_WEBHOOK_PATHS } from "../payments/webhooks.js";
 import { errorResponses, NO_ERROR_RESPONSES } from "../platform/http/error-responses.js";
 import type { AuthMode, Route } from "../platform/http/route.js";
@@ -97,6 +98,7 @@ export function buildOpenApiDocument(routes: readonly Route<never>[]): OpenApiDo
       },
     },
     ...PAYMENT_WEBHOOK_PATHS,
+    ...A2A_OPENAPI_PATHS,
   };
   for (const route of routes) {
     const path = route.url.replace(/:(\w+)/g, "{$1}");
@@ -164,6 +166,10 @@ export function buildOpenApiDocument(routes: readonly Route<never>[]): OpenApiDo
       },
       { name: "Billing", description: "Balances, charges, receipts, top-ups, spend caps, settlements" },
       { name: "Admin", description: "Operator routes, behind the admin token" },
+      {
+        name: "A2A",
+        description: "Agent2Agent (A2A 1.0): signed agent cards, and each listing's JSON-RPC endpoint",
+      },
       { name: "System", description: "Health and documentation" },
     ],
     paths,

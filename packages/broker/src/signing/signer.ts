@@ -6,6 +6,7 @@ import {
   randomBytes,
   sign,
 } from "node:crypto";
+import { type AgentCard, generateAgentCardSignature } from "@a2a-js/sdk";
 import {
   callHeaders,
   callSigningInput,
@@ -58,6 +59,22 @@ export interface ReceiptSigner {
   jwks(): Promise<{ keys: PublishedJwk[] }>;
   /** Signs a direct-mode grant token (`signGrant` in @mercato/protocol) with the broker's key. */
   signGrant(payload: GrantPayloadValue): Promise<SignedGrant>;
+  /**
+   * Signs an A2A 1.0 agent card, given in its JSON form (what is served), as A2A §8.4 says: a
+   * flattened JWS over the RFC 8785 canonical form of the card without `signatures`, computed by the
+   * official SDK (`generateAgentCardSignature`, so that its `verifyAgentCardSignature` agrees),
+   * with the protected header `{alg: "EdDSA", kid, typ: "JOSE", jku}`. Returns the signature entry
+   * to put in the card's `signatures`.
+   */
+  signAgentCard(card: Record<string, unknown>, options: { jku: string }): Promise<AgentCardJws>;
+}
+
+/** One entry of an A2A agent card's `signatures`, as JSON. */
+export interface AgentCardJws {
+  /** The base64url protected header. */
+  protected: string;
+  /** The base64url Ed25519 signature. */
+  signature: string;
 }
 
 /**
@@ -140,6 +157,16 @@ export function createReceiptSigner(store: SigningKeyStore, clock: Clock): Recei
     async signGrant(payload) {
       const { kid, privateKey } = await ready();
       return signGrantToken(payload, privateKey, kid);
+    },
+    async signAgentCard(card, { jku }) {
+      const { kid, privateKey } = await ready();
+      const header = { alg: "EdDSA", kid, typ: "JOSE", jku };
+      // The SDK canonicalizes its argument as the card's JSON form (AgentCard.fromJSON), which is
+      // what `card` is, whatever its declared type says.
+      const signed = await generateAgentCardSignature(privateKey, header)(card as unknown as AgentCard);
+      const entry = signed.signatures.at(-1);
+      if (!entry) throw new Error("The agent card was not signed");
+      return { protected: entry.protected, signature: entry.signature };
     },
     async jwks() {
       await ready();

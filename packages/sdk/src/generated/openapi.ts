@@ -75,6 +75,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/agent-card.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mercato as an A2A agent: its signed agent card
+         * @description The marketplace's own A2A 1.0 agent card: skills `search` (the marketplace's search) and `call` (buy access and call a listed agent), the bearer keys, signed by the broker's Ed25519 key (verify it with the keys at /.well-known/jwks.json). See docs/a2a.md.
+         */
+        get: operations["getMarketplaceAgentCard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/agent-card.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A listed agent's signed A2A agent card
+         * @description The A2A 1.0 agent card of an active listing: its skill, its JSON-RPC interface (`POST /agents/{id}/a2a`), its contract and its price and measured figures (two AgentExtensions, contract/v1 and pricing/v1, whose URIs and params docs/a2a.md lists), signed by the broker's Ed25519 key so that a client can check it offline against /.well-known/jwks.json. A listing that may not be bought (deactivated, or its endpoint not proven) has no card: AGENT_INACTIVE, as `POST /purchase` answers. See docs/a2a.md.
+         */
+        get: operations["getAgentCard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{id}/a2a": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A listed agent's A2A 1.0 JSON-RPC endpoint (SendMessage)
+         * @description A2A 1.0 over JSON-RPC 2.0, with the agent's access key as the bearer, exactly as `POST /agents/{id}/invoke` takes it. Method `SendMessage`: `params.message` has one data part holding the call's input (a text part holding JSON is accepted too) and a `messageId`, which is the call's idempotency key (a retry with the same messageId and input is answered the first outcome and never charged again). The call goes through the invoke proxy: the same gates, hold, capture or void, and receipt. The result is a Message whose data part is the seller's output and whose metadata carries `transaction_id`, `cost_usd`, `metrics` and the signed `receipt`. Errors are JSON-RPC errors: -32700 for a body that is not JSON, -32600 for one that is not a JSON-RPC request, -32601 for a method other than SendMessage, -32009 for an A2A-Version other than 1.0, -32602 for a refused input (VALIDATION_ERROR), -32000 for any other refusal (INSUFFICIENT_FUNDS, SELLER_ERROR, …); `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when a key is needed and missing or unknown. See docs/a2a.md.
+         */
+        post: operations["a2aJsonRpc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/a2a": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mercato's own A2A 1.0 JSON-RPC endpoint (SendMessage: search, call)
+         * @description The interface of the marketplace's agent card. `SendMessage` with one data part: `{"agent_id", "input"}` calls that agent exactly as `POST /agents/{id}/a2a` does (its access key as the bearer, the messageId as the idempotency key); anything else is a search query as `GET /agents/search` takes it (q, category, tags, max_price, min_trust, sort, limit, cursor; no key needed), answered with a data part `{results, next_cursor}` whose results also name their `agent_card_url`. Errors are JSON-RPC errors: -32700 for a body that is not JSON, -32600 for one that is not a JSON-RPC request, -32601 for a method other than SendMessage, -32009 for an A2A-Version other than 1.0, -32602 for a refused input (VALIDATION_ERROR), -32000 for any other refusal (INSUFFICIENT_FUNDS, SELLER_ERROR, …); `error.data` carries the Mercato `code`, `message`, HTTP `status`, `details` and `request_id`. Answered with HTTP 200, or 401 when a key is needed and missing or unknown. See docs/a2a.md.
+         */
+        post: operations["a2aMarketplaceJsonRpc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1761,6 +1841,236 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getMarketplaceAgentCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card */
+            200: {
+                headers: {
+                    /** @description public, max-age=300 */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        description: string;
+                        version: string;
+                        supportedInterfaces?: Record<string, never>[];
+                        capabilities: Record<string, never>;
+                        securitySchemes?: Record<string, never>;
+                        defaultInputModes?: string[];
+                        defaultOutputModes?: string[];
+                        skills: Record<string, never>[];
+                        signatures: {
+                            protected: string;
+                            signature: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error envelope; this route answers none of its own, but every error of the broker has this shape. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getAgentCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card */
+            200: {
+                headers: {
+                    /** @description public, max-age=300 */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        description: string;
+                        version: string;
+                        supportedInterfaces?: Record<string, never>[];
+                        capabilities: Record<string, never>;
+                        securitySchemes?: Record<string, never>;
+                        defaultInputModes?: string[];
+                        defaultOutputModes?: string[];
+                        skills: Record<string, never>[];
+                        signatures: {
+                            protected: string;
+                            signature: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description An error envelope with code VALIDATION_ERROR. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_NOT_FOUND. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with code AGENT_INACTIVE. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An error envelope with any other code, e.g. INTERNAL_ERROR (500), which is a bug. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    a2aJsonRpc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id (agent_…) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    jsonrpc: "2.0";
+                    id?: string | number;
+                    method: string;
+                    params?: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        result?: Record<string, never>;
+                        error?: {
+                            code: number;
+                            message: string;
+                            data?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    a2aMarketplaceJsonRpc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    jsonrpc: "2.0";
+                    id?: string | number;
+                    method: string;
+                    params?: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description A JSON-RPC 2.0 response: `result` (SendMessageResponse: {message}) or `error` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        result?: Record<string, never>;
+                        error?: {
+                            code: number;
+                            message: string;
+                            data?: Record<string, never>;
+                        };
+                    };
+                };
+            };
+            /** @description UNAUTHENTICATED, INVALID_API_KEY: no bearer key, or an unknown one; the body is a JSON-RPC error whose `data.code` says which */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
         };
