@@ -1,11 +1,11 @@
 import { type Message, Role } from "@a2a-js/sdk";
-import { MercatoError, parseUsd, SearchAgentsQuery } from "@mercato/protocol";
+import { SearchAgentsQuery } from "@mercato/protocol";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { authenticateAccess } from "../accounts/authenticate.js";
 import { parseInput } from "../platform/http/validation.js";
 import { presentSearchResult } from "../registry/presenters.js";
-import { searchWords } from "../registry/search-terms.js";
+import { searchListings } from "../registry/search.js";
 import type { CardBase } from "./cards.js";
 import type { A2aDeps } from "./deps.js";
 import { countedInvoke, inputOf, invokeWithMessage, messageOf, messageResponse } from "./json-rpc.js";
@@ -18,8 +18,6 @@ const CallData = z.strictObject({
   agent_id: z.string().min(1).max(64),
   input: z.unknown(),
 });
-
-const SEARCH_PAGE = 20;
 
 /** `SendMessage` to the marketplace: search (no key needed) or call (the agent's access key). */
 export function marketplaceSendMessage(
@@ -51,22 +49,7 @@ export function marketplaceSendMessage(
 /** The `search` skill: `GET /agents/search` with the data part as its query, answered as a data part. */
 async function search(deps: A2aDeps, asked: Message, data: unknown, base: CardBase): Promise<Message> {
   const query = parseInput(SearchAgentsQuery, data ?? {}, "the search's data part");
-  const tags = (Array.isArray(query.tags) ? query.tags : query.tags ? [query.tags] : [])
-    .flatMap((value) => value.split(","))
-    .map((tag) => tag.trim().toLowerCase())
-    .filter((tag) => tag !== "");
-  if (tags.length > 20) throw new MercatoError("VALIDATION_ERROR", "Invalid query: tags: at most 20 tags");
-  const words = query.q === undefined ? [] : searchWords(query.q);
-  const page = await deps.store.searchAgents({
-    ...(query.category !== undefined && { category: query.category }),
-    ...(tags.length > 0 && { tags: [...new Set(tags)] }),
-    ...(words.length > 0 && { words }),
-    ...(query.max_price !== undefined && { maxPriceMicros: Number(parseUsd(query.max_price)) }),
-    ...(query.min_trust !== undefined && { minTrust: query.min_trust }),
-    ...(query.cursor !== undefined && { cursor: query.cursor }),
-    sort: query.sort ?? "cost_per_success",
-    limit: query.limit ?? SEARCH_PAGE,
-  });
+  const page = await searchListings(deps.store, query);
   const results = page.agents.map((agent) => ({
     ...presentSearchResult(agent),
     agent_card_url: `${base.url}/agents/${agent.id}/agent-card.json`,

@@ -16,11 +16,10 @@ import {
 import type { AgentPatch } from "./port.js";
 import { presentAgentDetail, presentPriceChange, presentSearchResult } from "./presenters.js";
 import { enforceRegistrationRate, listingLimits } from "./registration-limit.js";
-import { searchWords } from "./search-terms.js";
+import { searchListings } from "./search.js";
 
 /** The `{id}` of an agent's routes. */
 export const AgentParams = z.object({ id: z.string().max(64).describe("Agent id (agent_…)") });
-const DEFAULT_PAGE_SIZE = 20;
 /** Largest registration or update body: two contract schemas of 64 KiB and the listing. */
 const LISTING_BODY_LIMIT = 2 * CONTRACT_LIMITS.maxBytes + 32 * 1024;
 const CONTRACT_DESCRIPTION = `\`input_schema\` and \`output_schema\` (optional) are the listing's contract: JSON Schemas (draft 2020-12) of the call's \`input\` and the seller's \`output\`. Each must be a valid schema of at most ${CONTRACT_LIMITS.maxBytes / 1024} KiB as JSON, nested at most ${CONTRACT_LIMITS.maxDepth} levels, whose \`$ref\`s are JSON Pointers into the same document (no URL is fetched; \`$id\`, \`$anchor\` and \`$dynamicRef\` are refused), whose patterns run on a linear-time engine (no backreferences or lookaround, at most ${CONTRACT_LIMITS.maxPatternLength} characters), with at most ${CONTRACT_LIMITS.maxEnumValues} values per \`enum\`, \`uniqueItems\` only beside a \`maxItems\` of at most ${CONTRACT_LIMITS.maxUniqueItems}, and at most ${CONTRACT_LIMITS.maxEvaluations} subschemas evaluated against one value; else 400 VALIDATION_ERROR saying where and why. The proxy refuses input that breaks the input schema (400 VALIDATION_ERROR, nothing held or charged) and treats an output that breaks the output schema as the seller's failed call (502 SELLER_ERROR, not charged). See docs/contracts.md.`;
@@ -159,26 +158,7 @@ export const registryRoutes: Route<RegistryDeps>[] = [
     query: SearchAgentsQuery,
     success: { status: 200, schema: "SearchAgentsResponse", description: "A page of results" },
     async handler({ deps, query }) {
-      const tags = (Array.isArray(query.tags) ? query.tags : query.tags ? [query.tags] : [])
-        .flatMap((value) => value.split(","))
-        .map((tag) => tag.trim().toLowerCase())
-        .filter((tag) => tag !== "");
-      if (tags.length > 20) {
-        throw new MercatoError("VALIDATION_ERROR", "Invalid query: tags: at most 20 tags", {
-          details: { issues: [{ path: "tags", message: "at most 20 tags" }] },
-        });
-      }
-      const words = query.q === undefined ? [] : searchWords(query.q);
-      const page = await deps.store.searchAgents({
-        ...(query.category !== undefined && { category: query.category }),
-        ...(tags.length > 0 && { tags: [...new Set(tags)] }),
-        ...(words.length > 0 && { words }),
-        ...(query.max_price !== undefined && { maxPriceMicros: Number(parseUsd(query.max_price)) }),
-        ...(query.min_trust !== undefined && { minTrust: query.min_trust }),
-        ...(query.cursor !== undefined && { cursor: query.cursor }),
-        sort: query.sort ?? "cost_per_success",
-        limit: query.limit ?? DEFAULT_PAGE_SIZE,
-      });
+      const page = await searchListings(deps.store, query);
       return { results: page.agents.map(presentSearchResult), next_cursor: page.nextCursor };
     },
   }),
