@@ -1,3 +1,4 @@
+import { MercatoError } from "@mercato/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorResponses, NO_ERROR_RESPONSES } from "../platform/http/error-responses.js";
 import { parseInput } from "../platform/http/validation.js";
@@ -36,7 +37,7 @@ export const MARKETPLACE_JSON_RPC_PATH = "/a2a";
  */
 export function registerA2aRoutes(app: FastifyInstance, deps: A2aDeps): void {
   app.get(MARKETPLACE_CARD_PATH, async (request, reply) => {
-    const base = cardBase(deps, request);
+    const base = signedCardBase(deps, request);
     return sendCard(reply, await signed(deps, marketplaceCard(base), base));
   });
   app.get("/agents/:id/agent-card.json", async (request, reply) => {
@@ -48,7 +49,7 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aDeps): void {
       now: deps.clock.now().toISOString(),
       action: " and has no agent card",
     });
-    const base = cardBase(deps, request);
+    const base = signedCardBase(deps, request);
     const card = listingCard(agent, await deps.store.getAgentContract(agent.id), base);
     return sendCard(reply, await signed(deps, card, base));
   });
@@ -69,12 +70,28 @@ export function registerA2aRoutes(app: FastifyInstance, deps: A2aDeps): void {
 }
 
 /**
- * The broker's public URL: `--public-url` when set (it should be, in production: the card signs
- * its URLs), else the URL the request came to, as purchases and grants name it.
+ * The broker's public URL: `--public-url` when set, else the URL the request came to, as purchases
+ * and grants name it (for the links of a search answer, which nothing signs).
  */
 function cardBase(deps: Pick<A2aDeps, "config">, request: FastifyRequest): CardBase {
   const url = deps.config.publicUrl ?? `${request.protocol}://${request.host}`;
   return { url: url.replace(/\/+$/, "") };
+}
+
+/**
+ * The base URL a card signs (its interface and `jku`): `--public-url`, or in dev mode the request's.
+ * Outside dev mode a card never signs a URL the request named: anyone could send `Host: evil.example`
+ * and get a card, signed by the broker, that sends its readers' calls and keys elsewhere.
+ * @throws MercatoError `SERVICE_UNAVAILABLE` outside dev mode without `--public-url`.
+ */
+function signedCardBase(deps: Pick<A2aDeps, "config">, request: FastifyRequest): CardBase {
+  if (deps.config.publicUrl === undefined && !deps.config.dev) {
+    throw new MercatoError(
+      "SERVICE_UNAVAILABLE",
+      "Agent cards sign the broker's URL: this broker serves none until it is started with --public-url (MERCATO_PUBLIC_URL)",
+    );
+  }
+  return cardBase(deps, request);
 }
 
 async function signed(deps: Pick<A2aDeps, "signer">, card: AgentCardJson, base: CardBase) {

@@ -8,7 +8,8 @@ const CONTRACT_URI = "https://mercato.dev/a2a/ext/contract/v1";
 let broker: TestBroker;
 
 beforeEach(async () => {
-  broker = await createTestBroker();
+  // Outside dev mode a card signs only the configured public URL.
+  broker = await createTestBroker({ publicUrl: "http://localhost:80" });
   // The SDK's verifier logs each signature it rejects with console.debug: expected here.
   vi.spyOn(console, "debug").mockImplementation(() => {});
 });
@@ -163,15 +164,28 @@ describe("GET /agents/{id}/agent-card.json", () => {
     expect(ok).toBe(true);
   });
 
-  it("uses the configured public URL for its interface and jku", async () => {
-    // The harness has no public URL; the Host header decides the base as for purchases.
+  it("signs the configured public URL, whatever Host the request names", async () => {
     const { agentId } = await listedAgent();
     const response = await broker.call("GET", `/agents/${agentId}/agent-card.json`, {
-      headers: { host: "broker.example:8443" },
+      headers: { host: "evil.example" },
     });
     const card = response.json();
-    expect(card.supportedInterfaces[0].url).toBe(`http://broker.example:8443/agents/${agentId}/a2a`);
-    expect(protectedHeader(card).jku).toBe("http://broker.example:8443/.well-known/jwks.json");
+    expect(card.supportedInterfaces[0].url).toBe(`http://localhost:80/agents/${agentId}/a2a`);
+    expect(protectedHeader(card).jku).toBe("http://localhost:80/.well-known/jwks.json");
+  });
+
+  it("outside dev mode without a public URL, signs no card: it would sign a URL the request named", async () => {
+    const bare = await createTestBroker();
+    try {
+      const response = await bare.call("GET", "/.well-known/agent-card.json", {
+        headers: { host: "evil.example" },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.json().error.code).toBe("SERVICE_UNAVAILABLE");
+      expect(response.body).toContain("--public-url");
+    } finally {
+      await bare.close();
+    }
   });
 });
 
@@ -208,7 +222,7 @@ describe("attacks on agent cards", () => {
   });
 
   it("a card signed by another broker's key fails against this broker's keys (wrong kid)", async () => {
-    const other = await createTestBroker();
+    const other = await createTestBroker({ publicUrl: "http://localhost:80" });
     try {
       const owner = await other.signUp("Other seller");
       const agentId = await other.register(owner.apiKey);

@@ -83,6 +83,8 @@ export const publicResolver: ResolveHost = async (host) => {
 export async function createTestBroker(
   options: {
     dev?: boolean;
+    /** `--public-url`: the URL the broker names itself by (links, signed agent cards). */
+    publicUrl?: string;
     resolveHost?: ResolveHost;
     clock?: Clock;
     adminToken?: string;
@@ -104,6 +106,7 @@ export async function createTestBroker(
     config: {
       dev: options.dev ?? false,
       logLevel: "silent",
+      ...(options.publicUrl !== undefined && { publicUrl: options.publicUrl }),
       adminToken: options.adminToken,
       invoke: { ...DEFAULT_INVOKE_SETTINGS, ...options.invoke },
     },
