@@ -231,6 +231,17 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     clientErrorHandler: answerClientError,
+    // A URL the router cannot decode (`%ZZ`) is answered in the broker's envelope, as every error is.
+    frameworkErrors: (error, request, reply) => {
+      const refusal = new MercatoError(
+        "VALIDATION_ERROR",
+        `The request's URL is not valid: ${error.message}`,
+      );
+      void (reply as FastifyReply)
+        .code(400)
+        .header("x-request-id", request.id)
+        .send(refusal.toEnvelope(request.id));
+    },
   });
 
   // The signing key is loaded (or, on an empty store, made) before the broker takes requests: brokers

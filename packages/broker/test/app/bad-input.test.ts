@@ -325,6 +325,20 @@ const table: BadRequest[] = [
     code: "NOT_FOUND",
   },
   {
+    name: "a URL with bad percent-encoding",
+    method: "GET",
+    url: "/agents/%ZZ",
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
+    name: "an id longer than any route takes",
+    method: "GET",
+    url: `/agents/${"a".repeat(250)}`,
+    status: 400,
+    code: "VALIDATION_ERROR",
+  },
+  {
     name: "rotate unknown key",
     method: "POST",
     url: "/keys/key_doesnotexist01/rotate",
