@@ -35,8 +35,10 @@ const CHECKER_STARTED = '"msg":"health checks started"';
 const brokers: Broker[] = [];
 let seller: Server;
 let sellerUrl = "";
-/** When the seller received each health check (ms since the epoch). */
+/** When the seller received each health check of its first listing (ms since the epoch). */
 const checks: number[] = [];
+/** The health checks of its second listing, registered through a follower. */
+const secondChecks: number[] = [];
 
 function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
@@ -129,10 +131,26 @@ async function moreChecks(more: number): Promise<void> {
   await eventually(`${more} more health checks`, async () => (checks.length >= target ? true : undefined));
 }
 
+let owner = { api_key: "", account_id: "" };
+
+function register(through: Broker, name: string, endpoint: string) {
+  return brokerRequest(through.url, "POST", "/agents/register", {
+    key: owner.api_key,
+    body: {
+      name,
+      description: "Answers its health checks",
+      category: "scale",
+      api_endpoint: endpoint,
+      pricing: { model: "per_call", price_per_call: "0.010000" },
+    },
+  });
+}
+
 beforeAll(async () => {
   await admin(`CREATE DATABASE ${DATABASE}`);
   seller = createServer((request, response) => {
-    if (request.method === "GET" && request.url?.endsWith("/health")) checks.push(Date.now());
+    if (request.method === "GET" && request.url === "/agent/health") checks.push(Date.now());
+    if (request.method === "GET" && request.url === "/second/health") secondChecks.push(Date.now());
     response.setHeader("content-type", "application/json");
     response.end(JSON.stringify({ status: "ok" }));
   });
@@ -162,19 +180,8 @@ describe("background work across three brokers on one PostgreSQL", () => {
     brokers.push(await startBrokerProcess("a"));
     const first = await eventually("a leads", soleLeader);
     expect(first.name).toBe("a");
-    const owner = (await brokerRequest(first.url, "POST", "/accounts", { body: { name: "Leader Seller" } }))
-      .json;
-    const registered = await brokerRequest(first.url, "POST", "/agents/register", {
-      key: owner.api_key,
-      body: {
-        name: "Leader Echo",
-        description: "Answers its health checks",
-        category: "scale",
-        api_endpoint: sellerUrl,
-        pricing: { model: "per_call", price_per_call: "0.010000" },
-      },
-    });
-    expect(registered.status).toBe(201);
+    owner = (await brokerRequest(first.url, "POST", "/accounts", { body: { name: "Leader Seller" } })).json;
+    expect((await register(first, "Leader Echo", sellerUrl)).status).toBe(201);
     // Two more brokers, which find the listing in the store when they start: without a single
     // leader each would check it too.
     brokers.push(...(await Promise.all([startBrokerProcess("b"), startBrokerProcess("c")])));
@@ -187,6 +194,20 @@ describe("background work across three brokers on one PostgreSQL", () => {
     expect(after.slice(1).map((figure) => figure.healthChecks)).toEqual([0, 0]);
     // The followers run no health checker at all (not merely one whose claims lose).
     expect(brokers.map((broker) => broker.output().includes(CHECKER_STARTED))).toEqual([true, false, false]);
+  });
+
+  it("checks a listing registered through a follower at once, on the leader", async () => {
+    const follower = brokers[1] as Broker;
+    expect((await register(follower, "Second Echo", sellerUrl.replace("/agent", "/second"))).status).toBe(
+      201,
+    );
+    // The leader's own reload comes every 5 minutes: a check within a minute is the follower's word.
+    await eventually("the second listing is checked", async () =>
+      secondChecks.length >= 2 ? true : undefined,
+    );
+    const read = await Promise.all(brokers.map(figures));
+    expect(read.map((figure) => figure.leader)).toEqual([1, 0, 0]);
+    expect(read.slice(1).map((figure) => figure.healthChecks)).toEqual([0, 0]);
   });
 
   it("is taken over within 10 s of the leader's kill -9, twice", async () => {

@@ -93,11 +93,21 @@ export function createBackgroundWork(options: BackgroundWorkOptions): Background
 /**
  * The sellers' health checks as a background job: a fresh checker each time this broker comes to
  * lead (one stopped is done), loading every listing to check from the store. As a tracker, it
- * passes registrations to the running checker; a follower has none, and the leader's checker
- * finds listings registered through other brokers at its next reload.
+ * passes registrations and status changes to the running checker; a follower passes them to the
+ * leader through `leadership` (best effort: the leader's checker also reloads its listings from
+ * the store every 5 minutes).
  */
-export function healthCheckJob(create: () => HealthChecker): BackgroundJob & HealthTracker {
+export function healthCheckJob(
+  create: () => HealthChecker,
+  leadership: Pick<Leadership, "tell" | "onMessage">,
+): BackgroundJob & HealthTracker {
   let current: HealthChecker | undefined;
+  const TRACK = "health.track:";
+  const UNTRACK = "health.untrack:";
+  leadership.onMessage((message) => {
+    if (message.startsWith(TRACK)) current?.track(message.slice(TRACK.length));
+    else if (message.startsWith(UNTRACK)) current?.untrack(message.slice(UNTRACK.length));
+  });
   return {
     name: "health checks",
     async start() {
@@ -110,10 +120,12 @@ export function healthCheckJob(create: () => HealthChecker): BackgroundJob & Hea
       await stopping?.stop();
     },
     track(agentId) {
-      current?.track(agentId);
+      if (current) current.track(agentId);
+      else leadership.tell(`${TRACK}${agentId}`);
     },
     untrack(agentId) {
-      current?.untrack(agentId);
+      if (current) current.untrack(agentId);
+      else leadership.tell(`${UNTRACK}${agentId}`);
     },
   };
 }

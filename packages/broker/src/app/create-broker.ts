@@ -158,20 +158,23 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   const successRates = monitoring
     ? createSuccessRateMonitor({ store: options.store, clock, alerts, log: logger })
     : undefined;
+  const leadership = options.leadership ?? createSoleLeadership();
   const health = monitoring
-    ? healthCheckJob(() =>
-        createHealthChecker({
-          store: options.store,
-          clock,
-          log: logger.child({ component: "health" }),
-          settings: { ...DEFAULT_MONITORING_SETTINGS, ...monitoring.settings },
-          dev,
-          resolveHost,
-          alerts,
-          onCheck: (healthy) => metrics.healthCheck(healthy),
-          ...(monitoring.timers && { timers: monitoring.timers }),
-          ...(monitoring.random && { random: monitoring.random }),
-        }),
+    ? healthCheckJob(
+        () =>
+          createHealthChecker({
+            store: options.store,
+            clock,
+            log: logger.child({ component: "health" }),
+            settings: { ...DEFAULT_MONITORING_SETTINGS, ...monitoring.settings },
+            dev,
+            resolveHost,
+            alerts,
+            onCheck: (healthy) => metrics.healthCheck(healthy),
+            ...(monitoring.timers && { timers: monitoring.timers }),
+            ...(monitoring.random && { random: monitoring.random }),
+          }),
+        leadership,
       )
     : undefined;
   const tracker = health ?? options.health;
@@ -258,7 +261,7 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   app.addHook("onClose", () => fraud.drain());
   // Listings in their grace period are verified in the background where monitoring runs.
   const background = createBackgroundWork({
-    leadership: options.leadership ?? createSoleLeadership(),
+    leadership,
     jobs: [
       ...(health
         ? [health, { name: "endpoint proofs", start: () => endpoints.start(), stop: () => endpoints.stop() }]

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 
 /**
@@ -13,6 +14,13 @@ export interface Leadership {
   onChange(listener: (leading: boolean) => void): () => void;
   /** Stops trying and gives the lead up; a listener hears `false` if it was leading. */
   stop(): Promise<void>;
+  /**
+   * Passes a short message to the leading broker, best effort: to this one's listeners when it
+   * leads, else through the database (dropped while this broker has no connection to it).
+   */
+  tell(message: string): void;
+  /** Hears the messages told to the leader, while this broker leads; returns the unsubscription. */
+  onMessage(listener: (message: string) => void): () => void;
 }
 
 /** What {@link createPgLeadership} logs. */
@@ -74,7 +82,10 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
   const heartbeatMs = options.heartbeatMs ?? 2_000;
   const queryTimeoutMs = options.queryTimeoutMs ?? 3_000;
   const key = `${options.schema ?? "public"}:${options.name ?? "background"}`;
+  // A channel name is an identifier of at most 63 bytes: a digest of the key, not the key.
+  const channel = `mercato_leader_${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
   const listeners = new Set<(leading: boolean) => void>();
+  const hearers = new Set<(message: string) => void>();
   let client: pg.Client | undefined;
   let leading = false;
   let started = false;
@@ -114,6 +125,10 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
     // A connection that dies between queries says so here: the lead ends at once, not at the next heartbeat.
     fresh.on("error", () => drop(fresh));
     fresh.on("end", () => drop(fresh));
+    fresh.on("notification", (notice) => {
+      if (fresh !== client || !leading || notice.channel !== channel || notice.payload === undefined) return;
+      for (const hearer of [...hearers]) hearer(notice.payload);
+    });
     await fresh.connect();
     return fresh;
   };
@@ -137,7 +152,10 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
         "SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS locked",
         [LOCK_NAMESPACE, key],
       );
-      if (result.rows[0]?.locked === true && client === current && !stopped) setLeading(true);
+      if (result.rows[0]?.locked !== true) return;
+      // Messages to the leader come on this connection, from the moment it leads.
+      await current.query(`LISTEN ${channel}`);
+      if (client === current && !stopped) setLeading(true);
     } catch (error) {
       if (!stopped) options.log?.warn({ err: error, lock: key }, "leader lock connection failed");
       if (current !== undefined) {
@@ -182,6 +200,19 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
       // Ending the session frees the lock; an explicit unlock first would only add a round trip.
       await last?.end().catch(() => undefined);
     },
+    tell(message) {
+      if (leading) {
+        for (const hearer of [...hearers]) hearer(message);
+        return;
+      }
+      client?.query("SELECT pg_notify($1, $2)", [channel, message]).catch((error: unknown) => {
+        options.log?.warn({ err: error, lock: key }, "could not pass a message to the leader");
+      });
+    },
+    onMessage(listener) {
+      hearers.add(listener);
+      return () => hearers.delete(listener);
+    },
   };
 }
 
@@ -191,6 +222,7 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
  */
 export function createSoleLeadership(): Leadership {
   const listeners = new Set<(leading: boolean) => void>();
+  const hearers = new Set<(message: string) => void>();
   let leading = false;
   let stopped = false;
   const set = (next: boolean): void => {
@@ -210,6 +242,13 @@ export function createSoleLeadership(): Leadership {
     async stop() {
       stopped = true;
       set(false);
+    },
+    tell(message) {
+      if (leading) for (const hearer of [...hearers]) hearer(message);
+    },
+    onMessage(listener) {
+      hearers.add(listener);
+      return () => hearers.delete(listener);
     },
   };
 }

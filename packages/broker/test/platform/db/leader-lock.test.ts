@@ -111,6 +111,27 @@ describe("PostgreSQL leadership", () => {
     await eventually(() => leaders(onA).length === 1 && leaders(onB).length === 1);
   });
 
+  it("passes a follower's messages to the leader, and only to it", async () => {
+    const { schema } = createTestSchema();
+    const both = [leadership(schema), leadership(schema)];
+    await eventually(() => leaders(both).length === 1);
+    const leader = leaders(both)[0] as Leadership;
+    const follower = both.find((one) => one !== leader) as Leadership;
+    const heard: string[] = [];
+    const followerHeard: string[] = [];
+    leader.onMessage((message) => heard.push(message));
+    follower.onMessage((message) => followerHeard.push(message));
+    // The follower's connection is open once it has tried for the lock.
+    await eventually(() => {
+      follower.tell("health.track:agt_1");
+      return heard.length > 0;
+    });
+    expect(new Set(heard)).toEqual(new Set(["health.track:agt_1"]));
+    leader.tell("health.untrack:agt_1");
+    expect(heard.at(-1)).toBe("health.untrack:agt_1");
+    expect(followerHeard).toEqual([]);
+  });
+
   it("stops trying once stopped: a stopped follower never leads", async () => {
     const { schema } = createTestSchema();
     const first = leadership(schema);
@@ -132,6 +153,10 @@ describe("sole leadership (SQLite)", () => {
     expect(sole.isLeader()).toBe(false);
     sole.start();
     expect(sole.isLeader()).toBe(true);
+    const told: string[] = [];
+    sole.onMessage((message) => told.push(message));
+    sole.tell("health.track:agt_1");
+    expect(told).toEqual(["health.track:agt_1"]);
     await sole.stop();
     expect(heard).toEqual([true, false]);
   });
