@@ -54,7 +54,10 @@ export interface StartBrokerOptions {
 function leadershipFor(config: BrokerConfig, logger: FastifyBaseLogger): Leadership {
   return config.postgresUrl === undefined
     ? createSoleLeadership()
-    : createPgLeadership({ url: config.postgresUrl, log: logger.child({ component: "leader" }) });
+    : createPgLeadership({
+        url: config.postgresLeaderUrl ?? config.postgresUrl,
+        log: logger.child({ component: "leader" }),
+      });
 }
 
 /** Opens the store the configuration names: PostgreSQL when it has a URL, else the SQLite file. */

@@ -197,8 +197,14 @@ export function createPgLeadership(options: PgLeadershipOptions): Leadership {
       const last = client;
       client = undefined;
       setLeading(false);
-      // Ending the session frees the lock; an explicit unlock first would only add a round trip.
-      await last?.end().catch(() => undefined);
+      // Ending the session frees the lock; an explicit unlock first would only add a round trip. A
+      // hung network is not waited for: the server's keepalives end that session.
+      if (last !== undefined) {
+        await Promise.race([
+          last.end().catch(() => undefined),
+          new Promise((resolve) => setTimeout(resolve, queryTimeoutMs).unref()),
+        ]);
+      }
     },
     tell(message) {
       if (leading) {
