@@ -25,6 +25,12 @@ export interface BrokerConfig {
    * `--postgres`, env `MERCATO_DATABASE_URL`: `postgres://user:password@host:5432/database`.
    */
   postgresUrl: string | undefined;
+  /**
+   * The connection that holds the background-work lock (a session-level advisory lock), when
+   * `postgresUrl` goes through a pooler in transaction mode: PostgreSQL itself or a session-mode
+   * pooler. Flag `--pg-leader-url`, env `MERCATO_LEADER_DATABASE_URL`; default `postgresUrl`.
+   */
+  postgresLeaderUrl: string | undefined;
   /** Connections each broker keeps to PostgreSQL. Flag `--pg-pool-size`, env `MERCATO_PG_POOL_SIZE`; default 10. */
   postgresPoolSize: number;
   /**
@@ -117,6 +123,7 @@ export const BROKER_USAGE = `Options (each flag has an environment variable of t
   --db <path>          MERCATO_DB           SQLite file (default ./.mercato/mercato.db)
   --postgres <url>     MERCATO_DATABASE_URL PostgreSQL instead of SQLite (postgres://user@host:5432/db)
   --pg-pool-size <n>   MERCATO_PG_POOL_SIZE connections to PostgreSQL per broker (default 10)
+  --pg-leader-url <url>  MERCATO_LEADER_DATABASE_URL  direct connection for the background-work lock, when --postgres is a transaction-mode pooler (default --postgres)
   --redis <url>        MERCATO_REDIS_URL    Redis for rate limits and the key cache shared by several brokers
   --redis-prefix <p>   MERCATO_REDIS_PREFIX prefix of the broker's Redis keys (default mercato:)
   --dev                MERCATO_DEV=1        dev mode: allow http and local seller endpoints
@@ -166,6 +173,7 @@ export function parseConfig(
         db: { type: "string" },
         postgres: { type: "string" },
         "pg-pool-size": { type: "string" },
+        "pg-leader-url": { type: "string" },
         redis: { type: "string" },
         "redis-prefix": { type: "string" },
         dev: { type: "boolean" },
@@ -203,6 +211,7 @@ export function parseConfig(
   const db = pick("db", "MERCATO_DB");
   const postgres = pick("postgres", "MERCATO_DATABASE_URL");
   const pgPoolSize = pick("pg-pool-size", "MERCATO_PG_POOL_SIZE");
+  const pgLeader = pick("pg-leader-url", "MERCATO_LEADER_DATABASE_URL");
   const redis = pick("redis", "MERCATO_REDIS_URL");
   const redisPrefix = pick("redis-prefix", "MERCATO_REDIS_PREFIX");
   const adminToken = pick("admin-token", "MERCATO_ADMIN_TOKEN");
@@ -243,6 +252,9 @@ export function parseConfig(
     dbPath: resolve(cwd, db ? db.value : ".mercato/mercato.db"),
     postgresUrl: postgres
       ? parseServiceUrl(postgres.value, postgres.source, ["postgres:", "postgresql:"])
+      : undefined,
+    postgresLeaderUrl: pgLeader
+      ? parseServiceUrl(pgLeader.value, pgLeader.source, ["postgres:", "postgresql:"])
       : undefined,
     postgresPoolSize: pgPoolSize ? parseCount(pgPoolSize.value, pgPoolSize.source, 1_000) : 10,
     redisUrl: redis ? parseServiceUrl(redis.value, redis.source, ["redis:", "rediss:"]) : undefined,

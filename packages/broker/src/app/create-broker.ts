@@ -23,14 +23,20 @@ import { grantRoutes } from "../grants/routes.js";
 import { invokeRoutes } from "../invoke/routes.js";
 import { createInvokeRuntime } from "../invoke/runtime.js";
 import { ledgerRoutes } from "../ledger/routes.js";
-import { type CheckerTimers, createHealthChecker, type HealthTracker } from "../metrics/health-checker.js";
+import {
+  type CheckerTimers,
+  createHealthChecker,
+  type HealthTracker,
+  SYSTEM_TIMERS,
+} from "../metrics/health-checker.js";
 import { metricsRoutes } from "../metrics/routes.js";
-import { createSuccessRateMonitor } from "../metrics/success-rate.js";
+import { createSuccessRateMonitor, runSuccessRateChecks } from "../metrics/success-rate.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { paymentRoutes } from "../payments/routes.js";
 import { registerPaymentWebhooks } from "../payments/webhooks.js";
 import type { Clock } from "../platform/clock.js";
 import { systemClock } from "../platform/clock.js";
+import { createSoleLeadership, type Leadership } from "../platform/db/leader-lock.js";
 import { type ResolveHost, systemResolveHost } from "../platform/endpoint-policy.js";
 import { toMercatoError } from "../platform/http/errors.js";
 import { answerClientError, createLogger, limitJsonDepth, sendError } from "../platform/http/fastify-app.js";
@@ -50,6 +56,7 @@ import {
 import { createEndpointProber, createEndpointVerifier } from "../registry/endpoint-verification.js";
 import { registryRoutes } from "../registry/routes.js";
 import { createReceiptSigner } from "../signing/signer.js";
+import { type BackgroundJob, createBackgroundWork, healthCheckJob } from "./background.js";
 import type { BrokerConfig } from "./config.js";
 import type { BrokerDeps } from "./deps.js";
 import { renderDocsPage } from "./docs.js";
@@ -87,9 +94,18 @@ export interface CreateBrokerOptions {
   /**
    * Health checks of sellers and the low-success-rate alerts: started when the app listens,
    * stopped when it closes. Off unless given (`startBroker` turns them on); `timers` and `random`
-   * let a test drive the schedule.
+   * let a test drive the schedule. The health checks and the endpoint-proof retries run only while
+   * this broker leads (`leadership`); the success-rate alerts on every broker, each for its calls.
    */
   monitoring?: { settings?: Partial<MonitoringSettings>; timers?: CheckerTimers; random?: () => number };
+  /**
+   * Which broker of those sharing the database runs the background work (the health checks, the
+   * endpoint-proof retries and `jobs`): started when the app listens, stopped when it closes.
+   * Default: this one alone (SQLite).
+   */
+  leadership?: Leadership;
+  /** More background work run only while this broker leads (`startBroker`'s scheduler and score refresher). */
+  jobs?: readonly BackgroundJob[];
   /** A health checker run by the caller (tests), told of registrations; instead of `monitoring`'s. */
   health?: HealthTracker;
   /** Per-key rate limits (default: in this process's memory). */
@@ -143,20 +159,24 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   const successRates = monitoring
     ? createSuccessRateMonitor({ store: options.store, clock, alerts, log: logger })
     : undefined;
+  const leadership = options.leadership ?? createSoleLeadership();
   const health = monitoring
-    ? createHealthChecker({
-        store: options.store,
-        clock,
-        log: logger.child({ component: "health" }),
-        settings: { ...DEFAULT_MONITORING_SETTINGS, ...monitoring.settings },
-        dev,
-        resolveHost,
-        alerts,
-        onCheck: (healthy) => metrics.healthCheck(healthy),
-        ...(successRates && { successRates }),
-        ...(monitoring.timers && { timers: monitoring.timers }),
-        ...(monitoring.random && { random: monitoring.random }),
-      })
+    ? healthCheckJob(
+        () =>
+          createHealthChecker({
+            store: options.store,
+            clock,
+            log: logger.child({ component: "health" }),
+            settings: { ...DEFAULT_MONITORING_SETTINGS, ...monitoring.settings },
+            dev,
+            resolveHost,
+            alerts,
+            onCheck: (healthy) => metrics.healthCheck(healthy),
+            ...(monitoring.timers && { timers: monitoring.timers }),
+            ...(monitoring.random && { random: monitoring.random }),
+          }),
+        leadership,
+      )
     : undefined;
   const tracker = health ?? options.health;
   const keyCache =
@@ -251,12 +271,33 @@ export function createBroker(options: CreateBrokerOptions): FastifyInstance {
   });
   app.addHook("onClose", () => deps.invoke.close());
   app.addHook("onClose", () => fraud.drain());
-  if (health) app.addHook("onListen", () => health.start());
   // Listings in their grace period are verified in the background where monitoring runs.
-  if (monitoring) app.addHook("onListen", () => endpoints.start());
-  app.addHook("onClose", () => endpoints.stop());
+  const background = createBackgroundWork({
+    leadership,
+    jobs: [
+      ...(health
+        ? [health, { name: "endpoint proofs", start: () => endpoints.start(), stop: () => endpoints.stop() }]
+        : []),
+      ...(options.jobs ?? []),
+    ],
+    log: logger.child({ component: "background" }),
+    onLeading: (leading) => metrics.backgroundLeader(leading),
+  });
+  app.addHook("onListen", () => background.start());
+  let successRateChecks: { stop(): Promise<void> } | undefined;
+  if (successRates) {
+    app.addHook("onListen", async () => {
+      successRateChecks = runSuccessRateChecks({
+        monitor: successRates,
+        timers: monitoring?.timers ?? SYSTEM_TIMERS,
+        log: logger.child({ component: "health" }),
+      });
+    });
+  }
+  app.addHook("onClose", () => background.stop());
+  app.addHook("onClose", () => endpoints.close());
   app.addHook("onClose", async () => {
-    await health?.stop();
+    await successRateChecks?.stop();
     // Alerts being retried get a moment to go out; a delivery still failing then is given up.
     await Promise.race([alerts.drain(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   });

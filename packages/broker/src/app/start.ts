@@ -1,10 +1,11 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { createRedisKeyCache } from "../accounts/redis-key-cache.js";
 import { createScoreRefresher } from "../metrics/score-refresher.js";
 import { paymentProviderFromConfig } from "../payments/from-config.js";
 import type { PaymentProvider } from "../payments/provider.js";
 import { createScheduler, type SchedulerOptions } from "../payments/scheduler.js";
 import { systemClock } from "../platform/clock.js";
+import { createPgLeadership, createSoleLeadership, type Leadership } from "../platform/db/leader-lock.js";
 import { connectRedis, type RedisLink } from "../platform/db/redis.js";
 import { createLogger } from "../platform/http/fastify-app.js";
 import { createRedisRateLimiter } from "../platform/redis-rate-limiter.js";
@@ -33,7 +34,8 @@ export interface StartBrokerOptions {
   payments?: PaymentProvider;
   /**
    * The background jobs (hold-expiry sweeper, daily settlement, score refresh): their timing, or
-   * `false` to run none. On by default.
+   * `false` to run none. On by default; on PostgreSQL they run on one broker of those sharing the
+   * database (the one holding its advisory lock).
    */
   scheduler?: false | Pick<SchedulerOptions, "sweepIntervalMs" | "settlementMinuteUtc">;
   /**
@@ -43,6 +45,19 @@ export interface StartBrokerOptions {
   monitoring?: boolean;
   /** Tests only: see `CreateBrokerOptions.probeDispatcher`. */
   probeDispatcher?: CreateBrokerOptions["probeDispatcher"];
+}
+
+/**
+ * Who runs the background work: on PostgreSQL, the one broker holding the database's advisory lock
+ * (the others take over within seconds of its end); on SQLite, this broker, alone by design.
+ */
+function leadershipFor(config: BrokerConfig, logger: FastifyBaseLogger): Leadership {
+  return config.postgresUrl === undefined
+    ? createSoleLeadership()
+    : createPgLeadership({
+        url: config.postgresLeaderUrl ?? config.postgresUrl,
+        log: logger.child({ component: "leader" }),
+      });
 }
 
 /** Opens the store the configuration names: PostgreSQL when it has a URL, else the SQLite file. */
@@ -81,10 +96,32 @@ export async function startBroker(
     await redis.ready();
   }
   const sharedKeyCache = redis && createRedisKeyCache(redis);
+  const scheduler =
+    options.scheduler === false
+      ? undefined
+      : createScheduler({
+          store,
+          clock: systemClock,
+          payments,
+          log: logger.child({ component: "scheduler" }),
+          grantGraceMs: config.grantGraceMs,
+          ...options.scheduler,
+        });
+  const scores =
+    options.scheduler === false
+      ? undefined
+      : createScoreRefresher({ store, clock: systemClock, log: logger.child({ component: "scores" }) });
   const app = createBroker({
     store,
     payments,
     logger,
+    leadership: leadershipFor(config, logger),
+    jobs: [
+      ...(scheduler
+        ? [{ name: "scheduler", start: () => scheduler.start(), stop: () => scheduler.stop() }]
+        : []),
+      ...(scores ? [{ name: "score refresh", start: () => scores.start(), stop: () => scores.stop() }] : []),
+    ],
     ...(redis && { rateLimiter: createRedisRateLimiter(redis) }),
     ...(sharedKeyCache && { keyCache: sharedKeyCache }),
     config: {
@@ -101,23 +138,6 @@ export async function startBroker(
       monitoring: { settings: config.monitoring },
     }),
   });
-  const scheduler =
-    options.scheduler === false
-      ? undefined
-      : createScheduler({
-          store,
-          clock: systemClock,
-          payments,
-          log: app.log.child({ component: "scheduler" }),
-          grantGraceMs: config.grantGraceMs,
-          ...options.scheduler,
-        });
-  if (scheduler) app.addHook("onClose", () => scheduler.stop());
-  const scores =
-    options.scheduler === false
-      ? undefined
-      : createScoreRefresher({ store, clock: systemClock, log: app.log.child({ component: "scores" }) });
-  if (scores) app.addHook("onClose", () => scores.stop());
   const closeShared = async () => {
     await sharedKeyCache?.close();
     await redis?.close();
@@ -133,8 +153,6 @@ export async function startBroker(
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   url = `http://${host}:${port}`;
-  scheduler?.start();
-  scores?.start();
   return {
     app,
     url,

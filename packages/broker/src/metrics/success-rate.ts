@@ -132,3 +132,40 @@ export function createSuccessRateMonitor(options: SuccessRateMonitorOptions): Su
     },
   };
 }
+
+/** Options of {@link runSuccessRateChecks}. */
+export interface SuccessRateChecksOptions {
+  monitor: SuccessRateMonitor;
+  /** The health checker's kind of timers (`SYSTEM_TIMERS`, or a test's). */
+  timers: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+  log: Pick<FastifyBaseLogger, "error">;
+}
+
+/**
+ * Evaluates `monitor` once a minute until stopped, a run still going when the next is due skipping
+ * that turn. Every broker runs its own (each watches the calls it proxied), leader or not.
+ */
+export function runSuccessRateChecks(options: SuccessRateChecksOptions): { stop(): Promise<void> } {
+  const { monitor, timers, log } = options;
+  let timer: unknown;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  const tick = (): void => {
+    if (stopped) return;
+    timer = timers.setTimeout(tick, MINUTE_MS);
+    running ??= monitor
+      .evaluate()
+      .catch((error: unknown) => log.error({ err: error }, "success-rate check failed"))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  timer = timers.setTimeout(tick, MINUTE_MS);
+  return {
+    async stop() {
+      stopped = true;
+      timers.clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -18,6 +18,8 @@ export type InvokeOutcome = string;
  *   `SELLER_UNAVAILABLE`).
  * - `mercato_health_checks_total{result}`: seller health checks, `healthy` or `unhealthy`.
  * - `mercato_keys_suspended_total`: access keys suspended by fraud detection.
+ * - `mercato_background_leader`: 1 while this broker runs the background work (the payment
+ *   scheduler, the sellers' health checks, the endpoint-proof retries), 0 while another does.
  * - prom-client's default process metrics (`process_*`, `nodejs_*`), added on the first scrape so
  *   that a broker never scraped (tests) starts no event-loop monitor or GC observer.
  */
@@ -34,6 +36,8 @@ export interface BrokerMetrics {
   /** One seller health check and its result; the health checker calls it. */
   healthCheck(healthy: boolean): void;
   keySuspended(): void;
+  /** Whether this broker now runs the background work (one broker of those on a database does). */
+  backgroundLeader(leading: boolean): void;
   /** The exposition text and its content type, for `GET /metrics`. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -104,6 +108,11 @@ export function createBrokerMetrics(): BrokerMetrics {
     help: "Access keys suspended by fraud detection",
     registers,
   });
+  const leader = new Gauge({
+    name: "mercato_background_leader",
+    help: "1 while this broker runs the background work (scheduler, health checks, endpoint proofs), else 0",
+    registers,
+  });
   // Label objects are built once per combination: the hot path only looks them up.
   const requestLabels = new Map<string, { route: string; method: string; status: string }>();
   const durationLabels = new Map<string, { route: string; method: string }>();
@@ -148,6 +157,9 @@ export function createBrokerMetrics(): BrokerMetrics {
     },
     keySuspended() {
       keysSuspended.inc();
+    },
+    backgroundLeader(leading) {
+      leader.set(leading ? 1 : 0);
     },
     async scrape() {
       if (!processMetrics) {

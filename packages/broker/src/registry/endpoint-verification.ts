@@ -195,8 +195,12 @@ export interface EndpointVerifier {
   verify(agent: AgentRecord): Promise<AgentRecord | undefined>;
   /** One round over the listings in their grace period; returns how many were checked. */
   sweep(): Promise<number>;
+  /** Starts the rounds over the listings in their grace period (every 10 minutes, the first at once). */
   start(): void;
+  /** Stops the rounds (after the one in progress); `start()` starts them again. */
   stop(): Promise<void>;
+  /** Stops the rounds and frees the prober's connections: the verifier is done. */
+  close(): Promise<void>;
 }
 
 /** Builds the verifier. Nothing runs until `start()`. */
@@ -278,6 +282,9 @@ export function createEndpointVerifier(options: EndpointVerifierOptions): Endpoi
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await running?.catch(() => undefined);
+    },
+    async close() {
+      await this.stop();
       await prober.close();
     },
   };

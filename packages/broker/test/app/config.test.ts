@@ -58,6 +58,16 @@ describe("parseConfig", () => {
     });
     expect(parseConfig(["--redis-prefix", "shop-a:"], {}).redisPrefix).toBe("shop-a:");
     expect(parseConfig(["--pg-pool-size", "32"], {}).postgresPoolSize).toBe(32);
+    expect(parseConfig([], {}).postgresLeaderUrl).toBeUndefined();
+    expect(
+      parseConfig(["--pg-leader-url", "postgres://db:5432/m"], {
+        MERCATO_LEADER_DATABASE_URL: "postgres://x/m",
+      }).postgresLeaderUrl,
+    ).toBe("postgres://db:5432/m");
+    expect(parseConfig([], { MERCATO_LEADER_DATABASE_URL: "postgresql://db/m" }).postgresLeaderUrl).toBe(
+      "postgresql://db/m",
+    );
+    expect(() => parseConfig(["--pg-leader-url", "mysql://db/m"], {})).toThrow(ConfigError);
     expect(() => parseConfig([], { MERCATO_PG_POOL_SIZE: "0" })).toThrow(ConfigError);
     expect(() => parseConfig([], { MERCATO_REDIS_PREFIX: "has space" })).toThrow(ConfigError);
     expect(() => parseConfig(["--postgres", "mysql://db/m"], {})).toThrow(
