@@ -12,6 +12,7 @@ import {
   createMcpServer,
   createShared,
   type ServerShared,
+  whenIdle,
 } from "./server.js";
 
 export const DEFAULT_BROKER_URL = "http://127.0.0.1:4020";
@@ -207,8 +208,8 @@ async function runStdio(shared: ServerShared, apiKey: string, io: McpIo): Promis
     }, shared.agentToolsTtlMs);
     timer.unref();
   }
-  // Standard input ending (the client went away) closes the server.
-  process.stdin.once("end", () => void server.close());
+  // Standard input ending (the client is done) closes the server once the requests it sent are answered.
+  process.stdin.once("end", () => void whenIdle(server).then(() => server.close()));
   await closed;
   if (timer) clearInterval(timer);
 }

@@ -303,6 +303,44 @@ describe("mercato-mcp over stdio", () => {
     }
   });
 
+  it("answers every request a client sent before closing its input, then exits 0", async () => {
+    const spender = await buyer("Piping buyer", "10");
+    const child = spawn(process.execPath, [BIN, "--url", broker.url], {
+      env: serverEnv({ MERCATO_API_KEY: spender.key }),
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    const lines = [
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "pipe", version: "1" },
+        },
+      },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "get_balance", arguments: {} } },
+      { jsonrpc: "2.0", id: 3, method: "resources/read", params: { uri: "mercato://policy" } },
+    ];
+    child.stdin.end(`${lines.map((line) => JSON.stringify(line)).join("\n")}\n`);
+    const [code] = await exited(child);
+    expect(code).toBe(0);
+    const answers = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id: number; result?: unknown });
+    // Requests are answered as they finish, in any order.
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3]);
+    expect(answers.find((a) => a.id === 2)?.result).toMatchObject({
+      structuredContent: { available_usd: "10.000000" },
+    });
+  });
+
   it("refuses to start without an account key, saying how to give one", async () => {
     const child = spawn(process.execPath, [BIN, "--url", broker.url], { env: serverEnv({}) });
     const [code, stderr] = await exited(child);
