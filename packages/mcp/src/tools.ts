@@ -339,9 +339,19 @@ const callAgent = defineTool({
         spending: remainingFigures(meter),
       };
     } catch (error) {
+      const refusal = budget.refusal;
+      if (!isMercatoError(error) || refusal === undefined) throw error;
       // The SDK's budget refusal names no limit; the meter's does.
-      if (isMercatoError(error) && error.code === "BUDGET_EXCEEDED" && budget.refusal) throw budget.refusal;
-      throw error;
+      if (error.code === "BUDGET_EXCEEDED") throw refusal;
+      // Other agents were tried because the policy's budget kept the best ones out: say so.
+      throw new MercatoError(
+        error.code,
+        `${error.message}. The spending policy kept agents out: ${refusal.message}`,
+        {
+          details: { ...error.details, policy: refusal.details },
+          cause: error,
+        },
+      );
     }
   },
 });

@@ -236,6 +236,27 @@ describe("the spending policy through the tools", () => {
     }
   });
 
+  it("letting Mercato choose: when every agent it could try fails, the error names the budget that kept the others out", async () => {
+    const category = "mixed-unit";
+    const failing = await market.seller({ name: "failing cheap one", price: "0.01", category, fail: true });
+    const priced = await market.seller({ name: "working dear one", price: "0.03", category });
+    const buyer = await market.buyer("kept out buyer", "10");
+    const mcp = await connect(market.broker.url, buyer.key, { budget: "0.02" });
+    try {
+      const before = await buyer.available();
+      const servedDear = priced.served();
+      const error = toolError(await mcp.tool("call_agent", { category, input: { text: "x" } }));
+      expect(error.code).toBe("ALL_CANDIDATES_FAILED");
+      expect(error.message).toContain("session's budget");
+      expect(error.details).toMatchObject({ policy: { limit: "session_budget", remaining_usd: "0.020000" } });
+      expect(failing.served()).toBeGreaterThan(0);
+      expect(priced.served()).toBe(servedDear);
+      expect(await buyer.available()).toBe(before);
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it("letting Mercato choose: a burst never passes the session budget, and the refusal names it", async () => {
     const buyer = await market.buyer("choosing burst buyer", "10");
     const mcp = await connect(market.broker.url, buyer.key, { budget: "0.05", maxPrice: "0.025" });
