@@ -7,6 +7,11 @@ const children = [];
 
 /** Starts a node process and resolves with the first match of `pattern` it prints. */
 export function start(args, extraEnv, pattern) {
+  return startChild(args, extraEnv, pattern).then(({ match }) => match);
+}
+
+/** As {@link start}, also giving the child's pid (to read its memory from /proc). */
+export function startChild(args, extraEnv, pattern) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...extraEnv },
@@ -17,7 +22,7 @@ export function start(args, extraEnv, pattern) {
     child.stdout.on("data", (chunk) => {
       out += chunk;
       const match = pattern.exec(out);
-      if (match) resolve(match[1]);
+      if (match) resolve({ match: match[1], pid: child.pid });
     });
     child.on("exit", (code) => reject(new Error(`${args.at(-1)} exited with ${code}: ${out}`)));
   });

@@ -1,3 +1,4 @@
+import { MercatoError } from "@mercato/protocol";
 import type { FastifyBaseLogger } from "fastify";
 import { keySuspended } from "../accounts/authenticate.js";
 import type { KeyCache } from "../accounts/key-cache.js";
@@ -26,7 +27,11 @@ const MINUTE_MS = 60_000;
  *
  * The counts live in this process's memory (O(1) per call; keys idle for `forgetAfterMinutes` are
  * forgotten and start again with no history). Behind a load balancer each broker process judges
- * the calls it sees.
+ * the calls it sees. At most `maxKeys` keys are counted: past it, the key idle longest is
+ * forgotten, which only ever lowers its limit (a key with no history is judged by the floor
+ * alone, and its current minute is never the one dropped); when every key counted has called
+ * within the current minute, a new key's call is refused (`SERVICE_UNAVAILABLE`) rather than
+ * left uncounted.
  *
  * **On suspension** the key is marked in the store (`suspendApiKey`, once: the process that
  * suspends it alerts), dropped from the key cache, its owner alerted (`key_suspended`) and the
@@ -74,6 +79,8 @@ export interface FraudDetectorOptions {
   refuseForMs?: number;
   /** Most accounts whose age is cached (default 100,000; the oldest entries go first). */
   maxAccounts?: number;
+  /** Most keys whose calls are counted (default 100,000; see {@link FraudDetector}). */
+  maxKeys?: number;
 }
 
 /** One key's calls: the current minute's count and the exponential mean of the minutes before. */
@@ -101,6 +108,8 @@ export function createFraudDetector(options: FraudDetectorOptions): FraudDetecto
   const forgetAfter = options.forgetAfterMinutes ?? 180;
   const refuseForMs = options.refuseForMs ?? 10_000;
   const maxAccounts = options.maxAccounts ?? 100_000;
+  const maxKeys = options.maxKeys ?? 100_000;
+  /** In order of each key's latest minute (a key moves to the end when its minute moves on). */
   const rates = new Map<string, KeyRate>();
   /** Keys this process suspended moments ago: refused from memory until `until`. */
   const refused = new Map<string, { error: Error; until: number }>();
@@ -109,9 +118,22 @@ export function createFraudDetector(options: FraudDetectorOptions): FraudDetecto
   const createdAt = new Map<string, number>();
   let nextSweep = 0;
 
-  const sweep = (minute: number) => {
-    for (const [keyId, rate] of rates) if (minute - rate.minute > forgetAfter) rates.delete(keyId);
+  const sweep = (minute: number, nowMs: number) => {
+    for (const [keyId, rate] of rates) {
+      if (minute - rate.minute <= forgetAfter) break;
+      rates.delete(keyId);
+    }
+    for (const [keyId, held] of refused) if (nowMs >= held.until) refused.delete(keyId);
     nextSweep = minute + 1;
+  };
+
+  /** Room for one more key: forgets the key idle longest, unless every key called this minute. */
+  const makeRoom = (minute: number): boolean => {
+    if (rates.size < maxKeys) return true;
+    const oldest = rates.entries().next();
+    if (oldest.done || oldest.value[1].minute >= minute) return false;
+    rates.delete(oldest.value[0]);
+    return true;
   };
 
   /** Moves a key's counts on to `minute`: the finished minute and any idle ones join the mean. */
@@ -177,13 +199,23 @@ export function createFraudDetector(options: FraudDetectorOptions): FraudDetecto
         }
       }
       const minute = Math.floor(nowMs / MINUTE_MS);
-      if (minute >= nextSweep) sweep(minute);
+      if (minute >= nextSweep) sweep(minute, nowMs);
       let rate = rates.get(key.id);
       if (rate === undefined) {
+        if (!makeRoom(minute)) {
+          return Promise.reject(
+            new MercatoError(
+              "SERVICE_UNAVAILABLE",
+              "This broker is counting the calls of too many keys at once: retry in a minute",
+            ),
+          );
+        }
         rate = { minute, count: 0, mean: 0, weight: 0 };
         rates.set(key.id, rate);
       } else if (minute > rate.minute) {
         advance(rate, minute);
+        rates.delete(key.id);
+        rates.set(key.id, rate);
       }
       const count = ++rate.count;
       if (count <= settings.burstFloorPerMinute) return undefined;

@@ -22,6 +22,11 @@ export interface OutcomeRecorderOptions {
   intervalMs?: number;
   /** Flush when this many outcomes are buffered (default 5,000). */
   maxBuffered?: number;
+  /**
+   * Most outcomes handed to the store and not yet written (default 100,000). While the store is
+   * this far behind, a flush drops its batch (logged): metrics are not money.
+   */
+  maxQueued?: number;
   /** Told of each outcome as it is recorded (the low-success-rate alert counts them); must not throw. */
   onRecord?: (outcome: CallOutcome) => void;
 }
@@ -29,7 +34,9 @@ export interface OutcomeRecorderOptions {
 /** A buffered {@link OutcomeRecorder}. */
 export function createOutcomeRecorder(options: OutcomeRecorderOptions): OutcomeRecorder {
   const maxBuffered = options.maxBuffered ?? 5_000;
+  const maxQueued = options.maxQueued ?? 100_000;
   let buffer: CallOutcome[] = [];
+  let queued = 0;
   let flushing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => void flush(), options.intervalMs ?? 1_000);
   timer.unref();
@@ -38,11 +45,20 @@ export function createOutcomeRecorder(options: OutcomeRecorderOptions): OutcomeR
     if (buffer.length === 0) return flushing;
     const batch = buffer;
     buffer = [];
+    if (queued + batch.length > maxQueued) {
+      // The store cannot keep up: dropping figures keeps memory bounded and never touches a charge.
+      options.log.error({ outcomes: batch.length, queued }, "call outcomes dropped: the store is behind");
+      return flushing;
+    }
+    queued += batch.length;
     flushing = flushing
       .then(() => options.store.recordCallOutcomes(batch, options.now().toISOString()))
       .catch((error: unknown) => {
         // Metrics are not money: a failed write loses these figures, never a charge.
         options.log.error({ err: error, outcomes: batch.length }, "could not record call outcomes");
+      })
+      .then(() => {
+        queued -= batch.length;
       });
     return flushing;
   };

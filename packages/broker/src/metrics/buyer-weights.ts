@@ -35,16 +35,29 @@ export interface BuyerAccountRow {
  */
 export function createEstablishedBuyers(
   lookup: (accountIds: string[]) => BuyerAccountRow[] | Promise<BuyerAccountRow[]>,
+  /** Most established buyers remembered; the first remembered go first (forgetting one only reads it again). */
+  maxKnown = 100_000,
 ): (buyerIds: Iterable<string>, at: string) => Promise<(buyerId: string) => boolean> {
   const established = new Set<string>();
   return async (buyerIds, at) => {
-    const unknown = [...new Set(buyerIds)].filter((id) => !established.has(id));
+    const known = new Set<string>();
+    const unknown: string[] = [];
+    for (const id of new Set(buyerIds)) {
+      if (established.has(id)) known.add(id);
+      else unknown.push(id);
+    }
+    const found = new Set<string>();
     if (unknown.length > 0) {
       for (const row of await lookup(unknown)) {
-        if (isEstablished(row.created_at, Boolean(row.topped_up), at)) established.add(row.id);
+        if (isEstablished(row.created_at, Boolean(row.topped_up), at)) found.add(row.id);
+      }
+      for (const id of found) {
+        if (established.size >= maxKnown) established.delete(established.values().next().value as string);
+        established.add(id);
       }
     }
-    return (buyerId) => established.has(buyerId);
+    // Answered from this flush's own reads: remembering the found ones may have pushed known ones out.
+    return (buyerId) => known.has(buyerId) || found.has(buyerId) || established.has(buyerId);
   };
 }
 

@@ -37,8 +37,15 @@ interface Entry<T> {
 export interface IdempotencyCacheOptions {
   /** How long a finished call's answer is kept for retries, ms (default 24 h). */
   ttlMs?: number;
-  /** Most bytes of answers kept; the oldest finished ones go first (default 64 MiB). */
+  /** Most bytes of answers kept, as `sizeOf` counts them; the oldest finished ones go first (default 16 MiB). */
   maxBytes?: number;
+  /** Most finished answers kept, whatever their size; the oldest go first (default 10,000). */
+  maxEntries?: number;
+  /**
+   * Most calls running at once under a key; past it a new key is refused with
+   * `SERVICE_UNAVAILABLE` (503), since a running call is never forgotten (default 10,000).
+   */
+  maxRunning?: number;
 }
 
 /**
@@ -48,6 +55,12 @@ export interface IdempotencyCacheOptions {
  * began (placed its hold) is kept: a refusal before that is given to the retries that waited for
  * it, then forgotten, so that the same key runs once the refusal's cause is gone (a top-up), as it
  * would on another broker.
+ *
+ * **Bounds.** Finished answers are kept at most `ttlMs`, and the oldest go first past `maxEntries`
+ * answers or `maxBytes`. Forgetting one is safe for money: the invoke's transaction id is derived
+ * from the buyer, the agent and the key, so a retry whose answer was forgotten finds its charge in
+ * the ledger and is answered `CONFLICT`, never held twice (`invoke/invoke.ts`). A call still running
+ * is never dropped (its retries must wait for it); past `maxRunning` of them a new key is refused.
  */
 export interface IdempotencyCache<T> {
   /**
@@ -55,6 +68,8 @@ export interface IdempotencyCache<T> {
    * `run()`'s, kept for later retries (`first: true`). `fingerprint` tells a retry from a different
    * request reusing the key. `run` calls `began()` once the call has placed its hold; an outcome
    * reached without it is not kept.
+   *
+   * @throws MercatoError `SERVICE_UNAVAILABLE` for a new key while `maxRunning` calls run.
    */
   run(
     scope: string,
@@ -63,26 +78,31 @@ export interface IdempotencyCache<T> {
     run: (began: () => void) => Promise<T>,
     sizeOf: (value: T) => number,
   ): { first: boolean; sameRequest: boolean; outcome: Promise<InvokeOutcome<T>> };
+  /** Answers kept and calls running. */
   size(): number;
 }
 
 /** An in-memory {@link IdempotencyCache}. */
 export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {}): IdempotencyCache<T> {
   const ttl = options.ttlMs ?? IDEMPOTENCY_TTL_MS;
-  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const maxRunning = options.maxRunning ?? 10_000;
   const entries = new Map<string, Entry<T>>();
   let bytes = 0;
+  let running = 0;
 
   const drop = (scope: string, entry: Entry<T>) => {
     entries.delete(scope);
     bytes -= entry.bytes;
   };
+  const overBudget = () => bytes > maxBytes || entries.size - running > maxEntries;
   const trim = (now: number) => {
     for (const [scope, entry] of entries) {
-      // Map order is insertion order: the first entry that may stay ends the sweep, unless memory is short.
+      // Map order is insertion order: the first entry that may stay ends the sweep, unless over budget.
       const finished = entry.until !== Number.POSITIVE_INFINITY;
-      if (finished && (entry.until <= now || bytes > maxBytes)) drop(scope, entry);
-      else if (bytes <= maxBytes) break;
+      if (finished && (entry.until <= now || overBudget())) drop(scope, entry);
+      else if (!overBudget()) break;
     }
   };
 
@@ -93,6 +113,12 @@ export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {})
       if (existing) {
         return { first: false, sameRequest: existing.fingerprint === fingerprint, outcome: existing.outcome };
       }
+      if (running >= maxRunning) {
+        throw new MercatoError(
+          "SERVICE_UNAVAILABLE",
+          "Too many calls with an Idempotency-Key are running on this broker: retry in a moment",
+        );
+      }
       const entry: Entry<T> = {
         fingerprint,
         outcome: Promise.resolve(undefined as never),
@@ -101,6 +127,7 @@ export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {})
       };
       let began = false;
       const settle = (outcome: InvokeOutcome<T>, size: () => number): InvokeOutcome<T> => {
+        running--;
         if (!began) {
           if (entries.get(scope) === entry) entries.delete(scope);
           return outcome;
@@ -108,6 +135,7 @@ export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {})
         entry.bytes = size();
         bytes += entry.bytes;
         entry.until = nowMs + ttl;
+        if (overBudget()) trim(nowMs);
         return outcome;
       };
       entry.outcome = run(() => {
@@ -116,6 +144,7 @@ export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {})
         (value) => settle({ ok: true, value }, () => sizeOf(value)),
         (error: unknown) => settle({ ok: false, error }, () => 512),
       );
+      running++;
       entries.set(scope, entry);
       return { first: true, sameRequest: true, outcome: entry.outcome };
     },

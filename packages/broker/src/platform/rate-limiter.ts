@@ -66,24 +66,77 @@ export function gcra(
   };
 }
 
+/** Options of {@link createMemoryRateLimiter}. */
+export interface MemoryRateLimiterOptions {
+  /**
+   * Most ids whose allowance is not whole kept per class (default 100,000). An id's class is what
+   * comes before its first `:` (`signup:…`, `register:…`, `redeem:…`), or none (access keys), so
+   * that sign-ups from many addresses cannot crowd out the keys' limits.
+   */
+  maxKeysPerClass?: number;
+}
+
 /**
- * A rate limiter in this process's memory: right for one broker process. Keys whose allowance is
- * whole again are forgotten, so memory follows the keys active in their last window.
+ * A rate limiter in this process's memory: right for one broker process. An id whose allowance is
+ * whole again is forgotten (forgetting it then changes nothing: a new id starts whole), swept once
+ * a window, so memory follows the ids active in their last window.
+ *
+ * **Bound.** At most `maxKeysPerClass` ids per class. An id whose allowance is not whole is never
+ * forgotten early, since that would give it its allowance back: when a class is full of them, a new
+ * id of that class is refused (as rate limited, with `retryAfterMs` until the first of them is
+ * whole) rather than let through.
  */
-export function createMemoryRateLimiter(): RateLimiter & { size(): number } {
-  const tats = new Map<string, number>();
+export function createMemoryRateLimiter(
+  options: MemoryRateLimiterOptions = {},
+): RateLimiter & { size(): number } {
+  const maxPerClass = options.maxKeysPerClass ?? 100_000;
+  const classes = new Map<string, { tats: Map<string, number>; fullUntil: number }>();
   let nextSweep = 0;
+
+  /** Forgets the class's ids whose allowance is whole; returns the earliest `tat` left (Infinity if none). */
+  const sweepClass = (tats: Map<string, number>, now: number): number => {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const [id, tat] of tats) {
+      if (tat <= now) tats.delete(id);
+      else if (tat < earliest) earliest = tat;
+    }
+    return earliest;
+  };
   const sweep = (now: number) => {
-    for (const [id, tat] of tats) if (tat <= now) tats.delete(id);
+    for (const [name, group] of classes) {
+      sweepClass(group.tats, now);
+      if (group.tats.size === 0) classes.delete(name);
+    }
     nextSweep = now + WINDOW_MS;
   };
+
   return {
     async consume(id, limit, nowMs, windowMs = WINDOW_MS) {
       if (nowMs >= nextSweep) sweep(nowMs);
-      const { decision, tat } = gcra(tats.get(id), limit, nowMs, windowMs);
-      tats.set(id, tat);
+      const colon = id.indexOf(":");
+      const name = colon < 0 ? "" : id.slice(0, colon);
+      let group = classes.get(name);
+      if (group === undefined) {
+        group = { tats: new Map(), fullUntil: 0 };
+        classes.set(name, group);
+      }
+      const known = group.tats.get(id);
+      if (known === undefined && group.tats.size >= maxPerClass) {
+        // Full: look for whole allowances at most once until the earliest one left becomes whole.
+        if (nowMs >= group.fullUntil) group.fullUntil = sweepClass(group.tats, nowMs);
+        if (group.tats.size >= maxPerClass) {
+          const wait = Math.max(1, Math.ceil(group.fullUntil - nowMs));
+          return { allowed: false, limit, remaining: 0, resetMs: wait, retryAfterMs: wait };
+        }
+      }
+      const { decision, tat } = gcra(known, limit, nowMs, windowMs);
+      group.tats.set(id, tat);
       return decision;
     },
-    size: () => tats.size,
+    size: () => {
+      let total = 0;
+      for (const group of classes.values()) total += group.tats.size;
+      return total;
+    },
   };
 }

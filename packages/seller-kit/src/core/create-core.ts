@@ -79,7 +79,9 @@ export function createSellerCore<Schema extends StandardSchemaV1, OutputSchema e
     verify || directOptions
       ? createBrokerKeyResolver({ broker: options.broker, jwks: options.jwks, fetch: options.fetch, now })
       : undefined;
-  const replay = verify ? createReplayGuard(settings.replayWindowSeconds) : undefined;
+  const replay = verify
+    ? createReplayGuard(settings.replayWindowSeconds, settings.maxRememberedCalls)
+    : undefined;
   if (!verify) warnVerifyOff((message) => console.warn(message));
 
   // The port the world reaches the kit at is known only from the requests that arrive.

@@ -1,6 +1,7 @@
 import { DEFAULT_REPLAY_WINDOW_SECONDS, MercatoError } from "@mercato/protocol";
 import { MAX_TIMER_MS } from "../direct/index.js";
 import type { StandardSchemaV1 } from "../validation/index.js";
+import { DEFAULT_MAX_REMEMBERED_CALLS } from "../verification/index.js";
 import { pathOf } from "./get-routes.js";
 import type { SellerDirectOptions, SellerKitOptions } from "./types.js";
 
@@ -11,6 +12,7 @@ export interface CoreSettings {
   /** Calls proxied by the broker are checked for its signature (`verify`, default true). */
   verify: boolean;
   replayWindowSeconds: number;
+  maxRememberedCalls: number;
   maxBodyBytes: number;
   /** The metrics path, when metrics are on. */
   metricsPath: string | undefined;
@@ -40,6 +42,10 @@ export function checkOptions<Schema extends StandardSchemaV1, OutputSchema exten
   if (!Number.isFinite(replayWindowSeconds) || replayWindowSeconds <= 0) {
     throw invalidOption(`replayWindowSeconds must be a positive number, got ${replayWindowSeconds}`);
   }
+  const maxRememberedCalls = options.maxRememberedCalls ?? DEFAULT_MAX_REMEMBERED_CALLS;
+  if (!Number.isSafeInteger(maxRememberedCalls) || maxRememberedCalls <= 0) {
+    throw invalidOption(`maxRememberedCalls must be a positive integer, got ${maxRememberedCalls}`);
+  }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
     throw invalidOption(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
@@ -57,7 +63,7 @@ export function checkOptions<Schema extends StandardSchemaV1, OutputSchema exten
     }
     checkBrokerUrl(options.broker);
   }
-  return { verify, replayWindowSeconds, maxBodyBytes, metricsPath, now, clock, direct };
+  return { verify, replayWindowSeconds, maxRememberedCalls, maxBodyBytes, metricsPath, now, clock, direct };
 }
 
 function resolveMetricsPath(metrics: SellerKitOptions["metrics"]): string | undefined {

@@ -178,6 +178,12 @@ export interface SellerKitOptions<
    */
   replayWindowSeconds?: number;
   /**
+   * Most call ids remembered to refuse replays (default 500,000: 1,666 calls a second over the
+   * default window). An id is kept until its signature is stale; past this bound a new call is
+   * refused (503, reason `replay_guard_full`) rather than let an id go early.
+   */
+  maxRememberedCalls?: number;
+  /**
    * `false` accepts calls without checking the broker's signature: for local development only.
    * The kit logs a loud warning when created this way. Default true. It does not apply to direct
    * calls, which are always checked: their grant and voucher are how the seller gets paid.

@@ -5,5 +5,5 @@ export type {
   JsonWebKeySetLike,
 } from "./broker-keys.js";
 export { BROKER_TIMEOUT_MS, brokerUrl, createBrokerKeyResolver, jwksUrl } from "./broker-keys.js";
-export type { ReplayGuard } from "./replay-guard.js";
-export { createReplayGuard } from "./replay-guard.js";
+export type { ReplayDecision, ReplayGuard } from "./replay-guard.js";
+export { createReplayGuard, DEFAULT_MAX_REMEMBERED_CALLS } from "./replay-guard.js";

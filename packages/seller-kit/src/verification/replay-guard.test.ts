@@ -43,4 +43,19 @@ describe("createReplayGuard", () => {
     }
     expect(max).toBeLessThanOrEqual(1_200);
   });
+
+  it("refuses new calls past maxEntries within the window, never forgetting a live id", () => {
+    const guard = createReplayGuard(300, 100);
+    const nowMs = T * 1000;
+    for (let i = 0; i < 100; i++) expect(guard.admit(`call_${i}`, T, nowMs + i)).toBe("accepted");
+    // An attacker floods past the bound within the same window: every new id is refused.
+    for (let i = 100; i < 1_000; i++) expect(guard.admit(`call_${i}`, T, nowMs + i)).toBe("full");
+    expect(guard.size).toBe(100);
+    // Replays of every id remembered are still refused as replays: none was pushed out.
+    for (let i = 0; i < 100; i++) expect(guard.admit(`call_${i}`, T, (T + 299) * 1000)).toBe("replayed");
+    expect(guard.remember("call_500", T, (T + 299) * 1000)).toBe(false);
+    // Once their signatures are stale the ids go, and new calls are accepted again.
+    expect(guard.admit("fresh", T + 301, (T + 301) * 1000)).toBe("accepted");
+    expect(guard.size).toBe(1);
+  });
 });
