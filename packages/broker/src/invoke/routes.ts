@@ -15,7 +15,12 @@ import type { ApiKeyRecord } from "../accounts/port.js";
 import { presentKey } from "../accounts/presenters.js";
 import { figure, usdFigure } from "../platform/http/figures.js";
 import { type Route, routeDefiner } from "../platform/http/route.js";
-import { IDEMPOTENCY_TTL_MS, idempotencyKeyOf } from "../platform/idempotency.js";
+import {
+  IDEMPOTENCY_MAX_ANSWERS,
+  IDEMPOTENCY_MAX_BYTES,
+  IDEMPOTENCY_TTL_MS,
+  idempotencyKeyOf,
+} from "../platform/idempotency.js";
 import { newId } from "../platform/ids.js";
 import { DEFAULT_FRAUD_SETTINGS, DEFAULT_INVOKE_SETTINGS } from "../platform/settings.js";
 import { assertServable } from "../registry/endpoint-verification.js";
@@ -103,7 +108,7 @@ export const invokeRoutes: Route<InvokeDeps>[] = [
       "",
       "Whose fault a failed call is decides what it does to the seller's figures: input the seller kit refuses as invalid (it answers 400 VALIDATION_ERROR, `details.seller_status` and `seller_error_code`) and input the broker refuses here (not JSON, too large, too deep, not an InvokeRequest) are the buyer's, counted as the agent's `client_errors` and never in its success rate; any other failure is the seller's.",
       "",
-      `Send an \`Idempotency-Key\` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for ${figure(IDEMPOTENCY_TTL_MS / 3_600_000)} h; Mercato never stores inputs or outputs. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.`,
+      `Send an \`Idempotency-Key\` header (1–255 printable characters) to retry safely: a retry with the same key and body returns the first call's answer and is never charged again, also while the first call is still running. Answers are kept in memory for ${figure(IDEMPOTENCY_TTL_MS / 3_600_000)} h, at most ${figure(IDEMPOTENCY_MAX_ANSWERS)} of them and ${figure(IDEMPOTENCY_MAX_BYTES / 1024 / 1024)} MiB (the oldest go first); Mercato never stores inputs or outputs. A retry whose answer was forgotten is answered CONFLICT (409) with the transaction in \`details\`, and is never charged again. Only a call that ran (its price was held) is remembered: a refusal before that (INSUFFICIENT_FUNDS, SPEND_CAP_EXCEEDED) is not, so the same key runs the call once the buyer can pay.`,
       "",
       `The seller has \`timeout_ms\` to answer: ${figure(DEFAULT_INVOKE_SETTINGS.defaultTimeoutMs)} ms when the call names none, at most ${figure(DEFAULT_INVOKE_SETTINGS.maxTimeoutMs)} ms (defaults; the broker's \`--invoke-timeout\` and \`--max-invoke-timeout\`).`,
       "",

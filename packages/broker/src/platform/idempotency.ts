@@ -21,6 +21,13 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 
 /** How long an invoke's outcome answers its retries when nothing else is configured, ms. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * Most bytes of finished answers kept (64 MiB). Past it the oldest answers go first: at 500 calls a
+ * second of 1 KiB answers, a retry gets its answer for about two minutes; after that, CONFLICT.
+ */
+export const IDEMPOTENCY_MAX_BYTES = 64 * 1024 * 1024;
+/** Most finished answers kept, whatever their size. */
+export const IDEMPOTENCY_MAX_ANSWERS = 100_000;
 
 /** The first outcome of an idempotent invoke: the answer it sent, or the error it answered with. */
 export type InvokeOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -37,9 +44,9 @@ interface Entry<T> {
 export interface IdempotencyCacheOptions {
   /** How long a finished call's answer is kept for retries, ms (default 24 h). */
   ttlMs?: number;
-  /** Most bytes of answers kept, as `sizeOf` counts them; the oldest finished ones go first (default 16 MiB). */
+  /** Most bytes of answers kept, as `sizeOf` counts them; the oldest finished ones go first (default 64 MiB). */
   maxBytes?: number;
-  /** Most finished answers kept, whatever their size; the oldest go first (default 10,000). */
+  /** Most finished answers kept, whatever their size; the oldest go first (default 100,000). */
   maxEntries?: number;
   /**
    * Most calls running at once under a key; past it a new key is refused with
@@ -85,8 +92,8 @@ export interface IdempotencyCache<T> {
 /** An in-memory {@link IdempotencyCache}. */
 export function createIdempotencyCache<T>(options: IdempotencyCacheOptions = {}): IdempotencyCache<T> {
   const ttl = options.ttlMs ?? IDEMPOTENCY_TTL_MS;
-  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
-  const maxEntries = options.maxEntries ?? 10_000;
+  const maxBytes = options.maxBytes ?? IDEMPOTENCY_MAX_BYTES;
+  const maxEntries = options.maxEntries ?? IDEMPOTENCY_MAX_ANSWERS;
   const maxRunning = options.maxRunning ?? 10_000;
   const entries = new Map<string, Entry<T>>();
   let bytes = 0;
