@@ -18,8 +18,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { runLoad } from "./load.mjs";
+import { databaseUrl, pgAdmin, REDIS } from "./postgres.mjs";
 import { api, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const ROUNDS = positiveEnv("BENCH_ROUNDS", 3);
@@ -27,8 +27,6 @@ const SECONDS = positiveEnv("BENCH_SECONDS", 6);
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
 const ONLY = process.env.BENCH_ONLY?.split(",");
 const ADMIN = "bench-admin-token-0001";
-const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS = process.env.MERCATO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 // Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -60,22 +58,6 @@ const has = (program) => {
   }
 };
 const WRK = has("wrk") && process.env.BENCH_LOAD !== "node";
-
-async function pgAdmin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_DB });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(name) {
-  const url = new URL(ADMIN_DB);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {

@@ -8,40 +8,22 @@
 //   MERCATO_TEST_DATABASE_URL / MERCATO_TEST_REDIS_URL: the servers (default the local ones).
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { runLoad } from "./load.mjs";
+import { databaseUrl, pgAdmin, REDIS } from "./postgres.mjs";
 import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 48);
 const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const COUNTS = (process.env.BENCH_BROKERS ?? "1,2,3").split(",").map(Number);
 const ADMIN = "bench-admin-token-0001";
-const ADMIN_DB = process.env.MERCATO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS = process.env.MERCATO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 // Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_DB });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(name) {
-  const url = new URL(ADMIN_DB);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 async function measure(brokerCount) {
   const run = `${process.pid}_${randomBytes(3).toString("hex")}`;
   const database = `mercato_bench_${run}`;
-  await admin(`CREATE DATABASE ${database}`);
+  await pgAdmin(`CREATE DATABASE ${database}`);
   try {
     const env = {
       MERCATO_DATABASE_URL: databaseUrl(database),
@@ -135,7 +117,7 @@ async function measure(brokerCount) {
     return { rps, p50, p99 };
   } finally {
     await stopAll();
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 }
 
