@@ -20,13 +20,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runLoad } from "./load.mjs";
 import { databaseUrl, pgAdmin, REDIS } from "./postgres.mjs";
-import { api, positiveEnv, start, stopAll } from "./processes.mjs";
+import { api, BENCH_ADMIN, BENCH_BROKER_FLAGS, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const ROUNDS = positiveEnv("BENCH_ROUNDS", 3);
 const SECONDS = positiveEnv("BENCH_SECONDS", 6);
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
 const ONLY = process.env.BENCH_ONLY?.split(",");
-const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 // Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -34,20 +33,6 @@ const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-compare-"));
 const run = `${process.pid}_${randomBytes(3).toString("hex")}`;
 const database = `mercato_compare_${run}`;
-const BROKER_FLAGS = [
-  "--port",
-  "0",
-  "--dev",
-  "--log-level",
-  "warn",
-  "--admin-token",
-  ADMIN,
-  "--rate-limit",
-  "10000000",
-  // One key makes thousands of calls a minute here: keep fraud detection counting, never suspending.
-  "--burst-floor",
-  "100000000",
-];
 
 const has = (program) => {
   try {
@@ -117,7 +102,7 @@ http {
 /** A broker with one seller (the upstream), one buyer with an access key: its invoke request. */
 async function mercato(label, env, extraFlags, upstream) {
   const broker = await start(
-    [...brokerNodeArgs, brokerBin, ...BROKER_FLAGS, ...extraFlags],
+    [...brokerNodeArgs, brokerBin, ...BENCH_BROKER_FLAGS, ...extraFlags],
     env,
     /listening on (http:\/\/[\d.:]+)/,
   );
@@ -265,7 +250,7 @@ try {
   }
 
   for (const contender of contenders.filter((c) => c.broker)) {
-    const audit = await api(contender.broker, "GET", "/admin/audit", { key: ADMIN });
+    const audit = await api(contender.broker, "GET", "/admin/audit", { key: BENCH_ADMIN });
     if (!audit.ok) throw new Error(`${contender.name}: audit violations ${JSON.stringify(audit.violations)}`);
   }
   console.log("\nledger audit clean on every broker");

@@ -18,11 +18,10 @@ import { fileURLToPath } from "node:url";
 import { DIRECT_HEADERS, directCallId, formatVoucherHeader, voucherSigningInput } from "@mercato/protocol";
 import { createClient } from "@mercato/sdk";
 import { measure, runLoad, runLoops } from "./load.mjs";
-import { api, positiveEnv, start, stopAll } from "./processes.mjs";
+import { api, BENCH_ADMIN, BENCH_BROKER_FLAGS, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
 const SECONDS = positiveEnv("BENCH_SECONDS", 8);
-const ADMIN = "bench-admin-token-0001";
 const PRICE_MICROS = 1_000; // 0.001 USD a call
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const sellerScript = fileURLToPath(new URL("./direct-seller.mjs", import.meta.url));
@@ -34,8 +33,8 @@ try {
   const broker = await start(
     [
       brokerBin,
-      ...["--port", "0", "--dev", "--db", join(dir, "bench.db"), "--log-level", "warn"],
-      ...["--rate-limit", "10000000", "--burst-floor", "100000000", "--admin-token", ADMIN],
+      ...BENCH_BROKER_FLAGS,
+      ...["--db", join(dir, "bench.db")],
       // The bench's buyer is a new account spending thousands of USD today.
       ...["--new-account-daily-limit", "0"],
       // Grants settle one second after their close: the bench checks the money at the end.
@@ -247,7 +246,7 @@ try {
   const sdkCalls = summaries.reduce((sum, summary) => sum + summary.successes, 0);
   expected += sdkCalls * PRICE_MICROS;
   const earnings = await api(broker, "GET", "/balance", { key: owner.api_key });
-  const audit = await api(broker, "GET", "/admin/audit", { key: ADMIN });
+  const audit = await api(broker, "GET", "/admin/audit", { key: BENCH_ADMIN });
   console.log(
     `settled ${ids.length} grants: captured ${(captured / 1e6).toFixed(6)} USD for ${captured / PRICE_MICROS} direct calls ` +
       `(expected ${(expected / 1e6).toFixed(6)}); seller earnings ${earnings.earnings_usd} USD; ledger audit ${audit.ok ? "ok" : "VIOLATIONS"}`,

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runLoad } from "./load.mjs";
-import { api, positiveEnv, start, startChild, stopAll } from "./processes.mjs";
+import { api, BENCH_BROKER_FLAGS, positiveEnv, start, startChild, stopAll } from "./processes.mjs";
 
 const SECONDS = positiveEnv("BENCH_MEMORY_SECONDS", 600);
 const SAMPLE_SECONDS = positiveEnv("BENCH_MEMORY_SAMPLE_SECONDS", 10);
@@ -31,18 +31,7 @@ const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").fil
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-memory-"));
 const BROKER_FLAGS = [
-  "--port",
-  "0",
-  "--dev",
-  "--log-level",
-  "warn",
-  "--admin-token",
-  "bench-admin-token-0001",
-  "--rate-limit",
-  "10000000",
-  // Thousands of calls a minute per key: fraud detection keeps counting, never suspends.
-  "--burst-floor",
-  "100000000",
+  ...BENCH_BROKER_FLAGS,
   // Several buyers from one address, each spending far more than a new account's day.
   "--signup-rate-limit",
   "0",

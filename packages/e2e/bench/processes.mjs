@@ -63,3 +63,25 @@ export function positiveEnv(name, fallback) {
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
   return value;
 }
+
+/** The admin token of the benchmarks' brokers. */
+export const BENCH_ADMIN = "bench-admin-token-0001";
+
+/**
+ * A benchmark broker's flags: any free port, dev mode (local sellers), warnings only, the admin
+ * routes for the audit, and limits raised so that nothing a benchmark sends is refused. One key
+ * makes thousands of calls a minute here: fraud detection keeps counting, never suspends.
+ */
+export const BENCH_BROKER_FLAGS = [
+  "--port",
+  "0",
+  "--dev",
+  "--log-level",
+  "warn",
+  "--admin-token",
+  BENCH_ADMIN,
+  "--rate-limit",
+  "10000000",
+  "--burst-floor",
+  "100000000",
+];

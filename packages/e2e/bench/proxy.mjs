@@ -15,14 +15,13 @@ import { fileURLToPath } from "node:url";
 import { checkContractSchema, createContractCompiler } from "@mercato/broker/internal";
 import { CALL_HEADERS, callSigningInput } from "@mercato/protocol";
 import { measure, runLoad } from "./load.mjs";
-import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
+import { api, BENCH_ADMIN, BENCH_BROKER_FLAGS, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 32);
 const LATENCY_CONNECTIONS = positiveEnv("BENCH_LATENCY_CONNECTIONS", 1);
 const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const CONTRACT_ROUNDS = positiveEnv("BENCH_CONTRACT_ROUNDS", 3);
 const CONTRACT_SECONDS = positiveEnv("BENCH_CONTRACT_SECONDS", 4);
-const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), "mercato-bench-"));
 // Node flags for the broker process, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -30,24 +29,7 @@ const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").fil
 
 try {
   const broker = await start(
-    [
-      ...brokerNodeArgs,
-      brokerBin,
-      "--port",
-      "0",
-      "--dev",
-      "--db",
-      join(dir, "bench.db"),
-      "--log-level",
-      "warn",
-      "--rate-limit",
-      "10000000",
-      // One key makes thousands of calls a minute here: keep fraud detection counting, never suspending.
-      "--burst-floor",
-      "100000000",
-      "--admin-token",
-      ADMIN,
-    ],
+    [...brokerNodeArgs, brokerBin, ...BENCH_BROKER_FLAGS, "--db", join(dir, "bench.db")],
     {},
     /listening on (http:\/\/[\d.:]+)/,
   );
@@ -152,7 +134,7 @@ try {
 
   await benchContracts({ broker, seller, owner, buyer, run });
 
-  const audit = await api(broker, "GET", "/admin/audit", { key: ADMIN });
+  const audit = await api(broker, "GET", "/admin/audit", { key: BENCH_ADMIN });
   const charged = Number(audit.totals.revenue_usd) / 0.0001;
   console.log(
     `ledger audit: ${audit.ok ? "ok" : "VIOLATIONS"}, ${Math.round(charged)} charges captured, ${audit.transfers} transfers`,

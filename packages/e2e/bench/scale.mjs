@@ -10,12 +10,11 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { runLoad } from "./load.mjs";
 import { databaseUrl, pgAdmin, REDIS } from "./postgres.mjs";
-import { api, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
+import { api, BENCH_ADMIN, BENCH_BROKER_FLAGS, fmt, positiveEnv, start, stopAll } from "./processes.mjs";
 
 const CONNECTIONS = positiveEnv("BENCH_CONNECTIONS", 48);
 const SECONDS = positiveEnv("BENCH_SECONDS", 8);
 const COUNTS = (process.env.BENCH_BROKERS ?? "1,2,3").split(",").map(Number);
-const ADMIN = "bench-admin-token-0001";
 const brokerBin = fileURLToPath(new URL("../../broker/dist/bin.js", import.meta.url));
 // Node flags for the broker processes, e.g. BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -30,24 +29,15 @@ async function measure(brokerCount) {
       MERCATO_REDIS_URL: REDIS,
       MERCATO_REDIS_PREFIX: `mercato-bench-${run}:`,
     };
-    const flags = [
-      "--port",
-      "0",
-      "--dev",
-      "--log-level",
-      "warn",
-      "--admin-token",
-      ADMIN,
-      "--rate-limit",
-      "10000000",
-      "--burst-floor",
-      "100000000",
-    ];
     const brokers = [];
     // One after the other: the first migrates the database.
     for (let i = 0; i < brokerCount; i++) {
       brokers.push(
-        await start([...brokerNodeArgs, brokerBin, ...flags], env, /listening on (http:\/\/[\d.:]+)/),
+        await start(
+          [...brokerNodeArgs, brokerBin, ...BENCH_BROKER_FLAGS],
+          env,
+          /listening on (http:\/\/[\d.:]+)/,
+        ),
       );
     }
     const jwks = await api(brokers[0], "GET", "/.well-known/jwks.json");
@@ -109,7 +99,7 @@ async function measure(brokerCount) {
     );
     const p50 = Math.max(...results.map((r) => r.p50));
     const p99 = Math.max(...results.map((r) => r.p99));
-    const audit = await api(brokers[0], "GET", "/admin/audit", { key: ADMIN });
+    const audit = await api(brokers[0], "GET", "/admin/audit", { key: BENCH_ADMIN });
     await stopAll();
     if (bad > 0) throw new Error(`${brokerCount} broker(s): ${bad} failed requests`);
     if (!audit.ok)

@@ -7,7 +7,7 @@ import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentToolCatalog, MAX_AGENT_TOOLS } from "../src/agent-tools.js";
 import { type PolicyOptions, parsePolicy } from "../src/policy.js";
-import { connect, type Market, startMarket, structured, toolError } from "./support.js";
+import { closeAudited, connect, type Market, startMarket, structured, toolError } from "./support.js";
 
 let market: Market;
 
@@ -15,13 +15,7 @@ beforeAll(async () => {
   market = await startMarket("mcp-agent-tools-admin-0001");
 });
 
-afterAll(async () => {
-  if (!market) return;
-  const audit = await market.audit();
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-  await market.close();
-});
+afterAll(() => closeAudited(market));
 
 /** A server whose catalog reads the listings on the first tools/list, with the same policy as the server. */
 async function withCatalog(key: string, options: PolicyOptions, max: number) {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningHttpServer, startHttpServer } from "../src/http.js";
 import { type PolicyOptions, parsePolicy } from "../src/policy.js";
 import { createShared } from "../src/server.js";
-import { type Market, type Seller, startMarket, structured, toolError } from "./support.js";
+import { closeAudited, type Market, type Seller, startMarket, structured, toolError } from "./support.js";
 
 const CATEGORY = "http-unit";
 const LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
@@ -31,11 +31,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all(running.map((r) => r.close()));
-  if (!market) return;
-  const audit = await market.audit();
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-  await market.close();
+  await closeAudited(market);
 });
 
 async function serve(policy: PolicyOptions, extra: { maxAccounts?: number; maxBodyBytes?: number } = {}) {

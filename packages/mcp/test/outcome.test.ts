@@ -3,13 +3,8 @@
 // the model can spend past the session budget. Real broker and seller kit; the loss of the answer is
 // made by an injected fetch, after the broker has answered. The ledger audit ends the file.
 import type { FetchFunction } from "@mercato/sdk";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePolicy } from "../src/policy.js";
-import { createAccountSession, createMcpServer, createShared } from "../src/server.js";
-import { type Market, type PolicyResource, type Seller, startMarket, toolError } from "./support.js";
+import { closeAudited, connect, type Market, type Seller, startMarket, toolError } from "./support.js";
 
 let market: Market;
 let seller: Seller;
@@ -19,13 +14,7 @@ beforeAll(async () => {
   seller = await market.seller({ name: "outcome summarizer", price: "0.02", category: "outcome-unit" });
 });
 
-afterAll(async () => {
-  if (!market) return;
-  const audit = await market.audit();
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-  await market.close();
-});
+afterAll(() => closeAudited(market));
 
 /**
  * A server whose first `losses` invokes reach the broker (the first one is charged; the others are
@@ -43,31 +32,11 @@ async function losingAnswers(key: string, budget: string, losses: number) {
     }
     return response;
   };
-  const shared = createShared({
-    brokerUrl: market.broker.url,
-    policy: parsePolicy({ budget }),
-    agentTools: undefined,
-    agentToolsTtlMs: 0,
-    fetch: fetchThrough,
-  });
-  const server = createMcpServer(shared, createAccountSession(shared, key));
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "mcp-outcome", version: "1.0.0" });
-  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+  const mcp = await connect(market.broker.url, key, { budget }, undefined, undefined, fetchThrough);
   return {
-    call: async (text: string) =>
-      (await client.callTool({
-        name: "call_agent",
-        arguments: { agent_id: seller.agentId, input: { text } },
-      })) as CallToolResult,
-    policy: async () =>
-      JSON.parse(
-        ((await client.readResource({ uri: "mercato://policy" })).contents[0] as { text: string }).text,
-      ) as PolicyResource,
-    close: async () => {
-      await client.close();
-      await server.close();
-    },
+    call: (text: string) => mcp.tool("call_agent", { agent_id: seller.agentId, input: { text } }),
+    policy: mcp.policy,
+    close: mcp.close,
   };
 }
 

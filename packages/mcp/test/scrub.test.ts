@@ -3,13 +3,8 @@
 // model's mistake. Real broker and seller kit; the
 // broker's answers are read through an injected fetch, so the test knows exactly what the broker sent.
 import type { FetchFunction } from "@mercato/sdk";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePolicy } from "../src/policy.js";
-import { createAccountSession, createMcpServer, createShared } from "../src/server.js";
-import { type Market, type Seller, startMarket, structured } from "./support.js";
+import { closeAudited, connect, type Market, type Seller, startMarket, structured } from "./support.js";
 
 let market: Market;
 let seller: Seller;
@@ -19,13 +14,7 @@ beforeAll(async () => {
   seller = await market.seller({ name: "scrub summarizer", price: "0.02", category: "scrub-unit" });
 });
 
-afterAll(async () => {
-  if (!market) return;
-  const audit = await market.audit();
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-  await market.close();
-});
+afterAll(() => closeAudited(market));
 
 /**
  * A server whose SDK client reads the broker through `fetch`; `rewrite` may change the receipt of an
@@ -47,34 +36,16 @@ async function serverThrough(
     reshape(body);
     return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
   };
-  const shared = createShared({
-    brokerUrl: market.broker.url,
-    policy: parsePolicy({}),
-    agentTools: undefined,
-    agentToolsTtlMs: 0,
-    fetch: fetchThrough,
-  });
-  const server = createMcpServer(shared, createAccountSession(shared, key));
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "mcp-scrub", version: "1.0.0" });
-  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
-  const callRaw = async () =>
-    (await client.callTool({
-      name: "call_agent",
-      arguments: { agent_id: seller.agentId, input: { text: "a receipt please" } },
-    })) as CallToolResult;
+  const mcp = await connect(market.broker.url, key, {}, undefined, undefined, fetchThrough);
+  const callRaw = () =>
+    mcp.tool("call_agent", { agent_id: seller.agentId, input: { text: "a receipt please" } });
   return {
     received,
     call: async () => structured<{ receipt: string; cost_usd: string }>(await callRaw()),
     callRaw,
     verify: async (receipt: string) =>
-      structured<{ valid: boolean }>(
-        (await client.callTool({ name: "verify_receipt", arguments: { receipt } })) as CallToolResult,
-      ),
-    close: async () => {
-      await client.close();
-      await server.close();
-    },
+      structured<{ valid: boolean }>(await mcp.tool("verify_receipt", { receipt })),
+    close: mcp.close,
   };
 }
 

@@ -6,7 +6,15 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POLICY_URI } from "../src/server.js";
 import { TOOLS } from "../src/tools.js";
-import { connect, type Market, type Seller, startMarket, structured, toolError } from "./support.js";
+import {
+  closeAudited,
+  connect,
+  type Market,
+  type Seller,
+  startMarket,
+  structured,
+  toolError,
+} from "./support.js";
 
 const MAIN = "srv-main";
 const FAILING = "srv-fail";
@@ -34,13 +42,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  if (!market) return;
-  const audit = await market.audit();
-  expect(audit.violations).toEqual([]);
-  expect(audit.ok).toBe(true);
-  await market.close();
-});
+afterAll(() => closeAudited(market));
 
 describe("tool arguments", () => {
   it("bad arguments are tool errors (VALIDATION_ERROR), not protocol errors, and charge nothing", async () => {

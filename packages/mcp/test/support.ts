@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type RunningBroker, startBroker } from "@mercato/broker";
 import { parseUsd } from "@mercato/protocol";
-import { createClient, fetchKitContract, type MercatoClient } from "@mercato/sdk";
+import { createClient, type FetchFunction, fetchKitContract, type MercatoClient } from "@mercato/sdk";
 import { sellerKit } from "@mercato/seller-kit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -207,12 +207,15 @@ export async function connect(
   policy: PolicyOptions,
   agentTools?: AgentToolCatalog,
   agentToolsTtlMs = Number.POSITIVE_INFINITY,
+  /** The `fetch` the server's SDK client reads the broker with (to lose or reshape answers). */
+  fetch?: FetchFunction,
 ): Promise<Connected> {
   const shared = createShared({
     brokerUrl,
     policy: parsePolicy(policy),
     agentTools,
     agentToolsTtlMs,
+    fetch,
   });
   const session = createAccountSession(shared, key);
   const server = createMcpServer(shared, session);
@@ -260,4 +263,13 @@ export function toolError(result: CallToolResult): {
   const part = result.content[0];
   if (part?.type !== "text") throw new Error("a tool error carries its error as text");
   return (JSON.parse(part.text) as { error: { code: string; message: string } }).error;
+}
+
+/** Ends a test file: the ledger audit of `market` must be clean, then the market stops. */
+export async function closeAudited(market: Market | undefined): Promise<void> {
+  if (!market) return;
+  const audit = await market.audit();
+  expect(audit.violations).toEqual([]);
+  expect(audit.ok).toBe(true);
+  await market.close();
 }
